@@ -1,0 +1,17 @@
+#ifndef SL_ATOMICS_H
+#define SL_ATOMICS_H
+// C11 atomics on plain memory: the lock-free rings and per-worker counters keep their words in
+// raw, cache-line-padded memory that Swift's Atomic<T> (an inline, non-copyable value) cannot
+// lay out. static inline so they compile into the caller (one mov on x86-64).
+#include <stdint.h>
+#include <stdatomic.h>
+
+static inline uint64_t sl_load_acquire(const uint64_t *p) { return atomic_load_explicit((_Atomic uint64_t *)p, memory_order_acquire); }
+static inline uint64_t sl_load_relaxed(const uint64_t *p) { return atomic_load_explicit((_Atomic uint64_t *)p, memory_order_relaxed); }
+static inline void sl_store_release(uint64_t *p, uint64_t v) { atomic_store_explicit((_Atomic uint64_t *)p, v, memory_order_release); }
+static inline void sl_store_relaxed(uint64_t *p, uint64_t v) { atomic_store_explicit((_Atomic uint64_t *)p, v, memory_order_relaxed); }
+static inline uint64_t sl_exchange(uint64_t *p, uint64_t v) { return atomic_exchange_explicit((_Atomic uint64_t *)p, v, memory_order_seq_cst); }
+static inline void sl_store_seq_cst(uint64_t *p, uint64_t v) { atomic_store_explicit((_Atomic uint64_t *)p, v, memory_order_seq_cst); }
+static inline uint64_t sl_load_seq_cst(const uint64_t *p) { return atomic_load_explicit((_Atomic uint64_t *)p, memory_order_seq_cst); }
+static inline void sl_fence_seq_cst(void) { atomic_thread_fence(memory_order_seq_cst); }
+#endif

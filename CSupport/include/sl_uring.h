@@ -1,0 +1,73 @@
+#ifndef SL_URING_H
+#define SL_URING_H
+// Thin wrappers over liburing: its helpers are static inline functions over structs with unions,
+// which Swift cannot import cleanly, so the shim keeps `struct io_uring` opaque and exposes plain
+// functions. One call prepares one SQE; completions are copied out in batches (no CQE pointers
+// escape to Swift).
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+typedef struct sl_ring sl_ring;
+typedef struct sl_bufring sl_bufring;
+
+/// A completion as Swift sees it.
+typedef struct sl_cqe {
+    uint64_t user_data;
+    int32_t res;
+    uint32_t flags;
+} sl_cqe;
+
+enum {
+    SL_RING_SQPOLL = 1,         // kernel thread polls the SQ (sqpoll_cpu pins it when >= 0)
+    SL_RING_SINGLE_ISSUER = 2,  // IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (falls back when refused)
+};
+enum {
+    SL_CQE_F_BUFFER = 1,        // IORING_CQE_F_BUFFER: a provided buffer was used
+    SL_CQE_F_MORE = 2,          // IORING_CQE_F_MORE: a multishot request stays armed
+    SL_CQE_BUFFER_SHIFT = 16,   // IORING_CQE_BUFFER_SHIFT
+};
+
+/// Creates a ring; on failure returns NULL and stores -errno in *error. *applied_flags tells
+/// which SL_RING_* flags the kernel accepted.
+sl_ring *sl_ring_create(unsigned entries, unsigned flags, int sqpoll_cpu, int *error, unsigned *applied_flags);
+void sl_ring_destroy(sl_ring *ring);
+/// Free SQ slots (why C: io_uring_sq_space_left is inline).
+unsigned sl_ring_sq_space(sl_ring *ring);
+
+// Each prep returns 0, or -EBUSY when the submission queue is full.
+int sl_prep_read(sl_ring *ring, int fd, void *buf, unsigned len, uint64_t offset, uint64_t user_data);
+int sl_prep_write(sl_ring *ring, int fd, const void *buf, unsigned len, uint64_t offset, uint64_t user_data);
+int sl_prep_writev(sl_ring *ring, int fd, const struct iovec *iov, unsigned count, uint64_t offset, uint64_t user_data);
+int sl_prep_fsync(sl_ring *ring, int fd, int datasync, uint64_t user_data);
+int sl_prep_accept_multishot(sl_ring *ring, int fd, uint64_t user_data);
+int sl_prep_recv_multishot(sl_ring *ring, int fd, int buffer_group, uint64_t user_data);
+int sl_prep_recv(sl_ring *ring, int fd, void *buf, unsigned len, uint64_t user_data);
+int sl_prep_send(sl_ring *ring, int fd, const void *buf, unsigned len, uint64_t user_data);
+/// Relative timeout of `nanos`; fires a CQE with -ETIME.
+int sl_prep_timeout(sl_ring *ring, uint64_t nanos, uint64_t user_data);
+int sl_prep_close(sl_ring *ring, int fd, uint64_t user_data);
+int sl_prep_cancel(sl_ring *ring, uint64_t target_user_data, uint64_t user_data);
+int sl_prep_nop(sl_ring *ring, uint64_t user_data);
+
+/// Submits prepared SQEs and waits for at least `wait_nr` completions or `timeout_nanos`
+/// (negative: no limit). Returns submitted count or -errno (-ETIME on timeout is normal).
+int sl_ring_submit_and_wait(sl_ring *ring, unsigned wait_nr, int64_t timeout_nanos);
+/// Copies up to `max` ready completions into `out` and marks them seen.
+unsigned sl_ring_drain(sl_ring *ring, sl_cqe *out, unsigned max);
+
+/// A provided-buffer ring (IORING_REGISTER_PBUF_RING) of `count` (power of two) buffers of
+/// `size` bytes each, for multishot recv.
+sl_bufring *sl_bufring_create(sl_ring *ring, unsigned count, unsigned size, int group, int *error);
+void sl_bufring_destroy(sl_ring *ring, sl_bufring *bufring);
+void *sl_bufring_buffer(sl_bufring *bufring, unsigned id);
+/// Hands buffer `id` back to the kernel.
+void sl_bufring_recycle(sl_bufring *bufring, unsigned id);
+
+/// A non-blocking, close-on-exec eventfd that wakes a sleeping worker's ring; -errno on failure
+/// (why C: <sys/eventfd.h> is not part of Swift's Glibc module).
+int sl_wake_fd(void);
+
+/// The errno's symbolic name ("ECONNRESET"), or NULL (why C: strerrorname_np is a GNU extension).
+const char *sl_errno_name(int code);
+#endif

@@ -1,0 +1,106 @@
+/// `modify`: sets a top-level field of a decoded JSON event to a value, adding it when absent.
+///
+/// Parameters:
+/// - `field` (required): top-level field name.
+/// - `value`: a string value (quoted and escaped on output).
+/// - `json-value`: a raw JSON value instead (`42`, `true`, `{"a":1}`), checked at start-up.
+/// Events that are not decoded JSON objects pass unchanged and are counted (`modify_skipped`),
+/// as are events whose slot has no room left for the value.
+public struct ModifyAction: @unchecked Sendable {
+    public static let parameters = [
+        ParameterDoc("field", "top-level field to set", required: true),
+        ParameterDoc("value", "string value to set"),
+        ParameterDoc("json-value", "raw JSON value to set instead of a string"),
+    ]
+
+    /// The key bytes (escaped for JSON) and the encoded value bytes.
+    let key: UnsafeMutableRawBufferPointer
+    let value: UnsafeMutableRawBufferPointer
+    let valueKind: JSONValueKind
+
+    public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
+        try arguments.checkKnown(Self.parameters)
+        let field = try arguments.required("field")
+        guard !field.contains(".") else { throw PluginArgumentError(key: "field", "modify sets top-level fields only; '\(field)' is a path") }
+        let plain = arguments.string("value")
+        let json = arguments.string("json-value")
+        guard (plain == nil) != (json == nil) else { throw PluginArgumentError(key: nil, "modify needs exactly one of value= or json-value=") }
+        var encoded: [UInt8]
+        var kind = JSONValueKind.string
+        if let plain {
+            encoded = JSONText.quoted(plain)
+        } else {
+            encoded = Array(json!.utf8)
+            let fields = UnsafeMutablePointer<FieldEntry>.allocate(capacity: 1)
+            defer { fields.deallocate() }
+            let outcome = encoded.withUnsafeBytes { JSONScanner.scan($0, fields: fields, fieldCapacity: 1) }
+            guard case .valid = outcome else { throw PluginArgumentError(key: "json-value", "'\(json!)' is not valid JSON") }
+            kind = JSONText.kind(ofFirstByte: encoded.first(where: { $0 > 32 }) ?? 110)
+        }
+        let keyBytes = Array(JSONText.quoted(field).dropFirst().dropLast())
+        key = .allocate(byteCount: keyBytes.count, alignment: 1)
+        key.copyBytes(from: keyBytes)
+        value = .allocate(byteCount: encoded.count, alignment: 1)
+        value.copyBytes(from: encoded)
+        valueKind = kind
+    }
+
+    /// False when the event could not be changed (not decoded, or no room).
+    public func apply(_ event: Event) -> Bool {
+        // A truncated index cannot be re-encoded without losing members: leave such events alone.
+        guard event.has(EventFlags.decoded), !event.has(EventFlags.fieldsTruncated) else { return false }
+        let plainKey = UnsafeRawBufferPointer(key)
+        let existing = event.fieldIndex(named: plainKey)
+        let h = event.header
+        if existing == nil && Int(h.pointee.fieldCount) >= Int(h.pointee.fieldCapacity) { return false }
+        guard let valueOffset = event.append(UnsafeRawBufferPointer(value)) else { return false }
+        if let i = existing {
+            event.fields[i].valueOffset = valueOffset
+            event.fields[i].valueLength = UInt32(value.count)
+            event.fields[i].kind = valueKind
+            event.fields[i].flags &= ~FieldEntry.valueHasEscapes
+        } else {
+            guard let keyOffset = event.append(plainKey) else { return false }
+            let i = Int(h.pointee.fieldCount)
+            (event.fields + i).initialize(to: FieldEntry(keyOffset: keyOffset, keyLength: UInt32(key.count), valueOffset: valueOffset,
+                                                           valueLength: UInt32(value.count), kind: valueKind, flags: 0))
+            h.pointee.fieldCount += 1
+        }
+        h.pointee.flags |= EventFlags.modified
+        return true
+    }
+}
+
+/// JSON text helpers used at configuration time.
+enum JSONText {
+    static func quoted(_ s: String) -> [UInt8] {
+        var out: [UInt8] = [34]
+        for b in s.utf8 {
+            switch b {
+            case 34: out += [92, 34]
+            case 92: out += [92, 92]
+            case 10: out += [92, 110]
+            case 13: out += [92, 114]
+            case 9: out += [92, 116]
+            case 0..<32: out += Array("\\u00".utf8) + [hex(b >> 4), hex(b & 15)]
+            default: out.append(b)
+            }
+        }
+        out.append(34)
+        return out
+    }
+
+    static func hex(_ n: UInt8) -> UInt8 { n < 10 ? 48 + n : 87 + n }
+
+    static func kind(ofFirstByte b: UInt8) -> JSONValueKind {
+        switch b {
+        case 34: .string
+        case 123: .object
+        case 91: .array
+        case 116: .trueLiteral
+        case 102: .falseLiteral
+        case 110: .null
+        default: .number
+        }
+    }
+}

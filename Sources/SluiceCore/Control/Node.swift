@@ -1,0 +1,273 @@
+import CSupport
+import Glibc
+
+/// A configured node: validates settings, prepares sources and outputs, starts the workers,
+/// and runs the control loop (signals, heartbeats, drain, summary) on the calling thread.
+public final class Node {
+    public let settings: NodeSettings
+    public let pipelines: [PipelineDefinition]
+    public let cpus: [Int]
+    public let workerCount: Int
+    /// Where the exit summary goes (stderr by default).
+    public var summaryFD: Int32 = 2
+
+    public struct SetupError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(settings: NodeSettings, pipelines: [PipelineDefinition]) throws(SetupError) {
+        guard !pipelines.isEmpty else { throw SetupError(description: "no pipeline to run") }
+        var allowed = [Int32](repeating: 0, count: 1024)
+        let n = Int(sl_allowed_cpus(&allowed, 1024))
+        let machine = (0..<n).map { Int(allowed[$0]) }
+        var cpus = settings.cpus.isEmpty ? machine : settings.cpus
+        for cpu in cpus where !machine.contains(cpu) {
+            throw SetupError(description: "--cpus: CPU \(cpu) is not available to this process (allowed: \(machine.map { String($0) }.joined(separator: ",")))")
+        }
+        let workers = settings.workers == 0 ? cpus.count : settings.workers
+        guard workers >= 1 && workers <= EventHandles.maxSlabs else { throw SetupError(description: "--workers must be between 1 and \(EventHandles.maxSlabs)") }
+        if cpus.isEmpty { cpus = [0] }
+        self.cpus = (0..<workers).map { cpus[$0 % cpus.count] }
+        workerCount = workers
+        self.settings = settings
+        self.pipelines = pipelines
+        if let problem = settings.pool.problem(workers: workers) { throw SetupError(description: problem) }
+        if settings.recvBuffers < 1 || settings.recvBuffers & (settings.recvBuffers - 1) != 0 || settings.recvBuffers > 32768 {
+            throw SetupError(description: "--recv-buffers must be a power of two between 1 and 32768")
+        }
+        for p in pipelines {
+            for input in p.inputs {
+                if case .generator(let g) = input, g.lineBytes > settings.pool.smallDataCapacity {
+                    throw SetupError(description: "generator size=\(g.lineBytes) does not fit an event slot (\(settings.pool.smallDataCapacity) data bytes); raise --event-size")
+                }
+            }
+        }
+    }
+
+    // MARK: Preparing sources
+
+    /// Opens files, listening sockets and output files on the control thread, so every
+    /// failure is reported before a worker starts; assigns sources and streams to workers.
+    func prepare(shared: NodeShared) throws(SetupError) -> [WorkerAssignment] {
+        var assignments = [WorkerAssignment](repeating: WorkerAssignment(), count: workerCount)
+        var readLoad = [Int](repeating: 0, count: workerCount)
+        var processLoad = [Int](repeating: 0, count: workerCount)
+        var nextReader = 0
+        var sourceSequence: [UInt32] = Array(repeating: 1, count: workerCount)
+        // A stream is processed by the least loaded worker, its reader on ties: with one busy
+        // file on two workers one reads and frames while the other decodes and writes.
+        func processor(reader: Int) -> Int {
+            var best = reader
+            for w in 0..<workerCount where readLoad[w] + processLoad[w] < readLoad[best] + processLoad[best] { best = w }
+            processLoad[best] += 1
+            return best
+        }
+        func sourceID(_ w: Int) -> UInt32 {
+            defer { sourceSequence[w] += 1 }
+            return UInt32(w) << 24 | (1 << 23) | sourceSequence[w]
+        }
+        for (p, pipeline) in pipelines.enumerated() {
+            for input in pipeline.inputs {
+                switch input {
+                case .file(let file):
+                    let paths: [String]
+                    do { paths = try file.expand() } catch { throw SetupError(description: "pipeline \(pipeline.name): input file: \(error)") }
+                    for path in paths {
+                        let fd = open(path, O_RDONLY | O_CLOEXEC)
+                        guard fd >= 0 else {
+                            throw SetupError(description: "pipeline \(pipeline.name): input file: \(SystemError.lastErrno("open \(path)"))")
+                        }
+                        let reader = nextReader % workerCount
+                        nextReader += 1
+                        readLoad[reader] += 1
+                        let target = processor(reader: reader)
+                        assignments[reader].files.append(FileSource(path: path, fd: fd, pipeline: p, target: target, follow: file.follow, isStdin: false,
+                                                                     pollIntervalMicros: file.pollIntervalMicros, readBytes: settings.readBufferBytes,
+                                                                     sourceID: sourceID(reader), maxEventBytes: settings.pool.maxEventSizeBytes))
+                    }
+                case .stdin:
+                    let reader = nextReader % workerCount
+                    nextReader += 1
+                    readLoad[reader] += 1
+                    let target = processor(reader: reader)
+                    assignments[reader].files.append(FileSource(path: "stdin", fd: 0, pipeline: p, target: target, follow: false, isStdin: true,
+                                                                 pollIntervalMicros: 100_000, readBytes: settings.readBufferBytes,
+                                                                 sourceID: sourceID(reader), maxEventBytes: settings.pool.maxEventSizeBytes))
+                case .tcp(let tcp):
+                    let share = (tcp.maxConnections + workerCount - 1) / workerCount
+                    for w in 0..<workerCount {
+                        let fd: Int32
+                        do { fd = try SocketAddress.listen(host: tcp.host, port: tcp.port) } catch {
+                            throw SetupError(description: "pipeline \(pipeline.name): input tcp: \(error)")
+                        }
+                        assignments[w].listeners.append(Listener(fd: fd, pipeline: p, maxConnections: share))
+                        assignments[w].connectionCapacity += share
+                    }
+                case .generator(let g):
+                    var ts = timespec()
+                    clock_gettime(CLOCK_REALTIME, &ts)
+                    for w in 0..<workerCount {
+                        let count = g.count == 0 ? 0 : g.count / workerCount + (w < g.count % workerCount ? 1 : 0)
+                        if g.count != 0 && count == 0 { continue }
+                        let rate = g.rate == 0 ? 0 : max(1, g.rate / workerCount)
+                        assignments[w].generators.append(GeneratorSource(pipeline: p, target: w, count: count, rate: rate, lineBytes: g.lineBytes,
+                                                                         seed: g.seed &+ UInt64(w) &* 7919, sourceID: sourceID(w),
+                                                                         timestampBase: UInt64(ts.tv_sec) * 1000))
+                    }
+                }
+            }
+        }
+        for (p, pipeline) in pipelines.enumerated() {
+            for w in 0..<workerCount {
+                switch pipeline.output {
+                case .devnull: assignments[w].outputFDs.append(-1)
+                case .stdout: assignments[w].outputFDs.append(1)
+                case .file(let f):
+                    let fd = open(f.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+                    guard fd >= 0 else { throw SetupError(description: "pipeline \(pipeline.name): output file: \(SystemError.lastErrno("open \(f.path)"))") }
+                    assignments[w].outputFDs.append(fd)
+                }
+            }
+            _ = p
+        }
+        return assignments
+    }
+
+    // MARK: Running
+
+    /// Runs until every input is finished and drained, or a signal stops the node. Returns
+    /// the process exit code.
+    public func run() -> Int32 {
+        _ = sl_block_control_signals()
+        let topology = NUMATopology.detect(cpus: cpus)
+        let placements = (0..<workerCount).map { w in
+            settings.numa ? SlabPlacement.forWorker(cpu: settings.pin ? cpus[w] : nil, topology: topology) : .anyNode
+        }
+        let pool: EventPool
+        let shared: NodeShared
+        let assignments: [WorkerAssignment]
+        do {
+            pool = try EventPool(settings.pool, placements: placements)
+            shared = try NodeShared(settings: settings, pipelines: pipelines, workerCount: workerCount, pool: pool)
+            assignments = try prepare(shared: shared)
+        } catch let e as SetupError {
+            Log.error("node", e.description)
+            return 1
+        } catch {
+            Log.error("node", "\(error)")
+            return 1
+        }
+        let workers = (0..<workerCount).map { Worker(index: $0, cpu: cpus[$0], shared: shared, assignment: assignments[$0]) }
+        let start = monotonicNanos()
+        var usageStart = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usageStart)
+        var threads: [pthread_t] = []
+        for w in workers {
+            let box = Unmanaged.passRetained(w).toOpaque()
+            var thread = pthread_t()
+            let rc = pthread_create(&thread, nil, { raw in
+                let worker = Unmanaged<Worker>.fromOpaque(raw!).takeRetainedValue()
+                worker.run()
+                return nil
+            }, box)
+            precondition(rc == 0, "pthread_create failed: \(rc)")
+            threads.append(thread)
+        }
+        // Wait for every worker's ring to exist.
+        while (0..<workerCount).contains(where: { !shared.flag($0, .started) }) { usleep(1000) }
+        if let failed = (0..<workerCount).first(where: { shared.flag($0, .failed) }) {
+            Log.error("node", "worker \(failed) could not start: \(workers[failed].failure ?? "unknown error")")
+            shared.setPhase(.exiting)
+            for t in threads { pthread_join(t, nil) }
+            return 1
+        }
+        Log.info("node", "started \(workerCount) worker(s) on CPU(s) \(cpus.map { String($0) }.joined(separator: ",")), pool \(settings.pool.capacity) events x \(settings.pool.eventSizeBytes) B, \(pipelines.count) pipeline(s)")
+        let exitCode = supervise(shared: shared)
+        shared.setPhase(.exiting)
+        for t in threads { pthread_join(t, nil) }
+        let seconds = Double(monotonicNanos() - start) / 1e9
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        let cpuSeconds = Self.seconds(usage.ru_utime) + Self.seconds(usage.ru_stime) - Self.seconds(usageStart.ru_utime) - Self.seconds(usageStart.ru_stime)
+        writeSummary(shared: shared, seconds: seconds, cpuSeconds: cpuSeconds, peakRSSBytes: Int(usage.ru_maxrss) * 1024)
+        withExtendedLifetime(workers) {}
+        return exitCode
+    }
+
+    static func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+
+    /// The control loop: signals, heartbeats, finished inputs, drain and its timeout.
+    func supervise(shared: NodeShared) -> Int32 {
+        var lastBeats = (0..<workerCount).map { shared.heartbeat($0) }
+        var lastMoved = [UInt64](repeating: monotonicNanos(), count: workerCount)
+        var stalled = [Bool](repeating: false, count: workerCount)
+        var stopSince: UInt64 = 0
+        var signalled = false
+        while true {
+            let sig = sl_wait_control_signal(20)
+            let now = monotonicNanos()
+            if sig == SIGINT || sig == SIGTERM {
+                if signalled {
+                    Log.warn("node", "second stop signal: exiting without draining")
+                    return 130
+                }
+                signalled = true
+                Log.info("node", "signal \(sig == SIGINT ? "SIGINT" : "SIGTERM"): stopping inputs and draining")
+            } else if sig == SIGHUP {
+                Log.warn("node", "SIGHUP: configuration reload is not implemented yet; ignoring")
+            }
+            for w in 0..<workerCount {
+                let beat = shared.heartbeat(w)
+                if beat != lastBeats[w] {
+                    lastBeats[w] = beat
+                    lastMoved[w] = now
+                    if stalled[w] { Log.info("node", "worker \(w) is moving again"); stalled[w] = false }
+                } else if !stalled[w] && now - lastMoved[w] > UInt64(settings.stallTimeoutMicros) * 1000 {
+                    stalled[w] = true
+                    Log.error("node", "worker \(w) stalled: no heartbeat for \((now - lastMoved[w]) / 1_000_000) ms")
+                }
+            }
+            let allFinished = (0..<workerCount).allSatisfy { shared.flag($0, .inputsFinished) }
+            if shared.phase == .running && (signalled || allFinished) {
+                shared.setPhase(.stopping)
+                stopSince = now
+            }
+            if shared.phase == .stopping {
+                if (0..<workerCount).allSatisfy({ shared.flag($0, .drained) }) { return 0 }
+                if now - stopSince > UInt64(settings.shutdownTimeoutMicros) * 1000 {
+                    let inFlight = (0..<workerCount).reduce(0) { $0 + shared.inFlight($1) }
+                    Log.error("node", "shutdown timed out after \(settings.shutdownTimeoutMicros / 1000) ms with \(inFlight) event(s) not yet acknowledged")
+                    return 1
+                }
+            }
+        }
+    }
+
+    func writeSummary(shared: NodeShared, seconds: Double, cpuSeconds: Double, peakRSSBytes: Int) {
+        let eventsIn = shared.sum(.eventsIn), eventsOut = shared.sum(.eventsOut), bytesIn = shared.sum(.bytesIn)
+        let mbPerSecond = seconds > 0 ? Double(bytesIn) / seconds / 1e6 : 0
+        let eventsPerSecond = seconds > 0 ? Double(eventsIn) / seconds : 0
+        var line = "sluice: events_in=\(eventsIn) events_out=\(eventsOut) discarded=\(shared.sum(.discarded))"
+        line += " bytes_in=\(bytesIn) bytes_out=\(shared.sum(.bytesOut))"
+        line += " seconds=\(Self.fixed(seconds, 3)) events_per_s=\(Self.fixed(eventsPerSecond, 0)) mb_per_s=\(Self.fixed(mbPerSecond, 1))"
+        line += " cpu_seconds=\(Self.fixed(cpuSeconds, 2)) peak_rss_mb=\(Self.fixed(Double(peakRSSBytes) / 1048576, 1))"
+        for c in [Counter.invalidJSON, .cutRecords, .cutBytes, .partialRecords, .emptyLines, .modifySkipped, .connectionsAccepted, .connectionsRejected, .inputErrors, .outputErrors] {
+            let v = shared.sum(c)
+            if v > 0 { line += " \(c.name)=\(v)" }
+        }
+        line += "\n"
+        var bytes = Array(line.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(summaryFD, $0.baseAddress, $0.count) }
+    }
+
+    static func fixed(_ v: Double, _ digits: Int) -> String {
+        if digits == 0 { return String(Int(v.rounded())) }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let n = Int((v * scale).rounded())
+        let whole = n / Int(scale), frac = abs(n % Int(scale))
+        var f = String(frac)
+        while f.count < digits { f = "0" + f }
+        return "\(whole).\(f)"
+    }
+}

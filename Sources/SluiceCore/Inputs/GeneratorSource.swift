@@ -1,0 +1,125 @@
+/// One worker's share of a generator input: deterministic NDJSON lines written straight into
+/// pool events.
+struct GeneratorSource {
+    static let types: [StaticString] = ["click", "view", "purchase", "login"]
+    let pipeline: Int
+    let target: Int
+    /// Events left to make, or -1 for no limit.
+    var remaining: Int
+    let ratePerWorker: Int
+    let lineBytes: Int
+    var state: UInt64
+    var produced = 0
+    var startNanos: UInt64 = 0
+    var finished = false
+    let sourceID: UInt32
+    var sequence: UInt64 = 0
+    var timestampBase: UInt64
+
+    init(pipeline: Int, target: Int, count: Int, rate: Int, lineBytes: Int, seed: UInt64, sourceID: UInt32, timestampBase: UInt64) {
+        self.pipeline = pipeline
+        self.target = target
+        remaining = count == 0 ? -1 : count
+        ratePerWorker = rate
+        self.lineBytes = lineBytes
+        state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        self.sourceID = sourceID
+        self.timestampBase = timestampBase
+        finished = count == 0 ? false : count <= 0
+    }
+
+    @inline(__always) mutating func next() -> UInt64 {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return state
+    }
+
+    /// Writes one line into `out` (capacity ≥ lineBytes + 64); returns its length.
+    mutating func writeLine(into out: UnsafeMutableRawPointer) -> Int {
+        var p = 0
+        @inline(__always) func put(_ s: StaticString) {
+            out.advanced(by: p).copyMemory(from: s.utf8Start, byteCount: s.utf8CodeUnitCount)
+            p += s.utf8CodeUnitCount
+        }
+        @inline(__always) func putNumber(_ value: UInt64) {
+            var v = value
+            var digits = 0
+            var tmp = v
+            repeat { digits += 1; tmp /= 10 } while tmp > 0
+            var i = digits - 1
+            repeat {
+                out.storeBytes(of: UInt8(48 + v % 10), toByteOffset: p + i, as: UInt8.self)
+                v /= 10
+                i -= 1
+            } while i >= 0
+            p += digits
+        }
+        let r = next()
+        put("{\"ts\":")
+        putNumber(timestampBase &+ sequence)
+        put(",\"type\":\"")
+        put(GeneratorSource.types[Int(r & 3)])
+        put("\",\"user\":\"u")
+        putNumber((r >> 8) % 10_000)
+        put("\",\"value\":")
+        putNumber((r >> 24) % 1000)
+        put(",\"seq\":")
+        putNumber(sequence)
+        put(",\"msg\":\"")
+        let fill = max(0, lineBytes - p - 2)
+        var k = 0
+        var letters = r
+        while k < fill {
+            if letters == 0 { letters = next() }
+            let c = UInt8(97 + letters % 26)
+            out.storeBytes(of: k % 8 == 7 ? 32 : c, toByteOffset: p + k, as: UInt8.self)
+            letters /= 26
+            k += 1
+        }
+        p += fill
+        put("\"}")
+        sequence &+= 1
+        return p
+    }
+}
+
+extension Worker {
+    func serviceGenerator(_ g: Int) -> Bool {
+        guard !generators[g].finished, !stopping else { return false }
+        var allowed = inputBatch.capacity
+        if generators[g].ratePerWorker > 0 {
+            if generators[g].startNanos == 0 { generators[g].startNanos = now }
+            let elapsed = Double(now - generators[g].startNanos) / 1e9
+            let due = Int(elapsed * Double(generators[g].ratePerWorker)) + 1 - generators[g].produced
+            allowed = min(allowed, max(0, due))
+        }
+        if generators[g].remaining >= 0 { allowed = min(allowed, generators[g].remaining) }
+        if allowed == 0 {
+            if generators[g].remaining == 0 { generators[g].finished = true }
+            return false
+        }
+        var made = 0
+        let pipeline = generators[g].pipeline
+        while made < allowed {
+            guard let e = slab.pointee.take() else { poolExhausted = true; break }
+            let n = generators[g].writeLine(into: e.data)
+            let h = e.header
+            h.pointee.rawLength = UInt32(n)
+            h.pointee.usedLength = UInt32(n)
+            h.pointee.offset = generators[g].sequence
+            h.pointee.receivedNanos = now
+            h.pointee.sourceID = generators[g].sourceID
+            h.pointee.pipelineID = UInt16(pipeline)
+            counters.add(.eventsIn, 1, pipeline: pipeline)
+            counters.add(.bytesIn, n, pipeline: pipeline)
+            inputBatch.append(h.pointee.handle)
+            made += 1
+        }
+        generators[g].produced += made
+        if generators[g].remaining > 0 { generators[g].remaining -= made }
+        if generators[g].remaining == 0 { generators[g].finished = true }
+        dispatchInputBatch(to: generators[g].target)
+        return made > 0
+    }
+}

@@ -1,0 +1,33 @@
+/// `tcp`: accepts TCP connections and reads newline-delimited records from each.
+///
+/// Every worker listens on the same address with SO_REUSEPORT, so the kernel spreads
+/// connections; each connection is one stream, read with multishot recv into a provided buffer
+/// ring. When the event pool is full the input stops handing buffers back, the kernel stops
+/// receiving, and senders see TCP backpressure.
+///
+/// Parameters:
+/// - `listen`: address and port (default 127.0.0.1:5140).
+/// - `max-connections`: open connections allowed across the node (default 1024); more are
+///   accepted and closed at once (counted as connections_rejected).
+public struct TCPInput: Sendable {
+    public static let parameters = [
+        ParameterDoc("listen", "IPv4 address:port to listen on", default: "127.0.0.1:5140"),
+        ParameterDoc("max-connections", "open connections allowed; more are closed at once", default: "1024"),
+    ]
+    public static let defaultListen = "127.0.0.1:5140"
+    public let host: String
+    public let port: UInt16
+    public let maxConnections: Int
+
+    public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
+        try arguments.checkKnown(Self.parameters)
+        let listen = arguments.string("listen") ?? Self.defaultListen
+        guard let colon = listen.lastIndex(of: ":"), let port = UInt16(listen[listen.index(after: colon)...]) else {
+            throw PluginArgumentError(key: "listen", "expected ADDRESS:PORT such as 127.0.0.1:5140, got '\(listen)'")
+        }
+        host = String(listen[..<colon])
+        guard SocketAddress.ipv4(host, port: port) != nil else { throw PluginArgumentError(key: "listen", "'\(host)' is not an IPv4 address") }
+        self.port = port
+        maxConnections = try arguments.int("max-connections", default: 1024, range: 1...1_000_000)
+    }
+}

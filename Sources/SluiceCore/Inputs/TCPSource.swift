@@ -1,0 +1,179 @@
+import Glibc
+
+/// A listening socket of one worker (every worker listens on the same port with SO_REUSEPORT).
+struct Listener {
+    var fd: Int32
+    let pipeline: Int
+    /// This worker's share of the input's max-connections.
+    let maxConnections: Int
+    var open = 0
+    var armed = false
+}
+
+/// One accepted connection: a stream whose received buffers wait in arrival order until framed.
+struct Connection {
+    var fd: Int32 = -1
+    var active = false
+    var listener = 0
+    var pipeline = 0
+    var receiveArmed = false
+    var needsRearm = false
+    /// The peer closed, or the connection failed: frame what is queued, then close.
+    var ended = false
+    var queued = false
+    var pendingHead: Int32 = -1
+    var pendingTail: Int32 = -1
+    var headConsumed = 0
+    /// Bytes received so far (the stream offset).
+    var received: UInt64 = 0
+    var framer = LineFramer(sourceID: 0, pipelineID: 0, maxEventBytes: 0)
+}
+
+extension Worker {
+    func armAccept(_ l: Int) {
+        guard listeners[l].fd >= 0 else { return }
+        ring.acceptMultishot(fd: listeners[l].fd, userData: userData(.accept, l))
+        listeners[l].armed = true
+    }
+
+    func acceptCompleted(listener l: Int, result: Int32, flags: UInt32) {
+        if !CompletionFlags.hasMore(flags) {
+            listeners[l].armed = false
+            if !stopping && listeners[l].fd >= 0 { armAccept(l) }
+        }
+        guard result >= 0 else {
+            if result != -ECANCELED {
+                counters.add(.inputErrors, 1, pipeline: listeners[l].pipeline)
+                Log.warn("input tcp", "\(SystemError(negated: result, operation: "accept"))")
+            }
+            return
+        }
+        let fd = result
+        if stopping || listeners[l].open >= listeners[l].maxConnections {
+            counters.add(.connectionsRejected, 1, pipeline: listeners[l].pipeline)
+            Glibc.close(fd)
+            return
+        }
+        guard let c = (0..<connectionCapacity).first(where: { !connections[$0].active }) else {
+            counters.add(.connectionsRejected, 1, pipeline: listeners[l].pipeline)
+            Glibc.close(fd)
+            return
+        }
+        listeners[l].open += 1
+        activeConnections += 1
+        counters.add(.connectionsAccepted, 1, pipeline: listeners[l].pipeline)
+        var connection = Connection()
+        connection.fd = fd
+        connection.active = true
+        connection.listener = l
+        connection.pipeline = listeners[l].pipeline
+        connection.framer = LineFramer(sourceID: nextSourceID, pipelineID: UInt16(listeners[l].pipeline), maxEventBytes: settings.pool.maxEventSizeBytes)
+        nextSourceID &+= 1
+        connections[c] = connection
+        armReceive(c)
+    }
+
+    func armReceive(_ c: Int) {
+        ring.receiveMultishot(fd: connections[c].fd, bufferGroup: bufferRing!.group, userData: userData(.receive, c))
+        connections[c].receiveArmed = true
+        connections[c].needsRearm = false
+    }
+
+    func receiveCompleted(connection c: Int, result: Int32, flags: UInt32) {
+        let more = CompletionFlags.hasMore(flags)
+        if result > 0, let id = CompletionFlags.bufferID(flags) {
+            bufferLength[id] = result
+            bufferNext[id] = -1
+            if connections[c].pendingTail >= 0 { bufferNext[Int(connections[c].pendingTail)] = Int32(id) } else { connections[c].pendingHead = Int32(id) }
+            connections[c].pendingTail = Int32(id)
+            markReady(c)
+        }
+        if more { return }
+        connections[c].receiveArmed = false
+        if result == -ENOBUFS && !stopping {
+            // Every receive buffer waits to be framed (the pool is full): re-arm once some come back.
+            connections[c].needsRearm = true
+            return
+        }
+        if result > 0 && !stopping {
+            armReceive(c)
+            return
+        }
+        if result < 0 && result != -ECANCELED && result != -ECONNRESET && result != -ENOBUFS {
+            counters.add(.inputErrors, 1, pipeline: connections[c].pipeline)
+            Log.warn("input tcp", "\(SystemError(negated: result, operation: "recv")); closing the connection")
+        }
+        connections[c].ended = true
+        markReady(c)
+    }
+
+    func markReady(_ c: Int) {
+        if connections[c].queued { return }
+        connections[c].queued = true
+        readyConnections[readyCount] = Int32(c)
+        readyCount += 1
+    }
+
+    /// Frames queued buffers of ready connections in arrival order; closes ended ones.
+    func serviceConnections() -> Bool {
+        var progressed = false
+        var i = 0
+        while i < readyCount {
+            let c = Int(readyConnections[i])
+            if poolExhausted { break }
+            progressed = true
+            if drainConnection(c) {
+                connections[c].queued = false
+                readyCount -= 1
+                readyConnections[i] = readyConnections[readyCount]
+            } else {
+                i += 1
+            }
+        }
+        if buffersRecycled {
+            buffersRecycled = false
+            for c in 0..<connectionCapacity where connections[c].active && connections[c].needsRearm && !stopping { armReceive(c) }
+        }
+        return progressed
+    }
+
+    /// True when nothing of the connection waits any more.
+    func drainConnection(_ c: Int) -> Bool {
+        let buffers = bufferRing!
+        while connections[c].pendingHead >= 0 {
+            let id = Int(connections[c].pendingHead)
+            let length = Int(bufferLength[id])
+            let consumed = connections[c].headConsumed
+            let chunk = UnsafeRawBufferPointer(start: buffers.buffer(id) + consumed, count: length - consumed)
+            let r = connections[c].framer.frame(chunk, chunkOffset: connections[c].received, nowNanos: now, slab: slab, batch: &inputBatch, counters: counters)
+            connections[c].headConsumed += r.consumed
+            connections[c].received += UInt64(r.consumed)
+            dispatchInputBatch(to: index)
+            if r.stop == .poolExhausted {
+                poolExhausted = true
+                return false
+            }
+            if r.stop == .batchFull { continue }
+            connections[c].pendingHead = bufferNext[id]
+            if connections[c].pendingHead < 0 { connections[c].pendingTail = -1 }
+            connections[c].headConsumed = 0
+            buffers.recycle(id)
+            buffersRecycled = true
+        }
+        if connections[c].ended && !connections[c].receiveArmed {
+            while !connections[c].framer.finish(offset: connections[c].received, nowNanos: now, batch: &inputBatch, counters: counters) {
+                dispatchInputBatch(to: index)
+            }
+            dispatchInputBatch(to: index)
+            closeConnection(c)
+        }
+        return true
+    }
+
+    func closeConnection(_ c: Int) {
+        ring.close(fd: connections[c].fd, userData: userData(.close, c))
+        listeners[connections[c].listener].open -= 1
+        activeConnections -= 1
+        connections[c] = Connection()
+    }
+}

@@ -1,0 +1,206 @@
+import CSupport
+
+/// Sizes of the preallocated event pool, fixed at start-up.
+public struct PoolConfiguration: Sendable, Equatable {
+    /// Ordinary slots in the whole pool (split across workers).
+    public var capacity: Int
+    /// Bytes per ordinary slot: header + field index + data.
+    public var eventSizeBytes: Int
+    /// Largest record kept whole; longer ones are cut. Records that outgrow an ordinary slot
+    /// move to a large slot of this data size.
+    public var maxEventSizeBytes: Int
+    /// Large slots in the whole pool (split across workers, at least one each).
+    public var largeSlots: Int
+    /// Field index entries per event.
+    public var maxFields: Int
+    public var hugePages: Bool
+    public var lockMemory: Bool
+
+    public static let defaultCapacity = 8192
+    public static let defaultEventSizeBytes = 4096
+    public static let defaultMaxEventSizeBytes = 1 << 20
+    public static let defaultLargeSlots = 8
+    public static let defaultMaxFields = 32
+
+    public init(capacity: Int = defaultCapacity, eventSizeBytes: Int = defaultEventSizeBytes,
+                maxEventSizeBytes: Int = defaultMaxEventSizeBytes, largeSlots: Int = defaultLargeSlots,
+                maxFields: Int = defaultMaxFields, hugePages: Bool = true, lockMemory: Bool = false) {
+        self.capacity = capacity
+        self.eventSizeBytes = eventSizeBytes
+        self.maxEventSizeBytes = maxEventSizeBytes
+        self.largeSlots = largeSlots
+        self.maxFields = maxFields
+        self.hugePages = hugePages
+        self.lockMemory = lockMemory
+    }
+
+    /// Bytes in front of the data in every slot.
+    public var headerAndIndexBytes: Int {
+        let raw = MemoryLayout<EventHeader>.stride + maxFields * MemoryLayout<FieldEntry>.stride
+        return (raw + 63) & ~63
+    }
+
+    public var smallDataCapacity: Int { eventSizeBytes - headerAndIndexBytes }
+
+    /// Why these sizes cannot work, or nil.
+    public func problem(workers: Int) -> String? {
+        if maxFields < 1 || maxFields > 4096 { return "max-fields must be between 1 and 4096" }
+        if eventSizeBytes % 64 != 0 { return "event-size must be a multiple of 64 bytes" }
+        if smallDataCapacity < 64 { return "event-size \(eventSizeBytes) leaves \(smallDataCapacity) data bytes after the header and \(maxFields) fields; raise event-size or lower max-fields" }
+        if maxEventSizeBytes < 1 { return "max-event-size must be positive" }
+        if capacity < workers * 64 { return "pool-capacity \(capacity) is below 64 events per worker (\(workers) workers)" }
+        if capacity / workers > EventHandles.maxSlotsPerSlab - largeSlots { return "pool-capacity is too large for one slab" }
+        if largeSlots < 0 { return "large-event-slots must not be negative" }
+        if maxEventSizeBytes > smallDataCapacity && largeSlots < workers { return "large-event-slots must be at least the number of workers (\(workers)) when max-event-size exceeds the data part of an event slot" }
+        return nil
+    }
+}
+
+/// One worker's share of the pool: its memory, and its free lists (touched only by the owner).
+public struct Slab {
+    public let index: Int
+    public let smallBase: UnsafeMutableRawPointer
+    public let smallCount: Int
+    public let smallSlotBytes: Int
+    public let largeBase: UnsafeMutableRawPointer?
+    public let largeCount: Int
+    public let largeSlotBytes: Int
+    public let placement: SlabPlacement
+    public let headerAndIndexBytes: Int
+    public let fieldCapacity: Int
+    public let largeDataCapacity: Int
+    let totalBytes: Int
+    let memory: UnsafeMutableRawPointer
+    /// Free lists (stacks of slot numbers) and their depths: touched by the owning worker only.
+    public let freeSmall: UnsafeMutablePointer<UInt32>
+    public let freeLarge: UnsafeMutablePointer<UInt32>
+    public var freeSmallCount: Int
+    public var freeLargeCount: Int
+
+    /// Events of this slab currently taken (anywhere in the node).
+    public var takenCount: Int { smallCount - freeSmallCount + largeCount - freeLargeCount }
+
+    @inlinable public func event(_ handle: EventHandle) -> Event {
+        let slot = EventHandles.slot(handle)
+        if slot < smallCount { return Event(base: smallBase + slot * smallSlotBytes) }
+        return Event(base: largeBase! + (slot - smallCount) * largeSlotBytes)
+    }
+
+    /// A fresh ordinary event, or nil when the slab is exhausted (the caller stops reading).
+    @inlinable public mutating func take() -> Event? {
+        guard freeSmallCount > 0 else { return nil }
+        freeSmallCount -= 1
+        let slot = Int(freeSmall[freeSmallCount])
+        let e = Event(base: smallBase + slot * smallSlotBytes)
+        reset(e, slot: slot, dataCapacity: smallSlotBytes - headerAndIndexBytes)
+        return e
+    }
+
+    /// A fresh large event, or nil.
+    @inlinable public mutating func takeLarge() -> Event? {
+        guard freeLargeCount > 0 else { return nil }
+        freeLargeCount -= 1
+        let slot = Int(freeLarge[freeLargeCount])
+        let e = Event(base: largeBase! + slot * largeSlotBytes)
+        reset(e, slot: smallCount + slot, dataCapacity: largeDataCapacity)
+        return e
+    }
+
+    /// Headers are written when a slot is first taken, by the owning worker: pages are touched
+    /// (and, without libnuma, placed) by the thread that uses them, and RSS grows only with use.
+    @inlinable func reset(_ e: Event, slot: Int, dataCapacity: Int) {
+        if e.base.load(fromByteOffset: MemoryLayout<EventHeader>.offset(of: \EventHeader.dataOffset)!, as: UInt32.self) == 0 {
+            let h = e.base.bindMemory(to: EventHeader.self, capacity: 1)
+            h.pointee.dataCapacity = UInt32(dataCapacity)
+            h.pointee.fieldCapacity = UInt16(fieldCapacity)
+            h.pointee.dataOffset = UInt32(headerAndIndexBytes)
+            h.pointee.handle = EventHandles.make(slab: index, slot: slot)
+            h.pointee.inUse = 0
+            (e.base + MemoryLayout<EventHeader>.stride).bindMemory(to: FieldEntry.self, capacity: fieldCapacity)
+        }
+        let h = e.header
+        precondition(h.pointee.inUse == 0, "event slot taken twice")
+        h.pointee.inUse = 1
+        h.pointee.rawLength = 0
+        h.pointee.usedLength = 0
+        h.pointee.fieldCount = 0
+        h.pointee.flags = 0
+        h.pointee.offset = 0
+    }
+
+    /// Gives an event of this slab back; only the owning worker calls this.
+    @inlinable public mutating func release(_ handle: EventHandle) {
+        precondition(EventHandles.slab(handle) == index, "event released to a foreign slab")
+        let e = event(handle)
+        precondition(e.header.pointee.inUse == 1, "event released twice")
+        e.header.pointee.inUse = 0
+        let slot = EventHandles.slot(handle)
+        if slot < smallCount {
+            freeSmall[freeSmallCount] = UInt32(slot)
+            freeSmallCount += 1
+        } else {
+            freeLarge[freeLargeCount] = UInt32(slot - smallCount)
+            freeLargeCount += 1
+        }
+    }
+}
+
+/// The preallocated event pool: one slab per worker, each on its worker's NUMA node; never grows.
+public final class EventPool: @unchecked Sendable {
+    public let configuration: PoolConfiguration
+    /// Slab table; slab i belongs to worker i. Geometry is read-only after init, free lists are
+    /// owned by their worker.
+    public let slabs: UnsafeMutablePointer<Slab>
+    public let slabCount: Int
+
+    public init(_ configuration: PoolConfiguration, placements: [SlabPlacement]) throws(SystemError) {
+        let workers = placements.count
+        precondition(workers > 0 && workers <= EventHandles.maxSlabs)
+        self.configuration = configuration
+        slabCount = workers
+        slabs = .allocate(capacity: workers)
+        let fieldCapacity = configuration.maxFields
+        let headerBytes = configuration.headerAndIndexBytes
+        let largeSlotBytes = configuration.maxEventSizeBytes > configuration.smallDataCapacity
+            ? ((headerBytes + configuration.maxEventSizeBytes + 63) & ~63) : 0
+        for w in 0..<workers {
+            let small = configuration.capacity / workers + (w < configuration.capacity % workers ? 1 : 0)
+            let large = largeSlotBytes == 0 ? 0 : configuration.largeSlots / workers + (w < configuration.largeSlots % workers ? 1 : 0)
+            let smallBytes = small * configuration.eventSizeBytes
+            let total = smallBytes + large * largeSlotBytes
+            guard let memory = SlabMemory.allocate(bytes: total, placement: placements[w], hugePages: configuration.hugePages) else {
+                throw SystemError(code: 12, operation: "allocating \(total) bytes for the event pool slab of worker \(w)")
+            }
+            if configuration.lockMemory {
+                let rc = sl_lock_memory(memory, total)
+                if rc != 0 { throw SystemError(negated: rc, operation: "mlock of the event pool (raise LimitMEMLOCK or drop --lock-memory)") }
+            }
+            let freeSmall = UnsafeMutablePointer<UInt32>.allocate(capacity: max(small, 1))
+            let freeLarge = UnsafeMutablePointer<UInt32>.allocate(capacity: max(large, 1))
+            // Free lists are stacks popped from the top: push in reverse so slot 0 goes out first.
+            for i in 0..<small { freeSmall[i] = UInt32(small - 1 - i) }
+            for i in 0..<large { freeLarge[i] = UInt32(large - 1 - i) }
+            let largeBase = large > 0 ? memory + smallBytes : nil
+            (slabs + w).initialize(to: Slab(index: w, smallBase: memory, smallCount: small, smallSlotBytes: configuration.eventSizeBytes,
+                                            largeBase: largeBase, largeCount: large, largeSlotBytes: largeSlotBytes,
+                                            placement: placements[w], headerAndIndexBytes: headerBytes, fieldCapacity: fieldCapacity,
+                                            largeDataCapacity: configuration.maxEventSizeBytes, totalBytes: total, memory: memory,
+                                            freeSmall: freeSmall, freeLarge: freeLarge, freeSmallCount: small, freeLargeCount: large))
+        }
+    }
+
+    deinit {
+        for w in 0..<slabCount {
+            let s = slabs[w]
+            SlabMemory.free(s.memory, bytes: s.totalBytes, placement: s.placement)
+            s.freeSmall.deallocate()
+            s.freeLarge.deallocate()
+        }
+        slabs.deallocate()
+    }
+
+    /// The event behind any handle, whichever worker owns it.
+    @inlinable public func event(_ handle: EventHandle) -> Event {
+        slabs[EventHandles.slab(handle)].event(handle)
+    }
+}

@@ -1,0 +1,189 @@
+import Glibc
+
+/// One worker's instance of a pipeline's output: two write buffers (one filling while the
+/// other is written), the handles of the events each holds, and the write in flight. Events
+/// are released (acked) only when their buffer's write, and fsync when asked, completed.
+struct OutputState {
+    enum Kind { case devnull, fd }
+    let pipeline: Int
+    let kind: Kind
+    let fd: Int32
+    let ownsFD: Bool
+    let sync: Bool
+    let bufferCapacity: Int
+    let buffers: (UnsafeMutableRawPointer, UnsafeMutableRawPointer)
+    var used = (0, 0)
+    var handles: (EventBatch, EventBatch)
+    var filling = 0
+    /// Buffer being written, or -1.
+    var inflight = -1
+    var inflightWritten = 0
+    var oldestNanos: UInt64 = 0
+    var retryAtNanos: UInt64 = 0
+    var retryDelayNanos: UInt64 = 0
+    var errorLogged = false
+
+    static let initialRetryNanos: UInt64 = 10_000_000
+    static let maxRetryNanos: UInt64 = 5_000_000_000
+
+    init(pipeline: Int, definition: OutputDefinition, fd: Int32, settings: NodeSettings, maxEventBytes: Int) {
+        self.pipeline = pipeline
+        switch definition {
+        case .devnull: kind = .devnull; sync = false; ownsFD = false
+        case .stdout: kind = .fd; sync = false; ownsFD = false
+        case .file(let f): kind = .fd; sync = f.sync; ownsFD = true
+        }
+        self.fd = fd
+        // Room for at least two of the largest encodings, so any single event always fits.
+        let worstEvent = maxEventBytes + 4 * settings.pool.maxFields + 8 + settings.pool.eventSizeBytes
+        bufferCapacity = kind == .devnull ? 0 : max(settings.outputBufferBytes, 2 * worstEvent)
+        if kind == .devnull {
+            let dummy = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
+            buffers = (dummy, dummy)
+        } else {
+            buffers = (.allocate(byteCount: bufferCapacity, alignment: 4096), .allocate(byteCount: bufferCapacity, alignment: 4096))
+        }
+        handles = (EventBatch(capacity: settings.batchSize), EventBatch(capacity: settings.batchSize))
+    }
+
+    var isIdle: Bool { inflight < 0 && used.0 == 0 && used.1 == 0 && handles.0.count == 0 && handles.1.count == 0 }
+
+    @inline(__always) func buffer(_ i: Int) -> UnsafeMutableRawPointer { i == 0 ? buffers.0 : buffers.1 }
+    @inline(__always) func usedBytes(_ i: Int) -> Int { i == 0 ? used.0 : used.1 }
+    @inline(__always) mutating func setUsed(_ i: Int, _ v: Int) { if i == 0 { used.0 = v } else { used.1 = v } }
+    @inline(__always) func batch(_ i: Int) -> EventBatch { i == 0 ? handles.0 : handles.1 }
+    @inline(__always) mutating func appendHandle(_ i: Int, _ h: EventHandle) { if i == 0 { handles.0.append(h) } else { handles.1.append(h) } }
+    @inline(__always) mutating func clearHandles(_ i: Int) { if i == 0 { handles.0.count = 0 } else { handles.1.count = 0 } }
+
+    /// Upper bound of any encoding of an event in this slot.
+    @inline(__always) static func worstCase(_ event: Event) -> Int {
+        Int(event.header.pointee.dataCapacity) + 4 * Int(event.header.pointee.fieldCapacity) + 4
+    }
+
+    @inline(__always) func canAccept(_ event: Event) -> Bool {
+        if kind == .devnull { return true }
+        return !batch(filling).isFull && usedBytes(filling) + OutputState.worstCase(event) <= bufferCapacity
+    }
+
+    /// Encodes the event into the filling buffer (devnull: acks it at once).
+    @inline(__always) mutating func append(_ event: Event, handle: EventHandle, worker: Worker) {
+        if kind == .devnull {
+            worker.counters.add(.eventsOut, 1, pipeline: pipeline)
+            worker.counters.add(.bytesOut, Int(event.header.pointee.rawLength) + 1, pipeline: pipeline)
+            worker.release(handle)
+            return
+        }
+        let f = filling
+        let start = usedBytes(f)
+        let n = EventEncoder.encodeLine(event, into: buffer(f) + start)
+        if start == 0 { oldestNanos = worker.now }
+        setUsed(f, start + n)
+        appendHandle(f, handle)
+        if batch(f).isFull || usedBytes(f) + OutputState.worstCase(event) > bufferCapacity { _ = flush(worker: worker) }
+    }
+
+    /// Starts writing the filling buffer unless a write is in flight; false when busy.
+    mutating func flush(worker: Worker) -> Bool {
+        if kind == .devnull { return true }
+        if inflight >= 0 { return false }
+        if usedBytes(filling) == 0 { return true }
+        inflight = filling
+        inflightWritten = 0
+        filling = 1 - filling
+        submitWrite(worker: worker)
+        return true
+    }
+
+    func submitWrite(worker: Worker) {
+        let b = inflight
+        worker.ring.write(fd: fd, from: buffer(b) + inflightWritten, count: usedBytes(b) - inflightWritten,
+                          offset: UInt64.max, userData: userData(.outputWrite, pipeline))
+    }
+
+    /// Flushes on idle / interval / stop and retries a failed write when its backoff passed.
+    mutating func tick(now: UInt64, idle: Bool, flushIntervalNanos: UInt64, worker: Worker) -> Bool {
+        if kind == .devnull { return false }
+        if retryAtNanos != 0 {
+            if now >= retryAtNanos {
+                retryAtNanos = 0
+                submitWrite(worker: worker)
+            }
+            return false
+        }
+        guard inflight < 0, usedBytes(filling) > 0 else { return false }
+        if idle || now &- oldestNanos >= flushIntervalNanos {
+            return flush(worker: worker)
+        }
+        return false
+    }
+
+    func deadline(flushIntervalNanos: UInt64) -> UInt64? {
+        if kind == .devnull { return nil }
+        if retryAtNanos != 0 { return retryAtNanos }
+        if inflight < 0 && usedBytes(filling) > 0 { return oldestNanos + flushIntervalNanos }
+        return nil
+    }
+
+    mutating func writeCompleted(result: Int32, worker: Worker) {
+        let b = inflight
+        precondition(b >= 0, "write completion without a write in flight")
+        if result < 0 {
+            // The destination refused: keep the batch, back off, retry. Nothing is acked, so the
+            // pool fills and the inputs pause until the output recovers.
+            worker.counters.add(.outputErrors, 1, pipeline: pipeline)
+            retryDelayNanos = retryDelayNanos == 0 ? OutputState.initialRetryNanos : min(retryDelayNanos * 2, OutputState.maxRetryNanos)
+            retryAtNanos = worker.now + retryDelayNanos
+            if !errorLogged {
+                Log.error("output \(worker.shared.pipelines[pipeline].name)", "\(SystemError(negated: result, operation: "write")); retrying with backoff, events held")
+                errorLogged = true
+            }
+            return
+        }
+        retryDelayNanos = 0
+        errorLogged = false
+        inflightWritten += Int(result)
+        if inflightWritten < usedBytes(b) {
+            submitWrite(worker: worker)
+            return
+        }
+        if sync {
+            worker.ring.fsync(fd: fd, dataOnly: true, userData: userData(.outputSync, pipeline))
+            return
+        }
+        acknowledge(worker: worker)
+    }
+
+    mutating func syncCompleted(result: Int32, worker: Worker) {
+        if result < 0 {
+            worker.counters.add(.outputErrors, 1, pipeline: pipeline)
+            Log.error("output \(worker.shared.pipelines[pipeline].name)", "\(SystemError(negated: result, operation: "fsync")); retrying")
+            worker.ring.fsync(fd: fd, dataOnly: true, userData: userData(.outputSync, pipeline))
+            return
+        }
+        acknowledge(worker: worker)
+    }
+
+    /// The destination has the batch: count it and give its events back.
+    mutating func acknowledge(worker: Worker) {
+        let b = inflight
+        let h = batch(b)
+        worker.counters.add(.eventsOut, h.count, pipeline: pipeline)
+        worker.counters.add(.bytesOut, usedBytes(b), pipeline: pipeline)
+        worker.counters.add(.outputBatches, 1, pipeline: pipeline)
+        for i in 0..<h.count { worker.release(h[i]) }
+        clearHandles(b)
+        setUsed(b, 0)
+        inflight = -1
+        // A full filling buffer waits for this moment.
+        if batch(filling).isFull || usedBytes(filling) > bufferCapacity / 2 { _ = flush(worker: worker) }
+    }
+
+    func closeFile() {
+        if ownsFD && fd >= 0 { Glibc.close(fd) }
+    }
+}
+
+extension Worker {
+    func outputWriteCompleted(pipeline: Int, result: Int32) { outputs[pipeline].writeCompleted(result: result, worker: self) }
+    func outputSyncCompleted(pipeline: Int, result: Int32) { outputs[pipeline].syncCompleted(result: result, worker: self) }
+}

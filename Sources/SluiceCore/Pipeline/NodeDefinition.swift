@@ -1,0 +1,61 @@
+/// Node-wide tunables; every one is a `sluice run` flag and a `settings:` key of the same name.
+public struct NodeSettings: Sendable {
+    /// CPUs to run workers on, one worker each (`--cpus`); empty: all allowed CPUs.
+    public var cpus: [Int] = []
+    /// Workers (`--workers`); 0: one per CPU in `cpus`.
+    public var workers: Int = 0
+    public var pool = PoolConfiguration()
+    /// Events per output batch (`--batch-size`).
+    public var batchSize = NodeSettings.defaultBatchSize
+    /// Longest time an event waits in an output batch (`--flush-interval`).
+    public var flushIntervalMicros = NodeSettings.defaultFlushIntervalMicros
+    /// Submission queue entries per worker ring (`--ring-entries`).
+    public var ringEntries = NodeSettings.defaultRingEntries
+    /// Bytes per file read (`--read-buffer-size`); each file source has two.
+    public var readBufferBytes = NodeSettings.defaultReadBufferBytes
+    /// Bytes per output write buffer (`--output-buffer-size`); each output has two.
+    public var outputBufferBytes = NodeSettings.defaultOutputBufferBytes
+    /// Provided receive buffers per worker for tcp (`--recv-buffers`, power of two) and their size (`--recv-buffer-size`).
+    public var recvBuffers = NodeSettings.defaultRecvBuffers
+    public var recvBufferBytes = NodeSettings.defaultRecvBufferBytes
+    /// Workers spin instead of sleeping (`--busy-poll`).
+    public var busyPoll = false
+    /// Kernel submission polling thread (`--sqpoll`), optionally pinned (`--sqpoll-cpu`).
+    public var sqpoll = false
+    public var sqpollCPU: Int? = nil
+    /// Node-local slabs through libnuma (`--numa`).
+    public var numa = true
+    /// Pin each worker to its CPU (`--pin`).
+    public var pin = true
+    /// Longest drain on SIGTERM/SIGINT before exiting non-zero (`--shutdown-timeout`).
+    public var shutdownTimeoutMicros = NodeSettings.defaultShutdownTimeoutMicros
+    /// A worker whose loop does not turn for this long is reported stalled (`--stall-timeout`).
+    public var stallTimeoutMicros = NodeSettings.defaultStallTimeoutMicros
+
+    public static let defaultBatchSize = 256
+    public static let defaultFlushIntervalMicros = 5_000
+    public static let defaultRingEntries = 1024
+    public static let defaultReadBufferBytes = 256 << 10
+    public static let defaultOutputBufferBytes = 1 << 20
+    public static let defaultRecvBuffers = 256
+    public static let defaultRecvBufferBytes = 16 << 10
+    public static let defaultShutdownTimeoutMicros = 10_000_000
+    public static let defaultStallTimeoutMicros = 5_000_000
+
+    public init() {}
+}
+
+/// One pipeline: inputs → actions → output.
+public struct PipelineDefinition: Sendable {
+    public var name: String
+    public var inputs: [InputDefinition]
+    public var actions: [Action]
+    public var output: OutputDefinition
+
+    public init(name: String, inputs: [InputDefinition], actions: [Action], output: OutputDefinition) {
+        self.name = name
+        self.inputs = inputs
+        self.actions = actions
+        self.output = output
+    }
+}

@@ -1,0 +1,57 @@
+import Glibc
+
+extension Worker {
+    /// Lets every input frame what arrived and issue new reads; stops early when the pool is
+    /// exhausted (backpressure: no new reads or receive buffers until events come back).
+    func runInputs() -> Bool {
+        if poolExhausted {
+            // Retry only when something was released since (takeBackReleased / local releases).
+            if slab.pointee.freeSmallCount == 0 { return false }
+            poolExhausted = false
+        }
+        var progressed = false
+        for f in files.indices where !files[f].finished {
+            progressed = serviceFile(f) || progressed
+            if poolExhausted { return progressed }
+        }
+        if readyCount > 0 || buffersRecycled {
+            progressed = serviceConnections() || progressed
+            if poolExhausted { return progressed }
+        }
+        for g in generators.indices where !generators[g].finished {
+            progressed = serviceGenerator(g) || progressed
+            if poolExhausted { return progressed }
+        }
+        return progressed
+    }
+
+    /// SIGTERM/SIGINT or all inputs done: stop reading. Files drop a half-read record (it is
+    /// read again from the committed offset); stdin and connections deliver it flagged partial.
+    func stopInputs() {
+        for f in files.indices where !files[f].finished {
+            finishFile(f, emitPartial: files[f].isStdin)
+        }
+        for l in listeners.indices where listeners[l].fd >= 0 {
+            if listeners[l].armed { ring.cancel(target: userData(.accept, l), userData: userData(.cancel, 0)) }
+            ring.close(fd: listeners[l].fd, userData: userData(.close, 0))
+            listeners[l].fd = -1
+        }
+        for c in 0..<connectionCapacity where connections[c].active {
+            connections[c].ended = true
+            if connections[c].receiveArmed {
+                ring.cancel(target: userData(.receive, c), userData: userData(.cancel, 0))
+            } else {
+                markReady(c)
+            }
+        }
+        for g in generators.indices { generators[g].finished = true }
+    }
+
+    func inputsFinished() -> Bool {
+        for f in files.indices where !files[f].finished { return false }
+        for g in generators.indices where !generators[g].finished { return false }
+        if !listeners.isEmpty && !stopping { return false }
+        if activeConnections > 0 { return false }
+        return true
+    }
+}

@@ -1,0 +1,367 @@
+import CSupport
+import Glibc
+
+/// What a completion belongs to, in the top byte of its user_data.
+enum CompletionKind: UInt64 {
+    case fileRead = 1, accept, receive, outputWrite, outputSync, wake, close, cancel
+}
+
+@inline(__always) func userData(_ kind: CompletionKind, _ a: Int, _ b: Int = 0) -> UInt64 {
+    kind.rawValue << 56 | UInt64(a & 0xFF_FFFF) << 32 | UInt64(UInt32(truncatingIfNeeded: b))
+}
+
+@inline(__always) func monotonicNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
+/// One pinned worker thread: it owns an io_uring ring, a slab of the event pool, the sources
+/// assigned to it, and one instance of every pipeline's output. Each loop turn it takes back
+/// released events, processes what other workers (or its own inputs) queued for it, lets its
+/// inputs frame new data, flushes outputs, then submits all I/O at once and sleeps until a
+/// completion, a wake-up or the next deadline.
+final class Worker {
+    let index: Int
+    let cpu: Int?
+    let shared: NodeShared
+    let settings: NodeSettings
+    let slab: UnsafeMutablePointer<Slab>
+    let counters: CounterBlock
+    let workerCount: Int
+    var ring: Ring!
+
+    // Inputs.
+    var files: [FileSource] = []
+    var listeners: [Listener] = []
+    var connections: UnsafeMutablePointer<Connection>
+    var connectionCapacity: Int
+    var activeConnections = 0
+    var readyConnections: UnsafeMutablePointer<Int32>
+    var readyCount = 0
+    var bufferRing: BufferRing?
+    var bufferNext: UnsafeMutablePointer<Int32>
+    var bufferLength: UnsafeMutablePointer<Int32>
+    var buffersRecycled = false
+    var generators: [GeneratorSource] = []
+    var nextSourceID: UInt32
+
+    // Processing.
+    var actions: [[Action]]
+    var outputs: UnsafeMutablePointer<OutputState>
+    var scratch: EventBatch
+    var carry: EventBatch
+    var carryPosition = 0
+    var inputBatch: EventBatch
+    var returnBatches: UnsafeMutablePointer<EventBatch>
+    var wakeTargets: UnsafeMutablePointer<Bool>
+    var wakeBuffer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+
+    var now: UInt64 = 0
+    var stopping = false
+    var poolExhausted = false
+    var failure: String?
+
+    init(index: Int, cpu: Int?, shared: NodeShared, assignment: WorkerAssignment) {
+        self.index = index
+        self.cpu = cpu
+        self.shared = shared
+        settings = shared.settings
+        workerCount = shared.workerCount
+        slab = shared.pool.slabs + index
+        counters = shared.counters[index]
+        nextSourceID = UInt32(index) << 24 | 1
+        files = assignment.files
+        listeners = assignment.listeners
+        generators = assignment.generators
+        connectionCapacity = max(assignment.connectionCapacity, 1)
+        connections = .allocate(capacity: connectionCapacity)
+        connections.initialize(repeating: Connection(), count: connectionCapacity)
+        readyConnections = .allocate(capacity: connectionCapacity)
+        bufferNext = .allocate(capacity: settings.recvBuffers)
+        bufferLength = .allocate(capacity: settings.recvBuffers)
+        actions = shared.pipelines.map(\.actions)
+        let batch = settings.batchSize
+        scratch = EventBatch(capacity: batch)
+        carry = EventBatch(capacity: batch)
+        inputBatch = EventBatch(capacity: batch)
+        returnBatches = .allocate(capacity: workerCount)
+        for w in 0..<workerCount { (returnBatches + w).initialize(to: EventBatch(capacity: batch)) }
+        wakeTargets = .allocate(capacity: workerCount)
+        wakeTargets.initialize(repeating: false, count: workerCount)
+        outputs = .allocate(capacity: max(shared.pipelines.count, 1))
+        for (p, pipeline) in shared.pipelines.enumerated() {
+            (outputs + p).initialize(to: OutputState(pipeline: p, definition: pipeline.output, fd: assignment.outputFDs[p],
+                                                     settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes))
+        }
+    }
+
+    // MARK: Thread body
+
+    func run() {
+        if let cpu, settings.pin {
+            let rc = sl_pin_current_thread(Int32(cpu))
+            if rc != 0 { Log.warn("worker \(index)", "cannot pin to CPU \(cpu): \(SystemError(negated: rc, operation: "pthread_setaffinity_np"))") }
+        }
+        do {
+            var options = Ring.Options()
+            options.entries = UInt32(settings.ringEntries)
+            options.sqpoll = settings.sqpoll
+            options.sqpollCPU = settings.sqpollCPU.map(Int32.init)
+            ring = try Ring(options)
+            if !listeners.isEmpty {
+                bufferRing = try ring.makeBufferRing(count: settings.recvBuffers, size: settings.recvBufferBytes, group: 1)
+            }
+        } catch {
+            failure = error.description
+            sl_store_release(shared.word(index, .failed), 1)
+            sl_store_release(shared.word(index, .started), 1)
+            return
+        }
+        sl_store_release(shared.word(index, .started), 1)
+        armWake()
+        for l in listeners.indices { armAccept(l) }
+        loop()
+        finalClose()
+    }
+
+    func loop() {
+        let busyPoll = settings.busyPoll
+        while true {
+            now = monotonicNanos()
+            let heartbeat = shared.word(index, .heartbeat)
+            sl_store_relaxed(heartbeat, heartbeat.pointee &+ 1)
+            let phase = shared.phase
+            if phase == .exiting { return }
+            if phase == .stopping && !stopping { beginStop() }
+
+            var progressed = takeBackReleased()
+            progressed = processInbound() || progressed
+            progressed = runInputs() || progressed
+            progressed = flushOutputs(idle: !progressed) || progressed
+            flushReturns()
+            updateStatus()
+
+            if progressed || busyPoll {
+                submit(wait: false)
+            } else {
+                let sleeping = shared.word(index, .sleeping)
+                sl_store_seq_cst(sleeping, 1)
+                if hasInboundWork() {
+                    sl_store_seq_cst(sleeping, 0)
+                    submit(wait: false)
+                } else {
+                    submit(wait: true, timeoutNanos: nextTimeout())
+                    sl_store_seq_cst(sleeping, 0)
+                }
+            }
+            ring.drainCompletions { userData, result, flags in
+                self.complete(userData: userData, result: result, flags: flags)
+            }
+        }
+    }
+
+    func submit(wait: Bool, timeoutNanos: Int64? = nil) {
+        do {
+            try ring.submit(wait: wait, timeoutNanos: timeoutNanos)
+        } catch {
+            Log.error("worker \(index)", "\(error)")
+        }
+    }
+
+    /// Sleep no longer than the nearest flush, poll or retry deadline, and never over 100 ms so
+    /// the heartbeat keeps moving.
+    func nextTimeout() -> Int64 {
+        var deadline = now + 100_000_000
+        for p in 0..<shared.pipelines.count {
+            if let d = outputs[p].deadline(flushIntervalNanos: UInt64(settings.flushIntervalMicros) * 1000) { deadline = min(deadline, d) }
+        }
+        for f in files.indices where files[f].waitingForData {
+            deadline = min(deadline, files[f].eofSince + files[f].pollIntervalNanos)
+        }
+        for g in generators.indices where !generators[g].finished && generators[g].ratePerWorker > 0 {
+            deadline = min(deadline, now + 1_000_000)
+        }
+        return Int64(deadline > now ? deadline - now : 0)
+    }
+
+    func hasInboundWork() -> Bool {
+        if carryPosition < carry.count { return true }
+        for from in 0..<workerCount {
+            if !shared.forward[from * workerCount + index].isEmpty { return true }
+            if !shared.returns[from * workerCount + index].isEmpty { return true }
+        }
+        return false
+    }
+
+    func complete(userData: UInt64, result: Int32, flags: UInt32) {
+        guard let kind = CompletionKind(rawValue: userData >> 56) else { return }
+        let a = Int((userData >> 32) & 0xFF_FFFF)
+        let b = Int(UInt32(truncatingIfNeeded: userData))
+        switch kind {
+        case .fileRead: fileReadCompleted(file: a, slot: b, result: result)
+        case .accept: acceptCompleted(listener: a, result: result, flags: flags)
+        case .receive: receiveCompleted(connection: a, result: result, flags: flags)
+        case .outputWrite: outputWriteCompleted(pipeline: a, result: result)
+        case .outputSync: outputSyncCompleted(pipeline: a, result: result)
+        case .wake: armWake()
+        case .close, .cancel: break
+        }
+    }
+
+    func armWake() {
+        ring.read(fd: shared.eventFDs[index], into: UnsafeMutableRawPointer(wakeBuffer), count: 8, offset: 0, userData: userData(.wake, 0))
+    }
+
+    // MARK: Releasing events
+
+    /// Returns an event to its slab: directly when this worker owns it, else through the
+    /// owner's return ring (batched).
+    @inline(__always) func release(_ handle: EventHandle) {
+        let owner = EventHandles.slab(handle)
+        if owner == index {
+            slab.pointee.release(handle)
+            return
+        }
+        returnBatches[owner].append(handle)
+        if returnBatches[owner].isFull { flushReturn(owner) }
+    }
+
+    func flushReturn(_ owner: Int) {
+        let batch = returnBatches[owner]
+        if batch.count == 0 { return }
+        let pushed = shared.returns[index * workerCount + owner].push(batch.handles, count: batch.count)
+        precondition(pushed == batch.count, "return ring over capacity")
+        returnBatches[owner].count = 0
+        wakeTargets[owner] = true
+    }
+
+    func flushReturns() {
+        for w in 0..<workerCount where w != index { flushReturn(w) }
+        for w in 0..<workerCount where wakeTargets[w] {
+            wakeTargets[w] = false
+            shared.wake(w)
+        }
+    }
+
+    /// Takes back events other workers finished with.
+    func takeBackReleased() -> Bool {
+        var any = false
+        for from in 0..<workerCount where from != index {
+            while true {
+                let n = shared.returns[from * workerCount + index].pop(into: scratch.handles, max: scratch.capacity)
+                if n == 0 { break }
+                any = true
+                for i in 0..<n { slab.pointee.release(scratch.handles[i]) }
+            }
+        }
+        if any { poolExhausted = false }
+        return any
+    }
+
+    /// Hands the framed events in `inputBatch` to the stream's processor.
+    func dispatchInputBatch(to target: Int) {
+        if inputBatch.count == 0 { return }
+        let pushed = shared.forward[index * workerCount + target].push(inputBatch.handles, count: inputBatch.count)
+        precondition(pushed == inputBatch.count, "forward ring over capacity")
+        inputBatch.count = 0
+        if target != index { wakeTargets[target] = true }
+    }
+
+    // MARK: Processing
+
+    /// Runs the actions over queued events and hands survivors to the outputs.
+    func processInbound() -> Bool {
+        var any = false
+        while true {
+            if carryPosition < carry.count {
+                any = true
+                while carryPosition < carry.count {
+                    if !process(carry[carryPosition]) { return true }
+                    carryPosition += 1
+                }
+                carry.count = 0
+                carryPosition = 0
+            }
+            var popped = false
+            for from in 0..<workerCount {
+                let n = shared.forward[from * workerCount + index].pop(into: carry.handles, max: carry.capacity)
+                if n > 0 {
+                    carry.count = n
+                    carryPosition = 0
+                    popped = true
+                    break
+                }
+            }
+            if !popped { return any }
+        }
+    }
+
+    /// False when the output cannot take the event now (the event stays queued).
+    @inline(__always) func process(_ handle: EventHandle) -> Bool {
+        let event = shared.pool.event(handle)
+        let pipeline = Int(event.header.pointee.pipelineID)
+        if !outputs[pipeline].canAccept(event) {
+            if !outputs[pipeline].flush(worker: self) { return false }
+            if !outputs[pipeline].canAccept(event) { return false }
+        }
+        // Actions run once: an event refused above is retried before its actions ran.
+        let chain = actions[pipeline]
+        for action in chain {
+            if !action.apply(event, counters: counters, pipeline: pipeline) {
+                counters.add(.discarded, 1, pipeline: pipeline)
+                release(handle)
+                return true
+            }
+        }
+        outputs[pipeline].append(event, handle: handle, worker: self)
+        return true
+    }
+
+    func flushOutputs(idle: Bool) -> Bool {
+        var any = false
+        let interval = UInt64(settings.flushIntervalMicros) * 1000
+        for p in 0..<shared.pipelines.count {
+            any = outputs[p].tick(now: now, idle: idle || stopping, flushIntervalNanos: interval, worker: self) || any
+        }
+        return any
+    }
+
+    // MARK: Life cycle
+
+    func beginStop() {
+        stopping = true
+        stopInputs()
+    }
+
+    /// Publishes whether the inputs are done and whether everything of this worker is back.
+    func updateStatus() {
+        let finished = inputsFinished()
+        sl_store_release(shared.word(index, .inputsFinished), finished ? 1 : 0)
+        guard stopping else { return }
+        var drained = finished && !hasInboundWork() && slab.pointee.takenCount == 0
+        if drained {
+            for p in 0..<shared.pipelines.count where !outputs[p].isIdle { drained = false }
+            for w in 0..<workerCount where returnBatches[w].count > 0 { drained = false }
+        }
+        sl_store_release(shared.word(index, .drained), drained ? 1 : 0)
+    }
+
+    func finalClose() {
+        for f in files.indices where files[f].fd >= 0 && !files[f].isStdin { Glibc.close(files[f].fd) }
+        for l in listeners.indices where listeners[l].fd >= 0 { Glibc.close(listeners[l].fd) }
+        for c in 0..<connectionCapacity where connections[c].active { Glibc.close(connections[c].fd) }
+        for p in 0..<shared.pipelines.count { outputs[p].closeFile() }
+        bufferRing = nil
+        ring = nil
+    }
+}
+
+/// The sources and output files the control thread prepared for one worker.
+struct WorkerAssignment {
+    var files: [FileSource] = []
+    var listeners: [Listener] = []
+    var generators: [GeneratorSource] = []
+    var connectionCapacity = 0
+    var outputFDs: [Int32] = []
+}

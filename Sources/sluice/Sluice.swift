@@ -1,0 +1,182 @@
+import ArgumentParser
+import SluiceConfig
+import SluiceCore
+import Glibc
+
+@main
+struct Sluice: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "sluice",
+        abstract: "An event/log ingest node: files and sockets in, actions, outputs out, on io_uring.",
+        subcommands: [Run.self, Check.self, Plugins.self, Version.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+/// The flags of every node tunable, mirrored from `Settings.all` (same names as config keys).
+struct TuningOptions: ParsableArguments {
+    @Option(name: .customLong("cpus"), help: ArgumentHelp(Settings.helpText("cpus"))) var cpus: String?
+    @Option(name: .customLong("workers"), help: ArgumentHelp(Settings.helpText("workers"))) var workers: String?
+    @Option(name: .customLong("pool-capacity"), help: ArgumentHelp(Settings.helpText("pool-capacity"))) var poolCapacity: String?
+    @Option(name: .customLong("event-size"), help: ArgumentHelp(Settings.helpText("event-size"))) var eventSize: String?
+    @Option(name: .customLong("max-event-size"), help: ArgumentHelp(Settings.helpText("max-event-size"))) var maxEventSize: String?
+    @Option(name: .customLong("large-event-slots"), help: ArgumentHelp(Settings.helpText("large-event-slots"))) var largeEventSlots: String?
+    @Option(name: .customLong("max-fields"), help: ArgumentHelp(Settings.helpText("max-fields"))) var maxFields: String?
+    @Option(name: .customLong("batch-size"), help: ArgumentHelp(Settings.helpText("batch-size"))) var batchSize: String?
+    @Option(name: .customLong("flush-interval"), help: ArgumentHelp(Settings.helpText("flush-interval"))) var flushInterval: String?
+    @Option(name: .customLong("ring-entries"), help: ArgumentHelp(Settings.helpText("ring-entries"))) var ringEntries: String?
+    @Option(name: .customLong("read-buffer-size"), help: ArgumentHelp(Settings.helpText("read-buffer-size"))) var readBufferSize: String?
+    @Option(name: .customLong("output-buffer-size"), help: ArgumentHelp(Settings.helpText("output-buffer-size"))) var outputBufferSize: String?
+    @Option(name: .customLong("recv-buffers"), help: ArgumentHelp(Settings.helpText("recv-buffers"))) var recvBuffers: String?
+    @Option(name: .customLong("recv-buffer-size"), help: ArgumentHelp(Settings.helpText("recv-buffer-size"))) var recvBufferSize: String?
+    @Flag(name: .customLong("busy-poll"), help: ArgumentHelp(Settings.helpText("busy-poll"))) var busyPoll = false
+    @Flag(name: .customLong("sqpoll"), help: ArgumentHelp(Settings.helpText("sqpoll"))) var sqpoll = false
+    @Option(name: .customLong("sqpoll-cpu"), help: ArgumentHelp(Settings.helpText("sqpoll-cpu"))) var sqpollCPU: String?
+    @Option(name: .customLong("numa"), help: ArgumentHelp(Settings.helpText("numa"))) var numa: String?
+    @Option(name: .customLong("pin"), help: ArgumentHelp(Settings.helpText("pin"))) var pin: String?
+    @Option(name: .customLong("lock-memory"), help: ArgumentHelp(Settings.helpText("lock-memory"))) var lockMemory: String?
+    @Option(name: .customLong("shutdown-timeout"), help: ArgumentHelp(Settings.helpText("shutdown-timeout"))) var shutdownTimeout: String?
+    @Option(name: .customLong("stall-timeout"), help: ArgumentHelp(Settings.helpText("stall-timeout"))) var stallTimeout: String?
+
+    /// The flags given, as (setting name, value), in the table's order.
+    var given: [(String, String)] {
+        let values: [(String, String?)] = [
+            ("cpus", cpus), ("workers", workers), ("pool-capacity", poolCapacity), ("event-size", eventSize),
+            ("max-event-size", maxEventSize), ("large-event-slots", largeEventSlots), ("max-fields", maxFields),
+            ("batch-size", batchSize), ("flush-interval", flushInterval), ("ring-entries", ringEntries),
+            ("read-buffer-size", readBufferSize), ("output-buffer-size", outputBufferSize), ("recv-buffers", recvBuffers),
+            ("recv-buffer-size", recvBufferSize), ("busy-poll", busyPoll ? "true" : nil), ("sqpoll", sqpoll ? "true" : nil),
+            ("sqpoll-cpu", sqpollCPU), ("numa", numa), ("pin", pin), ("lock-memory", lockMemory),
+            ("shutdown-timeout", shutdownTimeout), ("stall-timeout", stallTimeout),
+        ]
+        return values.compactMap { name, value in value.map { (name, $0) } }
+    }
+}
+
+extension Settings {
+    static func helpText(_ name: String) -> String { named(name)?.help ?? "" }
+}
+
+/// What `run` and `check` share: the config file or the CLI specs, turned into a node.
+struct PipelineOptions: ParsableArguments {
+    @Option(name: .long, help: "YAML config file with named pipelines (see examples/).")
+    var config: String?
+    @Option(name: .customLong("input"), help: "input spec: TYPE or TYPE:key=value,key=value (repeatable)")
+    var inputs: [String] = []
+    @Option(name: .customLong("action"), help: "action spec, applied in the order given (repeatable)")
+    var actions: [String] = []
+    @Option(name: .customLong("output"), help: "output spec (one)")
+    var outputs: [String] = []
+
+    static let embeddedDefault = (input: "tcp:listen=127.0.0.1:5140", output: "stdout")
+
+    /// Settings and pipelines, or a ConfigError for exit code 2.
+    func load(tuning: TuningOptions) throws(ConfigError) -> (NodeSettings, [PipelineDefinition], usedDefault: Bool) {
+        var settings = NodeSettings()
+        var specs: [PipelineSpec] = []
+        var usedDefault = false
+        if let config {
+            if !inputs.isEmpty || !actions.isEmpty || !outputs.isEmpty {
+                throw ConfigError("use either --config or --input/--action/--output, not both")
+            }
+            let file = try YAMLConfigLoader.load(path: config)
+            try PipelineBuilder.settings(from: file.settings, into: &settings)
+            specs = file.pipelines
+            for p in specs where !p.settings.isEmpty {
+                throw ConfigError("per-pipeline settings are not supported yet; move them to the top-level settings:", location: p.settings[0].location)
+            }
+        } else {
+            var inputTexts = inputs, outputTexts = outputs
+            if inputs.isEmpty && actions.isEmpty && outputs.isEmpty {
+                inputTexts = [Self.embeddedDefault.input]
+                outputTexts = [Self.embeddedDefault.output]
+                usedDefault = true
+            }
+            guard !inputTexts.isEmpty else { throw ConfigError("give at least one --input (or --config FILE)") }
+            guard outputTexts.count == 1 else { throw ConfigError("give exactly one --output (got \(outputTexts.count))") }
+            specs = [PipelineSpec(name: "main",
+                                  inputs: try inputTexts.map { (t: String) throws(ConfigError) in try SpecParser.parse(t) },
+                                  actions: try actions.map { (t: String) throws(ConfigError) in try SpecParser.parse(t) },
+                                  output: try SpecParser.parse(outputTexts[0]), settings: [])]
+        }
+        for (name, value) in tuning.given {
+            do { try Settings.named(name)!.apply(&settings, value) } catch { throw ConfigError("--\(name): \(error.message)") }
+        }
+        let pipelines = try specs.map { (s: PipelineSpec) throws(ConfigError) in try PipelineBuilder.pipeline(s, settings: settings) }
+        return (settings, pipelines, usedDefault)
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run pipelines until their inputs finish or SIGTERM/SIGINT.",
+        discussion: """
+        With neither --config nor specs, runs the embedded default pipeline: tcp on 127.0.0.1:5140 → stdout.
+        Sizes take KiB/MiB suffixes, durations us/ms/s. Exit codes: 0 done, 1 runtime failure, 2 bad config or spec.
+        Every tuning flag is also a key of the config file's settings: section, with the same name.
+        """
+    )
+    @OptionGroup var pipeline: PipelineOptions
+    @OptionGroup(title: "Tuning") var tuning: TuningOptions
+    @Option(name: .customLong("log-level"), help: "debug, info, warn or error (default: info)") var logLevel = "info"
+
+    func run() throws {
+        guard let level = Log.Level(name: logLevel) else { fail("--log-level: expected debug, info, warn or error, got '\(logLevel)'") }
+        Log.setUp(level: level)
+        let loaded: (NodeSettings, [PipelineDefinition], usedDefault: Bool)
+        do { loaded = try pipeline.load(tuning: tuning) } catch { fail(error.description) }
+        if loaded.usedDefault {
+            Log.info("node", "no --config and no specs: running the embedded default pipeline (tcp 127.0.0.1:5140 → stdout)")
+        }
+        let node: Node
+        do { node = try Node(settings: loaded.0, pipelines: loaded.1) } catch { fail(error.description) }
+        throw ExitCode(node.run())
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Validate a config file (or specs) and explain any error; exit 2 when invalid.")
+    @OptionGroup var pipeline: PipelineOptions
+    @OptionGroup(title: "Tuning") var tuning: TuningOptions
+
+    func run() throws {
+        let loaded: (NodeSettings, [PipelineDefinition], usedDefault: Bool)
+        do { loaded = try pipeline.load(tuning: tuning) } catch { fail(error.description) }
+        do { _ = try Node(settings: loaded.0, pipelines: loaded.1) } catch { fail(error.description) }
+        print("ok: \(loaded.1.count) pipeline(s): \(loaded.1.map(\.name).joined(separator: ", "))")
+    }
+}
+
+struct Plugins: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List every plugin with its parameters.")
+
+    func run() throws {
+        for (role, types) in [("input", InputDefinition.types), ("action", Action.types), ("output", OutputDefinition.types)] {
+            for t in types {
+                print("\(role) \(t.name): \(t.summary)")
+                for p in t.parameters {
+                    var line = "    \(p.name)"
+                    if p.required { line += " (required)" }
+                    if p.repeated { line += " (repeatable)" }
+                    line += ": \(p.summary)"
+                    if let d = p.defaultValue { line += " [default: \(d)]" }
+                    print(line)
+                }
+            }
+        }
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+    func run() throws { print("sluice \(Sluice.version)") }
+}
+
+/// Prints a configuration error and exits 2.
+func fail(_ message: String) -> Never {
+    var bytes = Array("sluice: error: \(message)\n".utf8)
+    _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    exit(2)
+}
