@@ -91,7 +91,9 @@ int sl_prep_cancel(sl_ring *r, uint64_t target, uint64_t user_data) { PREP(io_ur
 int sl_prep_nop(sl_ring *r, uint64_t user_data) { PREP(io_uring_prep_nop(s)); }
 
 int sl_ring_submit_and_wait(sl_ring *r, unsigned wait_nr, int64_t timeout_nanos) {
-    if (wait_nr == 0) return io_uring_submit(&r->ring);
+    // With DEFER_TASKRUN completions are only posted when the task asks for events, so the
+    // no-wait path must use submit_and_get_events rather than plain submit.
+    if (wait_nr == 0) return io_uring_submit_and_get_events(&r->ring);
     if (timeout_nanos < 0) return io_uring_submit_and_wait(&r->ring, wait_nr);
     struct __kernel_timespec ts = { .tv_sec = timeout_nanos / 1000000000ll, .tv_nsec = timeout_nanos % 1000000000ll };
     struct io_uring_cqe *cqe = NULL;

@@ -185,10 +185,12 @@ final class Worker {
         return Int64(deadline > now ? deadline - now : 0)
     }
 
+    /// Work another worker queued for this one. Queued events count only while they can be
+    /// taken: with a carried batch blocked on the output, the write completion wakes us instead.
     func hasInboundWork() -> Bool {
-        if carryPosition < carry.count { return true }
+        let blocked = carryPosition < carry.count
         for from in 0..<workerCount {
-            if !shared.forward[from * workerCount + index].isEmpty { return true }
+            if !blocked && !shared.forward[from * workerCount + index].isEmpty { return true }
             if !shared.returns[from * workerCount + index].isEmpty { return true }
         }
         return false
@@ -275,10 +277,11 @@ final class Worker {
         var any = false
         while true {
             if carryPosition < carry.count {
-                any = true
                 while carryPosition < carry.count {
-                    if !process(carry[carryPosition]) { return true }
+                    // Blocked on the output: progress only if something went through before.
+                    if !process(carry[carryPosition]) { return any }
                     carryPosition += 1
+                    any = true
                 }
                 carry.count = 0
                 carryPosition = 0
@@ -339,7 +342,7 @@ final class Worker {
         let finished = inputsFinished()
         sl_store_release(shared.word(index, .inputsFinished), finished ? 1 : 0)
         guard stopping else { return }
-        var drained = finished && !hasInboundWork() && slab.pointee.takenCount == 0
+        var drained = finished && carryPosition == carry.count && !hasInboundWork() && slab.pointee.takenCount == 0
         if drained {
             for p in 0..<shared.pipelines.count where !outputs[p].isIdle { drained = false }
             for w in 0..<workerCount where returnBatches[w].count > 0 { drained = false }
