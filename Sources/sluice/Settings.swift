@@ -73,6 +73,8 @@ enum Settings {
                 apply: count("recv-buffers", 1...32768) { $0.recvBuffers = $1 }),
         Setting(name: "recv-buffer-size", help: "bytes per tcp receive buffer (default: 16KiB)",
                 apply: count("recv-buffer-size", 512...(16 << 20)) { $0.recvBufferBytes = $1 }),
+        Setting(name: "idle-spin", help: "how long an idle worker watches its rings before sleeping; 0 sleeps at once (default: 50us)",
+                apply: duration("idle-spin", 0...1_000_000) { $0.idleSpinMicros = $1 }),
         Setting(name: "busy-poll", help: "workers spin instead of sleeping, for the lowest latency (default: false)",
                 apply: flag("busy-poll") { $0.busyPoll = $1 }),
         Setting(name: "sqpoll", help: "kernel thread polls each ring's submissions (default: false)",

@@ -31,6 +31,7 @@ struct TuningOptions: ParsableArguments {
     @Option(name: .customLong("output-buffer-size"), help: ArgumentHelp(Settings.helpText("output-buffer-size"))) var outputBufferSize: String?
     @Option(name: .customLong("recv-buffers"), help: ArgumentHelp(Settings.helpText("recv-buffers"))) var recvBuffers: String?
     @Option(name: .customLong("recv-buffer-size"), help: ArgumentHelp(Settings.helpText("recv-buffer-size"))) var recvBufferSize: String?
+    @Option(name: .customLong("idle-spin"), help: ArgumentHelp(Settings.helpText("idle-spin"))) var idleSpin: String?
     @Flag(name: .customLong("busy-poll"), help: ArgumentHelp(Settings.helpText("busy-poll"))) var busyPoll = false
     @Flag(name: .customLong("sqpoll"), help: ArgumentHelp(Settings.helpText("sqpoll"))) var sqpoll = false
     @Option(name: .customLong("sqpoll-cpu"), help: ArgumentHelp(Settings.helpText("sqpoll-cpu"))) var sqpollCPU: String?
@@ -47,7 +48,7 @@ struct TuningOptions: ParsableArguments {
             ("max-event-size", maxEventSize), ("large-event-slots", largeEventSlots), ("max-fields", maxFields),
             ("batch-size", batchSize), ("flush-interval", flushInterval), ("ring-entries", ringEntries),
             ("read-buffer-size", readBufferSize), ("output-buffer-size", outputBufferSize), ("recv-buffers", recvBuffers),
-            ("recv-buffer-size", recvBufferSize), ("busy-poll", busyPoll ? "true" : nil), ("sqpoll", sqpoll ? "true" : nil),
+            ("recv-buffer-size", recvBufferSize), ("idle-spin", idleSpin), ("busy-poll", busyPoll ? "true" : nil), ("sqpoll", sqpoll ? "true" : nil),
             ("sqpoll-cpu", sqpollCPU), ("numa", numa), ("pin", pin), ("lock-memory", lockMemory),
             ("shutdown-timeout", shutdownTimeout), ("stall-timeout", stallTimeout),
         ]

@@ -18,6 +18,8 @@ public struct NodeSettings: Sendable {
     /// Provided receive buffers per worker for tcp (`--recv-buffers`, power of two) and their size (`--recv-buffer-size`).
     public var recvBuffers = NodeSettings.defaultRecvBuffers
     public var recvBufferBytes = NodeSettings.defaultRecvBufferBytes
+    /// How long an idle worker watches its rings before sleeping (`--idle-spin`).
+    public var idleSpinMicros = NodeSettings.defaultIdleSpinMicros
     /// Workers spin instead of sleeping (`--busy-poll`).
     public var busyPoll = false
     /// Kernel submission polling thread (`--sqpoll`), optionally pinned (`--sqpoll-cpu`).
@@ -33,6 +35,7 @@ public struct NodeSettings: Sendable {
     public var stallTimeoutMicros = NodeSettings.defaultStallTimeoutMicros
 
     public static let defaultBatchSize = 256
+    public static let defaultIdleSpinMicros = 50
     public static let defaultFlushIntervalMicros = 5_000
     public static let defaultRingEntries = 1024
     public static let defaultReadBufferBytes = 256 << 10

@@ -46,8 +46,13 @@ final class Worker {
     var generators: [GeneratorSource] = []
     var nextSourceID: UInt32
 
-    // Processing.
-    var actions: [[Action]]
+    // Processing. Tables are plain pointers copied out of the shared objects so the hot path
+    // does no reference counting.
+    let slabTable: UnsafeMutablePointer<Slab>
+    let forward: UnsafeMutablePointer<HandleRing>
+    let returns: UnsafeMutablePointer<HandleRing>
+    let actionTable: UnsafeMutablePointer<UnsafeMutablePointer<Action>>
+    let actionCounts: UnsafeMutablePointer<Int>
     var outputs: UnsafeMutablePointer<OutputState>
     var scratch: EventBatch
     var carry: EventBatch
@@ -80,7 +85,17 @@ final class Worker {
         readyConnections = .allocate(capacity: connectionCapacity)
         bufferNext = .allocate(capacity: settings.recvBuffers)
         bufferLength = .allocate(capacity: settings.recvBuffers)
-        actions = shared.pipelines.map(\.actions)
+        slabTable = shared.pool.slabs
+        forward = shared.forward
+        returns = shared.returns
+        let pipelineCount = max(shared.pipelines.count, 1)
+        actionTable = .allocate(capacity: pipelineCount)
+        actionCounts = .allocate(capacity: pipelineCount)
+        for (p, pipeline) in shared.pipelines.enumerated() {
+            actionCounts[p] = pipeline.actions.count
+            actionTable[p] = .allocate(capacity: max(pipeline.actions.count, 1))
+            actionTable[p].initialize(from: pipeline.actions, count: pipeline.actions.count)
+        }
         let batch = settings.batchSize
         scratch = EventBatch(capacity: batch)
         carry = EventBatch(capacity: batch)
@@ -146,6 +161,9 @@ final class Worker {
                 submit(wait: false)
             } else {
                 let sleeping = shared.word(index, .sleeping)
+                if spinForInboundWork() {
+                    submit(wait: false)
+                } else {
                 sl_store_seq_cst(sleeping, 1)
                 if hasInboundWork() {
                     sl_store_seq_cst(sleeping, 0)
@@ -153,6 +171,7 @@ final class Worker {
                 } else {
                     submit(wait: true, timeoutNanos: nextTimeout())
                     sl_store_seq_cst(sleeping, 0)
+                }
                 }
             }
             ring.drainCompletions { userData, result, flags in
@@ -185,13 +204,29 @@ final class Worker {
         return Int64(deadline > now ? deadline - now : 0)
     }
 
+    /// Before sleeping, watch the rings for a short while (`--idle-spin`): between two workers
+    /// handing batches back and forth, work usually arrives within microseconds, and a sleep
+    /// plus an eventfd wake-up costs more than the wait.
+    func spinForInboundWork() -> Bool {
+        let budget = UInt64(settings.idleSpinMicros) * 1000
+        if budget == 0 || workerCount == 1 { return false }
+        let until = now + budget
+        var turns = 0
+        while true {
+            if hasInboundWork() { return true }
+            turns += 1
+            if turns & 63 == 0 && monotonicNanos() >= until { return false }
+            sl_cpu_relax()
+        }
+    }
+
     /// Work another worker queued for this one. Queued events count only while they can be
     /// taken: with a carried batch blocked on the output, the write completion wakes us instead.
     func hasInboundWork() -> Bool {
         let blocked = carryPosition < carry.count
         for from in 0..<workerCount {
-            if !blocked && !shared.forward[from * workerCount + index].isEmpty { return true }
-            if !shared.returns[from * workerCount + index].isEmpty { return true }
+            if !blocked && !forward[from * workerCount + index].isEmpty { return true }
+            if !returns[from * workerCount + index].isEmpty { return true }
         }
         return false
     }
@@ -232,7 +267,7 @@ final class Worker {
     func flushReturn(_ owner: Int) {
         let batch = returnBatches[owner]
         if batch.count == 0 { return }
-        let pushed = shared.returns[index * workerCount + owner].push(batch.handles, count: batch.count)
+        let pushed = returns[index * workerCount + owner].push(batch.handles, count: batch.count)
         precondition(pushed == batch.count, "return ring over capacity")
         returnBatches[owner].count = 0
         wakeTargets[owner] = true
@@ -251,7 +286,7 @@ final class Worker {
         var any = false
         for from in 0..<workerCount where from != index {
             while true {
-                let n = shared.returns[from * workerCount + index].pop(into: scratch.handles, max: scratch.capacity)
+                let n = returns[from * workerCount + index].pop(into: scratch.handles, max: scratch.capacity)
                 if n == 0 { break }
                 any = true
                 for i in 0..<n { slab.pointee.release(scratch.handles[i]) }
@@ -264,7 +299,7 @@ final class Worker {
     /// Hands the framed events in `inputBatch` to the stream's processor.
     func dispatchInputBatch(to target: Int) {
         if inputBatch.count == 0 { return }
-        let pushed = shared.forward[index * workerCount + target].push(inputBatch.handles, count: inputBatch.count)
+        let pushed = forward[index * workerCount + target].push(inputBatch.handles, count: inputBatch.count)
         precondition(pushed == inputBatch.count, "forward ring over capacity")
         inputBatch.count = 0
         if target != index { wakeTargets[target] = true }
@@ -288,7 +323,7 @@ final class Worker {
             }
             var popped = false
             for from in 0..<workerCount {
-                let n = shared.forward[from * workerCount + index].pop(into: carry.handles, max: carry.capacity)
+                let n = forward[from * workerCount + index].pop(into: carry.handles, max: carry.capacity)
                 if n > 0 {
                     carry.count = n
                     carryPosition = 0
@@ -302,20 +337,23 @@ final class Worker {
 
     /// False when the output cannot take the event now (the event stays queued).
     @inline(__always) func process(_ handle: EventHandle) -> Bool {
-        let event = shared.pool.event(handle)
+        let event = slabTable[EventHandles.slab(handle)].event(handle)
         let pipeline = Int(event.header.pointee.pipelineID)
         if !outputs[pipeline].canAccept(event) {
             if !outputs[pipeline].flush(worker: self) { return false }
             if !outputs[pipeline].canAccept(event) { return false }
         }
         // Actions run once: an event refused above is retried before its actions ran.
-        let chain = actions[pipeline]
-        for action in chain {
-            if !action.apply(event, counters: counters, pipeline: pipeline) {
+        let chain = actionTable[pipeline]
+        var a = 0
+        let count = actionCounts[pipeline]
+        while a < count {
+            if !chain[a].apply(event, counters: counters, pipeline: pipeline) {
                 counters.add(.discarded, 1, pipeline: pipeline)
                 release(handle)
                 return true
             }
+            a += 1
         }
         outputs[pipeline].append(event, handle: handle, worker: self)
         return true

@@ -1,0 +1,31 @@
+# Two entry points for a fresh Debian 12 / Ubuntu 24.04 machine with Swift 6:
+#   make run   - install the C libraries if missing, build, run the embedded default pipeline
+#   make test  - install the C libraries if missing, build, run the whole test suite
+SWIFT ?= swift
+APT_PACKAGES = liburing-dev libnuma-dev
+
+.PHONY: run test deps build release bench clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+run: release
+	.build/release/sluice run $(ARGS)
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+clean:
+	rm -rf .build

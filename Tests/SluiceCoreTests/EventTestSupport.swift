@@ -1,0 +1,53 @@
+@testable import SluiceCore
+
+/// A small one-slab pool: 1 KiB ordinary slots, 8 KiB large slots, 8 fields. No huge pages, so
+/// tests never depend on the machine's THP settings.
+func makePool(
+    capacity: Int = 128, eventSizeBytes: Int = 1024, maxEventSizeBytes: Int = 8192, largeSlots: Int = 4,
+    maxFields: Int = 8, workers: Int = 1
+) throws -> EventPool {
+    let configuration = PoolConfiguration(
+        capacity: capacity, eventSizeBytes: eventSizeBytes, maxEventSizeBytes: maxEventSizeBytes,
+        largeSlots: largeSlots, maxFields: maxFields, hugePages: false)
+    return try EventPool(configuration, placements: Array(repeating: .anyNode, count: workers))
+}
+
+/// Takes an ordinary event from slab 0 and fills its raw bytes, as the line framer would.
+func makeEvent(_ bytes: [UInt8], in pool: EventPool) -> Event {
+    guard let event = pool.slabs[0].take() else { fatalError("test pool exhausted") }
+    precondition(bytes.count <= Int(event.header.pointee.dataCapacity), "test record does not fit an ordinary slot")
+    bytes.withUnsafeBytes { if $0.count > 0 { event.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+    event.header.pointee.rawLength = UInt32(bytes.count)
+    event.header.pointee.usedLength = UInt32(bytes.count)
+    return event
+}
+
+func makeEvent(_ text: String, in pool: EventPool) -> Event { makeEvent(Array(text.utf8), in: pool) }
+
+/// An event holding `json`, run through `json_decode` with default settings.
+func makeDecodedEvent(_ json: String, in pool: EventPool, counters: CounterBlock = CounterBlock(pipelines: 1)) throws -> Event {
+    let event = makeEvent(json, in: pool)
+    try JSONDecodeAction(arguments("json_decode")).apply(event, counters: counters, pipeline: 0)
+    return event
+}
+
+func arguments(_ plugin: String, _ pairs: (String, String)...) -> PluginArguments {
+    PluginArguments(plugin: plugin, pairs: pairs.map { (key: $0.0, value: $0.1) })
+}
+
+/// The error message a plugin constructor throws, or nil when it accepts the arguments.
+func rejection<T>(_ make: () throws(PluginArgumentError) -> T) -> PluginArgumentError? {
+    do {
+        _ = try make()
+        return nil
+    } catch {
+        return error
+    }
+}
+
+func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, as: UTF8.self) }
+
+/// The field names and raw values of a decoded event, in index order.
+func fieldTexts(_ event: Event) -> [(key: String, value: String)] {
+    (0..<event.fieldCount).map { (key: text(event.key($0)), value: text(event.value($0))) }
+}

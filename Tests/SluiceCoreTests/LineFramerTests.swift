@@ -1,0 +1,386 @@
+import Testing
+
+@testable import SluiceCore
+
+/// A framed record copied out of its event.
+private struct Record: Equatable, CustomStringConvertible {
+    var bytes: [UInt8]
+    var flags: UInt16
+    var offset: UInt64
+
+    init(_ bytes: [UInt8], flags: UInt16 = 0, offset: UInt64) {
+        self.bytes = bytes
+        self.flags = flags
+        self.offset = offset
+    }
+
+    init(_ text: String, flags: UInt16 = 0, offset: UInt64) { self.init(Array(text.utf8), flags: flags, offset: offset) }
+
+    var description: String { "\(String(decoding: bytes, as: UTF8.self).prefix(40))(\(bytes.count) B, flags \(flags), offset \(offset))" }
+}
+
+/// One stream being framed into a pool: frames chunks, hands full batches on (copying the
+/// records out and releasing their events), and checks that nothing leaks from the slab.
+private final class Framing {
+    let pool: EventPool
+    var framer: LineFramer
+    var batch: EventBatch
+    let counters = CounterBlock(pipelines: 1)
+    var records: [Record] = []
+    /// Handles of every record emitted, in order (they are released on drain).
+    var handles: [EventHandle] = []
+
+    init(pool: EventPool, maxEventBytes: Int? = nil, batchCapacity: Int = 64) {
+        self.pool = pool
+        framer = LineFramer(sourceID: 1, pipelineID: 0, maxEventBytes: maxEventBytes ?? pool.configuration.maxEventSizeBytes)
+        batch = EventBatch(capacity: batchCapacity)
+    }
+
+    deinit { batch.deallocate() }
+
+    var slab: UnsafeMutablePointer<Slab> { pool.slabs }
+
+    /// One call of the framer on `chunk`.
+    func frame(_ chunk: ArraySlice<UInt8>, at offset: UInt64, now: UInt64 = 0) -> (consumed: Int, stop: LineFramer.Stop) {
+        chunk.withUnsafeBytes { bytes in
+            framer.frame(bytes, chunkOffset: offset, nowNanos: now, slab: slab, batch: &batch, counters: counters)
+        }
+    }
+
+    /// Frames all of `chunk`, handing on full batches; pool exhaustion fails the test.
+    func feed(_ chunk: ArraySlice<UInt8>, at offset: UInt64) {
+        var position = chunk.startIndex
+        while true {
+            let (consumed, stop) = frame(chunk[position...], at: offset + UInt64(position - chunk.startIndex))
+            position += consumed
+            switch stop {
+            case .consumedAll:
+                #expect(position == chunk.endIndex)
+                return
+            case .batchFull: drain()
+            case .poolExhausted:
+                Issue.record("pool exhausted at byte \(position) of a chunk")
+                return
+            }
+        }
+    }
+
+    /// Cuts `input` at `splits` and feeds the pieces in order.
+    func feed(_ input: [UInt8], splitAt splits: [Int]) {
+        var start = 0
+        for end in splits + [input.count] {
+            feed(input[start..<end], at: UInt64(start))
+            start = end
+        }
+    }
+
+    func feed(_ input: [UInt8], chunkSize: Int) {
+        feed(input, splitAt: Array(stride(from: chunkSize, to: input.count, by: chunkSize)))
+    }
+
+    func finish(at offset: UInt64) {
+        if !framer.finish(offset: offset, nowNanos: 0, batch: &batch, counters: counters) {
+            drain()
+            #expect(framer.finish(offset: offset, nowNanos: 0, batch: &batch, counters: counters))
+        }
+        drain()
+    }
+
+    /// Copies the batch's records out and gives their events back to the pool.
+    func drain() {
+        for i in 0..<batch.count {
+            let event = pool.event(batch[i])
+            records.append(Record(Array(event.raw), flags: event.header.pointee.flags, offset: event.header.pointee.offset))
+            handles.append(batch[i])
+            slab.pointee.release(batch[i])
+        }
+        batch.count = 0
+    }
+
+    func count(_ counter: Counter) -> UInt64 { counters.read(counter, pipeline: 0) }
+
+    /// Nothing taken from the slab is left over (the framer holds no record in progress).
+    var slabIsWhole: Bool { slab.pointee.takenCount == 0 }
+}
+
+private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+/// `count` printable bytes (no newline), varied so a misplaced copy shows.
+private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + $0 % 26) } }
+
+@Suite struct LineFramerTests {
+    // MARK: - Chunk boundaries
+
+    private static let input = bytes("alpha\nbeta\n\ngamma\n")
+    private static let expected = [Record("alpha", offset: 6), Record("beta", offset: 11), Record("gamma", offset: 18)]
+
+    @Test func recordsSurviveASplitAtEveryPosition() throws {
+        let pool = try makePool()
+        for split in 0...Self.input.count {
+            let framing = Framing(pool: pool)
+            framing.feed(Self.input, splitAt: [split])
+            framing.drain()
+            #expect(framing.records == Self.expected, "split at \(split)")
+            #expect(framing.count(.emptyLines) == 1, "split at \(split)")
+            #expect(framing.slabIsWhole, "split at \(split)")
+        }
+    }
+
+    @Test func recordsSurviveEveryPairOfSplits() throws {
+        let pool = try makePool()
+        for first in 0...Self.input.count {
+            for second in first...Self.input.count {
+                let framing = Framing(pool: pool)
+                framing.feed(Self.input, splitAt: [first, second])
+                framing.drain()
+                #expect(framing.records == Self.expected, "splits at \(first), \(second)")
+                #expect(framing.count(.emptyLines) == 1)
+                #expect(framing.slabIsWhole)
+            }
+        }
+    }
+
+    @Test func recordsSurviveOneByteChunks() throws {
+        let framing = Framing(pool: try makePool())
+        framing.feed(Self.input, chunkSize: 1)
+        framing.drain()
+        #expect(framing.records == Self.expected)
+        #expect(framing.count(.eventsIn) == 3)
+        #expect(framing.count(.bytesIn) == 14)
+    }
+
+    // MARK: - Empty and partial records
+
+    @Test func emptyLinesAreCountedNotEmitted() throws {
+        let framing = Framing(pool: try makePool())
+        framing.feed(bytes("\n\n\na\n\n"), chunkSize: 100)
+        framing.drain()
+        #expect(framing.records == [Record("a", offset: 5)])
+        #expect(framing.count(.emptyLines) == 4)
+        #expect(framing.count(.eventsIn) == 1)
+        #expect(framing.slabIsWhole)
+    }
+
+    @Test func finishEmitsTheLastRecordWithoutNewlineAsPartial() throws {
+        let framing = Framing(pool: try makePool())
+        framing.feed(bytes("one\ntw"), splitAt: [])
+        framing.feed(bytes("o")[...], at: 6)
+        framing.drain()
+        #expect(framing.records == [Record("one", offset: 4)])
+        framing.finish(at: 7)
+        #expect(framing.records == [Record("one", offset: 4), Record("two", flags: EventFlags.partial, offset: 7)])
+        #expect(framing.count(.partialRecords) == 1)
+        #expect(framing.count(.emptyLines) == 0)
+        #expect(framing.slabIsWhole)
+    }
+
+    @Test func finishWithNothingPendingEmitsNothing() throws {
+        let framing = Framing(pool: try makePool())
+        framing.feed(bytes("a\n"), splitAt: [])
+        framing.finish(at: 2)
+        #expect(framing.records == [Record("a", offset: 2)])
+        #expect(framing.count(.partialRecords) == 0)
+        #expect(framing.count(.emptyLines) == 0)
+    }
+
+    @Test func finishWaitsForRoomInAFullBatch() throws {
+        let framing = Framing(pool: try makePool(), batchCapacity: 1)
+        _ = framing.frame(bytes("a\nb")[...], at: 0)
+        #expect(framing.batch.isFull)
+        #expect(!framing.framer.finish(offset: 3, nowNanos: 0, batch: &framing.batch, counters: framing.counters))
+        framing.drain()
+        #expect(framing.framer.finish(offset: 3, nowNanos: 0, batch: &framing.batch, counters: framing.counters))
+        framing.drain()
+        #expect(framing.records == [Record("a", offset: 2), Record("b", flags: EventFlags.partial, offset: 3)])
+    }
+
+    @Test func abandonGivesTheRecordInProgressBack() throws {
+        let framing = Framing(pool: try makePool())
+        framing.feed(bytes("half a rec"), splitAt: [])
+        #expect(framing.framer.current != nil)
+        #expect(!framing.slabIsWhole)
+        framing.framer.abandon(slab: framing.slab)
+        #expect(framing.framer.current == nil)
+        #expect(framing.slabIsWhole)
+        framing.feed(bytes("x\n")[...], at: 0)
+        framing.drain()
+        #expect(framing.records == [Record("x", offset: 2)])
+    }
+
+    // MARK: - Long records
+
+    @Test(arguments: [[], [500], [767], [768], [769], [1999], [2000], [1, 1000, 1999]])
+    func aRecordLongerThanAnOrdinarySlotMovesToALargeSlot(splits: [Int]) throws {
+        let pool = try makePool(eventSizeBytes: 1024, maxEventSizeBytes: 8192, largeSlots: 4)
+        #expect(pool.configuration.smallDataCapacity == 768, "splits are chosen around 768 data bytes")
+        let framing = Framing(pool: pool)
+        let long = longRecord(2000)
+        framing.feed(long + bytes("\nshort\n"), splitAt: splits)
+        framing.drain()
+        #expect(framing.records == [Record(long, offset: 2001), Record("short", offset: 2007)])
+        #expect(EventHandles.slot(framing.handles[0]) >= pool.slabs[0].smallCount, "the long record sits in a large slot")
+        #expect(EventHandles.slot(framing.handles[1]) < pool.slabs[0].smallCount, "the next record is ordinary again")
+        #expect(framing.slabIsWhole, "the ordinary slot the record started in was given back")
+        #expect(framing.count(.cutRecords) == 0)
+    }
+
+    @Test(arguments: [[], [4096], [8191], [8192], [8193], [10000], [10001], [100, 9000, 10003]])
+    func aRecordLongerThanMaxEventBytesIsCutAndTheRestSkipped(splits: [Int]) throws {
+        let pool = try makePool(eventSizeBytes: 1024, maxEventSizeBytes: 8192, largeSlots: 4)
+        let framing = Framing(pool: pool, maxEventBytes: 8192)
+        let long = longRecord(10000)
+        framing.feed(long + bytes("\nnext\n"), splitAt: splits)
+        framing.drain()
+        #expect(framing.records == [Record(Array(long.prefix(8192)), flags: EventFlags.cut, offset: 10001), Record("next", offset: 10006)])
+        #expect(framing.count(.cutRecords) == 1)
+        #expect(framing.count(.cutBytes) == 10000 - 8192)
+        #expect(framing.count(.eventsIn) == 2)
+        #expect(!framing.framer.skipping)
+        #expect(framing.slabIsWhole)
+    }
+
+    @Test func aRecordOfExactlyMaxEventBytesIsKeptWhole() throws {
+        let framing = Framing(pool: try makePool(maxEventSizeBytes: 8192), maxEventBytes: 8192)
+        let long = longRecord(8192)
+        framing.feed(long + bytes("\n"), chunkSize: 1000)
+        framing.drain()
+        #expect(framing.records == [Record(long, offset: 8193)])
+        #expect(framing.count(.cutRecords) == 0)
+    }
+
+    @Test func aRecordIsCutInAnOrdinarySlotWhenMaxEventBytesIsSmall() throws {
+        let framing = Framing(pool: try makePool(), maxEventBytes: 10)
+        framing.feed(bytes("0123456789ABCDEF\nok\n"), chunkSize: 3)
+        framing.drain()
+        #expect(framing.records == [Record("0123456789", flags: EventFlags.cut, offset: 17), Record("ok", offset: 20)])
+        #expect(framing.count(.cutBytes) == 6)
+        #expect(framing.slabIsWhole)
+    }
+
+    @Test func aCutRecordWithoutNewlineEndsCutAndPartial() throws {
+        let framing = Framing(pool: try makePool(), maxEventBytes: 10)
+        framing.feed(bytes("0123456789ABCDEF"), chunkSize: 5)
+        framing.finish(at: 16)
+        #expect(framing.records == [Record("0123456789", flags: EventFlags.cut | EventFlags.partial, offset: 16)])
+        #expect(!framing.framer.skipping)
+    }
+
+    // MARK: - Stops
+
+    @Test func poolExhaustionStopsWithNothingLost() throws {
+        let pool = try makePool(capacity: 4)
+        let framing = Framing(pool: pool)
+        let input = bytes((0..<10).map { "r\($0)\n" }.joined())
+        var position = 0
+        var stops: [LineFramer.Stop] = []
+        while position < input.count {
+            let (consumed, stop) = framing.frame(input[position...], at: UInt64(position))
+            position += consumed
+            stops.append(stop)
+            if stop == .poolExhausted {
+                #expect(pool.slabs[0].take() == nil, "the framer stops only when the slab is empty")
+                #expect(framing.batch.count == 4)
+            }
+            framing.drain()
+        }
+        #expect(stops == [.poolExhausted, .poolExhausted, .consumedAll])
+        #expect(framing.records == (0..<10).map { Record("r\($0)", offset: UInt64(3 * $0 + 3)) })
+        #expect(framing.slabIsWhole)
+    }
+
+    @Test func poolExhaustionInsideARecordResumesWithTheWholeRecord() throws {
+        let pool = try makePool(capacity: 4)
+        let framing = Framing(pool: pool)
+        let first = bytes("r0\nr1\nr2\nr3\nr4")
+        let (consumed, stop) = framing.frame(first[...], at: 0)
+        #expect(stop == .poolExhausted)
+        #expect(consumed == 12)
+        framing.drain()
+        framing.feed(first[12...], at: 12)
+        framing.feed(bytes("tail\n")[...], at: 14)
+        framing.drain()
+        #expect(framing.records.map(\.bytes) == ["r0", "r1", "r2", "r3", "r4tail"].map(bytes))
+        #expect(framing.records.last?.offset == 19)
+    }
+
+    @Test func noFreeLargeSlotStopsTheRecordUntilOneComesBack() throws {
+        let pool = try makePool(capacity: 64, eventSizeBytes: 1024, maxEventSizeBytes: 8192, largeSlots: 1)
+        let framing = Framing(pool: pool)
+        let borrowed = try #require(pool.slabs[0].takeLarge())
+        let input = longRecord(1000) + bytes("\n")
+        framing.feed(input[..<400], at: 0)
+        let (consumed, stop) = framing.frame(input[400...], at: 400)
+        #expect(stop == .poolExhausted)
+        #expect(consumed == 0)
+        pool.slabs[0].release(borrowed.header.pointee.handle)
+        framing.feed(input[400...], at: 400)
+        framing.drain()
+        #expect(framing.records == [Record(longRecord(1000), offset: 1001)])
+        #expect(framing.slabIsWhole)
+    }
+
+    @Test func aFullBatchStopsFramingUntilHandedOn() throws {
+        let framing = Framing(pool: try makePool(), batchCapacity: 2)
+        let input = bytes("a\nb\nc\nd\ne\n")
+        var results: [(Int, LineFramer.Stop)] = []
+        var position = 0
+        while position < input.count {
+            let (consumed, stop) = framing.frame(input[position...], at: UInt64(position))
+            results.append((consumed, stop))
+            position += consumed
+            if stop == .batchFull { #expect(framing.batch.count == 2) }
+            framing.drain()
+        }
+        #expect(results.map(\.0) == [4, 4, 2])
+        #expect(results.map(\.1) == [.batchFull, .batchFull, .consumedAll])
+        #expect(framing.records.map(\.bytes) == ["a", "b", "c", "d", "e"].map(bytes))
+        #expect(framing.records.map(\.offset) == [2, 4, 6, 8, 10])
+    }
+
+    // MARK: - Content and metadata
+
+    @Test func binaryBytesAndNULsPassThroughIntact() throws {
+        let framing = Framing(pool: try makePool())
+        let everyByte = (0...255).map(UInt8.init).filter { $0 != 10 }
+        let lines: [[UInt8]] = [everyByte, [0], [0, 0, 13], Array(everyByte.reversed())]
+        let input = lines.flatMap { $0 + [10] }
+        framing.feed(input, chunkSize: 7)
+        framing.drain()
+        #expect(framing.records.map(\.bytes) == lines)
+    }
+
+    @Test func eventsCarryTheSourceOffsetJustPastTheirNewline() throws {
+        let pool = try makePool()
+        let counters = CounterBlock(pipelines: 3)
+        var framer = LineFramer(sourceID: 42, pipelineID: 2, maxEventBytes: 8192)
+        var batch = EventBatch(capacity: 8)
+        defer { batch.deallocate() }
+        let chunk = bytes("first\nsecond\n")
+        let (consumed, stop) = chunk.withUnsafeBytes {
+            framer.frame($0, chunkOffset: 1_000_000, nowNanos: 777, slab: pool.slabs, batch: &batch, counters: counters)
+        }
+        #expect(consumed == chunk.count)
+        #expect(stop == .consumedAll)
+        #expect(batch.count == 2)
+        let events = (0..<batch.count).map { pool.event(batch[$0]) }
+        #expect(events.map(\.header.pointee.offset) == [1_000_006, 1_000_013])
+        for event in events {
+            #expect(event.header.pointee.sourceID == 42)
+            #expect(event.header.pointee.pipelineID == 2)
+            #expect(event.header.pointee.receivedNanos == 777)
+            #expect(event.header.pointee.usedLength == event.header.pointee.rawLength)
+            #expect(event.header.pointee.flags == 0)
+        }
+        #expect(counters.read(.eventsIn, pipeline: 2) == 2)
+        #expect(counters.read(.bytesIn, pipeline: 2) == 11)
+        #expect(counters.read(.eventsIn, pipeline: 0) == 0)
+    }
+
+    @Test func anEmptyChunkConsumesNothing() throws {
+        let framing = Framing(pool: try makePool())
+        let (consumed, stop) = framing.frame([][...], at: 0)
+        #expect(consumed == 0)
+        #expect(stop == .consumedAll)
+        #expect(framing.batch.isEmpty)
+    }
+}
