@@ -10,6 +10,9 @@ public final class Node {
     public let workerCount: Int
     /// Where the exit summary goes (stderr by default).
     public var summaryFD: Int32 = 2
+    /// Committed positions of file inputs that keep offsets.
+    public let offsets = OffsetBook()
+    var offsetsIntervalMicros = Int.max
 
     public struct SetupError: Error, CustomStringConvertible {
         public let description: String
@@ -53,7 +56,6 @@ public final class Node {
         var readLoad = [Int](repeating: 0, count: workerCount)
         var processLoad = [Int](repeating: 0, count: workerCount)
         var nextReader = 0
-        var sourceSequence: [UInt32] = Array(repeating: 1, count: workerCount)
         // A stream is processed by the least loaded worker, its reader on ties: with one busy
         // file on two workers one reads and frames while the other decodes and writes.
         func processor(reader: Int) -> Int {
@@ -62,9 +64,12 @@ public final class Node {
             processLoad[best] += 1
             return best
         }
-        func sourceID(_ w: Int) -> UInt32 {
-            defer { sourceSequence[w] += 1 }
-            return UInt32(w) << 24 | (1 << 23) | sourceSequence[w]
+        func nextFileIndex(_ w: Int) throws(SetupError) -> Int {
+            let i = assignments[w].files.count
+            if i >= SourceIDs.maxSourcesPerWorker {
+                throw SetupError(description: "more than \(SourceIDs.maxSourcesPerWorker * workerCount) files for \(workerCount) worker(s); narrow the globs or add workers")
+            }
+            return i
         }
         for (p, pipeline) in pipelines.enumerated() {
             for input in pipeline.inputs {
@@ -72,18 +77,45 @@ public final class Node {
                 case .file(let file):
                     let paths: [String]
                     do { paths = try file.expand() } catch { throw SetupError(description: "pipeline \(pipeline.name): input file: \(error)") }
+                    var saved: [OffsetFile.Record] = []
+                    if let store = file.offsetsPath, file.offsetsOp == .continue {
+                        do { saved = try OffsetFile.read(path: store) } catch {
+                            Log.error("input file", "\(error); starting every file from its beginning")
+                        }
+                    }
                     for path in paths {
                         let fd = open(path, O_RDONLY | O_CLOEXEC)
                         guard fd >= 0 else {
                             throw SetupError(description: "pipeline \(pipeline.name): input file: \(SystemError.lastErrno("open \(path)"))")
                         }
+                        var st = stat()
+                        fstat(fd, &st)
+                        let inode = UInt64(st.st_ino), device = UInt64(st.st_dev), size = UInt64(st.st_size)
+                        var start: UInt64 = 0
+                        switch file.offsetsOp {
+                        case .tail: start = size
+                        case .reset: start = 0
+                        case .continue:
+                            if let r = saved.last(where: { $0.path == path }) {
+                                if r.inode == inode && r.device == device && r.offset <= size {
+                                    start = r.offset
+                                } else if r.inode == inode && r.device == device {
+                                    Log.warn("input file", "\(path) is shorter (\(size) B) than its saved offset \(r.offset): reading it from the start")
+                                } else {
+                                    Log.warn("input file", "\(path) is a different file than the saved one (inode \(r.inode) → \(inode)): reading it from the start")
+                                }
+                            }
+                        }
                         let reader = nextReader % workerCount
                         nextReader += 1
                         readLoad[reader] += 1
                         let target = processor(reader: reader)
+                        let words = file.offsetsPath.map { offsets.add(path: path, storePath: $0, offset: start, inode: inode, device: device) }
+                        if let words { offsetsIntervalMicros = min(offsetsIntervalMicros, file.offsetsIntervalMicros); _ = words }
                         assignments[reader].files.append(FileSource(path: path, fd: fd, pipeline: p, target: target, follow: file.follow, isStdin: false,
                                                                      pollIntervalMicros: file.pollIntervalMicros, readBytes: settings.readBufferBytes,
-                                                                     sourceID: sourceID(reader), maxEventBytes: settings.pool.maxEventSizeBytes))
+                                                                     owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes,
+                                                                     startOffset: start, inode: inode, device: device, commitWords: words))
                     }
                 case .stdin:
                     let reader = nextReader % workerCount
@@ -92,7 +124,7 @@ public final class Node {
                     let target = processor(reader: reader)
                     assignments[reader].files.append(FileSource(path: "stdin", fd: 0, pipeline: p, target: target, follow: false, isStdin: true,
                                                                  pollIntervalMicros: 100_000, readBytes: settings.readBufferBytes,
-                                                                 sourceID: sourceID(reader), maxEventBytes: settings.pool.maxEventSizeBytes))
+                                                                 owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes))
                 case .tcp(let tcp):
                     let share = (tcp.maxConnections + workerCount - 1) / workerCount
                     for w in 0..<workerCount {
@@ -111,7 +143,8 @@ public final class Node {
                         if g.count != 0 && count == 0 { continue }
                         let rate = g.rate == 0 ? 0 : max(1, g.rate / workerCount)
                         assignments[w].generators.append(GeneratorSource(pipeline: p, target: w, count: count, rate: rate, lineBytes: g.lineBytes,
-                                                                         seed: g.seed &+ UInt64(w) &* 7919, sourceID: sourceID(w),
+                                                                         seed: g.seed &+ UInt64(w) &* 7919,
+                                                                         sourceID: SourceIDs.make(worker: w, kind: .generator, generation: 0, index: assignments[w].generators.count),
                                                                          timestampBase: UInt64(ts.tv_sec) * 1000))
                     }
                 }
@@ -185,6 +218,8 @@ public final class Node {
         let exitCode = supervise(shared: shared)
         shared.setPhase(.exiting)
         for t in threads { pthread_join(t, nil) }
+        // Workers are gone: what they committed is final.
+        if !offsets.entries.isEmpty { offsets.persist() }
         let seconds = Double(monotonicNanos() - start) / 1e9
         var usage = rusage()
         getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
@@ -203,6 +238,7 @@ public final class Node {
         var stalled = [Bool](repeating: false, count: workerCount)
         var stopSince: UInt64 = 0
         var signalled = false
+        var offsetsSavedAt = monotonicNanos()
         while true {
             let sig = sl_wait_control_signal(20)
             let now = monotonicNanos()
@@ -226,6 +262,10 @@ public final class Node {
                     stalled[w] = true
                     Log.error("node", "worker \(w) stalled: no heartbeat for \((now - lastMoved[w]) / 1_000_000) ms")
                 }
+            }
+            if !offsets.entries.isEmpty && now - offsetsSavedAt >= UInt64(offsetsIntervalMicros) * 1000 {
+                offsets.persist()
+                offsetsSavedAt = now
             }
             let allFinished = (0..<workerCount).allSatisfy { shared.flag($0, .inputsFinished) }
             if shared.phase == .running && (signalled || allFinished) {

@@ -8,17 +8,32 @@ import Glibc
 /// - `follow`: keep reading data appended after the end (default false: the input finishes at
 ///   the end of every file, and a node whose inputs all finish drains and exits).
 /// - `poll-interval`: how often a followed file at its end is checked for new data (default 100ms).
+/// - `offsets`: file where the committed position of every file is kept (path, inode, offset),
+///   written atomically every `offsets-interval` and at shutdown. Without it, every start reads
+///   the files from the beginning (or the end, with `offsets-op=tail`).
+/// - `offsets-op`: where to start: `continue` from the saved offset (default), `tail` at the
+///   current end, `reset` at the beginning.
+/// - `offsets-interval`: how often offsets are saved (default 1s).
 /// A last line without a newline is delivered as an event (flagged partial) when the file ends
-/// and is not followed.
+/// and is not followed. A followed file that is renamed and recreated (rotation) is read to its
+/// end and then the new file from its start; a file that shrinks (copytruncate) is read again
+/// from its start.
 public struct FileInput: Sendable {
     public static let parameters = [
         ParameterDoc("path", "file path or glob", required: true, repeated: true),
         ParameterDoc("follow", "keep reading data appended after the end", default: "false"),
         ParameterDoc("poll-interval", "check interval for new data at the end of a followed file", default: "100ms"),
+        ParameterDoc("offsets", "file that keeps the committed position of every file"),
+        ParameterDoc("offsets-op", "where to start: continue, tail or reset", default: "continue"),
+        ParameterDoc("offsets-interval", "how often offsets are saved", default: "1s"),
     ]
+    public enum OffsetsOp: String, Sendable { case `continue`, tail, reset }
     public let patterns: [String]
     public let follow: Bool
     public let pollIntervalMicros: Int
+    public let offsetsPath: String?
+    public let offsetsOp: OffsetsOp
+    public let offsetsIntervalMicros: Int
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -28,6 +43,14 @@ public struct FileInput: Sendable {
         let poll = arguments.string("poll-interval") ?? "100ms"
         guard let micros = Units.micros(poll), micros >= 1000 else { throw PluginArgumentError(key: "poll-interval", "expected a duration of at least 1ms such as 100ms, got '\(poll)'") }
         pollIntervalMicros = micros
+        offsetsPath = arguments.string("offsets")
+        if offsetsPath?.isEmpty == true { throw PluginArgumentError(key: "offsets", "empty path") }
+        let op = arguments.string("offsets-op") ?? "continue"
+        guard let parsed = OffsetsOp(rawValue: op) else { throw PluginArgumentError(key: "offsets-op", "expected continue, tail or reset, got '\(op)'") }
+        offsetsOp = parsed
+        let interval = arguments.string("offsets-interval") ?? "1s"
+        guard let i = Units.micros(interval), i >= 10_000 else { throw PluginArgumentError(key: "offsets-interval", "expected a duration of at least 10ms such as 1s, got '\(interval)'") }
+        offsetsIntervalMicros = i
     }
 
     /// The files the patterns name now, sorted, each once. A pattern that matches nothing is

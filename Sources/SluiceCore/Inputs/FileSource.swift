@@ -1,3 +1,4 @@
+import CSupport
 import Glibc
 
 /// One read buffer of a file source and the read that fills it.
@@ -35,9 +36,29 @@ struct FileSource {
     var finished = false
     var readsInFlight = 0
     var framer: LineFramer
+    /// Index in the owner's table and generation (bumped on rotation/truncation): both are in
+    /// the events' source id, so acks of a previous file are told apart.
+    let index: Int
+    let owner: Int
+    var generation = 0
+    var inode: UInt64 = 0
+    var device: UInt64 = 0
+    /// Where the committed offset is published (offset, inode, device), when offsets are kept.
+    let commitWords: UnsafeMutablePointer<UInt64>?
+    /// Rotation seen: the old file gets one more read to its end before the switch.
+    var rotationSeen = false
 
     init(path: String, fd: Int32, pipeline: Int, target: Int, follow: Bool, isStdin: Bool, pollIntervalMicros: Int,
-         readBytes: Int, sourceID: UInt32, maxEventBytes: Int) {
+         readBytes: Int, owner: Int, index: Int, maxEventBytes: Int, startOffset: UInt64 = 0,
+         inode: UInt64 = 0, device: UInt64 = 0, commitWords: UnsafeMutablePointer<UInt64>? = nil) {
+        self.index = index
+        self.owner = owner
+        self.inode = inode
+        self.device = device
+        self.commitWords = commitWords
+        nextReadOffset = startOffset
+        expectedOffset = startOffset
+        let sourceID = SourceIDs.make(worker: owner, kind: .file, generation: 0, index: index)
         self.path = path
         self.fd = fd
         self.pipeline = pipeline
@@ -124,6 +145,7 @@ extension Worker {
         if files[f].waitingForData {
             guard now >= files[f].eofSince + files[f].pollIntervalNanos else { return }
             files[f].waitingForData = false
+            if !files[f].isStdin { checkRotation(f) }
         }
         let depth = files[f].isStdin ? 1 : FileSource.readDepth
         while files[f].readsInFlight < depth {
@@ -138,6 +160,63 @@ extension Worker {
             files[f].readsInFlight += 1
             files[f].nextSlotToRead = (s + 1) % FileSource.readDepth
         }
+    }
+
+    /// At the end of a followed file: was it truncated (size below what was read) or replaced
+    /// by a new file under the same path (rotation)? Rotation gives the old file one more read
+    /// to its end, then switches to the new file from its start.
+    func checkRotation(_ f: Int) {
+        var opened = stat()
+        guard fstat(files[f].fd, &opened) == 0 else { return }
+        if UInt64(opened.st_size) < files[f].expectedOffset {
+            Log.warn("input file", "\(files[f].path) shrank from \(files[f].expectedOffset) to \(opened.st_size) bytes (truncated): reading it again from the start")
+            files[f].framer.abandon(slab: slab)
+            restartFile(f, fd: files[f].fd, inode: files[f].inode, device: files[f].device)
+            return
+        }
+        var named = stat()
+        guard stat(files[f].path, &named) == 0 else { return }  // renamed away, not recreated yet
+        guard UInt64(named.st_ino) != files[f].inode || UInt64(named.st_dev) != files[f].device else { return }
+        if !files[f].rotationSeen {
+            files[f].rotationSeen = true  // one more read of the old file first
+            return
+        }
+        let fd = open(files[f].path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        Log.info("input file", "\(files[f].path) was rotated: old file read to its end, now reading the new one")
+        while !files[f].framer.finish(offset: files[f].expectedOffset, nowNanos: now, batch: &inputBatch, counters: counters) {
+            dispatchInputBatch(to: files[f].target)
+        }
+        dispatchInputBatch(to: files[f].target)
+        close(files[f].fd)
+        restartFile(f, fd: fd, inode: UInt64(named.st_ino), device: UInt64(named.st_dev))
+    }
+
+    func restartFile(_ f: Int, fd: Int32, inode: UInt64, device: UInt64) {
+        files[f].fd = fd
+        files[f].inode = inode
+        files[f].device = device
+        files[f].rotationSeen = false
+        files[f].expectedOffset = 0
+        files[f].nextReadOffset = 0
+        files[f].generation += 1
+        files[f].framer.sourceID = SourceIDs.make(worker: index, kind: .file, generation: files[f].generation, index: f)
+        if let words = files[f].commitWords {
+            sl_store_relaxed(words + 1, inode)
+            sl_store_relaxed(words + 2, device)
+            sl_store_relaxed(words, 0)
+        }
+    }
+
+    /// An acknowledged event of one of this worker's files: its stream is committed up to the
+    /// event's offset (acks of a stream arrive in order).
+    @inline(__always) func commit(_ event: Event) {
+        let h = event.header
+        let id = h.pointee.sourceID
+        guard SourceIDs.kind(id) == SourceIDs.Kind.file.rawValue else { return }
+        let f = SourceIDs.index(id)
+        guard f < files.count, let words = files[f].commitWords, files[f].generation & 0xFF == SourceIDs.generation(id) else { return }
+        sl_store_relaxed(words, h.pointee.offset)
     }
 
     /// Ends a source: the last record without a newline goes out flagged partial.

@@ -67,7 +67,8 @@ extension Worker {
         connection.active = true
         connection.listener = l
         connection.pipeline = listeners[l].pipeline
-        connection.framer = LineFramer(sourceID: nextSourceID, pipelineID: UInt16(listeners[l].pipeline), maxEventBytes: settings.pool.maxEventSizeBytes)
+        connection.framer = LineFramer(sourceID: SourceIDs.make(worker: index, kind: .tcp, generation: Int(nextSourceID & 0xFF), index: c),
+                                       pipelineID: UInt16(listeners[l].pipeline), maxEventBytes: settings.pool.maxEventSizeBytes)
         nextSourceID &+= 1
         connections[c] = connection
         armReceive(c)

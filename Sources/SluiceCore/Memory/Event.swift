@@ -25,6 +25,8 @@ public enum EventFlags {
     public static let fieldsTruncated: UInt16 = 16
     /// The record ended without a newline (end of file, closed connection, shutdown).
     public static let partial: UInt16 = 32
+    /// An action dropped the event; it waits in the output queue only to keep acks in order.
+    public static let discarded: UInt16 = 64
 }
 
 /// The fixed header at the start of every slot; the field index and the data follow it.

@@ -76,20 +76,39 @@ struct OutputState {
         let f = filling
         let start = usedBytes(f)
         let n = EventEncoder.encodeLine(event, into: buffer(f) + start)
-        if start == 0 { oldestNanos = worker.now }
+        if batch(f).count == 0 { oldestNanos = worker.now }
         setUsed(f, start + n)
         appendHandle(f, handle)
         if batch(f).isFull || usedBytes(f) + OutputState.worstCase(event) > bufferCapacity { _ = flush(worker: worker) }
     }
 
+    /// A dropped event: no bytes, but it is acked with the batch it sits in.
+    @inline(__always) mutating func appendDiscarded(_ event: Event, handle: EventHandle, worker: Worker) {
+        if kind == .devnull {
+            worker.release(handle)
+            return
+        }
+        event.header.pointee.flags |= EventFlags.discarded
+        let f = filling
+        if batch(f).count == 0 { oldestNanos = worker.now }
+        appendHandle(f, handle)
+        if batch(f).isFull { _ = flush(worker: worker) }
+    }
+
+    @inline(__always) func hasPending(_ b: Int) -> Bool { batch(b).count > 0 }
+
     /// Starts writing the filling buffer unless a write is in flight; false when busy.
     mutating func flush(worker: Worker) -> Bool {
         if kind == .devnull { return true }
         if inflight >= 0 { return false }
-        if usedBytes(filling) == 0 { return true }
+        if !hasPending(filling) { return true }
         inflight = filling
         inflightWritten = 0
         filling = 1 - filling
+        if usedBytes(inflight) == 0 {
+            acknowledge(worker: worker)  // only dropped events: nothing to write
+            return true
+        }
         submitWrite(worker: worker)
         return true
     }
@@ -110,7 +129,7 @@ struct OutputState {
             }
             return false
         }
-        guard inflight < 0, usedBytes(filling) > 0 else { return false }
+        guard inflight < 0, hasPending(filling) else { return false }
         if idle || now &- oldestNanos >= flushIntervalNanos {
             return flush(worker: worker)
         }
@@ -120,7 +139,7 @@ struct OutputState {
     func deadline(flushIntervalNanos: UInt64) -> UInt64? {
         if kind == .devnull { return nil }
         if retryAtNanos != 0 { return retryAtNanos }
-        if inflight < 0 && usedBytes(filling) > 0 { return oldestNanos + flushIntervalNanos }
+        if inflight < 0 && hasPending(filling) { return oldestNanos + flushIntervalNanos }
         return nil
     }
 
@@ -167,15 +186,21 @@ struct OutputState {
     mutating func acknowledge(worker: Worker) {
         let b = inflight
         let h = batch(b)
-        worker.counters.add(.eventsOut, h.count, pipeline: pipeline)
+        var dropped = 0
+        for i in 0..<h.count {
+            let handle = h[i]
+            if worker.slabTable[EventHandles.slab(handle)].event(handle).has(EventFlags.discarded) { dropped += 1 }
+            worker.release(handle)
+        }
+        worker.counters.add(.eventsOut, h.count - dropped, pipeline: pipeline)
         worker.counters.add(.bytesOut, usedBytes(b), pipeline: pipeline)
-        worker.counters.add(.outputBatches, 1, pipeline: pipeline)
-        for i in 0..<h.count { worker.release(h[i]) }
+        if usedBytes(b) > 0 { worker.counters.add(.outputBatches, 1, pipeline: pipeline) }
         clearHandles(b)
         setUsed(b, 0)
         inflight = -1
         // A full filling buffer waits for this moment.
         if batch(filling).isFull || usedBytes(filling) > bufferCapacity / 2 { _ = flush(worker: worker) }
+
     }
 
     func closeFile() {

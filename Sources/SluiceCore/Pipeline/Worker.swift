@@ -257,6 +257,7 @@ final class Worker {
     @inline(__always) func release(_ handle: EventHandle) {
         let owner = EventHandles.slab(handle)
         if owner == index {
+            commit(slab.pointee.event(handle))
             slab.pointee.release(handle)
             return
         }
@@ -289,7 +290,11 @@ final class Worker {
                 let n = returns[from * workerCount + index].pop(into: scratch.handles, max: scratch.capacity)
                 if n == 0 { break }
                 any = true
-                for i in 0..<n { slab.pointee.release(scratch.handles[i]) }
+                for i in 0..<n {
+                    let h = scratch.handles[i]
+                    commit(slab.pointee.event(h))
+                    slab.pointee.release(h)
+                }
             }
         }
         if any { poolExhausted = false }
@@ -349,8 +354,10 @@ final class Worker {
         let count = actionCounts[pipeline]
         while a < count {
             if !chain[a].apply(event, counters: counters, pipeline: pipeline) {
+                // Dropped events still pass through the output's queue, so they are released
+                // (and their offset committed) only after every earlier event of the stream.
                 counters.add(.discarded, 1, pipeline: pipeline)
-                release(handle)
+                outputs[pipeline].appendDiscarded(event, handle: handle, worker: self)
                 return true
             }
             a += 1
