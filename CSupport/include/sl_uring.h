@@ -43,6 +43,7 @@ int sl_prep_fsync(sl_ring *ring, int fd, int datasync, uint64_t user_data);
 int sl_prep_accept_multishot(sl_ring *ring, int fd, uint64_t user_data);
 int sl_prep_recv_multishot(sl_ring *ring, int fd, int buffer_group, uint64_t user_data);
 int sl_prep_recv(sl_ring *ring, int fd, void *buf, unsigned len, uint64_t user_data);
+int sl_prep_connect(sl_ring *ring, int fd, const void *address, unsigned address_length, uint64_t user_data);
 int sl_prep_send(sl_ring *ring, int fd, const void *buf, unsigned len, uint64_t user_data);
 /// Relative timeout of `nanos`; fires a CQE with -ETIME.
 int sl_prep_timeout(sl_ring *ring, uint64_t nanos, uint64_t user_data);

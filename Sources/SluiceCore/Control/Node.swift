@@ -153,7 +153,7 @@ public final class Node {
         for (p, pipeline) in pipelines.enumerated() {
             for w in 0..<workerCount {
                 switch pipeline.output {
-                case .devnull: assignments[w].outputFDs.append(-1)
+                case .devnull, .tcp: assignments[w].outputFDs.append(-1)
                 case .stdout: assignments[w].outputFDs.append(1)
                 case .file(let f):
                     let fd = open(f.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)

@@ -82,6 +82,11 @@ public final class Ring {
         prep { sl_prep_recv(raw, fd, buffer, UInt32(count), userData) }
     }
 
+    /// `address` must stay valid until the next submit.
+    public func connect(fd: Int32, address: UnsafeRawPointer, length: Int, userData: UInt64) {
+        prep { sl_prep_connect(raw, fd, address, UInt32(length), userData) }
+    }
+
     @inlinable public func send(fd: Int32, from buffer: UnsafeRawPointer, count: Int, userData: UInt64) {
         prep { sl_prep_send(raw, fd, buffer, UInt32(count), userData) }
     }

@@ -76,8 +76,3 @@ public struct FileInput: Sendable {
         return result.filter { seen.insert($0).inserted }
     }
 }
-
-/// `stdin`: reads standard input to its end. No parameters.
-public struct StdinInput: Sendable {
-    public static let parameters: [ParameterDoc] = []
-}

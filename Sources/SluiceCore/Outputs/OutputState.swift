@@ -4,10 +4,18 @@ import Glibc
 /// other is written), the handles of the events each holds, and the write in flight. Events
 /// are released (acked) only when their buffer's write, and fsync when asked, completed.
 struct OutputState {
-    enum Kind { case devnull, fd }
+    enum Kind { case devnull, fd, tcp }
     let pipeline: Int
     let kind: Kind
-    let fd: Int32
+    var fd: Int32
+    /// tcp: the receiver, the connection state and the reconnection schedule.
+    let address: UnsafeMutablePointer<sockaddr_in>?
+    var connected = false
+    var connecting = false
+    var reconnectAtNanos: UInt64 = 0
+    var reconnectDelayNanos: UInt64 = 0
+    let reconnectMaxNanos: UInt64
+    var outageLogged = false
     let ownsFD: Bool
     let sync: Bool
     let bufferCapacity: Int
@@ -28,11 +36,20 @@ struct OutputState {
 
     init(pipeline: Int, definition: OutputDefinition, fd: Int32, settings: NodeSettings, maxEventBytes: Int) {
         self.pipeline = pipeline
+        var address: UnsafeMutablePointer<sockaddr_in>? = nil
+        var reconnectMax: UInt64 = 0
         switch definition {
         case .devnull: kind = .devnull; sync = false; ownsFD = false
         case .stdout: kind = .fd; sync = false; ownsFD = false
         case .file(let f): kind = .fd; sync = f.sync; ownsFD = true
+        case .tcp(let t):
+            kind = .tcp; sync = false; ownsFD = true
+            address = .allocate(capacity: 1)
+            address!.initialize(to: SocketAddress.ipv4(t.host, port: t.port)!)
+            reconnectMax = UInt64(t.reconnectMaxMicros) * 1000
         }
+        self.address = address
+        reconnectMaxNanos = reconnectMax
         self.fd = fd
         // Room for at least two of the largest encodings, so any single event always fits.
         let worstEvent = maxEventBytes + 4 * settings.pool.maxFields + 8 + settings.pool.eventSizeBytes
@@ -109,12 +126,17 @@ struct OutputState {
             acknowledge(worker: worker)  // only dropped events: nothing to write
             return true
         }
+        if kind == .tcp && !connected { return true }  // sent once connected
         submitWrite(worker: worker)
         return true
     }
 
     func submitWrite(worker: Worker) {
         let b = inflight
+        if kind == .tcp {
+            worker.ring.send(fd: fd, from: buffer(b) + inflightWritten, count: usedBytes(b) - inflightWritten, userData: userData(.outputWrite, pipeline))
+            return
+        }
         worker.ring.write(fd: fd, from: buffer(b) + inflightWritten, count: usedBytes(b) - inflightWritten,
                           offset: UInt64.max, userData: userData(.outputWrite, pipeline))
     }
@@ -122,6 +144,7 @@ struct OutputState {
     /// Flushes on idle / interval / stop and retries a failed write when its backoff passed.
     mutating func tick(now: UInt64, idle: Bool, flushIntervalNanos: UInt64, worker: Worker) -> Bool {
         if kind == .devnull { return false }
+        if kind == .tcp && !connected && !connecting && now >= reconnectAtNanos { startConnect(worker: worker) }
         if retryAtNanos != 0 {
             if now >= retryAtNanos {
                 retryAtNanos = 0
@@ -138,6 +161,7 @@ struct OutputState {
 
     func deadline(flushIntervalNanos: UInt64) -> UInt64? {
         if kind == .devnull { return nil }
+        if kind == .tcp && !connected && !connecting { return reconnectAtNanos }
         if retryAtNanos != 0 { return retryAtNanos }
         if inflight < 0 && hasPending(filling) { return oldestNanos + flushIntervalNanos }
         return nil
@@ -146,6 +170,10 @@ struct OutputState {
     mutating func writeCompleted(result: Int32, worker: Worker) {
         let b = inflight
         precondition(b >= 0, "write completion without a write in flight")
+        if kind == .tcp && result <= 0 {
+            connectionLost(result: result == 0 ? -EPIPE : result, worker: worker)
+            return
+        }
         if result < 0 {
             // The destination refused: keep the batch, back off, retry. Nothing is acked, so the
             // pool fills and the inputs pause until the output recovers.
@@ -201,6 +229,64 @@ struct OutputState {
         // A full filling buffer waits for this moment.
         if batch(filling).isFull || usedBytes(filling) > bufferCapacity / 2 { _ = flush(worker: worker) }
 
+    }
+
+    /// Opens the socket and starts a connect through the ring.
+    mutating func startConnect(worker: Worker) {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard s >= 0 else {
+            scheduleReconnect(worker: worker, reason: SystemError.lastErrno("socket").description)
+            return
+        }
+        var one: Int32 = 1
+        setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        fd = s
+        connecting = true
+        worker.ring.connect(fd: s, address: UnsafeRawPointer(address!), length: MemoryLayout<sockaddr_in>.size, userData: userData(.outputConnect, pipeline))
+    }
+
+    mutating func connectCompleted(result: Int32, worker: Worker) {
+        connecting = false
+        guard result == 0 else {
+            close(fd)
+            fd = -1
+            scheduleReconnect(worker: worker, reason: SystemError(negated: result, operation: "connect").description)
+            return
+        }
+        connected = true
+        reconnectDelayNanos = 0
+        if outageLogged {
+            Log.info("output \(worker.shared.pipelines[pipeline].name)", "connected again")
+            outageLogged = false
+        }
+        if inflight >= 0 {
+            inflightWritten = 0
+            submitWrite(worker: worker)
+        } else if hasPending(filling) {
+            _ = flush(worker: worker)
+        }
+    }
+
+    /// The batch in flight stays and is sent again, whole, on the next connection.
+    mutating func connectionLost(result: Int32, worker: Worker) {
+        worker.counters.add(.outputErrors, 1, pipeline: pipeline)
+        worker.ring.close(fd: fd, userData: userData(.close, 0))
+        fd = -1
+        connected = false
+        inflightWritten = 0
+        scheduleReconnect(worker: worker, reason: SystemError(negated: result, operation: "send").description)
+    }
+
+    /// Exponential backoff from 10 ms to reconnect-max, with ±25% jitter so a fleet does not
+    /// reconnect in lockstep.
+    mutating func scheduleReconnect(worker: Worker, reason: String) {
+        reconnectDelayNanos = reconnectDelayNanos == 0 ? OutputState.initialRetryNanos : min(reconnectDelayNanos * 2, reconnectMaxNanos)
+        let jitter = UInt64.random(in: 0...(reconnectDelayNanos / 2))
+        reconnectAtNanos = worker.now + reconnectDelayNanos - reconnectDelayNanos / 4 + jitter
+        if !outageLogged {
+            Log.error("output \(worker.shared.pipelines[pipeline].name)", "\(reason); reconnecting with backoff, events held")
+            outageLogged = true
+        }
     }
 
     func closeFile() {

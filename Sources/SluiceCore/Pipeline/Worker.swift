@@ -3,7 +3,7 @@ import Glibc
 
 /// What a completion belongs to, in the top byte of its user_data.
 enum CompletionKind: UInt64 {
-    case fileRead = 1, accept, receive, outputWrite, outputSync, wake, close, cancel
+    case fileRead = 1, accept, receive, outputWrite, outputSync, wake, close, cancel, outputConnect
 }
 
 @inline(__always) func userData(_ kind: CompletionKind, _ a: Int, _ b: Int = 0) -> UInt64 {
@@ -241,6 +241,7 @@ final class Worker {
         case .receive: receiveCompleted(connection: a, result: result, flags: flags)
         case .outputWrite: outputWriteCompleted(pipeline: a, result: result)
         case .outputSync: outputSyncCompleted(pipeline: a, result: result)
+        case .outputConnect: outputs[a].connectCompleted(result: result, worker: self)
         case .wake: armWake()
         case .close, .cancel: break
         }
