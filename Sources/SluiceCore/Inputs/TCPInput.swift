@@ -9,15 +9,19 @@
 /// - `listen`: address and port (default 127.0.0.1:5140).
 /// - `max-connections`: open connections allowed across the node (default 1024); more are
 ///   accepted and closed at once (counted as connections_rejected).
+/// - `idle-timeout`: a connection that sends nothing for this long is closed, its partial line
+///   delivered (default 5m; 0 keeps idle connections open).
 public struct TCPInput: Sendable {
     public static let parameters = [
         ParameterDoc("listen", "IPv4 address:port to listen on", default: "127.0.0.1:5140"),
         ParameterDoc("max-connections", "open connections allowed; more are closed at once", default: "1024"),
+        ParameterDoc("idle-timeout", "close connections silent for this long (0: never)", default: "5m"),
     ]
     public static let defaultListen = "127.0.0.1:5140"
     public let host: String
     public let port: UInt16
     public let maxConnections: Int
+    public let idleTimeoutMicros: Int
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -29,5 +33,10 @@ public struct TCPInput: Sendable {
         guard SocketAddress.ipv4(host, port: port) != nil else { throw PluginArgumentError(key: "listen", "'\(host)' is not an IPv4 address") }
         self.port = port
         maxConnections = try arguments.int("max-connections", default: 1024, range: 1...1_000_000)
+        let idle = arguments.string("idle-timeout") ?? "5m"
+        guard let micros = idle == "0" ? 0 : Units.micros(idle) else {
+            throw PluginArgumentError(key: "idle-timeout", "expected a duration such as 30s or 5m (0: never), got '\(idle)'")
+        }
+        idleTimeoutMicros = micros
     }
 }

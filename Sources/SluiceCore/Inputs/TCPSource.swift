@@ -6,6 +6,7 @@ struct Listener {
     let pipeline: Int
     /// This worker's share of the input's max-connections.
     let maxConnections: Int
+    let idleTimeoutNanos: UInt64
     var open = 0
     var armed = false
 }
@@ -26,6 +27,7 @@ struct Connection {
     var headConsumed = 0
     /// Bytes received so far (the stream offset).
     var received: UInt64 = 0
+    var lastReceiveNanos: UInt64 = 0
     var framer = LineFramer(sourceID: 0, pipelineID: 0, maxEventBytes: 0)
 }
 
@@ -67,6 +69,7 @@ extension Worker {
         connection.active = true
         connection.listener = l
         connection.pipeline = listeners[l].pipeline
+        connection.lastReceiveNanos = now
         connection.framer = LineFramer(sourceID: SourceIDs.make(worker: index, kind: .tcp, generation: Int(nextSourceID & 0xFF), index: c),
                                        pipelineID: UInt16(listeners[l].pipeline), maxEventBytes: settings.pool.maxEventSizeBytes)
         nextSourceID &+= 1
@@ -83,6 +86,7 @@ extension Worker {
     func receiveCompleted(connection c: Int, result: Int32, flags: UInt32) {
         let more = CompletionFlags.hasMore(flags)
         if result > 0, let id = CompletionFlags.bufferID(flags) {
+            connections[c].lastReceiveNanos = now
             bufferLength[id] = result
             bufferNext[id] = -1
             if connections[c].pendingTail >= 0 { bufferNext[Int(connections[c].pendingTail)] = Int32(id) } else { connections[c].pendingHead = Int32(id) }
@@ -169,6 +173,22 @@ extension Worker {
             closeConnection(c)
         }
         return true
+    }
+
+    /// Closes connections silent for longer than their listener's idle timeout (checked about
+    /// once a second).
+    func closeIdleConnections() {
+        for c in 0..<connectionCapacity where connections[c].active && !connections[c].ended {
+            let limit = listeners[connections[c].listener].idleTimeoutNanos
+            guard limit > 0, now &- connections[c].lastReceiveNanos > limit else { continue }
+            counters.add(.connectionsTimedOut, 1, pipeline: connections[c].pipeline)
+            connections[c].ended = true
+            if connections[c].receiveArmed {
+                ring.cancel(target: userData(.receive, c), userData: userData(.cancel, 0))
+            } else {
+                markReady(c)
+            }
+        }
     }
 
     func closeConnection(_ c: Int) {

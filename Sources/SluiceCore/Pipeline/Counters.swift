@@ -4,7 +4,7 @@ import CSupport
 public enum Counter: Int, CaseIterable, Sendable {
     case eventsIn, bytesIn, eventsOut, bytesOut, discarded, cutRecords, cutBytes, invalidJSON
     case partialRecords, connectionsAccepted, connectionsRejected, inputErrors, outputErrors
-    case outputBatches, modifySkipped, emptyLines
+    case outputBatches, modifySkipped, emptyLines, connectionsTimedOut
 
     public var name: String {
         switch self {
@@ -24,6 +24,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .outputBatches: "output_batches"
         case .modifySkipped: "modify_skipped"
         case .emptyLines: "empty_lines"
+        case .connectionsTimedOut: "connections_timed_out"
         }
     }
 }

@@ -63,6 +63,7 @@ final class Worker {
     var wakeBuffer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
 
     var now: UInt64 = 0
+    var idleCheckAtNanos: UInt64 = 0
     var stopping = false
     var poolExhausted = false
     var failure: String?
@@ -150,6 +151,10 @@ final class Worker {
             if phase == .exiting { return }
             if phase == .stopping && !stopping { beginStop() }
 
+            if activeConnections > 0 && now >= idleCheckAtNanos {
+                idleCheckAtNanos = now + 1_000_000_000
+                closeIdleConnections()
+            }
             var progressed = takeBackReleased()
             progressed = processInbound() || progressed
             progressed = runInputs() || progressed
