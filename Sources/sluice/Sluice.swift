@@ -10,7 +10,7 @@ struct Sluice: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "An event/log ingest node: files and sockets in, actions, outputs out, on io_uring.",
-        subcommands: [Run.self, Check.self, Plugins.self, Version.self],
+        subcommands: [Run.self, Check.self, Bench.self, Plugins.self, Version.self],
         defaultSubcommand: Run.self
     )
 }

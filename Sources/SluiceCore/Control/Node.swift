@@ -14,6 +14,17 @@ public final class Node {
     public let offsets = OffsetBook()
     var offsetsIntervalMicros = Int.max
 
+    /// What a finished run did, for `sluice bench` and tests.
+    public struct RunSummary: Sendable {
+        public var seconds: Double
+        public var cpuSeconds: Double
+        public var peakRSSBytes: Int
+        public var counters: [Counter: UInt64]
+        public func value(_ c: Counter) -> UInt64 { counters[c] ?? 0 }
+    }
+
+    public private(set) var summary: RunSummary?
+
     public struct SetupError: Error, CustomStringConvertible {
         public let description: String
     }
@@ -225,7 +236,10 @@ public final class Node {
         var usage = rusage()
         getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
         let cpuSeconds = Self.seconds(usage.ru_utime) + Self.seconds(usage.ru_stime) - Self.seconds(usageStart.ru_utime) - Self.seconds(usageStart.ru_stime)
-        writeSummary(shared: shared, seconds: seconds, cpuSeconds: cpuSeconds, peakRSSBytes: Int(usage.ru_maxrss) * 1024)
+        var totals: [Counter: UInt64] = [:]
+        for c in Counter.allCases { totals[c] = shared.sum(c) }
+        summary = RunSummary(seconds: seconds, cpuSeconds: cpuSeconds, peakRSSBytes: Int(usage.ru_maxrss) * 1024, counters: totals)
+        if summaryFD >= 0 { writeSummary(shared: shared, seconds: seconds, cpuSeconds: cpuSeconds, peakRSSBytes: Int(usage.ru_maxrss) * 1024) }
         withExtendedLifetime(workers) {}
         return exitCode
     }

@@ -95,12 +95,12 @@ extension Worker {
         }
         if more { return }
         connections[c].receiveArmed = false
-        if result == -ENOBUFS && !stopping {
+        if result == -ENOBUFS {
             // Every receive buffer waits to be framed (the pool is full): re-arm once some come back.
             connections[c].needsRearm = true
             return
         }
-        if result > 0 && !stopping {
+        if result > 0 && !connections[c].ended {
             armReceive(c)
             return
         }
@@ -137,7 +137,7 @@ extension Worker {
         }
         if buffersRecycled {
             buffersRecycled = false
-            for c in 0..<connectionCapacity where connections[c].active && connections[c].needsRearm && !stopping { armReceive(c) }
+            for c in 0..<connectionCapacity where connections[c].active && connections[c].needsRearm && !connections[c].ended { armReceive(c) }
         }
         return progressed
     }
@@ -179,9 +179,10 @@ extension Worker {
     /// once a second).
     func closeIdleConnections() {
         for c in 0..<connectionCapacity where connections[c].active && !connections[c].ended {
-            let limit = listeners[connections[c].listener].idleTimeoutNanos
+            var limit = listeners[connections[c].listener].idleTimeoutNanos
+            if stopping { limit = limit == 0 ? Worker.stopQuietNanos : min(limit, Worker.stopQuietNanos) }
             guard limit > 0, now &- connections[c].lastReceiveNanos > limit else { continue }
-            counters.add(.connectionsTimedOut, 1, pipeline: connections[c].pipeline)
+            if !stopping { counters.add(.connectionsTimedOut, 1, pipeline: connections[c].pipeline) }
             connections[c].ended = true
             if connections[c].receiveArmed {
                 ring.cancel(target: userData(.receive, c), userData: userData(.cancel, 0))

@@ -26,7 +26,10 @@ extension Worker {
     }
 
     /// SIGTERM/SIGINT or all inputs done: stop reading. Files drop a half-read record (it is
-    /// read again from the committed offset); stdin and connections deliver it flagged partial.
+    /// read again from the committed offset); stdin delivers it flagged partial. Listeners close
+    /// at once, but open connections are read until they fall quiet (`stopQuietNanos`) or the
+    /// peer closes, so what senders already wrote is not lost; their last partial line is
+    /// delivered flagged.
     func stopInputs() {
         for f in files.indices where !files[f].finished {
             finishFile(f, emitPartial: files[f].isStdin)
@@ -36,14 +39,7 @@ extension Worker {
             ring.close(fd: listeners[l].fd, userData: userData(.close, 0))
             listeners[l].fd = -1
         }
-        for c in 0..<connectionCapacity where connections[c].active {
-            connections[c].ended = true
-            if connections[c].receiveArmed {
-                ring.cancel(target: userData(.receive, c), userData: userData(.cancel, 0))
-            } else {
-                markReady(c)
-            }
-        }
+        idleCheckAtNanos = 0
         for g in generators.indices { generators[g].finished = true }
     }
 

@@ -62,6 +62,8 @@ final class Worker {
     var wakeTargets: UnsafeMutablePointer<Bool>
     var wakeBuffer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
 
+    /// While stopping, a connection silent this long is closed (what its peer sent is read).
+    static let stopQuietNanos: UInt64 = 100_000_000
     var now: UInt64 = 0
     var idleCheckAtNanos: UInt64 = 0
     var stopping = false
@@ -152,7 +154,7 @@ final class Worker {
             if phase == .stopping && !stopping { beginStop() }
 
             if activeConnections > 0 && now >= idleCheckAtNanos {
-                idleCheckAtNanos = now + 1_000_000_000
+                idleCheckAtNanos = now + (stopping ? Worker.stopQuietNanos / 4 : 1_000_000_000)
                 closeIdleConnections()
             }
             var progressed = takeBackReleased()

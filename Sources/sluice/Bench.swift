@@ -1,0 +1,145 @@
+import ArgumentParser
+import Foundation
+import SluiceConfig
+import SluiceCore
+
+/// `sluice bench SCENARIO`: built-in scenarios that make their own data (fixed seed), run the
+/// real pipeline in this process, and report what they measured.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a built-in benchmark scenario on the real pipeline.",
+        discussion: """
+        Scenarios:
+          file-devnull       NDJSON file (lines 100 B–2 KB, ~1 GB) → devnull
+          file-json-devnull  the same file → json_decode → devnull
+          tcp-file           N connections sending 256 B lines over loopback → file; every line counted
+        The data file is made once per size and seed under --data-dir and read into the page cache
+        before the run. With --runs N the scenario runs N times and the median run is reported.
+        """
+    )
+
+    enum Scenario: String, ExpressibleByArgument, CaseIterable {
+        case fileDevnull = "file-devnull", fileJSONDevnull = "file-json-devnull", tcpFile = "tcp-file"
+    }
+
+    @Argument(help: "file-devnull, file-json-devnull or tcp-file") var scenario: Scenario
+    @Option(help: "workers (default: one per CPU)") var workers: Int?
+    @Option(help: "tcp-file: seconds the senders send") var seconds: Double = 5
+    @Option(help: "events: lines in the data file (file scenarios; default: ~1 GB of lines), lines per run (tcp-file; default: as many as the senders manage in --seconds)")
+    var events: Int?
+    @Option(help: "tcp-file: concurrent connections") var connections = 8
+    @Option(help: "directory for data files") var dataDir = "/tmp/sluice-bench"
+    @Option(help: "run the scenario this many times and report the median run") var runs = 1
+    @Flag(help: "end with one line holding a JSON object of the results") var json = false
+
+    struct Result {
+        var events: UInt64
+        var bytes: UInt64
+        var seconds: Double
+        var cpuSeconds: Double
+        var peakRSSBytes: Int
+        var note: String
+    }
+
+    func run() throws {
+        Log.setUp(level: .warn)
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        var results: [Result] = []
+        for i in 0..<max(runs, 1) {
+            let r = try runOnce()
+            if runs > 1 { print("run \(i + 1): \(format(r))") }
+            results.append(r)
+        }
+        let sorted = results.sorted { $0.seconds > 0 && $1.seconds > 0 ? Double($0.bytes) / $0.seconds < Double($1.bytes) / $1.seconds : false }
+        let median = sorted[sorted.count / 2]
+        printTable(median)
+        if json {
+            let object: [String: Any] = [
+                "scenario": scenario.rawValue, "workers": workers ?? ProcessInfo.processInfo.activeProcessorCount,
+                "events": median.events, "bytes": median.bytes, "seconds": median.seconds,
+                "events_per_s": median.seconds > 0 ? Double(median.events) / median.seconds : 0,
+                "bytes_per_s": median.seconds > 0 ? Double(median.bytes) / median.seconds : 0,
+                "cpu_seconds": median.cpuSeconds, "peak_rss_bytes": median.peakRSSBytes, "runs": results.count,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    func format(_ r: Result) -> String {
+        let rate = r.seconds > 0 ? Double(r.bytes) / r.seconds / 1e6 : 0
+        let eps = r.seconds > 0 ? Double(r.events) / r.seconds : 0
+        return String(format: "%.0f events/s, %.1f MB/s, %.3f s, cpu %.2f s, peak RSS %.1f MB", eps, rate, r.seconds, r.cpuSeconds, Double(r.peakRSSBytes) / 1048576)
+    }
+
+    func printTable(_ r: Result) {
+        let rate = r.seconds > 0 ? Double(r.bytes) / r.seconds / 1e6 : 0
+        let eps = r.seconds > 0 ? Double(r.events) / r.seconds : 0
+        print("scenario      \(scenario.rawValue)")
+        print("workers       \(workers.map(String.init) ?? "all CPUs")")
+        print("events        \(r.events)")
+        print("bytes         \(r.bytes)")
+        print(String(format: "seconds       %.3f", r.seconds))
+        print(String(format: "events/s      %.0f", eps))
+        print(String(format: "MB/s          %.1f", rate))
+        print(String(format: "cpu seconds   %.2f", r.cpuSeconds))
+        print(String(format: "peak RSS MB   %.1f", Double(r.peakRSSBytes) / 1048576))
+        if !r.note.isEmpty { print("note          \(r.note)") }
+    }
+
+    func settings() -> NodeSettings {
+        var s = NodeSettings()
+        if let workers { s.workers = workers }
+        return s
+    }
+
+    func runOnce() throws -> Result {
+        switch scenario {
+        case .fileDevnull, .fileJSONDevnull: return try runFile(json: scenario == .fileJSONDevnull)
+        case .tcpFile: return try runTCPFile()
+        }
+    }
+
+    // MARK: file scenarios
+
+    func runFile(json: Bool) throws -> Result {
+        let lines = events ?? 1_700_000
+        let path = "\(dataDir)/ndjson-\(lines)-seed42.ndjson"
+        let bytes = try BenchData.ensureNDJSONFile(path: path, lines: lines, seed: 42)
+        BenchData.warmPageCache(path: path)
+        let input = try InputDefinition.make(type: "file", PluginArguments(plugin: "file", pairs: [("path", path)]))
+        let actions = json ? [try Action.make(type: "json_decode", PluginArguments(plugin: "json_decode", pairs: []), maxEventBytes: 1 << 20)] : []
+        let node = try Node(settings: settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [input], actions: actions, output: .devnull)])
+        node.summaryFD = -1
+        let code = node.run()
+        guard code == 0, let s = node.summary else { throw ValidationError("the pipeline failed (exit code \(code))") }
+        guard s.value(.eventsOut) == UInt64(lines) else {
+            throw ValidationError("expected \(lines) events out, counted \(s.value(.eventsOut))")
+        }
+        return Result(events: s.value(.eventsIn), bytes: bytes, seconds: s.seconds, cpuSeconds: s.cpuSeconds, peakRSSBytes: s.peakRSSBytes, note: "")
+    }
+
+    // MARK: tcp-file
+
+    func runTCPFile() throws -> Result {
+        let port = try BenchData.freePort()
+        let out = "\(dataDir)/tcp-file-out.ndjson"
+        unlink(out)
+        let input = try InputDefinition.make(type: "tcp", PluginArguments(plugin: "tcp", pairs: [("listen", "127.0.0.1:\(port)")]))
+        let output = try OutputDefinition.make(type: "file", PluginArguments(plugin: "file", pairs: [("path", out)]))
+        let node = try Node(settings: settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [input], actions: [], output: output)])
+        node.summaryFD = -1
+        let senders = TCPSenders(port: port, connections: connections, seconds: seconds, linesPerConnection: events.map { max(1, $0 / connections) })
+        let thread = Thread { senders.run() }
+        thread.start()
+        let code = node.run()
+        guard code == 0, let s = node.summary else { throw ValidationError("the pipeline failed (exit code \(code))") }
+        let sent = senders.linesSent
+        let (lines, bytes) = try BenchData.countLines(path: out)
+        guard lines == sent else {
+            throw ValidationError("sent \(sent) lines, the output file has \(lines): LOST \(Int(sent) - Int(lines))")
+        }
+        return Result(events: lines, bytes: bytes, seconds: senders.elapsedSeconds, cpuSeconds: s.cpuSeconds, peakRSSBytes: s.peakRSSBytes,
+                      note: "\(connections) connections, 256 B lines, \(lines) lines sent and counted in the output")
+    }
+}

@@ -1,0 +1,181 @@
+import Foundation
+import Glibc
+
+/// Data and load for `sluice bench`: deterministic NDJSON files, page-cache warm-up, loopback
+/// senders, line counting.
+enum BenchData {
+    /// Writes `lines` NDJSON lines of 100 B–2 KB (xorshift with `seed`) unless the file exists;
+    /// returns its size in bytes.
+    static func ensureNDJSONFile(path: String, lines: Int, seed: UInt64) throws -> UInt64 {
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path), let size = attributes[.size] as? UInt64, size > 0 {
+            return size
+        }
+        let temp = path + ".tmp"
+        guard let file = fopen(temp, "w") else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        var state = seed | 1
+        func next() -> UInt64 { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state }
+        let types = ["click", "view", "purchase", "login"]
+        let letters = Array("abcdefghijklmnopqrstuvwxyz".utf8)
+        var line = [UInt8]()
+        line.reserveCapacity(4096)
+        var total: UInt64 = 0
+        for i in 0..<lines {
+            let r = next()
+            line.removeAll(keepingCapacity: true)
+            line += Array("{\"ts\":\(1_700_000_000_000 + i),\"type\":\"\(types[Int(r % 4)])\",\"user\":\"u\((r >> 8) % 10000)\",\"value\":\((r >> 24) % 1000),\"msg\":\"".utf8)
+            let target = 100 + Int((r >> 32) % 1900)
+            var m = next()
+            while line.count < target - 3 {
+                if m == 0 { m = next() }
+                line.append(line.count % 9 == 0 ? 32 : letters[Int(m % 26)])
+                m /= 26
+            }
+            line += Array("\"}\n".utf8)
+            total += UInt64(line.count)
+            _ = line.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+        }
+        fclose(file)
+        rename(temp, path)
+        return total
+    }
+
+    static func warmPageCache(path: String) {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { buffer.deallocate() }
+        while read(fd, buffer, 1 << 20) > 0 {}
+    }
+
+    static func freePort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    static func countLines(path: String) throws -> (UInt64, UInt64) {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return (0, 0) }
+        defer { close(fd) }
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+        defer { buffer.deallocate() }
+        var lines: UInt64 = 0, bytes: UInt64 = 0
+        while true {
+            let n = read(fd, buffer, size)
+            if n <= 0 { break }
+            bytes += UInt64(n)
+            var p = buffer
+            var left = n
+            while left > 0, let hit = memchr(p, 10, left) {
+                lines += 1
+                let advance = UnsafeMutableRawPointer(hit) - p + 1
+                p += advance
+                left -= advance
+            }
+        }
+        return (lines, bytes)
+    }
+}
+
+/// Loopback senders for tcp-file: each connection writes 256 B lines in 64 KB writes for the
+/// given time (or line count), then the node is stopped with SIGTERM and drains.
+final class TCPSenders: @unchecked Sendable {
+    let port: UInt16
+    let connections: Int
+    let seconds: Double
+    let linesPerConnection: Int?
+    private let lock = NSLock()
+    private var sent: UInt64 = 0
+    private(set) var elapsedSeconds = 0.0
+
+    init(port: UInt16, connections: Int, seconds: Double, linesPerConnection: Int?) {
+        self.port = port
+        self.connections = connections
+        self.seconds = seconds
+        self.linesPerConnection = linesPerConnection
+    }
+
+    var linesSent: UInt64 { lock.lock(); defer { lock.unlock() }; return sent }
+
+    func run() {
+        // Wait for the node to listen.
+        for _ in 0..<500 {
+            if let fd = connect() { close(fd); break }
+            usleep(10_000)
+        }
+        let start = Date()
+        let group = DispatchGroup()
+        for c in 0..<connections {
+            group.enter()
+            Thread {
+                let n = self.send(connection: c)
+                self.lock.lock()
+                self.sent += n
+                self.lock.unlock()
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        elapsedSeconds = Date().timeIntervalSince(start)
+        // The empty probe connection above closed without data; now stop the node.
+        kill(getpid(), SIGTERM)
+    }
+
+    func connect() -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let ok = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        if ok { return fd }
+        close(fd)
+        return nil
+    }
+
+    func send(connection: Int) -> UInt64 {
+        guard let fd = connect() else { return 0 }
+        defer { close(fd) }
+        let lineBytes = 256
+        let perWrite = 256
+        var buffer = [UInt8](repeating: 0, count: lineBytes * perWrite)
+        var sequence = 0
+        let deadline = Date().addingTimeInterval(seconds)
+        var lines: UInt64 = 0
+        while true {
+            if let limit = linesPerConnection { if sequence >= limit { break } } else if Date() >= deadline { break }
+            let count = linesPerConnection.map { min(perWrite, $0 - sequence) } ?? perWrite
+            for i in 0..<count {
+                let prefix = Array("{\"conn\":\(connection),\"seq\":\(sequence + i),\"msg\":\"".utf8)
+                let base = i * lineBytes
+                for (k, b) in prefix.enumerated() { buffer[base + k] = b }
+                for k in prefix.count..<(lineBytes - 3) { buffer[base + k] = 120 }
+                buffer[base + lineBytes - 3] = 34
+                buffer[base + lineBytes - 2] = 125
+                buffer[base + lineBytes - 1] = 10
+            }
+            var offset = 0
+            let total = count * lineBytes
+            while offset < total {
+                let n = buffer.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, total - offset, Int32(MSG_NOSIGNAL)) }
+                if n <= 0 { return lines }
+                offset += n
+            }
+            sequence += count
+            lines += UInt64(count)
+        }
+        return lines
+    }
+}
