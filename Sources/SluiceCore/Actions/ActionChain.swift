@@ -19,6 +19,14 @@ public enum Action: Sendable {
         }
     }
 
+    /// The instance one worker runs: actions with per-event scratch or state get their own.
+    public func forWorker() -> Action {
+        switch self {
+        case .discard(let a): return .discard(a.forWorker())
+        default: return self
+        }
+    }
+
     /// Runs the action; false when the event is to be dropped.
     public func apply(_ event: Event, counters: CounterBlock, pipeline: Int) -> Bool {
         switch self {

@@ -22,8 +22,9 @@ public struct DiscardAction: @unchecked Sendable {
     public let mode: Mode
     let pattern: UnsafeMutableRawPointer
     let patternCount: Int
-    /// Unescaped string value, reused per event (sized to the largest event's value).
-    let scratch: UnsafeMutableRawPointer
+    /// Unescaped string value, reused per event (sized to the largest event's value); each
+    /// worker has its own (`forWorker()`).
+    private(set) var scratch: UnsafeMutableRawPointer
     let scratchCapacity: Int
 
     public init(_ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) {
@@ -41,6 +42,13 @@ public struct DiscardAction: @unchecked Sendable {
         pattern.copyMemory(from: utf8, byteCount: utf8.count)
         scratchCapacity = maxEventBytes
         scratch = .allocate(byteCount: max(maxEventBytes, 1), alignment: 1)
+    }
+
+    /// A copy with its own scratch buffer, for one worker.
+    public func forWorker() -> DiscardAction {
+        var copy = self
+        copy.scratch = .allocate(byteCount: max(scratchCapacity, 1), alignment: 1)
+        return copy
     }
 
     /// True when the event must be dropped.

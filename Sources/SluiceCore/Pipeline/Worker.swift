@@ -97,7 +97,7 @@ final class Worker {
         for (p, pipeline) in shared.pipelines.enumerated() {
             actionCounts[p] = pipeline.actions.count
             actionTable[p] = .allocate(capacity: max(pipeline.actions.count, 1))
-            actionTable[p].initialize(from: pipeline.actions, count: pipeline.actions.count)
+            actionTable[p].initialize(from: pipeline.actions.map { $0.forWorker() }, count: pipeline.actions.count)
         }
         let batch = settings.batchSize
         scratch = EventBatch(capacity: batch)
