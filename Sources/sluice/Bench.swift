@@ -13,16 +13,19 @@ struct Bench: ParsableCommand {
           file-devnull       NDJSON file (lines 100 B–2 KB, ~1 GB) → devnull
           file-json-devnull  the same file → json_decode → devnull
           tcp-file           N connections sending 256 B lines over loopback → file; every line counted
+          ndjson-aggregate   {ts,type,user,value} lines → json_decode → discard type=view → aggregate
+                             count/sum/avg of value per type → file; checked against totals the
+                             data generator computed (fails loudly on any mismatch)
         The data file is made once per size and seed under --data-dir and read into the page cache
         before the run. With --runs N the scenario runs N times and the median run is reported.
         """
     )
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
-        case fileDevnull = "file-devnull", fileJSONDevnull = "file-json-devnull", tcpFile = "tcp-file"
+        case fileDevnull = "file-devnull", fileJSONDevnull = "file-json-devnull", tcpFile = "tcp-file", ndjsonAggregate = "ndjson-aggregate"
     }
 
-    @Argument(help: "file-devnull, file-json-devnull or tcp-file") var scenario: Scenario
+    @Argument(help: "file-devnull, file-json-devnull, tcp-file or ndjson-aggregate") var scenario: Scenario
     @Option(help: "workers (default: one per CPU)") var workers: Int?
     @Option(help: "tcp-file: seconds the senders send") var seconds: Double = 5
     @Option(help: "events: lines in the data file (file scenarios; default: ~1 GB of lines), lines per run (tcp-file; default: as many as the senders manage in --seconds)")
@@ -97,6 +100,7 @@ struct Bench: ParsableCommand {
         switch scenario {
         case .fileDevnull, .fileJSONDevnull: return try runFile(json: scenario == .fileJSONDevnull)
         case .tcpFile: return try runTCPFile()
+        case .ndjsonAggregate: return try runAggregate()
         }
     }
 
@@ -117,6 +121,54 @@ struct Bench: ParsableCommand {
             throw ValidationError("expected \(lines) events out, counted \(s.value(.eventsOut))")
         }
         return Result(events: s.value(.eventsIn), bytes: bytes, seconds: s.seconds, cpuSeconds: s.cpuSeconds, peakRSSBytes: s.peakRSSBytes, note: "")
+    }
+
+    // MARK: ndjson-aggregate
+
+    func runAggregate() throws -> Result {
+        let lines = events ?? 10_000_000
+        let path = "\(dataDir)/events-\(lines)-seed7.ndjson"
+        let (bytes, expected) = try BenchData.ensureEventsFile(path: path, lines: lines, seed: 7)
+        BenchData.warmPageCache(path: path)
+        let out = "\(dataDir)/aggregate-out.ndjson"
+        unlink(out)
+        func spec(_ text: String) throws -> (String, PluginArguments) {
+            let s = try SpecParser.parse(text)
+            return (s.type, PluginArguments(plugin: s.type, pairs: s.params.map { ($0.key, $0.value) }))
+        }
+        let (it, ia) = try spec("file:path=\(path)")
+        var actions: [Action] = []
+        for text in ["json_decode", "discard:field=type,equals=view", "aggregate:key=type,value=value"] {
+            let (t, a) = try spec(text)
+            actions.append(try Action.make(type: t, a, maxEventBytes: 1 << 20))
+        }
+        let (ot, oa) = try spec("file:path=\(out)")
+        let node = try Node(settings: settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [try InputDefinition.make(type: it, ia)],
+                                                                                  actions: actions, output: try OutputDefinition.make(type: ot, oa))])
+        node.summaryFD = -1
+        let code = node.run()
+        guard code == 0, let s = node.summary else { throw ValidationError("the pipeline failed (exit code \(code))") }
+        // Rows may come one per worker and key: add them up, then compare exactly.
+        var got: [String: (count: Int, sum: Int)] = [:]
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        for line in text.split(separator: "\n") {
+            guard let row = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let type = row["type"] as? String, let count = row["count"] as? Int, let sum = row["sum"] as? Int else {
+                throw ValidationError("MISMATCH: unexpected output row \(line)")
+            }
+            got[type, default: (0, 0)].count += count
+            got[type, default: (0, 0)].sum += sum
+        }
+        for (type, e) in expected where type != "view" {
+            guard let g = got[type], g.count == e.count, g.sum == e.sum else {
+                throw ValidationError("MISMATCH for type \(type): expected count \(e.count) sum \(e.sum), got \(got[type].map { "count \($0.count) sum \($0.sum)" } ?? "no row")")
+            }
+        }
+        if got["view"] != nil { throw ValidationError("MISMATCH: view events were not discarded") }
+        let avgs = expected.filter { $0.key != "view" }.sorted { $0.key < $1.key }
+            .map { "\($0.key) count=\($0.value.count) sum=\($0.value.sum) avg=\(String(format: "%.3f", Double($0.value.sum) / Double($0.value.count)))" }
+        return Result(events: s.value(.eventsIn), bytes: bytes, seconds: s.seconds, cpuSeconds: s.cpuSeconds, peakRSSBytes: s.peakRSSBytes,
+                      note: "result exact: " + avgs.joined(separator: "; "))
     }
 
     // MARK: tcp-file

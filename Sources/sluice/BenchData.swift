@@ -39,6 +39,50 @@ enum BenchData {
         return total
     }
 
+    /// `{ts,type,user,value}` lines (~75 B) and, computed while writing them, the count and
+    /// sum of value per type (kept next to the data in PATH.expected).
+    static func ensureEventsFile(path: String, lines: Int, seed: UInt64) throws -> (UInt64, [String: (count: Int, sum: Int)]) {
+        let expectedPath = path + ".expected"
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? UInt64, size > 0,
+           let text = try? String(contentsOfFile: expectedPath, encoding: .utf8) {
+            var expected: [String: (count: Int, sum: Int)] = [:]
+            for line in text.split(separator: "\n") {
+                let p = line.split(separator: " ")
+                if p.count == 3, let c = Int(p[1]), let s = Int(p[2]) { expected[String(p[0])] = (c, s) }
+            }
+            if !expected.isEmpty { return (size, expected) }
+        }
+        let temp = path + ".tmp"
+        guard let file = fopen(temp, "w") else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        var state = seed | 1
+        func next() -> UInt64 { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state }
+        let types = ["click", "view", "purchase", "login"]
+        var expected: [String: (count: Int, sum: Int)] = [:]
+        var total: UInt64 = 0
+        var chunk = [UInt8]()
+        chunk.reserveCapacity(1 << 20)
+        for i in 0..<lines {
+            let r = next()
+            let type = types[Int(r % 4)]
+            let value = Int((r >> 24) % 1000)
+            expected[type, default: (0, 0)].count += 1
+            expected[type, default: (0, 0)].sum += value
+            chunk += Array("{\"ts\":\(1_700_000_000_000 + i),\"type\":\"\(type)\",\"user\":\"u\((r >> 8) % 10000)\",\"value\":\(value)}\n".utf8)
+            if chunk.count > (1 << 20) - 256 {
+                total += UInt64(chunk.count)
+                _ = chunk.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+                chunk.removeAll(keepingCapacity: true)
+            }
+        }
+        total += UInt64(chunk.count)
+        _ = chunk.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+        fclose(file)
+        rename(temp, path)
+        let text = expected.map { "\($0.key) \($0.value.count) \($0.value.sum)" }.joined(separator: "\n") + "\n"
+        try text.write(toFile: expectedPath, atomically: true, encoding: .utf8)
+        return (total, expected)
+    }
+
     static func warmPageCache(path: String) {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { return }

@@ -4,7 +4,7 @@ import CSupport
 public enum Counter: Int, CaseIterable, Sendable {
     case eventsIn, bytesIn, eventsOut, bytesOut, discarded, cutRecords, cutBytes, invalidJSON
     case partialRecords, connectionsAccepted, connectionsRejected, inputErrors, outputErrors
-    case outputBatches, modifySkipped, emptyLines, connectionsTimedOut
+    case outputBatches, modifySkipped, emptyLines, connectionsTimedOut, aggregated, aggregateSkipped, aggregateRows
 
     public var name: String {
         switch self {
@@ -25,6 +25,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .modifySkipped: "modify_skipped"
         case .emptyLines: "empty_lines"
         case .connectionsTimedOut: "connections_timed_out"
+        case .aggregated: "aggregated"
+        case .aggregateSkipped: "aggregate_skipped"
+        case .aggregateRows: "aggregate_rows"
         }
     }
 }

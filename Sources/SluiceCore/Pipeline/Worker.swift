@@ -64,6 +64,8 @@ final class Worker {
 
     /// While stopping, a connection silent this long is closed (what its peer sent is read).
     static let stopQuietNanos: UInt64 = 100_000_000
+    /// (pipeline, action index) of every aggregate action.
+    var aggregators: [(pipeline: Int, action: Int)] = []
     var now: UInt64 = 0
     var idleCheckAtNanos: UInt64 = 0
     var stopping = false
@@ -98,6 +100,9 @@ final class Worker {
             actionCounts[p] = pipeline.actions.count
             actionTable[p] = .allocate(capacity: max(pipeline.actions.count, 1))
             actionTable[p].initialize(from: pipeline.actions.map { $0.forWorker() }, count: pipeline.actions.count)
+            for (a, action) in pipeline.actions.enumerated() {
+                if case .aggregate = action { aggregators.append((p, a)) }
+            }
         }
         let batch = settings.batchSize
         scratch = EventBatch(capacity: batch)
@@ -160,6 +165,7 @@ final class Worker {
             var progressed = takeBackReleased()
             progressed = processInbound() || progressed
             progressed = runInputs() || progressed
+            if !aggregators.isEmpty { progressed = emitAggregates() || progressed }
             progressed = flushOutputs(idle: !progressed) || progressed
             flushReturns()
             updateStatus()
@@ -349,7 +355,9 @@ final class Worker {
     }
 
     /// False when the output cannot take the event now (the event stays queued).
-    @inline(__always) func process(_ handle: EventHandle) -> Bool {
+    @inline(__always) func process(_ handle: EventHandle) -> Bool { process(handle, firstAction: 0) }
+
+    @inline(__always) func process(_ handle: EventHandle, firstAction: Int) -> Bool {
         let event = slabTable[EventHandles.slab(handle)].event(handle)
         let pipeline = Int(event.header.pointee.pipelineID)
         if !outputs[pipeline].canAccept(event) {
@@ -358,13 +366,14 @@ final class Worker {
         }
         // Actions run once: an event refused above is retried before its actions ran.
         let chain = actionTable[pipeline]
-        var a = 0
+        var a = firstAction
         let count = actionCounts[pipeline]
         while a < count {
-            if !chain[a].apply(event, counters: counters, pipeline: pipeline) {
+            let verdict = chain[a].apply(event, counters: counters, pipeline: pipeline)
+            if verdict != .pass {
                 // Dropped events still pass through the output's queue, so they are released
                 // (and their offset committed) only after every earlier event of the stream.
-                counters.add(.discarded, 1, pipeline: pipeline)
+                counters.add(verdict == .drop ? .discarded : .aggregated, 1, pipeline: pipeline)
                 outputs[pipeline].appendDiscarded(event, handle: handle, worker: self)
                 return true
             }
@@ -395,7 +404,7 @@ final class Worker {
         let finished = inputsFinished()
         sl_store_release(shared.word(index, .inputsFinished), finished ? 1 : 0)
         guard stopping else { return }
-        var drained = finished && carryPosition == carry.count && !hasInboundWork() && slab.pointee.takenCount == 0
+        var drained = finished && carryPosition == carry.count && !hasInboundWork() && slab.pointee.takenCount == 0 && aggregatesFinal()
         if drained {
             for p in 0..<shared.pipelines.count where !outputs[p].isIdle { drained = false }
             for w in 0..<workerCount where returnBatches[w].count > 0 { drained = false }

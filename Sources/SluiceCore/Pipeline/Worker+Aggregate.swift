@@ -1,0 +1,70 @@
+import CSupport
+
+extension Worker {
+    /// Emits aggregate rows when their interval is due, and the final rows once no more events
+    /// can reach this worker (every worker's inputs finished, nothing queued here). Rows are new
+    /// events of this worker's slab that continue with the actions after the aggregate.
+    func emitAggregates() -> Bool {
+        var progressed = false
+        for (p, a) in aggregators {
+            guard case .aggregate(let action) = actionTable[p][a], let state = action.state else { continue }
+            if state.pointee.finalEmitted { continue }
+            var due = false
+            var final = false
+            if action.intervalNanos > 0 {
+                if state.pointee.nextEmitNanos == 0 { state.pointee.nextEmitNanos = now + action.intervalNanos }
+                if now >= state.pointee.nextEmitNanos { due = true }
+            }
+            if stopping && allInputsFinishedEverywhere() && carryPosition == carry.count && !hasInboundWork() {
+                due = true
+                final = true
+            }
+            guard due else { continue }
+            // Resume where a previous pass stopped (pool or output full).
+            while state.pointee.emitCursor < state.pointee.capacity {
+                let i = state.pointee.emitCursor
+                if let row = action.row(i) {
+                    guard row.count <= Int(slab.pointee.smallSlotBytes - slab.pointee.headerAndIndexBytes), let event = slab.pointee.take() else {
+                        poolExhausted = true
+                        return progressed
+                    }
+                    row.withUnsafeBytes { event.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    let h = event.header
+                    h.pointee.rawLength = UInt32(row.count)
+                    h.pointee.usedLength = UInt32(row.count)
+                    h.pointee.pipelineID = UInt16(p)
+                    h.pointee.sourceID = 0
+                    h.pointee.receivedNanos = now
+                    // A row is a JSON object: index it so later actions can use its fields.
+                    if case .valid(let n, _) = JSONScanner.scan(event.raw, fields: event.fields, fieldCapacity: Int(h.pointee.fieldCapacity)) {
+                        h.pointee.fieldCount = UInt16(n)
+                        h.pointee.flags |= EventFlags.decoded
+                    }
+                    if !process(h.pointee.handle, firstAction: a + 1) {
+                        slab.pointee.release(h.pointee.handle)
+                        return progressed
+                    }
+                    counters.add(.aggregateRows, 1, pipeline: p)
+                    progressed = true
+                }
+                state.pointee.emitCursor += 1
+            }
+            action.reset()
+            state.pointee.nextEmitNanos = now + action.intervalNanos
+            if final { state.pointee.finalEmitted = true }
+        }
+        return progressed
+    }
+
+    func allInputsFinishedEverywhere() -> Bool {
+        for w in 0..<workerCount where !shared.flag(w, .inputsFinished) { return false }
+        return true
+    }
+
+    func aggregatesFinal() -> Bool {
+        for (p, a) in aggregators {
+            if case .aggregate(let action) = actionTable[p][a], let state = action.state, !state.pointee.finalEmitted { return false }
+        }
+        return true
+    }
+}
