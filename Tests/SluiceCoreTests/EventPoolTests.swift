@@ -9,11 +9,11 @@ import Testing
         let pool = try makePool(capacity: 128)
         var handles = Set<EventHandle>()
         for _ in 0..<128 {
-            let event = try #require(pool.slabs[0].take())
+            let event = try #require(pool.take())
             handles.insert(event.header.pointee.handle)
         }
         #expect(handles.count == 128)
-        #expect(pool.slabs[0].take() == nil)
+        #expect(pool.take() == nil)
         #expect(pool.slabs[0].freeSmallCount == 0)
         #expect(pool.slabs[0].takenCount == 128)
     }
@@ -21,20 +21,20 @@ import Testing
     @Test func releasingAnEventMakesItsSlotAvailableAgain() throws {
         let pool = try makePool(capacity: 64)
         var taken: [EventHandle] = []
-        while let event = pool.slabs[0].take() { taken.append(event.header.pointee.handle) }
+        while let event = pool.take() { taken.append(event.header.pointee.handle) }
         #expect(taken.count == 64)
         pool.slabs[0].release(taken[17])
         #expect(pool.slabs[0].takenCount == 63)
-        let again = try #require(pool.slabs[0].take())
+        let again = try #require(pool.take())
         #expect(again.header.pointee.handle == taken[17])
-        #expect(pool.slabs[0].take() == nil)
+        #expect(pool.take() == nil)
     }
 
     @Test func releasingEveryEventRestoresTheWholeSlab() throws {
         let pool = try makePool(capacity: 64, largeSlots: 4)
         var taken: [EventHandle] = []
-        while let event = pool.slabs[0].take() { taken.append(event.header.pointee.handle) }
-        while let event = pool.slabs[0].takeLarge() { taken.append(event.header.pointee.handle) }
+        while let event = pool.take() { taken.append(event.header.pointee.handle) }
+        while let event = pool.takeLarge() { taken.append(event.header.pointee.handle) }
         #expect(pool.slabs[0].takenCount == 68)
         for handle in taken.reversed() { pool.slabs[0].release(handle) }
         #expect(pool.slabs[0].takenCount == 0)
@@ -44,20 +44,20 @@ import Testing
 
     @Test func ordinarySlotsGoOutInSlotOrder() throws {
         let pool = try makePool(capacity: 64)
-        let slots = (0..<4).map { _ in EventHandles.slot(pool.slabs[0].take()!.header.pointee.handle) }
+        let slots = (0..<4).map { _ in EventHandles.slot(pool.take()!.header.pointee.handle) }
         #expect(slots == [0, 1, 2, 3])
     }
 
     @Test func handlesEncodeTheSlabAndTheSlot() throws {
         let pool = try makePool(capacity: 128, workers: 2)
-        let first = try #require(pool.slabs[1].take())
-        let second = try #require(pool.slabs[1].take())
+        let first = try #require(pool.take(slab: 1))
+        let second = try #require(pool.take(slab: 1))
         #expect(first.header.pointee.handle == EventHandles.make(slab: 1, slot: 0))
         #expect(second.header.pointee.handle == EventHandles.make(slab: 1, slot: 1))
         #expect(EventHandles.slab(second.header.pointee.handle) == 1)
         #expect(EventHandles.slot(second.header.pointee.handle) == 1)
         #expect(pool.event(second.header.pointee.handle).base == second.base)
-        #expect(pool.slabs[0].take()?.header.pointee.handle == EventHandles.make(slab: 0, slot: 0))
+        #expect(pool.take()?.header.pointee.handle == EventHandles.make(slab: 0, slot: 0))
     }
 
     @Test func handlesRoundTripAtTheLimitsOfSlabAndSlot() {
@@ -68,8 +68,8 @@ import Testing
 
     @Test func slotsOfOneSlabDoNotOverlap() throws {
         let pool = try makePool(capacity: 64)
-        let a = try #require(pool.slabs[0].take())
-        let b = try #require(pool.slabs[0].take())
+        let a = try #require(pool.take())
+        let b = try #require(pool.take())
         #expect(b.base - a.base == pool.configuration.eventSizeBytes)
         a.data.initializeMemory(as: UInt8.self, repeating: 0xAA, count: Int(a.header.pointee.dataCapacity))
         #expect(b.header.pointee.handle == EventHandles.make(slab: 0, slot: 1))
@@ -88,7 +88,7 @@ import Testing
     @Test func largeSlotsAreSeparateFromOrdinaryOnes() throws {
         let pool = try makePool(capacity: 64, maxEventSizeBytes: 8192, largeSlots: 4)
         var large: [Event] = []
-        while let event = pool.slabs[0].takeLarge() { large.append(event) }
+        while let event = pool.takeLarge() { large.append(event) }
         #expect(large.count == 4)
         for event in large {
             #expect(EventHandles.slot(event.header.pointee.handle) >= pool.slabs[0].smallCount)
@@ -96,16 +96,16 @@ import Testing
             #expect(pool.event(event.header.pointee.handle).base == event.base)
         }
         #expect(pool.slabs[0].freeSmallCount == 64, "taking large slots must not use ordinary ones")
-        #expect(pool.slabs[0].take() != nil)
+        #expect(pool.take() != nil)
         pool.slabs[0].release(large[2].header.pointee.handle)
         #expect(pool.slabs[0].freeLargeCount == 1)
-        #expect(pool.slabs[0].takeLarge()?.base == large[2].base)
+        #expect(pool.takeLarge()?.base == large[2].base)
     }
 
     @Test func aLargeSlotHoldsAFullMaxSizeRecord() throws {
         let pool = try makePool(capacity: 64, maxEventSizeBytes: 8192, largeSlots: 2)
-        let first = try #require(pool.slabs[0].takeLarge())
-        let second = try #require(pool.slabs[0].takeLarge())
+        let first = try #require(pool.takeLarge())
+        let second = try #require(pool.takeLarge())
         first.data.initializeMemory(as: UInt8.self, repeating: 0x5A, count: 8192)
         #expect(first.data + 8192 <= second.base, "a full large record must not reach into the next slot")
         #expect(second.header.pointee.dataCapacity == 8192)
@@ -114,7 +114,7 @@ import Testing
     @Test func noLargeSlotsExistWhenEveryRecordFitsAnOrdinarySlot() throws {
         let pool = try makePool(capacity: 64, eventSizeBytes: 1024, maxEventSizeBytes: 512, largeSlots: 4)
         #expect(pool.slabs[0].largeCount == 0)
-        #expect(pool.slabs[0].takeLarge() == nil)
+        #expect(pool.takeLarge() == nil)
     }
 
     // MARK: - Headers
@@ -126,21 +126,21 @@ import Testing
         #expect(untouched.header.pointee.dataOffset == 0)
         #expect(untouched.header.pointee.dataCapacity == 0)
 
-        let event = try #require(pool.slabs[0].take())
+        let event = try #require(pool.take())
         #expect(event.header.pointee.dataCapacity == UInt32(configuration.smallDataCapacity))
         #expect(event.header.pointee.fieldCapacity == 8)
         #expect(event.header.pointee.dataOffset == UInt32(configuration.headerAndIndexBytes))
         #expect(event.header.pointee.inUse == 1)
         #expect(untouched.header.pointee.dataCapacity == 0, "the second slot stays untouched until taken")
 
-        let large = try #require(pool.slabs[0].takeLarge())
+        let large = try #require(pool.takeLarge())
         #expect(large.header.pointee.dataCapacity == UInt32(configuration.maxEventSizeBytes))
         #expect(large.header.pointee.fieldCapacity == 8)
     }
 
     @Test func aRetakenSlotStartsEmpty() throws {
         let pool = try makePool(capacity: 64)
-        let event = try #require(pool.slabs[0].take())
+        let event = try #require(pool.take())
         event.header.pointee.rawLength = 10
         event.header.pointee.usedLength = 20
         event.header.pointee.fieldCount = 3
@@ -150,7 +150,7 @@ import Testing
         pool.slabs[0].release(handle)
         #expect(event.header.pointee.inUse == 0)
 
-        let again = try #require(pool.slabs[0].take())
+        let again = try #require(pool.take())
         #expect(again.header.pointee.handle == handle)
         #expect(again.header.pointee.rawLength == 0)
         #expect(again.header.pointee.usedLength == 0)
@@ -163,7 +163,7 @@ import Testing
     @Test func releasingAnEventTwiceTraps() async {
         await #expect(processExitsWith: .failure) {
             let pool = try makePool(capacity: 64)
-            let handle = pool.slabs[0].take()!.header.pointee.handle
+            let handle = pool.take()!.header.pointee.handle
             pool.slabs[0].release(handle)
             pool.slabs[0].release(handle)
         }

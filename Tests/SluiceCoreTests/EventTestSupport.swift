@@ -14,7 +14,7 @@ func makePool(
 
 /// Takes an ordinary event from slab 0 and fills its raw bytes, as the line framer would.
 func makeEvent(_ bytes: [UInt8], in pool: EventPool) -> Event {
-    guard let event = pool.slabs[0].take() else { fatalError("test pool exhausted") }
+    guard let event = pool.take() else { fatalError("test pool exhausted") }
     precondition(bytes.count <= Int(event.header.pointee.dataCapacity), "test record does not fit an ordinary slot")
     bytes.withUnsafeBytes { if $0.count > 0 { event.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
     event.header.pointee.rawLength = UInt32(bytes.count)
@@ -50,4 +50,11 @@ func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, a
 /// The field names and raw values of a decoded event, in index order.
 func fieldTexts(_ event: Event) -> [(key: String, value: String)] {
     (0..<event.fieldCount).map { (key: text(event.key($0)), value: text(event.value($0))) }
+}
+
+extension EventPool {
+    /// Takes from one slab's free list (a method on the class, so `#require` can wrap the call).
+    func take(slab: Int = 0) -> Event? { slabs[slab].take() }
+
+    func takeLarge(slab: Int = 0) -> Event? { slabs[slab].takeLarge() }
 }

@@ -122,6 +122,13 @@ private struct SplitMix64 {
             var next = 0
             while next < total {
                 let size = min(random.next(in: 1...64), total - next)
+                // Partial pushes into a full ring end the tail where an earlier pop ended, which can
+                // lock every later pop onto the same boundaries; waiting for room half the time
+                // keeps the batch boundaries random, so pops also wrap around the end of the slots.
+                if random.next() & 1 == 0 && ring.slotCount - ring.count < size {
+                    sched_yield()
+                    continue
+                }
                 for i in 0..<size { buffer[i] = EventHandle(next + i) }
                 let pushed = ring.push(buffer, count: size)
                 next += pushed
@@ -137,9 +144,11 @@ private struct SplitMix64 {
         var expected = 0
         var outOfOrder = 0
         var firstWrong: (expected: Int, got: EventHandle)? = nil
+        var wrappedPops = 0
         while expected < total {
             let n = ring.pop(into: buffer, max: random.next(in: 1...64))
             if n == 0 { sched_yield(); continue }
+            if expected % ring.slotCount + n > ring.slotCount { wrappedPops += 1 }
             for i in 0..<n where buffer[i] != EventHandle(truncatingIfNeeded: expected + i) {
                 outOfOrder += 1
                 if firstWrong == nil { firstWrong = (expected + i, buffer[i]) }
@@ -149,6 +158,7 @@ private struct SplitMix64 {
         producerDone.wait()
 
         #expect(outOfOrder == 0, "first wrong handle: \(String(describing: firstWrong))")
+        #expect(wrappedPops > 0, "the run must pop batches that wrap around the end of the slots")
         #expect(expected == total)
         #expect(ring.isEmpty)
         #expect(ring.count == 0)

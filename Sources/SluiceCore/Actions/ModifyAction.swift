@@ -4,7 +4,7 @@
 /// - `field` (required): top-level field name.
 /// - `value`: a string value (quoted and escaped on output).
 /// - `json-value`: a raw JSON value instead (`42`, `true`, `{"a":1}`), checked at start-up.
-/// Events that are not decoded JSON objects pass unchanged and are counted (`modify_skipped`),
+/// Events that are not decoded JSON objects (invalid, or an array/scalar) pass unchanged and are counted (`modify_skipped`),
 /// as are events whose slot has no room left for the value.
 public struct ModifyAction: @unchecked Sendable {
     public static let parameters = [
@@ -15,6 +15,8 @@ public struct ModifyAction: @unchecked Sendable {
 
     /// The key bytes (escaped for JSON) and the encoded value bytes.
     let key: UnsafeMutableRawBufferPointer
+    /// The field name as plain UTF-8, for finding an existing member.
+    let plainKey: UnsafeMutableRawBufferPointer
     let value: UnsafeMutableRawBufferPointer
     let valueKind: JSONValueKind
 
@@ -40,6 +42,8 @@ public struct ModifyAction: @unchecked Sendable {
         let keyBytes = Array(JSONText.quoted(field).dropFirst().dropLast())
         key = .allocate(byteCount: keyBytes.count, alignment: 1)
         key.copyBytes(from: keyBytes)
+        plainKey = .allocate(byteCount: field.utf8.count, alignment: 1)
+        plainKey.copyBytes(from: Array(field.utf8))
         value = .allocate(byteCount: encoded.count, alignment: 1)
         value.copyBytes(from: encoded)
         valueKind = kind
@@ -48,9 +52,8 @@ public struct ModifyAction: @unchecked Sendable {
     /// False when the event could not be changed (not decoded, or no room).
     public func apply(_ event: Event) -> Bool {
         // A truncated index cannot be re-encoded without losing members: leave such events alone.
-        guard event.has(EventFlags.decoded), !event.has(EventFlags.fieldsTruncated) else { return false }
-        let plainKey = UnsafeRawBufferPointer(key)
-        let existing = event.fieldIndex(named: plainKey)
+        guard event.has(EventFlags.object), !event.has(EventFlags.fieldsTruncated) else { return false }
+        let existing = event.fieldIndex(named: UnsafeRawBufferPointer(plainKey))
         let h = event.header
         if existing == nil && Int(h.pointee.fieldCount) >= Int(h.pointee.fieldCapacity) { return false }
         guard let valueOffset = event.append(UnsafeRawBufferPointer(value)) else { return false }
@@ -60,7 +63,7 @@ public struct ModifyAction: @unchecked Sendable {
             event.fields[i].kind = valueKind
             event.fields[i].flags &= ~FieldEntry.valueHasEscapes
         } else {
-            guard let keyOffset = event.append(plainKey) else { return false }
+            guard let keyOffset = event.append(UnsafeRawBufferPointer(key)) else { return false }
             let i = Int(h.pointee.fieldCount)
             (event.fields + i).initialize(to: FieldEntry(keyOffset: keyOffset, keyLength: UInt32(key.count), valueOffset: valueOffset,
                                                            valueLength: UInt32(value.count), kind: valueKind, flags: 0))

@@ -27,6 +27,8 @@ public enum EventFlags {
     public static let partial: UInt16 = 32
     /// An action dropped the event; it waits in the output queue only to keep acks in order.
     public static let discarded: UInt16 = 64
+    /// The decoded document is an object (fields can be added to it).
+    public static let object: UInt16 = 128
 }
 
 /// The fixed header at the start of every slot; the field index and the data follow it.

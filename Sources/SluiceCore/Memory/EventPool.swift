@@ -44,6 +44,7 @@ public struct PoolConfiguration: Sendable, Equatable {
 
     /// Why these sizes cannot work, or nil.
     public func problem(workers: Int) -> String? {
+        if workers < 1 { return "at least one worker is needed" }
         if maxFields < 1 || maxFields > 4096 { return "max-fields must be between 1 and 4096" }
         if eventSizeBytes % 64 != 0 { return "event-size must be a multiple of 64 bytes" }
         if smallDataCapacity < 64 { return "event-size \(eventSizeBytes) leaves \(smallDataCapacity) data bytes after the header and \(maxFields) fields; raise event-size or lower max-fields" }

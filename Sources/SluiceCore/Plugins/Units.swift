@@ -17,7 +17,7 @@ public enum Units {
         let t = text.trimmingCharacters(in: " ")
         let suffixes: [(String, Double)] = [("us", 1), ("µs", 1), ("ms", 1000), ("s", 1_000_000), ("m", 60_000_000)]
         for (suffix, scale) in suffixes where t.hasSuffix(suffix) {
-            guard let n = Double(t.dropLast(suffix.count)), n >= 0, n.isFinite else { return nil }
+            guard let n = Double(t.dropLast(suffix.count)), n >= 0, n.isFinite, n * scale < 9.0e18 else { return nil }
             return Int(n * scale)
         }
         return nil
