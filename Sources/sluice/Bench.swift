@@ -13,6 +13,9 @@ struct Bench: ParsableCommand {
           file-devnull       NDJSON file (lines 100 B–2 KB, ~1 GB) → devnull
           file-json-devnull  the same file → json_decode → devnull
           tcp-file           N connections sending 256 B lines over loopback → file; every line counted
+          latency            tcp → file at a fixed offered rate (--rate, default 100k events/s); each
+                             line carries its send time; a reader woken by inotify on the output
+                             file stamps arrival: p50/p99/p99.9 from an HDR histogram
           ndjson-aggregate   {ts,type,user,value} lines → json_decode → discard type=view → aggregate
                              count/sum/avg of value per type → file; checked against totals the
                              data generator computed (fails loudly on any mismatch)
@@ -22,10 +25,12 @@ struct Bench: ParsableCommand {
     )
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
-        case fileDevnull = "file-devnull", fileJSONDevnull = "file-json-devnull", tcpFile = "tcp-file", ndjsonAggregate = "ndjson-aggregate"
+        case fileDevnull = "file-devnull", fileJSONDevnull = "file-json-devnull", tcpFile = "tcp-file", ndjsonAggregate = "ndjson-aggregate", latency
     }
 
-    @Argument(help: "file-devnull, file-json-devnull, tcp-file or ndjson-aggregate") var scenario: Scenario
+    @Argument(help: "file-devnull, file-json-devnull, tcp-file, ndjson-aggregate or latency") var scenario: Scenario
+    @Option(help: "latency: offered events per second") var rate = 100_000
+    @Option(name: .customLong("run-flag"), help: "latency: a tuning flag for the node, e.g. --run-flag busy-poll=true (repeatable)") var runFlags: [String] = []
     @Option(help: "workers (default: one per CPU)") var workers: Int?
     @Option(help: "tcp-file: seconds the senders send") var seconds: Double = 5
     @Option(help: "events: lines in the data file (file scenarios; default: ~1 GB of lines), lines per run (tcp-file; default: as many as the senders manage in --seconds)")
@@ -42,6 +47,7 @@ struct Bench: ParsableCommand {
         var cpuSeconds: Double
         var peakRSSBytes: Int
         var note: String
+        var latencyMicros: (p50: Double, p99: Double, p999: Double)? = nil
     }
 
     func run() throws {
@@ -63,7 +69,7 @@ struct Bench: ParsableCommand {
                 "events_per_s": median.seconds > 0 ? Double(median.events) / median.seconds : 0,
                 "bytes_per_s": median.seconds > 0 ? Double(median.bytes) / median.seconds : 0,
                 "cpu_seconds": median.cpuSeconds, "peak_rss_bytes": median.peakRSSBytes, "runs": results.count,
-            ]
+            ].merging(median.latencyMicros.map { ["latency_p50_us": $0.p50, "latency_p99_us": $0.p99, "latency_p999_us": $0.p999] } ?? [:]) { a, _ in a }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         }
@@ -87,12 +93,22 @@ struct Bench: ParsableCommand {
         print(String(format: "MB/s          %.1f", rate))
         print(String(format: "cpu seconds   %.2f", r.cpuSeconds))
         print(String(format: "peak RSS MB   %.1f", Double(r.peakRSSBytes) / 1048576))
+        if let l = r.latencyMicros {
+            print(String(format: "latency p50   %.1f us", l.p50))
+            print(String(format: "latency p99   %.1f us", l.p99))
+            print(String(format: "latency p99.9 %.1f us", l.p999))
+        }
         if !r.note.isEmpty { print("note          \(r.note)") }
     }
 
-    func settings() -> NodeSettings {
+    func settings() throws -> NodeSettings {
         var s = NodeSettings()
         if let workers { s.workers = workers }
+        for flag in runFlags {
+            let parts = flag.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let setting = Settings.named(parts[0]) else { throw ValidationError("--run-flag expects NAME=VALUE with a run flag name, got '\(flag)'") }
+            do { try setting.apply(&s, parts[1]) } catch { throw ValidationError(error.message) }
+        }
         return s
     }
 
@@ -101,6 +117,7 @@ struct Bench: ParsableCommand {
         case .fileDevnull, .fileJSONDevnull: return try runFile(json: scenario == .fileJSONDevnull)
         case .tcpFile: return try runTCPFile()
         case .ndjsonAggregate: return try runAggregate()
+        case .latency: return try runLatency()
         }
     }
 
@@ -113,7 +130,7 @@ struct Bench: ParsableCommand {
         BenchData.warmPageCache(path: path)
         let input = try InputDefinition.make(type: "file", PluginArguments(plugin: "file", pairs: [("path", path)]))
         let actions = json ? [try Action.make(type: "json_decode", PluginArguments(plugin: "json_decode", pairs: []), maxEventBytes: 1 << 20)] : []
-        let node = try Node(settings: settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [input], actions: actions, output: .devnull)])
+        let node = try Node(settings: try settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [input], actions: actions, output: .devnull)])
         node.summaryFD = -1
         let code = node.run()
         guard code == 0, let s = node.summary else { throw ValidationError("the pipeline failed (exit code \(code))") }
@@ -143,7 +160,7 @@ struct Bench: ParsableCommand {
             actions.append(try Action.make(type: t, a, maxEventBytes: 1 << 20))
         }
         let (ot, oa) = try spec("file:path=\(out)")
-        let node = try Node(settings: settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [try InputDefinition.make(type: it, ia)],
+        let node = try Node(settings: try settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [try InputDefinition.make(type: it, ia)],
                                                                                   actions: actions, output: try OutputDefinition.make(type: ot, oa))])
         node.summaryFD = -1
         let code = node.run()
@@ -179,7 +196,7 @@ struct Bench: ParsableCommand {
         unlink(out)
         let input = try InputDefinition.make(type: "tcp", PluginArguments(plugin: "tcp", pairs: [("listen", "127.0.0.1:\(port)")]))
         let output = try OutputDefinition.make(type: "file", PluginArguments(plugin: "file", pairs: [("path", out)]))
-        let node = try Node(settings: settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [input], actions: [], output: output)])
+        let node = try Node(settings: try settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [input], actions: [], output: output)])
         node.summaryFD = -1
         let senders = TCPSenders(port: port, connections: connections, seconds: seconds, linesPerConnection: events.map { max(1, $0 / connections) })
         let thread = Thread { senders.run() }
