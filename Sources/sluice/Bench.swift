@@ -51,6 +51,8 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        // The scenario's own threads must not take the SIGTERM that stops the node.
+        ControlSignals.block()
         Log.setUp(level: .warn)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         var results: [Result] = []
