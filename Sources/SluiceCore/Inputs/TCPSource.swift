@@ -178,7 +178,9 @@ extension Worker {
     /// Closes connections silent for longer than their listener's idle timeout (checked about
     /// once a second).
     func closeIdleConnections() {
-        for c in 0..<connectionCapacity where connections[c].active && !connections[c].ended {
+        // A connection waiting for receive buffers (pool full) is held back, not idle: its
+        // unread bytes would be lost if it were closed now.
+        for c in 0..<connectionCapacity where connections[c].active && !connections[c].ended && !connections[c].needsRearm {
             var limit = listeners[connections[c].listener].idleTimeoutNanos
             if stopping { limit = limit == 0 ? Worker.stopQuietNanos : min(limit, Worker.stopQuietNanos) }
             guard limit > 0, now &- connections[c].lastReceiveNanos > limit else { continue }
