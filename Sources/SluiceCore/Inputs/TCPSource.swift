@@ -81,6 +81,7 @@ extension Worker {
         ring.receiveMultishot(fd: connections[c].fd, bufferGroup: bufferRing!.group, userData: userData(.receive, c))
         connections[c].receiveArmed = true
         connections[c].needsRearm = false
+        connections[c].lastReceiveNanos = now
     }
 
     func receiveCompleted(connection c: Int, result: Int32, flags: UInt32) {
