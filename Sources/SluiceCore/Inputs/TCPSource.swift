@@ -181,7 +181,9 @@ extension Worker {
     func closeIdleConnections() {
         // A connection waiting for receive buffers (pool full) is held back, not idle: its
         // unread bytes would be lost if it were closed now.
-        for c in 0..<connectionCapacity where connections[c].active && !connections[c].ended && !connections[c].needsRearm {
+        if poolExhausted { return }
+        for c in 0..<connectionCapacity where connections[c].active && !connections[c].ended && !connections[c].needsRearm
+            && connections[c].pendingHead < 0 {
             var limit = listeners[connections[c].listener].idleTimeoutNanos
             if stopping { limit = limit == 0 ? Worker.stopQuietNanos : min(limit, Worker.stopQuietNanos) }
             guard limit > 0, now &- connections[c].lastReceiveNanos > limit else { continue }

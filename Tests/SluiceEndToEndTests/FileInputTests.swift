@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+extension EndToEndTests {
+    @Suite struct FileInput {
+        static let eventTypes: [StaticString] = ["view", "click", "purchase"]
+
+        /// Writes `count` NDJSON events with a random `type`, returning the bytes of every non-view
+        /// line in file order. Some lines put `type` first, and every line has a decoy field
+        /// holding a type name, so only the `type` field may decide.
+        static func writeEvents(count: Int, to path: String) throws -> (expected: Data, views: Int) {
+            let file = ByteBuilder(capacity: count * 110)
+            let expected = ByteBuilder(capacity: count * 110)
+            var views = 0
+            for id in 0..<count {
+                let r = mix(UInt64(id))
+                let type = Int(r % 3)
+                let start = file.count
+                file.append("{")
+                if r & 8 != 0 { file.append("\"type\":\""); file.append(eventTypes[type]); file.append("\",") }
+                file.append("\"id\":")
+                file.append(decimal: id)
+                file.append(",\"user\":\"u")
+                file.append(decimal: Int((r >> 20) % 10_000))
+                file.append("\",\"previous\":\"")
+                file.append(eventTypes[Int((r >> 40) % 3)])
+                if r & 8 == 0 { file.append("\",\"type\":\""); file.append(eventTypes[type]) }
+                file.append("\",\"value\":")
+                file.append(decimal: Int((r >> 50) % 1000))
+                file.append(",\"msg\":\"lorem ipsum dolor sit amet\"}\n")
+                if type == 0 {
+                    views += 1
+                } else {
+                    file.withBytes { expected.append(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+                }
+            }
+            try file.write(to: path)
+            return (expected.data, views)
+        }
+
+        @Test func aMillionLineFileLosesExactlyItsViewEventsAndKeepsOrderAndBytes() throws {
+            let directory = try TemporaryDirectory()
+            let input = directory.path("events.ndjson"), output = directory.path("out.ndjson")
+            let count = 1_000_000
+            let (expected, views) = try Self.writeEvents(count: count, to: input)
+            let sluice = try SluiceProcess(["run", "--input", "file:path=\(input)", "--action", "json_decode",
+                                            "--action", "discard:field=type,equals=view", "--output", "file:path=\(output)"], in: directory)
+            #expect(try sluice.waitForExit(within: .seconds(60)) == .exited(0))
+
+            let written = try Data(contentsOf: URL(fileURLWithPath: output))
+            expectSameBytes(written, expected)
+            let summary = try sluice.summary()
+            #expect(summary.count("events_in") == count, "\(summary)")
+            #expect(summary.count("events_out") == count - views, "\(summary)")
+            #expect(summary.count("discarded") == views, "\(summary)")
+            #expect(summary.count("invalid_json") == 0, "\(summary)")
+        }
+
+        @Test func framingDeliversPartialLastLineSkipsEmptyLinesKeepsBinaryAndCutsAThreeMiBLine() throws {
+            let directory = try TemporaryDirectory()
+            let input = directory.path("mixed.log"), output = directory.path("out.log")
+            let maxEventBytes = 1 << 20
+            let everyByteButNewline = (0...255).map(UInt8.init).filter { $0 != 0x0A }
+            // Position-dependent content shows which part of the long line is kept.
+            let longLine = (0..<(3 << 20)).map { UInt8(33 + ($0 / 7) % 90) }
+            let file = ByteBuilder(capacity: 4 << 20)
+            let expected = ByteBuilder(capacity: 2 << 20)
+            func line(_ bytes: [UInt8], kept: [UInt8]? = nil) {
+                file.append(bytes); file.append(byte: 0x0A)
+                expected.append(kept ?? bytes); expected.append(byte: 0x0A)
+            }
+            line(Array("first line".utf8))
+            file.append(byte: 0x0A)
+            line(Array("nul\u{0}in\u{0}the middle\u{0}".utf8))
+            line([0, 0, 0])
+            line(everyByteButNewline)
+            line(Array("crlf line\r".utf8))
+            file.append([0x0A, 0x0A])
+            line(longLine, kept: Array(longLine.prefix(maxEventBytes)))
+            line(Array("the line after the long one arrives intact".utf8))
+            line(Array(everyByteButNewline.reversed()))
+            file.append(Array("partial last line without newline".utf8))
+            expected.append(Array("partial last line without newline\n".utf8))
+            try file.write(to: input)
+
+            let sluice = try SluiceProcess(["run", "--input", "file:path=\(input)", "--output", "file:path=\(output)"], in: directory)
+            #expect(try sluice.waitForExit(within: .seconds(30)) == .exited(0))
+            let written = try Data(contentsOf: URL(fileURLWithPath: output))
+            expectSameBytes(written, expected.data)
+            let summary = try sluice.summary()
+            #expect(summary.count("events_in") == 9, "\(summary)")
+            #expect(summary.count("events_out") == 9, "\(summary)")
+            #expect(summary.count("partial_records") == 1, "\(summary)")
+            #expect(summary.count("empty_lines") == 3, "\(summary)")
+            #expect(summary.count("cut_records") == 1, "\(summary)")
+            #expect(summary.count("cut_bytes") == (3 << 20) - maxEventBytes, "\(summary)")
+        }
+
+        @Test func aLineOfExactlyMaxEventSizeIsKeptWholeAndOneByteMoreIsCut() throws {
+            let directory = try TemporaryDirectory()
+            let input = directory.path("edge.log"), output = directory.path("out.log")
+            let limit = 64 << 10
+            let file = ByteBuilder(capacity: 4 * limit)
+            for (letter, length) in [(UInt8(ascii: "a"), limit), (UInt8(ascii: "b"), limit + 1), (UInt8(ascii: "c"), limit - 1)] {
+                file.append([UInt8](repeating: letter, count: length)); file.append(byte: 0x0A)
+            }
+            try file.write(to: input)
+            let sluice = try SluiceProcess(["run", "--max-event-size", "64KiB", "--input", "file:path=\(input)", "--output", "file:path=\(output)"], in: directory)
+            #expect(try sluice.waitForExit(within: .seconds(30)) == .exited(0))
+            let written = try Data(contentsOf: URL(fileURLWithPath: output))
+            let lengths = written.split(separator: 0x0A).map { ($0.first.map { Character(UnicodeScalar($0)) }, $0.count) }
+            #expect(lengths.map(\.0) == ["a", "b", "c"])
+            #expect(lengths.map(\.1) == [limit, limit, limit - 1])
+            let summary = try sluice.summary()
+            #expect(summary.count("cut_records") == 1, "\(summary)")
+            #expect(summary.count("cut_bytes") == 1, "\(summary)")
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+
+extension EndToEndTests {
+    @Suite struct JSONActions {
+        static let malformed = [
+            #"not json at all"#, #"{"a":1"#, #"{"a":1}}"#, #"{"a":tru}"#, #"{"a":1,}"#, #"{'a':1}"#,
+            #"{"a":"unterminated}"#, #"{"a":01}"#, #"{"a" 1}"#, #"{"a":[1,2}"#, #"{"a":1}{"b":2}"#, "{\"a\":\"raw\ttab\"}",
+        ]
+
+        static func validLine(_ i: Int) -> String {
+            switch i % 4 {
+            case 0: #"{"id":\#(i),"msg":"plain"}"#
+            case 1: #"{"id":\#(i),"nested":{"env":"inner","list":[1,2.5,-3e2,true,null]},"s":"esc \"q\" \\ \u00e9 \n"}"#
+            case 2: #"{"env":"dev","id":\#(i)}"#
+            default: #"  {"id" : \#(i) , "unicode":"héllo ☃"}  "#
+            }
+        }
+
+        static func object(_ line: String) -> NSDictionary? {
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? NSDictionary
+        }
+
+        @Test func malformedLinesPassUnchangedAndCountedWhileModifyAddsTheFieldToEveryObject() throws {
+            let directory = try TemporaryDirectory()
+            let input = directory.path("mixed.ndjson"), output = directory.path("out.ndjson")
+            var lines: [String] = []
+            var malformedCount = 0
+            for i in 0..<20_000 {
+                if i % 7 == 3 {
+                    lines.append(Self.malformed[(i / 7) % Self.malformed.count])
+                    malformedCount += 1
+                } else {
+                    lines.append(Self.validLine(i))
+                }
+            }
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: input))
+
+            let sluice = try SluiceProcess(["run", "--input", "file:path=\(input)", "--action", "json_decode",
+                                            "--action", "modify:field=env,value=prod", "--output", "file:path=\(output)"], in: directory)
+            #expect(try sluice.waitForExit(within: .seconds(60)) == .exited(0))
+            let written = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            try #require(written.count == lines.count + 1, "got \(written.count - 1) lines for \(lines.count)")
+            #expect(written.last == "")
+            var problems: [String] = []
+            for (i, original) in lines.enumerated() {
+                let got = String(written[i])
+                if i % 7 == 3 {
+                    if got != original { problems.append("line \(i + 1): malformed line changed: \(original) → \(got)") }
+                    continue
+                }
+                guard let object = Self.object(got), let source = Self.object(original)?.mutableCopy() as? NSMutableDictionary else {
+                    problems.append("line \(i + 1): output is not a JSON object: \(got)")
+                    continue
+                }
+                source["env"] = "prod"
+                if object != source { problems.append("line \(i + 1): \(original) → \(got)") }
+                // A replaced field must not leave the old value behind as a duplicate key.
+                if got.components(separatedBy: #""env""#).count != (original.contains(#""nested""#) ? 3 : 2) {
+                    problems.append("line \(i + 1): env appears more than once at the top level: \(got)")
+                }
+                if problems.count >= 10 { break }
+            }
+            #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+            let summary = try sluice.summary()
+            #expect(summary.count("events_in") == lines.count, "\(summary)")
+            #expect(summary.count("events_out") == lines.count, "\(summary)")
+            #expect(summary.count("invalid_json") == malformedCount, "\(summary)")
+            #expect(summary.count("modify_skipped") == malformedCount, "\(summary)")
+        }
+
+        @Test func modifyLeavesJSONValuesThatAreNotObjectsUnchanged() throws {
+            let directory = try TemporaryDirectory()
+            let sluice = try SluiceProcess(["run", "--input", "stdin", "--action", "json_decode", "--action", "modify:field=env,value=prod",
+                                            "--output", "stdout"], in: directory, standardInput: .pipe)
+            try sluice.writeInput(Data("[1,2]\n42\n\"text\"\nnull\n{\"a\":1}\n".utf8))
+            try sluice.closeInput()
+            #expect(try sluice.waitForExit(within: .seconds(10)) == .exited(0))
+            #expect(String(decoding: sluice.standardOutput(), as: UTF8.self) == "[1,2]\n42\n\"text\"\nnull\n{\"a\":1,\"env\":\"prod\"}\n")
+            let summary = try sluice.summary()
+            #expect(summary.count("modify_skipped") == 4, "\(summary)")
+            #expect(summary.count("invalid_json") == 0, "\(summary)")
+        }
+    }
+}
