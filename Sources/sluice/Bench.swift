@@ -39,6 +39,8 @@ struct Bench: ParsableCommand {
     @Option(help: "directory for data files") var dataDir = "/tmp/sluice-bench"
     @Option(help: "run the scenario this many times and report the median run") var runs = 1
     @Flag(help: "end with one line holding a JSON object of the results") var json = false
+    @Flag(inversion: .prefixedNo, help: "file scenarios: read the file as one byte range per worker (file input parallel=true)")
+    var parallel = true
 
     struct Result {
         var events: UInt64
@@ -130,7 +132,7 @@ struct Bench: ParsableCommand {
         let path = "\(dataDir)/ndjson-\(lines)-seed42.ndjson"
         let bytes = try BenchData.ensureNDJSONFile(path: path, lines: lines, seed: 42)
         BenchData.warmPageCache(path: path)
-        let input = try InputDefinition.make(type: "file", PluginArguments(plugin: "file", pairs: [("path", path)]))
+        let input = try InputDefinition.make(type: "file", PluginArguments(plugin: "file", pairs: [("path", path), ("parallel", parallel ? "true" : "false")]))
         let actions = json ? [try Action.make(type: "json_decode", PluginArguments(plugin: "json_decode", pairs: []), maxEventBytes: 1 << 20)] : []
         let node = try Node(settings: try settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [input], actions: actions, output: .devnull)])
         node.summaryFD = -1
@@ -139,7 +141,8 @@ struct Bench: ParsableCommand {
         guard s.value(.eventsOut) == UInt64(lines) else {
             throw ValidationError("expected \(lines) events out, counted \(s.value(.eventsOut))")
         }
-        return Result(events: s.value(.eventsIn), bytes: bytes, seconds: s.seconds, cpuSeconds: s.cpuSeconds, peakRSSBytes: s.peakRSSBytes, note: "")
+        return Result(events: s.value(.eventsIn), bytes: bytes, seconds: s.seconds, cpuSeconds: s.cpuSeconds, peakRSSBytes: s.peakRSSBytes,
+                      note: "file input parallel=\(parallel)" + (parallel ? " (one byte range per worker)" : " (one reader, streams handed to the least loaded worker)"))
     }
 
     // MARK: ndjson-aggregate
@@ -155,7 +158,7 @@ struct Bench: ParsableCommand {
             let s = try SpecParser.parse(text)
             return (s.type, PluginArguments(plugin: s.type, pairs: s.params.map { ($0.key, $0.value) }))
         }
-        let (it, ia) = try spec("file:path=\(path)")
+        let (it, ia) = try spec("file:path=\(path),parallel=\(parallel)")
         var actions: [Action] = []
         for text in ["json_decode", "discard:field=type,equals=view", "aggregate:key=type,value=value"] {
             let (t, a) = try spec(text)

@@ -91,6 +91,19 @@ enum Settings {
                 apply: duration("shutdown-timeout", 1000...3_600_000_000) { $0.shutdownTimeoutMicros = $1 }),
         Setting(name: "stall-timeout", help: "a worker whose loop does not turn for this long is reported (default: 5s)",
                 apply: duration("stall-timeout", 100_000...3_600_000_000) { $0.stallTimeoutMicros = $1 }),
+        Setting(name: "on-stall", help: "on a stalled worker: log (report it, not ready until it moves) or exit (with code \(Node.stallExitCode), for a service manager to restart the node) (default: log)") { (s: inout NodeSettings, text: String) throws(SettingError) in
+            guard let policy = StallPolicy(rawValue: text.lowercased()) else { throw SettingError(message: "on-stall expects log or exit, got '\(text)'") }
+            s.onStall = policy
+        },
+        Setting(name: "admin", help: "admin HTTP API (/live /ready /metrics /pipelines) on HOST:PORT, or off (default: \(AdminAddress.defaultAddress); when that default is taken the node runs without it, with a warning)") { (s: inout NodeSettings, text: String) throws(SettingError) in
+            if text.lowercased() == "off" {
+                s.admin = nil
+                return
+            }
+            guard let address = AdminAddress(parsing: text) else { throw SettingError(message: "admin expects an IPv4 HOST:PORT such as 127.0.0.1:9090, or off, got '\(text)'") }
+            s.admin = address
+            s.adminRequired = true
+        },
     ]
 
     static func named(_ name: String) -> Setting? { all.first { $0.name == name } }

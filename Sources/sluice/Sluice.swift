@@ -10,7 +10,7 @@ struct Sluice: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "An event/log ingest node: files and sockets in, actions, outputs out, on io_uring.",
-        subcommands: [Run.self, Check.self, Bench.self, Plugins.self, Version.self],
+        subcommands: [Run.self, Check.self, Bench.self, Top.self, Plugins.self, Version.self],
         defaultSubcommand: Run.self
     )
 }
@@ -40,6 +40,8 @@ struct TuningOptions: ParsableArguments {
     @Option(name: .customLong("lock-memory"), help: ArgumentHelp(Settings.helpText("lock-memory"))) var lockMemory: String?
     @Option(name: .customLong("shutdown-timeout"), help: ArgumentHelp(Settings.helpText("shutdown-timeout"))) var shutdownTimeout: String?
     @Option(name: .customLong("stall-timeout"), help: ArgumentHelp(Settings.helpText("stall-timeout"))) var stallTimeout: String?
+    @Option(name: .customLong("on-stall"), help: ArgumentHelp(Settings.helpText("on-stall"))) var onStall: String?
+    @Option(name: .customLong("admin"), help: ArgumentHelp(Settings.helpText("admin"))) var admin: String?
 
     /// The flags given, as (setting name, value), in the table's order.
     var given: [(String, String)] {
@@ -50,7 +52,7 @@ struct TuningOptions: ParsableArguments {
             ("read-buffer-size", readBufferSize), ("output-buffer-size", outputBufferSize), ("recv-buffers", recvBuffers),
             ("recv-buffer-size", recvBufferSize), ("idle-spin", idleSpin), ("busy-poll", busyPoll ? "true" : nil), ("sqpoll", sqpoll ? "true" : nil),
             ("sqpoll-cpu", sqpollCPU), ("numa", numa), ("pin", pin), ("lock-memory", lockMemory),
-            ("shutdown-timeout", shutdownTimeout), ("stall-timeout", stallTimeout),
+            ("shutdown-timeout", shutdownTimeout), ("stall-timeout", stallTimeout), ("on-stall", onStall), ("admin", admin),
         ]
         return values.compactMap { name, value in value.map { (name, $0) } }
     }
@@ -115,7 +117,9 @@ struct Run: ParsableCommand {
         abstract: "Run pipelines until their inputs finish or SIGTERM/SIGINT.",
         discussion: """
         With neither --config nor specs, runs the embedded default pipeline: tcp on 127.0.0.1:5140 → stdout.
-        Sizes take KiB/MiB suffixes, durations us/ms/s. Exit codes: 0 done, 1 runtime failure, 2 bad config or spec.
+        Sizes take KiB/MiB suffixes, durations us/ms/s. Exit codes: 0 done, 1 runtime failure, 2 bad config or spec,
+        3 a stalled worker with --on-stall exit. SIGHUP re-reads --config: an invalid or unchanged file changes nothing;
+        a valid new one drains the node and restarts it in place (same PID) with the new config.
         Every tuning flag is also a key of the config file's settings: section, with the same name.
         """
     )
@@ -133,7 +137,39 @@ struct Run: ParsableCommand {
         }
         let node: Node
         do { node = try Node(settings: loaded.0, pipelines: loaded.1) } catch { fail(error.description) }
-        throw ExitCode(node.run())
+        if let path = pipeline.config { node.reloadCheck = reloadCheck(path: path) }
+        let code = node.run()
+        if node.restartRequested { restartInPlace() }
+        throw ExitCode(code)
+    }
+
+    /// SIGHUP: the config file parsed again; a change counts only if it passes what `sluice
+    /// check` checks (with the same command-line flags on top).
+    func reloadCheck(path: String) -> () -> Node.ReloadDecision {
+        let running = try? YAMLConfigLoader.load(path: path)
+        return {
+            let file: ConfigFile
+            do { file = try YAMLConfigLoader.load(path: path) } catch { return .invalid("\(error)") }
+            if file == running { return .unchanged }
+            do {
+                let loaded = try pipeline.load(tuning: tuning)
+                _ = try Node(settings: loaded.0, pipelines: loaded.1)
+            } catch {
+                return .invalid("\(error)")
+            }
+            return .restart
+        }
+    }
+
+    /// The node drained for a new config: run this binary again with the same arguments, in
+    /// this process (same PID, so a service manager keeps tracking it; it gets READY=1 again).
+    func restartInPlace() -> Never {
+        Log.info("node", "restarting in place with the new configuration")
+        fflush(nil)
+        var arguments = CommandLine.arguments.map { strdup($0) } + [nil]
+        execv("/proc/self/exe", &arguments)
+        Log.error("node", "cannot restart in place: execv /proc/self/exe: \(String(cString: strerror(errno))); exiting so the service manager restarts the node")
+        Glibc.exit(1)
     }
 }
 

@@ -117,3 +117,55 @@ extension EndToEndTests {
         }
     }
 }
+
+extension EndToEndTests.FileInput {
+    /// `parallel=true` splits a large file into one range per worker, cut at newlines: every line
+    /// arrives exactly once, whole, and in file order within each range.
+    @Test func aParallelReadDeliversEveryLineOfALargeFileOnceAcrossTwoWorkers() throws {
+        let directory = try TemporaryDirectory()
+        let input = directory.path("big.ndjson"), output = directory.path("out.ndjson")
+        let count = 300_000  // ~30 MiB, above the 16 MiB minimum for splitting
+        let file = ByteBuilder(capacity: count * 110)
+        for id in 0..<count {
+            file.append("{\"id\":")
+            file.append(decimal: id, width: 7)
+            file.append(",\"pad\":\"")
+            for _ in 0..<Int(mix(UInt64(id)) % 150) { file.append(byte: 120) }
+            file.append("\"}\n")
+        }
+        try file.write(to: input)
+        let sluice = try SluiceProcess(["run", "--workers", "2", "--input", "file:path=\(input),parallel=true",
+                                        "--output", "file:path=\(output)"], in: directory)
+        #expect(try sluice.waitForExit(within: .seconds(60)) == .exited(0))
+        let written = try Data(contentsOf: URL(fileURLWithPath: output))
+        var seen = [Bool](repeating: false, count: count)
+        var duplicates = 0, malformed = 0, outOfOrder = 0
+        var lastByRange: [Int] = []
+        written.withUnsafeBytes { bytes in
+            _ = bytes.forEachLine { line in
+                guard line.count >= 15, line[0] == UInt8(ascii: "{") else { malformed += 1; return }
+                var id = 0
+                for k in 6..<13 { id = id * 10 + Int(line[k] - 48) }
+                guard id < count else { malformed += 1; return }
+                if seen[id] { duplicates += 1 }
+                seen[id] = true
+                // Lines of one range come in order: each line continues one of the runs seen so far.
+                if let r = lastByRange.firstIndex(where: { $0 == id - 1 }) { lastByRange[r] = id } else if lastByRange.count < 2 { lastByRange.append(id) } else { outOfOrder += 1 }
+            }
+        }
+        #expect(malformed == 0)
+        #expect(duplicates == 0)
+        #expect(seen.allSatisfy { $0 }, "\(seen.filter { !$0 }.count) line(s) missing")
+        #expect(outOfOrder == 0)
+        #expect(try sluice.summary().count("events_out") == count)
+    }
+
+    @Test func parallelCannotBeCombinedWithFollowOrOffsets() throws {
+        let directory = try TemporaryDirectory()
+        for spec in ["file:path=/etc/hostname,parallel=true,follow=true", "file:path=/etc/hostname,parallel=true,offsets=\(directory.path("o"))"] {
+            let sluice = try SluiceProcess(["run", "--input", spec, "--output", "devnull"], in: directory)
+            #expect(try sluice.waitForExit(within: .seconds(10)) == .exited(2))
+            #expect(sluice.standardError().contains("parallel=true"))
+        }
+    }
+}

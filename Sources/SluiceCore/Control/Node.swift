@@ -25,9 +25,29 @@ public final class Node {
 
     public private(set) var summary: RunSummary?
 
+    /// What a SIGHUP found in the config file.
+    public enum ReloadDecision {
+        case unchanged
+        case invalid(String)
+        /// Valid and different: drain, then restart with it.
+        case restart
+    }
+
+    /// Checks the config file again on SIGHUP; set by the CLI when the node runs from `--config`.
+    public var reloadCheck: (() -> ReloadDecision)?
+    /// A SIGHUP found a valid new config and the node drained for it: the caller restarts the
+    /// process in place (same PID) so the new config takes effect.
+    public private(set) var restartRequested = false
+
     public struct SetupError: Error, CustomStringConvertible {
         public let description: String
     }
+
+    /// Exit code after a stall with `--on-stall=exit`, so a service manager restarts the node.
+    public static let stallExitCode: Int32 = 3
+    /// One control-loop turn: the longest the control thread waits for admin traffic before it
+    /// looks at signals, heartbeats and the drain again.
+    static let controlTurnMillis: Int32 = 20
 
     public init(settings: NodeSettings, pipelines: [PipelineDefinition]) throws(SetupError) {
         guard !pipelines.isEmpty else { throw SetupError(description: "no pipeline to run") }
@@ -117,11 +137,34 @@ public final class Node {
                                 }
                             }
                         }
+                        if file.parallel && workerCount > 1 && size >= UInt64(FileInput.minimumParallelFileBytes) {
+                            // One range per worker, each cut just after a newline, each its own stream.
+                            var bounds: [UInt64] = [0]
+                            for k in 1..<workerCount {
+                                bounds.append(max(bounds.last!, Node.lineStart(fd: fd, near: size * UInt64(k) / UInt64(workerCount), size: size)))
+                            }
+                            bounds.append(size)
+                            for k in 0..<workerCount where bounds[k] < bounds[k + 1] {
+                                let rangeFD = k == 0 ? fd : open(path, O_RDONLY | O_CLOEXEC)
+                                guard rangeFD >= 0 else { throw SetupError(description: "pipeline \(pipeline.name): input file: \(SystemError.lastErrno("open \(path)"))") }
+                                let reader = (nextReader + k) % workerCount
+                                readLoad[reader] += 1
+                                processLoad[reader] += 1
+                                var source = FileSource(path: path, fd: rangeFD, pipeline: p, target: reader, follow: false, isStdin: false,
+                                                        pollIntervalMicros: file.pollIntervalMicros, readBytes: settings.readBufferBytes,
+                                                        owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes,
+                                                        startOffset: bounds[k], inode: inode, device: device)
+                                source.endOffset = bounds[k + 1]
+                                assignments[reader].files.append(source)
+                            }
+                            nextReader += workerCount
+                            continue
+                        }
                         let reader = nextReader % workerCount
                         nextReader += 1
                         readLoad[reader] += 1
                         let target = processor(reader: reader)
-                        let words = file.offsetsPath.map { offsets.add(path: path, storePath: $0, offset: start, inode: inode, device: device) }
+                        let words = file.offsetsPath.map { offsets.add(path: path, storePath: $0, pipeline: p, offset: start, inode: inode, device: device) }
                         if let words { offsetsIntervalMicros = min(offsetsIntervalMicros, file.offsetsIntervalMicros); _ = words }
                         assignments[reader].files.append(FileSource(path: path, fd: fd, pipeline: p, target: target, follow: file.follow, isStdin: false,
                                                                      pollIntervalMicros: file.pollIntervalMicros, readBytes: settings.readBufferBytes,
@@ -178,6 +221,19 @@ public final class Node {
         return assignments
     }
 
+    /// The offset just after the first newline at or after `offset` (or `size`).
+    static func lineStart(fd: Int32, near offset: UInt64, size: UInt64) -> UInt64 {
+        var position = offset
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while position < size {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(position)) }
+            if n <= 0 { return size }
+            if let i = buffer[0..<n].firstIndex(of: 10) { return position + UInt64(i) + 1 }
+            position += UInt64(n)
+        }
+        return size
+    }
+
     // MARK: Running
 
     /// Runs until every input is finished and drained, or a signal stops the node. Returns
@@ -191,10 +247,12 @@ public final class Node {
         let pool: EventPool
         let shared: NodeShared
         let assignments: [WorkerAssignment]
+        let control: ControlPlane
         do {
             pool = try EventPool(settings.pool, placements: placements)
             shared = try NodeShared(settings: settings, pipelines: pipelines, workerCount: workerCount, pool: pool)
             assignments = try prepare(shared: shared)
+            control = try ControlPlane(node: self, shared: shared)
         } catch let e as SetupError {
             Log.error("node", e.description)
             return 1
@@ -218,8 +276,8 @@ public final class Node {
             precondition(rc == 0, "pthread_create failed: \(rc)")
             threads.append(thread)
         }
-        // Wait for every worker's ring to exist.
-        while (0..<workerCount).contains(where: { !shared.flag($0, .started) }) { usleep(1000) }
+        // Wait for every worker's ring to exist (the admin API answers "starting" meanwhile).
+        while (0..<workerCount).contains(where: { !shared.flag($0, .started) }) { control.service(timeoutMillis: 1) }
         if let failed = (0..<workerCount).first(where: { shared.flag($0, .failed) }) {
             Log.error("node", "worker \(failed) could not start: \(workers[failed].failure ?? "unknown error")")
             shared.setPhase(.exiting)
@@ -227,9 +285,12 @@ public final class Node {
             return 1
         }
         Log.info("node", "started \(workerCount) worker(s) on CPU(s) \(cpus.map { String($0) }.joined(separator: ",")), pool \(settings.pool.capacity) events x \(settings.pool.eventSizeBytes) B, \(pipelines.count) pipeline(s)")
-        let exitCode = supervise(shared: shared)
+        let exitCode = supervise(shared: shared, control: control)
+        if exitCode != 0 { restartRequested = false }  // a reload whose drain failed exits instead
+        if !restartRequested { control.notifyStopping() }
         shared.setPhase(.exiting)
-        for t in threads { pthread_join(t, nil) }
+        // A stalled worker may never turn its loop again: exit without waiting for it.
+        if exitCode != Node.stallExitCode { for t in threads { pthread_join(t, nil) } }
         // Workers are gone: what they committed is final.
         if !offsets.entries.isEmpty { offsets.persist() }
         let seconds = Double(monotonicNanos() - start) / 1e9
@@ -246,45 +307,51 @@ public final class Node {
 
     static func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
 
-    /// The control loop: signals, heartbeats, finished inputs, drain and its timeout.
-    func supervise(shared: NodeShared) -> Int32 {
-        var lastBeats = (0..<workerCount).map { shared.heartbeat($0) }
-        var lastMoved = [UInt64](repeating: monotonicNanos(), count: workerCount)
-        var stalled = [Bool](repeating: false, count: workerCount)
+    /// The control loop: admin API, signals, heartbeats, systemd, finished inputs, drain and its timeout.
+    func supervise(shared: NodeShared, control: ControlPlane) -> Int32 {
+        control.beginSupervision(now: monotonicNanos())
         var stopSince: UInt64 = 0
         var signalled = false
         var offsetsSavedAt = monotonicNanos()
         while true {
-            let sig = sl_wait_control_signal(20)
+            // Admin traffic for up to one turn, then a signal that arrived meanwhile (no wait).
+            control.service(timeoutMillis: Node.controlTurnMillis)
+            let sig = sl_wait_control_signal(0)
             let now = monotonicNanos()
             if sig == SIGINT || sig == SIGTERM {
                 if signalled {
                     Log.warn("node", "second stop signal: exiting without draining")
+                    restartRequested = false
                     return 130
                 }
                 signalled = true
+                if restartRequested { Log.info("node", "stop signal during a reload: exiting after the drain instead of restarting") }
+                restartRequested = false
                 Log.info("node", "signal \(sig == SIGINT ? "SIGINT" : "SIGTERM"): stopping inputs and draining")
             } else if sig == SIGHUP {
-                Log.warn("node", "SIGHUP: configuration reload is not implemented yet; ignoring")
+                reload(control: control)
             }
-            for w in 0..<workerCount {
-                let beat = shared.heartbeat(w)
-                if beat != lastBeats[w] {
-                    lastBeats[w] = beat
-                    lastMoved[w] = now
-                    if stalled[w] { Log.info("node", "worker \(w) is moving again"); stalled[w] = false }
-                } else if !stalled[w] && now - lastMoved[w] > UInt64(settings.stallTimeoutMicros) * 1000 {
-                    stalled[w] = true
-                    Log.error("node", "worker \(w) stalled: no heartbeat for \((now - lastMoved[w]) / 1_000_000) ms")
+            for change in control.observeWorkers(now: now) {
+                switch change {
+                case .moving(let w):
+                    Log.info("node", "worker \(w) is moving again")
+                case .stalled(let w, let stillNanos):
+                    Log.error("node", "worker \(w) stalled: no heartbeat for \(stillNanos / 1_000_000) ms")
+                    if settings.onStall == .exit {
+                        Log.error("node", "--on-stall=exit: exiting with code \(Node.stallExitCode) so the service manager restarts the node")
+                        return Node.stallExitCode
+                    }
                 }
             }
+            control.tick(now: now)
             if !offsets.entries.isEmpty && now - offsetsSavedAt >= UInt64(offsetsIntervalMicros) * 1000 {
                 offsets.persist()
                 offsetsSavedAt = now
             }
             let allFinished = (0..<workerCount).allSatisfy { shared.flag($0, .inputsFinished) }
-            if shared.phase == .running && (signalled || allFinished) {
+            if shared.phase == .running && (signalled || allFinished || restartRequested) {
                 shared.setPhase(.stopping)
+                if !restartRequested { control.notifyStopping() }  // a reload said RELOADING=1
                 stopSince = now
             }
             if shared.phase == .stopping {
@@ -295,6 +362,29 @@ public final class Node {
                     return 1
                 }
             }
+        }
+    }
+
+    /// SIGHUP: an invalid or unchanged config changes nothing; a valid new one drains the node
+    /// like SIGTERM does, and `restartRequested` tells the caller to restart with it.
+    func reload(control: ControlPlane) {
+        guard let reloadCheck else {
+            Log.warn("node", "SIGHUP: the node runs without --config, so there is nothing to reload; ignoring")
+            return
+        }
+        guard control.shared.phase == .running else {
+            Log.warn("node", "SIGHUP: the node is already stopping; ignoring")
+            return
+        }
+        switch reloadCheck() {
+        case .unchanged:
+            Log.info("node", "SIGHUP: the configuration is unchanged; nothing to do")
+        case .invalid(let problem):
+            Log.error("node", "SIGHUP: the new configuration is invalid, keeping the running one: \(problem)")
+        case .restart:
+            Log.info("node", "SIGHUP: the configuration changed: draining, then restarting in place with it")
+            control.notifyReloading()
+            restartRequested = true
         }
     }
 

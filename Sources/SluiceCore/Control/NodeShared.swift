@@ -19,6 +19,8 @@ public final class NodeShared: @unchecked Sendable {
     /// Wake-up eventfd per worker.
     let eventFDs: [Int32]
     public let counters: [CounterBlock]
+    /// Per worker: receive → ack latency of delivered events, per pipeline.
+    public let latency: [LatencyHistogram]
 
     public enum Word: Int {
         case heartbeat = 0, sleeping, inputsFinished, drained, started, failed, busyNanos, loops
@@ -55,6 +57,7 @@ public final class NodeShared: @unchecked Sendable {
         }
         eventFDs = fds
         counters = (0..<n).map { _ in CounterBlock(pipelines: pipelines.count) }
+        latency = (0..<n).map { _ in LatencyHistogram(pipelines: pipelines.count) }
     }
 
     deinit {
@@ -67,6 +70,7 @@ public final class NodeShared: @unchecked Sendable {
         words.deallocate()
         for fd in eventFDs { Glibc.close(fd) }
         for c in counters { c.values.deallocate() }
+        for l in latency { l.values.deallocate() }
     }
 
     func word(_ worker: Int, _ w: Word) -> UnsafeMutablePointer<UInt64> { words + (worker * 16 + w.rawValue) }

@@ -10,14 +10,14 @@ public enum SocketAddress {
         return address
     }
 
-    /// A non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT.
-    public static func listen(host: String, port: UInt16, backlog: Int32 = 4096) throws(SystemError) -> Int32 {
+    /// A listening socket with SO_REUSEADDR and (unless `reusePort` is false) SO_REUSEPORT.
+    public static func listen(host: String, port: UInt16, backlog: Int32 = 4096, reusePort: Bool = true) throws(SystemError) -> Int32 {
         guard var address = ipv4(host, port: port) else { throw SystemError(code: EINVAL, operation: "parsing address \(host)") }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .lastErrno("socket") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
+        if reusePort { setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size)) }
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }

@@ -14,6 +14,10 @@ import Glibc
 /// - `offsets-op`: where to start: `continue` from the saved offset (default), `tail` at the
 ///   current end, `reset` at the beginning.
 /// - `offsets-interval`: how often offsets are saved (default 1s).
+/// - `parallel`: split every file of at least 16 MiB into one byte range per worker, cut at
+///   newlines, each range its own stream read and processed by its own worker (default false).
+///   For one large file read once (benchmarks, backfills): lines keep their order within a range,
+///   not across ranges; not with `follow` or `offsets`.
 /// A last line without a newline is delivered as an event (flagged partial) when the file ends
 /// and is not followed. A followed file that is renamed and recreated (rotation) is read to its
 /// end and then the new file from its start; a file that shrinks (copytruncate) is read again
@@ -26,6 +30,7 @@ public struct FileInput: Sendable {
         ParameterDoc("offsets", "file that keeps the committed position of every file"),
         ParameterDoc("offsets-op", "where to start: continue, tail or reset", default: "continue"),
         ParameterDoc("offsets-interval", "how often offsets are saved", default: "1s"),
+        ParameterDoc("parallel", "split each file into one byte range per worker, read in parallel (no follow, no offsets; order kept within a range only)", default: "false"),
     ]
     public enum OffsetsOp: String, Sendable { case `continue`, tail, reset }
     public let patterns: [String]
@@ -34,6 +39,9 @@ public struct FileInput: Sendable {
     public let offsetsPath: String?
     public let offsetsOp: OffsetsOp
     public let offsetsIntervalMicros: Int
+    public let parallel: Bool
+    /// Files smaller than this are not split by `parallel=true`.
+    public static let minimumParallelFileBytes = 16 << 20
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -51,6 +59,10 @@ public struct FileInput: Sendable {
         let interval = arguments.string("offsets-interval") ?? "1s"
         guard let i = Units.micros(interval), i >= 10_000 else { throw PluginArgumentError(key: "offsets-interval", "expected a duration of at least 10ms such as 1s, got '\(interval)'") }
         offsetsIntervalMicros = i
+        parallel = try arguments.bool("parallel", default: false)
+        if parallel && (follow || offsetsPath != nil) {
+            throw PluginArgumentError(key: "parallel", "parallel=true reads a fixed file in ranges; it cannot be combined with follow=true or offsets=")
+        }
     }
 
     /// The files the patterns name now, sorted, each once. A pattern that matches nothing is

@@ -8,6 +8,7 @@ struct ReadSlot {
     var state = State.idle
     var offset: UInt64 = 0
     var length: Int32 = 0
+    var requested = 0
     var consumed = 0
 }
 
@@ -47,6 +48,8 @@ struct FileSource {
     let commitWords: UnsafeMutablePointer<UInt64>?
     /// Rotation seen: the old file gets one more read to its end before the switch.
     var rotationSeen = false
+    /// A byte range of a file split across workers (`parallel=true`) ends here.
+    var endOffset = UInt64.max
 
     init(path: String, fd: Int32, pipeline: Int, target: Int, follow: Bool, isStdin: Bool, pollIntervalMicros: Int,
          readBytes: Int, owner: Int, index: Int, maxEventBytes: Int, startOffset: UInt64 = 0,
@@ -132,8 +135,12 @@ extension Worker {
             files[f].expectedOffset = slot.pointee.offset + UInt64(length)
             slot.pointee.state = .idle
             files[f].nextSlotToFrame = (s + 1) % depth
-            if length < files[f].readBytes && !files[f].isStdin {
+            if length < slot.pointee.requested && !files[f].isStdin {
                 files[f].nextReadOffset = files[f].expectedOffset
+            }
+            if files[f].expectedOffset >= files[f].endOffset {
+                finishFile(f, emitPartial: true)  // the range is done
+                break
             }
         }
         issueReads(f)
@@ -151,12 +158,14 @@ extension Worker {
         while files[f].readsInFlight < depth {
             let s = files[f].nextSlotToRead
             let slot = files[f].slots + s
-            guard slot.pointee.state == .idle else { return }
+            guard slot.pointee.state == .idle, files[f].nextReadOffset < files[f].endOffset else { return }
+            let count = Int(min(UInt64(files[f].readBytes), files[f].endOffset - files[f].nextReadOffset))
             slot.pointee.state = .reading
             slot.pointee.offset = files[f].nextReadOffset
-            ring.read(fd: files[f].fd, into: slot.pointee.buffer, count: files[f].readBytes,
+            slot.pointee.requested = count
+            ring.read(fd: files[f].fd, into: slot.pointee.buffer, count: count,
                       offset: files[f].isStdin ? UInt64.max : files[f].nextReadOffset, userData: userData(.fileRead, f, s))
-            files[f].nextReadOffset += UInt64(files[f].readBytes)
+            files[f].nextReadOffset += UInt64(count)
             files[f].readsInFlight += 1
             files[f].nextSlotToRead = (s + 1) % FileSource.readDepth
         }

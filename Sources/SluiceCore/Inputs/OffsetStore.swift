@@ -8,6 +8,8 @@ public final class OffsetBook: @unchecked Sendable {
     public struct Entry {
         public let path: String
         public let storePath: String
+        /// The pipeline whose file input this is (for the commit-lag metric).
+        public let pipeline: Int
         /// [0] committed offset, [1] inode, [2] device.
         let words: UnsafeMutablePointer<UInt64>
 
@@ -22,13 +24,13 @@ public final class OffsetBook: @unchecked Sendable {
 
     deinit { for e in entries { e.words.deallocate() } }
 
-    func add(path: String, storePath: String, offset: UInt64, inode: UInt64, device: UInt64) -> UnsafeMutablePointer<UInt64> {
+    func add(path: String, storePath: String, pipeline: Int, offset: UInt64, inode: UInt64, device: UInt64) -> UnsafeMutablePointer<UInt64> {
         let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 8)
         words.initialize(repeating: 0, count: 8)
         words[0] = offset
         words[1] = inode
         words[2] = device
-        entries.append(Entry(path: path, storePath: storePath, words: words))
+        entries.append(Entry(path: path, storePath: storePath, pipeline: pipeline, words: words))
         return words
     }
 

@@ -87,6 +87,8 @@ struct OutputState {
         if kind == .devnull {
             worker.counters.add(.eventsOut, 1, pipeline: pipeline)
             worker.counters.add(.bytesOut, Int(event.header.pointee.rawLength) + 1, pipeline: pipeline)
+            // Issue 5 (metrics): devnull acks at once, at this turn's clock.
+            worker.latency.record(worker.now &- min(event.header.pointee.receivedNanos, worker.now), pipeline: pipeline)
             worker.release(handle)
             return
         }
@@ -215,9 +217,16 @@ struct OutputState {
         let b = inflight
         let h = batch(b)
         var dropped = 0
+        // Issue 5 (metrics): one clock read per batch, one receive → ack latency per delivered event.
+        let ackNanos = monotonicNanos()
         for i in 0..<h.count {
             let handle = h[i]
-            if worker.slabTable[EventHandles.slab(handle)].event(handle).has(EventFlags.discarded) { dropped += 1 }
+            let event = worker.slabTable[EventHandles.slab(handle)].event(handle)
+            if event.has(EventFlags.discarded) {
+                dropped += 1
+            } else {
+                worker.latency.record(ackNanos &- min(event.header.pointee.receivedNanos, ackNanos), pipeline: pipeline)
+            }
             worker.release(handle)
         }
         worker.counters.add(.eventsOut, h.count - dropped, pipeline: pipeline)

@@ -30,6 +30,32 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .aggregateRows: "aggregate_rows"
         }
     }
+
+    /// One line for the metric's `# HELP` (metrics name: `sluice_<name>_total`).
+    public var help: String {
+        switch self {
+        case .eventsIn: "Records framed into events by the inputs."
+        case .bytesIn: "Bytes of the records framed by the inputs."
+        case .eventsOut: "Events acknowledged by the output (written, synced or sent)."
+        case .bytesOut: "Bytes written by the output."
+        case .discarded: "Events dropped by actions."
+        case .cutRecords: "Records longer than max-event-size, cut and flagged."
+        case .cutBytes: "Bytes dropped from cut records."
+        case .invalidJSON: "Events json_decode found invalid (passed on unchanged)."
+        case .partialRecords: "Last records without a newline, delivered flagged partial."
+        case .connectionsAccepted: "TCP connections accepted."
+        case .connectionsRejected: "TCP connections refused (max-connections) or failed on accept."
+        case .inputErrors: "Read, receive and accept errors of the inputs."
+        case .outputErrors: "Failed writes, fsyncs and sends of the output (retried)."
+        case .outputBatches: "Batches written by the output."
+        case .modifySkipped: "Events modify could not edit."
+        case .emptyLines: "Empty lines skipped by the framer."
+        case .connectionsTimedOut: "TCP connections closed after idle-timeout."
+        case .aggregated: "Events folded into aggregate tables."
+        case .aggregateSkipped: "Events aggregate could not use."
+        case .aggregateRows: "Rows emitted by aggregate."
+        }
+    }
 }
 
 /// One worker's counters for every pipeline: plain integers written only by the worker (no

@@ -33,6 +33,13 @@ public struct NodeSettings: Sendable {
     public var shutdownTimeoutMicros = NodeSettings.defaultShutdownTimeoutMicros
     /// A worker whose loop does not turn for this long is reported stalled (`--stall-timeout`).
     public var stallTimeoutMicros = NodeSettings.defaultStallTimeoutMicros
+    /// What the control thread does about a stalled worker (`--on-stall`).
+    public var onStall = StallPolicy.log
+    /// Where the admin HTTP API listens (`--admin`); nil: nowhere (`--admin off`).
+    public var admin: AdminAddress? = AdminAddress.defaultAddress
+    /// Set when `admin` was chosen explicitly: failing to listen there is then a setup error;
+    /// the default address is best effort (a warning).
+    public var adminRequired = false
 
     public static let defaultBatchSize = 256
     public static let defaultIdleSpinMicros = 50

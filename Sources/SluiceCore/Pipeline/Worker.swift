@@ -28,6 +28,8 @@ final class Worker {
     let settings: NodeSettings
     let slab: UnsafeMutablePointer<Slab>
     let counters: CounterBlock
+    /// Issue 5 (metrics): receive → ack latencies, written by `OutputState` on every ack.
+    let latency: LatencyHistogram
     let workerCount: Int
     var ring: Ring!
 
@@ -71,6 +73,12 @@ final class Worker {
     var stopping = false
     var poolExhausted = false
     var failure: String?
+    /// Issue 5 (metrics): busy time is time not spent sleeping in the ring wait; published each
+    /// turn as busy time up to the last sleep plus the time awake since.
+    var busyBeforeSleepNanos: UInt64 = 0
+    var awakeSinceNanos: UInt64 = 0
+    /// Issue 5 (supervision tests only): an injected stall, inert unless its variables are set.
+    var testStall: TestStall
 
     init(index: Int, cpu: Int?, shared: NodeShared, assignment: WorkerAssignment) {
         self.index = index
@@ -80,6 +88,8 @@ final class Worker {
         workerCount = shared.workerCount
         slab = shared.pool.slabs + index
         counters = shared.counters[index]
+        latency = shared.latency[index]
+        testStall = TestStall.fromEnvironment(worker: index)
         nextSourceID = UInt32(index) << 24 | 1
         files = assignment.files
         listeners = assignment.listeners
@@ -150,10 +160,16 @@ final class Worker {
 
     func loop() {
         let busyPoll = settings.busyPoll
+        let busyWord = shared.word(index, .busyNanos)
+        awakeSinceNanos = monotonicNanos()
+        testStall.start(now: awakeSinceNanos)
         while true {
             now = monotonicNanos()
             let heartbeat = shared.word(index, .heartbeat)
             sl_store_relaxed(heartbeat, heartbeat.pointee &+ 1)
+            // Issue 5: busy time for the metrics; the injected stall of the supervision tests.
+            sl_store_relaxed(busyWord, busyBeforeSleepNanos &+ (now &- awakeSinceNanos))
+            if now >= testStall.atNanos { testStall.hold(worker: index, shared: shared) }
             let phase = shared.phase
             if phase == .exiting { return }
             if phase == .stopping && !stopping { beginStop() }
@@ -182,8 +198,11 @@ final class Worker {
                     sl_store_seq_cst(sleeping, 0)
                     submit(wait: false)
                 } else {
+                    let sleepStart = monotonicNanos()  // Issue 5: busy time excludes the sleep
                     submit(wait: true, timeoutNanos: nextTimeout())
                     sl_store_seq_cst(sleeping, 0)
+                    busyBeforeSleepNanos &+= sleepStart &- awakeSinceNanos
+                    awakeSinceNanos = monotonicNanos()
                 }
                 }
             }

@@ -1,0 +1,205 @@
+import Glibc
+
+/// The control thread's per-run state besides signals and drain: worker health, the admin HTTP
+/// API and systemd notifications. Everything here reads the workers' shared words and never
+/// touches an event.
+final class ControlPlane {
+    let node: Node
+    let shared: NodeShared
+    private(set) var admin: AdminServer?
+    let notifier: SystemdNotifier?
+    private(set) var health: WorkerHealth
+    private var readyNotified = false
+    private var stoppingNotified = false
+    private var watchdogDueNanos: UInt64 = 0
+    private var watchdogBeats: [UInt64]
+
+    /// Opens the admin socket (when enabled) and reads the systemd environment. Failing to
+    /// listen is fatal only when `--admin` was given: the default address is best effort, so a
+    /// second node or a busy port 9090 does not keep a pipeline from running.
+    init(node: Node, shared: NodeShared) throws(Node.SetupError) {
+        self.node = node
+        self.shared = shared
+        notifier = SystemdNotifier()
+        health = WorkerHealth(shared: shared, now: monotonicNanos())
+        watchdogBeats = [UInt64](repeating: 0, count: shared.workerCount)
+        if let address = node.settings.admin {
+            do {
+                let server = try AdminServer(address: address)
+                admin = server
+                Log.info("admin", "listening on http://\(server.address) (/live /ready /metrics /pipelines)")
+            } catch {
+                if node.settings.adminRequired { throw Node.SetupError(description: "--admin \(address): \(error)") }
+                Log.warn("admin", "\(error): running without the admin interface (choose another address with --admin HOST:PORT, or --admin off)")
+            }
+        }
+    }
+
+    /// Serves admin traffic for up to `timeoutMillis` (or just waits that long without an admin server).
+    func service(timeoutMillis: Int32) {
+        guard let admin else {
+            _ = poll(nil, 0, timeoutMillis)
+            return
+        }
+        admin.service(timeoutMillis: timeoutMillis, now: monotonicNanos, route: route)
+    }
+
+    /// Supervision starts now: heartbeats are measured from here.
+    func beginSupervision(now: UInt64) {
+        health = WorkerHealth(shared: shared, now: now)
+    }
+
+    func observeWorkers(now: UInt64) -> [WorkerHealth.Change] {
+        health.observe(shared: shared, now: now, stallTimeoutNanos: UInt64(node.settings.stallTimeoutMicros) * 1000)
+    }
+
+    // MARK: Readiness
+
+    enum State {
+        case starting, running, stopping
+        case failed(worker: Int)
+        case stalled(worker: Int)
+
+        var name: String {
+            switch self {
+            case .starting: "starting"
+            case .running: "running"
+            case .stopping: "stopping"
+            case .failed: "failed"
+            case .stalled: "stalled"
+            }
+        }
+
+        var detail: String {
+            switch self {
+            case .failed(let w): "worker \(w) failed to start"
+            case .stalled(let w): "worker \(w) stalled"
+            default: name
+            }
+        }
+    }
+
+    /// Ready (`.running`) when every worker started and turns its loop (inputs and outputs were
+    /// opened before the workers started), none is stalled and the node is not stopping.
+    var state: State {
+        for w in 0..<shared.workerCount {
+            if shared.flag(w, .failed) { return .failed(worker: w) }
+            if !shared.flag(w, .started) || shared.heartbeat(w) == 0 { return .starting }
+        }
+        if shared.phase != .running { return .stopping }
+        if let w = health.stalled.firstIndex(of: true) { return .stalled(worker: w) }
+        return .running
+    }
+
+    var isReady: Bool { if case .running = state { true } else { false } }
+
+    // MARK: systemd
+
+    /// `READY=1` once ready; `WATCHDOG=1` every half watchdog period while every worker's
+    /// heartbeat moved since the last one and none is stalled (a stuck node then gets killed
+    /// and restarted by systemd).
+    func tick(now: UInt64) {
+        guard let notifier else { return }
+        if !readyNotified && isReady {
+            notifier.notify("READY=1\nSTATUS=running \(node.pipelines.count) pipeline(s) on \(shared.workerCount) worker(s)")
+            readyNotified = true
+            watchdogBeats = (0..<shared.workerCount).map { shared.heartbeat($0) }
+            watchdogDueNanos = now + (notifier.watchdogIntervalNanos ?? 0)
+        }
+        guard readyNotified, let interval = notifier.watchdogIntervalNanos, now >= watchdogDueNanos else { return }
+        let beats = (0..<shared.workerCount).map { shared.heartbeat($0) }
+        let allMoved = zip(beats, watchdogBeats).allSatisfy { $0 != $1 }
+        if allMoved && !health.anyStalled { notifier.notify("WATCHDOG=1") }
+        watchdogBeats = beats
+        watchdogDueNanos = now + interval
+    }
+
+    /// Before a restart in place; the restarted node sends `READY=1` again.
+    func notifyReloading() {
+        notifier?.notify("RELOADING=1")
+    }
+
+    func notifyStopping() {
+        guard let notifier, !stoppingNotified else { return }
+        notifier.notify("STOPPING=1")
+        stoppingNotified = true
+    }
+
+    // MARK: Admin API
+
+    static let routes = ["/live", "/ready", "/metrics", "/pipelines"]
+
+    func route(_ request: AdminServer.Request) -> AdminServer.Response {
+        guard ControlPlane.routes.contains(request.path) else {
+            return .init(status: 404, body: "not found: \(request.path) (try \(ControlPlane.routes.joined(separator: ", ")))\n")
+        }
+        guard request.method == "GET" || request.method == "HEAD" else {
+            return .init(status: 405, body: "method \(request.method) not allowed\n", extraHeaders: [("Allow", "GET, HEAD")])
+        }
+        switch request.path {
+        case "/live":
+            return .init(status: 200, body: "live\n")
+        case "/ready":
+            let now = state
+            if case .running = now { return .init(status: 200, body: "ready\n") }
+            return .init(status: 503, body: "not ready: \(now.detail)\n")
+        case "/metrics":
+            return .init(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metricsText())
+        default:
+            return .init(status: 200, contentType: "application/json", body: pipelinesJSON())
+        }
+    }
+
+    /// `{"state":…,"ready":…,"workers":N,"pipelines":[{"name","inputs","actions","output","state","counters"}]}`.
+    /// Every worker runs every pipeline, so a pipeline's state is the node's.
+    func pipelinesJSON() -> String {
+        func quoted(_ s: String) -> String { String(decoding: JSONText.quoted(s), as: UTF8.self) }
+        func list(_ items: [String]) -> String { "[" + items.map(quoted).joined(separator: ",") + "]" }
+        let state = self.state.name
+        var entries: [String] = []
+        for (p, pipeline) in node.pipelines.enumerated() {
+            let counters = Counter.allCases.map { "\(quoted($0.name)):\(shared.sum($0, pipeline: p))" }.joined(separator: ",")
+            entries.append("{\"name\":\(quoted(pipeline.name)),\"inputs\":\(list(pipeline.inputs.map(\.typeName))),"
+                + "\"actions\":\(list(pipeline.actions.map(\.typeName))),\"output\":\(quoted(pipeline.output.typeName)),"
+                + "\"state\":\(quoted(state)),\"counters\":{\(counters)}}")
+        }
+        return "{\"state\":\(quoted(state)),\"ready\":\(isReady),\"workers\":\(shared.workerCount),"
+            + "\"pipelines\":[\(entries.joined(separator: ","))]}\n"
+    }
+}
+
+extension InputDefinition {
+    /// The plugin's registered name (as in `InputDefinition.types`).
+    var typeName: String {
+        switch self {
+        case .file: "file"
+        case .tcp: "tcp"
+        case .stdin: "stdin"
+        case .generator: "generator"
+        }
+    }
+}
+
+extension Action {
+    /// The plugin's registered name (as in `Action.types`).
+    var typeName: String {
+        switch self {
+        case .jsonDecode: "json_decode"
+        case .discard: "discard"
+        case .modify: "modify"
+        case .aggregate: "aggregate"
+        }
+    }
+}
+
+extension OutputDefinition {
+    /// The plugin's registered name (as in `OutputDefinition.types`).
+    var typeName: String {
+        switch self {
+        case .devnull: "devnull"
+        case .stdout: "stdout"
+        case .file: "file"
+        case .tcp: "tcp"
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Glibc
+
+/// Prometheus text exposition format 0.0.4: families of samples, each family's `# HELP` and
+/// `# TYPE` before its samples, label values escaped.
+struct PrometheusText {
+    private(set) var text = ""
+
+    mutating func family(_ name: String, _ type: String, _ help: String) {
+        text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+    }
+
+    mutating func sample(_ name: String, _ labels: KeyValuePairs<String, String>, _ value: String) {
+        text += name
+        if !labels.isEmpty {
+            text += "{" + labels.map { "\($0.key)=\"\(PrometheusText.escaped($0.value))\"" }.joined(separator: ",") + "}"
+        }
+        text += " \(value)\n"
+    }
+
+    mutating func sample(_ name: String, _ labels: KeyValuePairs<String, String>, _ value: UInt64) {
+        sample(name, labels, String(value))
+    }
+
+    mutating func sample(_ name: String, _ labels: KeyValuePairs<String, String>, _ value: Double) {
+        sample(name, labels, PrometheusText.number(value))
+    }
+
+    static func number(_ v: Double) -> String {
+        if v.isNaN { return "NaN" }
+        if v.isInfinite { return v > 0 ? "+Inf" : "-Inf" }
+        return v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)"
+    }
+
+    /// Label values escape backslash, double quote and line feed.
+    static func escaped(_ s: String) -> String {
+        var out = ""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+}
+
+extension ControlPlane {
+    /// Every metric of the node, summed over workers where it is per pipeline. Names and labels
+    /// are listed in the README's Operations section.
+    func metricsText() -> String {
+        var m = PrometheusText()
+        let pipelines = node.pipelines
+        let workers = 0..<shared.workerCount
+
+        m.family("sluice_ready", "gauge", "1 when every worker runs and none is stalled (what /ready answers).")
+        m.sample("sluice_ready", [:], UInt64(isReady ? 1 : 0))
+
+        for c in Counter.allCases {
+            let name = "sluice_\(c.name)_total"
+            m.family(name, "counter", c.help)
+            for (p, pipeline) in pipelines.enumerated() { m.sample(name, ["pipeline": pipeline.name], shared.sum(c, pipeline: p)) }
+        }
+
+        m.family("sluice_event_latency_seconds", "histogram", "Time from receiving an event to the output's acknowledgement of it (delivered events).")
+        for (p, pipeline) in pipelines.enumerated() {
+            var cumulative: UInt64 = 0
+            for i in 0...LatencyHistogram.finiteBucketCount {
+                for w in workers { cumulative &+= shared.latency[w].read(bucket: i, pipeline: p) }
+                let le = i == LatencyHistogram.finiteBucketCount ? "+Inf" : PrometheusText.number(LatencyHistogram.upperBoundSeconds(i))
+                m.sample("sluice_event_latency_seconds_bucket", ["pipeline": pipeline.name, "le": le], cumulative)
+            }
+            let sumNanos = workers.reduce(UInt64(0)) { $0 &+ shared.latency[$1].readSumNanos(pipeline: p) }
+            m.sample("sluice_event_latency_seconds_sum", ["pipeline": pipeline.name], Double(sumNanos) / 1e9)
+            m.sample("sluice_event_latency_seconds_count", ["pipeline": pipeline.name], cumulative)
+        }
+
+        m.family("sluice_commit_lag_bytes", "gauge", "Bytes of a file input not yet committed (file size less the committed offset; a lower bound across a rotation).")
+        for entry in node.offsets.entries {
+            m.sample("sluice_commit_lag_bytes", ["pipeline": pipelines[entry.pipeline].name, "path": entry.path], ControlPlane.commitLagBytes(entry.record))
+        }
+
+        m.family("sluice_pool_slots", "gauge", "Event slots of the worker's pool slab.")
+        for w in workers { m.sample("sluice_pool_slots", ["worker": String(w)], UInt64(shared.pool.slabs[w].smallCount + shared.pool.slabs[w].largeCount)) }
+        m.family("sluice_pool_free_slots", "gauge", "Free event slots of the worker's pool slab.")
+        for w in workers {
+            let slots = shared.pool.slabs[w].smallCount + shared.pool.slabs[w].largeCount
+            m.sample("sluice_pool_free_slots", ["worker": String(w)], UInt64(max(0, slots - shared.inFlight(w))))
+        }
+        m.family("sluice_events_in_flight", "gauge", "Events taken from the worker's slab and not yet released.")
+        for w in workers { m.sample("sluice_events_in_flight", ["worker": String(w)], UInt64(max(0, shared.inFlight(w)))) }
+
+        m.family("sluice_ring_depth", "gauge", "Event handles queued between two workers: forward (to process) and return (to release).")
+        for from in workers {
+            for to in workers {
+                let i = from * shared.workerCount + to
+                m.sample("sluice_ring_depth", ["ring": "forward", "from": String(from), "to": String(to)], UInt64(max(0, shared.forward[i].count)))
+                if from != to {
+                    m.sample("sluice_ring_depth", ["ring": "return", "from": String(from), "to": String(to)], UInt64(max(0, shared.returns[i].count)))
+                }
+            }
+        }
+
+        m.family("sluice_worker_heartbeats_total", "counter", "Turns of the worker's loop.")
+        for w in workers { m.sample("sluice_worker_heartbeats_total", ["worker": String(w)], shared.heartbeat(w)) }
+        m.family("sluice_worker_stalled", "gauge", "1 while the worker's heartbeat has not moved for stall-timeout.")
+        for w in workers { m.sample("sluice_worker_stalled", ["worker": String(w)], UInt64(health.stalled[w] ? 1 : 0)) }
+        m.family("sluice_worker_stalls_total", "counter", "Times the worker was found stalled.")
+        for w in workers { m.sample("sluice_worker_stalls_total", ["worker": String(w)], health.stallCounts[w]) }
+        m.family("sluice_worker_busy_seconds_total", "counter", "Time the worker spent not sleeping (working or spinning for work).")
+        for w in workers { m.sample("sluice_worker_busy_seconds_total", ["worker": String(w)], Double(shared.value(w, .busyNanos)) / 1e9) }
+        m.family("sluice_worker_busy_ratio", "gauge", "Share of the last second the worker spent not sleeping.")
+        for w in workers { m.sample("sluice_worker_busy_ratio", ["worker": String(w)], health.busyRatio[w]) }
+        return m.text
+    }
+
+    /// File size less the committed offset, for the file at the record's path: when the path
+    /// now names another file (rotated, not yet reopened), all of the new file is lag.
+    static func commitLagBytes(_ record: OffsetFile.Record) -> UInt64 {
+        var st = stat()
+        guard stat(record.path, &st) == 0 else { return 0 }
+        let size = UInt64(max(0, st.st_size))
+        guard UInt64(st.st_ino) == record.inode && UInt64(st.st_dev) == record.device else { return size }
+        return size > record.offset ? size - record.offset : 0
+    }
+}
