@@ -4,7 +4,7 @@
 SWIFT ?= swift
 APT_PACKAGES = liburing-dev libnuma-dev
 
-.PHONY: run test deps build release bench clean
+.PHONY: run test deps test-deps build release clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -13,6 +13,11 @@ deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+
+# The end-to-end tests check /metrics with the Prometheus text parser of prometheus_client.
+test-deps: deps
+	@python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q prometheus_client 2>/dev/null || \
+	{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-prometheus-client; }
 
 build: deps
 	$(SWIFT) build
@@ -23,7 +28,7 @@ release: deps
 run: release
 	.build/release/sluice run $(ARGS)
 
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
