@@ -24,6 +24,8 @@ public final class Node {
     }
 
     public private(set) var summary: RunSummary?
+    /// Exit code after a second SIGINT/SIGTERM (no drain).
+    public static let immediateExitCode: Int32 = 130
 
     /// What a SIGHUP found in the config file.
     public enum ReloadDecision {
@@ -289,8 +291,9 @@ public final class Node {
         if exitCode != 0 { restartRequested = false }  // a reload whose drain failed exits instead
         if !restartRequested { control.notifyStopping() }
         shared.setPhase(.exiting)
-        // A stalled worker may never turn its loop again: exit without waiting for it.
-        if exitCode != Node.stallExitCode { for t in threads { pthread_join(t, nil) } }
+        // A stalled worker may never turn its loop again, and a second stop signal means "now":
+        // exit without waiting for the workers.
+        if exitCode != Node.stallExitCode && exitCode != Node.immediateExitCode { for t in threads { pthread_join(t, nil) } }
         // Workers are gone: what they committed is final.
         if !offsets.entries.isEmpty { offsets.persist() }
         let seconds = Double(monotonicNanos() - start) / 1e9
@@ -322,7 +325,7 @@ public final class Node {
                 if signalled {
                     Log.warn("node", "second stop signal: exiting without draining")
                     restartRequested = false
-                    return 130
+                    return Node.immediateExitCode
                 }
                 signalled = true
                 if restartRequested { Log.info("node", "stop signal during a reload: exiting after the drain instead of restarting") }
