@@ -169,3 +169,29 @@ extension EndToEndTests.FileInput {
         }
     }
 }
+
+extension EndToEndTests.FileInput {
+    /// A followed glob is expanded again: a file created after start, and lines appended to
+    /// it later, are delivered.
+    @Test func aFollowedGlobPicksUpFilesCreatedAfterStart() throws {
+        let directory = try TemporaryDirectory()
+        let output = directory.path("out.ndjson")
+        try Data("{\"n\":1}\n".utf8).write(to: URL(fileURLWithPath: directory.path("a.log")))
+        let sluice = try SluiceProcess(["run", "--input", "file:path=\(directory.path("*.log")),follow=true,rescan-interval=100ms,poll-interval=20ms",
+                                        "--output", "file:path=\(output)"], in: directory)
+        try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+        try sluice.waitForFile(output, toReach: 8, within: .seconds(10))
+        try Data("{\"n\":2}\n".utf8).write(to: URL(fileURLWithPath: directory.path("b.log")))
+        try sluice.waitForFile(output, toReach: 16, within: .seconds(10))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.path("b.log")))
+        handle.seekToEndOfFile()
+        handle.write(Data("{\"n\":3}\n".utf8))
+        try handle.close()
+        try sluice.waitForFile(output, toReach: 24, within: .seconds(10))
+        sluice.send(signal: SIGTERM)
+        #expect(try sluice.waitForExit(within: .seconds(10)) == .exited(0))
+        let lines = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self).split(separator: "\n").sorted()
+        #expect(lines == ["{\"n\":1}", "{\"n\":2}", "{\"n\":3}"])
+        #expect(sluice.standardError().contains("which appeared after start"))
+    }
+}

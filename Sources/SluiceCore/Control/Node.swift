@@ -110,6 +110,7 @@ public final class Node {
                 case .file(let file):
                     let paths: [String]
                     do { paths = try file.expand() } catch { throw SetupError(description: "pipeline \(pipeline.name): input file: \(error)") }
+                    if file.offsetsPath != nil { offsetsIntervalMicros = min(offsetsIntervalMicros, file.offsetsIntervalMicros) }
                     var saved: [OffsetFile.Record] = []
                     if let store = file.offsetsPath, file.offsetsOp == .continue {
                         do { saved = try OffsetFile.read(path: store) } catch {
@@ -173,6 +174,13 @@ public final class Node {
                                                                      owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes,
                                                                      startOffset: start, inode: inode, device: device, commitWords: words))
                     }
+                    if file.follow {
+                        // Files that appear later under these paths are picked up by one worker.
+                        let scanner = (nextReader + workerCount - 1) % workerCount
+                        assignments[scanner].globWatches.append(GlobWatch(pipeline: p, input: file, known: Set(paths),
+                                                                          intervalNanos: UInt64(file.rescanIntervalMicros) * 1000))
+                    }
+
                 case .stdin:
                     let reader = nextReader % workerCount
                     nextReader += 1
@@ -252,7 +260,7 @@ public final class Node {
         let control: ControlPlane
         do {
             pool = try EventPool(settings.pool, placements: placements)
-            shared = try NodeShared(settings: settings, pipelines: pipelines, workerCount: workerCount, pool: pool)
+            shared = try NodeShared(settings: settings, pipelines: pipelines, workerCount: workerCount, pool: pool, offsetBook: offsets)
             assignments = try prepare(shared: shared)
             control = try ControlPlane(node: self, shared: shared)
         } catch let e as SetupError {

@@ -29,7 +29,11 @@ public final class NodeShared: @unchecked Sendable {
     /// Node life cycle, in `phaseWord`.
     public enum Phase: UInt64 { case running = 0, stopping = 1, exiting = 2 }
 
-    init(settings: NodeSettings, pipelines: [PipelineDefinition], workerCount: Int, pool: EventPool) throws(SystemError) {
+    /// Committed positions of file inputs that keep offsets (the node's book).
+    let offsetBook: OffsetBook
+
+    init(settings: NodeSettings, pipelines: [PipelineDefinition], workerCount: Int, pool: EventPool, offsetBook: OffsetBook) throws(SystemError) {
+        self.offsetBook = offsetBook
         self.settings = settings
         self.pipelines = pipelines
         self.workerCount = workerCount

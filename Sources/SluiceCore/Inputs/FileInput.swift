@@ -14,6 +14,8 @@ import Glibc
 /// - `offsets-op`: where to start: `continue` from the saved offset (default), `tail` at the
 ///   current end, `reset` at the beginning.
 /// - `offsets-interval`: how often offsets are saved (default 1s).
+/// - `rescan-interval`: with `follow=true`, how often the paths are expanded again so files that
+///   appear later under a glob are read too, from their start (default 1s).
 /// - `parallel`: split every file of at least 16 MiB into one byte range per worker, cut at
 ///   newlines, each range its own stream read and processed by its own worker (default false).
 ///   For one large file read once (benchmarks, backfills): lines keep their order within a range,
@@ -30,6 +32,7 @@ public struct FileInput: Sendable {
         ParameterDoc("offsets", "file that keeps the committed position of every file"),
         ParameterDoc("offsets-op", "where to start: continue, tail or reset", default: "continue"),
         ParameterDoc("offsets-interval", "how often offsets are saved", default: "1s"),
+        ParameterDoc("rescan-interval", "how often a followed glob is expanded again for new files", default: "1s"),
         ParameterDoc("parallel", "split each file into one byte range per worker, read in parallel (no follow, no offsets; order kept within a range only)", default: "false"),
     ]
     public enum OffsetsOp: String, Sendable { case `continue`, tail, reset }
@@ -40,6 +43,7 @@ public struct FileInput: Sendable {
     public let offsetsOp: OffsetsOp
     public let offsetsIntervalMicros: Int
     public let parallel: Bool
+    public let rescanIntervalMicros: Int
     /// Files smaller than this are not split by `parallel=true`.
     public static let minimumParallelFileBytes = 16 << 20
 
@@ -59,6 +63,9 @@ public struct FileInput: Sendable {
         let interval = arguments.string("offsets-interval") ?? "1s"
         guard let i = Units.micros(interval), i >= 10_000 else { throw PluginArgumentError(key: "offsets-interval", "expected a duration of at least 10ms such as 1s, got '\(interval)'") }
         offsetsIntervalMicros = i
+        let rescan = arguments.string("rescan-interval") ?? "1s"
+        guard let r = Units.micros(rescan), r >= 10_000 else { throw PluginArgumentError(key: "rescan-interval", "expected a duration of at least 10ms such as 1s, got '\(rescan)'") }
+        rescanIntervalMicros = r
         parallel = try arguments.bool("parallel", default: false)
         if parallel && (follow || offsetsPath != nil) {
             throw PluginArgumentError(key: "parallel", "parallel=true reads a fixed file in ranges; it cannot be combined with follow=true or offsets=")
@@ -78,8 +85,8 @@ public struct FileInput: Sendable {
                     if let p = g.gl_pathv[i] { result.append(String(cString: p)) }
                 }
             } else if rc == GLOB_NOMATCH {
+                // A followed path may appear later: the rescan picks it up.
                 if !follow { throw PluginArgumentError(key: "path", "no file matches '\(pattern)'") }
-                if !pattern.contains(where: { "*?[".contains($0) }) { result.append(pattern) }
             } else {
                 throw PluginArgumentError(key: "path", "cannot expand '\(pattern)' (glob error \(rc))")
             }

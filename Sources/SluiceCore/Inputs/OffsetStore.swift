@@ -18,11 +18,24 @@ public final class OffsetBook: @unchecked Sendable {
         }
     }
 
-    public private(set) var entries: [Entry] = []
+    /// Workers add entries for files found after start while the control thread reads them:
+    /// a mutex guards the list (neither side is on the event path).
+    private var list: [Entry] = []
+    private var lock = pthread_mutex_t()
 
-    public init() {}
+    /// A snapshot of the entries.
+    public var entries: [Entry] {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return list
+    }
 
-    deinit { for e in entries { e.words.deallocate() } }
+    public init() { pthread_mutex_init(&lock, nil) }
+
+    deinit {
+        for e in list { e.words.deallocate() }
+        pthread_mutex_destroy(&lock)
+    }
 
     func add(path: String, storePath: String, pipeline: Int, offset: UInt64, inode: UInt64, device: UInt64) -> UnsafeMutablePointer<UInt64> {
         let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 8)
@@ -30,7 +43,9 @@ public final class OffsetBook: @unchecked Sendable {
         words[0] = offset
         words[1] = inode
         words[2] = device
-        entries.append(Entry(path: path, storePath: storePath, pipeline: pipeline, words: words))
+        pthread_mutex_lock(&lock)
+        list.append(Entry(path: path, storePath: storePath, pipeline: pipeline, words: words))
+        pthread_mutex_unlock(&lock)
         return words
     }
 

@@ -46,6 +46,8 @@ final class Worker {
     var bufferLength: UnsafeMutablePointer<Int32>
     var buffersRecycled = false
     var generators: [GeneratorSource] = []
+    var globWatches: [GlobWatch] = []
+    let offsetBook: OffsetBook
     var nextSourceID: UInt32
 
     // Processing. Tables are plain pointers copied out of the shared objects so the hot path
@@ -94,6 +96,8 @@ final class Worker {
         files = assignment.files
         listeners = assignment.listeners
         generators = assignment.generators
+        globWatches = assignment.globWatches
+        offsetBook = shared.offsetBook
         connectionCapacity = max(assignment.connectionCapacity, 1)
         connections = .allocate(capacity: connectionCapacity)
         connections.initialize(repeating: Connection(), count: connectionCapacity)
@@ -178,6 +182,7 @@ final class Worker {
                 idleCheckAtNanos = now + (stopping ? Worker.stopQuietNanos / 4 : 1_000_000_000)
                 closeIdleConnections()
             }
+            if !globWatches.isEmpty && !stopping { scanGlobs() }
             var progressed = takeBackReleased()
             progressed = processInbound() || progressed
             progressed = runInputs() || progressed
@@ -448,4 +453,6 @@ struct WorkerAssignment {
     var generators: [GeneratorSource] = []
     var connectionCapacity = 0
     var outputFDs: [Int32] = []
+    /// Followed file inputs this worker expands again for files that appear later.
+    var globWatches: [GlobWatch] = []
 }

@@ -1,0 +1,47 @@
+import Glibc
+
+/// A followed file input whose paths are expanded again every `intervalNanos`, so files that
+/// appear after start (a new log under a glob, a path created later) are read too, from their
+/// start. One worker owns each watch and reads the files it finds; their streams are processed
+/// by the workers in turn.
+struct GlobWatch {
+    let pipeline: Int
+    let input: FileInput
+    var known: Set<String>
+    let intervalNanos: UInt64
+    var nextScanNanos: UInt64 = 0
+    var nextProcessor = 0
+}
+
+extension Worker {
+    func scanGlobs() {
+        for g in globWatches.indices where now >= globWatches[g].nextScanNanos {
+            globWatches[g].nextScanNanos = now + globWatches[g].intervalNanos
+            guard let paths = try? globWatches[g].input.expand() else { continue }
+            for path in paths where !globWatches[g].known.contains(path) {
+                guard files.count < SourceIDs.maxSourcesPerWorker else {
+                    Log.error("input file", "cannot follow \(path): this worker already reads \(SourceIDs.maxSourcesPerWorker) files")
+                    globWatches[g].known.insert(path)
+                    continue
+                }
+                let fd = open(path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { continue }  // gone again, or not readable yet: next scan
+                globWatches[g].known.insert(path)
+                var st = stat()
+                fstat(fd, &st)
+                let input = globWatches[g].input
+                let pipeline = globWatches[g].pipeline
+                let words = input.offsetsPath.map {
+                    offsetBook.add(path: path, storePath: $0, pipeline: pipeline, offset: 0, inode: UInt64(st.st_ino), device: UInt64(st.st_dev))
+                }
+                let target = globWatches[g].nextProcessor % workerCount
+                globWatches[g].nextProcessor += 1
+                files.append(FileSource(path: path, fd: fd, pipeline: pipeline, target: target, follow: true, isStdin: false,
+                                        pollIntervalMicros: input.pollIntervalMicros, readBytes: settings.readBufferBytes,
+                                        owner: index, index: files.count, maxEventBytes: settings.pool.maxEventSizeBytes,
+                                        inode: UInt64(st.st_ino), device: UInt64(st.st_dev), commitWords: words))
+                Log.info("input file", "following \(path), which appeared after start")
+            }
+        }
+    }
+}
