@@ -107,6 +107,7 @@ struct Bench: ParsableCommand {
 
     func settings() throws -> NodeSettings {
         var s = NodeSettings()
+        s.admin = nil  // a benchmark needs no admin API (and must not collide with a running node's port)
         if let workers { s.workers = workers }
         for flag in runFlags {
             let parts = flag.split(separator: "=", maxSplits: 1).map(String.init)
