@@ -83,3 +83,45 @@ extension EndToEndTests {
         }
     }
 }
+
+extension EndToEndTests {
+    @Suite struct DeadLetter {
+        /// `format=json` rejects what is not JSON; every rejected event reaches the dead-letter
+        /// file with its reason and bytes (base64 when not UTF-8), and nothing else is lost.
+        @Test func rejectedEventsGoToTheDeadLetterFileWithTheirReason() throws {
+            let directory = try TemporaryDirectory()
+            let input = directory.path("in.log"), output = directory.path("out.log"), deadLetter = directory.path("dlq.log")
+            var bytes = Data()
+            var expectedGood: [String] = []
+            var expectedBad: [Data] = []
+            for i in 0..<20_000 {
+                switch i % 4 {
+                case 0: let l = "{\"i\":\(i)}"; expectedGood.append(l); bytes.append(Data((l + "\n").utf8))
+                case 1: let l = Data("not json \(i)".utf8); expectedBad.append(l); bytes.append(l + Data([10]))
+                case 2: let l = Data([0xff, 0xfe, UInt8(i & 0x3f) | 0x40]) + Data(" raw \(i)".utf8); expectedBad.append(l); bytes.append(l + Data([10]))
+                default: let l = "[\(i),true]"; expectedGood.append(l); bytes.append(Data((l + "\n").utf8))
+                }
+            }
+            try bytes.write(to: URL(fileURLWithPath: input))
+            let sluice = try SluiceProcess(["run", "--admin", "off", "--input", "file:path=\(input)",
+                                            "--output", "file:path=\(output),format=json,dead-letter=\(deadLetter)"], in: directory)
+            #expect(try sluice.waitForExit(within: .seconds(30)) == .exited(0))
+            let good = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self).split(separator: "\n").map(String.init)
+            #expect(good == expectedGood)
+            var recovered: [Data] = []
+            for line in String(decoding: try Data(contentsOf: URL(fileURLWithPath: deadLetter)), as: UTF8.self).split(separator: "\n") {
+                let row = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                #expect((row["reason"] as? String)?.hasPrefix("not valid JSON") == true)
+                #expect(row["pipeline"] as? String == "main")
+                if let text = row["event"] as? String { recovered.append(Data(text.utf8)) }
+                else if let b64 = row["event_base64"] as? String { recovered.append(try #require(Data(base64Encoded: b64))) }
+                else { Issue.record("dead-letter line without the event: \(line)") }
+            }
+            #expect(recovered == expectedBad)
+            let summary = try sluice.summary()
+            #expect(summary.count("rejected") == expectedBad.count, "\(summary)")
+            #expect(summary.count("dead_lettered") == expectedBad.count, "\(summary)")
+            #expect(summary.count("events_out") == expectedGood.count, "\(summary)")
+        }
+    }
+}

@@ -225,6 +225,13 @@ public final class Node {
                     guard fd >= 0 else { throw SetupError(description: "pipeline \(pipeline.name): output file: \(SystemError.lastErrno("open \(f.path)"))") }
                     assignments[w].outputFDs.append(fd)
                 }
+                if let path = pipeline.output.delivery.deadLetterPath {
+                    let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+                    guard fd >= 0 else { throw SetupError(description: "pipeline \(pipeline.name): output dead-letter: \(SystemError.lastErrno("open \(path)"))") }
+                    assignments[w].deadLetterFDs.append(fd)
+                } else {
+                    assignments[w].deadLetterFDs.append(-1)
+                }
             }
             _ = p
         }
@@ -407,7 +414,7 @@ public final class Node {
         line += " bytes_in=\(bytesIn) bytes_out=\(shared.sum(.bytesOut))"
         line += " seconds=\(Self.fixed(seconds, 3)) events_per_s=\(Self.fixed(eventsPerSecond, 0)) mb_per_s=\(Self.fixed(mbPerSecond, 1))"
         line += " cpu_seconds=\(Self.fixed(cpuSeconds, 2)) peak_rss_mb=\(Self.fixed(Double(peakRSSBytes) / 1048576, 1))"
-        for c in [Counter.aggregated, .aggregateRows, .aggregateSkipped, .invalidJSON, .cutRecords, .cutBytes, .partialRecords, .emptyLines, .modifySkipped, .connectionsAccepted, .connectionsRejected, .connectionsTimedOut, .inputErrors, .outputErrors] {
+        for c in [Counter.aggregated, .aggregateRows, .aggregateSkipped, .rejected, .deadLettered, .invalidJSON, .cutRecords, .cutBytes, .partialRecords, .emptyLines, .modifySkipped, .connectionsAccepted, .connectionsRejected, .connectionsTimedOut, .inputErrors, .outputErrors] {
             let v = shared.sum(c)
             if v > 0 { line += " \(c.name)=\(v)" }
         }

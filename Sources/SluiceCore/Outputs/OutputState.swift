@@ -30,12 +30,27 @@ struct OutputState {
     var retryAtNanos: UInt64 = 0
     var retryDelayNanos: UInt64 = 0
     var errorLogged = false
+    /// `format=json`: events that are not valid JSON are rejected.
+    let requireJSON: Bool
+    /// Where rejected events go, when configured.
+    var deadLetter: UnsafeMutablePointer<DeadLetterQueue>?
+    /// Per buffer: the dead-letter sequence number that must be durable before the buffer's
+    /// batch is acknowledged (it holds events rejected up to there).
+    var deadLetterNeeded: (UInt64, UInt64) = (0, 0)
+    /// The batch in flight was written but waits for the dead-letter write.
+    var acknowledgementDeferred = false
+    var rejectionLogged = false
 
     static let initialRetryNanos: UInt64 = 10_000_000
     static let maxRetryNanos: UInt64 = 5_000_000_000
 
-    init(pipeline: Int, definition: OutputDefinition, fd: Int32, settings: NodeSettings, maxEventBytes: Int) {
+    init(pipeline: Int, definition: OutputDefinition, fd: Int32, deadLetterFD: Int32 = -1, settings: NodeSettings, maxEventBytes: Int) {
         self.pipeline = pipeline
+        requireJSON = definition.delivery.requireJSON
+        if deadLetterFD >= 0 {
+            deadLetter = .allocate(capacity: 1)
+            deadLetter!.initialize(to: DeadLetterQueue(fd: deadLetterFD, capacity: DeadLetterQueue.capacity(maxEventBytes: maxEventBytes)))
+        }
         var address: UnsafeMutablePointer<sockaddr_in>? = nil
         var reconnectMax: UInt64 = 0
         switch definition {
@@ -63,7 +78,9 @@ struct OutputState {
         handles = (EventBatch(capacity: settings.batchSize), EventBatch(capacity: settings.batchSize))
     }
 
-    var isIdle: Bool { inflight < 0 && used.0 == 0 && used.1 == 0 && handles.0.count == 0 && handles.1.count == 0 }
+    var isIdle: Bool {
+        inflight < 0 && used.0 == 0 && used.1 == 0 && handles.0.count == 0 && handles.1.count == 0 && (deadLetter?.pointee.isIdle ?? true)
+    }
 
     @inline(__always) func buffer(_ i: Int) -> UnsafeMutableRawPointer { i == 0 ? buffers.0 : buffers.1 }
     @inline(__always) func usedBytes(_ i: Int) -> Int { i == 0 ? used.0 : used.1 }
@@ -79,6 +96,7 @@ struct OutputState {
 
     @inline(__always) func canAccept(_ event: Event) -> Bool {
         if kind == .devnull { return true }
+        if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: Int(event.header.pointee.dataCapacity)) { return false }
         return !batch(filling).isFull && usedBytes(filling) + OutputState.worstCase(event) <= bufferCapacity
     }
 
@@ -92,6 +110,10 @@ struct OutputState {
             worker.release(handle)
             return
         }
+        if requireJSON, let reason = OutputState.jsonProblem(event) {
+            reject(event, handle: handle, reason: reason, worker: worker)
+            return
+        }
         let f = filling
         let start = usedBytes(f)
         let n = EventEncoder.encodeLine(event, into: buffer(f) + start)
@@ -99,6 +121,61 @@ struct OutputState {
         setUsed(f, start + n)
         appendHandle(f, handle)
         if batch(f).isFull || usedBytes(f) + OutputState.worstCase(event) > bufferCapacity { _ = flush(worker: worker) }
+    }
+
+    /// Why the event is not valid JSON, or nil when it is (decoded events are known valid).
+    static func jsonProblem(_ event: Event) -> String? {
+        if event.has(EventFlags.decoded) { return nil }
+        let outcome = JSONScanner.scan(event.raw, fields: event.fields, fieldCapacity: 0)
+        if case .invalid(let offset, let reason) = outcome { return "not valid JSON: \(reason) at byte \(offset)" }
+        return nil
+    }
+
+    /// A permanently rejected event: it goes to the dead-letter file (or is dropped, counted and
+    /// logged without one) and waits in this batch, so it is acknowledged in stream order and
+    /// only once its dead-letter line is written.
+    mutating func reject(_ event: Event, handle: EventHandle, reason: String, worker: Worker) {
+        worker.counters.add(.rejected, 1, pipeline: pipeline)
+        if let d = deadLetter {
+            let sequence = d.pointee.append(event: event, reason: reason, pipeline: worker.shared.pipelines[pipeline].name)
+            if filling == 0 { deadLetterNeeded.0 = sequence } else { deadLetterNeeded.1 = sequence }
+            worker.counters.add(.deadLettered, 1, pipeline: pipeline)
+        } else if !rejectionLogged {
+            Log.warn("output \(worker.shared.pipelines[pipeline].name)", "rejected an event (\(reason)); no dead-letter file is set, so rejected events are dropped and counted (rejected)")
+            rejectionLogged = true
+        }
+        appendDiscarded(event, handle: handle, worker: worker)
+    }
+
+    func deadLetterNeeded(_ b: Int) -> UInt64 { b == 0 ? deadLetterNeeded.0 : deadLetterNeeded.1 }
+
+    /// Starts the dead-letter write if lines wait and none is in flight.
+    mutating func flushDeadLetter(worker: Worker) {
+        guard let d = deadLetter, !d.pointee.writing, d.pointee.used > 0 else { return }
+        d.pointee.startWrite()
+        worker.ring.write(fd: d.pointee.fd, from: d.pointee.writeBuffer + d.pointee.written, count: d.pointee.writeBytes - d.pointee.written,
+                          offset: UInt64.max, userData: userData(.deadLetterWrite, pipeline))
+    }
+
+    mutating func deadLetterWriteCompleted(result: Int32, worker: Worker) {
+        guard let d = deadLetter else { return }
+        if result < 0 {
+            worker.counters.add(.outputErrors, 1, pipeline: pipeline)
+            Log.error("output \(worker.shared.pipelines[pipeline].name)", "dead-letter \(SystemError(negated: result, operation: "write")); retrying")
+        } else {
+            d.pointee.written += Int(result)
+        }
+        if d.pointee.written < d.pointee.writeBytes {
+            worker.ring.write(fd: d.pointee.fd, from: d.pointee.writeBuffer + d.pointee.written, count: d.pointee.writeBytes - d.pointee.written,
+                              offset: UInt64.max, userData: userData(.deadLetterWrite, pipeline))
+            return
+        }
+        d.pointee.finishWrite()
+        flushDeadLetter(worker: worker)
+        if acknowledgementDeferred && d.pointee.durable >= deadLetterNeeded(inflight) {
+            acknowledgementDeferred = false
+            acknowledge(worker: worker)
+        }
     }
 
     /// A dropped event: no bytes, but it is acked with the batch it sits in.
@@ -119,11 +196,14 @@ struct OutputState {
     /// Starts writing the filling buffer unless a write is in flight; false when busy.
     mutating func flush(worker: Worker) -> Bool {
         if kind == .devnull { return true }
+        flushDeadLetter(worker: worker)
         if inflight >= 0 { return false }
         if !hasPending(filling) { return true }
         inflight = filling
         inflightWritten = 0
         filling = 1 - filling
+        if filling == 0 { deadLetterNeeded.0 = 0 } else { deadLetterNeeded.1 = 0 }
+        flushDeadLetter(worker: worker)
         if usedBytes(inflight) == 0 {
             acknowledge(worker: worker)  // only dropped events: nothing to write
             return true
@@ -146,6 +226,7 @@ struct OutputState {
     /// Flushes on idle / interval / stop and retries a failed write when its backoff passed.
     mutating func tick(now: UInt64, idle: Bool, flushIntervalNanos: UInt64, worker: Worker) -> Bool {
         if kind == .devnull { return false }
+        if deadLetter != nil && idle { flushDeadLetter(worker: worker) }
         if kind == .tcp && !connected && !connecting && now >= reconnectAtNanos { startConnect(worker: worker) }
         if retryAtNanos != 0 {
             if now >= retryAtNanos {
@@ -215,6 +296,11 @@ struct OutputState {
     /// The destination has the batch: count it and give its events back.
     mutating func acknowledge(worker: Worker) {
         let b = inflight
+        if let d = deadLetter, d.pointee.durable < deadLetterNeeded(b) {
+            acknowledgementDeferred = true  // the dead-letter write completes it
+            flushDeadLetter(worker: worker)
+            return
+        }
         let h = batch(b)
         var dropped = 0
         // Issue 5 (metrics): one clock read per batch, one receive → ack latency per delivered event.

@@ -9,14 +9,16 @@
 /// Parameters:
 /// - `address` (required): IPv4 address:port of the receiver.
 /// - `reconnect-max`: longest wait between reconnection attempts (default 5s).
+/// - `format`, `dead-letter`: see `DeliveryOptions`.
 public struct TCPOutput: Sendable {
     public static let parameters = [
         ParameterDoc("address", "IPv4 address:port of the receiver", required: true),
         ParameterDoc("reconnect-max", "longest wait between reconnection attempts", default: "5s"),
-    ]
+    ] + DeliveryOptions.parameters
     public let host: String
     public let port: UInt16
     public let reconnectMaxMicros: Int
+    public let delivery: DeliveryOptions
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -32,5 +34,6 @@ public struct TCPOutput: Sendable {
             throw PluginArgumentError(key: "reconnect-max", "expected a duration of at least 10ms, got '\(text)'")
         }
         reconnectMaxMicros = micros
+        delivery = try DeliveryOptions(arguments)
     }
 }

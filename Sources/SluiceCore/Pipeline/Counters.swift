@@ -5,6 +5,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case eventsIn, bytesIn, eventsOut, bytesOut, discarded, cutRecords, cutBytes, invalidJSON
     case partialRecords, connectionsAccepted, connectionsRejected, inputErrors, outputErrors
     case outputBatches, modifySkipped, emptyLines, connectionsTimedOut, aggregated, aggregateSkipped, aggregateRows
+    case rejected, deadLettered
 
     public var name: String {
         switch self {
@@ -28,6 +29,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .aggregated: "aggregated"
         case .aggregateSkipped: "aggregate_skipped"
         case .aggregateRows: "aggregate_rows"
+        case .rejected: "rejected"
+        case .deadLettered: "dead_lettered"
         }
     }
 
@@ -54,6 +57,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .aggregated: "Events folded into aggregate tables."
         case .aggregateSkipped: "Events aggregate could not use."
         case .aggregateRows: "Rows emitted by aggregate."
+        case .rejected: "Events an output rejected permanently (format=json and not valid JSON)."
+        case .deadLettered: "Rejected events written to the dead-letter file."
         }
     }
 }

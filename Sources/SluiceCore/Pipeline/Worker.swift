@@ -3,7 +3,7 @@ import Glibc
 
 /// What a completion belongs to, in the top byte of its user_data.
 enum CompletionKind: UInt64 {
-    case fileRead = 1, accept, receive, outputWrite, outputSync, wake, close, cancel, outputConnect
+    case fileRead = 1, accept, receive, outputWrite, outputSync, wake, close, cancel, outputConnect, deadLetterWrite
 }
 
 @inline(__always) func userData(_ kind: CompletionKind, _ a: Int, _ b: Int = 0) -> UInt64 {
@@ -129,6 +129,7 @@ final class Worker {
         outputs = .allocate(capacity: max(shared.pipelines.count, 1))
         for (p, pipeline) in shared.pipelines.enumerated() {
             (outputs + p).initialize(to: OutputState(pipeline: p, definition: pipeline.output, fd: assignment.outputFDs[p],
+                                                     deadLetterFD: assignment.deadLetterFDs[p],
                                                      settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes))
         }
     }
@@ -279,6 +280,7 @@ final class Worker {
         case .outputWrite: outputWriteCompleted(pipeline: a, result: result)
         case .outputSync: outputSyncCompleted(pipeline: a, result: result)
         case .outputConnect: outputs[a].connectCompleted(result: result, worker: self)
+        case .deadLetterWrite: outputs[a].deadLetterWriteCompleted(result: result, worker: self)
         case .wake: armWake()
         case .close, .cancel: break
         }
@@ -453,6 +455,8 @@ struct WorkerAssignment {
     var generators: [GeneratorSource] = []
     var connectionCapacity = 0
     var outputFDs: [Int32] = []
+    /// Dead-letter file per pipeline, or -1.
+    var deadLetterFDs: [Int32] = []
     /// Followed file inputs this worker expands again for files that appear later.
     var globWatches: [GlobWatch] = []
 }
