@@ -655,3 +655,46 @@ final class NotifySocket {
         return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
     }
 }
+
+extension EndToEndTests.Admin {
+    /// `/pipelines/NAME/ACTION/sample` shows the next event before and after one action.
+    @Test func sampleShowsTheNextEventBeforeAndAfterAnAction() throws {
+        let directory = try TemporaryDirectory()
+        let (sluice, port) = try AdminHTTP.startReadyNode(["--input", "generator:count=0,rate=500", "--action", "json_decode",
+                                                           "--action", "modify:field=env,value=prod", "--output", "devnull"], in: directory)
+        let response = try AdminHTTP.get(port: port, "/pipelines/main/1/sample")
+        #expect(response.status == 200, "\(response)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any], "\(response.body)")
+        #expect(object["verdict"] as? String == "pass")
+        #expect(object["action"] as? Int == 1)
+        let before = try #require(object["before"] as? String)
+        let after = try #require(object["after"] as? String)
+        let beforeFields = try #require(try JSONSerialization.jsonObject(with: Data(before.utf8)) as? [String: Any])
+        let afterFields = try #require(try JSONSerialization.jsonObject(with: Data(after.utf8)) as? [String: Any])
+        #expect(beforeFields["env"] == nil)
+        #expect(afterFields["env"] as? String == "prod")
+        #expect(afterFields["seq"] as? Int == beforeFields["seq"] as? Int)
+
+        #expect(try AdminHTTP.get(port: port, "/pipelines/main/7/sample").status == 404)
+        #expect(try AdminHTTP.get(port: port, "/pipelines/nope/0/sample").status == 404)
+        // The endpoint can be used again right away.
+        #expect(try AdminHTTP.get(port: port, "/pipelines/main/0/sample").status == 200)
+        try AdminHTTP.stop(sluice)
+    }
+
+    /// With no event flowing, the sample request ends in 504 and /live keeps answering meanwhile.
+    @Test func sampleTimesOutWith504WhenNoEventArrivesWithoutStallingTheNode() throws {
+        let directory = try TemporaryDirectory()
+        let (sluice, port) = try AdminHTTP.startReadyNode(["--input", "tcp:listen=127.0.0.1:\(try LoopbackTCP.freePort())",
+                                                           "--action", "json_decode", "--output", "devnull"], in: directory)
+        let group = DispatchGroup()
+        group.enter()
+        nonisolated(unsafe) var status = 0
+        Thread { status = (try? AdminHTTP.exchange(port: port, "GET /pipelines/main/0/sample HTTP/1.1\r\nHost: x\r\n\r\n", timeout: 15).status) ?? -1; group.leave() }.start()
+        usleep(300_000)
+        #expect(try AdminHTTP.get(port: port, "/live").status == 200)
+        group.wait()
+        #expect(status == 504)
+        try AdminHTTP.stop(sluice)
+    }
+}

@@ -64,7 +64,12 @@ final class AdminServer {
         }
     }
 
-    enum Phase { case reading, writing, lingering }
+    /// `waiting`: the answer depends on the data path (an event sample); `pending` is asked
+    /// each turn until it has the response.
+    enum Phase { case reading, waiting, writing, lingering }
+
+    /// A route's answer that is not ready yet (status 0).
+    static let deferred = Response(status: 0, body: "")
 
     struct Client {
         var fd: Int32
@@ -102,11 +107,19 @@ final class AdminServer {
 
     /// Waits up to `timeoutMillis` for admin traffic and serves what arrived, answering complete
     /// requests with `route`.
-    func service(timeoutMillis: Int32, now: () -> UInt64, route: (Request) -> Response) {
+    func service(timeoutMillis: Int32, now: () -> UInt64, route: (Request) -> Response, pending: () -> Response? = { nil }) {
+        // Deferred answers first: a waiting client is answered as soon as its data is there.
+        for i in clients.indices where clients[i].phase == .waiting {
+            if let response = pending() {
+                respond(&clients[i], response)
+                write(i, now: now())
+                break  // one sample at a time
+            }
+        }
         pollSet.removeAll(keepingCapacity: true)
         pollSet.append(pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0))
         for c in clients {
-            pollSet.append(pollfd(fd: c.fd, events: Int16(c.phase == .writing ? POLLOUT : POLLIN), revents: 0))
+            pollSet.append(pollfd(fd: c.fd, events: Int16(c.phase == .writing ? POLLOUT : c.phase == .waiting ? 0 : POLLIN), revents: 0))
         }
         let ready = poll(&pollSet, nfds_t(pollSet.count), timeoutMillis)
         let turn = now()
@@ -161,6 +174,11 @@ final class AdminServer {
                     respond(&clients[i], Response(status: 413, body: "request head over \(AdminServer.maxRequestHeadBytes) bytes\n"))
                 } else {
                     var response = route(request)
+                    if response.status == 0 {
+                        clients[i].phase = .waiting
+                        clients[i].deadlineNanos = now + EventSampler.waitNanos + 1_000_000_000
+                        return
+                    }
                     if request.method == "HEAD" { response.extraHeaders.append(("Content-Length", String(response.body.count))); response.body = [] }
                     respond(&clients[i], response)
                 }
@@ -168,6 +186,8 @@ final class AdminServer {
             if clients[i].phase == .writing { write(i, now: now) }
         case .writing:
             write(i, now: now)
+        case .waiting:
+            break
         case .lingering:
             var chunk = [UInt8](repeating: 0, count: AdminServer.readChunkBytes)
             let n = chunk.withUnsafeMutableBytes { recv(clients[i].fd, $0.baseAddress, $0.count, 0) }

@@ -41,7 +41,7 @@ final class ControlPlane {
             _ = poll(nil, 0, timeoutMillis)
             return
         }
-        admin.service(timeoutMillis: timeoutMillis, now: monotonicNanos, route: route)
+        admin.service(timeoutMillis: timeoutMillis, now: monotonicNanos, route: route, pending: pendingSample)
     }
 
     /// Supervision starts now: heartbeats are measured from here.
@@ -129,7 +129,53 @@ final class ControlPlane {
 
     static let routes = ["/live", "/ready", "/metrics", "/pipelines"]
 
+    /// When the sample asked for is due: (asked at, pipeline, action).
+    private var sampleAsked: (at: UInt64, pipeline: Int, action: Int)?
+
+    /// `/pipelines/NAME/ACTION/sample`: the next event of the pipeline before and after action
+    /// ACTION (0-based), as JSON — answered when a worker has it, 504 after `waitNanos`.
+    func routeSample(_ request: AdminServer.Request) -> AdminServer.Response? {
+        let parts = request.path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[0].isEmpty, parts[1] == "pipelines", parts[4] == "sample" else { return nil }
+        guard request.method == "GET" else {
+            return .init(status: 405, body: "method \(request.method) not allowed\n", extraHeaders: [("Allow", "GET")])
+        }
+        guard let p = node.pipelines.firstIndex(where: { $0.name == String(parts[2]) }) else {
+            return .init(status: 404, body: "no pipeline named \(parts[2])\n")
+        }
+        guard let a = Int(parts[3]), a >= 0, a < node.pipelines[p].actions.count else {
+            return .init(status: 404, body: "pipeline \(parts[2]) has actions 0..<\(node.pipelines[p].actions.count); no action \(parts[3])\n")
+        }
+        if let asked = sampleAsked, monotonicNanos() - asked.at > EventSampler.waitNanos {
+            shared.sampler.cancel()  // its client went away before the answer
+            sampleAsked = nil
+        }
+        guard sampleAsked == nil, shared.sampler.ask(pipeline: p, action: a) else {
+            return .init(status: 409, body: "a sample is already being taken; try again\n")
+        }
+        sampleAsked = (monotonicNanos(), p, a)
+        return AdminServer.deferred
+    }
+
+    func pendingSample() -> AdminServer.Response? {
+        guard let asked = sampleAsked else { return nil }
+        func quoted(_ bytes: [UInt8]) -> String { String(decoding: JSONText.quoted(String(decoding: bytes, as: UTF8.self)), as: UTF8.self) }
+        if let sample = shared.sampler.take() {
+            sampleAsked = nil
+            let body = "{\"pipeline\":\(quoted(Array(node.pipelines[asked.pipeline].name.utf8))),\"action\":\(asked.action),"
+                + "\"verdict\":\"\(sample.verdict)\",\"before\":\(quoted(sample.before)),\"after\":\(sample.after.map(quoted) ?? "null")}\n"
+            return .init(status: 200, contentType: "application/json", body: body)
+        }
+        if monotonicNanos() - asked.at > EventSampler.waitNanos {
+            shared.sampler.cancel()
+            sampleAsked = nil
+            return .init(status: 504, body: "no event reached that action within \(EventSampler.waitNanos / 1_000_000_000) s\n")
+        }
+        return nil
+    }
+
     func route(_ request: AdminServer.Request) -> AdminServer.Response {
+        if let sample = routeSample(request) { return sample }
         guard ControlPlane.routes.contains(request.path) else {
             return .init(status: 404, body: "not found: \(request.path) (try \(ControlPlane.routes.joined(separator: ", ")))\n")
         }

@@ -31,6 +31,8 @@ public final class NodeShared: @unchecked Sendable {
 
     /// Committed positions of file inputs that keep offsets (the node's book).
     let offsetBook: OffsetBook
+    /// The admin API's event samples.
+    let sampler = EventSampler()
 
     init(settings: NodeSettings, pipelines: [PipelineDefinition], workerCount: Int, pool: EventPool, offsetBook: OffsetBook) throws(SystemError) {
         self.offsetBook = offsetBook

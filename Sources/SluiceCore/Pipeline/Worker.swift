@@ -57,6 +57,7 @@ final class Worker {
     let returns: UnsafeMutablePointer<HandleRing>
     let actionTable: UnsafeMutablePointer<UnsafeMutablePointer<Action>>
     let actionCounts: UnsafeMutablePointer<Int>
+    let sampler: EventSampler
     var outputs: UnsafeMutablePointer<OutputState>
     var scratch: EventBatch
     var carry: EventBatch
@@ -105,6 +106,7 @@ final class Worker {
         bufferNext = .allocate(capacity: settings.recvBuffers)
         bufferLength = .allocate(capacity: settings.recvBuffers)
         slabTable = shared.pool.slabs
+        sampler = shared.sampler
         forward = shared.forward
         returns = shared.returns
         let pipelineCount = max(shared.pipelines.count, 1)
@@ -394,7 +396,20 @@ final class Worker {
         let chain = actionTable[pipeline]
         var a = firstAction
         let count = actionCounts[pipeline]
+        let sampleAt = sampler.requested(pipeline: pipeline)
         while a < count {
+            if let s = sampleAt, s == a, sampler.claim() {
+                sampler.record(before: event)
+                let verdict = chain[a].apply(event, counters: counters, pipeline: pipeline)
+                sampler.finish(after: event, verdict: verdict)
+                if verdict != .pass {
+                    counters.add(verdict == .drop ? .discarded : .aggregated, 1, pipeline: pipeline)
+                    outputs[pipeline].appendDiscarded(event, handle: handle, worker: self)
+                    return true
+                }
+                a += 1
+                continue
+            }
             let verdict = chain[a].apply(event, counters: counters, pipeline: pipeline)
             if verdict != .pass {
                 // Dropped events still pass through the output's queue, so they are released
