@@ -72,6 +72,9 @@ final class Worker {
     /// (pipeline, action index) of every aggregate action.
     var aggregators: [(pipeline: Int, action: Int)] = []
     var now: UInt64 = 0
+    /// Last time events crossed to or from another worker; idle spinning is for such flows.
+    var lastCrossTrafficNanos: UInt64 = 0
+    static let crossTrafficWindowNanos: UInt64 = 10_000_000
     var idleCheckAtNanos: UInt64 = 0
     var stopping = false
     var poolExhausted = false
@@ -249,7 +252,10 @@ final class Worker {
     /// plus an eventfd wake-up costs more than the wait.
     func spinForInboundWork() -> Bool {
         let budget = UInt64(settings.idleSpinMicros) * 1000
-        if budget == 0 || workerCount == 1 { return false }
+        // Spinning pays only between workers that hand events to each other; a worker whose
+        // events stay local (TCP connections) sleeps at once, so a receive completion (posted
+        // only when the worker enters the ring) is not held up by the spin.
+        if budget == 0 || workerCount == 1 || now &- lastCrossTrafficNanos > Worker.crossTrafficWindowNanos { return false }
         let until = now + budget
         var turns = 0
         while true {
@@ -314,6 +320,7 @@ final class Worker {
         precondition(pushed == batch.count, "return ring over capacity")
         returnBatches[owner].count = 0
         wakeTargets[owner] = true
+        lastCrossTrafficNanos = now
     }
 
     func flushReturns() {
@@ -339,7 +346,10 @@ final class Worker {
                 }
             }
         }
-        if any { poolExhausted = false }
+        if any {
+            poolExhausted = false
+            lastCrossTrafficNanos = now
+        }
         return any
     }
 
@@ -349,7 +359,10 @@ final class Worker {
         let pushed = forward[index * workerCount + target].push(inputBatch.handles, count: inputBatch.count)
         precondition(pushed == inputBatch.count, "forward ring over capacity")
         inputBatch.count = 0
-        if target != index { wakeTargets[target] = true }
+        if target != index {
+            wakeTargets[target] = true
+            lastCrossTrafficNanos = now
+        }
     }
 
     // MARK: Processing
@@ -372,6 +385,7 @@ final class Worker {
             for from in 0..<workerCount {
                 let n = forward[from * workerCount + index].pop(into: carry.handles, max: carry.capacity)
                 if n > 0 {
+                    if from != index { lastCrossTrafficNanos = now }
                     carry.count = n
                     carryPosition = 0
                     popped = true
