@@ -46,8 +46,9 @@ public struct AggregateAction: @unchecked Sendable {
 
     public let keyPath: FieldPath
     public let valuePath: FieldPath
-    /// The output field name of the key (its last path component), JSON-escaped.
-    let keyName: [UInt8]
+    /// The output field name of the key (its last path component), JSON-escaped. Plain memory,
+    /// not an Array: the action is copied per event, and an Array would be retained each time.
+    let keyName: UnsafeMutableRawBufferPointer
     public let intervalNanos: UInt64
     public let maxKeys: Int
     static let maxKeyBytes = 1024
@@ -58,7 +59,9 @@ public struct AggregateAction: @unchecked Sendable {
         let key = try arguments.required("key")
         keyPath = try FieldPath(key)
         valuePath = try FieldPath(try arguments.required("value"))
-        keyName = JSONText.quoted(String(key.split(separator: ".").last ?? ""))
+        let name = JSONText.quoted(String(key.split(separator: ".").last ?? ""))
+        keyName = .allocate(byteCount: name.count, alignment: 1)
+        keyName.copyBytes(from: name)
         let text = arguments.string("interval") ?? "0"
         guard let micros = text == "0" ? 0 : Units.micros(text) else {
             throw PluginArgumentError(key: "interval", "expected a duration such as 10s (0: only at stop), got '\(text)'")
@@ -167,7 +170,7 @@ public struct AggregateAction: @unchecked Sendable {
         let g = s.pointee.groups[i]
         guard g.used else { return nil }
         var out: [UInt8] = [123]
-        out += keyName
+        out += Array(keyName)
         out.append(58)
         out += UnsafeRawBufferPointer(start: s.pointee.arena + g.keyOffset, count: g.keyLength)
         let sum = g.allIntegers ? Double(g.integerSum) : g.doubleSum

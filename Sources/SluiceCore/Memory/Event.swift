@@ -98,6 +98,21 @@ public enum EventFlags {
         return UInt32(used)
     }
 
+    /// Byte equality without a call for the short keys of log lines (memcmp beyond 16 bytes).
+    @inlinable @inline(__always) static func sameBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+        if count > 16 { return memcmp(a, b, count) == 0 }
+        var i = 0
+        while i + 8 <= count {
+            if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+            i += 8
+        }
+        while i < count {
+            if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+            i += 1
+        }
+        return true
+    }
+
     /// Index of the first top-level field whose key equals `name` (plain bytes), or nil.
     @inlinable public func fieldIndex(named name: UnsafeRawBufferPointer) -> Int? {
         let count = fieldCount
@@ -105,7 +120,7 @@ public enum EventFlags {
         while i < count {
             let f = fields[i]
             if f.flags & FieldEntry.keyHasEscapes == 0 {
-                if Int(f.keyLength) == name.count && memcmp(data + Int(f.keyOffset), name.baseAddress!, name.count) == 0 { return i }
+                if Int(f.keyLength) == name.count && Event.sameBytes(data + Int(f.keyOffset), name.baseAddress!, name.count) { return i }
             } else if JSONScanner.rawStringEquals(key(i), name) {
                 return i
             }
