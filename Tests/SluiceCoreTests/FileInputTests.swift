@@ -39,10 +39,14 @@ private func fileInput(_ pairs: (String, String)...) throws(PluginArgumentError)
         #expect(error?.message == "no file matches '\(dir.path)/*.json'")
     }
 
-    @Test func aFollowedPatternMatchingNothingIsKeptWhenItIsAPlainPath() throws {
+    /// A followed path or glob that matches nothing yet is not an error: the rescan of a
+    /// followed input picks the file up once it exists.
+    @Test func aFollowedPatternMatchingNothingYetIsNotAnErrorAndMatchesOnceTheFileExists() throws {
         let dir = try directory(with: [])
         defer { try? FileManager.default.removeItem(at: dir) }
         let input = try fileInput(("path", dir.path + "/later.log"), ("path", dir.path + "/*.json"), ("follow", "true"))
+        #expect(try input.expand() == [])
+        FileManager.default.createFile(atPath: dir.path + "/later.log", contents: Data())
         #expect(try input.expand() == [dir.path + "/later.log"])
     }
 
