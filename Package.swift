@@ -40,6 +40,9 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // libFuzzer targets for the framer, the JSON scanner and the config parsers; a plain build
+        // replays a corpus, Fuzz/run.sh builds them for fuzzing (Fuzz/README.md).
+        .executableTarget(name: "sluice-fuzz", dependencies: ["SluiceCore", "SluiceConfig"], path: "Fuzz/Sources"),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),
         .testTarget(name: "SluiceEndToEndTests", dependencies: ["SluiceCore"]),

@@ -1,0 +1,78 @@
+import Foundation
+import Glibc
+import Testing
+
+extension EndToEndTests {
+    /// Log rotation under a followed file while the application keeps writing.
+    @Suite struct Rotation {
+        static let count = 300_000
+        /// Where the writer rotates (before writing these lines).
+        static let rotations = [100_000, 200_000]
+
+        /// logrotate's default: rename the file away, the application opens a new one under the
+        /// same path and writes on. The old file is read to its end before the new one, so the
+        /// output is the three files one after the other, each line once, in order.
+        @Test func aFileRenamedAndRecreatedTwiceWhileWrittenDeliversEveryLineOnceInOrder() throws {
+            let directory = try TemporaryDirectory()
+            let input = directory.path("app.log"), output = directory.path("out.log")
+            #expect(FileManager.default.createFile(atPath: input, contents: nil))
+            let sluice = try SluiceProcess(["run", "--input", "file:path=\(input),follow=true", "--output", "file:path=\(output)"], in: directory)
+            try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+            let writer = NumberedLineAppender(path: input, numbers: 0..<Self.count, linesPerChunk: 1_000, chunkInterval: .milliseconds(10)) { n, appender in
+                guard Self.rotations.contains(n) else { return }
+                guard rename(input, "\(input).\(n)") == 0 else { throw NumberedLineAppender.Failure(description: "rename \(input): errno \(errno)") }
+                try appender.reopen()
+            }
+            writer.start()
+            try writer.waitUntilDone(within: .seconds(60))
+            let total = writer.bytesWritten
+            try sluice.waitForFile(output, toReach: total, within: .seconds(60))
+            sluice.send(signal: SIGTERM)
+            #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+
+            var expected = Data()
+            for path in Self.rotations.map({ "\(input).\($0)" }) + [input] { expected += try Data(contentsOf: URL(fileURLWithPath: path)) }
+            let written = try Data(contentsOf: URL(fileURLWithPath: output))
+            #expect(written == expected, "\(written.firstDifferingLine(from: expected))")
+            let stderr = sluice.standardError()
+            #expect(stderr.components(separatedBy: "was rotated").count - 1 == Self.rotations.count, "\(stderr)")
+            var tally = NumberTally(expected: Self.count)
+            written.withUnsafeBytes { tally.add($0) }
+            #expect(tally.missingCount == 0 && tally.duplicates == 0, "\(tally)")
+        }
+
+        /// copytruncate: copy the file, truncate it in place, the application writes on at the
+        /// start of the same file. The node cannot read what it had not read before the truncation
+        /// (that is only in the copy, see docs/guarantees.md), so the writer lets it catch up first,
+        /// as logrotate would in a quiet moment; every line written after a truncation must arrive,
+        /// and every line before it at least once.
+        @Test func copytruncateWhileWrittenDeliversEveryLineBeforeAndAfterTheTruncation() throws {
+            let directory = try TemporaryDirectory()
+            let input = directory.path("app.log"), output = directory.path("out.log")
+            #expect(FileManager.default.createFile(atPath: input, contents: nil))
+            let sluice = try SluiceProcess(["run", "--input", "file:path=\(input),follow=true", "--output", "file:path=\(output)"], in: directory)
+            try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+            let writer = NumberedLineAppender(path: input, numbers: 0..<Self.count, linesPerChunk: 1_000, chunkInterval: .milliseconds(10)) { n, appender in
+                guard Self.rotations.contains(n) else { return }
+                let written = appender.bytesWritten
+                try waitUntil("the node to catch up before copytruncate at line \(n)", within: .seconds(30)) { fileSize(output) >= written }
+                try FileManager.default.copyItem(atPath: input, toPath: "\(input).\(n)")
+                guard truncate(input, 0) == 0 else { throw NumberedLineAppender.Failure(description: "truncate \(input): errno \(errno)") }
+            }
+            writer.start()
+            try writer.waitUntilDone(within: .seconds(90))
+            var tally = NumberTally(expected: Self.count)
+            try waitUntil("every line in the output", within: .seconds(30), while: sluice) {
+                tally = NumberTally(expected: Self.count)
+                try Data(contentsOf: URL(fileURLWithPath: output)).withUnsafeBytes { tally.add($0) }
+                return tally.missingCount == 0
+            }
+            sluice.send(signal: SIGTERM)
+            #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+            let stderr = sluice.standardError()
+            #expect(stderr.components(separatedBy: "(truncated)").count - 1 == Self.rotations.count, "\(stderr)")
+            #expect(tally.missingCount == 0 && tally.malformedLines == 0, "\(tally)")
+            recordMeasurement("\(tally)", named: "copytruncate")
+        }
+    }
+}
