@@ -6,6 +6,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 struct sl_ring {
     struct io_uring ring;
@@ -153,3 +157,13 @@ void sl_bufring_recycle(sl_bufring *b, unsigned id) {
 const char *sl_errno_name(int code) { return strerrorname_np(code); }
 
 int sl_wake_fd(void) { int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); return fd < 0 ? -errno : fd; }
+
+int sl_tcp_delivered(int fd) {
+    struct tcp_info info;
+    socklen_t length = sizeof(info);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return -1;
+    if (info.tcpi_state != TCP_ESTABLISHED) return -1;
+    int unacknowledged = 0;
+    if (ioctl(fd, SIOCOUTQ, &unacknowledged) != 0) return -1;
+    return unacknowledged == 0 ? 1 : 0;
+}

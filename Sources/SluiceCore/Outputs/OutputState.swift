@@ -1,3 +1,4 @@
+import CSupport
 import Glibc
 
 /// One worker's instance of a pipeline's output: two write buffers (one filling while the
@@ -16,6 +17,9 @@ struct OutputState {
     var reconnectDelayNanos: UInt64 = 0
     let reconnectMaxNanos: UInt64
     var outageLogged = false
+    /// tcp: the batch in flight was sent; it is acknowledged once the peer's TCP has it all.
+    var awaitingPeerAck = false
+    static let peerAckPollNanos: UInt64 = 200_000
     let ownsFD: Bool
     let sync: Bool
     let bufferCapacity: Int
@@ -228,6 +232,7 @@ struct OutputState {
         if kind == .devnull { return false }
         if deadLetter != nil && idle { flushDeadLetter(worker: worker) }
         if kind == .tcp && !connected && !connecting && now >= reconnectAtNanos { startConnect(worker: worker) }
+        if awaitingPeerAck { checkPeerAck(worker: worker) }
         if retryAtNanos != 0 {
             if now >= retryAtNanos {
                 retryAtNanos = 0
@@ -242,9 +247,10 @@ struct OutputState {
         return false
     }
 
-    func deadline(flushIntervalNanos: UInt64) -> UInt64? {
+    func deadline(now: UInt64, flushIntervalNanos: UInt64) -> UInt64? {
         if kind == .devnull { return nil }
         if kind == .tcp && !connected && !connecting { return reconnectAtNanos }
+        if awaitingPeerAck { return now + OutputState.peerAckPollNanos }
         if retryAtNanos != 0 { return retryAtNanos }
         if inflight < 0 && hasPending(filling) { return oldestNanos + flushIntervalNanos }
         return nil
@@ -278,6 +284,12 @@ struct OutputState {
         }
         if sync {
             worker.ring.fsync(fd: fd, dataOnly: true, userData: userData(.outputSync, pipeline))
+            return
+        }
+        if kind == .tcp {
+            // The kernel took the bytes; they count only once the peer's TCP acknowledged them.
+            awaitingPeerAck = true
+            checkPeerAck(worker: worker)
             return
         }
         acknowledge(worker: worker)
@@ -324,6 +336,21 @@ struct OutputState {
         // A full filling buffer waits for this moment.
         if batch(filling).isFull || usedBytes(filling) > bufferCapacity / 2 { _ = flush(worker: worker) }
 
+    }
+
+    /// Acknowledges the sent batch when the peer has it; resends it on a new connection when
+    /// the connection closed meanwhile (a receiver that went away after reading only part).
+    mutating func checkPeerAck(worker: Worker) {
+        switch sl_tcp_delivered(fd) {
+        case 1:
+            awaitingPeerAck = false
+            acknowledge(worker: worker)
+        case 0:
+            break  // polled again from tick
+        default:
+            awaitingPeerAck = false
+            connectionLost(result: -ECONNRESET, worker: worker)
+        }
     }
 
     /// Opens the socket and starts a connect through the ring.
