@@ -317,10 +317,27 @@ public final class Node {
         let cpuSeconds = Self.seconds(usage.ru_utime) + Self.seconds(usage.ru_stime) - Self.seconds(usageStart.ru_utime) - Self.seconds(usageStart.ru_stime)
         var totals: [Counter: UInt64] = [:]
         for c in Counter.allCases { totals[c] = shared.sum(c) }
-        summary = RunSummary(seconds: seconds, cpuSeconds: cpuSeconds, peakRSSBytes: Int(usage.ru_maxrss) * 1024, counters: totals)
-        if summaryFD >= 0 { writeSummary(shared: shared, seconds: seconds, cpuSeconds: cpuSeconds, peakRSSBytes: Int(usage.ru_maxrss) * 1024) }
+        let peak = Node.peakResidentBytes() ?? Int(usage.ru_maxrss) * 1024
+        summary = RunSummary(seconds: seconds, cpuSeconds: cpuSeconds, peakRSSBytes: peak, counters: totals)
+        if summaryFD >= 0 { writeSummary(shared: shared, seconds: seconds, cpuSeconds: cpuSeconds, peakRSSBytes: peak) }
         withExtendedLifetime(workers) {}
         return exitCode
+    }
+
+    /// VmHWM of /proc/self/status: this process's own peak (ru_maxrss carries a parent's peak
+    /// across exec).
+    static func peakResidentBytes() -> Int? {
+        let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        for line in String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let digits = line.dropFirst(6).filter(\.isNumber)
+            return Int(digits).map { $0 * 1024 }
+        }
+        return nil
     }
 
     static func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }

@@ -50,6 +50,11 @@ struct FileSource {
     var rotationSeen = false
     /// A byte range of a file split across workers (`parallel=true`) ends here.
     var endOffset = UInt64.max
+    /// The last bytes before `expectedOffset`, read when the end was reached: if they differ at
+    /// the next poll, the file was truncated and written again past the old position.
+    let tail: UnsafeMutableRawPointer = .allocate(byteCount: FileSource.tailBytes, alignment: 8)
+    var tailLength = 0
+    static let tailBytes = 64
 
     init(path: String, fd: Int32, pipeline: Int, target: Int, follow: Bool, isStdin: Bool, pollIntervalMicros: Int,
          readBytes: Int, owner: Int, index: Int, maxEventBytes: Int, startOffset: UInt64 = 0,
@@ -116,6 +121,7 @@ extension Worker {
                     files[f].waitingForData = true
                     files[f].eofSince = now
                     files[f].nextReadOffset = files[f].expectedOffset
+                    rememberTail(f)
                 } else {
                     finishFile(f, emitPartial: true)
                 }
@@ -183,6 +189,12 @@ extension Worker {
             restartFile(f, fd: files[f].fd, inode: files[f].inode, device: files[f].device)
             return
         }
+        if tailChanged(f) {
+            Log.warn("input file", "\(files[f].path) was rewritten before \(files[f].expectedOffset) (truncated and refilled): reading it again from the start")
+            files[f].framer.abandon(slab: slab)
+            restartFile(f, fd: files[f].fd, inode: files[f].inode, device: files[f].device)
+            return
+        }
         var named = stat()
         guard stat(files[f].path, &named) == 0 else { return }  // renamed away, not recreated yet
         guard UInt64(named.st_ino) != files[f].inode || UInt64(named.st_dev) != files[f].device else { return }
@@ -201,11 +213,28 @@ extension Worker {
         restartFile(f, fd: fd, inode: UInt64(named.st_ino), device: UInt64(named.st_dev))
     }
 
+    /// Reads the bytes just before the read position (one small read per end-of-file wait).
+    func rememberTail(_ f: Int) {
+        let n = Int(min(UInt64(FileSource.tailBytes), files[f].expectedOffset))
+        files[f].tailLength = n > 0 && pread(files[f].fd, files[f].tail, n, off_t(files[f].expectedOffset) - off_t(n)) == n ? n : 0
+    }
+
+    func tailChanged(_ f: Int) -> Bool {
+        let n = files[f].tailLength
+        guard n > 0 else { return false }
+        var now = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        return withUnsafeMutableBytes(of: &now) { buffer in
+            let read = pread(files[f].fd, buffer.baseAddress, n, off_t(files[f].expectedOffset) - off_t(n))
+            return read != n || memcmp(buffer.baseAddress!, files[f].tail, n) != 0
+        }
+    }
+
     func restartFile(_ f: Int, fd: Int32, inode: UInt64, device: UInt64) {
         files[f].fd = fd
         files[f].inode = inode
         files[f].device = device
         files[f].rotationSeen = false
+        files[f].tailLength = 0
         files[f].expectedOffset = 0
         files[f].nextReadOffset = 0
         files[f].generation += 1
