@@ -23,7 +23,7 @@ build: deps
 	$(SWIFT) build
 
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --product sluice
 
 run: release
 	.build/release/sluice run $(ARGS)
