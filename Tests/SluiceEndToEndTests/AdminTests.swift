@@ -251,6 +251,11 @@ extension EndToEndTests {
             #expect(PrometheusSample.value(metrics, "sluice_events_out_total", ["pipeline": "main"]) == 0)
             #expect(PrometheusSample.value(metrics, "sluice_events_in_flight").map { $0 >= 200 } == true)
             #expect(PrometheusSample.value(metrics, "sluice_event_latency_seconds_count", ["pipeline": "main"]) == 0)
+            // The lag in seconds grows while nothing is committed.
+            usleep(2_200_000)
+            let later = try PrometheusSample.parse(AdminHTTP.get(port: port, "/metrics").body)
+            let lagSeconds = PrometheusSample.value(later, "sluice_commit_lag_seconds", ["pipeline": "main", "path": input])
+            #expect(lagSeconds.map { $0 >= 1 } == true, "lag seconds \(String(describing: lagSeconds))")
             sluice.send(signal: SIGTERM)
             #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(1), "held events cannot drain")
         }

@@ -98,7 +98,25 @@ final class ControlPlane {
     /// `READY=1` once ready; `WATCHDOG=1` every half watchdog period while every worker's
     /// heartbeat moved since the last one and none is stalled (a stuck node then gets killed
     /// and restarted by systemd).
+    /// Since when each file with offsets has had uncommitted bytes (for the lag in seconds);
+    /// checked once a second.
+    private(set) var commitLagSince: [String: UInt64] = [:]
+    private var commitLagCheckedAt: UInt64 = 0
+
+    func updateCommitLag(now: UInt64) {
+        guard now - commitLagCheckedAt >= 1_000_000_000 || commitLagCheckedAt == 0 else { return }
+        commitLagCheckedAt = now
+        for entry in node.offsets.entries {
+            if ControlPlane.commitLagBytes(entry.record) > 0 {
+                if commitLagSince[entry.path] == nil { commitLagSince[entry.path] = now }
+            } else {
+                commitLagSince[entry.path] = nil
+            }
+        }
+    }
+
     func tick(now: UInt64) {
+        updateCommitLag(now: now)
         guard let notifier else { return }
         if !readyNotified && isReady {
             notifier.notify("READY=1\nSTATUS=running \(node.pipelines.count) pipeline(s) on \(shared.workerCount) worker(s)")

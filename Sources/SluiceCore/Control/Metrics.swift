@@ -81,6 +81,13 @@ extension ControlPlane {
             m.sample("sluice_commit_lag_bytes", ["pipeline": pipelines[entry.pipeline].name, "path": entry.path], ControlPlane.commitLagBytes(entry.record))
         }
 
+        m.family("sluice_commit_lag_seconds", "gauge", "How long a file input has had bytes not yet committed (0 when caught up; checked once a second).")
+        let lagNow = monotonicNanos()
+        for entry in node.offsets.entries {
+            let seconds = ControlPlane.commitLagBytes(entry.record) > 0 ? commitLagSince[entry.path].map { Double(lagNow - $0) / 1e9 } ?? 0 : 0
+            m.sample("sluice_commit_lag_seconds", ["pipeline": pipelines[entry.pipeline].name, "path": entry.path], seconds)
+        }
+
         m.family("sluice_pool_slots", "gauge", "Event slots of the worker's pool slab.")
         for w in workers { m.sample("sluice_pool_slots", ["worker": String(w)], UInt64(shared.pool.slabs[w].smallCount + shared.pool.slabs[w].largeCount)) }
         m.family("sluice_pool_free_slots", "gauge", "Free event slots of the worker's pool slab.")
