@@ -18,7 +18,7 @@ import Testing
 
     @Test(arguments: [
         ("500us", 500), ("500µs", 500), ("10ms", 10_000), ("2s", 2_000_000), ("1.5s", 1_500_000), ("1m", 60_000_000),
-        ("0ms", 0), ("0.5ms", 500), (" 3ms ", 3000),
+        ("0ms", 0), ("0", 0), ("0.5ms", 500), (" 3ms ", 3000),
     ])
     func microsParsesDurations(text: String, micros: Int) {
         #expect(Units.micros(text) == micros)

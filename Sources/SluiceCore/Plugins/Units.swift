@@ -15,6 +15,7 @@ public enum Units {
     /// Microseconds.
     public static func micros(_ text: String) -> Int? {
         let t = text.trimmingCharacters(in: " ")
+        if t == "0" { return 0 }  // zero needs no unit
         let suffixes: [(String, Double)] = [("us", 1), ("µs", 1), ("ms", 1000), ("s", 1_000_000), ("m", 60_000_000)]
         for (suffix, scale) in suffixes where t.hasSuffix(suffix) {
             guard let n = Double(t.dropLast(suffix.count)), n >= 0, n.isFinite, n * scale < 9.0e18 else { return nil }
