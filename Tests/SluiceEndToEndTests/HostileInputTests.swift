@@ -234,3 +234,41 @@ extension EndToEndTests {
         }
     }
 }
+
+extension EndToEndTests.HostileInput {
+    /// `min-rate`: a sender trickling bytes is closed after one window (its partial line
+    /// delivered, counted as too slow) while a normal sender on the same node is not.
+    @Test func aTricklingSenderBelowMinRateIsClosedAndANormalOneIsNot() throws {
+        let directory = try TemporaryDirectory()
+        let output = directory.path("out.ndjson")
+        let port = try LoopbackTCP.freePort()
+        let sluice = try SluiceProcess(["run", "--admin", "off", "--input", "tcp:listen=127.0.0.1:\(port),min-rate=100,min-rate-window=1s",
+                                        "--output", "file:path=\(output)"], in: directory)
+        try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+        let slow = try LoopbackTCP.connect(port: port)
+        defer { close(slow) }
+        let normal = try LoopbackTCP.connect(port: port)
+        defer { close(normal) }
+        var closedAfter: Double? = nil
+        let start = ContinuousClock.now
+        for i in 0..<40 {
+            // The trickler: one byte every 100 ms (10 B/s); the normal sender: a 200-byte line.
+            let byte: [UInt8] = [UInt8(ascii: "x")]
+            let sent = byte.withUnsafeBytes { Glibc.send(slow, $0.baseAddress, 1, Int32(MSG_NOSIGNAL)) }
+            if sent < 0 && closedAfter == nil {
+                closedAfter = Double((ContinuousClock.now - start).components.seconds)
+            }
+            let line = Array(("{\"i\":\(i),\"pad\":\"" + String(repeating: "y", count: 180) + "\"}\n").utf8)
+            try line.withUnsafeBytes { try LoopbackTCP.sendAll(normal, $0) }
+            usleep(100_000)
+        }
+        sluice.send(signal: SIGTERM)
+        #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+        let summary = try sluice.summary()
+        #expect(summary.count("connections_too_slow") == 1, "\(summary)")
+        #expect(summary.count("partial_records") >= 1, "\(summary)")
+        let lines = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self).split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix("{\"i\":") }.count == 40, "the normal sender's 40 lines")
+        #expect(lines.contains { $0.allSatisfy { $0 == "x" } }, "the trickler's partial line")
+    }
+}

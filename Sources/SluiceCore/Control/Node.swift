@@ -196,8 +196,10 @@ public final class Node {
                         do { fd = try SocketAddress.listen(host: tcp.host, port: tcp.port) } catch {
                             throw SetupError(description: "pipeline \(pipeline.name): input tcp: \(error)")
                         }
-                        assignments[w].listeners.append(Listener(fd: fd, pipeline: p, maxConnections: share,
-                                                                 idleTimeoutNanos: UInt64(tcp.idleTimeoutMicros) * 1000))
+                        var listener = Listener(fd: fd, pipeline: p, maxConnections: share, idleTimeoutNanos: UInt64(tcp.idleTimeoutMicros) * 1000)
+                        listener.minRateWindowNanos = UInt64(tcp.minRateWindowMicros) * 1000
+                        listener.minBytesPerWindow = UInt64(tcp.minBytesPerSecond) * UInt64(tcp.minRateWindowMicros) / 1_000_000
+                        assignments[w].listeners.append(listener)
                         assignments[w].connectionCapacity += share
                     }
                 case .generator(let g):
@@ -431,7 +433,7 @@ public final class Node {
         line += " bytes_in=\(bytesIn) bytes_out=\(shared.sum(.bytesOut))"
         line += " seconds=\(Self.fixed(seconds, 3)) events_per_s=\(Self.fixed(eventsPerSecond, 0)) mb_per_s=\(Self.fixed(mbPerSecond, 1))"
         line += " cpu_seconds=\(Self.fixed(cpuSeconds, 2)) peak_rss_mb=\(Self.fixed(Double(peakRSSBytes) / 1048576, 1))"
-        for c in [Counter.aggregated, .aggregateRows, .aggregateSkipped, .rejected, .deadLettered, .invalidJSON, .cutRecords, .cutBytes, .partialRecords, .emptyLines, .modifySkipped, .connectionsAccepted, .connectionsRejected, .connectionsTimedOut, .inputErrors, .outputErrors] {
+        for c in [Counter.aggregated, .aggregateRows, .aggregateSkipped, .rejected, .deadLettered, .invalidJSON, .cutRecords, .cutBytes, .partialRecords, .emptyLines, .modifySkipped, .connectionsAccepted, .connectionsRejected, .connectionsTimedOut, .connectionsTooSlow, .inputErrors, .outputErrors] {
             let v = shared.sum(c)
             if v > 0 { line += " \(c.name)=\(v)" }
         }

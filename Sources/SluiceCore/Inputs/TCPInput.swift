@@ -11,17 +11,25 @@
 ///   accepted and closed at once (counted as connections_rejected).
 /// - `idle-timeout`: a connection that sends nothing for this long is closed, its partial line
 ///   delivered (default 5m; 0 keeps idle connections open).
+/// - `min-rate`: bytes per second a connection must average over each `min-rate-window` or be
+///   closed, its partial line delivered (default 0: no minimum). Stops senders that trickle a
+///   byte at a time from holding `max-connections` slots.
+/// - `min-rate-window`: the window of `min-rate` (default 30s).
 public struct TCPInput: Sendable {
     public static let parameters = [
         ParameterDoc("listen", "IPv4 address:port to listen on", default: "127.0.0.1:5140"),
         ParameterDoc("max-connections", "open connections allowed; more are closed at once", default: "1024"),
         ParameterDoc("idle-timeout", "close connections silent for this long (0: never)", default: "5m"),
+        ParameterDoc("min-rate", "bytes per second a connection must average per window (0: no minimum)", default: "0"),
+        ParameterDoc("min-rate-window", "window over which min-rate is measured", default: "30s"),
     ]
     public static let defaultListen = "127.0.0.1:5140"
     public let host: String
     public let port: UInt16
     public let maxConnections: Int
     public let idleTimeoutMicros: Int
+    public let minBytesPerSecond: Int
+    public let minRateWindowMicros: Int
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -38,5 +46,10 @@ public struct TCPInput: Sendable {
             throw PluginArgumentError(key: "idle-timeout", "expected a duration such as 30s or 5m (0: never), got '\(idle)'")
         }
         idleTimeoutMicros = micros
+        minBytesPerSecond = Units.bytes(arguments.string("min-rate") ?? "0") ?? -1
+        guard minBytesPerSecond >= 0 else { throw PluginArgumentError(key: "min-rate", "expected bytes per second such as 100 or 1KiB, got '\(arguments.string("min-rate") ?? "")'") }
+        let window = arguments.string("min-rate-window") ?? "30s"
+        guard let w = Units.micros(window), w >= 100_000 else { throw PluginArgumentError(key: "min-rate-window", "expected a duration of at least 100ms such as 30s, got '\(window)'") }
+        minRateWindowMicros = w
     }
 }

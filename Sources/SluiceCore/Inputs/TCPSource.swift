@@ -7,6 +7,9 @@ struct Listener {
     /// This worker's share of the input's max-connections.
     let maxConnections: Int
     let idleTimeoutNanos: UInt64
+    /// Bytes a connection must receive per `minRateWindowNanos` (0: no minimum).
+    var minBytesPerWindow: UInt64 = 0
+    var minRateWindowNanos: UInt64 = 0
     var open = 0
     var armed = false
 }
@@ -28,6 +31,9 @@ struct Connection {
     /// Bytes received so far (the stream offset).
     var received: UInt64 = 0
     var lastReceiveNanos: UInt64 = 0
+    /// Start of the current min-rate window and the bytes received before it.
+    var windowStartNanos: UInt64 = 0
+    var windowStartBytes: UInt64 = 0
     var framer = LineFramer(sourceID: 0, pipelineID: 0, maxEventBytes: 0)
 }
 
@@ -70,6 +76,7 @@ extension Worker {
         connection.listener = l
         connection.pipeline = listeners[l].pipeline
         connection.lastReceiveNanos = now
+        connection.windowStartNanos = now
         connection.framer = LineFramer(sourceID: SourceIDs.make(worker: index, kind: .tcp, generation: Int(nextSourceID & 0xFF), index: c),
                                        pipelineID: UInt16(listeners[l].pipeline), maxEventBytes: settings.pool.maxEventSizeBytes)
         nextSourceID &+= 1
@@ -182,12 +189,26 @@ extension Worker {
         // A connection waiting for receive buffers (pool full) is held back, not idle: its
         // unread bytes would be lost if it were closed now.
         if poolExhausted { return }
-        for c in 0..<connectionCapacity where connections[c].active && !connections[c].ended && !connections[c].needsRearm
-            && connections[c].pendingHead < 0 {
+        for c in 0..<connectionCapacity where connections[c].active && !connections[c].ended {
+            if connections[c].needsRearm || connections[c].pendingHead >= 0 {
+                // Held back by backpressure: neither idle nor slow; its rate window restarts.
+                connections[c].windowStartNanos = now
+                connections[c].windowStartBytes = connections[c].received
+                continue
+            }
             var limit = listeners[connections[c].listener].idleTimeoutNanos
             if stopping { limit = limit == 0 ? Worker.stopQuietNanos : min(limit, Worker.stopQuietNanos) }
-            guard limit > 0, now &- connections[c].lastReceiveNanos > limit else { continue }
-            if !stopping { counters.add(.connectionsTimedOut, 1, pipeline: connections[c].pipeline) }
+            let l = connections[c].listener
+            var slow = false
+            if !stopping && listeners[l].minBytesPerWindow > 0 && now &- connections[c].windowStartNanos >= listeners[l].minRateWindowNanos {
+                let got = connections[c].received &- connections[c].windowStartBytes
+                slow = got < listeners[l].minBytesPerWindow
+                connections[c].windowStartNanos = now
+                connections[c].windowStartBytes = connections[c].received
+            }
+            guard slow || (limit > 0 && now &- connections[c].lastReceiveNanos > limit) else { continue }
+            if slow { counters.add(.connectionsTooSlow, 1, pipeline: connections[c].pipeline) }
+            else if !stopping { counters.add(.connectionsTimedOut, 1, pipeline: connections[c].pipeline) }
             connections[c].ended = true
             if connections[c].receiveArmed {
                 ring.cancel(target: userData(.receive, c), userData: userData(.cancel, 0))

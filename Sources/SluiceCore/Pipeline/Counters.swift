@@ -5,7 +5,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case eventsIn, bytesIn, eventsOut, bytesOut, discarded, cutRecords, cutBytes, invalidJSON
     case partialRecords, connectionsAccepted, connectionsRejected, inputErrors, outputErrors
     case outputBatches, modifySkipped, emptyLines, connectionsTimedOut, aggregated, aggregateSkipped, aggregateRows
-    case rejected, deadLettered
+    case rejected, deadLettered, connectionsTooSlow
 
     public var name: String {
         switch self {
@@ -31,6 +31,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .aggregateRows: "aggregate_rows"
         case .rejected: "rejected"
         case .deadLettered: "dead_lettered"
+        case .connectionsTooSlow: "connections_too_slow"
         }
     }
 
@@ -59,6 +60,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .aggregateRows: "Rows emitted by aggregate."
         case .rejected: "Events an output rejected permanently (format=json and not valid JSON)."
         case .deadLettered: "Rejected events written to the dead-letter file."
+        case .connectionsTooSlow: "Connections closed for sending less than min-rate."
         }
     }
 }
