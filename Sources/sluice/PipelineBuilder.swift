@@ -21,7 +21,31 @@ enum PipelineBuilder {
             try convert(s) { (a: PluginArguments) throws(PluginArgumentError) in try Action.make(type: s.type, a, maxEventBytes: settings.pool.maxEventSizeBytes) }
         }
         let output = try convert(spec.output) { (a: PluginArguments) throws(PluginArgumentError) in try OutputDefinition.make(type: spec.output.type, a) }
-        return PipelineDefinition(name: spec.name, inputs: inputs, actions: actions, output: output)
+        var definition = PipelineDefinition(name: spec.name, inputs: inputs, actions: actions, output: output)
+        definition.tuning = try tuning(spec.settings)
+        return definition
+    }
+
+    /// A pipeline's own `settings:`: only the tunables of its output batching; they win over the
+    /// node's value (flags and top-level settings) for this pipeline.
+    static func tuning(_ params: [ConfigParam]) throws(ConfigError) -> PipelineTuning {
+        var tuning = PipelineTuning()
+        for p in params {
+            guard PipelineTuning.names.contains(p.key) else {
+                if Settings.named(p.key) != nil {
+                    throw ConfigError("'\(p.key)' is node-wide: set it in the top-level settings: (a pipeline may set \(PipelineTuning.names.joined(separator: ", ")))", location: p.location)
+                }
+                throw ConfigError("unknown pipeline setting '\(p.key)' (a pipeline may set \(PipelineTuning.names.joined(separator: ", ")))", location: p.location)
+            }
+            var scratch = NodeSettings()
+            do { try Settings.named(p.key)!.apply(&scratch, p.value) } catch { throw ConfigError(error.message, location: p.location) }
+            switch p.key {
+            case "batch-size": tuning.batchSize = scratch.batchSize
+            case "flush-interval": tuning.flushIntervalMicros = scratch.flushIntervalMicros
+            default: tuning.outputBufferBytes = scratch.outputBufferBytes
+            }
+        }
+        return tuning
     }
 
     static func convert<T>(_ spec: PluginSpec, _ make: (PluginArguments) throws(PluginArgumentError) -> T) throws(ConfigError) -> T {

@@ -87,9 +87,6 @@ struct PipelineOptions: ParsableArguments {
             let file = try YAMLConfigLoader.load(path: config)
             try PipelineBuilder.settings(from: file.settings, into: &settings)
             specs = file.pipelines
-            for p in specs where !p.settings.isEmpty {
-                throw ConfigError("per-pipeline settings are not supported yet; move them to the top-level settings:", location: p.settings[0].location)
-            }
         } else {
             var inputTexts = inputs, outputTexts = outputs
             if inputs.isEmpty && actions.isEmpty && outputs.isEmpty {

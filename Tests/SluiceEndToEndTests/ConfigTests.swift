@@ -105,3 +105,41 @@ extension EndToEndTests {
         }
     }
 }
+
+extension EndToEndTests.Config {
+    /// A pipeline's own `settings:` may tune its output batching; node-wide settings there are
+    /// an error naming file:line:column.
+    @Test func aPipelineMayTuneItsBatchingButNotNodeWideSettings() throws {
+        let directory = try TemporaryDirectory()
+        let good = directory.path("good.yaml"), bad = directory.path("bad.yaml"), output = directory.path("out.ndjson")
+        try Self.write("""
+            pipelines:
+              small:
+                settings:
+                  batch_size: 8
+                  flush-interval: 1ms
+                  output-buffer-size: 64KiB
+                input: {type: generator, count: 1000, size: 100}
+                output: {type: file, path: "\(output)"}
+            """, to: good)
+        let sluice = try SluiceProcess(["run", "--admin", "off", "--config", good], in: directory)
+        #expect(try sluice.waitForExit(within: .seconds(30)) == .exited(0))
+        let summary = try sluice.summary()
+        #expect(summary.count("events_out") == 1000, "\(summary)")
+        #expect(summary.count("output_batches") >= 1000 / 8, "batches of at most 8 events: \(summary)")
+
+        try Self.write("""
+            pipelines:
+              small:
+                settings:
+                  pool-capacity: 1024
+                input: {type: generator, count: 10}
+                output: {type: devnull}
+            """, to: bad)
+        let check = try SluiceProcess(["check", "--config", bad], in: directory)
+        #expect(try check.waitForExit(within: .seconds(10)) == .exited(2))
+        let stderr = check.standardError()
+        #expect(stderr.contains("bad.yaml:4:"), "\(stderr)")
+        #expect(stderr.contains("node-wide"), "\(stderr)")
+    }
+}

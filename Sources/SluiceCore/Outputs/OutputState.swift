@@ -48,8 +48,14 @@ struct OutputState {
     static let initialRetryNanos: UInt64 = 10_000_000
     static let maxRetryNanos: UInt64 = 5_000_000_000
 
-    init(pipeline: Int, definition: OutputDefinition, fd: Int32, deadLetterFD: Int32 = -1, settings: NodeSettings, maxEventBytes: Int) {
+    /// This pipeline's flush interval (its own `settings:` or the node's).
+    let flushIntervalNanos: UInt64
+
+    init(pipeline: Int, definition: OutputDefinition, fd: Int32, deadLetterFD: Int32 = -1, settings: NodeSettings, maxEventBytes: Int,
+         tuning: PipelineTuning = PipelineTuning()) {
         self.pipeline = pipeline
+        flushIntervalNanos = UInt64(tuning.flushIntervalMicros ?? settings.flushIntervalMicros) * 1000
+        let batchSize = tuning.batchSize ?? settings.batchSize
         requireJSON = definition.delivery.requireJSON
         if deadLetterFD >= 0 {
             deadLetter = .allocate(capacity: 1)
@@ -72,14 +78,14 @@ struct OutputState {
         self.fd = fd
         // Room for at least two of the largest encodings, so any single event always fits.
         let worstEvent = maxEventBytes + 4 * settings.pool.maxFields + 8 + settings.pool.eventSizeBytes
-        bufferCapacity = kind == .devnull ? 0 : max(settings.outputBufferBytes, 2 * worstEvent)
+        bufferCapacity = kind == .devnull ? 0 : max(tuning.outputBufferBytes ?? settings.outputBufferBytes, 2 * worstEvent)
         if kind == .devnull {
             let dummy = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
             buffers = (dummy, dummy)
         } else {
             buffers = (.allocate(byteCount: bufferCapacity, alignment: 4096), .allocate(byteCount: bufferCapacity, alignment: 4096))
         }
-        handles = (EventBatch(capacity: settings.batchSize), EventBatch(capacity: settings.batchSize))
+        handles = (EventBatch(capacity: batchSize), EventBatch(capacity: batchSize))
     }
 
     var isIdle: Bool {
@@ -228,7 +234,7 @@ struct OutputState {
     }
 
     /// Flushes on idle / interval / stop and retries a failed write when its backoff passed.
-    mutating func tick(now: UInt64, idle: Bool, flushIntervalNanos: UInt64, worker: Worker) -> Bool {
+    mutating func tick(now: UInt64, idle: Bool, worker: Worker) -> Bool {
         if kind == .devnull { return false }
         if deadLetter != nil && idle { flushDeadLetter(worker: worker) }
         if kind == .tcp && !connected && !connecting && now >= reconnectAtNanos { startConnect(worker: worker) }
@@ -247,7 +253,7 @@ struct OutputState {
         return false
     }
 
-    func deadline(now: UInt64, flushIntervalNanos: UInt64) -> UInt64? {
+    func deadline(now: UInt64) -> UInt64? {
         if kind == .devnull { return nil }
         if kind == .tcp && !connected && !connecting { return reconnectAtNanos }
         if awaitingPeerAck { return now + OutputState.peerAckPollNanos }

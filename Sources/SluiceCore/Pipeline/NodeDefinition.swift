@@ -55,12 +55,23 @@ public struct NodeSettings: Sendable {
     public init() {}
 }
 
+/// Tunables a pipeline may set for itself (its `settings:`); nil: the node's value.
+public struct PipelineTuning: Sendable, Equatable {
+    public var batchSize: Int?
+    public var flushIntervalMicros: Int?
+    public var outputBufferBytes: Int?
+    /// The setting names a pipeline may carry; the others are node-wide.
+    public static let names = ["batch-size", "flush-interval", "output-buffer-size"]
+    public init() {}
+}
+
 /// One pipeline: inputs → actions → output.
 public struct PipelineDefinition: Sendable {
     public var name: String
     public var inputs: [InputDefinition]
     public var actions: [Action]
     public var output: OutputDefinition
+    public var tuning = PipelineTuning()
 
     public init(name: String, inputs: [InputDefinition], actions: [Action], output: OutputDefinition) {
         self.name = name

@@ -145,9 +145,8 @@ extension Worker {
 
     func flushOutputs(idle: Bool) -> Bool {
         var any = false
-        let interval = UInt64(settings.flushIntervalMicros) * 1000
         for p in 0..<shared.pipelines.count {
-            any = outputs[p].tick(now: now, idle: idle || stopping, flushIntervalNanos: interval, worker: self) || any
+            any = outputs[p].tick(now: now, idle: idle || stopping, worker: self) || any
         }
         return any
     }

@@ -135,7 +135,8 @@ final class Worker {
         for (p, pipeline) in shared.pipelines.enumerated() {
             (outputs + p).initialize(to: OutputState(pipeline: p, definition: pipeline.output, fd: assignment.outputFDs[p],
                                                      deadLetterFD: assignment.deadLetterFDs[p],
-                                                     settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes))
+                                                     settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes,
+                                                     tuning: pipeline.tuning))
         }
     }
 
@@ -236,7 +237,7 @@ final class Worker {
     func nextTimeout() -> Int64 {
         var deadline = now + 100_000_000
         for p in 0..<shared.pipelines.count {
-            if let d = outputs[p].deadline(now: now, flushIntervalNanos: UInt64(settings.flushIntervalMicros) * 1000) { deadline = min(deadline, d) }
+            if let d = outputs[p].deadline(now: now) { deadline = min(deadline, d) }
         }
         for f in files.indices where files[f].waitingForData {
             deadline = min(deadline, files[f].eofSince + files[f].pollIntervalNanos)
