@@ -62,11 +62,7 @@ public struct AggregateAction: @unchecked Sendable {
         let name = JSONText.quoted(String(key.split(separator: ".").last ?? ""))
         keyName = .allocate(byteCount: name.count, alignment: 1)
         keyName.copyBytes(from: name)
-        let text = arguments.string("interval") ?? "0"
-        guard let micros = text == "0" ? 0 : Units.micros(text) else {
-            throw PluginArgumentError(key: "interval", "expected a duration such as 10s (0: only at stop), got '\(text)'")
-        }
-        intervalNanos = UInt64(micros) * 1000
+        intervalNanos = UInt64(try arguments.micros("interval", default: "0", example: "10s (0: only at stop)")) * 1000
         maxKeys = try arguments.int("max-keys", default: 1024, range: 1...1_000_000)
     }
 

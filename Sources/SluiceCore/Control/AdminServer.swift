@@ -14,9 +14,8 @@ public struct AdminAddress: Sendable, Equatable, CustomStringConvertible {
 
     /// "127.0.0.1:9090" → address; nil when it is not an IPv4 address and port.
     public init?(parsing text: String) {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, let port = UInt16(parts[1]), SocketAddress.ipv4(String(parts[0]), port: port) != nil else { return nil }
-        self.init(host: String(parts[0]), port: port)
+        guard let (host, port) = SocketAddress.splitHostPort(text), SocketAddress.ipv4(host, port: port) != nil else { return nil }
+        self.init(host: host, port: port)
     }
 
     public var description: String { "\(host):\(port)" }

@@ -60,7 +60,7 @@ public enum Log {
         var tm = tm()
         var t = ts.tv_sec
         gmtime_r(&t, &tm)
-        let stamp = String(format4: Int(tm.tm_year) + 1900) + "-" + String(pad2: Int(tm.tm_mon) + 1) + "-" + String(pad2: Int(tm.tm_mday))
+        let stamp = String(Int(tm.tm_year) + 1900) + "-" + String(pad2: Int(tm.tm_mon) + 1) + "-" + String(pad2: Int(tm.tm_mday))
             + "T" + String(pad2: Int(tm.tm_hour)) + ":" + String(pad2: Int(tm.tm_min)) + ":" + String(pad2: Int(tm.tm_sec))
             + "." + String(pad3: ts.tv_nsec / 1_000_000) + "Z"
         let line = "\(stamp) \(level.name) \(component): \(prefix)\(message())\n"
@@ -72,5 +72,4 @@ public enum Log {
 extension String {
     init(pad2 n: Int) { self = n < 10 ? "0\(n)" : "\(n)" }
     init(pad3 n: Int) { self = n < 10 ? "00\(n)" : n < 100 ? "0\(n)" : "\(n)" }
-    init(format4 n: Int) { self = "\(n)" }
 }

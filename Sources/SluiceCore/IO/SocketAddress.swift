@@ -10,6 +10,12 @@ public enum SocketAddress {
         return address
     }
 
+    /// "HOST:PORT" split at the last colon, or nil when there is no port number.
+    public static func splitHostPort(_ text: String) -> (host: String, port: UInt16)? {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
+        return (String(text[..<colon]), port)
+    }
+
     /// A listening socket with SO_REUSEADDR and (unless `reusePort` is false) SO_REUSEPORT.
     public static func listen(host: String, port: UInt16, backlog: Int32 = 4096, reusePort: Bool = true) throws(SystemError) -> Int32 {
         guard var address = ipv4(host, port: port) else { throw SystemError(code: EINVAL, operation: "parsing address \(host)") }

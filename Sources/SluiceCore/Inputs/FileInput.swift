@@ -52,20 +52,14 @@ public struct FileInput: Sendable {
         patterns = arguments.all("path")
         guard !patterns.isEmpty, !patterns.contains(where: \.isEmpty) else { throw PluginArgumentError(key: "path", "file input needs path=FILE or path=GLOB") }
         follow = try arguments.bool("follow", default: false)
-        let poll = arguments.string("poll-interval") ?? "100ms"
-        guard let micros = Units.micros(poll), micros >= 1000 else { throw PluginArgumentError(key: "poll-interval", "expected a duration of at least 1ms such as 100ms, got '\(poll)'") }
-        pollIntervalMicros = micros
+        pollIntervalMicros = try arguments.micros("poll-interval", default: "100ms", atLeast: (1000, "1ms"), example: "100ms")
         offsetsPath = arguments.string("offsets")
         if offsetsPath?.isEmpty == true { throw PluginArgumentError(key: "offsets", "empty path") }
         let op = arguments.string("offsets-op") ?? "continue"
         guard let parsed = OffsetsOp(rawValue: op) else { throw PluginArgumentError(key: "offsets-op", "expected continue, tail or reset, got '\(op)'") }
         offsetsOp = parsed
-        let interval = arguments.string("offsets-interval") ?? "1s"
-        guard let i = Units.micros(interval), i >= 10_000 else { throw PluginArgumentError(key: "offsets-interval", "expected a duration of at least 10ms such as 1s, got '\(interval)'") }
-        offsetsIntervalMicros = i
-        let rescan = arguments.string("rescan-interval") ?? "1s"
-        guard let r = Units.micros(rescan), r >= 10_000 else { throw PluginArgumentError(key: "rescan-interval", "expected a duration of at least 10ms such as 1s, got '\(rescan)'") }
-        rescanIntervalMicros = r
+        offsetsIntervalMicros = try arguments.micros("offsets-interval", default: "1s", atLeast: (10_000, "10ms"), example: "1s")
+        rescanIntervalMicros = try arguments.micros("rescan-interval", default: "1s", atLeast: (10_000, "10ms"), example: "1s")
         parallel = try arguments.bool("parallel", default: false)
         if parallel && (follow || offsetsPath != nil) {
             throw PluginArgumentError(key: "parallel", "parallel=true reads a fixed file in ranges; it cannot be combined with follow=true or offsets=")

@@ -183,14 +183,11 @@ extension Worker {
     func checkRotation(_ f: Int) {
         var opened = stat()
         guard fstat(files[f].fd, &opened) == 0 else { return }
-        if UInt64(opened.st_size) < files[f].expectedOffset {
-            Log.warn("input file", "\(files[f].path) shrank from \(files[f].expectedOffset) to \(opened.st_size) bytes (truncated): reading it again from the start")
-            files[f].framer.abandon(slab: slab)
-            restartFile(f, fd: files[f].fd, inode: files[f].inode, device: files[f].device)
-            return
-        }
-        if tailChanged(f) {
-            Log.warn("input file", "\(files[f].path) was rewritten before \(files[f].expectedOffset) (truncated and refilled): reading it again from the start")
+        let shrank = UInt64(opened.st_size) < files[f].expectedOffset
+        if shrank || tailChanged(f) {
+            let how = shrank ? "shrank from \(files[f].expectedOffset) to \(opened.st_size) bytes (truncated)"
+                : "was rewritten before \(files[f].expectedOffset) (truncated and refilled)"
+            Log.warn("input file", "\(files[f].path) \(how): reading it again from the start")
             files[f].framer.abandon(slab: slab)
             restartFile(f, fd: files[f].fd, inode: files[f].inode, device: files[f].device)
             return
@@ -205,10 +202,7 @@ extension Worker {
         let fd = open(files[f].path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return }
         Log.info("input file", "\(files[f].path) was rotated: old file read to its end, now reading the new one")
-        while !files[f].framer.finish(offset: files[f].expectedOffset, nowNanos: now, batch: &inputBatch, counters: counters) {
-            dispatchInputBatch(to: files[f].target)
-        }
-        dispatchInputBatch(to: files[f].target)
+        deliverPartial(f)
         close(files[f].fd)
         restartFile(f, fd: fd, inode: UInt64(named.st_ino), device: UInt64(named.st_dev))
     }
@@ -257,13 +251,14 @@ extension Worker {
         sl_store_relaxed(words, h.pointee.offset)
     }
 
+    func deliverPartial(_ f: Int) {
+        deliverPartial(&files[f].framer, offset: files[f].expectedOffset, to: files[f].target)
+    }
+
     /// Ends a source: the last record without a newline goes out flagged partial.
     func finishFile(_ f: Int, emitPartial: Bool) {
         if emitPartial {
-            while !files[f].framer.finish(offset: files[f].expectedOffset, nowNanos: now, batch: &inputBatch, counters: counters) {
-                dispatchInputBatch(to: files[f].target)
-            }
-            dispatchInputBatch(to: files[f].target)
+            deliverPartial(f)
         } else {
             files[f].framer.abandon(slab: slab)
         }

@@ -25,7 +25,6 @@ struct GeneratorSource {
         state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
         self.sourceID = sourceID
         self.timestampBase = timestampBase
-        finished = count == 0 ? false : count <= 0
     }
 
     @inline(__always) mutating func next() -> UInt64 {

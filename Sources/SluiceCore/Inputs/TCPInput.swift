@@ -34,22 +34,16 @@ public struct TCPInput: Sendable {
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
         let listen = arguments.string("listen") ?? Self.defaultListen
-        guard let colon = listen.lastIndex(of: ":"), let port = UInt16(listen[listen.index(after: colon)...]) else {
+        guard let (host, port) = SocketAddress.splitHostPort(listen) else {
             throw PluginArgumentError(key: "listen", "expected ADDRESS:PORT such as 127.0.0.1:5140, got '\(listen)'")
         }
-        host = String(listen[..<colon])
         guard SocketAddress.ipv4(host, port: port) != nil else { throw PluginArgumentError(key: "listen", "'\(host)' is not an IPv4 address") }
+        self.host = host
         self.port = port
         maxConnections = try arguments.int("max-connections", default: 1024, range: 1...1_000_000)
-        let idle = arguments.string("idle-timeout") ?? "5m"
-        guard let micros = idle == "0" ? 0 : Units.micros(idle) else {
-            throw PluginArgumentError(key: "idle-timeout", "expected a duration such as 30s or 5m (0: never), got '\(idle)'")
-        }
-        idleTimeoutMicros = micros
+        idleTimeoutMicros = try arguments.micros("idle-timeout", default: "5m", example: "30s or 5m (0: never)")
         minBytesPerSecond = Units.bytes(arguments.string("min-rate") ?? "0") ?? -1
         guard minBytesPerSecond >= 0 else { throw PluginArgumentError(key: "min-rate", "expected bytes per second such as 100 or 1KiB, got '\(arguments.string("min-rate") ?? "")'") }
-        let window = arguments.string("min-rate-window") ?? "30s"
-        guard let w = Units.micros(window), w >= 100_000 else { throw PluginArgumentError(key: "min-rate-window", "expected a duration of at least 100ms such as 30s, got '\(window)'") }
-        minRateWindowMicros = w
+        minRateWindowMicros = try arguments.micros("min-rate-window", default: "30s", atLeast: (100_000, "100ms"), example: "30s")
     }
 }

@@ -174,10 +174,7 @@ extension Worker {
             buffersRecycled = true
         }
         if connections[c].ended && !connections[c].receiveArmed {
-            while !connections[c].framer.finish(offset: connections[c].received, nowNanos: now, batch: &inputBatch, counters: counters) {
-                dispatchInputBatch(to: index)
-            }
-            dispatchInputBatch(to: index)
+            deliverPartial(&connections[c].framer, offset: connections[c].received, to: index)
             closeConnection(c)
         }
         return true

@@ -23,17 +23,13 @@ public struct TCPOutput: Sendable {
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
         let address = try arguments.required("address")
-        guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]), port > 0 else {
+        guard let (host, port) = SocketAddress.splitHostPort(address), port > 0 else {
             throw PluginArgumentError(key: "address", "expected ADDRESS:PORT such as 127.0.0.1:6000, got '\(address)'")
         }
-        host = String(address[..<colon])
         guard SocketAddress.ipv4(host, port: port) != nil else { throw PluginArgumentError(key: "address", "'\(host)' is not an IPv4 address") }
+        self.host = host
         self.port = port
-        let text = arguments.string("reconnect-max") ?? "5s"
-        guard let micros = Units.micros(text), micros >= 10_000 else {
-            throw PluginArgumentError(key: "reconnect-max", "expected a duration of at least 10ms, got '\(text)'")
-        }
-        reconnectMaxMicros = micros
+        reconnectMaxMicros = try arguments.micros("reconnect-max", default: "5s", atLeast: (10_000, "10ms"))
         delivery = try DeliveryOptions(arguments)
     }
 }

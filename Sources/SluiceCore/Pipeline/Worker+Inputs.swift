@@ -43,6 +43,15 @@ extension Worker {
         for g in generators.indices { generators[g].finished = true }
     }
 
+    /// Hands on the record a stream's framer holds without its newline, flagged partial (end of
+    /// a file, a closed connection, stdin at stop).
+    func deliverPartial(_ framer: inout LineFramer, offset: UInt64, to target: Int) {
+        while !framer.finish(offset: offset, nowNanos: now, batch: &inputBatch, counters: counters) {
+            dispatchInputBatch(to: target)
+        }
+        dispatchInputBatch(to: target)
+    }
+
     func inputsFinished() -> Bool {
         for f in files.indices where !files[f].finished { return false }
         for g in generators.indices where !generators[g].finished { return false }

@@ -10,12 +10,17 @@ extension Worker {
     @inline(__always) func release(_ handle: EventHandle) {
         let owner = EventHandles.slab(handle)
         if owner == index {
-            commit(slab.pointee.event(handle))
-            slab.pointee.release(handle)
+            releaseOwned(handle)
             return
         }
         returnBatches[owner].append(handle)
         if returnBatches[owner].isFull { flushReturn(owner) }
+    }
+
+    /// An event of this worker's slab is done: commit its offset, then free its slot.
+    @inline(__always) func releaseOwned(_ handle: EventHandle) {
+        commit(slab.pointee.event(handle))
+        slab.pointee.release(handle)
     }
 
     func flushReturn(_ owner: Int) {
@@ -44,11 +49,7 @@ extension Worker {
                 let n = returns[from * workerCount + index].pop(into: scratch.handles, max: scratch.capacity)
                 if n == 0 { break }
                 any = true
-                for i in 0..<n {
-                    let h = scratch.handles[i]
-                    commit(slab.pointee.event(h))
-                    slab.pointee.release(h)
-                }
+                for i in 0..<n { releaseOwned(scratch.handles[i]) }
             }
         }
         if any {
@@ -117,19 +118,14 @@ extension Worker {
         let count = actionCounts[pipeline]
         let sampleAt = sampler.requested(pipeline: pipeline)
         while a < count {
+            let verdict: Action.Verdict
             if let s = sampleAt, s == a, sampler.claim() {
                 sampler.record(before: event)
-                let verdict = chain[a].apply(event, counters: counters, pipeline: pipeline)
+                verdict = chain[a].apply(event, counters: counters, pipeline: pipeline)
                 sampler.finish(after: event, verdict: verdict)
-                if verdict != .pass {
-                    counters.add(verdict == .drop ? .discarded : .aggregated, 1, pipeline: pipeline)
-                    outputs[pipeline].appendDiscarded(event, handle: handle, worker: self)
-                    return true
-                }
-                a += 1
-                continue
+            } else {
+                verdict = chain[a].apply(event, counters: counters, pipeline: pipeline)
             }
-            let verdict = chain[a].apply(event, counters: counters, pipeline: pipeline)
             if verdict != .pass {
                 // Dropped events still pass through the output's queue, so they are released
                 // (and their offset committed) only after every earlier event of the stream.

@@ -71,6 +71,17 @@ public struct PluginArguments: Sendable {
         return n
     }
 
+    /// A duration in microseconds (`500us`, `10ms`, `2s`, `0`), at least `atLeast` when given.
+    public func micros(_ key: String, default defaultText: String, atLeast minimum: (micros: Int, text: String)? = nil,
+                       example: String? = nil) throws(PluginArgumentError) -> Int {
+        let text = string(key) ?? defaultText
+        guard let micros = Units.micros(text), micros >= (minimum?.micros ?? 0) else {
+            let bound = minimum.map { " of at least \($0.text)" } ?? ""
+            throw PluginArgumentError(key: key, "expected a duration\(bound)\(example.map { " such as \($0)" } ?? ""), got '\(text)'")
+        }
+        return micros
+    }
+
     /// Rejects keys the plugin does not declare, naming the ones it does.
     public func checkKnown(_ parameters: [ParameterDoc]) throws(PluginArgumentError) {
         let known = Set(parameters.map(\.name))
