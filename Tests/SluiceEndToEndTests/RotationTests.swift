@@ -9,15 +9,29 @@ extension EndToEndTests {
         /// Where the writer rotates (before writing these lines).
         static let rotations = [100_000, 200_000]
 
+        /// An empty followed file (app.log) → file output (out.log), started.
+        static func start(_ directory: TemporaryDirectory) throws -> (input: String, output: String, sluice: SluiceProcess) {
+            let input = directory.path("app.log"), output = directory.path("out.log")
+            #expect(FileManager.default.createFile(atPath: input, contents: nil))
+            let sluice = try SluiceProcess(["run", "--input", "file:path=\(input),follow=true", "--output", "file:path=\(output)"], in: directory)
+            try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+            return (input, output, sluice)
+        }
+
+        static func append(_ numbers: Range<Int>, to path: String) throws {
+            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: NumberedLines.bytes(numbers).data)
+            try handle.close()
+        }
+
         /// logrotate's default: rename the file away, the application opens a new one under the
         /// same path and writes on. The old file is read to its end before the new one, so the
         /// output is the three files one after the other, each line once, in order.
         @Test func aFileRenamedAndRecreatedTwiceWhileWrittenDeliversEveryLineOnceInOrder() throws {
             let directory = try TemporaryDirectory()
-            let input = directory.path("app.log"), output = directory.path("out.log")
-            #expect(FileManager.default.createFile(atPath: input, contents: nil))
-            let sluice = try SluiceProcess(["run", "--input", "file:path=\(input),follow=true", "--output", "file:path=\(output)"], in: directory)
-            try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+            let (input, output, sluice) = try Self.start(directory)
             let writer = NumberedLineAppender(path: input, numbers: 0..<Self.count, linesPerChunk: 1_000, chunkInterval: .milliseconds(10)) { n, appender in
                 guard Self.rotations.contains(n) else { return }
                 guard rename(input, "\(input).\(n)") == 0 else { throw NumberedLineAppender.Failure(description: "rename \(input): errno \(errno)") }
@@ -48,10 +62,7 @@ extension EndToEndTests {
         /// and every line before it at least once.
         @Test func copytruncateWhileWrittenDeliversEveryLineBeforeAndAfterTheTruncation() throws {
             let directory = try TemporaryDirectory()
-            let input = directory.path("app.log"), output = directory.path("out.log")
-            #expect(FileManager.default.createFile(atPath: input, contents: nil))
-            let sluice = try SluiceProcess(["run", "--input", "file:path=\(input),follow=true", "--output", "file:path=\(output)"], in: directory)
-            try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+            let (input, output, sluice) = try Self.start(directory)
             let writer = NumberedLineAppender(path: input, numbers: 0..<Self.count, linesPerChunk: 1_000, chunkInterval: .milliseconds(10)) { n, appender in
                 guard Self.rotations.contains(n) else { return }
                 let written = appender.bytesWritten
@@ -73,6 +84,25 @@ extension EndToEndTests {
             #expect(stderr.components(separatedBy: "(truncated)").count - 1 == Self.rotations.count, "\(stderr)")
             #expect(tally.missingCount == 0 && tally.malformedLines == 0, "\(tally)")
             recordMeasurement("\(tally)", named: "copytruncate")
+        }
+
+        /// A file truncated and written again past the old read position within one poll
+        /// interval (100 ms): the node sees that the bytes before its position changed and reads the
+        /// file again from the start (found by this suite; size alone cannot tell).
+        @Test func aFileTruncatedAndRefilledWithinOnePollIntervalDeliversItsNewHead() throws {
+            let directory = try TemporaryDirectory()
+            let (input, output, sluice) = try Self.start(directory)
+            try Self.append(0..<1_000, to: input)
+            let firstBytes = fileSize(input)
+            try sluice.waitForFile(output, toReach: firstBytes, within: .seconds(10))
+            guard truncate(input, 0) == 0 else { throw WaitTimedOut(description: "truncate") }
+            try Self.append(1_000..<3_000, to: input)  // at once: well within 100 ms
+            usleep(1_000_000)
+            sluice.send(signal: SIGTERM)
+            #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+            var tally = NumberTally(expected: 3_000)
+            try Data(contentsOf: URL(fileURLWithPath: output)).withUnsafeBytes { tally.add($0) }
+            #expect(tally.missingCount == 0, "\(tally)")
         }
     }
 }
