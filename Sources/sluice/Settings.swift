@@ -91,8 +91,8 @@ enum Settings {
                 apply: duration("shutdown-timeout", 1000...3_600_000_000) { $0.shutdownTimeoutMicros = $1 }),
         Setting(name: "stall-timeout", help: "a worker whose loop does not turn for this long is reported (default: 5s)",
                 apply: duration("stall-timeout", 100_000...3_600_000_000) { $0.stallTimeoutMicros = $1 }),
-        Setting(name: "on-stall", help: "on a stalled worker: log (report it, not ready until it moves) or exit (with code \(Node.stallExitCode), for a service manager to restart the node) (default: log)") { (s: inout NodeSettings, text: String) throws(SettingError) in
-            guard let policy = StallPolicy(rawValue: text.lowercased()) else { throw SettingError(message: "on-stall expects log or exit, got '\(text)'") }
+        Setting(name: "on-stall", help: "on a stalled worker: log (report it, not ready until it moves), exit (with code \(Node.stallExitCode), for a service manager to restart the node) or restart (the node in place, same PID) (default: log)") { (s: inout NodeSettings, text: String) throws(SettingError) in
+            guard let policy = StallPolicy(rawValue: text.lowercased()) else { throw SettingError(message: "on-stall expects log, exit or restart, got '\(text)'") }
             s.onStall = policy
         },
         Setting(name: "admin", help: "admin HTTP API (/live /ready /metrics /pipelines) on HOST:PORT, or off (default: \(AdminAddress.defaultAddress); when that default is taken the node runs without it, with a warning)") { (s: inout NodeSettings, text: String) throws(SettingError) in

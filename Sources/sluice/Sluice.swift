@@ -116,7 +116,8 @@ struct Run: ParsableCommand {
         With neither --config nor specs, runs the embedded default pipeline: tcp on 127.0.0.1:5140 → stdout.
         Sizes take KiB/MiB suffixes, durations us/ms/s. Exit codes: 0 done, 1 runtime failure, 2 bad config or spec,
         3 a stalled worker with --on-stall exit. SIGHUP re-reads --config: an invalid or unchanged file changes nothing;
-        a valid new one drains the node and restarts it in place (same PID) with the new config.
+        changed pipelines are drained and restarted (added ones started, removed ones drained) while the others run on;
+        changed node-wide settings drain the node and restart it in place (same PID) with the new config.
         Every tuning flag is also a key of the config file's settings: section, with the same name.
         """
     )
@@ -141,27 +142,39 @@ struct Run: ParsableCommand {
     }
 
     /// SIGHUP: the config file parsed again; a change counts only if it passes what `sluice
-    /// check` checks (with the same command-line flags on top).
+    /// check` checks (with the same command-line flags on top). Node-wide settings changed: the
+    /// node restarts in place; otherwise only the pipelines whose definition changed restart.
     func reloadCheck(path: String) -> () -> Node.ReloadDecision {
-        let running = try? YAMLConfigLoader.load(path: path)
+        var running = try? YAMLConfigLoader.load(path: path)
         return {
             let file: ConfigFile
             do { file = try YAMLConfigLoader.load(path: path) } catch { return .invalid("\(error)") }
             if file == running { return .unchanged }
+            let loaded: (NodeSettings, [PipelineDefinition], usedDefault: Bool)
             do {
-                let loaded = try pipeline.load(tuning: tuning)
+                loaded = try pipeline.load(tuning: tuning)
                 _ = try Node(settings: loaded.0, pipelines: loaded.1)
             } catch {
                 return .invalid("\(error)")
             }
-            return .restart
+            guard let before = running else {
+                running = file
+                return .restart("the configuration changed")
+            }
+            running = file
+            if ReloadDiff.settings(before.settings) != ReloadDiff.settings(file.settings) {
+                return .restart("node-wide settings changed")
+            }
+            let old = Dictionary(before.pipelines.map { ($0.name, ReloadDiff.content($0)) }, uniquingKeysWith: { a, _ in a })
+            let changed = Set(file.pipelines.filter { old[$0.name] != ReloadDiff.content($0) }.map(\.name))
+            return .pipelines(loaded.1, changed: changed)
         }
     }
 
     /// The node drained for a new config: run this binary again with the same arguments, in
     /// this process (same PID, so a service manager keeps tracking it; it gets READY=1 again).
     func restartInPlace() -> Never {
-        Log.info("node", "restarting in place with the new configuration")
+        Log.info("node", "restarting in place")
         fflush(nil)
         var arguments = CommandLine.arguments.map { strdup($0) } + [nil]
         execv("/proc/self/exe", &arguments)
@@ -213,4 +226,18 @@ func fail(_ message: String) -> Never {
     var bytes = Array("sluice: error: \(message)\n".utf8)
     _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
     exit(2)
+}
+
+/// What a reload compares: config content without the source locations (moving a pipeline in
+/// the file, or editing a comment, changes nothing).
+enum ReloadDiff {
+    static func settings(_ params: [ConfigParam]) -> [String] { params.map { "\($0.key)=\($0.value)" } }
+
+    static func content(_ spec: PipelineSpec) -> PipelineSpec {
+        func plugin(_ p: PluginSpec) -> PluginSpec {
+            PluginSpec(type: p.type, params: p.params.map { ConfigParam(key: $0.key, value: $0.value) }, origin: "")
+        }
+        return PipelineSpec(name: spec.name, inputs: spec.inputs.map(plugin), actions: spec.actions.map(plugin), output: plugin(spec.output),
+                            settings: spec.settings.map { ConfigParam(key: $0.key, value: $0.value) })
+    }
 }

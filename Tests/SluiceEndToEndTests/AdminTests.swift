@@ -167,6 +167,9 @@ extension EndToEndTests {
             var text = ""
             for i in 0..<lines { text += "{\"seq\":\(i),\"type\":\"\(i % 5 == 0 ? "view" : "click")\"}\n" }
             try text.write(toFile: input, atomically: true, encoding: .utf8)
+            // A second input of the same pipeline: the per-plugin counters tell the two apart.
+            let second = directory.path("in2.ndjson"), secondLines = 1000
+            try String(repeating: "{\"type\":\"click\"}\n", count: secondLines).write(toFile: second, atomically: true, encoding: .utf8)
             let config = directory.path("pipelines.yaml")
             try """
             settings:
@@ -174,7 +177,9 @@ extension EndToEndTests {
               workers: 2
             pipelines:
               web:
-                input: {type: file, path: \(input), follow: true, offsets: \(directory.path("offsets"))}
+                input:
+                  - {type: file, path: \(input), follow: true, offsets: \(directory.path("offsets"))}
+                  - {type: file, path: \(second)}
                 actions:
                   - type: json_decode
                   - {type: discard, field: type, equals: view}
@@ -185,7 +190,7 @@ extension EndToEndTests {
             """.write(toFile: config, atomically: true, encoding: .utf8)
             let sluice = try SluiceProcess(["run", "--config", config], in: directory)
             try AdminHTTP.waitForReady(port: port, sluice)
-            let kept = lines - lines / 5
+            let kept = lines - lines / 5 + secondLines
             var metrics: [PrometheusSample] = []
             try AdminHTTP.waitFor("every line delivered", within: .seconds(30)) {
                 metrics = try PrometheusSample.parse(AdminHTTP.get(port: port, "/metrics").body)
@@ -198,7 +203,14 @@ extension EndToEndTests {
             func value(_ name: String, _ labels: [String: String] = [:]) -> Double? { PrometheusSample.value(metrics, name, labels) }
 
             #expect(value("sluice_ready") == 1)
-            #expect(value("sluice_events_in_total", ["pipeline": "web"]) == Double(lines))
+            #expect(value("sluice_events_in_total", ["pipeline": "web"]) == Double(lines + secondLines))
+            #expect(value("sluice_input_events_total", ["pipeline": "web", "input": "0", "plugin": "file"]) == Double(lines))
+            #expect(value("sluice_input_events_total", ["pipeline": "web", "input": "1", "plugin": "file"]) == Double(secondLines))
+            #expect(value("sluice_input_bytes_total", ["pipeline": "web", "input": "1", "plugin": "file"]) == Double(secondLines * 16))
+            #expect(value("sluice_input_events_total", ["pipeline": "gen", "input": "0", "plugin": "generator"]) == 300)
+            #expect(value("sluice_action_dropped_total", ["pipeline": "web", "action": "0", "plugin": "json_decode"]) == 0)
+            #expect(value("sluice_action_dropped_total", ["pipeline": "web", "action": "1", "plugin": "discard"]) == Double(lines / 5))
+            #expect(value("sluice_action_consumed_total", ["pipeline": "web", "action": "1", "plugin": "discard"]) == 0)
             #expect(value("sluice_discarded_total", ["pipeline": "web"]) == Double(lines / 5))
             #expect(value("sluice_events_in_total", ["pipeline": "gen"]) == 300)
             #expect(value("sluice_events_out_total", ["pipeline": "gen"]) == 300)
@@ -287,6 +299,29 @@ extension EndToEndTests {
             let after = try PrometheusSample.parse(AdminHTTP.get(port: port, "/metrics").body)
             #expect(PrometheusSample.value(after, "sluice_worker_stalled", ["worker": "1"]) == 0)
             #expect(PrometheusSample.value(after, "sluice_worker_stalls_total", ["worker": "1"]) == 1, "the count stays")
+            try AdminHTTP.stop(sluice)
+        }
+
+        @Test func onStallRestartRestartsTheNodeInPlaceAndItServesAgain() throws {
+            let directory = try TemporaryDirectory()
+            let port = try LoopbackTCP.freePort()
+            let output = directory.path("out.ndjson")
+            let sluice = try AdminHTTP.withEnvironment(["SLUICE_TEST_STALL_WORKER": "0", "SLUICE_TEST_STALL_AFTER_MS": "500"]) {
+                try SluiceProcess(["run", "--admin", "127.0.0.1:\(port)", "--workers", "2", "--stall-timeout", "300ms", "--on-stall", "restart",
+                                   "--input", "generator:count=0,rate=500", "--output", "file:path=\(output)"], in: directory)
+            }
+            try sluice.waitForStandardError(containing: "--on-stall=restart", within: .seconds(20))
+            try AdminHTTP.waitFor("the restarted node to start", within: .seconds(15)) {
+                sluice.standardError().components(separatedBy: "node: started").count == 3
+            }
+            #expect(sluice.isRunning, "the same process runs on")
+            try AdminHTTP.waitForReady(port: port, sluice)
+            // The injected stall fires once: the restarted node keeps moving and writing.
+            let size = { (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0 }
+            let before = size()
+            try AdminHTTP.waitFor("output after the restart", within: .seconds(10)) { size() > before }
+            #expect(try AdminHTTP.get(port: port, "/ready").status == 200)
+            #expect(sluice.standardError().components(separatedBy: "stalled:").count == 2, "one stall only: \(sluice.standardError())")
             try AdminHTTP.stop(sluice)
         }
 
@@ -382,6 +417,174 @@ extension EndToEndTests {
             }
             #expect(seen.count == total, "\(total - seen.count) line(s) lost across the reload")
             try AdminHTTP.stop(sluice)
+        }
+
+        @Test func sighupRestartsOnlyTheChangedPipelinesWhileTheOthersRunOnWithoutLossOrDuplicates() throws {
+            let directory = try TemporaryDirectory()
+            let port = try LoopbackTCP.freePort(), addedPort = try LoopbackTCP.freePort()
+            let keepIn = directory.path("keep.in"), changeIn = directory.path("change.in")
+            let keepOut = directory.path("keep.out"), changeOut = directory.path("change.out"), addedOut = directory.path("added.out")
+            let config = directory.path("sluice.yaml")
+            for path in [keepIn, changeIn] { try #require(FileManager.default.createFile(atPath: path, contents: nil)) }
+            // `keep` has no offsets file: restarted, it would read its file again from the start
+            // and duplicate every line, so exactly-once output shows it ran on untouched.
+            func writeConfig(_ changeSettings: String, added: Bool) throws {
+                var text = """
+                settings:
+                  admin: 127.0.0.1:\(port)
+                pipelines:
+                  keep:
+                    input: {type: file, path: \(keepIn), follow: true, poll-interval: 10ms}
+                    output: {type: file, path: \(keepOut)}
+                  change:
+                    input: {type: file, path: \(changeIn), follow: true, poll-interval: 10ms, offsets: \(directory.path("offsets"))}
+                    output: {type: file, path: \(changeOut)}
+                    settings: {\(changeSettings)}
+
+                """
+                if added {
+                    text += """
+                      added:
+                        input: {type: tcp, listen: "127.0.0.1:\(addedPort)"}
+                        output: {type: file, path: \(addedOut)}
+
+                    """
+                }
+                try text.write(toFile: config, atomically: true, encoding: .utf8)
+            }
+            try writeConfig("batch-size: 64", added: false)
+            let notifications = try NotifySocket(path: directory.path("notify.sock"))
+            let sluice = try AdminHTTP.withEnvironment(["NOTIFY_SOCKET": directory.path("notify.sock")]) {
+                try SluiceProcess(["run", "--config", config], in: directory)
+            }
+            try AdminHTTP.waitForReady(port: port, sluice)
+            _ = try notifications.receive(until: { $0.contains("READY=1") }, within: .seconds(10))
+
+            // Load on both files the whole time.
+            let total = 20_000
+            let writer = Thread {
+                guard let keep = FileHandle(forWritingAtPath: keepIn), let change = FileHandle(forWritingAtPath: changeIn) else { return }
+                for chunk in 0..<(total / 100) {
+                    var text = ""
+                    for i in (chunk * 100)..<(chunk * 100 + 100) { text += "{\"seq\":\(i)}\n" }
+                    for handle in [keep, change] {
+                        handle.seekToEndOfFile()
+                        handle.write(Data(text.utf8))
+                    }
+                    usleep(10_000)
+                }
+                try? keep.close()
+                try? change.close()
+            }
+            writer.start()
+            usleep(300_000)
+
+            // `change` gets another batch size, `added` is new, `keep` is as it was.
+            try writeConfig("batch-size: 16", added: true)
+            sluice.send(signal: SIGHUP)
+            try sluice.waitForStandardError(containing: "reload done", within: .seconds(15))
+            let stderr = sluice.standardError()
+            #expect(stderr.contains("restarted: change; added: added; removed: none; kept running: keep"), "\(stderr)")
+            #expect(stderr.components(separatedBy: "node: started").count == 2, "no restart in place: \(stderr)")
+            let reload = try notifications.receive(until: { $0.contains("READY=1") }, within: .seconds(10))
+            #expect(reload.first == "RELOADING=1", "RELOADING=1, then READY=1: \(reload)")
+            #expect(try AdminHTTP.get(port: port, "/ready").status == 200)
+            let listing = try AdminHTTP.get(port: port, "/pipelines").body
+            #expect(listing.contains("\"name\":\"added\""), "\(listing)")
+
+            let client = try LoopbackTCP.connect(port: addedPort)
+            try Array("{\"added\":1}\n".utf8).withUnsafeBytes { try LoopbackTCP.sendAll(client, $0) }
+            close(client)
+            try AdminHTTP.waitFor("the added pipeline's line", within: .seconds(10)) {
+                String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: addedOut))) ?? Data(), as: UTF8.self) == "{\"added\":1}\n"
+            }
+
+            // Removing `added` closes its listener; the others still run on.
+            try writeConfig("batch-size: 16", added: false)
+            sluice.send(signal: SIGHUP)
+            try AdminHTTP.waitFor("the second reload", within: .seconds(15)) {
+                sluice.standardError().components(separatedBy: "reload done").count == 3
+            }
+            #expect(sluice.standardError().contains("removed: added; kept running: keep, change"), "\(sluice.standardError())")
+            #expect(throws: (any Error).self, "the removed pipeline's port is closed") { close(try LoopbackTCP.connect(port: addedPort, within: .zero)) }
+
+            while !writer.isFinished { usleep(20_000) }
+            func counts(_ path: String) -> [Int: Int] {
+                var seen: [Int: Int] = [:]
+                let text = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data(), as: UTF8.self)
+                for line in text.split(separator: "\n") {
+                    if let colon = line.firstIndex(of: ":"), let n = Int(line[line.index(after: colon)...].dropLast()) { seen[n, default: 0] += 1 }
+                }
+                return seen
+            }
+            try AdminHTTP.waitFor("every line in both outputs", within: .seconds(30)) {
+                counts(keepOut).count == total && counts(changeOut).count == total
+            }
+            let keep = counts(keepOut), change = counts(changeOut)
+            #expect(keep.count == total && change.count == total, "lost: keep \(total - keep.count), change \(total - change.count)")
+            #expect(keep.values.allSatisfy { $0 == 1 }, "keep ran on: no line twice (\(keep.values.filter { $0 > 1 }.count) duplicated)")
+            #expect(change.values.allSatisfy { $0 == 1 }, "change resumed at its committed offset: \(change.values.filter { $0 > 1 }.count) duplicated")
+            try AdminHTTP.stop(sluice)
+        }
+
+        @Test func aReloadedAggregatePipelineEmitsItsFinalRowsBeforeItsNewDefinitionStarts() throws {
+            let directory = try TemporaryDirectory()
+            let port = try LoopbackTCP.freePort(), inputPort = try LoopbackTCP.freePort()
+            let output = directory.path("rows.ndjson"), config = directory.path("sluice.yaml")
+            func writeConfig(maxKeys: Int) throws {
+                try """
+                settings:
+                  admin: 127.0.0.1:\(port)
+                pipelines:
+                  totals:
+                    input: {type: tcp, listen: "127.0.0.1:\(inputPort)"}
+                    actions:
+                      - {type: json_decode}
+                      - {type: aggregate, key: k, value: v, max-keys: \(maxKeys)}
+                    output: {type: file, path: \(output)}
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            }
+            try writeConfig(maxKeys: 100)
+            let sluice = try SluiceProcess(["run", "--config", config], in: directory)
+            try AdminHTTP.waitForReady(port: port, sluice)
+            // A client that stays connected across the reload: what it sent before is read.
+            let client = try LoopbackTCP.connect(port: inputPort)
+            var text = ""
+            for i in 0..<1000 { text += "{\"k\":\"\(i % 2 == 0 ? "even" : "odd")\",\"v\":\(i)}\n" }
+            try Array(text.utf8).withUnsafeBytes { try LoopbackTCP.sendAll(client, $0) }
+            try AdminHTTP.waitFor("the 1,000 events in", within: .seconds(10)) {
+                (try? AdminHTTP.get(port: port, "/pipelines").body.contains("\"events_in\":1000")) == true
+            }
+            try writeConfig(maxKeys: 50)
+            sluice.send(signal: SIGHUP)
+            try sluice.waitForStandardError(containing: "reload done", within: .seconds(15))
+            #expect(sluice.standardError().contains("restarted: totals"), "\(sluice.standardError())")
+            close(client)
+            func rows() -> [String] {
+                String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: output))) ?? Data(), as: UTF8.self).split(separator: "\n").map(String.init).sorted()
+            }
+            // Both workers may hold a share of each key: sum their rows.
+            func totals(_ lines: [String]) -> [String: (count: Int, sum: Int)] {
+                var result: [String: (count: Int, sum: Int)] = [:]
+                for line in lines {
+                    guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                          let k = object["k"] as? String, let count = object["count"] as? Int, let sum = object["sum"] as? Int else { continue }
+                    result[k, default: (0, 0)].count += count
+                    result[k, default: (0, 0)].sum += sum
+                }
+                return result
+            }
+            try AdminHTTP.waitFor("the final rows of the old definition", within: .seconds(10)) { totals(rows())["odd"]?.count == 500 }
+            let before = totals(rows())
+            #expect(before["even"]?.count == 500 && before["even"]?.sum == 249_500, "\(rows())")
+            #expect(before["odd"]?.sum == 250_000, "\(rows())")
+
+            let second = try LoopbackTCP.connect(port: inputPort)
+            try Array("{\"k\":\"even\",\"v\":7}\n".utf8).withUnsafeBytes { try LoopbackTCP.sendAll(second, $0) }
+            close(second)
+            try AdminHTTP.stop(sluice)
+            let after = totals(rows())
+            #expect(after["even"]?.count == 501 && after["even"]?.sum == 249_507, "the new definition's row at stop: \(rows())")
         }
 
         // MARK: systemd

@@ -119,7 +119,7 @@ final class ControlPlane {
         updateCommitLag(now: now)
         guard let notifier else { return }
         if !readyNotified && isReady {
-            notifier.notify("READY=1\nSTATUS=running \(node.pipelines.count) pipeline(s) on \(shared.workerCount) worker(s)")
+            notifier.notify("READY=1\nSTATUS=running \(node.pipelines.count - node.retiredSlots.count) pipeline(s) on \(shared.workerCount) worker(s)")
             readyNotified = true
             watchdogBeats = (0..<shared.workerCount).map { shared.heartbeat($0) }
             watchdogDueNanos = now + (notifier.watchdogIntervalNanos ?? 0)
@@ -135,6 +135,11 @@ final class ControlPlane {
     /// Before a restart in place; the restarted node sends `READY=1` again.
     func notifyReloading() {
         notifier?.notify("RELOADING=1")
+    }
+
+    /// A pipeline reload finished (the node kept running): `READY=1` again after `RELOADING=1`.
+    func notifyReloaded() {
+        notifier?.notify("READY=1\nSTATUS=running \(node.pipelines.count - node.retiredSlots.count) pipeline(s) on \(shared.workerCount) worker(s)")
     }
 
     func notifyStopping() {
@@ -158,7 +163,7 @@ final class ControlPlane {
         guard request.method == "GET" else {
             return .init(status: 405, body: "method \(request.method) not allowed\n", extraHeaders: [("Allow", "GET")])
         }
-        guard let p = node.pipelines.firstIndex(where: { $0.name == String(parts[2]) }) else {
+        guard let p = node.liveSlots[String(parts[2])] else {
             return .init(status: 404, body: "no pipeline named \(parts[2])\n")
         }
         guard let a = Int(parts[3]), a >= 0, a < node.pipelines[p].actions.count else {
@@ -221,11 +226,21 @@ final class ControlPlane {
         func list(_ items: [String]) -> String { "[" + items.map(quoted).joined(separator: ",") + "]" }
         let state = self.state.name
         var entries: [String] = []
-        for (p, pipeline) in node.pipelines.enumerated() {
+        for (p, pipeline) in node.pipelines.enumerated() where !node.retiredSlots.contains(p) {
+            let state = node.pipelineReload.map { $0.starts.contains { $0.slot == p } || $0.stops.contains(p) } == true ? "reloading" : state
             let counters = Counter.allCases.map { "\(quoted($0.name)):\(shared.sum($0, pipeline: p))" }.joined(separator: ",")
+            let inputs = pipeline.inputs.indices.map { i in
+                let c = shared.inputCounts(slot: p, input: i)
+                return "{\"plugin\":\(quoted(pipeline.inputs[i].typeName)),\"events\":\(c.events),\"bytes\":\(c.bytes)}"
+            }.joined(separator: ",")
+            let actions = pipeline.actions.indices.map { a in
+                let c = shared.actionCounts(slot: p, action: a)
+                return "{\"plugin\":\(quoted(pipeline.actions[a].typeName)),\"dropped\":\(c.dropped),\"consumed\":\(c.consumed)}"
+            }.joined(separator: ",")
             entries.append("{\"name\":\(quoted(pipeline.name)),\"inputs\":\(list(pipeline.inputs.map(\.typeName))),"
                 + "\"actions\":\(list(pipeline.actions.map(\.typeName))),\"output\":\(quoted(pipeline.output.typeName)),"
-                + "\"state\":\(quoted(state)),\"counters\":{\(counters)}}")
+                + "\"state\":\(quoted(state)),\"counters\":{\(counters)},"
+                + "\"input_counters\":[\(inputs)],\"action_counters\":[\(actions)]}")
         }
         return "{\"state\":\(quoted(state)),\"ready\":\(isReady),\"workers\":\(shared.workerCount),"
             + "\"pipelines\":[\(entries.joined(separator: ","))]}\n"

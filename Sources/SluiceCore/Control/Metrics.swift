@@ -51,7 +51,7 @@ extension ControlPlane {
     /// are listed in the README's Operations section.
     func metricsText() -> String {
         var m = PrometheusText()
-        let pipelines = node.pipelines
+        let pipelines = node.pipelines.enumerated().filter { !node.retiredSlots.contains($0.offset) }
         let workers = 0..<shared.workerCount
 
         m.family("sluice_ready", "gauge", "1 when every worker runs and none is stalled (what /ready answers).")
@@ -60,11 +60,35 @@ extension ControlPlane {
         for c in Counter.allCases {
             let name = "sluice_\(c.name)_total"
             m.family(name, "counter", c.help)
-            for (p, pipeline) in pipelines.enumerated() { m.sample(name, ["pipeline": pipeline.name], shared.sum(c, pipeline: p)) }
+            for (p, pipeline) in pipelines { m.sample(name, ["pipeline": pipeline.name], shared.sum(c, pipeline: p)) }
+        }
+
+        // Per plugin instance: inputs by their index in the pipeline, actions by theirs.
+        let inputFamilies = [("sluice_input_events_total", "Records framed by one input of a pipeline (input: its index, plugin: its type)."),
+                             ("sluice_input_bytes_total", "Bytes of the records framed by one input of a pipeline.")]
+        for (k, (name, help)) in inputFamilies.enumerated() {
+            m.family(name, "counter", help)
+            for (p, pipeline) in pipelines {
+                for (i, input) in pipeline.inputs.enumerated() {
+                    let counts = shared.inputCounts(slot: p, input: i)
+                    m.sample(name, ["pipeline": pipeline.name, "input": String(i), "plugin": input.typeName], k == 0 ? counts.events : counts.bytes)
+                }
+            }
+        }
+        let actionFamilies = [("sluice_action_dropped_total", "Events one action of a pipeline dropped (action: its index, plugin: its type)."),
+                              ("sluice_action_consumed_total", "Events one action of a pipeline consumed (aggregate: folded into its rows).")]
+        for (k, (name, help)) in actionFamilies.enumerated() {
+            m.family(name, "counter", help)
+            for (p, pipeline) in pipelines {
+                for (a, action) in pipeline.actions.enumerated() {
+                    let counts = shared.actionCounts(slot: p, action: a)
+                    m.sample(name, ["pipeline": pipeline.name, "action": String(a), "plugin": action.typeName], k == 0 ? counts.dropped : counts.consumed)
+                }
+            }
         }
 
         m.family("sluice_event_latency_seconds", "histogram", "Time from receiving an event to the output's acknowledgement of it (delivered events).")
-        for (p, pipeline) in pipelines.enumerated() {
+        for (p, pipeline) in pipelines {
             var cumulative: UInt64 = 0
             for i in 0...LatencyHistogram.finiteBucketCount {
                 for w in workers { cumulative &+= shared.latency[w].read(bucket: i, pipeline: p) }
@@ -78,14 +102,14 @@ extension ControlPlane {
 
         m.family("sluice_commit_lag_bytes", "gauge", "Bytes of a file input not yet committed (file size less the committed offset; a lower bound across a rotation).")
         for entry in node.offsets.entries {
-            m.sample("sluice_commit_lag_bytes", ["pipeline": pipelines[entry.pipeline].name, "path": entry.path], ControlPlane.commitLagBytes(entry.record))
+            m.sample("sluice_commit_lag_bytes", ["pipeline": node.pipelines[entry.pipeline].name, "path": entry.path], ControlPlane.commitLagBytes(entry.record))
         }
 
         m.family("sluice_commit_lag_seconds", "gauge", "How long a file input has had bytes not yet committed (0 when caught up; checked once a second).")
         let lagNow = monotonicNanos()
         for entry in node.offsets.entries {
             let seconds = ControlPlane.commitLagBytes(entry.record) > 0 ? commitLagSince[entry.path].map { Double(lagNow - $0) / 1e9 } ?? 0 : 0
-            m.sample("sluice_commit_lag_seconds", ["pipeline": pipelines[entry.pipeline].name, "path": entry.path], seconds)
+            m.sample("sluice_commit_lag_seconds", ["pipeline": node.pipelines[entry.pipeline].name, "path": entry.path], seconds)
         }
 
         m.family("sluice_pool_slots", "gauge", "Event slots of the worker's pool slab.")

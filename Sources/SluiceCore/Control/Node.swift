@@ -5,7 +5,13 @@ import Glibc
 /// and runs the control loop (signals, heartbeats, drain, summary) on the calling thread.
 public final class Node {
     public let settings: NodeSettings
-    public let pipelines: [PipelineDefinition]
+    /// Pipeline slots: the starting pipelines, then those reloads added. A slot a reload
+    /// removed stays (its counters are summed into totals) and is listed in `retiredSlots`.
+    public internal(set) var pipelines: [PipelineDefinition]
+    public internal(set) var retiredSlots: Set<Int> = []
+    /// The pipeline reload under way (issue 5), if any.
+    var pipelineReload: PipelineReload?
+    var reloadRound: UInt64 = 0
     public let cpus: [Int]
     public let workerCount: Int
     /// Where the exit summary goes (stderr by default).
@@ -31,15 +37,20 @@ public final class Node {
     public enum ReloadDecision {
         case unchanged
         case invalid(String)
-        /// Valid and different: drain, then restart with it.
-        case restart
+        /// Node-wide settings changed: drain everything, then restart in place with them.
+        case restart(String)
+        /// Only pipelines changed: the new list, and the names whose definition differs from the
+        /// running one or is new. Unchanged pipelines keep running untouched.
+        case pipelines([PipelineDefinition], changed: Set<String>)
     }
 
     /// Checks the config file again on SIGHUP; set by the CLI when the node runs from `--config`.
     public var reloadCheck: (() -> ReloadDecision)?
     /// A SIGHUP found a valid new config and the node drained for it: the caller restarts the
     /// process in place (same PID) so the new config takes effect.
-    public private(set) var restartRequested = false
+    public internal(set) var restartRequested = false
+    /// `--on-stall=restart` fired: the caller restarts in place without waiting for the workers.
+    var stallRestart = false
 
     public struct SetupError: Error, CustomStringConvertible {
         public let description: String
@@ -84,8 +95,19 @@ public final class Node {
 
     /// Opens files, listening sockets and output files on the control thread, so every
     /// failure is reported before a worker starts; assigns sources and streams to workers.
-    func prepare(shared: NodeShared) throws(SetupError) -> [WorkerAssignment] {
+    func prepare(shared: NodeShared, slots: [(slot: Int, definition: PipelineDefinition)]) throws(SetupError) -> [WorkerAssignment] {
         var assignments = [WorkerAssignment](repeating: WorkerAssignment(), count: workerCount)
+        do {
+            try prepareSources(into: &assignments, rows: shared.pluginRows, slots: slots)
+        } catch {
+            // Nothing half-opened stays behind (a reload goes on without these pipelines).
+            for a in assignments { a.closeAll() }
+            throw error
+        }
+        return assignments
+    }
+
+    func prepareSources(into assignments: inout [WorkerAssignment], rows: PluginRows, slots: [(slot: Int, definition: PipelineDefinition)]) throws(SetupError) {
         var readLoad = [Int](repeating: 0, count: workerCount)
         var processLoad = [Int](repeating: 0, count: workerCount)
         var nextReader = 0
@@ -104,8 +126,9 @@ public final class Node {
             }
             return i
         }
-        for (p, pipeline) in pipelines.enumerated() {
-            for input in pipeline.inputs {
+        for (p, pipeline) in slots {
+            for (inputIndex, input) in pipeline.inputs.enumerated() {
+                let inputRow = rows.inputRow(slot: p, input: inputIndex)
                 switch input {
                 case .file(let file):
                     let paths: [String]
@@ -158,6 +181,7 @@ public final class Node {
                                                         owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes,
                                                         startOffset: bounds[k], inode: inode, device: device)
                                 source.endOffset = bounds[k + 1]
+                                source.framer.inputRow = inputRow
                                 assignments[reader].files.append(source)
                             }
                             nextReader += workerCount
@@ -172,13 +196,15 @@ public final class Node {
                         assignments[reader].files.append(FileSource(path: path, fd: fd, pipeline: p, target: target, follow: file.follow, isStdin: false,
                                                                      pollIntervalMicros: file.pollIntervalMicros, readBytes: settings.readBufferBytes,
                                                                      owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes,
-                                                                     startOffset: start, inode: inode, device: device, commitWords: words))
+                                                                     startOffset: start, inode: inode, device: device, commitWords: words,
+                                                                     inputRow: inputRow))
                     }
                     if file.follow {
                         // Files that appear later under these paths are picked up by one worker.
                         let scanner = (nextReader + workerCount - 1) % workerCount
-                        assignments[scanner].globWatches.append(GlobWatch(pipeline: p, input: file, known: Set(paths),
-                                                                          intervalNanos: UInt64(file.rescanIntervalMicros) * 1000))
+                        var watch = GlobWatch(pipeline: p, input: file, known: Set(paths), intervalNanos: UInt64(file.rescanIntervalMicros) * 1000)
+                        watch.inputRow = inputRow
+                        assignments[scanner].globWatches.append(watch)
                     }
 
                 case .stdin:
@@ -188,7 +214,8 @@ public final class Node {
                     let target = processor(reader: reader)
                     assignments[reader].files.append(FileSource(path: "stdin", fd: 0, pipeline: p, target: target, follow: false, isStdin: true,
                                                                  pollIntervalMicros: 100_000, readBytes: settings.readBufferBytes,
-                                                                 owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes))
+                                                                 owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes,
+                                                                 inputRow: inputRow))
                 case .tcp(let tcp):
                     let share = (tcp.maxConnections + workerCount - 1) / workerCount
                     for w in 0..<workerCount {
@@ -199,6 +226,7 @@ public final class Node {
                         var listener = Listener(fd: fd, pipeline: p, maxConnections: share, idleTimeoutNanos: UInt64(tcp.idleTimeoutMicros) * 1000)
                         listener.minRateWindowNanos = UInt64(tcp.minRateWindowMicros) * 1000
                         listener.minBytesPerWindow = UInt64(tcp.minBytesPerSecond) * UInt64(tcp.minRateWindowMicros) / 1_000_000
+                        listener.inputRow = inputRow
                         assignments[w].listeners.append(listener)
                         assignments[w].connectionCapacity += share
                     }
@@ -209,35 +237,33 @@ public final class Node {
                         let count = g.count == 0 ? 0 : g.count / workerCount + (w < g.count % workerCount ? 1 : 0)
                         if g.count != 0 && count == 0 { continue }
                         let rate = g.rate == 0 ? 0 : max(1, g.rate / workerCount)
-                        assignments[w].generators.append(GeneratorSource(pipeline: p, target: w, count: count, rate: rate, lineBytes: g.lineBytes,
-                                                                         seed: g.seed &+ UInt64(w) &* 7919,
-                                                                         sourceID: SourceIDs.make(worker: w, kind: .generator, generation: 0, index: assignments[w].generators.count),
-                                                                         timestampBase: UInt64(ts.tv_sec) * 1000))
+                        var generator = GeneratorSource(pipeline: p, target: w, count: count, rate: rate, lineBytes: g.lineBytes,
+                                                        seed: g.seed &+ UInt64(w) &* 7919,
+                                                        sourceID: SourceIDs.make(worker: w, kind: .generator, generation: 0, index: assignments[w].generators.count),
+                                                        timestampBase: UInt64(ts.tv_sec) * 1000)
+                        generator.inputRow = inputRow
+                        assignments[w].generators.append(generator)
                     }
                 }
             }
         }
-        for (p, pipeline) in pipelines.enumerated() {
+        for (p, pipeline) in slots {
             for w in 0..<workerCount {
                 switch pipeline.output {
-                case .devnull, .tcp: assignments[w].outputFDs.append(-1)
-                case .stdout: assignments[w].outputFDs.append(1)
+                case .devnull, .tcp: break
+                case .stdout: assignments[w].outputFDs[p] = 1
                 case .file(let f):
                     let fd = open(f.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
                     guard fd >= 0 else { throw SetupError(description: "pipeline \(pipeline.name): output file: \(SystemError.lastErrno("open \(f.path)"))") }
-                    assignments[w].outputFDs.append(fd)
+                    assignments[w].outputFDs[p] = fd
                 }
                 if let path = pipeline.output.delivery.deadLetterPath {
                     let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
                     guard fd >= 0 else { throw SetupError(description: "pipeline \(pipeline.name): output dead-letter: \(SystemError.lastErrno("open \(path)"))") }
-                    assignments[w].deadLetterFDs.append(fd)
-                } else {
-                    assignments[w].deadLetterFDs.append(-1)
+                    assignments[w].deadLetterFDs[p] = fd
                 }
             }
-            _ = p
         }
-        return assignments
     }
 
     /// The offset just after the first newline at or after `offset` (or `size`).
@@ -270,7 +296,7 @@ public final class Node {
         do {
             pool = try EventPool(settings.pool, placements: placements)
             shared = try NodeShared(settings: settings, pipelines: pipelines, workerCount: workerCount, pool: pool, offsetBook: offsets)
-            assignments = try prepare(shared: shared)
+            assignments = try prepare(shared: shared, slots: pipelines.enumerated().map { ($0.offset, $0.element) })
             control = try ControlPlane(node: self, shared: shared)
         } catch let e as SetupError {
             Log.error("node", e.description)
@@ -305,7 +331,7 @@ public final class Node {
         }
         Log.info("node", "started \(workerCount) worker(s) on CPU(s) \(cpus.map { String($0) }.joined(separator: ",")), pool \(settings.pool.capacity) events x \(settings.pool.eventSizeBytes) B, \(pipelines.count) pipeline(s)")
         let exitCode = supervise(shared: shared, control: control)
-        if exitCode != 0 { restartRequested = false }  // a reload whose drain failed exits instead
+        if exitCode != 0 { restartRequested = stallRestart }  // a reload whose drain failed exits instead
         if !restartRequested { control.notifyStopping() }
         shared.setPhase(.exiting)
         // A stalled worker may never turn its loop again, and a second stop signal means "now":
@@ -368,6 +394,14 @@ public final class Node {
             } else if sig == SIGHUP {
                 reload(control: control)
             }
+            if pipelineReload != nil {
+                if signalled {
+                    Log.warn("node", "stop signal during a pipeline reload: the reload is abandoned, every pipeline drains")
+                    pipelineReload = nil
+                } else {
+                    advanceReload(shared: shared, control: control, now: now)
+                }
+            }
             for change in control.observeWorkers(now: now) {
                 switch change {
                 case .moving(let w):
@@ -378,6 +412,12 @@ public final class Node {
                         Log.error("node", "--on-stall=exit: exiting with code \(Node.stallExitCode) so the service manager restarts the node")
                         return Node.stallExitCode
                     }
+                    if settings.onStall == .restart {
+                        Log.error("node", "--on-stall=restart: restarting the node in place (file inputs resume from their committed offsets)")
+                        stallRestart = true
+                        TestStall.disarmAfterRestart()
+                        return Node.stallExitCode
+                    }
                 }
             }
             control.tick(now: now)
@@ -385,7 +425,8 @@ public final class Node {
                 offsets.persist()
                 offsetsSavedAt = now
             }
-            let allFinished = (0..<workerCount).allSatisfy { shared.flag($0, .inputsFinished) }
+            // While pipelines are swapped their old inputs are finished and the new ones not yet started.
+            let allFinished = pipelineReload == nil && (0..<workerCount).allSatisfy { shared.flag($0, .inputsFinished) }
             if shared.phase == .running && (signalled || allFinished || restartRequested) {
                 shared.setPhase(.stopping)
                 if !restartRequested { control.notifyStopping() }  // a reload said RELOADING=1
@@ -409,8 +450,12 @@ public final class Node {
             Log.warn("node", "SIGHUP: the node runs without --config, so there is nothing to reload; ignoring")
             return
         }
-        guard control.shared.phase == .running else {
+        guard control.shared.phase == .running, !restartRequested else {
             Log.warn("node", "SIGHUP: the node is already stopping; ignoring")
+            return
+        }
+        guard pipelineReload == nil else {
+            Log.warn("node", "SIGHUP: a pipeline reload is still under way; ignoring (send SIGHUP again once 'reload done' is logged)")
             return
         }
         switch reloadCheck() {
@@ -418,10 +463,12 @@ public final class Node {
             Log.info("node", "SIGHUP: the configuration is unchanged; nothing to do")
         case .invalid(let problem):
             Log.error("node", "SIGHUP: the new configuration is invalid, keeping the running one: \(problem)")
-        case .restart:
-            Log.info("node", "SIGHUP: the configuration changed: draining, then restarting in place with it")
+        case .restart(let why):
+            Log.info("node", "SIGHUP: \(why): draining, then restarting in place with the new configuration")
             control.notifyReloading()
             restartRequested = true
+        case .pipelines(let definitions, let changed):
+            beginReload(definitions, changed: changed, control: control)
         }
     }
 

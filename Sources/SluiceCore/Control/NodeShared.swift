@@ -6,7 +6,11 @@ import Glibc
 /// starts; read-only afterwards except for the atomic words.
 public final class NodeShared: @unchecked Sendable {
     public let settings: NodeSettings
+    /// The pipelines the node started with (slots 0..<count); a reload may fill more slots.
     public let pipelines: [PipelineDefinition]
+    /// Pipeline slots every per-pipeline table has room for: the starting pipelines plus
+    /// `PipelineSlots.spare` for pipelines a reload adds (past that a reload restarts the node).
+    public let slotCapacity: Int
     public let workerCount: Int
     public let pool: EventPool
     /// forward[from * n + to]: events read by `from`, processed by `to`, in stream order.
@@ -24,7 +28,21 @@ public final class NodeShared: @unchecked Sendable {
 
     public enum Word: Int {
         case heartbeat = 0, sleeping, inputsFinished, drained, started, failed, busyNanos, loops
+        /// The last reload round whose pipeline installs this worker has applied.
+        case installed
     }
+
+    /// Reload (issue 5): per slot, `round << 2 | PipelineSlots.Phase` written by the control
+    /// thread; per worker and slot, `round << 2 | PipelineSlots.Ack` written by the worker.
+    let slotStates: UnsafeMutablePointer<UInt64>
+    let slotAcks: UnsafeMutablePointer<UInt64>
+    /// Bumped by the control thread whenever a slot state changes or installs are posted; a
+    /// worker compares it with what it last saw once per loop turn.
+    let reconfigWord: UnsafeMutablePointer<UInt64>
+    /// Pipelines a reload starts, per worker; taken by the worker when `reconfigWord` moves.
+    let mailboxes: [PipelineMailbox]
+    /// Per-plugin counter rows; read and changed by the control thread only.
+    var pluginRows: PluginRows
 
     /// Node life cycle, in `phaseWord`.
     public enum Phase: UInt64 { case running = 0, stopping = 1, exiting = 2 }
@@ -38,6 +56,7 @@ public final class NodeShared: @unchecked Sendable {
         self.offsetBook = offsetBook
         self.settings = settings
         self.pipelines = pipelines
+        slotCapacity = pipelines.count + PipelineSlots.spare
         self.workerCount = workerCount
         self.pool = pool
         let n = workerCount
@@ -62,8 +81,17 @@ public final class NodeShared: @unchecked Sendable {
             fds.append(fd)
         }
         eventFDs = fds
-        counters = (0..<n).map { _ in CounterBlock(pipelines: pipelines.count) }
-        latency = (0..<n).map { _ in LatencyHistogram(pipelines: pipelines.count) }
+        pluginRows = PluginRows(pipelines)
+        let rows = PluginRows.capacity(pipelines)
+        counters = (0..<n).map { [slotCapacity] _ in CounterBlock(pipelines: slotCapacity, inputRows: rows.inputs, actionRows: rows.actions) }
+        latency = (0..<n).map { [slotCapacity] _ in LatencyHistogram(pipelines: slotCapacity) }
+        slotStates = .allocate(capacity: slotCapacity)
+        slotStates.initialize(repeating: 0, count: slotCapacity)
+        slotAcks = .allocate(capacity: slotCapacity * n)
+        slotAcks.initialize(repeating: 0, count: slotCapacity * n)
+        reconfigWord = .allocate(capacity: 8)
+        reconfigWord.initialize(repeating: 0, count: 8)
+        mailboxes = (0..<n).map { _ in PipelineMailbox() }
     }
 
     deinit {
@@ -75,8 +103,11 @@ public final class NodeShared: @unchecked Sendable {
         returns.deallocate()
         words.deallocate()
         for fd in eventFDs { Glibc.close(fd) }
-        for c in counters { c.values.deallocate() }
+        for c in counters { c.deallocate() }
         for l in latency { l.values.deallocate() }
+        slotStates.deallocate()
+        slotAcks.deallocate()
+        reconfigWord.deallocate()
     }
 
     func word(_ worker: Int, _ w: Word) -> UnsafeMutablePointer<UInt64> { words + (worker * 16 + w.rawValue) }
@@ -106,6 +137,49 @@ public final class NodeShared: @unchecked Sendable {
         _ = Glibc.write(eventFDs[worker], &one, 8)
     }
 
+    // MARK: Reload
+
+    func slotState(_ slot: Int) -> (round: UInt64, phase: PipelineSlots.Phase) {
+        let v = sl_load_acquire(slotStates + slot)
+        return (v >> 2, PipelineSlots.Phase(rawValue: v & 3)!)
+    }
+
+    func setSlotState(_ slot: Int, round: UInt64, _ phase: PipelineSlots.Phase) {
+        sl_store_release(slotStates + slot, round << 2 | phase.rawValue)
+    }
+
+    func slotAck(worker: Int, slot: Int) -> UInt64 { sl_load_acquire(slotAcks + (worker * slotCapacity + slot)) }
+
+    func acknowledge(worker: Int, slot: Int, round: UInt64, _ ack: PipelineSlots.Ack) {
+        sl_store_release(slotAcks + (worker * slotCapacity + slot), round << 2 | ack.rawValue)
+    }
+
+    /// Tells every worker to look at the slot states and its mailbox again.
+    func announceReconfiguration() {
+        sl_store_release(reconfigWord, reconfigWord.pointee &+ 1)  // only the control thread writes it
+        for w in 0..<workerCount { wakeAlways(w) }
+    }
+
+    /// Events of a pipeline created (framed, generated, aggregate rows) less those released:
+    /// what is still somewhere in the node. Exact once the pipeline's inputs stopped on every
+    /// worker: creations are final then, and releases only catch up.
+    func eventsInFlight(slot: Int) -> Int64 {
+        let created = sum(.eventsIn, pipeline: slot) &+ sum(.aggregateRows, pipeline: slot)
+        let released = sum(.released, pipeline: slot)
+        return Int64(bitPattern: created &- released)
+    }
+
+    /// Per-plugin counters summed over the workers.
+    func inputCounts(slot: Int, input: Int) -> (events: UInt64, bytes: UInt64) {
+        let row = Int(pluginRows.inputRow(slot: slot, input: input))
+        return counters.reduce((UInt64(0), UInt64(0))) { t, c in let v = c.readInput(row: row); return (t.0 &+ v.events, t.1 &+ v.bytes) }
+    }
+
+    func actionCounts(slot: Int, action: Int) -> (dropped: UInt64, consumed: UInt64) {
+        let row = pluginRows.actionBase(slot: slot) + action
+        return counters.reduce((UInt64(0), UInt64(0))) { t, c in let v = c.readAction(row: row); return (t.0 &+ v.dropped, t.1 &+ v.consumed) }
+    }
+
     /// Events taken from slab `w` and not yet back (a gauge for metrics and the summary).
     public func inFlight(_ w: Int) -> Int { pool.slabs[w].takenCount }
 
@@ -113,8 +187,114 @@ public final class NodeShared: @unchecked Sendable {
         var total: UInt64 = 0
         for c in counters {
             if let p = pipeline { total &+= c.read(counter, pipeline: p) }
-            else { for p in 0..<pipelines.count { total &+= c.read(counter, pipeline: p) } }
+            else { for p in 0..<slotCapacity { total &+= c.read(counter, pipeline: p) } }
         }
         return total
     }
+}
+
+/// Pipeline slots and the reload protocol between the control thread and the workers.
+public enum PipelineSlots {
+    /// Slots beyond the starting pipelines that reloads may add pipelines into.
+    public static let spare = 32
+
+    /// What the control thread asks of a slot's pipeline.
+    enum Phase: UInt64 {
+        /// Running (or empty).
+        case running = 0
+        /// Stop this pipeline's inputs; acknowledge with `.quiet` once they are closed.
+        case stopping = 1
+        /// Every event of it is released: emit the aggregates' final rows, then `.final`.
+        case finalizing = 2
+        /// Drained; a new definition may be installed into the slot.
+        case retired = 3
+    }
+
+    enum Ack: UInt64 { case none = 0, quiet = 1, final = 2 }
+}
+
+/// What a reload asks one worker to start: the slots' new definitions and the sources the
+/// control thread opened for this worker. Guarded by a mutex (the worker looks only when the
+/// reconfiguration word moved, never on the event path).
+final class PipelineMailbox: @unchecked Sendable {
+    struct Delivery {
+        var round: UInt64
+        var slots: [(slot: Int, definition: PipelineDefinition)]
+        var assignment: WorkerAssignment
+        /// First action-counter row of each installed slot.
+        var actionRows: [Int: Int]
+    }
+
+    private var pending: Delivery?
+    private var lock = pthread_mutex_t()
+
+    init() { pthread_mutex_init(&lock, nil) }
+    deinit { pthread_mutex_destroy(&lock) }
+
+    func post(_ delivery: Delivery) {
+        pthread_mutex_lock(&lock)
+        pending = delivery
+        pthread_mutex_unlock(&lock)
+    }
+
+    func take() -> Delivery? {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        let d = pending
+        pending = nil
+        return d
+    }
+}
+
+/// Rows of the per-plugin counters (issue 5): each pipeline slot's inputs and actions have
+/// consecutive rows. A reloaded pipeline whose input (action) types are the same keeps its rows,
+/// so those counters stay monotonic; otherwise it gets new ones. Owned by the control thread;
+/// workers get their rows with their sources and installs.
+public struct PluginRows: Sendable {
+    /// Rows beyond the starting pipelines' for what reloads add (past that a reload restarts the
+    /// node, like pipeline slots).
+    public static let spareInputRows = 4 * PipelineSlots.spare
+    public static let spareActionRows = 8 * PipelineSlots.spare
+
+    struct Span: Sendable {
+        var base: Int
+        var types: [String]
+    }
+
+    let inputCapacity: Int
+    let actionCapacity: Int
+    private(set) var inputs: [Int: Span] = [:]
+    private(set) var actions: [Int: Span] = [:]
+    private var nextInput = 0
+    private var nextAction = 0
+
+    static func capacity(_ pipelines: [PipelineDefinition]) -> (inputs: Int, actions: Int) {
+        (pipelines.reduce(0) { $0 + $1.inputs.count } + spareInputRows, pipelines.reduce(0) { $0 + $1.actions.count } + spareActionRows)
+    }
+
+    init(_ pipelines: [PipelineDefinition]) {
+        (inputCapacity, actionCapacity) = PluginRows.capacity(pipelines)
+        for (slot, p) in pipelines.enumerated() { _ = assign(slot: slot, p) }
+    }
+
+    /// Rows for `definition` in `slot`; false when the node has no room left for them.
+    mutating func assign(slot: Int, _ definition: PipelineDefinition) -> Bool {
+        let inputTypes = definition.inputs.map(\.typeName), actionTypes = definition.actions.map(\.typeName)
+        let keepInputs = inputs[slot]?.types == inputTypes, keepActions = actions[slot]?.types == actionTypes
+        if (!keepInputs && nextInput + inputTypes.count > inputCapacity) || (!keepActions && nextAction + actionTypes.count > actionCapacity) {
+            return false
+        }
+        if !keepInputs {
+            inputs[slot] = Span(base: nextInput, types: inputTypes)
+            nextInput += inputTypes.count
+        }
+        if !keepActions {
+            actions[slot] = Span(base: nextAction, types: actionTypes)
+            nextAction += actionTypes.count
+        }
+        return true
+    }
+
+    func inputRow(slot: Int, input: Int) -> Int32 { Int32(inputs[slot]!.base + input) }
+    func actionBase(slot: Int) -> Int { actions[slot]?.base ?? 0 }
 }

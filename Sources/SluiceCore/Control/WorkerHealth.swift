@@ -4,6 +4,10 @@ public enum StallPolicy: String, Sendable, CaseIterable {
     case log
     /// Exit with `Node.stallExitCode` so the service manager restarts the node.
     case exit
+    /// Restart the node in place (same PID). A stalled worker thread cannot be stopped on its
+    /// own and every pipeline has a share of every worker, so the node is what restarts; file
+    /// inputs with offsets resume from their committed positions.
+    case restart
 }
 
 /// The control thread's view of the workers' health, updated once per control-loop turn from

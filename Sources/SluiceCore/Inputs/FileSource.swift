@@ -39,7 +39,7 @@ struct FileSource {
     var framer: LineFramer
     /// Index in the owner's table and generation (bumped on rotation/truncation): both are in
     /// the events' source id, so acks of a previous file are told apart.
-    let index: Int
+    private(set) var index: Int
     let owner: Int
     var generation = 0
     var inode: UInt64 = 0
@@ -58,7 +58,7 @@ struct FileSource {
 
     init(path: String, fd: Int32, pipeline: Int, target: Int, follow: Bool, isStdin: Bool, pollIntervalMicros: Int,
          readBytes: Int, owner: Int, index: Int, maxEventBytes: Int, startOffset: UInt64 = 0,
-         inode: UInt64 = 0, device: UInt64 = 0, commitWords: UnsafeMutablePointer<UInt64>? = nil) {
+         inode: UInt64 = 0, device: UInt64 = 0, commitWords: UnsafeMutablePointer<UInt64>? = nil, inputRow: Int32 = 0) {
         self.index = index
         self.owner = owner
         self.inode = inode
@@ -80,6 +80,22 @@ struct FileSource {
             (slots + i).initialize(to: ReadSlot(buffer: .allocate(byteCount: readBytes, alignment: 4096)))
         }
         framer = LineFramer(sourceID: sourceID, pipelineID: UInt16(pipeline), maxEventBytes: maxEventBytes)
+        framer.inputRow = inputRow
+    }
+
+    /// Puts a source prepared by the control thread (a reload) at its index in the worker's table.
+    mutating func place(at index: Int) {
+        self.index = index
+        framer.sourceID = SourceIDs.make(worker: owner, kind: .file, generation: generation, index: index)
+    }
+
+    /// Frees the read buffers of a finished source with no read in flight.
+    mutating func releaseBuffers() {
+        for i in 0..<FileSource.readDepth { slots[i].buffer.deallocate() }
+        slots.deinitialize(count: FileSource.readDepth)
+        slots.deallocate()
+        slots = .allocate(capacity: 0)
+        tail.deallocate()
     }
 }
 

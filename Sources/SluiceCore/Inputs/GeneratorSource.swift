@@ -12,7 +12,9 @@ struct GeneratorSource {
     var produced = 0
     var startNanos: UInt64 = 0
     var finished = false
-    let sourceID: UInt32
+    var sourceID: UInt32
+    /// The input's per-plugin counter row.
+    var inputRow: Int32 = 0
     var sequence: UInt64 = 0
     var timestampBase: UInt64
 
@@ -112,6 +114,7 @@ extension Worker {
             h.pointee.pipelineID = UInt16(pipeline)
             counters.add(.eventsIn, 1, pipeline: pipeline)
             counters.add(.bytesIn, n, pipeline: pipeline)
+            counters.addInput(row: generators[g].inputRow, bytes: n)
             inputBatch.append(h.pointee.handle)
             made += 1
         }

@@ -7,6 +7,8 @@ import Glibc
 struct GlobWatch {
     let pipeline: Int
     let input: FileInput
+    /// The input's per-plugin counter row (files found later count there too).
+    var inputRow: Int32 = 0
     var known: Set<String>
     let intervalNanos: UInt64
     var nextScanNanos: UInt64 = 0
@@ -39,7 +41,8 @@ extension Worker {
                 files.append(FileSource(path: path, fd: fd, pipeline: pipeline, target: target, follow: true, isStdin: false,
                                         pollIntervalMicros: input.pollIntervalMicros, readBytes: settings.readBufferBytes,
                                         owner: index, index: files.count, maxEventBytes: settings.pool.maxEventSizeBytes,
-                                        inode: UInt64(st.st_ino), device: UInt64(st.st_dev), commitWords: words))
+                                        inode: UInt64(st.st_ino), device: UInt64(st.st_dev), commitWords: words,
+                                        inputRow: globWatches[g].inputRow))
                 Log.info("input file", "following \(path), which appeared after start")
             }
         }

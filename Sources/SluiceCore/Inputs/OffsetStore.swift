@@ -33,7 +33,7 @@ public final class OffsetBook: @unchecked Sendable {
     public init() { pthread_mutex_init(&lock, nil) }
 
     deinit {
-        for e in list { e.words.deallocate() }
+        for e in list + retired { e.words.deallocate() }
         pthread_mutex_destroy(&lock)
     }
 
@@ -48,6 +48,17 @@ public final class OffsetBook: @unchecked Sendable {
         pthread_mutex_unlock(&lock)
         return words
     }
+
+    /// Drops the entries of a pipeline a reload stopped (persist them first). Their words stay
+    /// allocated: a finished source may still hold the pointer.
+    func remove(pipeline: Int) {
+        pthread_mutex_lock(&lock)
+        let (gone, kept) = (list.filter { $0.pipeline == pipeline }, list.filter { $0.pipeline != pipeline })
+        list = kept
+        retired += gone
+        pthread_mutex_unlock(&lock)
+    }
+    private var retired: [Entry] = []
 
     /// Every store path with the records that go into it.
     public var stores: [String: [OffsetFile.Record]] {

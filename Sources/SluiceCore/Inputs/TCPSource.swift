@@ -10,6 +10,8 @@ struct Listener {
     /// Bytes a connection must receive per `minRateWindowNanos` (0: no minimum).
     var minBytesPerWindow: UInt64 = 0
     var minRateWindowNanos: UInt64 = 0
+    /// The input's per-plugin counter row.
+    var inputRow: Int32 = 0
     var open = 0
     var armed = false
 }
@@ -57,7 +59,7 @@ extension Worker {
             return
         }
         let fd = result
-        if stopping || listeners[l].open >= listeners[l].maxConnections {
+        if stopping || listeners[l].fd < 0 || listeners[l].open >= listeners[l].maxConnections {
             counters.add(.connectionsRejected, 1, pipeline: listeners[l].pipeline)
             Glibc.close(fd)
             return
@@ -79,6 +81,7 @@ extension Worker {
         connection.windowStartNanos = now
         connection.framer = LineFramer(sourceID: SourceIDs.make(worker: index, kind: .tcp, generation: Int(nextSourceID & 0xFF), index: c),
                                        pipelineID: UInt16(listeners[l].pipeline), maxEventBytes: settings.pool.maxEventSizeBytes)
+        connection.framer.inputRow = listeners[l].inputRow
         nextSourceID &+= 1
         connections[c] = connection
         armReceive(c)
@@ -194,10 +197,11 @@ extension Worker {
                 continue
             }
             var limit = listeners[connections[c].listener].idleTimeoutNanos
-            if stopping { limit = limit == 0 ? Worker.stopQuietNanos : min(limit, Worker.stopQuietNanos) }
+            let closing = stopping || pipelineStopping(connections[c].pipeline)
+            if closing { limit = limit == 0 ? Worker.stopQuietNanos : min(limit, Worker.stopQuietNanos) }
             let l = connections[c].listener
             var slow = false
-            if !stopping && listeners[l].minBytesPerWindow > 0 && now &- connections[c].windowStartNanos >= listeners[l].minRateWindowNanos {
+            if !closing && listeners[l].minBytesPerWindow > 0 && now &- connections[c].windowStartNanos >= listeners[l].minRateWindowNanos {
                 let got = connections[c].received &- connections[c].windowStartBytes
                 slow = got < listeners[l].minBytesPerWindow
                 connections[c].windowStartNanos = now
@@ -205,7 +209,7 @@ extension Worker {
             }
             guard slow || (limit > 0 && now &- connections[c].lastReceiveNanos > limit) else { continue }
             if slow { counters.add(.connectionsTooSlow, 1, pipeline: connections[c].pipeline) }
-            else if !stopping { counters.add(.connectionsTimedOut, 1, pipeline: connections[c].pipeline) }
+            else if !closing { counters.add(.connectionsTimedOut, 1, pipeline: connections[c].pipeline) }
             connections[c].ended = true
             if connections[c].receiveArmed {
                 ring.cancel(target: userData(.receive, c), userData: userData(.cancel, 0))

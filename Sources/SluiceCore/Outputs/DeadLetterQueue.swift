@@ -1,3 +1,5 @@
+import Glibc
+
 /// One output instance's dead-letter file writer: two buffers (one filling, one being written)
 /// of JSON lines describing rejected events, and sequence numbers telling which lines are on
 /// disk, so the output can hold a batch's acknowledgement until its rejected events are.
@@ -31,6 +33,13 @@ struct DeadLetterQueue {
     var isIdle: Bool { !writing && used == 0 }
 
     var fillBuffer: UnsafeMutableRawPointer { fillIndex == 0 ? buffers.0 : buffers.1 }
+
+    /// Closes the file and frees the buffers (an output a reload replaces).
+    func dispose() {
+        Glibc.close(fd)
+        buffers.0.deallocate()
+        buffers.1.deallocate()
+    }
 
     func hasRoom(forEventBytes n: Int) -> Bool { used + 6 * n + 512 <= capacity }
 

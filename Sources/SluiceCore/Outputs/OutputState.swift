@@ -147,11 +147,11 @@ struct OutputState {
     mutating func reject(_ event: Event, handle: EventHandle, reason: String, worker: Worker) {
         worker.counters.add(.rejected, 1, pipeline: pipeline)
         if let d = deadLetter {
-            let sequence = d.pointee.append(event: event, reason: reason, pipeline: worker.shared.pipelines[pipeline].name)
+            let sequence = d.pointee.append(event: event, reason: reason, pipeline: worker.pipelineNames[pipeline])
             if filling == 0 { deadLetterNeeded.0 = sequence } else { deadLetterNeeded.1 = sequence }
             worker.counters.add(.deadLettered, 1, pipeline: pipeline)
         } else if !rejectionLogged {
-            Log.warn("output \(worker.shared.pipelines[pipeline].name)", "rejected an event (\(reason)); no dead-letter file is set, so rejected events are dropped and counted (rejected)")
+            Log.warn("output \(worker.pipelineNames[pipeline])", "rejected an event (\(reason)); no dead-letter file is set, so rejected events are dropped and counted (rejected)")
             rejectionLogged = true
         }
         appendDiscarded(event, handle: handle, worker: worker)
@@ -171,7 +171,7 @@ struct OutputState {
         guard let d = deadLetter else { return }
         if result < 0 {
             worker.counters.add(.outputErrors, 1, pipeline: pipeline)
-            Log.error("output \(worker.shared.pipelines[pipeline].name)", "dead-letter \(SystemError(negated: result, operation: "write")); retrying")
+            Log.error("output \(worker.pipelineNames[pipeline])", "dead-letter \(SystemError(negated: result, operation: "write")); retrying")
         } else {
             d.pointee.written += Int(result)
         }
@@ -276,7 +276,7 @@ struct OutputState {
             retryDelayNanos = retryDelayNanos == 0 ? OutputState.initialRetryNanos : min(retryDelayNanos * 2, OutputState.maxRetryNanos)
             retryAtNanos = worker.now + retryDelayNanos
             if !errorLogged {
-                Log.error("output \(worker.shared.pipelines[pipeline].name)", "\(SystemError(negated: result, operation: "write")); retrying with backoff, events held")
+                Log.error("output \(worker.pipelineNames[pipeline])", "\(SystemError(negated: result, operation: "write")); retrying with backoff, events held")
                 errorLogged = true
             }
             return
@@ -304,7 +304,7 @@ struct OutputState {
     mutating func syncCompleted(result: Int32, worker: Worker) {
         if result < 0 {
             worker.counters.add(.outputErrors, 1, pipeline: pipeline)
-            Log.error("output \(worker.shared.pipelines[pipeline].name)", "\(SystemError(negated: result, operation: "fsync")); retrying")
+            Log.error("output \(worker.pipelineNames[pipeline])", "\(SystemError(negated: result, operation: "fsync")); retrying")
             worker.ring.fsync(fd: fd, dataOnly: true, userData: userData(.outputSync, pipeline))
             return
         }
@@ -384,7 +384,7 @@ struct OutputState {
         connected = true
         reconnectDelayNanos = 0
         if outageLogged {
-            Log.info("output \(worker.shared.pipelines[pipeline].name)", "connected again")
+            Log.info("output \(worker.pipelineNames[pipeline])", "connected again")
             outageLogged = false
         }
         if inflight >= 0 {
@@ -412,13 +412,30 @@ struct OutputState {
         let jitter = UInt64.random(in: 0...(reconnectDelayNanos / 2))
         reconnectAtNanos = worker.now + reconnectDelayNanos - reconnectDelayNanos / 4 + jitter
         if !outageLogged {
-            Log.error("output \(worker.shared.pipelines[pipeline].name)", "\(reason); reconnecting with backoff, events held")
+            Log.error("output \(worker.pipelineNames[pipeline])", "\(reason); reconnecting with backoff, events held")
             outageLogged = true
         }
     }
 
     func closeFile() {
         if ownsFD && fd >= 0 { Glibc.close(fd) }
+    }
+
+    /// Closes and frees everything of an idle output a reload replaces.
+    mutating func dispose() {
+        closeFile()
+        fd = -1
+        if let d = deadLetter {
+            d.pointee.dispose()
+            d.deinitialize(count: 1)
+            d.deallocate()
+            deadLetter = nil
+        }
+        buffers.0.deallocate()
+        if kind != .devnull { buffers.1.deallocate() }
+        handles.0.deallocate()
+        handles.1.deallocate()
+        address?.deallocate()
     }
 }
 

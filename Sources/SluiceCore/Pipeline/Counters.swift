@@ -5,7 +5,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case eventsIn, bytesIn, eventsOut, bytesOut, discarded, cutRecords, cutBytes, invalidJSON
     case partialRecords, connectionsAccepted, connectionsRejected, inputErrors, outputErrors
     case outputBatches, modifySkipped, emptyLines, connectionsTimedOut, aggregated, aggregateSkipped, aggregateRows
-    case rejected, deadLettered, connectionsTooSlow
+    case rejected, deadLettered, connectionsTooSlow, released
 
     public var name: String {
         switch self {
@@ -32,6 +32,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .rejected: "rejected"
         case .deadLettered: "dead_lettered"
         case .connectionsTooSlow: "connections_too_slow"
+        case .released: "events_released"
         }
     }
 
@@ -61,6 +62,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .rejected: "Events an output rejected permanently (format=json and not valid JSON)."
         case .deadLettered: "Rejected events written to the dead-letter file."
         case .connectionsTooSlow: "Connections closed for sending less than min-rate."
+        case .released: "Events whose processing ended (delivered, dropped, aggregated or rejected), back in the pool."
         }
     }
 }
@@ -71,11 +73,50 @@ public struct CounterBlock {
     public let values: UnsafeMutablePointer<UInt64>
     public let pipelines: Int
     static let stride = (Counter.allCases.count + 7) & ~7  // whole cache lines per pipeline
+    /// Per plugin instance (issue 5): every input has a row of (events, bytes) and every action a
+    /// row of (dropped, consumed); rows are numbered by the node (`PluginRows`). Row 0 exists
+    /// always, so a framer that was given no row counts there.
+    public let inputRows: Int
+    public let actionRows: Int
+    let inputValues: UnsafeMutablePointer<UInt64>
+    let actionValues: UnsafeMutablePointer<UInt64>
 
-    public init(pipelines: Int) {
+    public init(pipelines: Int, inputRows: Int = 1, actionRows: Int = 1) {
         self.pipelines = pipelines
         values = .allocate(capacity: max(pipelines, 1) * CounterBlock.stride + 16)
         values.initialize(repeating: 0, count: max(pipelines, 1) * CounterBlock.stride + 16)
+        self.inputRows = max(inputRows, 1)
+        self.actionRows = max(actionRows, 1)
+        inputValues = .allocate(capacity: self.inputRows * 2)
+        inputValues.initialize(repeating: 0, count: self.inputRows * 2)
+        actionValues = .allocate(capacity: self.actionRows * 2)
+        actionValues.initialize(repeating: 0, count: self.actionRows * 2)
+    }
+
+    public func deallocate() {
+        values.deallocate()
+        inputValues.deallocate()
+        actionValues.deallocate()
+    }
+
+    /// One record framed by input row `row`.
+    @inline(__always) public func addInput(row: Int32, bytes: Int) {
+        let base = Int(row) &* 2
+        inputValues[base] &+= 1
+        inputValues[base &+ 1] &+= UInt64(truncatingIfNeeded: bytes)
+    }
+
+    /// An event an action dropped (`consumed`: folded into an aggregate).
+    @inline(__always) public func addActionVerdict(row: Int, consumed: Bool) {
+        actionValues[row &* 2 &+ (consumed ? 1 : 0)] &+= 1
+    }
+
+    public func readInput(row: Int) -> (events: UInt64, bytes: UInt64) {
+        (sl_load_relaxed(inputValues + row * 2), sl_load_relaxed(inputValues + row * 2 + 1))
+    }
+
+    public func readAction(row: Int) -> (dropped: UInt64, consumed: UInt64) {
+        (sl_load_relaxed(actionValues + row * 2), sl_load_relaxed(actionValues + row * 2 + 1))
     }
 
     public func add(_ counter: Counter, _ amount: Int, pipeline: Int) {

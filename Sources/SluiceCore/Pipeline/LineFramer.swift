@@ -8,6 +8,8 @@ import Glibc
 /// Empty lines carry no event and are only counted.
 public struct LineFramer {
     public var sourceID: UInt32
+    /// The input's row of per-plugin counters (`CounterBlock.addInput`).
+    public var inputRow: Int32 = 0
     public var pipelineID: UInt16
     public let maxEventBytes: Int
     /// The record being assembled, if any.
@@ -86,6 +88,7 @@ public struct LineFramer {
         h.pointee.pipelineID = pipelineID
         counters.add(.eventsIn, 1, pipeline: Int(pipelineID))
         counters.add(.bytesIn, Int(h.pointee.rawLength), pipeline: Int(pipelineID))
+        counters.addInput(row: inputRow, bytes: Int(h.pointee.rawLength))
         batch.append(h.pointee.handle)
     }
 

@@ -21,6 +21,12 @@ struct TestStall {
     var forNanos = UInt64.max
     var armed = false
 
+    /// An injected stall fires once: a node restarted in place after it (`--on-stall=restart`)
+    /// runs without it.
+    static func disarmAfterRestart() {
+        for name in [workerVariable, afterVariable, forVariable] { unsetenv(name) }
+    }
+
     static func fromEnvironment(worker: Int) -> TestStall {
         var stall = TestStall()
         guard let target = milliseconds(workerVariable), target == UInt64(worker) else { return stall }

@@ -15,7 +15,9 @@ extension Worker {
                 if state.pointee.nextEmitNanos == 0 { state.pointee.nextEmitNanos = now + action.intervalNanos }
                 if now >= state.pointee.nextEmitNanos { due = true }
             }
-            if stopping && allInputsFinishedEverywhere() && carryPosition == carry.count && !hasInboundWork() {
+            // Final rows: at node shutdown once no event can reach this worker any more, or when
+            // a reload retires the pipeline (the control thread saw it hold no event).
+            if (stopping && allInputsFinishedEverywhere() && carryPosition == carry.count && !hasInboundWork()) || slotPhases[p] == .finalizing {
                 due = true
                 final = true
             }

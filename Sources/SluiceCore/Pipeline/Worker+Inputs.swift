@@ -34,13 +34,15 @@ extension Worker {
         for f in files.indices where !files[f].finished {
             finishFile(f, emitPartial: files[f].isStdin)
         }
-        for l in listeners.indices where listeners[l].fd >= 0 {
-            if listeners[l].armed { ring.cancel(target: userData(.accept, l), userData: userData(.cancel, 0)) }
-            ring.close(fd: listeners[l].fd, userData: userData(.close, 0))
-            listeners[l].fd = -1
-        }
+        for l in listeners.indices where listeners[l].fd >= 0 { closeListener(l) }
         idleCheckAtNanos = 0
         for g in generators.indices { generators[g].finished = true }
+    }
+
+    func closeListener(_ l: Int) {
+        if listeners[l].armed { ring.cancel(target: userData(.accept, l), userData: userData(.cancel, 0)) }
+        ring.close(fd: listeners[l].fd, userData: userData(.close, 0))
+        listeners[l].fd = -1
     }
 
     /// Hands on the record a stream's framer holds without its newline, flagged partial (end of
@@ -55,7 +57,7 @@ extension Worker {
     func inputsFinished() -> Bool {
         for f in files.indices where !files[f].finished { return false }
         for g in generators.indices where !generators[g].finished { return false }
-        if !listeners.isEmpty && !stopping { return false }
+        if !stopping && listeners.contains(where: { $0.fd >= 0 }) { return false }
         if activeConnections > 0 { return false }
         return true
     }

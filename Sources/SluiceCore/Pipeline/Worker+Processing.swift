@@ -19,7 +19,9 @@ extension Worker {
 
     /// An event of this worker's slab is done: commit its offset, then free its slot.
     @inline(__always) func releaseOwned(_ handle: EventHandle) {
-        commit(slab.pointee.event(handle))
+        let event = slab.pointee.event(handle)
+        counters.add(.released, 1, pipeline: Int(event.header.pointee.pipelineID))
+        commit(event)
         slab.pointee.release(handle)
     }
 
@@ -130,6 +132,7 @@ extension Worker {
                 // Dropped events still pass through the output's queue, so they are released
                 // (and their offset committed) only after every earlier event of the stream.
                 counters.add(verdict == .drop ? .discarded : .aggregated, 1, pipeline: pipeline)
+                counters.addActionVerdict(row: actionRowBase[pipeline] &+ a, consumed: verdict != .drop)
                 outputs[pipeline].appendDiscarded(event, handle: handle, worker: self)
                 return true
             }
@@ -141,7 +144,7 @@ extension Worker {
 
     func flushOutputs(idle: Bool) -> Bool {
         var any = false
-        for p in 0..<shared.pipelines.count {
+        for p in 0..<pipelineCount {
             any = outputs[p].tick(now: now, idle: idle || stopping, worker: self) || any
         }
         return any

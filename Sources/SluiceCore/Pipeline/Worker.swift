@@ -86,6 +86,21 @@ final class Worker {
     /// Issue 5 (supervision tests only): an injected stall, inert unless its variables are set.
     var testStall: TestStall
 
+    // Reload (issue 5, Worker+Reload.swift). Slots in use (the per-pipeline tables have room
+    // for `shared.slotCapacity`), their names for logs, and what this worker last saw of them.
+    var pipelineCount: Int
+    var pipelineNames: [String]
+    var seenReconfig: UInt64 = 0
+    /// Per slot: the phase this worker acted on (its inputs stopped, its final rows emitted).
+    var slotPhases: [PipelineSlots.Phase]
+    var slotRounds: [UInt64]
+    /// Some slot is stopping or finalizing: its acknowledgements are checked every turn.
+    var reconfiguring = false
+    /// Installs wait until the slot's old output has nothing in flight.
+    var pendingDelivery: PipelineMailbox.Delivery?
+    /// Per slot: the first row of its actions' per-plugin counters.
+    let actionRowBase: UnsafeMutablePointer<Int>
+
     init(index: Int, cpu: Int?, shared: NodeShared, assignment: WorkerAssignment) {
         self.index = index
         self.cpu = cpu
@@ -112,9 +127,17 @@ final class Worker {
         sampler = shared.sampler
         forward = shared.forward
         returns = shared.returns
-        let pipelineCount = max(shared.pipelines.count, 1)
-        actionTable = .allocate(capacity: pipelineCount)
-        actionCounts = .allocate(capacity: pipelineCount)
+        let slots = shared.slotCapacity
+        pipelineCount = shared.pipelines.count
+        pipelineNames = shared.pipelines.map(\.name)
+        slotPhases = [PipelineSlots.Phase](repeating: .running, count: slots)
+        slotRounds = [UInt64](repeating: 0, count: slots)
+        actionTable = .allocate(capacity: slots)
+        actionCounts = .allocate(capacity: slots)
+        actionCounts.initialize(repeating: 0, count: slots)
+        actionRowBase = .allocate(capacity: slots)
+        actionRowBase.initialize(repeating: 0, count: slots)
+        for p in shared.pipelines.indices { actionRowBase[p] = shared.pluginRows.actionBase(slot: p) }
         for (p, pipeline) in shared.pipelines.enumerated() {
             actionCounts[p] = pipeline.actions.count
             actionTable[p] = .allocate(capacity: max(pipeline.actions.count, 1))
@@ -131,10 +154,10 @@ final class Worker {
         for w in 0..<workerCount { (returnBatches + w).initialize(to: EventBatch(capacity: batch)) }
         wakeTargets = .allocate(capacity: workerCount)
         wakeTargets.initialize(repeating: false, count: workerCount)
-        outputs = .allocate(capacity: max(shared.pipelines.count, 1))
+        outputs = .allocate(capacity: slots)
         for (p, pipeline) in shared.pipelines.enumerated() {
-            (outputs + p).initialize(to: OutputState(pipeline: p, definition: pipeline.output, fd: assignment.outputFDs[p],
-                                                     deadLetterFD: assignment.deadLetterFDs[p],
+            (outputs + p).initialize(to: OutputState(pipeline: p, definition: pipeline.output, fd: assignment.outputFDs[p] ?? -1,
+                                                     deadLetterFD: assignment.deadLetterFDs[p] ?? -1,
                                                      settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes,
                                                      tuning: pipeline.tuning))
         }
@@ -184,9 +207,11 @@ final class Worker {
             let phase = shared.phase
             if phase == .exiting { return }
             if phase == .stopping && !stopping { beginStop() }
+            // Issue 5 (reload): one load per turn (a plain mov on x86) unless a reload is under way.
+            if sl_load_acquire(shared.reconfigWord) != seenReconfig || reconfiguring || pendingDelivery != nil { reconfigure() }
 
             if activeConnections > 0 && now >= idleCheckAtNanos {
-                idleCheckAtNanos = now + (stopping ? Worker.stopQuietNanos / 4 : 1_000_000_000)
+                idleCheckAtNanos = now + (stopping || reconfiguring ? Worker.stopQuietNanos / 4 : 1_000_000_000)
                 closeIdleConnections()
             }
             if !globWatches.isEmpty && !stopping { scanGlobs() }
@@ -236,7 +261,7 @@ final class Worker {
     /// the heartbeat keeps moving.
     func nextTimeout() -> Int64 {
         var deadline = now + 100_000_000
-        for p in 0..<shared.pipelines.count {
+        for p in 0..<pipelineCount {
             if let d = outputs[p].deadline(now: now) { deadline = min(deadline, d) }
         }
         for f in files.indices where files[f].waitingForData {
@@ -313,7 +338,7 @@ final class Worker {
         guard stopping else { return }
         var drained = finished && carryPosition == carry.count && !hasInboundWork() && slab.pointee.takenCount == 0 && aggregatesFinal()
         if drained {
-            for p in 0..<shared.pipelines.count where !outputs[p].isIdle { drained = false }
+            for p in 0..<pipelineCount where !outputs[p].isIdle { drained = false }
             for w in 0..<workerCount where returnBatches[w].count > 0 { drained = false }
         }
         sl_store_release(shared.word(index, .drained), drained ? 1 : 0)
@@ -323,7 +348,7 @@ final class Worker {
         for f in files.indices where files[f].fd >= 0 && !files[f].isStdin { Glibc.close(files[f].fd) }
         for l in listeners.indices where listeners[l].fd >= 0 { Glibc.close(listeners[l].fd) }
         for c in 0..<connectionCapacity where connections[c].active { Glibc.close(connections[c].fd) }
-        for p in 0..<shared.pipelines.count { outputs[p].closeFile() }
+        for p in 0..<pipelineCount { outputs[p].closeFile() }
         bufferRing = nil
         ring = nil
     }
@@ -335,9 +360,29 @@ struct WorkerAssignment {
     var listeners: [Listener] = []
     var generators: [GeneratorSource] = []
     var connectionCapacity = 0
-    var outputFDs: [Int32] = []
-    /// Dead-letter file per pipeline, or -1.
-    var deadLetterFDs: [Int32] = []
+    /// Output file per pipeline slot (none: devnull, tcp, or not this assignment's slot).
+    var outputFDs: [Int: Int32] = [:]
+    /// Dead-letter file per pipeline slot, when set.
+    var deadLetterFDs: [Int: Int32] = [:]
     /// Followed file inputs this worker expands again for files that appear later.
     var globWatches: [GlobWatch] = []
+
+    /// Adds another preparation's sources (a reload that prepared pipelines one by one).
+    mutating func merge(_ other: WorkerAssignment) {
+        files += other.files
+        listeners += other.listeners
+        generators += other.generators
+        connectionCapacity += other.connectionCapacity
+        outputFDs.merge(other.outputFDs) { a, _ in a }
+        deadLetterFDs.merge(other.deadLetterFDs) { a, _ in a }
+        globWatches += other.globWatches
+    }
+
+    /// Closes every descriptor in it (a reload that could not use it).
+    func closeAll() {
+        for f in files where f.fd > 2 { Glibc.close(f.fd) }
+        for l in listeners where l.fd >= 0 { Glibc.close(l.fd) }
+        for fd in outputFDs.values where fd > 2 { Glibc.close(fd) }
+        for fd in deadLetterFDs.values where fd > 2 { Glibc.close(fd) }
+    }
 }

@@ -1,0 +1,192 @@
+import CSupport
+import Glibc
+
+/// Issue 5 (reload): a worker's side of restarting some pipelines while the others run on.
+/// The control thread sets a slot to `stopping`; every worker stops that pipeline's inputs
+/// (files dropped at their committed record, listeners closed, open connections read until
+/// quiet, generators ended) and acknowledges `quiet`. Once the node holds no event of the
+/// pipeline, slots with aggregates go to `finalizing` (final rows emitted, `final`), then the
+/// slot is `retired` and the control thread posts the new definitions and sources, which each
+/// worker installs when the slot's old output has nothing in flight.
+extension Worker {
+    func reconfigure() {
+        let word = sl_load_acquire(shared.reconfigWord)
+        if word != seenReconfig {
+            seenReconfig = word
+            if let delivery = shared.mailboxes[index].take() { pendingDelivery = delivery }
+        }
+        if let delivery = pendingDelivery, canInstall(delivery) {
+            pendingDelivery = nil
+            install(delivery)
+        }
+        var transitioning = false
+        for slot in 0..<pipelineCount {
+            let (round, phase) = shared.slotState(slot)
+            if phase == .running { continue }
+            if slotPhases[slot] == .running || slotRounds[slot] != round {
+                slotRounds[slot] = round
+                slotPhases[slot] = .stopping
+                stopPipelineInputs(slot)
+            }
+            switch phase {
+            case .running: break
+            case .stopping:
+                transitioning = true
+                if pipelineQuiet(slot) { shared.acknowledge(worker: index, slot: slot, round: round, .quiet) }
+            case .finalizing:
+                transitioning = true
+                slotPhases[slot] = .finalizing
+                if aggregatesFinal(pipeline: slot) { shared.acknowledge(worker: index, slot: slot, round: round, .final) }
+            case .retired:
+                slotPhases[slot] = .retired
+            }
+        }
+        reconfiguring = transitioning
+    }
+
+    /// Stops what reads into pipeline `slot` on this worker (see `stopInputs` for the whole node).
+    func stopPipelineInputs(_ slot: Int) {
+        for f in files.indices where files[f].pipeline == slot && !files[f].finished {
+            finishFile(f, emitPartial: files[f].isStdin)
+        }
+        for l in listeners.indices where listeners[l].pipeline == slot && listeners[l].fd >= 0 { closeListener(l) }
+        globWatches.removeAll { $0.pipeline == slot }
+        for g in generators.indices where generators[g].pipeline == slot { generators[g].finished = true }
+        idleCheckAtNanos = 0
+    }
+
+    /// True when nothing of this worker reads into pipeline `slot` any more.
+    func pipelineQuiet(_ slot: Int) -> Bool {
+        for f in files.indices where files[f].pipeline == slot && !files[f].finished { return false }
+        for l in listeners.indices where listeners[l].pipeline == slot && listeners[l].fd >= 0 { return false }
+        if activeConnections > 0 {
+            for c in 0..<connectionCapacity where connections[c].active && connections[c].pipeline == slot { return false }
+        }
+        return true
+    }
+
+    /// A connection of a pipeline being stopped is closed once quiet, like at node shutdown.
+    @inline(__always) func pipelineStopping(_ slot: Int) -> Bool { slotPhases[slot] != .running }
+
+    func aggregatesFinal(pipeline slot: Int) -> Bool {
+        for (p, a) in aggregators where p == slot {
+            if case .aggregate(let action) = actionTable[p][a], let state = action.state, !state.pointee.finalEmitted { return false }
+        }
+        return true
+    }
+
+    /// An output is replaced only when it has nothing in flight (no write, connect or wait for
+    /// the peer's acknowledgement whose completion would reach the new one).
+    func canInstall(_ delivery: PipelineMailbox.Delivery) -> Bool {
+        for (slot, _) in delivery.slots where slot < pipelineCount {
+            if !outputs[slot].isIdle || outputs[slot].connecting || outputs[slot].awaitingPeerAck { return false }
+        }
+        return true
+    }
+
+    func install(_ delivery: PipelineMailbox.Delivery) {
+        for (slot, definition) in delivery.slots.sorted(by: { $0.slot < $1.slot }) {
+            precondition(slot <= pipelineCount && slot < shared.slotCapacity, "pipeline slots are filled in order")
+            if slot < pipelineCount {
+                outputs[slot].dispose()
+                (outputs + slot).deinitialize(count: 1)
+                actionTable[slot].deinitialize(count: actionCounts[slot])
+                actionTable[slot].deallocate()
+                releaseFinishedFiles(of: slot)
+            }
+            (outputs + slot).initialize(to: OutputState(pipeline: slot, definition: definition.output,
+                                                        fd: delivery.assignment.outputFDs[slot] ?? -1,
+                                                        deadLetterFD: delivery.assignment.deadLetterFDs[slot] ?? -1,
+                                                        settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes,
+                                                        tuning: definition.tuning))
+            actionTable[slot] = .allocate(capacity: max(definition.actions.count, 1))
+            actionTable[slot].initialize(from: definition.actions.map { $0.forWorker() }, count: definition.actions.count)
+            actionCounts[slot] = definition.actions.count
+            actionRowBase[slot] = delivery.actionRows[slot] ?? 0
+            aggregators.removeAll { $0.pipeline == slot }
+            for (a, action) in definition.actions.enumerated() {
+                if case .aggregate = action { aggregators.append((slot, a)) }
+            }
+            if slot == pipelineCount {
+                pipelineCount += 1
+                pipelineNames.append(definition.name)
+            } else {
+                pipelineNames[slot] = definition.name
+            }
+            slotPhases[slot] = .running
+        }
+        var assignment = delivery.assignment
+        if stopping {
+            // The node began to stop meanwhile: the new sources are not started.
+            assignment.outputFDs = [:]
+            assignment.deadLetterFDs = [:]
+            assignment.closeAll()
+        } else {
+            startSources(assignment)
+        }
+        sl_store_release(shared.word(index, .inputsFinished), inputsFinished() ? 1 : 0)
+        sl_store_release(shared.word(index, .installed), delivery.round)
+    }
+
+    func startSources(_ assignment: WorkerAssignment) {
+        for var source in assignment.files {
+            guard files.count < SourceIDs.maxSourcesPerWorker else {
+                Log.error("input file", "cannot read \(source.path): this worker already has \(SourceIDs.maxSourcesPerWorker) file sources")
+                counters.add(.inputErrors, 1, pipeline: source.pipeline)
+                Glibc.close(source.fd)
+                continue
+            }
+            source.place(at: files.count)
+            files.append(source)
+        }
+        for var generator in assignment.generators {
+            generator.sourceID = SourceIDs.make(worker: index, kind: .generator, generation: 0, index: generators.count)
+            generators.append(generator)
+        }
+        globWatches += assignment.globWatches
+        if !assignment.listeners.isEmpty {
+            growConnections(by: assignment.connectionCapacity)
+            if bufferRing == nil {
+                do {
+                    bufferRing = try ring.makeBufferRing(count: settings.recvBuffers, size: settings.recvBufferBytes, group: 1)
+                } catch {
+                    Log.error("worker \(index)", "\(error): the new tcp listeners are not started")
+                    for l in assignment.listeners {
+                        Glibc.close(l.fd)
+                        counters.add(.inputErrors, 1, pipeline: l.pipeline)
+                    }
+                    return
+                }
+            }
+            for l in assignment.listeners {
+                listeners.append(l)
+                armAccept(listeners.count - 1)
+            }
+        }
+    }
+
+    /// More connection slots for listeners a reload added (existing indices stay valid).
+    func growConnections(by extra: Int) {
+        let capacity = connectionCapacity + extra
+        let grown = UnsafeMutablePointer<Connection>.allocate(capacity: capacity)
+        grown.moveInitialize(from: connections, count: connectionCapacity)
+        (grown + connectionCapacity).initialize(repeating: Connection(), count: extra)
+        connections.deallocate()
+        connections = grown
+        let ready = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
+        ready.update(from: readyConnections, count: readyCount)
+        readyConnections.deallocate()
+        readyConnections = ready
+        connectionCapacity = capacity
+    }
+
+    /// Closes and frees the finished file sources of a replaced pipeline that have no read in
+    /// flight (the others are closed at exit).
+    func releaseFinishedFiles(of slot: Int) {
+        for f in files.indices where files[f].pipeline == slot && files[f].finished && files[f].readsInFlight == 0 && files[f].fd >= 0 {
+            if !files[f].isStdin { Glibc.close(files[f].fd) }
+            files[f].fd = -1
+            files[f].releaseBuffers()
+        }
+    }
+}
