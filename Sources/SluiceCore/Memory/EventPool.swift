@@ -16,7 +16,10 @@ public struct PoolConfiguration: Sendable, Equatable {
     public var hugePages: Bool
     public var lockMemory: Bool
 
-    public static let defaultCapacity = 8192
+    /// 16 MiB of 4 KiB slots. While inputs outpace the outputs the whole pool is the queue and
+    /// every slot is resident, so this bounds the node's memory under load; 8192 measured no
+    /// faster in the bench scenarios (perf/README.md, memory).
+    public static let defaultCapacity = 4096
     public static let defaultEventSizeBytes = 4096
     public static let defaultMaxEventSizeBytes = 1 << 20
     public static let defaultLargeSlots = 8

@@ -47,7 +47,9 @@ public struct NodeSettings: Sendable {
     public static let defaultRingEntries = 1024
     public static let defaultReadBufferBytes = 256 << 10
     public static let defaultOutputBufferBytes = 1 << 20
-    public static let defaultRecvBuffers = 256
+    /// 2 MiB of 16 KiB buffers per worker: the kernel hands them out in ring order, so under load
+    /// every one is resident; 256 measured no faster in tcp-file (perf/README.md, memory).
+    public static let defaultRecvBuffers = 128
     public static let defaultRecvBufferBytes = 16 << 10
     public static let defaultShutdownTimeoutMicros = 10_000_000
     public static let defaultStallTimeoutMicros = 5_000_000
