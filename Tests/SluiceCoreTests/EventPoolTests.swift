@@ -3,6 +3,27 @@ import Testing
 @testable import SluiceCore
 
 @Suite struct EventPoolTests {
+    // MARK: - Sizing
+
+    @Test func theDefaultSizesGrowWithTheWorkersButExplicitOnesAreChecked() throws {
+        let pipeline = PipelineDefinition(name: "p", inputs: [.stdin], actions: [], output: .devnull)
+        var settings = NodeSettings()
+        settings.workers = 100
+        let node = try Node(settings: settings, pipelines: [pipeline])
+        #expect(node.settings.pool.capacity == 100 * PoolConfiguration.minimumSlotsPerWorker)
+        #expect(node.settings.pool.largeSlots == 100)
+        settings.workers = 2
+        #expect(try Node(settings: settings, pipelines: [pipeline]).settings.pool.capacity == PoolConfiguration.defaultCapacity)
+        settings.workers = 100
+        settings.pool.capacity = PoolConfiguration.defaultCapacity
+        settings.pool.capacityIsDefault = false
+        #expect(throws: Node.SetupError.self) { try Node(settings: settings, pipelines: [pipeline]) }
+        settings.pool = PoolConfiguration()
+        settings.pool.largeSlots = 8
+        settings.pool.largeSlotsIsDefault = false
+        #expect(throws: Node.SetupError.self) { try Node(settings: settings, pipelines: [pipeline]) }
+    }
+
     // MARK: - Taking and releasing
 
     @Test func takingEveryOrdinarySlotThenOneMoreReturnsNil() throws {

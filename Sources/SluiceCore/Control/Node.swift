@@ -76,6 +76,8 @@ public final class Node {
         if cpus.isEmpty { cpus = [0] }
         self.cpus = (0..<workers).map { cpus[$0 % cpus.count] }
         workerCount = workers
+        var settings = settings
+        settings.pool = settings.pool.fitted(workers: workers)
         self.settings = settings
         self.pipelines = pipelines
         if let problem = settings.pool.problem(workers: workers) { throw SetupError(description: problem) }

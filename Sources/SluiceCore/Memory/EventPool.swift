@@ -15,6 +15,21 @@ public struct PoolConfiguration: Sendable, Equatable {
     public var maxFields: Int
     public var hugePages: Bool
     public var lockMemory: Bool
+    /// False once `--pool-capacity` (or the key) set `capacity`: the default alone grows to the
+    /// minimum of 64 slots per worker on machines with more than 64 workers.
+    public var capacityIsDefault = true
+    /// False once `--large-event-slots` set `largeSlots`: the default alone grows to one per
+    /// worker on machines with more than 8 workers.
+    public var largeSlotsIsDefault = true
+
+    /// The defaults fitted to `workers`: what was not set explicitly grows to the minimum the
+    /// checks in `problem(workers:)` ask for.
+    public func fitted(workers: Int) -> PoolConfiguration {
+        var c = self
+        if c.capacityIsDefault { c.capacity = max(c.capacity, workers * PoolConfiguration.minimumSlotsPerWorker) }
+        if c.largeSlotsIsDefault { c.largeSlots = max(c.largeSlots, workers) }
+        return c
+    }
 
     /// 16 MiB of 4 KiB slots. While inputs outpace the outputs the whole pool is the queue and
     /// every slot is resident, so this bounds the node's memory under load; 8192 measured no
@@ -24,6 +39,8 @@ public struct PoolConfiguration: Sendable, Equatable {
     public static let defaultMaxEventSizeBytes = 1 << 20
     public static let defaultLargeSlots = 8
     public static let defaultMaxFields = 32
+    /// The smallest slab a worker may have.
+    public static let minimumSlotsPerWorker = 64
 
     public init(capacity: Int = defaultCapacity, eventSizeBytes: Int = defaultEventSizeBytes,
                 maxEventSizeBytes: Int = defaultMaxEventSizeBytes, largeSlots: Int = defaultLargeSlots,
@@ -52,7 +69,7 @@ public struct PoolConfiguration: Sendable, Equatable {
         if eventSizeBytes % 64 != 0 { return "event-size must be a multiple of 64 bytes" }
         if smallDataCapacity < 64 { return "event-size \(eventSizeBytes) leaves \(smallDataCapacity) data bytes after the header and \(maxFields) fields; raise event-size or lower max-fields" }
         if maxEventSizeBytes < 1 { return "max-event-size must be positive" }
-        if capacity < workers * 64 { return "pool-capacity \(capacity) is below 64 events per worker (\(workers) workers)" }
+        if capacity < workers * PoolConfiguration.minimumSlotsPerWorker { return "pool-capacity \(capacity) is below \(PoolConfiguration.minimumSlotsPerWorker) events per worker (\(workers) workers)" }
         if capacity / workers > EventHandles.maxSlotsPerSlab - largeSlots { return "pool-capacity is too large for one slab" }
         if largeSlots < 0 { return "large-event-slots must not be negative" }
         if maxEventSizeBytes > smallDataCapacity && largeSlots < workers { return "large-event-slots must be at least the number of workers (\(workers)) when max-event-size exceeds the data part of an event slot" }
