@@ -507,6 +507,8 @@ extension EndToEndTests {
             }
             #expect(sluice.standardError().contains("removed: added; kept running: keep, change"), "\(sluice.standardError())")
             #expect(throws: (any Error).self, "the removed pipeline's port is closed") { close(try LoopbackTCP.connect(port: addedPort, within: .zero)) }
+            #expect(!sluice.openFiles().contains(addedOut), "the removed pipeline's output file is closed: \(sluice.openFiles())")
+            #expect(sluice.openFiles().contains(keepOut))
 
             while !writer.isFinished { usleep(20_000) }
             func counts(_ path: String) -> [Int: Int] {

@@ -178,9 +178,14 @@ extension Node {
                 retiredSlots.remove(slot)
             }
         }
+        // A removed pipeline's slot gets an empty stand-in, so the workers close its output and
+        // free its finished sources like those of a replaced one; the slot stays retired.
+        let standIns = reload.stops.filter { slot in !starts.contains { $0.slot == slot } }
+            .map { (slot: $0, definition: PipelineDefinition(name: pipelines[$0].name, inputs: [], actions: [], output: .devnull)) }
+        let installs = starts + standIns
+        let actionRows = Dictionary(uniqueKeysWithValues: installs.map { ($0.slot, shared.pluginRows.actionBase(slot: $0.slot)) })
         for w in 0..<workerCount {
-            shared.mailboxes[w].post(.init(round: reload.round, slots: starts, assignment: assignments[w],
-                                           actionRows: Dictionary(uniqueKeysWithValues: starts.map { ($0.slot, shared.pluginRows.actionBase(slot: $0.slot)) })))
+            shared.mailboxes[w].post(.init(round: reload.round, slots: installs, assignment: assignments[w], actionRows: actionRows))
         }
         reload.stage = .installing
         reload.starts = starts

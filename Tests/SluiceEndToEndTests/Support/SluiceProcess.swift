@@ -31,6 +31,14 @@ final class SluiceProcess {
     let standardOutputPath: String
     let standardErrorPath: String
     private let process = Process()
+    var processIdentifier: Int32 { process.processIdentifier }
+
+    /// Paths the process has open (from /proc/PID/fd).
+    func openFiles() -> [String] {
+        let dir = "/proc/\(process.processIdentifier)/fd"
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return entries.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\($0)") }
+    }
     private let inputPipe: Pipe?
 
     init(_ arguments: [String], in directory: TemporaryDirectory, standardInput: StandardInput = .none) throws {
