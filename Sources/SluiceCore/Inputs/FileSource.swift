@@ -279,5 +279,6 @@ extension Worker {
             files[f].framer.abandon(slab: slab)
         }
         files[f].finished = true
+        if let i = activeFiles.firstIndex(of: f) { activeFiles.remove(at: i) }
     }
 }

@@ -38,7 +38,7 @@ extension Worker {
                 }
                 let target = globWatches[g].nextProcessor % workerCount
                 globWatches[g].nextProcessor += 1
-                files.append(FileSource(path: path, fd: fd, pipeline: pipeline, target: target, follow: true, isStdin: false,
+                addFile(FileSource(path: path, fd: fd, pipeline: pipeline, target: target, follow: true, isStdin: false,
                                         pollIntervalMicros: input.pollIntervalMicros, readBytes: settings.readBufferBytes,
                                         owner: index, index: files.count, maxEventBytes: settings.pool.maxEventSizeBytes,
                                         inode: UInt64(st.st_ino), device: UInt64(st.st_dev), commitWords: words,

@@ -10,8 +10,11 @@ extension Worker {
             poolExhausted = false
         }
         var progressed = false
-        for f in files.indices where !files[f].finished {
+        var i = 0
+        while i < activeFiles.count {
+            let f = activeFiles[i]
             progressed = serviceFile(f) || progressed
+            if i < activeFiles.count && activeFiles[i] == f { i += 1 }  // else it finished and left the list
             if poolExhausted { return progressed }
         }
         if readyCount > 0 || buffersRecycled {
@@ -31,9 +34,7 @@ extension Worker {
     /// peer closes, so what senders already wrote is not lost; their last partial line is
     /// delivered flagged.
     func stopInputs() {
-        for f in files.indices where !files[f].finished {
-            finishFile(f, emitPartial: files[f].isStdin)
-        }
+        for f in activeFiles { finishFile(f, emitPartial: files[f].isStdin) }
         for l in listeners.indices where listeners[l].fd >= 0 { closeListener(l) }
         idleCheckAtNanos = 0
         for g in generators.indices { generators[g].finished = true }
@@ -43,6 +44,12 @@ extension Worker {
         if listeners[l].armed { ring.cancel(target: userData(.accept, l), userData: userData(.cancel, 0)) }
         ring.close(fd: listeners[l].fd, userData: userData(.close, 0))
         listeners[l].fd = -1
+    }
+
+    /// Adds a file source (a file found by a rescan, or started by a reload).
+    func addFile(_ source: FileSource) {
+        activeFiles.append(files.count)
+        files.append(source)
     }
 
     /// Hands on the record a stream's framer holds without its newline, flagged partial (end of
@@ -55,7 +62,7 @@ extension Worker {
     }
 
     func inputsFinished() -> Bool {
-        for f in files.indices where !files[f].finished { return false }
+        if !activeFiles.isEmpty { return false }
         for g in generators.indices where !generators[g].finished { return false }
         if !stopping && listeners.contains(where: { $0.fd >= 0 }) { return false }
         if activeConnections > 0 { return false }

@@ -46,9 +46,7 @@ extension Worker {
 
     /// Stops what reads into pipeline `slot` on this worker (see `stopInputs` for the whole node).
     func stopPipelineInputs(_ slot: Int) {
-        for f in files.indices where files[f].pipeline == slot && !files[f].finished {
-            finishFile(f, emitPartial: files[f].isStdin)
-        }
+        for f in activeFiles where files[f].pipeline == slot { finishFile(f, emitPartial: files[f].isStdin) }
         for l in listeners.indices where listeners[l].pipeline == slot && listeners[l].fd >= 0 { closeListener(l) }
         globWatches.removeAll { $0.pipeline == slot }
         for g in generators.indices where generators[g].pipeline == slot { generators[g].finished = true }
@@ -57,7 +55,7 @@ extension Worker {
 
     /// True when nothing of this worker reads into pipeline `slot` any more.
     func pipelineQuiet(_ slot: Int) -> Bool {
-        for f in files.indices where files[f].pipeline == slot && !files[f].finished { return false }
+        for f in activeFiles where files[f].pipeline == slot { return false }
         for l in listeners.indices where listeners[l].pipeline == slot && listeners[l].fd >= 0 { return false }
         if activeConnections > 0 {
             for c in 0..<connectionCapacity where connections[c].active && connections[c].pipeline == slot { return false }
@@ -137,7 +135,7 @@ extension Worker {
                 continue
             }
             source.place(at: files.count)
-            files.append(source)
+            addFile(source)
         }
         for var generator in assignment.generators {
             generator.sourceID = SourceIDs.make(worker: index, kind: .generator, generation: 0, index: generators.count)

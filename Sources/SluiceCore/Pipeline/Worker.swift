@@ -35,6 +35,9 @@ final class Worker {
 
     // Inputs.
     var files: [FileSource] = []
+    /// Indices of the files not finished, in order: the loops walk these, not every source a
+    /// worker ever had (finished ones stay in `files`, their indices are in source ids).
+    var activeFiles: [Int] = []
     var listeners: [Listener] = []
     var connections: UnsafeMutablePointer<Connection>
     var connectionCapacity: Int
@@ -113,6 +116,7 @@ final class Worker {
         testStall = TestStall.fromEnvironment(worker: index)
         nextSourceID = UInt32(index) << 24 | 1
         files = assignment.files
+        activeFiles = Array(files.indices)
         listeners = assignment.listeners
         generators = assignment.generators
         globWatches = assignment.globWatches
@@ -264,7 +268,7 @@ final class Worker {
         for p in 0..<pipelineCount {
             if let d = outputs[p].deadline(now: now) { deadline = min(deadline, d) }
         }
-        for f in files.indices where files[f].waitingForData {
+        for f in activeFiles where files[f].waitingForData {
             deadline = min(deadline, files[f].eofSince + files[f].pollIntervalNanos)
         }
         for g in generators.indices where !generators[g].finished && generators[g].ratePerWorker > 0 {
