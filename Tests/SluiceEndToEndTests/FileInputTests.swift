@@ -195,3 +195,31 @@ extension EndToEndTests.FileInput {
         #expect(sluice.standardError().contains("which appeared after start"))
     }
 }
+
+extension EndToEndTests.FileInput {
+    /// inotify: with a 30 s poll-interval, lines appended to a followed file arrive within
+    /// seconds; without inotify each would wait for the next poll.
+    @Test func appendedLinesArriveLongBeforeTheNextPollOfAFollowedFile() throws {
+        let directory = try TemporaryDirectory()
+        let input = directory.path("app.log"), output = directory.path("out.ndjson")
+        try Data("{\"n\":1}\n".utf8).write(to: URL(fileURLWithPath: input))
+        let sluice = try SluiceProcess(["run", "--admin", "off", "--input", "file:path=\(input),follow=true,poll-interval=30s",
+                                        "--output", "file:path=\(output)"], in: directory)
+        try sluice.waitForFile(output, toReach: 8, within: .seconds(10))
+        usleep(300_000)  // the reader is now waiting at the end of the file
+        for n in 2...4 {
+            let started = ContinuousClock.now
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: input))
+            handle.seekToEndOfFile()
+            handle.write(Data("{\"n\":\(n)}\n".utf8))
+            try handle.close()
+            try sluice.waitForFile(output, toReach: 8 * n, within: .seconds(10))
+            #expect(ContinuousClock.now - started < .seconds(5), "line \(n) waited for a poll")
+            usleep(200_000)
+        }
+        sluice.send(signal: SIGTERM)
+        #expect(try sluice.waitForExit(within: .seconds(10)) == .exited(0))
+        let lines = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self).split(separator: "\n")
+        #expect(lines == ["{\"n\":1}", "{\"n\":2}", "{\"n\":3}", "{\"n\":4}"])
+    }
+}

@@ -7,7 +7,9 @@ import Glibc
 /// - `path` (required, repeatable): a file path or a glob (`/var/log/*.log`).
 /// - `follow`: keep reading data appended after the end (default false: the input finishes at
 ///   the end of every file, and a node whose inputs all finish drains and exits).
-/// - `poll-interval`: how often a followed file at its end is checked for new data (default 100ms).
+/// - `poll-interval`: how often a followed file at its end is checked for new data (default
+///   100ms); writes, truncations and renames inotify reports are read at once, so this is the
+///   backstop for filesystems where inotify sees nothing (remote writes on NFS).
 /// - `offsets`: file where the committed position of every file is kept (path, inode, offset),
 ///   written atomically every `offsets-interval` and at shutdown. Without it, every start reads
 ///   the files from the beginning (or the end, with `offsets-op=tail`).
@@ -28,7 +30,7 @@ public struct FileInput: Sendable {
     public static let parameters = [
         ParameterDoc("path", "file path or glob", required: true, repeated: true),
         ParameterDoc("follow", "keep reading data appended after the end", default: "false"),
-        ParameterDoc("poll-interval", "check interval for new data at the end of a followed file", default: "100ms"),
+        ParameterDoc("poll-interval", "check interval at the end of a followed file; what inotify reports (writes, truncation, rename) is read at once", default: "100ms"),
         ParameterDoc("offsets", "file that keeps the committed position of every file"),
         ParameterDoc("offsets-op", "where to start: continue, tail or reset", default: "continue"),
         ParameterDoc("offsets-interval", "how often offsets are saved", default: "1s"),

@@ -35,6 +35,8 @@ struct FileSource {
     var eofSince: UInt64 = 0
     var waitingForData = false
     var finished = false
+    /// inotify watch descriptor of a followed file, or -1 (`FileNotify`).
+    var watch: Int32 = -1
     var readsInFlight = 0
     var framer: LineFramer
     /// Index in the owner's table and generation (bumped on rotation/truncation): both are in
@@ -221,6 +223,7 @@ extension Worker {
         deliverPartial(f)
         close(files[f].fd)
         restartFile(f, fd: fd, inode: UInt64(named.st_ino), device: UInt64(named.st_dev))
+        watchFile(f)  // the new inode
     }
 
     /// Reads the bytes just before the read position (one small read per end-of-file wait).
@@ -280,5 +283,6 @@ extension Worker {
         }
         files[f].finished = true
         if let i = activeFiles.firstIndex(of: f) { activeFiles.remove(at: i) }
+        unwatchFile(f)
     }
 }

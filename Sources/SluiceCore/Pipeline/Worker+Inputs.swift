@@ -50,6 +50,7 @@ extension Worker {
     func addFile(_ source: FileSource) {
         activeFiles.append(files.count)
         files.append(source)
+        watchFile(files.count - 1)
     }
 
     /// Hands on the record a stream's framer holds without its newline, flagged partial (end of

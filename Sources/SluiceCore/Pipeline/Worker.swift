@@ -3,7 +3,7 @@ import Glibc
 
 /// What a completion belongs to, in the top byte of its user_data.
 enum CompletionKind: UInt64 {
-    case fileRead = 1, accept, receive, outputWrite, outputSync, wake, close, cancel, outputConnect, deadLetterWrite
+    case fileRead = 1, accept, receive, outputWrite, outputSync, wake, close, cancel, outputConnect, deadLetterWrite, notify
 }
 
 @inline(__always) func userData(_ kind: CompletionKind, _ a: Int, _ b: Int = 0) -> UInt64 {
@@ -38,6 +38,7 @@ final class Worker {
     /// Indices of the files not finished, in order: the loops walk these, not every source a
     /// worker ever had (finished ones stay in `files`, their indices are in source ids).
     var activeFiles: [Int] = []
+    var notify = FileNotify()
     var listeners: [Listener] = []
     var connections: UnsafeMutablePointer<Connection>
     var connectionCapacity: Int
@@ -191,6 +192,7 @@ final class Worker {
         }
         sl_store_release(shared.word(index, .started), 1)
         armWake()
+        for f in activeFiles { watchFile(f) }
         for l in listeners.indices { armAccept(l) }
         loop()
         finalClose()
@@ -320,6 +322,7 @@ final class Worker {
         case .outputConnect: outputs[a].connectCompleted(result: result, worker: self)
         case .deadLetterWrite: outputs[a].deadLetterWriteCompleted(result: result, worker: self)
         case .wake: armWake()
+        case .notify: notifyCompleted(result: result)
         case .close, .cancel: break
         }
     }
@@ -351,6 +354,7 @@ final class Worker {
     func finalClose() {
         for f in files.indices where files[f].fd >= 0 && !files[f].isStdin { Glibc.close(files[f].fd) }
         for l in listeners.indices where listeners[l].fd >= 0 { Glibc.close(listeners[l].fd) }
+        if notify.fd >= 0 { Glibc.close(notify.fd) }
         for c in 0..<connectionCapacity where connections[c].active { Glibc.close(connections[c].fd) }
         for p in 0..<pipelineCount { outputs[p].closeFile() }
         bufferRing = nil
