@@ -589,6 +589,58 @@ extension EndToEndTests {
             #expect(after["even"]?.count == 501 && after["even"]?.sum == 249_507, "the new definition's row at stop: \(rows())")
         }
 
+        @Test func aSenderThatNeverPausesDoesNotHoldUpAReloadOfItsPipeline() throws {
+            let directory = try TemporaryDirectory()
+            let port = try LoopbackTCP.freePort(), inputPort = try LoopbackTCP.freePort()
+            let output = directory.path("out.ndjson"), config = directory.path("sluice.yaml")
+            func writeConfig(batchSize: Int) throws {
+                try """
+                settings:
+                  admin: 127.0.0.1:\(port)
+                  shutdown-timeout: 1s
+                pipelines:
+                  busy:
+                    input: {type: tcp, listen: "127.0.0.1:\(inputPort)"}
+                    output: {type: file, path: \(output)}
+                    settings: {batch-size: \(batchSize)}
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            }
+            try writeConfig(batchSize: 64)
+            let sluice = try SluiceProcess(["run", "--config", config], in: directory)
+            try AdminHTTP.waitForReady(port: port, sluice)
+            let client = try LoopbackTCP.connect(port: inputPort)
+            final class Flag: @unchecked Sendable { var stop = false; var failed = false }
+            let flag = Flag()
+            let sender = Thread {
+                var n = 0
+                while !flag.stop {
+                    let line = Array("{\"n\":\(n)}\n".utf8)
+                    if (try? line.withUnsafeBytes({ try LoopbackTCP.sendAll(client, $0) })) == nil { flag.failed = true; return }
+                    n += 1
+                    usleep(2_000)
+                }
+            }
+            sender.start()
+            usleep(300_000)
+            let started = ContinuousClock.now
+            try writeConfig(batchSize: 32)
+            sluice.send(signal: SIGHUP)
+            try sluice.waitForStandardError(containing: "reload done", within: .seconds(10))
+            #expect(ContinuousClock.now - started < .seconds(6), "about --shutdown-timeout, not forever")
+            #expect(sluice.standardError().contains("kept sending"), "\(sluice.standardError())")
+            flag.stop = true
+            while !sender.isFinished { usleep(10_000) }
+            close(client)
+            // The restarted pipeline serves a new connection.
+            let again = try LoopbackTCP.connect(port: inputPort)
+            try Array("{\"after\":1}\n".utf8).withUnsafeBytes { try LoopbackTCP.sendAll(again, $0) }
+            close(again)
+            try AdminHTTP.waitFor("the line sent after the reload", within: .seconds(10)) {
+                String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: output))) ?? Data(), as: UTF8.self).contains("{\"after\":1}")
+            }
+            try AdminHTTP.stop(sluice)
+        }
+
         // MARK: systemd
 
         @Test func sdNotifyReachesAnAbstractNotifySocketWithReadyWatchdogAndStopping() throws {

@@ -190,7 +190,11 @@ extension Worker {
         // unread bytes would be lost if it were closed now.
         if poolExhausted { return }
         for c in 0..<connectionCapacity where connections[c].active && !connections[c].ended {
-            if connections[c].needsRearm || connections[c].pendingHead >= 0 {
+            // A reload stops this pipeline, but the sender never pauses: close it after
+            // --shutdown-timeout (what it sent after our last read is lost; it sees the reset).
+            let p = connections[c].pipeline
+            let forced = !stopping && pipelineStopping(p) && now &- slotStopNanos[p] > UInt64(settings.shutdownTimeoutMicros) * 1000
+            if connections[c].needsRearm || connections[c].pendingHead >= 0, !forced {
                 // Held back by backpressure: neither idle nor slow; its rate window restarts.
                 connections[c].windowStartNanos = now
                 connections[c].windowStartBytes = connections[c].received
@@ -207,7 +211,11 @@ extension Worker {
                 connections[c].windowStartNanos = now
                 connections[c].windowStartBytes = connections[c].received
             }
-            guard slow || (limit > 0 && now &- connections[c].lastReceiveNanos > limit) else { continue }
+            guard slow || forced || (limit > 0 && now &- connections[c].lastReceiveNanos > limit) else { continue }
+            if forced {
+                counters.add(.connectionsTimedOut, 1, pipeline: p)
+                Log.warn("input tcp", "reload: a connection of pipeline \(pipelineNames[p]) kept sending for \(settings.shutdownTimeoutMicros / 1000) ms (--shutdown-timeout); closing it so the reload can go on (the sender reconnects)")
+            }
             if slow { counters.add(.connectionsTooSlow, 1, pipeline: connections[c].pipeline) }
             else if !closing { counters.add(.connectionsTimedOut, 1, pipeline: connections[c].pipeline) }
             connections[c].ended = true

@@ -26,6 +26,7 @@ extension Worker {
             if slotPhases[slot] == .running || slotRounds[slot] != round {
                 slotRounds[slot] = round
                 slotPhases[slot] = .stopping
+                slotStopNanos[slot] = now
                 stopPipelineInputs(slot)
             }
             switch phase {

@@ -98,6 +98,9 @@ final class Worker {
     /// Per slot: the phase this worker acted on (its inputs stopped, its final rows emitted).
     var slotPhases: [PipelineSlots.Phase]
     var slotRounds: [UInt64]
+    /// Per slot: when this worker began stopping it (a connection that never falls quiet is
+    /// closed `--shutdown-timeout` later, so a busy sender cannot hold a reload forever).
+    var slotStopNanos: [UInt64]
     /// Some slot is stopping or finalizing: its acknowledgements are checked every turn.
     var reconfiguring = false
     /// Installs wait until the slot's old output has nothing in flight.
@@ -137,6 +140,7 @@ final class Worker {
         pipelineNames = shared.pipelines.map(\.name)
         slotPhases = [PipelineSlots.Phase](repeating: .running, count: slots)
         slotRounds = [UInt64](repeating: 0, count: slots)
+        slotStopNanos = [UInt64](repeating: 0, count: slots)
         actionTable = .allocate(capacity: slots)
         actionCounts = .allocate(capacity: slots)
         actionCounts.initialize(repeating: 0, count: slots)
