@@ -13,6 +13,9 @@ struct PipelineReload {
     /// Slots started: changed pipelines (same slot) and added ones (new slots).
     var starts: [(slot: Int, definition: PipelineDefinition)]
     var summary: String
+    /// Counter rows for the started pipelines, taken into use when they are installed (until
+    /// then the metrics still read the old definitions' rows).
+    var rows: PluginRows
     var startedNanos: UInt64
     var waitLogged = false
 }
@@ -63,14 +66,13 @@ extension Node {
             restartRequested = true
             return
         }
-        control.shared.pluginRows = rows
         reloadRound += 1
         func list(_ names: [String]) -> String { names.isEmpty ? "none" : names.joined(separator: ", ") }
         let summary = "restarted: \(list(restarted)); added: \(list(added)); removed: \(list(removed)); kept running: \(list(kept))"
         Log.info("node", "SIGHUP: reloading pipelines (\(summary))")
         control.notifyReloading()
         pipelineReload = PipelineReload(round: reloadRound, stage: .draining, stops: stops, starts: starts,
-                                        summary: summary, startedNanos: monotonicNanos())
+                                        summary: summary, rows: rows, startedNanos: monotonicNanos())
         for slot in stops { control.shared.setSlotState(slot, round: reloadRound, .stopping) }
         control.shared.announceReconfiguration()
         if stops.isEmpty { install(shared: control.shared, control: control) }
@@ -124,6 +126,7 @@ extension Node {
     /// from them), and the new pipelines' sources opened and posted to every worker.
     func install(shared: NodeShared, control: ControlPlane) {
         guard var reload = pipelineReload else { return }
+        shared.pluginRows = reload.rows
         for slot in reload.stops { shared.setSlotState(slot, round: reload.round, .retired) }
         if reload.stops.contains(where: { slot in offsets.entries.contains { $0.pipeline == slot } }) {
             offsets.persist()
