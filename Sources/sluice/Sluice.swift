@@ -37,6 +37,7 @@ struct TuningOptions: ParsableArguments {
     @Option(name: .customLong("sqpoll-cpu"), help: ArgumentHelp(Settings.helpText("sqpoll-cpu"))) var sqpollCPU: String?
     @Option(name: .customLong("numa"), help: ArgumentHelp(Settings.helpText("numa"))) var numa: String?
     @Option(name: .customLong("pin"), help: ArgumentHelp(Settings.helpText("pin"))) var pin: String?
+    @Option(name: .customLong("pool-prefault"), help: ArgumentHelp(Settings.helpText("pool-prefault"))) var poolPrefault: String?
     @Option(name: .customLong("lock-memory"), help: ArgumentHelp(Settings.helpText("lock-memory"))) var lockMemory: String?
     @Option(name: .customLong("shutdown-timeout"), help: ArgumentHelp(Settings.helpText("shutdown-timeout"))) var shutdownTimeout: String?
     @Option(name: .customLong("stall-timeout"), help: ArgumentHelp(Settings.helpText("stall-timeout"))) var stallTimeout: String?
@@ -51,7 +52,7 @@ struct TuningOptions: ParsableArguments {
             ("batch-size", batchSize), ("flush-interval", flushInterval), ("ring-entries", ringEntries),
             ("read-buffer-size", readBufferSize), ("output-buffer-size", outputBufferSize), ("recv-buffers", recvBuffers),
             ("recv-buffer-size", recvBufferSize), ("idle-spin", idleSpin), ("busy-poll", busyPoll ? "true" : nil), ("sqpoll", sqpoll ? "true" : nil),
-            ("sqpoll-cpu", sqpollCPU), ("numa", numa), ("pin", pin), ("lock-memory", lockMemory),
+            ("sqpoll-cpu", sqpollCPU), ("numa", numa), ("pin", pin), ("pool-prefault", poolPrefault), ("lock-memory", lockMemory),
             ("shutdown-timeout", shutdownTimeout), ("stall-timeout", stallTimeout), ("on-stall", onStall), ("admin", admin),
         ]
         return values.compactMap { name, value in value.map { (name, $0) } }

@@ -143,3 +143,25 @@ extension EndToEndTests.Config {
         #expect(stderr.contains("node-wide"), "\(stderr)")
     }
 }
+
+extension EndToEndTests.Config {
+    /// Every flag of `sluice run --help` is in the README, and every flag of the README's flags
+    /// table is one `sluice run` takes.
+    @Test func theReadmeAndRunHelpNameTheSameFlags() throws {
+        let directory = try TemporaryDirectory()
+        let help = try SluiceProcess(["run", "--help"], in: directory)
+        #expect(try help.waitForExit(within: .seconds(10)) == .exited(0))
+        let helpText = String(decoding: help.standardOutput(), as: UTF8.self)
+        func flags(_ text: String, _ pattern: String) throws -> Set<String> {
+            let regex = try Regex(pattern)
+            return Set(text.matches(of: regex).compactMap { $0.output[1].substring.map(String.init) })
+        }
+        let helpFlags = try flags(helpText, "(?m)^\\s+(--[a-z][a-z0-9-]*)").subtracting(["--help"])
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let tableFlags = try flags(readme, "(?m)^\\| `(--[a-z][a-z0-9-]*)")
+        #expect(helpFlags.count > 30, "\(helpFlags.sorted())")
+        #expect(helpFlags.filter { !readme.contains($0) }.isEmpty, "in --help, not in the README: \(helpFlags.filter { !readme.contains($0) }.sorted())")
+        #expect(tableFlags.subtracting(helpFlags).isEmpty, "in the README's table, not in --help: \(tableFlags.subtracting(helpFlags).sorted())")
+    }
+}

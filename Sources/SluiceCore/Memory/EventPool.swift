@@ -1,4 +1,5 @@
 import CSupport
+import Glibc
 
 /// Sizes of the preallocated event pool, fixed at start-up.
 public struct PoolConfiguration: Sendable, Equatable {
@@ -15,6 +16,11 @@ public struct PoolConfiguration: Sendable, Equatable {
     public var maxFields: Int
     public var hugePages: Bool
     public var lockMemory: Bool
+    /// Fault the ordinary slots in when the worker starts (`--pool-prefault`): under load every
+    /// slot is resident anyway (the pool is the queue), so memory is what it will be from the
+    /// first second, and no page fault (a 2 MiB huge page is zeroed on its first touch) lands on
+    /// the event path. Large slots stay lazy: only long records touch them.
+    public var prefault = true
     /// False once `--pool-capacity` (or the key) set `capacity`: the default alone grows to the
     /// minimum of 64 slots per worker on machines with more than 64 workers.
     public var capacityIsDefault = true
@@ -97,6 +103,23 @@ public struct Slab {
     public let freeLarge: UnsafeMutablePointer<UInt32>
     public var freeSmallCount: Int
     public var freeLargeCount: Int
+
+    /// Faults this slab's ordinary slots in (MADV_POPULATE_WRITE, or one write per page where
+    /// the kernel lacks it); called by the owning worker, so first-touch placement is its node.
+    public func prefaultOrdinarySlots() {
+        let bytes = smallCount * smallSlotBytes
+        guard bytes > 0 else { return }
+        let page = 4096
+        let start = UnsafeMutableRawPointer(bitPattern: Int(bitPattern: smallBase) & ~(page - 1))!
+        let length = (smallBase + bytes) - start
+        if madvise(start, length, 23 /* MADV_POPULATE_WRITE */) == 0 { return }
+        // Untouched memory is zero: storing zero into each page changes nothing but faults it in.
+        var offset = 0
+        while offset < bytes {
+            (smallBase + offset).storeBytes(of: (smallBase + offset).load(as: UInt8.self), as: UInt8.self)
+            offset += page
+        }
+    }
 
     /// Events of this slab currently taken (anywhere in the node).
     public var takenCount: Int { smallCount - freeSmallCount + largeCount - freeLargeCount }
