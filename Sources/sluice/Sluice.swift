@@ -163,12 +163,9 @@ struct Run: ParsableCommand {
                 return .restart("the configuration changed")
             }
             running = file
-            if ReloadDiff.settings(before.settings) != ReloadDiff.settings(file.settings) {
-                return .restart("node-wide settings changed")
-            }
-            let old = Dictionary(before.pipelines.map { ($0.name, ReloadDiff.content($0)) }, uniquingKeysWith: { a, _ in a })
-            let changed = Set(file.pipelines.filter { old[$0.name] != ReloadDiff.content($0) }.map(\.name))
-            return .pipelines(loaded.1, changed: changed)
+            let difference = file.difference(from: before)
+            if difference.settingsChanged { return .restart("node-wide settings changed") }
+            return .pipelines(loaded.1, changed: difference.changedPipelines)
         }
     }
 
@@ -227,18 +224,4 @@ func fail(_ message: String) -> Never {
     var bytes = Array("sluice: error: \(message)\n".utf8)
     _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
     exit(2)
-}
-
-/// What a reload compares: config content without the source locations (moving a pipeline in
-/// the file, or editing a comment, changes nothing).
-enum ReloadDiff {
-    static func settings(_ params: [ConfigParam]) -> [String] { params.map { "\($0.key)=\($0.value)" } }
-
-    static func content(_ spec: PipelineSpec) -> PipelineSpec {
-        func plugin(_ p: PluginSpec) -> PluginSpec {
-            PluginSpec(type: p.type, params: p.params.map { ConfigParam(key: $0.key, value: $0.value) }, origin: "")
-        }
-        return PipelineSpec(name: spec.name, inputs: spec.inputs.map(plugin), actions: spec.actions.map(plugin), output: plugin(spec.output),
-                            settings: spec.settings.map { ConfigParam(key: $0.key, value: $0.value) })
-    }
 }
