@@ -85,7 +85,7 @@ enum Settings {
                 apply: flag("numa") { $0.numa = $1 }),
         Setting(name: "pin", help: "pin each worker thread to its CPU (default: true)",
                 apply: flag("pin") { $0.pin = $1 }),
-        Setting(name: "pool-prefault", help: "fault the ordinary event slots in when the workers start, so memory is what it will be under load from the first second and no page fault lands on the event path (default: true)",
+        Setting(name: "pool-prefault", help: "fault the ordinary event slots in at start, before any input opens, so memory is what it will be under load from the first second and no page fault lands on the event path (default: true)",
                 apply: flag("pool-prefault") { $0.pool.prefault = $1 }),
         Setting(name: "lock-memory", help: "mlock the event pool (default: false)",
                 apply: flag("lock-memory") { $0.pool.lockMemory = $1 }),

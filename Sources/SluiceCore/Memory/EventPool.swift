@@ -16,7 +16,7 @@ public struct PoolConfiguration: Sendable, Equatable {
     public var maxFields: Int
     public var hugePages: Bool
     public var lockMemory: Bool
-    /// Fault the ordinary slots in when the worker starts (`--pool-prefault`): under load every
+    /// Fault the ordinary slots in when the pool is made (`--pool-prefault`): under load every
     /// slot is resident anyway (the pool is the queue), so memory is what it will be from the
     /// first second, and no page fault (a 2 MiB huge page is zeroed on its first touch) lands on
     /// the event path. Large slots stay lazy: only long records touch them.
@@ -105,7 +105,8 @@ public struct Slab {
     public var freeLargeCount: Int
 
     /// Faults this slab's ordinary slots in (MADV_POPULATE_WRITE, or one write per page where
-    /// the kernel lacks it); called by the owning worker, so first-touch placement is its node.
+    /// the kernel lacks it). Pages land where the slab's NUMA binding says (libnuma binds it to
+    /// its worker's node), whichever thread faults them.
     public func prefaultOrdinarySlots() {
         let bytes = smallCount * smallSlotBytes
         guard bytes > 0 else { return }
@@ -230,6 +231,8 @@ public final class EventPool: @unchecked Sendable {
                                             placement: placements[w], headerAndIndexBytes: headerBytes, fieldCapacity: fieldCapacity,
                                             largeDataCapacity: configuration.maxEventSizeBytes, totalBytes: total, memory: memory,
                                             freeSmall: freeSmall, freeLarge: freeLarge, freeSmallCount: small, freeLargeCount: large))
+            // Before any listener opens, so no sender's first events wait for it.
+            if configuration.prefault { slabs[w].prefaultOrdinarySlots() }
         }
     }
 

@@ -179,7 +179,6 @@ final class Worker {
             let rc = sl_pin_current_thread(Int32(cpu))
             if rc != 0 { Log.warn("worker \(index)", "cannot pin to CPU \(cpu): \(SystemError(negated: rc, operation: "pthread_setaffinity_np"))") }
         }
-        if settings.pool.prefault { slab.pointee.prefaultOrdinarySlots() }
         do {
             var options = Ring.Options()
             options.entries = UInt32(settings.ringEntries)
