@@ -641,6 +641,49 @@ extension EndToEndTests {
             try AdminHTTP.stop(sluice)
         }
 
+        @Test func aPipelineThatCannotStartOnReloadIsReportedAndTheOthersRunOn() throws {
+            let directory = try TemporaryDirectory()
+            let port = try LoopbackTCP.freePort()
+            let input = directory.path("in.ndjson"), output = directory.path("out.ndjson"), config = directory.path("sluice.yaml")
+            let badOffsets = directory.path("bad.offsets")
+            try Data("{\"n\":1}\n".utf8).write(to: URL(fileURLWithPath: input))
+            func writeConfig(_ extra: String) throws {
+                try """
+                settings:
+                  admin: 127.0.0.1:\(port)
+                pipelines:
+                  main:
+                    input: {type: file, path: \(input), follow: true, poll-interval: 10ms}
+                    output: {type: file, path: \(output)}
+                \(extra)
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            }
+            try writeConfig("")
+            let sluice = try SluiceProcess(["run", "--config", config], in: directory)
+            try AdminHTTP.waitForReady(port: port, sluice)
+            try sluice.waitForFile(output, toReach: 8, within: .seconds(10))
+            // `bad` opens its input (and its offsets entry) and then fails on its output.
+            try writeConfig("""
+                  bad:
+                    input: {type: file, path: \(input), follow: true, offsets: \(badOffsets)}
+                    output: {type: file, path: \(directory.path("missing/dir/out.ndjson"))}
+                """)
+            sluice.send(signal: SIGHUP)
+            try sluice.waitForStandardError(containing: "reload done", within: .seconds(15))
+            let stderr = sluice.standardError()
+            #expect(stderr.contains("reload: pipeline bad is not running"), "\(stderr)")
+            #expect(stderr.contains("not running: bad"), "\(stderr)")
+            #expect(try AdminHTTP.get(port: port, "/ready").status == 200)
+            #expect(!(try AdminHTTP.get(port: port, "/pipelines").body.contains("\"name\":\"bad\"")), "a pipeline that is not running is not listed")
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: input))
+            handle.seekToEndOfFile()
+            handle.write(Data("{\"n\":2}\n".utf8))
+            try handle.close()
+            try sluice.waitForFile(output, toReach: 16, within: .seconds(10))
+            try AdminHTTP.stop(sluice)
+            #expect(!FileManager.default.fileExists(atPath: badOffsets), "no offsets are kept for a pipeline that never ran")
+        }
+
         // MARK: systemd
 
         @Test func sdNotifyReachesAnAbstractNotifySocketWithReadyWatchdogAndStopping() throws {

@@ -142,6 +142,8 @@ extension Node {
             // One at a time, so one pipeline that cannot start does not keep the others from it;
             // a changed one that cannot start runs its previous definition again.
             Log.error("node", "reload: \(error.description); starting the pipelines one by one")
+            // The failed preparation's offsets entries go too (its descriptors are closed).
+            for start in starts { offsets.remove(pipeline: start.slot) }
             assignments = [WorkerAssignment](repeating: WorkerAssignment(), count: workerCount)
             var started: [(slot: Int, definition: PipelineDefinition)] = []
             for start in starts {
@@ -158,6 +160,7 @@ extension Node {
                         placed = true
                         if i > 0 { Log.warn("node", "reload: pipeline \(definition.name) runs its previous definition") }
                     } catch {
+                        offsets.remove(pipeline: start.slot)
                         Log.error("node", "reload: \(error.description)\(i > 0 ? " (its previous definition)" : "")")
                     }
                 }
