@@ -81,9 +81,9 @@ public final class NodeShared: @unchecked Sendable {
             fds.append(fd)
         }
         eventFDs = fds
-        pluginRows = PluginRows(pipelines)
-        let rows = PluginRows.capacity(pipelines)
-        counters = (0..<n).map { [slotCapacity] _ in CounterBlock(pipelines: slotCapacity, inputRows: rows.inputs, actionRows: rows.actions) }
+        let rows = PluginRows(pipelines)
+        pluginRows = rows
+        counters = (0..<n).map { [slotCapacity] _ in CounterBlock(pipelines: slotCapacity, inputRows: rows.inputCapacity, actionRows: rows.actionCapacity) }
         latency = (0..<n).map { [slotCapacity] _ in LatencyHistogram(pipelines: slotCapacity) }
         slotStates = .allocate(capacity: slotCapacity)
         slotStates.initialize(repeating: 0, count: slotCapacity)
@@ -268,7 +268,7 @@ public struct PluginRows: Sendable {
     private var nextInput = 0
     private var nextAction = 0
 
-    static func capacity(_ pipelines: [PipelineDefinition]) -> (inputs: Int, actions: Int) {
+    private static func capacity(_ pipelines: [PipelineDefinition]) -> (inputs: Int, actions: Int) {
         (pipelines.reduce(0) { $0 + $1.inputs.count } + spareInputRows, pipelines.reduce(0) { $0 + $1.actions.count } + spareActionRows)
     }
 

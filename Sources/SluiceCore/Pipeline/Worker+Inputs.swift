@@ -32,12 +32,15 @@ extension Worker {
     /// read again from the committed offset); stdin delivers it flagged partial. Listeners close
     /// at once, but open connections are read until they fall quiet (`stopQuietNanos`) or the
     /// peer closes, so what senders already wrote is not lost; their last partial line is
-    /// delivered flagged.
-    func stopInputs() {
-        for f in activeFiles { finishFile(f, emitPartial: files[f].isStdin) }
-        for l in listeners.indices where listeners[l].fd >= 0 { closeListener(l) }
+    /// delivered flagged. With `pipeline`, only that pipeline's inputs stop (a reload), and its
+    /// followed globs are no longer expanded.
+    func stopInputs(pipeline: Int? = nil) {
+        func ours(_ p: Int) -> Bool { pipeline.map { $0 == p } ?? true }
+        for f in activeFiles where ours(files[f].pipeline) { finishFile(f, emitPartial: files[f].isStdin) }
+        for l in listeners.indices where ours(listeners[l].pipeline) && listeners[l].fd >= 0 { closeListener(l) }
+        if pipeline != nil { globWatches.removeAll { ours($0.pipeline) } }
+        for g in generators.indices where ours(generators[g].pipeline) { generators[g].finished = true }
         idleCheckAtNanos = 0
-        for g in generators.indices { generators[g].finished = true }
     }
 
     func closeListener(_ l: Int) {

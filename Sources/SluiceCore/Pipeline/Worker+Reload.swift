@@ -27,7 +27,7 @@ extension Worker {
                 slotRounds[slot] = round
                 slotPhases[slot] = .stopping
                 slotStopNanos[slot] = now
-                stopPipelineInputs(slot)
+                stopInputs(pipeline: slot)
             }
             switch phase {
             case .running: break
@@ -43,15 +43,6 @@ extension Worker {
             }
         }
         reconfiguring = transitioning
-    }
-
-    /// Stops what reads into pipeline `slot` on this worker (see `stopInputs` for the whole node).
-    func stopPipelineInputs(_ slot: Int) {
-        for f in activeFiles where files[f].pipeline == slot { finishFile(f, emitPartial: files[f].isStdin) }
-        for l in listeners.indices where listeners[l].pipeline == slot && listeners[l].fd >= 0 { closeListener(l) }
-        globWatches.removeAll { $0.pipeline == slot }
-        for g in generators.indices where generators[g].pipeline == slot { generators[g].finished = true }
-        idleCheckAtNanos = 0
     }
 
     /// True when nothing of this worker reads into pipeline `slot` any more.
