@@ -368,17 +368,7 @@ extension EndToEndTests {
 
             // Load: a writer appends numbered lines the whole time.
             let total = 20_000
-            let writer = Thread {
-                guard let handle = FileHandle(forWritingAtPath: input) else { return }
-                for chunk in 0..<(total / 100) {
-                    var text = ""
-                    for i in (chunk * 100)..<(chunk * 100 + 100) { text += "{\"seq\":\(i)}\n" }
-                    handle.seekToEndOfFile()
-                    handle.write(Data(text.utf8))
-                    usleep(10_000)
-                }
-                try? handle.close()
-            }
+            let writer = NumberedLineAppender(path: input, numbers: 0..<total, linesPerChunk: 100, chunkInterval: .milliseconds(10))
             writer.start()
 
             sluice.send(signal: SIGHUP)
@@ -405,17 +395,13 @@ extension EndToEndTests {
             #expect(reload.first == "RELOADING=1", "RELOADING=1, then READY=1 from the restarted node: \(reload)")
             #expect(!reload.contains("STOPPING=1"), "\(reload)")
 
-            while !writer.isFinished { usleep(20_000) }
-            var seen = Set<Int>()
+            try writer.waitUntilDone(within: .seconds(60))
+            var tally = NumberTally(expected: total)
             try AdminHTTP.waitFor("every line in the output", within: .seconds(30)) {
-                seen.removeAll(keepingCapacity: true)
-                let text = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: output))) ?? Data(), as: UTF8.self)
-                for line in text.split(separator: "\n") {
-                    if let colon = line.firstIndex(of: ":"), let n = Int(line[line.index(after: colon)...].dropLast()) { seen.insert(n) }
-                }
-                return seen.count == total
+                tally = NumberTally(file: output, expected: total)
+                return tally.missingCount == 0
             }
-            #expect(seen.count == total, "\(total - seen.count) line(s) lost across the reload")
+            #expect(tally.missingCount == 0, "lost across the reload: \(tally)")
             try AdminHTTP.stop(sluice)
         }
 
@@ -462,21 +448,10 @@ extension EndToEndTests {
 
             // Load on both files the whole time.
             let total = 20_000
-            let writer = Thread {
-                guard let keep = FileHandle(forWritingAtPath: keepIn), let change = FileHandle(forWritingAtPath: changeIn) else { return }
-                for chunk in 0..<(total / 100) {
-                    var text = ""
-                    for i in (chunk * 100)..<(chunk * 100 + 100) { text += "{\"seq\":\(i)}\n" }
-                    for handle in [keep, change] {
-                        handle.seekToEndOfFile()
-                        handle.write(Data(text.utf8))
-                    }
-                    usleep(10_000)
-                }
-                try? keep.close()
-                try? change.close()
+            let writers = [keepIn, changeIn].map {
+                NumberedLineAppender(path: $0, numbers: 0..<total, linesPerChunk: 100, chunkInterval: .milliseconds(10))
             }
-            writer.start()
+            for writer in writers { writer.start() }
             usleep(300_000)
 
             // `change` gets another batch size, `added` is new, `keep` is as it was.
@@ -510,22 +485,14 @@ extension EndToEndTests {
             #expect(!sluice.openFiles().contains(addedOut), "the removed pipeline's output file is closed: \(sluice.openFiles())")
             #expect(sluice.openFiles().contains(keepOut))
 
-            while !writer.isFinished { usleep(20_000) }
-            func counts(_ path: String) -> [Int: Int] {
-                var seen: [Int: Int] = [:]
-                let text = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data(), as: UTF8.self)
-                for line in text.split(separator: "\n") {
-                    if let colon = line.firstIndex(of: ":"), let n = Int(line[line.index(after: colon)...].dropLast()) { seen[n, default: 0] += 1 }
-                }
-                return seen
-            }
+            for writer in writers { try writer.waitUntilDone(within: .seconds(60)) }
             try AdminHTTP.waitFor("every line in both outputs", within: .seconds(30)) {
-                counts(keepOut).count == total && counts(changeOut).count == total
+                NumberTally(file: keepOut, expected: total).missingCount == 0 && NumberTally(file: changeOut, expected: total).missingCount == 0
             }
-            let keep = counts(keepOut), change = counts(changeOut)
-            #expect(keep.count == total && change.count == total, "lost: keep \(total - keep.count), change \(total - change.count)")
-            #expect(keep.values.allSatisfy { $0 == 1 }, "keep ran on: no line twice (\(keep.values.filter { $0 > 1 }.count) duplicated)")
-            #expect(change.values.allSatisfy { $0 == 1 }, "change resumed at its committed offset: \(change.values.filter { $0 > 1 }.count) duplicated")
+            let keep = NumberTally(file: keepOut, expected: total), change = NumberTally(file: changeOut, expected: total)
+            #expect(keep.missingCount == 0 && change.missingCount == 0, "lost: keep \(keep), change \(change)")
+            #expect(keep.duplicates == 0, "keep ran on: no line twice (\(keep))")
+            #expect(change.duplicates == 0, "change resumed at its committed offset: \(change)")
             try AdminHTTP.stop(sluice)
         }
 
@@ -802,18 +769,15 @@ enum AdminHTTP {
         try exchange(port: port, "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: sluice-tests\r\n\r\n")
     }
 
+    /// `waitUntil`, but a condition that throws (the node not answering yet) is tried again.
     static func waitFor(_ what: String, within timeout: Duration, _ condition: () throws -> Bool) throws {
-        let deadline = ContinuousClock.now + timeout
         var lastError: Error?
-        while ContinuousClock.now < deadline {
-            do {
-                if try condition() { return }
-            } catch {
+        try waitUntil("\(what)\(lastError.map { " (last error: \($0))" } ?? "")", within: timeout) {
+            do { return try condition() } catch {
                 lastError = error
+                return false
             }
-            usleep(50_000)
         }
-        throw LoopbackTCP.Failure(description: "timed out after \(timeout) waiting for \(what)\(lastError.map { " (last error: \($0))" } ?? "")")
     }
 
     /// `sluice run --admin 127.0.0.1:PORT ARGUMENTS` on a free port, once /ready answers 200.

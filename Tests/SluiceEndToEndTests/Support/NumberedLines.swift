@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 
 /// JSON lines that carry their own number and a checksum of it, for tests that must show every
@@ -65,6 +66,12 @@ struct NumberTally: CustomStringConvertible {
     init(expected: Int) {
         self.expected = expected
         counts = [UInt32](repeating: 0, count: expected)
+    }
+
+    /// The tally of the file at `path` (nothing yet when it does not exist).
+    init(file path: String, expected: Int) {
+        self.init(expected: expected)
+        (try? Data(contentsOf: URL(fileURLWithPath: path)))?.withUnsafeBytes { add($0) }
     }
 
     /// Tallies every newline-terminated line of `bytes` (one stream: a file or one connection).
