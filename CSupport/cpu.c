@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <errno.h>
 #include <time.h>
+#include <sys/signalfd.h>
 
 int sl_allowed_cpus(int *out, int max) {
     cpu_set_t set;
@@ -42,4 +43,12 @@ int sl_wait_control_signal(int timeout_millis) {
     struct timespec ts = { .tv_sec = timeout_millis / 1000, .tv_nsec = (long)(timeout_millis % 1000) * 1000000L };
     int sig = sigtimedwait(&set, NULL, &ts);
     return sig < 0 ? 0 : sig;
+}
+
+int sl_control_signal_fd(void) {
+    sigset_t set;
+    control_set(&set);
+    sigdelset(&set, SIGPIPE);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
 }

@@ -11,4 +11,8 @@ int sl_pin_current_thread(int cpu);
 int sl_block_control_signals(void);
 /// Waits up to `timeout_millis` for a blocked control signal; returns its number, 0 on timeout.
 int sl_wait_control_signal(int timeout_millis);
+/// A signalfd over the control signals (without SIGPIPE), readable while one is pending: the
+/// control thread polls it beside its other descriptors so a signal ends its wait at once.
+/// Returns the fd or -errno.
+int sl_control_signal_fd(void);
 #endif

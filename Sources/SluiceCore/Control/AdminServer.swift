@@ -106,7 +106,8 @@ final class AdminServer {
 
     /// Waits up to `timeoutMillis` for admin traffic and serves what arrived, answering complete
     /// requests with `route`.
-    func service(timeoutMillis: Int32, now: () -> UInt64, route: (Request) -> Response, pending: () -> Response? = { nil }) {
+    /// `wakeFDs` are polled too (after the clients) so that they end the wait; they are not read.
+    func service(timeoutMillis: Int32, now: () -> UInt64, route: (Request) -> Response, pending: () -> Response? = { nil }, wakeFDs: [Int32] = []) {
         // Deferred answers first: a waiting client is answered as soon as its data is there.
         for i in clients.indices where clients[i].phase == .waiting {
             if let response = pending() {
@@ -120,6 +121,7 @@ final class AdminServer {
         for c in clients {
             pollSet.append(pollfd(fd: c.fd, events: Int16(c.phase == .writing ? POLLOUT : c.phase == .waiting ? 0 : POLLIN), revents: 0))
         }
+        for fd in wakeFDs { pollSet.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
         let ready = poll(&pollSet, nfds_t(pollSet.count), timeoutMillis)
         let turn = now()
         if ready > 0 {

@@ -1,3 +1,4 @@
+import CSupport
 import Glibc
 
 /// The control thread's per-run state besides signals and drain: worker health, the admin HTTP
@@ -13,6 +14,11 @@ final class ControlPlane {
     private var stoppingNotified = false
     private var watchdogDueNanos: UInt64 = 0
     private var watchdogBeats: [UInt64]
+    /// Descriptors that end a control turn early: the workers' wake eventfd and, when it could
+    /// be made, a signalfd over the stop and reload signals (the signal itself is taken by
+    /// `sl_wait_control_signal` after the turn).
+    private let wakeFDs: [Int32]
+    private let signalFD: Int32
 
     /// Opens the admin socket (when enabled) and reads the systemd environment. Failing to
     /// listen is fatal only when `--admin` was given: the default address is best effort, so a
@@ -23,6 +29,8 @@ final class ControlPlane {
         notifier = SystemdNotifier()
         health = WorkerHealth(shared: shared, now: monotonicNanos())
         watchdogBeats = [UInt64](repeating: 0, count: shared.workerCount)
+        signalFD = sl_control_signal_fd()
+        wakeFDs = [shared.controlWakeFD] + (signalFD >= 0 ? [signalFD] : [])
         if let address = node.settings.admin {
             do {
                 let server = try AdminServer(address: address)
@@ -35,13 +43,25 @@ final class ControlPlane {
         }
     }
 
-    /// Serves admin traffic for up to `timeoutMillis` (or just waits that long without an admin server).
-    func service(timeoutMillis: Int32) {
-        guard let admin else {
-            _ = poll(nil, 0, timeoutMillis)
-            return
+    deinit {
+        if signalFD >= 0 { close(signalFD) }
+    }
+
+    /// Serves admin traffic for up to `timeoutMillis` (or just waits that long without an admin
+    /// server). With `wakeable`, a stop signal or a worker raising a status flag ends the wait
+    /// early; the wake is consumed here, so the caller must look at the workers' flags after
+    /// every wakeable turn (the supervision loop does; the start-up wait is not wakeable).
+    func service(timeoutMillis: Int32, wakeable: Bool = true) {
+        let extra = wakeable ? wakeFDs : []
+        if let admin {
+            admin.service(timeoutMillis: timeoutMillis, now: monotonicNanos, route: route, pending: pendingSample, wakeFDs: extra)
+        } else {
+            var fds = extra.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            _ = poll(&fds, nfds_t(fds.count), timeoutMillis)
         }
-        admin.service(timeoutMillis: timeoutMillis, now: monotonicNanos, route: route, pending: pendingSample)
+        guard wakeable else { return }
+        var count: UInt64 = 0
+        _ = read(shared.controlWakeFD, &count, 8)  // nonblocking: resets the eventfd if it was set
     }
 
     /// Supervision starts now: heartbeats are measured from here.

@@ -22,6 +22,9 @@ public final class NodeShared: @unchecked Sendable {
     let phaseWord: UnsafeMutablePointer<UInt64>
     /// Wake-up eventfd per worker.
     let eventFDs: [Int32]
+    /// Wakes the control thread when a worker's inputs finish or it has drained, so the node
+    /// stops when its work is done rather than at the next control turn.
+    let controlWakeFD: Int32
     public let counters: [CounterBlock]
     /// Per worker: receive → ack latency of delivered events, per pipeline.
     public let latency: [LatencyHistogram]
@@ -81,6 +84,12 @@ public final class NodeShared: @unchecked Sendable {
             fds.append(fd)
         }
         eventFDs = fds
+        let controlFD = sl_wake_fd()
+        guard controlFD >= 0 else {
+            for fd in fds { Glibc.close(fd) }
+            throw SystemError(negated: controlFD, operation: "eventfd")
+        }
+        controlWakeFD = controlFD
         let rows = PluginRows(pipelines)
         pluginRows = rows
         counters = (0..<n).map { [slotCapacity] _ in CounterBlock(pipelines: slotCapacity, inputRows: rows.inputCapacity, actionRows: rows.actionCapacity) }
@@ -103,6 +112,7 @@ public final class NodeShared: @unchecked Sendable {
         returns.deallocate()
         words.deallocate()
         for fd in eventFDs { Glibc.close(fd) }
+        Glibc.close(controlWakeFD)
         for c in counters { c.deallocate() }
         for l in latency { l.values.deallocate() }
         slotStates.deallocate()
@@ -130,6 +140,12 @@ public final class NodeShared: @unchecked Sendable {
             var one: UInt64 = 1
             _ = Glibc.write(eventFDs[worker], &one, 8)
         }
+    }
+
+    /// Wakes the control thread (a worker's status flag went up; rare, never per event).
+    func wakeControl() {
+        var one: UInt64 = 1
+        _ = Glibc.write(controlWakeFD, &one, 8)
     }
 
     func wakeAlways(_ worker: Int) {

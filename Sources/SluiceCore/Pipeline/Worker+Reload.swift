@@ -114,7 +114,7 @@ extension Worker {
         } else {
             startSources(assignment)
         }
-        sl_store_release(shared.word(index, .inputsFinished), inputsFinished() ? 1 : 0)
+        publish(.inputsFinished, inputsFinished())
         sl_store_release(shared.word(index, .installed), delivery.round)
     }
 

@@ -345,14 +345,22 @@ final class Worker {
     /// Publishes whether the inputs are done and whether everything of this worker is back.
     func updateStatus() {
         let finished = inputsFinished()
-        sl_store_release(shared.word(index, .inputsFinished), finished ? 1 : 0)
+        publish(.inputsFinished, finished)
         guard stopping else { return }
         var drained = finished && carryPosition == carry.count && !hasInboundWork() && slab.pointee.takenCount == 0 && aggregatesFinal()
         if drained {
             for p in 0..<pipelineCount where !outputs[p].isIdle { drained = false }
             for w in 0..<workerCount where returnBatches[w].count > 0 { drained = false }
         }
-        sl_store_release(shared.word(index, .drained), drained ? 1 : 0)
+        publish(.drained, drained)
+    }
+
+    /// Stores a status flag; raising it wakes the control thread, which waits for exactly these.
+    func publish(_ word: NodeShared.Word, _ value: Bool) {
+        let w = shared.word(index, word)
+        let was = sl_load_relaxed(w) != 0
+        sl_store_release(w, value ? 1 : 0)
+        if value && !was { shared.wakeControl() }
     }
 
     func finalClose() {
