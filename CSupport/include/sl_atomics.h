@@ -17,6 +17,7 @@ static inline void sl_fence_seq_cst(void) { atomic_thread_fence(memory_order_seq
 static inline int sl_compare_exchange(uint64_t *p, uint64_t expected, uint64_t desired) {
     return atomic_compare_exchange_strong_explicit((_Atomic uint64_t *)p, &expected, desired, memory_order_acq_rel, memory_order_acquire);
 }
+static inline uint64_t sl_fetch_add(uint64_t *p, uint64_t v) { return atomic_fetch_add_explicit((_Atomic uint64_t *)p, v, memory_order_relaxed); }
 /// A spin-wait hint to the CPU (PAUSE on x86, YIELD on arm64).
 static inline void sl_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)

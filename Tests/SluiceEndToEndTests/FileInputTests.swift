@@ -119,9 +119,19 @@ extension EndToEndTests {
 }
 
 extension EndToEndTests.FileInput {
-    /// `parallel=true` splits a large file into one range per worker, cut at newlines: every line
-    /// arrives exactly once, whole, and in file order within each range.
+    /// `parallel=true` splits a large file into ranges cut at newlines (two of the default 16 MiB
+    /// here): every line arrives exactly once, whole, and in file order within each range.
     @Test func aParallelReadDeliversEveryLineOfALargeFileOnceAcrossTwoWorkers() throws {
+        try checkParallelRead(rangeParameter: "", ranges: 2)
+    }
+
+    /// With small ranges the workers claim ranges one after another (30 ranges of ~1 MiB): still
+    /// every line once, in order within each range, and the last line without a newline arrives.
+    @Test func workersClaimTheRangesOfAParallelFileOneAfterAnother() throws {
+        try checkParallelRead(rangeParameter: ",parallel-range=1MiB", ranges: 31, partialLastLine: true)
+    }
+
+    func checkParallelRead(rangeParameter: String, ranges: Int, partialLastLine: Bool = false) throws {
         let directory = try TemporaryDirectory()
         let input = directory.path("big.ndjson"), output = directory.path("out.ndjson")
         let count = 300_000  // ~30 MiB, above the 16 MiB minimum for splitting
@@ -131,10 +141,10 @@ extension EndToEndTests.FileInput {
             file.append(decimal: id, width: 7)
             file.append(",\"pad\":\"")
             for _ in 0..<Int(mix(UInt64(id)) % 150) { file.append(byte: 120) }
-            file.append("\"}\n")
+            file.append(partialLastLine && id == count - 1 ? "\"}" : "\"}\n")
         }
         try file.write(to: input)
-        let sluice = try SluiceProcess(["run", "--workers", "2", "--input", "file:path=\(input),parallel=true",
+        let sluice = try SluiceProcess(["run", "--workers", "2", "--input", "file:path=\(input),parallel=true\(rangeParameter)",
                                         "--output", "file:path=\(output)"], in: directory)
         #expect(try sluice.waitForExit(within: .seconds(60)) == .exited(0))
         let written = try Data(contentsOf: URL(fileURLWithPath: output))
@@ -149,8 +159,9 @@ extension EndToEndTests.FileInput {
                 guard id < count else { malformed += 1; return }
                 if seen[id] { duplicates += 1 }
                 seen[id] = true
-                // Lines of one range come in order: each line continues one of the runs seen so far.
-                if let r = lastByRange.firstIndex(where: { $0 == id - 1 }) { lastByRange[r] = id } else if lastByRange.count < 2 { lastByRange.append(id) } else { outOfOrder += 1 }
+                // Lines of one range come in order: each line continues one of the runs seen so
+                // far or starts a new one, and there are no more runs than ranges.
+                if let r = lastByRange.firstIndex(where: { $0 == id - 1 }) { lastByRange[r] = id } else if lastByRange.count < ranges { lastByRange.append(id) } else { outOfOrder += 1 }
             }
         }
         #expect(malformed == 0)

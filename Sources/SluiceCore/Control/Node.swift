@@ -166,16 +166,21 @@ public final class Node {
                             }
                         }
                         if file.parallel && workerCount > 1 && size >= UInt64(FileInput.minimumParallelFileBytes) {
-                            // One range per worker, each cut just after a newline, each its own stream.
+                            // Ranges of about `parallel-range` bytes (at least one per worker), each
+                            // cut just after a newline. Each worker starts with one and claims the
+                            // next free one when done; a worker's ranges form its one stream.
+                            let rangeCount = max(workerCount, Int((size + UInt64(file.parallelRangeBytes) - 1) / UInt64(file.parallelRangeBytes)))
                             var bounds: [UInt64] = [0]
-                            for k in 1..<workerCount {
-                                bounds.append(max(bounds.last!, Node.lineStart(fd: fd, near: size * UInt64(k) / UInt64(workerCount), size: size)))
+                            for k in 1..<rangeCount {
+                                bounds.append(max(bounds.last!, Node.lineStart(fd: fd, near: size * UInt64(k) / UInt64(rangeCount), size: size)))
                             }
                             bounds.append(size)
-                            for k in 0..<workerCount where bounds[k] < bounds[k + 1] {
-                                let rangeFD = k == 0 ? fd : open(path, O_RDONLY | O_CLOEXEC)
+                            let first = (0..<rangeCount).filter { bounds[$0] < bounds[$0 + 1] }.prefix(workerCount)
+                            let ranges = ParallelRanges(bounds: bounds, firstUnclaimed: (first.last ?? 0) + 1)
+                            for (n, k) in first.enumerated() {
+                                let rangeFD = n == 0 ? fd : open(path, O_RDONLY | O_CLOEXEC)
                                 guard rangeFD >= 0 else { throw SetupError(description: "pipeline \(pipeline.name): input file: \(SystemError.lastErrno("open \(path)"))") }
-                                let reader = (nextReader + k) % workerCount
+                                let reader = (nextReader + n) % workerCount
                                 readLoad[reader] += 1
                                 processLoad[reader] += 1
                                 var source = FileSource(path: path, fd: rangeFD, pipeline: p, target: reader, follow: false, isStdin: false,
@@ -183,6 +188,7 @@ public final class Node {
                                                         owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes,
                                                         startOffset: bounds[k], inode: inode, device: device)
                                 source.endOffset = bounds[k + 1]
+                                source.ranges = ranges
                                 source.framer.inputRow = inputRow
                                 assignments[reader].files.append(source)
                             }
@@ -324,7 +330,7 @@ public final class Node {
             threads.append(thread)
         }
         // Wait for every worker's ring to exist (the admin API answers "starting" meanwhile).
-        while (0..<workerCount).contains(where: { !shared.flag($0, .started) }) { control.service(timeoutMillis: 1) }
+        while (0..<workerCount).contains(where: { !shared.flag($0, .started) }) { control.service(timeoutMillis: 1, wakeable: false) }
         if let failed = (0..<workerCount).first(where: { shared.flag($0, .failed) }) {
             Log.error("node", "worker \(failed) could not start: \(workers[failed].failure ?? "unknown error")")
             shared.setPhase(.exiting)

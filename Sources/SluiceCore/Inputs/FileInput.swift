@@ -18,10 +18,11 @@ import Glibc
 /// - `offsets-interval`: how often offsets are saved (default 1s).
 /// - `rescan-interval`: with `follow=true`, how often the paths are expanded again so files that
 ///   appear later under a glob are read too, from their start (default 1s).
-/// - `parallel`: split every file of at least 16 MiB into one byte range per worker, cut at
-///   newlines, each range its own stream read and processed by its own worker (default false).
-///   For one large file read once (benchmarks, backfills): lines keep their order within a range,
-///   not across ranges; not with `follow` or `offsets`.
+/// - `parallel`: split every file of at least 16 MiB into byte ranges of about
+///   `parallel-range` bytes (at least one per worker), cut at newlines; each worker reads and
+///   processes one range and then claims the next free one, so the faster worker reads more
+///   (default false). For one large file read once (benchmarks, backfills): lines keep their
+///   order within a range, not across ranges; not with `follow` or `offsets`.
 /// A last line without a newline is delivered as an event (flagged partial) when the file ends
 /// and is not followed. A followed file that is renamed and recreated (rotation) is read to its
 /// end and then the new file from its start; a file that shrinks (copytruncate) is read again
@@ -35,7 +36,8 @@ public struct FileInput: Sendable {
         ParameterDoc("offsets-op", "where to start: continue, tail or reset", default: "continue"),
         ParameterDoc("offsets-interval", "how often offsets are saved", default: "1s"),
         ParameterDoc("rescan-interval", "how often a followed glob is expanded again for new files", default: "1s"),
-        ParameterDoc("parallel", "split each file into one byte range per worker, read in parallel (no follow, no offsets; order kept within a range only)", default: "false"),
+        ParameterDoc("parallel", "split each file into byte ranges read in parallel by all workers (no follow, no offsets; order kept within a range only)", default: "false"),
+        ParameterDoc("parallel-range", "with parallel: the size of one range; a worker that is done with one claims the next", default: "16MiB"),
     ]
     public enum OffsetsOp: String, Sendable { case `continue`, tail, reset }
     public let patterns: [String]
@@ -46,8 +48,12 @@ public struct FileInput: Sendable {
     public let offsetsIntervalMicros: Int
     public let parallel: Bool
     public let rescanIntervalMicros: Int
+    /// With `parallel`: the size of the ranges workers claim one after another.
+    public let parallelRangeBytes: Int
     /// Files smaller than this are not split by `parallel=true`.
     public static let minimumParallelFileBytes = 16 << 20
+    /// The smallest `parallel-range` (each range costs a claim and a restart of the reads).
+    public static let minimumParallelRangeBytes = 1 << 20
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -63,6 +69,11 @@ public struct FileInput: Sendable {
         offsetsIntervalMicros = try arguments.micros("offsets-interval", default: "1s", atLeast: (10_000, "10ms"), example: "1s")
         rescanIntervalMicros = try arguments.micros("rescan-interval", default: "1s", atLeast: (10_000, "10ms"), example: "1s")
         parallel = try arguments.bool("parallel", default: false)
+        let rangeText = arguments.string("parallel-range") ?? "16MiB"
+        guard let range = Units.bytes(rangeText), range >= Self.minimumParallelRangeBytes else {
+            throw PluginArgumentError(key: "parallel-range", "expected a size of at least 1MiB such as 16MiB, got '\(rangeText)'")
+        }
+        parallelRangeBytes = range
         if parallel && (follow || offsetsPath != nil) {
             throw PluginArgumentError(key: "parallel", "parallel=true reads a fixed file in ranges; it cannot be combined with follow=true or offsets=")
         }

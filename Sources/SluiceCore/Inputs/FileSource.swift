@@ -12,6 +12,41 @@ struct ReadSlot {
     var consumed = 0
 }
 
+/// The byte ranges of one file read with `parallel=true`: cut just after newlines when the node
+/// starts, each worker begins with one of the first ranges and, when it is done with it, claims
+/// the next unclaimed one. Whichever worker is ahead reads more, so a worker that shares its
+/// CPU with something else does not leave the other idle at the end (one range per worker did:
+/// up to 190 ms of a 500 ms run on two vCPUs).
+final class ParallelRanges: @unchecked Sendable {
+    /// `bounds[i] ..< bounds[i + 1]` is range i; there are `count` ranges.
+    let bounds: UnsafeMutablePointer<UInt64>
+    let count: Int
+    /// The next range to claim (atomic, shared by the workers reading the file).
+    private let cursor: UnsafeMutablePointer<UInt64>
+
+    init(bounds list: [UInt64], firstUnclaimed: Int) {
+        count = list.count - 1
+        bounds = .allocate(capacity: list.count)
+        bounds.initialize(from: list, count: list.count)
+        cursor = .allocate(capacity: 1)
+        cursor.initialize(to: UInt64(firstUnclaimed))
+    }
+
+    deinit {
+        bounds.deallocate()
+        cursor.deallocate()
+    }
+
+    /// The next range with bytes in it that no worker has taken, or nil when all are taken.
+    func claim() -> (start: UInt64, end: UInt64)? {
+        while true {
+            let i = Int(sl_fetch_add(cursor, 1))
+            guard i < count else { return nil }
+            if bounds[i] < bounds[i + 1] { return (bounds[i], bounds[i + 1]) }
+        }
+    }
+}
+
 /// One file (or standard input) being read by a worker: reads are issued in order into two
 /// buffers and framed in the same order, so framing overlaps the next read.
 struct FileSource {
@@ -52,6 +87,8 @@ struct FileSource {
     var rotationSeen = false
     /// A byte range of a file split across workers (`parallel=true`) ends here.
     var endOffset = UInt64.max
+    /// With `parallel=true`: where the next range comes from when this one is done.
+    var ranges: ParallelRanges?
     /// The last bytes before `expectedOffset`, read when the end was reached: if they differ at
     /// the next poll, the file was truncated and written again past the old position.
     let tail: UnsafeMutableRawPointer = .allocate(byteCount: FileSource.tailBytes, alignment: 8)
@@ -163,7 +200,15 @@ extension Worker {
                 files[f].nextReadOffset = files[f].expectedOffset
             }
             if files[f].expectedOffset >= files[f].endOffset {
-                finishFile(f, emitPartial: true)  // the range is done
+                // The range is done: on to the next unclaimed one of the file, if any.
+                if !stopping, let next = files[f].ranges?.claim() {
+                    deliverPartial(f)  // ranges are cut after newlines: nothing is pending
+                    files[f].expectedOffset = next.start
+                    files[f].nextReadOffset = next.start
+                    files[f].endOffset = next.end
+                    continue
+                }
+                finishFile(f, emitPartial: true)
                 break
             }
         }
