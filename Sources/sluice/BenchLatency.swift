@@ -3,38 +3,98 @@ import Foundation
 import Glibc
 import Histogram
 import SluiceCore
+import Synchronization
 
 extension Bench {
-    /// tcp → file at a fixed rate; latency = arrival in the output file − send time.
+    /// tcp → file at a fixed rate; latency = arrival in the output file − send time. The node runs
+    /// as its own process (`sluice run` with a generated config), the sender and the reader of the
+    /// output file in this one, as they would be in a deployment: the node's CPU time and peak
+    /// RSS are its own, and the harness's threads are not the node's.
     func runLatency() throws -> Result {
+        let settingsLines = try nodeSettingLines()
         let port = try BenchData.freePort()
-        let out = "\(dataDir)/latency-out.ndjson"
+        let out = "\(dataDir)/latency-out.ndjson", config = "\(dataDir)/latency.yaml", log = "\(dataDir)/latency-node.log"
         unlink(out)
         close(open(out, O_CREAT | O_WRONLY, 0o644))
-        let input = try InputDefinition.make(type: "tcp", PluginArguments(plugin: "tcp", pairs: [("listen", "127.0.0.1:\(port)")]))
-        let output = try OutputDefinition.make(type: "file", PluginArguments(plugin: "file", pairs: [("path", out)]))
-        let node = try Node(settings: try settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [input], actions: [], output: output)])
-        node.summaryFD = -1
+        let yaml = (settingsLines.isEmpty ? "" : "settings:\n" + settingsLines.map { "  \($0)\n" }.joined()) + """
+            pipelines:
+              bench:
+                input:
+                  type: tcp
+                  listen: 127.0.0.1:\(port)
+                output:
+                  type: file
+                  path: \(out)
+
+            """
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let node = try NodeProcess(arguments: ["run", "--config", config, "--admin", "off"], log: log)
         let total = events ?? Int(Double(rate) * seconds)
         let reader = LatencyReader(path: out, expected: total)
         let readerThread = Thread { reader.run() }
         readerThread.start()
         let sender = PacedSender(port: port, rate: rate, total: total)
-        Thread {
-            sender.run()
-            reader.waitUntilDone(timeoutSeconds: 10)
-            kill(getpid(), SIGTERM)
-        }.start()
-        let code = node.run()
-        guard code == 0, let s = node.summary else { throw ValidationError("the pipeline failed (exit code \(code))") }
+        sender.run()
+        reader.waitUntilDone(timeoutSeconds: 10)
         reader.stop()
+        let code = node.stop()
+        let summary = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        guard code == 0, let line = summary.split(separator: "\n").last(where: { $0.hasPrefix("sluice: events_in=") }) else {
+            throw ValidationError("the node failed (exit code \(code)); its log \(log):\n\(summary)")
+        }
+        guard sender.sent == total else { throw ValidationError("the sender could not send all lines (sent \(sender.sent) of \(total)); node log \(log)") }
         guard reader.received == total else {
             throw ValidationError("sent \(total) lines, \(reader.received) arrived in the output: LOST \(total - reader.received)")
         }
+        func value(_ key: String) -> Double {
+            guard let field = line.split(separator: " ").first(where: { $0.hasPrefix("\(key)=") }) else { return 0 }
+            return Double(field.dropFirst(key.count + 1)) ?? 0
+        }
         let h = reader.histogram
-        return Result(events: UInt64(total), bytes: UInt64(total) * 128, seconds: sender.elapsedSeconds, cpuSeconds: s.cpuSeconds, peakRSSBytes: s.peakRSSBytes,
-                      note: "offered \(rate) events/s over one connection, 128 B lines, \(total) lines all arrived; max \(Double(h.max) / 1000) us",
+        return Result(events: UInt64(total), bytes: UInt64(total) * 128, seconds: sender.elapsedSeconds, cpuSeconds: value("cpu_seconds"),
+                      peakRSSBytes: Int(value("peak_rss_mb") * 1_048_576),
+                      note: "offered \(rate) events/s over one connection, 128 B lines, \(total) lines all arrived; max \(Double(h.max) / 1000) us; node: its own process",
                       latencyMicros: (Double(h.valueAtPercentile(50)) / 1000, Double(h.valueAtPercentile(99)) / 1000, Double(h.valueAtPercentile(99.9)) / 1000))
+    }
+
+    /// `--workers` and `--run-flag`s as `settings:` lines, checked like the in-process scenarios do.
+    func nodeSettingLines() throws -> [String] {
+        _ = try settings()  // rejects an unknown flag or a bad value here, with the same message
+        var lines: [String] = []
+        if let workers { lines.append("workers: \(workers)") }
+        for flag in runFlags {
+            let parts = flag.split(separator: "=", maxSplits: 1).map(String.init)
+            lines.append("\(parts[0]): \"\(parts[1])\"")
+        }
+        return lines
+    }
+}
+
+/// `sluice run …` of this same executable as a child process, its standard error in a file.
+final class NodeProcess {
+    let pid: pid_t
+
+    init(arguments: [String], log: String) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        let executable = "/proc/self/exe"
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var child = pid_t()
+        let rc = posix_spawn(&child, executable, &actions, nil, argv, environ)
+        guard rc == 0 else { throw ValidationError("could not start the node: \(String(cString: strerror(rc)))") }
+        pid = child
+    }
+
+    /// SIGTERM (the node drains and exits), then its exit code.
+    func stop() -> Int32 {
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }
 
@@ -44,15 +104,48 @@ extension Bench {
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
-/// Sends 128 B lines `{"t":SEND_NANOS,"seq":N,...}` at a fixed rate, in small bursts every 100 µs.
+/// Sends 128 B lines `{"t":SEND_NANOS,"seq":N,"pad":"xx…"}` at a fixed rate, in small bursts
+/// (at most 64 lines) every few tens of microseconds. The lines are formatted in place into one
+/// buffer allocated up front: the harness shares the two CPUs with the node, so it must cost as
+/// little as `perf/latpath.c`'s C sender does (a sender that allocated per line added its own
+/// scheduling delays to the measured tail).
 final class PacedSender: @unchecked Sendable {
     let port: UInt16, rate: Int, total: Int
     private(set) var elapsedSeconds = 0.0
+    private(set) var sent = 0
+    static let lineBytes = 128
+    static let burstLines = 64
 
     init(port: UInt16, rate: Int, total: Int) {
         self.port = port
         self.rate = rate
         self.total = total
+    }
+
+    /// Writes `{"t":T,"seq":N,"pad":"` + x… + `"}\n` (exactly `lineBytes`) at `line`.
+    static func format(_ line: UnsafeMutablePointer<UInt8>, sendNanos: UInt64, seq: Int) {
+        var i = 0
+        func put(_ text: StaticString) {
+            text.withUTF8Buffer { for b in $0 { line[i] = b; i += 1 } }
+        }
+        func put(_ value: UInt64) {
+            var digits: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                         UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            var n = 0
+            var v = value
+            withUnsafeMutableBytes(of: &digits) { d in
+                repeat { d[n] = UInt8(48 + v % 10); v /= 10; n += 1 } while v > 0
+                while n > 0 { n -= 1; line[i] = d[n]; i += 1 }
+            }
+        }
+        put("{\"t\":")
+        put(sendNanos)
+        put(",\"seq\":")
+        put(UInt64(seq))
+        put(",\"pad\":\"")
+        while i < lineBytes - 3 { line[i] = 120; i += 1 }
+        put("\"}\n")
     }
 
     func run() {
@@ -66,101 +159,104 @@ final class PacedSender: @unchecked Sendable {
         defer { close(fd) }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: Self.burstLines * Self.lineBytes)
+        defer { buffer.deallocate() }
         let start = monotonicNow()
         let tickNanos: UInt64 = 100_000
-        var sent = 0
-        var line = [UInt8](repeating: 0, count: 0)
-        line.reserveCapacity(64 * 128)
         while sent < total {
-            let now = monotonicNow()
-            let due = min(total, Int(Double(now - start) / 1e9 * Double(rate)) + 1)
+            let due = min(total, sent + Self.burstLines, Int(Double(monotonicNow() - start) / 1e9 * Double(rate)) + 1)
             if due > sent {
-                line.removeAll(keepingCapacity: true)
-                for _ in sent..<due {
-                    var text = Array("{\"t\":\(monotonicNow()),\"seq\":\(sent),\"pad\":\"".utf8)
-                    while text.count < 125 { text.append(120) }
-                    text += Array("\"}\n".utf8)
-                    line += text
+                var length = 0
+                while sent < due {
+                    Self.format(buffer + length, sendNanos: monotonicNow(), seq: sent)
+                    length += Self.lineBytes
                     sent += 1
                 }
                 var offset = 0
-                while offset < line.count {
-                    let n = line.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+                while offset < length {
+                    let n = Glibc.send(fd, buffer + offset, length - offset, Int32(MSG_NOSIGNAL))
                     if n <= 0 { return }
                     offset += n
                 }
             }
             let next = start + UInt64(Double(sent) / Double(rate) * 1e9)
-            let now2 = monotonicNow()
-            if next > now2 { usleep(UInt32(min(tickNanos, next - now2) / 1000)) }
+            let now = monotonicNow()
+            if next > now { usleep(UInt32(min(tickNanos, next - now) / 1000)) }
         }
         elapsedSeconds = Double(monotonicNow() - start) / 1e9
     }
 }
 
 /// Follows the output file (woken by inotify on every write) and records, per line, arrival
-/// time − the send time the line carries.
+/// time − the send time the line carries. Reads into one buffer allocated up front and keeps
+/// its histogram to itself until it is done (no lock, no allocation per read).
 final class LatencyReader: @unchecked Sendable {
     let path: String
     let expected: Int
-    private let lock = NSLock()
-    private var _histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-    private var _received = 0
-    private var stopped = false
+    private var histogramStore = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    /// Lines seen so far (written by the reader thread, read by others).
+    private let receivedCount = Atomic<Int>(0)
+    /// 0 running, 1 asked to stop, 2 left its loop.
+    private let state = Atomic<Int>(0)
 
     init(path: String, expected: Int) {
         self.path = path
         self.expected = expected
     }
 
-    var received: Int { lock.lock(); defer { lock.unlock() }; return _received }
-    var histogram: Histogram<UInt64> { lock.lock(); defer { lock.unlock() }; return _histogram }
+    var received: Int { receivedCount.load(ordering: .acquiring) }
+    /// Valid once `stop()` returned.
+    var histogram: Histogram<UInt64> { histogramStore }
 
-    func stop() { lock.lock(); stopped = true; lock.unlock() }
+    /// Ends the reader and waits until it has left its loop.
+    func stop() {
+        _ = state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing)
+        while state.load(ordering: .acquiring) != 2 { usleep(1000) }
+    }
 
     func waitUntilDone(timeoutSeconds: Double) {
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while received < expected && Date() < deadline { usleep(1000) }
+        let deadline = monotonicNow() + UInt64(timeoutSeconds * 1e9)
+        while received < expected && monotonicNow() < deadline { usleep(1000) }
     }
 
     func run() {
         let fd = open(path, O_RDONLY)
         let notify = inotify_init1(Int32(IN_CLOEXEC))
         inotify_add_watch(notify, path, UInt32(IN_MODIFY))
-        var events = [UInt8](repeating: 0, count: 4096)
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 8)
-        var pending: [UInt8] = []
+        let eventBytes = 4096, capacity = 1 << 20
+        let events = UnsafeMutableRawPointer.allocate(byteCount: eventBytes, alignment: 8)
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
         var pfd = pollfd(fd: notify, events: Int16(POLLIN), revents: 0)
-        while true {
-            lock.lock()
-            let done = stopped || _received >= expected
-            lock.unlock()
-            if done { break }
-            if poll(&pfd, 1, 50) > 0 { _ = events.withUnsafeMutableBytes { read(notify, $0.baseAddress, $0.count) } }
+        var held = 0  // bytes of an unfinished line at the start of `buffer`
+        var count = 0
+        while state.load(ordering: .acquiring) == 0 && count < expected {
+            if poll(&pfd, 1, 50) > 0 { _ = read(notify, events, eventBytes) }
             while true {
-                let n = read(fd, buffer, 1 << 20)
+                let n = read(fd, buffer + held, capacity - held)
                 if n <= 0 { break }
                 let arrival = monotonicNow()
-                pending += UnsafeRawBufferPointer(start: buffer, count: n)
+                let end = held + n
                 var start = 0
-                var latencies: [UInt64] = []
-                while let nl = pending[start...].firstIndex(of: 10) {
+                while let nl = memchr(buffer + start, 10, end - start) {
+                    let lineEnd = buffer.distance(to: nl.assumingMemoryBound(to: UInt8.self))
                     // {"t":NANOS,...
                     var i = start + 5
                     var t: UInt64 = 0
-                    while i < nl, pending[i] >= 48, pending[i] <= 57 { t = t * 10 + UInt64(pending[i] - 48); i += 1 }
-                    latencies.append(arrival > t ? arrival - t : 0)
-                    start = nl + 1
+                    while i < lineEnd, buffer[i] >= 48, buffer[i] <= 57 { t = t &* 10 &+ UInt64(buffer[i] - 48); i += 1 }
+                    _ = histogramStore.record(arrival > t ? arrival - t : 0)
+                    count += 1
+                    start = lineEnd + 1
                 }
-                pending.removeFirst(start)
-                lock.lock()
-                for l in latencies { _ = _histogram.record(l) }
-                _received += latencies.count
-                lock.unlock()
+                held = end - start
+                if held > 0 { memmove(buffer, buffer + start, held) }
+                if held == capacity { held = 0 }  // a line longer than the buffer is not ours
+                receivedCount.store(count, ordering: .releasing)
             }
         }
+        events.deallocate()
         buffer.deallocate()
         close(notify)
         close(fd)
+        state.store(2, ordering: .releasing)
     }
 }
