@@ -39,7 +39,7 @@ struct Bench: ParsableCommand {
     @Option(help: "directory for data files") var dataDir = "/tmp/sluice-bench"
     @Option(help: "run the scenario this many times and report the median run") var runs = 1
     @Flag(help: "end with one line holding a JSON object of the results") var json = false
-    @Flag(inversion: .prefixedNo, help: "file scenarios: read the file as one byte range per worker (file input parallel=true)")
+    @Flag(inversion: .prefixedNo, help: "file scenarios: the workers read the file in parallel, claiming 16 MiB ranges one after another (file input parallel=true)")
     var parallel = true
 
     struct Result {
@@ -143,7 +143,7 @@ struct Bench: ParsableCommand {
             throw ValidationError("expected \(lines) events out, counted \(s.value(.eventsOut))")
         }
         return Result(events: s.value(.eventsIn), bytes: bytes, seconds: s.seconds, cpuSeconds: s.cpuSeconds, peakRSSBytes: s.peakRSSBytes,
-                      note: "file input parallel=\(parallel)" + (parallel ? " (one byte range per worker)" : " (one reader, streams handed to the least loaded worker)"))
+                      note: "file input parallel=\(parallel)" + (parallel ? " (16 MiB ranges claimed by the workers in turn)" : " (one reader, streams handed to the least loaded worker)"))
     }
 
     // MARK: ndjson-aggregate
