@@ -6,6 +6,10 @@
 //
 //   latpath OUT_FILE RATE SECONDS MODE     MODE: write (write(2) in the receiver)
 //                                                uring (io_uring write, as Sluice does)
+//                                                port:N (no receiver: send to 127.0.0.1:N, where
+//                                                a program under test writes OUT_FILE, e.g.
+//                                                `sluice run --input tcp:listen=127.0.0.1:N
+//                                                --output file:path=OUT_FILE`)
 // prints: p50_us p99_us p999_us max_us lines
 // With LATPATH_SPIN=1 the reader spins on read(2) instead of waiting for inotify (it takes a
 // whole CPU): how much of the measured latency is the reader's own wake-up.
@@ -151,9 +155,10 @@ int main(int argc, char **argv) {
     rate = atol(argv[2]);
     total = (long)(rate * atof(argv[3]));
     use_uring = strcmp(argv[4], "uring") == 0;
+    int external = strncmp(argv[4], "port:", 5) == 0;
     spin_reader = getenv("LATPATH_SPIN") != NULL;
     lat = calloc(total, sizeof *lat);
-    close(open(out_path, O_CREAT | O_TRUNC | O_WRONLY, 0644));
+    if (!external) close(open(out_path, O_CREAT | O_TRUNC | O_WRONLY, 0644));
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     bind(lfd, (struct sockaddr *)&a, sizeof a);
@@ -161,17 +166,21 @@ int main(int argc, char **argv) {
     getsockname(lfd, (struct sockaddr *)&a, &al);
     port = ntohs(a.sin_port);
     listen(lfd, 1);
+    if (external) {
+        close(lfd);
+        port = atoi(argv[4] + 5);
+    }
     pthread_t s, r, d;
     pthread_create(&d, NULL, reader, NULL);
-    pthread_create(&r, NULL, receiver, &lfd);
+    if (!external) pthread_create(&r, NULL, receiver, &lfd);
     pthread_create(&s, NULL, sender, NULL);
     pthread_join(s, NULL);
-    pthread_join(r, NULL);
+    if (!external) pthread_join(r, NULL);
     uint64_t deadline = now_ns() + 10000000000ull;
     while (received < total && now_ns() < deadline) usleep(1000);
     long n = received;
     qsort(lat, n, sizeof *lat, cmp);
     printf("%.1f %.1f %.1f %.1f %ld\n", lat[n / 2] / 1e3, lat[(long)(n * 0.99)] / 1e3, lat[(long)(n * 0.999)] / 1e3, lat[n - 1] / 1e3, n);
-    unlink(out_path);
+    if (!external) unlink(out_path);
     return n == total ? 0 : 1;
 }

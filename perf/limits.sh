@@ -11,19 +11,24 @@
 #  - latency: the latency scenario's path in plain C (`perf/latpath.c`: paced sender -> loopback
 #    TCP -> one thread appending to a file with write(2), or with io_uring as Sluice does ->
 #    inotify reader), interleaved with `sluice bench latency`: the tail this machine gives any
-#    program on that path.
+#    program on that path; and the same C sender and reader against a `sluice run` process
+#    (`latpath ... port:N`), so the harness is the same for C and Sluice;
+#  - hiccups: one pinned thread per CPU spinning on the clock for 10 s (`perf/hiccup.c`): how
+#    often and how long this machine takes a CPU away from a running thread. No program's tail
+#    latency can be shorter than these gaps.
 #
-#   perf/limits.sh [WORKERS=2] [RUNS=3] [PARTS=file,tcp,scaling,latency]
+#   perf/limits.sh [WORKERS=2] [RUNS=3] [PARTS=file,tcp,scaling,latency,hiccups]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 workers="${1:-2}"
 runs="${2:-3}"
-parts=",${3:-file,tcp,scaling,latency},"
+parts=",${3:-file,tcp,scaling,latency,hiccups},"
 out="$PWD/perf/out/limits"
 mkdir -p "$out"
 export DEBIAN_FRONTEND=noninteractive
 gcc -O2 -pthread perf/readscan.c -o "$out/readscan"
 gcc -O2 -pthread perf/latpath.c -o "$out/latpath" -luring
+gcc -O2 -pthread perf/hiccup.c -o "$out/hiccup"
 swift build -c release --product sluice >/dev/null
 sluice=.build/release/sluice
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -75,8 +80,17 @@ if want latency; then
     echo "c-write $("$out/latpath" "$lat_file" 100000 4 write)"
     echo "c-uring $("$out/latpath" "$lat_file" 100000 4 uring)"
     echo "sluice $("$sluice" bench latency --workers "$workers" --seconds 4 --json | tail -1 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["latency_p50_us"], d["latency_p99_us"], d["latency_p999_us"])')"
+    # The C harness against a sluice process.
+    port=$((20000 + RANDOM % 20000))
+    node_out="$out/latency-node-out.ndjson"
+    rm -f "$node_out"
+    "$sluice" run --admin off --workers "$workers" --input "tcp:listen=127.0.0.1:$port" --output "file:path=$node_out" 2>"$out/latency-node.log" &
+    node=$!
+    for _ in $(seq 1 250); do [[ -f $node_out ]] && ss -ltn | grep -q ":$port " && break; sleep 0.02; done
+    echo "sluice-c-harness $("$out/latpath" "$node_out" 100000 4 "port:$port")"
+    kill -TERM "$node"; wait "$node"
   done > "$out/latency.txt"
-  for k in c-write c-uring sluice; do
+  for k in c-write c-uring sluice sluice-c-harness; do
     p50=$(awk -v k="$k" '$1 == k { print $2 }' "$out/latency.txt" | median)
     p99=$(awk -v k="$k" '$1 == k { print $3 }' "$out/latency.txt" | median)
     p999=$(awk -v k="$k" '$1 == k { print $4 }' "$out/latency.txt" | median)
@@ -84,7 +98,13 @@ if want latency; then
       c-write) what="C, write(2) in the receiving thread";;
       c-uring) what="C, io_uring write (punted to io-wq for ext4)";;
       sluice) what="sluice bench latency (${workers} workers)";;
+      sluice-c-harness) what="sluice run (${workers} workers) under the C sender and reader";;
     esac
     echo "latency: ${what}: p50 ${p50} us, p99 ${p99} us, p99.9 ${p999} us (median of ${runs})"
   done
+fi
+
+if want hiccups; then
+  echo "hiccups (10 s, one pinned thread per CPU spinning on the clock, gaps > 20 us):"
+  "$out/hiccup" 10 20 | sed 's/^/  /'
 fi
