@@ -193,7 +193,7 @@ extension Worker {
             // A reload stops this pipeline, but the sender never pauses: close it after
             // --shutdown-timeout (what it sent after our last read is lost; it sees the reset).
             let p = connections[c].pipeline
-            let forced = !stopping && pipelineStopping(p) && now &- slotStopNanos[p] > UInt64(settings.shutdownTimeoutMicros) * 1000
+            let forced = !stopping && pipelineStopping(p) && now &- slotProgress[p].stopNanos > UInt64(settings.shutdownTimeoutMicros) * 1000
             if connections[c].needsRearm || connections[c].pendingHead >= 0, !forced {
                 // Held back by backpressure: neither idle nor slow; its rate window restarts.
                 connections[c].windowStartNanos = now

@@ -17,7 +17,7 @@ extension Worker {
             }
             // Final rows: at node shutdown once no event can reach this worker any more, or when
             // a reload retires the pipeline (the control thread saw it hold no event).
-            if (stopping && allInputsFinishedEverywhere() && carryPosition == carry.count && !hasInboundWork()) || slotPhases[p] == .finalizing {
+            if (stopping && allInputsFinishedEverywhere() && carryPosition == carry.count && !hasInboundWork()) || slotProgress[p].phase == .finalizing {
                 due = true
                 final = true
             }

@@ -23,10 +23,8 @@ extension Worker {
         for slot in 0..<pipelineCount {
             let (round, phase) = shared.slotState(slot)
             if phase == .running { continue }
-            if slotPhases[slot] == .running || slotRounds[slot] != round {
-                slotRounds[slot] = round
-                slotPhases[slot] = .stopping
-                slotStopNanos[slot] = now
+            if slotProgress[slot].phase == .running || slotProgress[slot].round != round {
+                slotProgress[slot] = SlotProgress(phase: .stopping, round: round, stopNanos: now)
                 stopInputs(pipeline: slot)
             }
             switch phase {
@@ -36,10 +34,10 @@ extension Worker {
                 if pipelineQuiet(slot) { shared.acknowledge(worker: index, slot: slot, round: round, .quiet) }
             case .finalizing:
                 transitioning = true
-                slotPhases[slot] = .finalizing
+                slotProgress[slot].phase = .finalizing
                 if aggregatesFinal(pipeline: slot) { shared.acknowledge(worker: index, slot: slot, round: round, .final) }
             case .retired:
-                slotPhases[slot] = .retired
+                slotProgress[slot].phase = .retired
             }
         }
         reconfiguring = transitioning
@@ -56,7 +54,7 @@ extension Worker {
     }
 
     /// A connection of a pipeline being stopped is closed once quiet, like at node shutdown.
-    @inline(__always) func pipelineStopping(_ slot: Int) -> Bool { slotPhases[slot] != .running }
+    @inline(__always) func pipelineStopping(_ slot: Int) -> Bool { slotProgress[slot].phase != .running }
 
     func aggregatesFinal(pipeline slot: Int) -> Bool {
         for (p, a) in aggregators where p == slot {
@@ -103,7 +101,7 @@ extension Worker {
             } else {
                 pipelineNames[slot] = definition.name
             }
-            slotPhases[slot] = .running
+            slotProgress[slot].phase = .running
         }
         var assignment = delivery.assignment
         if stopping {

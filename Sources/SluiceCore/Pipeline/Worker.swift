@@ -95,12 +95,17 @@ final class Worker {
     var pipelineCount: Int
     var pipelineNames: [String]
     var seenReconfig: UInt64 = 0
-    /// Per slot: the phase this worker acted on (its inputs stopped, its final rows emitted).
-    var slotPhases: [PipelineSlots.Phase]
-    var slotRounds: [UInt64]
-    /// Per slot: when this worker began stopping it (a connection that never falls quiet is
-    /// closed `--shutdown-timeout` later, so a busy sender cannot hold a reload forever).
-    var slotStopNanos: [UInt64]
+    /// Per slot: how far this worker has gone with a reload of it.
+    struct SlotProgress {
+        /// The phase this worker acted on (its inputs stopped, its final rows emitted) ...
+        var phase = PipelineSlots.Phase.running
+        /// ... in this reload round.
+        var round: UInt64 = 0
+        /// When this worker began stopping it (a connection that never falls quiet is closed
+        /// `--shutdown-timeout` later, so a busy sender cannot hold a reload forever).
+        var stopNanos: UInt64 = 0
+    }
+    var slotProgress: [SlotProgress]
     /// Some slot is stopping or finalizing: its acknowledgements are checked every turn.
     var reconfiguring = false
     /// Installs wait until the slot's old output has nothing in flight.
@@ -138,9 +143,7 @@ final class Worker {
         let slots = shared.slotCapacity
         pipelineCount = shared.pipelines.count
         pipelineNames = shared.pipelines.map(\.name)
-        slotPhases = [PipelineSlots.Phase](repeating: .running, count: slots)
-        slotRounds = [UInt64](repeating: 0, count: slots)
-        slotStopNanos = [UInt64](repeating: 0, count: slots)
+        slotProgress = [SlotProgress](repeating: SlotProgress(), count: slots)
         actionTable = .allocate(capacity: slots)
         actionCounts = .allocate(capacity: slots)
         actionCounts.initialize(repeating: 0, count: slots)
