@@ -158,12 +158,13 @@ const char *sl_errno_name(int code) { return strerrorname_np(code); }
 
 int sl_wake_fd(void) { int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); return fd < 0 ? -errno : fd; }
 
-int sl_tcp_delivered(int fd) {
+int sl_tcp_unacknowledged(int fd) {
     struct tcp_info info;
     socklen_t length = sizeof(info);
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return -1;
     if (info.tcpi_state != TCP_ESTABLISHED) return -1;
     int unacknowledged = 0;
     if (ioctl(fd, SIOCOUTQ, &unacknowledged) != 0) return -1;
-    return unacknowledged == 0 ? 1 : 0;
+    return unacknowledged;
 }
+

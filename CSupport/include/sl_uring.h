@@ -69,11 +69,10 @@ void sl_bufring_recycle(sl_bufring *bufring, unsigned id);
 /// (why C: <sys/eventfd.h> is not part of Swift's Glibc module).
 int sl_wake_fd(void);
 
-/// Whether the peer's TCP has acknowledged everything sent on `fd`: 1 yes (send queue empty and
-/// the connection established), 0 not yet, -1 the connection is closing or gone (the peer
-/// half-closed, reset, …) so unacknowledged data must be sent again elsewhere (why C:
-/// SIOCOUTQ and struct tcp_info are not in Swift's Glibc module).
-int sl_tcp_delivered(int fd);
+/// Bytes sent on `fd` that the peer's TCP has not acknowledged yet (SIOCOUTQ), or -1 when the
+/// connection is closing or gone (the peer half-closed, reset, …) so unacknowledged data must be
+/// sent again elsewhere (why C: SIOCOUTQ and struct tcp_info are not in Swift's Glibc module).
+int sl_tcp_unacknowledged(int fd);
 
 /// The errno's symbolic name ("ECONNRESET"), or NULL (why C: strerrorname_np is a GNU extension).
 const char *sl_errno_name(int code);

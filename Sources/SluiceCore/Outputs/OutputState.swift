@@ -19,6 +19,13 @@ struct OutputState {
     var outageLogged = false
     /// tcp: the batch in flight was sent; it is acknowledged once the peer's TCP has it all.
     var awaitingPeerAck = false
+    /// tcp: a buffer sent in full whose bytes the peer's TCP has not all acknowledged yet. The
+    /// other buffer may be sent meanwhile: waiting for the acknowledgement before sending more
+    /// made every batch wait for the peer's delayed ACK (up to 40 ms on Linux when a batch is
+    /// one small segment). Its events are released once the peer has its bytes.
+    var unacked = -1
+    /// tcp, after a lost connection: the buffer to send again after `inflight` (both were out).
+    var resendNext = -1
     static let peerAckPollNanos: UInt64 = 200_000
     let ownsFD: Bool
     let sync: Bool
@@ -41,8 +48,9 @@ struct OutputState {
     /// Per buffer: the dead-letter sequence number that must be durable before the buffer's
     /// batch is acknowledged (it holds events rejected up to there).
     var deadLetterNeeded: (UInt64, UInt64) = (0, 0)
-    /// The batch in flight was written but waits for the dead-letter write.
-    var acknowledgementDeferred = false
+    /// The buffer written (or acknowledged by the peer) whose acknowledgement waits for the
+    /// dead-letter write, or -1.
+    var deferredBuffer = -1
     var rejectionLogged = false
 
     static let initialRetryNanos: UInt64 = 10_000_000
@@ -89,7 +97,7 @@ struct OutputState {
     }
 
     var isIdle: Bool {
-        inflight < 0 && used.0 == 0 && used.1 == 0 && handles.0.count == 0 && handles.1.count == 0 && (deadLetter?.pointee.isIdle ?? true)
+        inflight < 0 && unacked < 0 && resendNext < 0 && used.0 == 0 && used.1 == 0 && handles.0.count == 0 && handles.1.count == 0 && (deadLetter?.pointee.isIdle ?? true)
     }
 
     @inline(__always) func buffer(_ i: Int) -> UnsafeMutableRawPointer { i == 0 ? buffers.0 : buffers.1 }
@@ -107,8 +115,11 @@ struct OutputState {
     @inline(__always) func canAccept(_ event: Event) -> Bool {
         if kind == .devnull { return true }
         if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: Int(event.header.pointee.dataCapacity)) { return false }
-        return !batch(filling).isFull && usedBytes(filling) + OutputState.worstCase(event) <= bufferCapacity
+        return fillingFree && !batch(filling).isFull && usedBytes(filling) + OutputState.worstCase(event) <= bufferCapacity
     }
+
+    /// The filling buffer holds no batch that is still out (tcp: sent, or to be sent again).
+    @inline(__always) var fillingFree: Bool { filling != unacked && filling != resendNext && filling != inflight }
 
     /// Encodes the event into the filling buffer (devnull: acks it at once).
     @inline(__always) mutating func append(_ event: Event, handle: EventHandle, worker: Worker) {
@@ -182,9 +193,11 @@ struct OutputState {
         }
         d.pointee.finishWrite()
         flushDeadLetter(worker: worker)
-        if acknowledgementDeferred && d.pointee.durable >= deadLetterNeeded(inflight) {
-            acknowledgementDeferred = false
-            acknowledge(worker: worker)
+        if deferredBuffer >= 0 && d.pointee.durable >= deadLetterNeeded(deferredBuffer) {
+            let b = deferredBuffer
+            deferredBuffer = -1
+            acknowledge(buffer: b, worker: worker)
+            if kind == .tcp { checkPeerAck(worker: worker) }  // the next buffer may be acknowledged too
         }
     }
 
@@ -208,6 +221,7 @@ struct OutputState {
         if kind == .devnull { return true }
         flushDeadLetter(worker: worker)
         if inflight >= 0 { return false }
+        if !fillingFree { return false }  // tcp: the other buffer is still unacknowledged
         if !hasPending(filling) { return true }
         inflight = filling
         inflightWritten = 0
@@ -215,7 +229,11 @@ struct OutputState {
         if filling == 0 { deadLetterNeeded.0 = 0 } else { deadLetterNeeded.1 = 0 }
         flushDeadLetter(worker: worker)
         if usedBytes(inflight) == 0 {
-            acknowledge(worker: worker)  // only dropped events: nothing to write
+            if unacked >= 0 {
+                awaitingPeerAck = true  // only dropped events, behind an unacknowledged batch: acknowledged after it
+                return true
+            }
+            acknowledge(buffer: inflight, worker: worker)  // only dropped events: nothing to write
             return true
         }
         if kind == .tcp && !connected { return true }  // sent once connected
@@ -238,7 +256,7 @@ struct OutputState {
         if kind == .devnull { return false }
         if deadLetter != nil && idle { flushDeadLetter(worker: worker) }
         if kind == .tcp && !connected && !connecting && now >= reconnectAtNanos { startConnect(worker: worker) }
-        if awaitingPeerAck { checkPeerAck(worker: worker) }
+        if awaitingPeerAck || unacked >= 0 { checkPeerAck(worker: worker) }
         if retryAtNanos != 0 {
             if now >= retryAtNanos {
                 retryAtNanos = 0
@@ -256,7 +274,7 @@ struct OutputState {
     func deadline(now: UInt64) -> UInt64? {
         if kind == .devnull { return nil }
         if kind == .tcp && !connected && !connecting { return reconnectAtNanos }
-        if awaitingPeerAck { return now + OutputState.peerAckPollNanos }
+        if awaitingPeerAck || unacked >= 0 { return now + OutputState.peerAckPollNanos }
         if retryAtNanos != 0 { return retryAtNanos }
         if inflight < 0 && hasPending(filling) { return oldestNanos + flushIntervalNanos }
         return nil
@@ -294,11 +312,23 @@ struct OutputState {
         }
         if kind == .tcp {
             // The kernel took the bytes; they count only once the peer's TCP acknowledged them.
-            awaitingPeerAck = true
+            if resendNext >= 0 {
+                // Sent again after a lost connection: its successor goes next, in order.
+                unacked = inflight
+                inflight = resendNext
+                resendNext = -1
+                inflightWritten = 0
+                if usedBytes(inflight) > 0 { submitWrite(worker: worker) } else { awaitingPeerAck = true }
+            } else if unacked < 0 {
+                unacked = inflight  // the other buffer may go out while the peer acknowledges this one
+                inflight = -1
+            } else {
+                awaitingPeerAck = true  // both are out: this one is acknowledged after `unacked`
+            }
             checkPeerAck(worker: worker)
             return
         }
-        acknowledge(worker: worker)
+        acknowledge(buffer: inflight, worker: worker)
     }
 
     mutating func syncCompleted(result: Int32, worker: Worker) {
@@ -308,14 +338,14 @@ struct OutputState {
             worker.ring.fsync(fd: fd, dataOnly: true, userData: userData(.outputSync, pipeline))
             return
         }
-        acknowledge(worker: worker)
+        acknowledge(buffer: inflight, worker: worker)
     }
 
-    /// The destination has the batch: count it and give its events back.
-    mutating func acknowledge(worker: Worker) {
-        let b = inflight
+    /// The destination has buffer `b` (the one in flight, or tcp's `unacked`): count its batch
+    /// and give its events back.
+    mutating func acknowledge(buffer b: Int, worker: Worker) {
         if let d = deadLetter, d.pointee.durable < deadLetterNeeded(b) {
-            acknowledgementDeferred = true  // the dead-letter write completes it
+            deferredBuffer = b  // the dead-letter write completes it
             flushDeadLetter(worker: worker)
             return
         }
@@ -338,7 +368,8 @@ struct OutputState {
         if usedBytes(b) > 0 { worker.counters.add(.outputBatches, 1, pipeline: pipeline) }
         clearHandles(b)
         setUsed(b, 0)
-        inflight = -1
+        if b == inflight { inflight = -1 }
+        if b == unacked { unacked = -1 }
         // A full filling buffer waits for this moment.
         if batch(filling).isFull || usedBytes(filling) > bufferCapacity / 2 { _ = flush(worker: worker) }
 
@@ -346,16 +377,26 @@ struct OutputState {
 
     /// Acknowledges the sent batch when the peer has it; resends it on a new connection when
     /// the connection closed meanwhile (a receiver that went away after reading only part).
+    /// With two buffers out, the earlier (`unacked`) is acknowledged once no more than the later
+    /// one's bytes are still unacknowledged in the socket.
     mutating func checkPeerAck(worker: Worker) {
-        switch sl_tcp_delivered(fd) {
-        case 1:
-            awaitingPeerAck = false
-            acknowledge(worker: worker)
-        case 0:
-            break  // polled again from tick
-        default:
-            awaitingPeerAck = false
+        guard (awaitingPeerAck || unacked >= 0), deferredBuffer < 0, connected else { return }
+        let outstanding = sl_tcp_unacknowledged(fd)
+        guard outstanding >= 0 else {
             connectionLost(result: -ECONNRESET, worker: worker)
+            return
+        }
+        if unacked >= 0 {
+            // Bytes of the later buffer the kernel has taken (a send still in flight may have
+            // queued more: then this waits longer, never shorter).
+            let later = inflight >= 0 ? inflightWritten : 0
+            guard Int(outstanding) <= later else { return }  // polled again from tick
+            acknowledge(buffer: unacked, worker: worker)
+            if unacked >= 0 { return }  // deferred for the dead-letter write
+        }
+        if awaitingPeerAck && outstanding == 0 {
+            awaitingPeerAck = false
+            acknowledge(buffer: inflight, worker: worker)
         }
     }
 
@@ -402,6 +443,13 @@ struct OutputState {
         fd = -1
         connected = false
         inflightWritten = 0
+        awaitingPeerAck = false
+        if unacked >= 0 {
+            // Both buffers go again on the next connection, the earlier first.
+            resendNext = inflight
+            inflight = unacked
+            unacked = -1
+        }
         scheduleReconnect(worker: worker, reason: SystemError(negated: result, operation: "send").description)
     }
 
