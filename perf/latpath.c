@@ -10,6 +10,11 @@
 //                                                a program under test writes OUT_FILE, e.g.
 //                                                `sluice run --input tcp:listen=127.0.0.1:N
 //                                                --output file:path=OUT_FILE`)
+//                                                relay:N:M (no receiver, no file: send to port
+//                                                N, read the lines back from the connection the
+//                                                program under test makes to port M, e.g.
+//                                                `--output tcp:address=127.0.0.1:M`; OUT_FILE
+//                                                is unused)
 // prints: p50_us p99_us p999_us max_us lines
 // With LATPATH_SPIN=1 the reader spins on read(2) instead of waiting for inotify (it takes a
 // whole CPU): how much of the measured latency is the reader's own wake-up.
@@ -41,14 +46,20 @@ static long rate, total;
 static int use_uring;
 static int port;
 static int spin_reader;
+static int relay_fd = -1;  // relay mode: where the program under test connects (once per worker)
 static volatile long received;
 static uint64_t *lat;
 
 static void *sender(void *arg) {
     (void)arg;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    while (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) usleep(1000);
+    int fd;
+    for (;;) {  // a new socket per attempt: the node under test may not listen yet
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) break;
+        close(fd);
+        usleep(1000);
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char buf[64 * 128];
@@ -113,6 +124,38 @@ static void *receiver(void *arg) {
 
 static void *reader(void *arg) {
     (void)arg;
+    if (relay_fd >= 0) {
+        // The lines come back over TCP, over as many connections as the program makes (Sluice:
+        // one per worker); poll wakes on each segment. Lines do not span connections.
+        enum { most = 64 };
+        struct pollfd p[most + 1] = {{.fd = relay_fd, .events = POLLIN}};
+        static char buf[1 << 20], pend[most][1 << 16];
+        size_t have[most] = {0};
+        int count = 0;
+        while (received < total) {
+            if (poll(p, (nfds_t)count + 1, 50) <= 0) continue;
+            if ((p[0].revents & POLLIN) && count < most) {
+                p[count + 1] = (struct pollfd){.fd = accept(relay_fd, NULL, NULL), .events = POLLIN};
+                count++;
+            }
+            for (int c = 0; c < count; c++) {
+                if (!(p[c + 1].revents & POLLIN)) continue;
+                ssize_t n = recv(p[c + 1].fd, buf, sizeof buf, 0);
+                if (n <= 0) { p[c + 1].fd = -1; continue; }
+                uint64_t arrival = now_ns();
+                for (ssize_t i = 0; i < n; i++) {
+                    pend[c][have[c]++] = buf[i];
+                    if (buf[i] == '\n') {
+                        uint64_t t = strtoull(pend[c] + 5, NULL, 10);
+                        if (received < total) lat[received++] = arrival > t ? arrival - t : 0;
+                        have[c] = 0;
+                    }
+                }
+            }
+        }
+        for (int c = 0; c < count; c++) if (p[c + 1].fd >= 0) close(p[c + 1].fd);
+        return NULL;
+    }
     int fd = open(out_path, O_RDONLY);
     int in = inotify_init1(IN_CLOEXEC);
     inotify_add_watch(in, out_path, IN_MODIFY);
@@ -155,7 +198,7 @@ int main(int argc, char **argv) {
     rate = atol(argv[2]);
     total = (long)(rate * atof(argv[3]));
     use_uring = strcmp(argv[4], "uring") == 0;
-    int external = strncmp(argv[4], "port:", 5) == 0;
+    int external = strncmp(argv[4], "port:", 5) == 0 || strncmp(argv[4], "relay:", 6) == 0;
     spin_reader = getenv("LATPATH_SPIN") != NULL;
     lat = calloc(total, sizeof *lat);
     if (!external) close(open(out_path, O_CREAT | O_TRUNC | O_WRONLY, 0644));
@@ -168,10 +211,21 @@ int main(int argc, char **argv) {
     listen(lfd, 1);
     if (external) {
         close(lfd);
-        port = atoi(argv[4] + 5);
+        if (strncmp(argv[4], "relay:", 6) == 0) {
+            int back = 0;
+            if (sscanf(argv[4] + 6, "%d:%d", &port, &back) != 2) { fprintf(stderr, "relay:IN_PORT:OUT_PORT\n"); return 2; }
+            relay_fd = socket(AF_INET, SOCK_STREAM, 0);
+            int one = 1;
+            setsockopt(relay_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            struct sockaddr_in b = {.sin_family = AF_INET, .sin_port = htons(back), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+            if (bind(relay_fd, (struct sockaddr *)&b, sizeof b) != 0 || listen(relay_fd, 64) != 0) { perror("relay listen"); return 2; }
+        } else {
+            port = atoi(argv[4] + 5);
+        }
     }
     pthread_t s, r, d;
     pthread_create(&d, NULL, reader, NULL);
+    if (relay_fd >= 0) usleep(500000);  // the program under test connects its outputs first
     if (!external) pthread_create(&r, NULL, receiver, &lfd);
     pthread_create(&s, NULL, sender, NULL);
     pthread_join(s, NULL);

@@ -12,7 +12,8 @@
 #    TCP -> one thread appending to a file with write(2), or with io_uring as Sluice does ->
 #    inotify reader), interleaved with `sluice bench latency`: the tail this machine gives any
 #    program on that path; and the same C sender and reader against a `sluice run` process
-#    (`latpath ... port:N`), so the harness is the same for C and Sluice;
+#    (`latpath ... port:N`), so the harness is the same for C and Sluice; and tcp -> tcp through
+#    Sluice (`latpath ... relay:N:M`: no file, no inotify, no io-wq hand-off);
 #  - hiccups: one pinned thread per CPU spinning on the clock for 10 s (`perf/hiccup.c`): how
 #    often and how long this machine takes a CPU away from a running thread. No program's tail
 #    latency can be shorter than these gaps.
@@ -89,8 +90,18 @@ if want latency; then
     for _ in $(seq 1 250); do [[ -f $node_out ]] && ss -ltn | grep -q ":$port " && break; sleep 0.02; done
     echo "sluice-c-harness $("$out/latpath" "$node_out" 100000 4 "port:$port")"
     kill -TERM "$node"; wait "$node"
+    # tcp -> tcp: the C sender into sluice, sluice's tcp output back to the C reader (no file).
+    back=$((port + 1))
+    "$out/latpath" /dev/null 100000 4 "relay:$port:$back" > "$out/latency-relay.txt" &
+    relay=$!
+    sleep 0.1
+    "$sluice" run --admin off --workers "$workers" --input "tcp:listen=127.0.0.1:$port" --output "tcp:address=127.0.0.1:$back" 2>"$out/latency-relay-node.log" &
+    node=$!
+    wait "$relay"
+    echo "sluice-tcp-relay $(cat "$out/latency-relay.txt")"
+    kill -TERM "$node"; wait "$node"
   done > "$out/latency.txt"
-  for k in c-write c-uring sluice sluice-c-harness; do
+  for k in c-write c-uring sluice sluice-c-harness sluice-tcp-relay; do
     p50=$(awk -v k="$k" '$1 == k { print $2 }' "$out/latency.txt" | median)
     p99=$(awk -v k="$k" '$1 == k { print $3 }' "$out/latency.txt" | median)
     p999=$(awk -v k="$k" '$1 == k { print $4 }' "$out/latency.txt" | median)
@@ -99,6 +110,7 @@ if want latency; then
       c-uring) what="C, io_uring write (punted to io-wq for ext4)";;
       sluice) what="sluice bench latency (${workers} workers)";;
       sluice-c-harness) what="sluice run (${workers} workers) under the C sender and reader";;
+      sluice-tcp-relay) what="sluice run (${workers} workers) tcp -> tcp, C sender and reader (no file)";;
     esac
     echo "latency: ${what}: p50 ${p50} us, p99 ${p99} us, p99.9 ${p999} us (median of ${runs})"
   done
