@@ -9,6 +9,10 @@ extension EndToEndTests {
         static let commonKeys = ["scenario", "workers", "events", "bytes", "seconds", "events_per_s", "bytes_per_s", "cpu_seconds", "peak_rss_bytes"]
 
         func run(_ arguments: [String]) throws -> [String: Any] {
+            try runWithOutput(arguments).result
+        }
+
+        func runWithOutput(_ arguments: [String]) throws -> (result: [String: Any], lines: [Substring]) {
             let directory = try TemporaryDirectory()
             let sluice = try SluiceProcess(["bench"] + arguments + ["--data-dir", directory.path("data"), "--json"], in: directory)
             let termination = try sluice.waitForExit(within: .seconds(120))
@@ -17,7 +21,7 @@ extension EndToEndTests {
             let last = try #require(lines.last, "no output")
             let object = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any], "last line is not a JSON object: \(last)")
             for key in Self.commonKeys { #expect(object[key] != nil, "missing \(key) in \(last)") }
-            return object
+            return (object, lines)
         }
 
         @Test func fileScenariosReadEveryLine() throws {
@@ -48,6 +52,25 @@ extension EndToEndTests {
             #expect(p50 > 0 && p50 <= p99 && p99 <= p999, "\(result)")
             #expect((result["cpu_seconds"] as? Double ?? 0) > 0, "\(result)")
             #expect((result["peak_rss_bytes"] as? Int ?? 0) > 10 << 20, "the node's peak RSS, not zero: \(result)")
+        }
+
+        /// With --runs the rate is the same in every run, so each percentile reported is the
+        /// median of that percentile over the runs (not the percentiles of one run picked by rate).
+        @Test func latencyPercentilesOverSeveralRunsAreTheMediansOfEachPercentile() throws {
+            let (result, lines) = try runWithOutput(["latency", "--seconds", "0.5", "--rate", "4000", "--workers", "1", "--runs", "3"])
+            var perRun: [[Double]] = []
+            for line in lines where line.hasPrefix("run ") {
+                // run N: … latency p50 X us, p99 Y us, p99.9 Z us
+                let parts = line.split(separator: " ")
+                let values = ["p50", "p99", "p99.9"].compactMap { key in parts.firstIndex(of: Substring(key)).flatMap { Double(parts[$0 + 1]) } }
+                if values.count == 3 { perRun.append(values) }
+            }
+            try #require(perRun.count == 3, "three runs with percentiles: \(lines)")
+            for (i, key) in ["latency_p50_us", "latency_p99_us", "latency_p999_us"].enumerated() {
+                let median = perRun.map { $0[i] }.sorted()[1]
+                let reported = try #require(result[key] as? Double)
+                #expect(abs(reported - median) < 0.051, "\(key): \(reported) is not the median of \(perRun.map { $0[i] })")
+            }
         }
 
         @Test func anUnknownRunFlagIsRefused() throws {
