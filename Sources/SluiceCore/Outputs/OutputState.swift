@@ -383,6 +383,9 @@ struct OutputState {
         guard (awaitingPeerAck || unacked >= 0), deferredBuffer < 0, connected else { return }
         let outstanding = sl_tcp_unacknowledged(fd)
         guard outstanding >= 0 else {
+            // With the later buffer's send in flight, its completion reports the loss (closing
+            // the socket under it now would let that completion land on the wrong buffer).
+            if inflight >= 0 && !awaitingPeerAck { return }
             connectionLost(result: -ECONNRESET, worker: worker)
             return
         }
