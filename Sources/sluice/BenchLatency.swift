@@ -124,28 +124,14 @@ final class PacedSender: @unchecked Sendable {
 
     /// Writes `{"t":T,"seq":N,"pad":"` + x… + `"}\n` (exactly `lineBytes`) at `line`.
     static func format(_ line: UnsafeMutablePointer<UInt8>, sendNanos: UInt64, seq: Int) {
-        var i = 0
-        func put(_ text: StaticString) {
-            text.withUTF8Buffer { for b in $0 { line[i] = b; i += 1 } }
-        }
-        func put(_ value: UInt64) {
-            var digits: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-                         UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
-                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-            var n = 0
-            var v = value
-            withUnsafeMutableBytes(of: &digits) { d in
-                repeat { d[n] = UInt8(48 + v % 10); v /= 10; n += 1 } while v > 0
-                while n > 0 { n -= 1; line[i] = d[n]; i += 1 }
-            }
-        }
-        put("{\"t\":")
-        put(sendNanos)
-        put(",\"seq\":")
-        put(UInt64(seq))
-        put(",\"pad\":\"")
-        while i < lineBytes - 3 { line[i] = 120; i += 1 }
-        put("\"}\n")
+        var w = ByteWriter(UnsafeMutableRawPointer(line))
+        w.put("{\"t\":")
+        w.put(sendNanos)
+        w.put(",\"seq\":")
+        w.put(UInt64(seq))
+        w.put(",\"pad\":\"")
+        while w.count < lineBytes - 3 { w.put(byte: 120) }
+        w.put("\"}\n")
     }
 
     func run() {

@@ -38,50 +38,33 @@ struct GeneratorSource {
 
     /// Writes one line into `out` (capacity ≥ lineBytes + 64); returns its length.
     mutating func writeLine(into out: UnsafeMutableRawPointer) -> Int {
-        var p = 0
-        @inline(__always) func put(_ s: StaticString) {
-            out.advanced(by: p).copyMemory(from: s.utf8Start, byteCount: s.utf8CodeUnitCount)
-            p += s.utf8CodeUnitCount
-        }
-        @inline(__always) func putNumber(_ value: UInt64) {
-            var v = value
-            var digits = 0
-            var tmp = v
-            repeat { digits += 1; tmp /= 10 } while tmp > 0
-            var i = digits - 1
-            repeat {
-                out.storeBytes(of: UInt8(48 + v % 10), toByteOffset: p + i, as: UInt8.self)
-                v /= 10
-                i -= 1
-            } while i >= 0
-            p += digits
-        }
+        var w = ByteWriter(out)
         let r = next()
-        put("{\"ts\":")
-        putNumber(timestampBase &+ sequence)
-        put(",\"type\":\"")
-        put(GeneratorSource.types[Int(r & 3)])
-        put("\",\"user\":\"u")
-        putNumber((r >> 8) % 10_000)
-        put("\",\"value\":")
-        putNumber((r >> 24) % 1000)
-        put(",\"seq\":")
-        putNumber(sequence)
-        put(",\"msg\":\"")
-        let fill = max(0, lineBytes - p - 2)
-        var k = 0
+        w.put("{\"ts\":")
+        w.put(timestampBase &+ sequence)
+        w.put(",\"type\":\"")
+        w.put(GeneratorSource.types[Int(r & 3)])
+        w.put("\",\"user\":\"u")
+        w.put((r >> 8) % 10_000)
+        w.put("\",\"value\":")
+        w.put((r >> 24) % 1000)
+        w.put(",\"seq\":")
+        w.put(sequence)
+        w.put(",\"msg\":\"")
+        let fill = max(0, lineBytes - w.count - 2)
         var letters = r
+        var k = 0
         while k < fill {
             if letters == 0 { letters = next() }
             let c = UInt8(97 + letters % 26)
-            out.storeBytes(of: k % 8 == 7 ? 32 : c, toByteOffset: p + k, as: UInt8.self)
+            w.base.storeBytes(of: k % 8 == 7 ? 32 : c, toByteOffset: w.count + k, as: UInt8.self)
             letters /= 26
             k += 1
         }
-        p += fill
-        put("\"}")
+        w.count += fill
+        w.put("\"}")
         sequence &+= 1
-        return p
+        return w.count
     }
 }
 
