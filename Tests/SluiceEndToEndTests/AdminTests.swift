@@ -359,12 +359,7 @@ extension EndToEndTests {
                 """.write(toFile: config, atomically: true, encoding: .utf8)
             }
             try writeConfig(batchSize: 64)
-            let notifications = try NotifySocket(path: directory.path("notify.sock"))
-            let sluice = try AdminHTTP.withEnvironment(["NOTIFY_SOCKET": directory.path("notify.sock")]) {
-                try SluiceProcess(["run", "--config", config], in: directory)
-            }
-            try AdminHTTP.waitForReady(port: port, sluice)
-            _ = try notifications.receive(until: { $0.contains("READY=1") }, within: .seconds(10))
+            let (sluice, notifications) = try AdminHTTP.startNotifiedNode(config: config, in: directory, adminPort: port)
 
             // Load: a writer appends numbered lines the whole time.
             let total = 20_000
@@ -439,12 +434,7 @@ extension EndToEndTests {
                 try text.write(toFile: config, atomically: true, encoding: .utf8)
             }
             try writeConfig("batch-size: 64", added: false)
-            let notifications = try NotifySocket(path: directory.path("notify.sock"))
-            let sluice = try AdminHTTP.withEnvironment(["NOTIFY_SOCKET": directory.path("notify.sock")]) {
-                try SluiceProcess(["run", "--config", config], in: directory)
-            }
-            try AdminHTTP.waitForReady(port: port, sluice)
-            _ = try notifications.receive(until: { $0.contains("READY=1") }, within: .seconds(10))
+            let (sluice, notifications) = try AdminHTTP.startNotifiedNode(config: config, in: directory, adminPort: port)
 
             // Load on both files the whole time.
             let total = 20_000
@@ -786,6 +776,18 @@ enum AdminHTTP {
         let sluice = try SluiceProcess(["run", "--admin", "127.0.0.1:\(port)"] + arguments, in: directory)
         try waitForReady(port: port, sluice)
         return (sluice, port)
+    }
+
+    /// `sluice run --config CONFIG` (whose admin API is on `adminPort`) with NOTIFY_SOCKET set,
+    /// once /ready answers 200 and READY=1 arrived; later notifications are read from the socket.
+    static func startNotifiedNode(config: String, in directory: TemporaryDirectory, adminPort: UInt16) throws -> (SluiceProcess, NotifySocket) {
+        let notifications = try NotifySocket(path: directory.path("notify.sock"))
+        let sluice = try withEnvironment(["NOTIFY_SOCKET": directory.path("notify.sock")]) {
+            try SluiceProcess(["run", "--config", config], in: directory)
+        }
+        try waitForReady(port: adminPort, sluice)
+        _ = try notifications.receive(until: { $0.contains("READY=1") }, within: .seconds(10))
+        return (sluice, notifications)
     }
 
     /// SIGTERM, then the node must drain and exit 0.
