@@ -167,7 +167,7 @@ extension Node {
                 if !placed {
                     // Slots are filled in order: the slot gets an empty stand-in and stays retired.
                     Log.error("node", "reload: pipeline \(start.definition.name) is not running")
-                    started.append((start.slot, PipelineDefinition(name: start.definition.name, inputs: [], actions: [], output: .devnull)))
+                    started.append((start.slot, .standIn(named: start.definition.name)))
                     failed.insert(start.slot)
                     reload.summary += "; not running: \(start.definition.name)"
                 }
@@ -187,7 +187,7 @@ extension Node {
         // A removed pipeline's slot gets an empty stand-in, so the workers close its output and
         // free its finished sources like those of a replaced one; the slot stays retired.
         let standIns = reload.stops.filter { slot in !starts.contains { $0.slot == slot } }
-            .map { (slot: $0, definition: PipelineDefinition(name: pipelines[$0].name, inputs: [], actions: [], output: .devnull)) }
+            .map { (slot: $0, definition: PipelineDefinition.standIn(named: pipelines[$0].name)) }
         let installs = starts + standIns
         let actionRows = Dictionary(uniqueKeysWithValues: installs.map { ($0.slot, shared.pluginRows.actionBase(slot: $0.slot)) })
         for w in 0..<workerCount {
@@ -197,5 +197,12 @@ extension Node {
         reload.starts = starts
         pipelineReload = reload
         shared.announceReconfiguration()
+    }
+}
+
+extension PipelineDefinition {
+    /// What a retired slot holds: no inputs, no actions, devnull (its old output gets closed).
+    static func standIn(named name: String) -> PipelineDefinition {
+        PipelineDefinition(name: name, inputs: [], actions: [], output: .devnull)
     }
 }

@@ -64,10 +64,11 @@ extension Worker {
     }
 
     /// An output is replaced only when it has nothing in flight (no write, connect or wait for
-    /// the peer's acknowledgement whose completion would reach the new one).
+    /// the peer's acknowledgement whose completion would reach the new one; a batch waiting for
+    /// the peer keeps the output from being idle).
     func canInstall(_ delivery: PipelineMailbox.Delivery) -> Bool {
         for (slot, _) in delivery.slots where slot < pipelineCount {
-            if !outputs[slot].isIdle || outputs[slot].connecting || outputs[slot].awaitingPeerAck { return false }
+            if !outputs[slot].isIdle || outputs[slot].connecting { return false }
         }
         return true
     }
@@ -82,19 +83,7 @@ extension Worker {
                 actionTable[slot].deallocate()
                 releaseFinishedFiles(of: slot)
             }
-            (outputs + slot).initialize(to: OutputState(pipeline: slot, definition: definition.output,
-                                                        fd: delivery.assignment.outputFDs[slot] ?? -1,
-                                                        deadLetterFD: delivery.assignment.deadLetterFDs[slot] ?? -1,
-                                                        settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes,
-                                                        tuning: definition.tuning))
-            actionTable[slot] = .allocate(capacity: max(definition.actions.count, 1))
-            actionTable[slot].initialize(from: definition.actions.map { $0.forWorker() }, count: definition.actions.count)
-            actionCounts[slot] = definition.actions.count
-            actionRowBase[slot] = delivery.actionRows[slot] ?? 0
-            aggregators.removeAll { $0.pipeline == slot }
-            for (a, action) in definition.actions.enumerated() {
-                if case .aggregate = action { aggregators.append((slot, a)) }
-            }
+            setUpSlot(slot, definition, assignment: delivery.assignment, actionRowBase: delivery.actionRows[slot] ?? 0)
             if slot == pipelineCount {
                 pipelineCount += 1
                 pipelineNames.append(definition.name)

@@ -149,15 +149,6 @@ final class Worker {
         actionCounts.initialize(repeating: 0, count: slots)
         actionRowBase = .allocate(capacity: slots)
         actionRowBase.initialize(repeating: 0, count: slots)
-        for p in shared.pipelines.indices { actionRowBase[p] = shared.pluginRows.actionBase(slot: p) }
-        for (p, pipeline) in shared.pipelines.enumerated() {
-            actionCounts[p] = pipeline.actions.count
-            actionTable[p] = .allocate(capacity: max(pipeline.actions.count, 1))
-            actionTable[p].initialize(from: pipeline.actions.map { $0.forWorker() }, count: pipeline.actions.count)
-            for (a, action) in pipeline.actions.enumerated() {
-                if case .aggregate = action { aggregators.append((p, a)) }
-            }
-        }
         let batch = settings.batchSize
         scratch = EventBatch(capacity: batch)
         carry = EventBatch(capacity: batch)
@@ -168,11 +159,26 @@ final class Worker {
         wakeTargets.initialize(repeating: false, count: workerCount)
         outputs = .allocate(capacity: slots)
         for (p, pipeline) in shared.pipelines.enumerated() {
-            (outputs + p).initialize(to: OutputState(pipeline: p, definition: pipeline.output, fd: assignment.outputFDs[p] ?? -1,
-                                                     deadLetterFD: assignment.deadLetterFDs[p] ?? -1,
-                                                     settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes,
-                                                     tuning: pipeline.tuning))
+            setUpSlot(p, pipeline, assignment: assignment, actionRowBase: shared.pluginRows.actionBase(slot: p))
         }
+    }
+
+    /// Puts `definition` into `slot` (at start, or a reload's install after the old one was
+    /// torn down): this worker's own copies of its actions, its action counter rows, its
+    /// aggregators, and a fresh output on the descriptors the control thread opened.
+    func setUpSlot(_ slot: Int, _ definition: PipelineDefinition, assignment: WorkerAssignment, actionRowBase base: Int) {
+        actionCounts[slot] = definition.actions.count
+        actionTable[slot] = .allocate(capacity: max(definition.actions.count, 1))
+        actionTable[slot].initialize(from: definition.actions.map { $0.forWorker() }, count: definition.actions.count)
+        actionRowBase[slot] = base
+        aggregators.removeAll { $0.pipeline == slot }
+        for (a, action) in definition.actions.enumerated() {
+            if case .aggregate = action { aggregators.append((slot, a)) }
+        }
+        (outputs + slot).initialize(to: OutputState(pipeline: slot, definition: definition.output, fd: assignment.outputFDs[slot] ?? -1,
+                                                    deadLetterFD: assignment.deadLetterFDs[slot] ?? -1,
+                                                    settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes,
+                                                    tuning: definition.tuning))
     }
 
     // MARK: Thread body
