@@ -251,9 +251,9 @@ extension EndToEndTests.HostileInput {
         defer { close(normal) }
         var closedAfter: Double? = nil
         let start = ContinuousClock.now
-        // Rate checks run about once a second per worker: on a loaded machine the trickler may be
-        // caught only after a few windows, so this goes on (up to 10 s) until it is closed, and
-        // two seconds longer for the normal sender.
+        // Rate checks run about once a second per worker, so the trickler is caught 1-2 s in
+        // (3 s when the check falls just short of a window's end); on a loaded machine this goes
+        // on (up to 10 s) until it is closed, and two seconds longer for the normal sender.
         var sentLines = 0
         for i in 0..<100 {
             if let closedAfter, Double((ContinuousClock.now - start).components.seconds) > closedAfter + 2 { break }
@@ -271,6 +271,7 @@ extension EndToEndTests.HostileInput {
         sluice.send(signal: SIGTERM)
         #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
         let summary = try sluice.summary()
+        recordMeasurement("trickler closed after \(closedAfter.map { "\($0) s" } ?? "never"); \(summary)", named: "min-rate")
         #expect(summary.count("connections_too_slow") == 1, "\(summary)")
         #expect(summary.count("partial_records") >= 1, "\(summary)")
         let lines = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self).split(separator: "\n")

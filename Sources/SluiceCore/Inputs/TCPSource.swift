@@ -30,10 +30,12 @@ struct Connection {
     var pendingHead: Int32 = -1
     var pendingTail: Int32 = -1
     var headConsumed = 0
-    /// Bytes received so far (the stream offset).
+    /// Bytes framed so far (the stream offset).
     var received: UInt64 = 0
+    /// Bytes the kernel has handed over so far, framed or still queued (what `min-rate` measures).
+    var arrived: UInt64 = 0
     var lastReceiveNanos: UInt64 = 0
-    /// Start of the current min-rate window and the bytes received before it.
+    /// Start of the current min-rate window and the bytes arrived before it.
     var windowStartNanos: UInt64 = 0
     var windowStartBytes: UInt64 = 0
     var framer = LineFramer(sourceID: 0, pipelineID: 0, maxEventBytes: 0)
@@ -98,6 +100,7 @@ extension Worker {
         let more = CompletionFlags.hasMore(flags)
         if result > 0, let id = CompletionFlags.bufferID(flags) {
             connections[c].lastReceiveNanos = now
+            connections[c].arrived &+= UInt64(result)
             bufferLength[id] = result
             bufferNext[id] = -1
             if connections[c].pendingTail >= 0 { bufferNext[Int(connections[c].pendingTail)] = Int32(id) } else { connections[c].pendingHead = Int32(id) }
@@ -186,18 +189,22 @@ extension Worker {
     /// Closes connections silent for longer than their listener's idle timeout (checked about
     /// once a second).
     func closeIdleConnections() {
-        // A connection waiting for receive buffers (pool full) is held back, not idle: its
-        // unread bytes would be lost if it were closed now.
-        if poolExhausted { return }
+        // While the pool is full every connection is held back, neither idle nor slow: its
+        // unread bytes would be lost if it were closed now, and its rate window restarts.
+        if poolExhausted {
+            for c in 0..<connectionCapacity where connections[c].active { restartRateWindow(c) }
+            return
+        }
         for c in 0..<connectionCapacity where connections[c].active && !connections[c].ended {
             // A reload stops this pipeline, but the sender never pauses: close it after
             // --shutdown-timeout (what it sent after our last read is lost; it sees the reset).
             let p = connections[c].pipeline
             let forced = !stopping && pipelineStopping(p) && now &- slotProgress[p].stopNanos > UInt64(settings.shutdownTimeoutMicros) * 1000
-            if connections[c].needsRearm || connections[c].pendingHead >= 0, !forced {
-                // Held back by backpressure: neither idle nor slow; its rate window restarts.
-                connections[c].windowStartNanos = now
-                connections[c].windowStartBytes = connections[c].received
+            // Held back by backpressure (no receive buffer left, so nothing is read from it):
+            // neither idle nor slow; its rate window restarts. Bytes merely waiting to be framed
+            // in this turn are not backpressure: they were received, and count as arrived.
+            if connections[c].needsRearm, !forced {
+                restartRateWindow(c)
                 continue
             }
             var limit = listeners[connections[c].listener].idleTimeoutNanos
@@ -206,12 +213,13 @@ extension Worker {
             let l = connections[c].listener
             var slow = false
             if !closing && listeners[l].minBytesPerWindow > 0 && now &- connections[c].windowStartNanos >= listeners[l].minRateWindowNanos {
-                let got = connections[c].received &- connections[c].windowStartBytes
+                let got = connections[c].arrived &- connections[c].windowStartBytes
                 slow = got < listeners[l].minBytesPerWindow
-                connections[c].windowStartNanos = now
-                connections[c].windowStartBytes = connections[c].received
+                restartRateWindow(c)
             }
-            guard slow || forced || (limit > 0 && now &- connections[c].lastReceiveNanos > limit) else { continue }
+            // Bytes still queued for framing: not idle, whatever the time since they came.
+            let idle = connections[c].pendingHead < 0 && limit > 0 && now &- connections[c].lastReceiveNanos > limit
+            guard slow || forced || idle else { continue }
             if forced {
                 counters.add(.connectionsTimedOut, 1, pipeline: p)
                 Log.warn("input tcp", "reload: a connection of pipeline \(pipelineNames[p]) kept sending for \(settings.shutdownTimeoutMicros / 1000) ms (--shutdown-timeout); closing it so the reload can go on (the sender reconnects)")
@@ -225,6 +233,11 @@ extension Worker {
                 markReady(c)
             }
         }
+    }
+
+    func restartRateWindow(_ c: Int) {
+        connections[c].windowStartNanos = now
+        connections[c].windowStartBytes = connections[c].arrived
     }
 
     func closeConnection(_ c: Int) {
