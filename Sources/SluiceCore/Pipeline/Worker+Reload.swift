@@ -31,16 +31,38 @@ extension Worker {
             case .running: break
             case .stopping:
                 transitioning = true
-                if pipelineQuiet(slot) { shared.acknowledge(worker: index, slot: slot, round: round, .quiet) }
+                if pipelineQuiet(slot) { acknowledge(slot, round: round, .quiet) }
             case .finalizing:
                 transitioning = true
-                slotProgress[slot].phase = .finalizing
-                if aggregatesFinal(pipeline: slot) { shared.acknowledge(worker: index, slot: slot, round: round, .final) }
+                if slotProgress[slot].phase != .finalizing {
+                    slotProgress[slot].phase = .finalizing
+                    slotProgress[slot].toldEmpty = false
+                }
+                if aggregatesFinal(pipeline: slot) { acknowledge(slot, round: round, .final) }
             case .retired:
                 slotProgress[slot].phase = .retired
             }
         }
         reconfiguring = transitioning
+    }
+
+    /// Acknowledges a step of the reload, and wakes the control thread when that is news: this
+    /// worker's acknowledgement, or the pipeline holding no event any more once every worker has
+    /// acknowledged (creations are final then, so the count only falls). Without the wake-up
+    /// the control thread would see it at its next turn (`Node.controlTurnMillis`).
+    func acknowledge(_ slot: Int, round: UInt64, _ ack: PipelineSlots.Ack) {
+        let value = round << 2 | ack.rawValue
+        var news = false
+        if shared.slotAck(worker: index, slot: slot) != value {
+            shared.acknowledge(worker: index, slot: slot, round: round, ack)
+            news = true
+        }
+        if !slotProgress[slot].toldEmpty && (0..<workerCount).allSatisfy({ shared.slotAck(worker: $0, slot: slot) == value })
+            && shared.eventsInFlight(slot: slot) == 0 {
+            slotProgress[slot].toldEmpty = true
+            news = true
+        }
+        if news { shared.wakeControl() }
     }
 
     /// True when nothing of this worker reads into pipeline `slot` any more.
@@ -103,6 +125,7 @@ extension Worker {
         }
         publish(.inputsFinished, inputsFinished())
         sl_store_release(shared.word(index, .installed), delivery.round)
+        shared.wakeControl()
     }
 
     func startSources(_ assignment: WorkerAssignment) {

@@ -104,6 +104,9 @@ final class Worker {
         /// When this worker began stopping it (a connection that never falls quiet is closed
         /// `--shutdown-timeout` later, so a busy sender cannot hold a reload forever).
         var stopNanos: UInt64 = 0
+        /// This worker woke the control thread when the stopped pipeline held no event any
+        /// more (once per phase).
+        var toldEmpty = false
     }
     var slotProgress: [SlotProgress]
     /// Some slot is stopping or finalizing: its acknowledgements are checked every turn.
