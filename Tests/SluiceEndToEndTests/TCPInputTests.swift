@@ -153,3 +153,56 @@ extension EndToEndTests.TCPInput {
         #expect(summary.count("partial_records") == 0, "\(summary)")
     }
 }
+
+extension EndToEndTests.TCPInput {
+    /// Connections the kernel completed but the worker had not yet accepted when SIGTERM came
+    /// (here: the only worker is stalled on purpose while they connect and send) are accepted
+    /// and read before the listener closes. Found by `sluice bench tcp-file`, whose SIGTERM
+    /// follows its senders' last write at once: one connection in ten runs lost every line,
+    /// either reset in the listen backlog or closed as "rejected" when its accept completed
+    /// after the stop.
+    @Test func connectionsNotYetAcceptedAtSigtermAreReadNotReset() throws {
+        let directory = try TemporaryDirectory()
+        let output = directory.path("out.ndjson")
+        let port = try LoopbackTCP.freePort()
+        let sluice = try AdminHTTP.withEnvironment(["SLUICE_TEST_STALL_WORKER": "0", "SLUICE_TEST_STALL_AFTER_MS": "300", "SLUICE_TEST_STALL_FOR_MS": "1500"]) {
+            try SluiceProcess(["run", "--admin", "off", "--workers", "1", "--input", "tcp:listen=127.0.0.1:\(port)",
+                               "--output", "file:path=\(output)"], in: directory)
+        }
+        try sluice.waitForStandardError(containing: "stalling this worker on purpose", within: .seconds(10))
+        let connections = 4, lines = 500
+        for conn in 0..<connections {
+            let bytes = ByteBuilder(capacity: lines * Self.lineBytes)
+            for seq in 0..<lines { Self.writeLine(conn: conn, seq: seq, into: bytes) }
+            let fd = try LoopbackTCP.connect(port: port)
+            try bytes.withBytes { try LoopbackTCP.sendAll(fd, $0) }
+            close(fd)
+        }
+        // The worker is still stalled: nothing was accepted yet when the stop begins.
+        #expect(!sluice.standardError().contains("moving again"))
+        sluice.send(signal: SIGTERM)
+        #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+        let summary = try sluice.summary()
+        #expect(summary.count("connections_accepted") == connections, "\(summary)")
+        #expect(summary.count("connections_rejected") == 0, "\(summary)")
+        #expect(summary.count("events_in") == connections * lines, "\(summary)")
+        var perConnection = [Int](repeating: 0, count: connections)
+        let written = try Data(contentsOf: URL(fileURLWithPath: output))
+        let expected = ByteBuilder(capacity: Self.lineBytes)
+        var wrong = 0
+        let rest = written.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            bytes.forEachLine { line in
+                // `{"conn":C,…`: C at offset 8; a connection's lines must come whole and in order.
+                guard line.count == Self.lineBytes - 1, (48..<48 + UInt8(connections)).contains(line[8]) else { wrong += 1; return }
+                let conn = Int(line[8] - 48)
+                expected.removeAll()
+                Self.writeLine(conn: conn, seq: perConnection[conn], into: expected)
+                if !expected.withBytes({ line.equals(UnsafeRawBufferPointer(rebasing: $0.dropLast())) }) { wrong += 1 }
+                perConnection[conn] += 1
+            }
+        }
+        #expect(rest.isEmpty, "output ends in an unterminated line of \(rest.count) bytes")
+        #expect(wrong == 0, "lines out of order or altered")
+        #expect(perConnection == [Int](repeating: lines, count: connections), "lines per connection: \(perConnection)")
+    }
+}

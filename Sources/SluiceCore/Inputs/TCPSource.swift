@@ -60,8 +60,15 @@ extension Worker {
             }
             return
         }
-        let fd = result
-        if stopping || listeners[l].fd < 0 || listeners[l].open >= listeners[l].maxConnections {
+        adoptConnection(fd: result, listener: l)
+    }
+
+    /// Takes an accepted connection in, or closes it at once (counted as rejected) when the
+    /// listener is at its `max-connections` share or every connection entry is in use. A
+    /// connection accepted after the input began to stop is taken in too: its sender may already
+    /// have written into it, and the node reads it until it falls quiet like any open one.
+    func adoptConnection(fd: Int32, listener l: Int) {
+        if listeners[l].open >= listeners[l].maxConnections {
             counters.add(.connectionsRejected, 1, pipeline: listeners[l].pipeline)
             Glibc.close(fd)
             return
@@ -87,6 +94,29 @@ extension Worker {
         nextSourceID &+= 1
         connections[c] = connection
         armReceive(c)
+    }
+
+    /// Before a listener closes, takes in the connections the kernel has completed but nobody
+    /// accepted yet: closing the socket would reset them, and their senders may already have
+    /// written (a plain non-blocking accept loop, once, at stop; the multishot accept is
+    /// cancelled first, and any connection it still reports is adopted in the same way).
+    func acceptBacklog(_ l: Int) {
+        let fd = listeners[l].fd
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else { return }
+        while true {
+            let accepted = Glibc.accept(fd, nil, nil)
+            if accepted < 0 {
+                if errno == EINTR { continue }
+                if errno != EAGAIN && errno != EWOULDBLOCK {
+                    counters.add(.inputErrors, 1, pipeline: listeners[l].pipeline)
+                    Log.warn("input tcp", "\(SystemError.lastErrno("accept at stop"))")
+                }
+                return
+            }
+            _ = fcntl(accepted, F_SETFD, FD_CLOEXEC)
+            adoptConnection(fd: accepted, listener: l)
+        }
     }
 
     func armReceive(_ c: Int) {

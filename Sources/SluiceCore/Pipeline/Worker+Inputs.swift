@@ -45,6 +45,7 @@ extension Worker {
 
     func closeListener(_ l: Int) {
         if listeners[l].armed { ring.cancel(target: userData(.accept, l), userData: userData(.cancel, 0)) }
+        acceptBacklog(l)
         ring.close(fd: listeners[l].fd, userData: userData(.close, 0))
         listeners[l].fd = -1
     }
