@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCore
 import Glibc
 
 /// Data and load for `sluice bench`: deterministic NDJSON files, page-cache warm-up, loopback
@@ -194,7 +195,18 @@ final class TCPSenders: @unchecked Sendable {
         defer { close(fd) }
         let lineBytes = 256
         let perWrite = 256
-        var buffer = [UInt8](repeating: 0, count: lineBytes * perWrite)
+        // Every line is `{"conn":C,"seq":N,"msg":"` + x… + `"}\n`. The x… and the end are laid
+        // down once; each line then rewrites only its prefix, which never gets shorter in a
+        // given place (seq grows), so no stale byte is left. Nothing is allocated per line:
+        // the sender shares the node's two CPUs, and its cost would count against the node.
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: lineBytes * perWrite, alignment: 64)
+        defer { buffer.deallocate() }
+        for i in 0..<perWrite {
+            let line = buffer + i * lineBytes
+            line.initializeMemory(as: UInt8.self, repeating: 120, count: lineBytes - 3)
+            var w = ByteWriter(line + (lineBytes - 3))
+            w.put("\"}\n")
+        }
         var sequence = 0
         let deadline = Date().addingTimeInterval(seconds)
         var lines: UInt64 = 0
@@ -202,18 +214,17 @@ final class TCPSenders: @unchecked Sendable {
             if let limit = linesPerConnection { if sequence >= limit { break } } else if Date() >= deadline { break }
             let count = linesPerConnection.map { min(perWrite, $0 - sequence) } ?? perWrite
             for i in 0..<count {
-                let prefix = Array("{\"conn\":\(connection),\"seq\":\(sequence + i),\"msg\":\"".utf8)
-                let base = i * lineBytes
-                for (k, b) in prefix.enumerated() { buffer[base + k] = b }
-                for k in prefix.count..<(lineBytes - 3) { buffer[base + k] = 120 }
-                buffer[base + lineBytes - 3] = 34
-                buffer[base + lineBytes - 2] = 125
-                buffer[base + lineBytes - 1] = 10
+                var w = ByteWriter(buffer + i * lineBytes)
+                w.put("{\"conn\":")
+                w.put(UInt64(connection))
+                w.put(",\"seq\":")
+                w.put(UInt64(sequence + i))
+                w.put(",\"msg\":\"")
             }
             var offset = 0
             let total = count * lineBytes
             while offset < total {
-                let n = buffer.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, total - offset, Int32(MSG_NOSIGNAL)) }
+                let n = Glibc.send(fd, buffer + offset, total - offset, Int32(MSG_NOSIGNAL))
                 if n <= 0 { return lines }
                 offset += n
             }
