@@ -234,3 +234,24 @@ extension EndToEndTests.FileInput {
         #expect(lines == ["{\"n\":1}", "{\"n\":2}", "{\"n\":3}", "{\"n\":4}"])
     }
 }
+
+extension EndToEndTests.FileInput {
+    /// A followed path or glob that names no file yet keeps the node running until the file
+    /// appears; its lines are delivered. (The node used to find its inputs finished at once and
+    /// exit 0 with nothing read.)
+    @Test(arguments: ["app.log", "*.log"])
+    func aFollowedPathThatDoesNotExistYetIsWaitedFor(pattern: String) throws {
+        let directory = try TemporaryDirectory()
+        let output = directory.path("out.ndjson")
+        let sluice = try SluiceProcess(["run", "--admin", "off", "--input", "file:path=\(directory.path(pattern)),follow=true,rescan-interval=100ms",
+                                        "--output", "file:path=\(output)"], in: directory)
+        try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+        usleep(500_000)
+        #expect(sluice.isRunning, "the node exited with nothing to read: \(sluice.standardError())")
+        try Data("{\"n\":1}\n{\"n\":2}\n".utf8).write(to: URL(fileURLWithPath: directory.path("app.log")))
+        try sluice.waitForFile(output, toReach: 16, within: .seconds(10))
+        sluice.send(signal: SIGTERM)
+        #expect(try sluice.waitForExit(within: .seconds(10)) == .exited(0))
+        #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self) == "{\"n\":1}\n{\"n\":2}\n")
+    }
+}

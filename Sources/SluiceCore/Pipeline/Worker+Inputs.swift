@@ -70,6 +70,9 @@ extension Worker {
         if !activeFiles.isEmpty { return false }
         for g in generators.indices where !generators[g].finished { return false }
         if !stopping && listeners.contains(where: { $0.fd >= 0 }) { return false }
+        // A followed path or glob is watched for files that appear later, even when none
+        // exists yet.
+        if !stopping && !globWatches.isEmpty { return false }
         if activeConnections > 0 { return false }
         return true
     }
