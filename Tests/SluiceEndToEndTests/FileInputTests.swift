@@ -255,3 +255,40 @@ extension EndToEndTests.FileInput {
         #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self) == "{\"n\":1}\n{\"n\":2}\n")
     }
 }
+
+extension EndToEndTests.FileInput {
+    /// Several files on one worker whose lines all outgrow an ordinary event slot, with one
+    /// large slot: the files take turns at it, and every line arrives, even with a 60 s
+    /// flush interval. Found by an adversarial run: the worker stopped serving its files at the
+    /// first one that found no free large slot (the file holding it could starve), and it
+    /// counted those failed attempts as progress, so it never went idle and a partly filled
+    /// output batch (holding the large slot) waited for the whole flush interval: one line
+    /// per flush interval, 20 s for 4,000 lines at the default 5 ms. Now the other sources are
+    /// still served, and a worker whose sources only wait for events is idle, which flushes
+    /// its output at once.
+    @Test func filesTakingTurnsAtTheOnlyLargeSlotAllFinish() throws {
+        let directory = try TemporaryDirectory()
+        let output = directory.path("out.log")
+        let files = 4, linesPerFile = 150
+        var random = SeededRandom(seed: 11)
+        for f in 0..<files {
+            var text = ""
+            for n in 0..<linesPerFile { text += "f\(f):\(n):" + String(repeating: "z", count: Int.random(in: 5_000...20_000, using: &random)) + "\n" }
+            try Data(text.utf8).write(to: URL(fileURLWithPath: directory.path("in\(f).log")))
+        }
+        let sluice = try SluiceProcess(["run", "--admin", "off", "--workers", "1", "--large-event-slots", "1", "--flush-interval", "60s",
+                                        "--input", "file:path=\(directory.path("in*.log"))", "--output", "file:path=\(output)"], in: directory)
+        #expect(try sluice.waitForExit(within: .seconds(50)) == .exited(0))
+        let summary = try sluice.summary()
+        #expect(summary.count("events_in") == files * linesPerFile, "\(summary)")
+        var next = [Int](repeating: 0, count: files)
+        var wrong = 0
+        for line in String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 2)
+            guard parts.count == 3, let f = Int(parts[0].dropFirst()), f < files, Int(parts[1]) == next[f] else { wrong += 1; continue }
+            next[f] += 1
+        }
+        #expect(wrong == 0, "lines out of order or malformed")
+        #expect(next == [Int](repeating: linesPerFile, count: files), "lines per file: \(next)")
+    }
+}

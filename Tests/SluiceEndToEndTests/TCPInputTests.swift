@@ -206,3 +206,34 @@ extension EndToEndTests.TCPInput {
         #expect(perConnection == [Int](repeating: lines, count: connections), "lines per connection: \(perConnection)")
     }
 }
+
+extension EndToEndTests.TCPInput {
+    /// Connections that each send the first half of a line longer than an ordinary event slot,
+    /// pause, then the rest: with one large slot on one worker they take turns at it and every
+    /// line arrives. Found by an adversarial run: the worker stopped serving its connections at
+    /// the first one that found no free large slot, so the connection holding it never got its
+    /// second half framed, and the node spun at 100% CPU with nothing written until SIGTERM.
+    @Test func connectionsHalfwayThroughLongLinesTakeTurnsAtTheOnlyLargeSlot() throws {
+        let directory = try TemporaryDirectory()
+        let output = directory.path("out.log")
+        let port = try LoopbackTCP.freePort()
+        let sluice = try SluiceProcess(["run", "--admin", "off", "--workers", "1", "--large-event-slots", "1",
+                                        "--input", "tcp:listen=127.0.0.1:\(port)", "--output", "file:path=\(output)"], in: directory)
+        try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+        let connections = 6, lineBytes = 20_000
+        let lines = (0..<connections).map { c in Array(("c\(c):" + String(repeating: "z", count: lineBytes - 4) + "\n").utf8) }
+        let fds = try (0..<connections).map { _ in try LoopbackTCP.connect(port: port) }
+        for (c, fd) in fds.enumerated() { try lines[c].withUnsafeBytes { try LoopbackTCP.sendAll(fd, UnsafeRawBufferPointer(rebasing: $0[..<(lineBytes / 2)])) } }
+        usleep(300_000)
+        for (c, fd) in fds.enumerated() {
+            try lines[c].withUnsafeBytes { try LoopbackTCP.sendAll(fd, UnsafeRawBufferPointer(rebasing: $0[(lineBytes / 2)...])) }
+            close(fd)
+        }
+        let total = lines.reduce(0) { $0 + $1.count }
+        try sluice.waitForFile(output, toReach: total, within: .seconds(20))
+        sluice.send(signal: SIGTERM)
+        #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+        let written = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self).split(separator: "\n").map(String.init).sorted()
+        #expect(written == lines.map { String(decoding: $0.dropLast(), as: UTF8.self) }.sorted())
+    }
+}

@@ -154,6 +154,7 @@ extension Worker {
             let s = files[f].nextSlotToFrame
             let slot = files[f].slots + s
             guard slot.pointee.state == .ready else { break }
+            let progressedBefore = progressed
             progressed = true
             if slot.pointee.length < 0 {
                 let error = SystemError(negated: slot.pointee.length, operation: "read \(files[f].path)")
@@ -190,7 +191,9 @@ extension Worker {
             dispatchInputBatch(to: files[f].target)
             if r.stop == .poolExhausted {
                 poolExhausted = true
-                return progressed
+                // Waiting for a free event is not progress: the worker may sleep until one
+                // comes back (a completion or another worker's return wakes it).
+                return progressedBefore || r.consumed > 0
             }
             if r.stop == .batchFull { continue }
             files[f].expectedOffset = slot.pointee.offset + UInt64(length)

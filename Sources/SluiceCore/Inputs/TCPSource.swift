@@ -163,19 +163,23 @@ extension Worker {
         readyCount += 1
     }
 
-    /// Frames queued buffers of ready connections in arrival order; closes ended ones.
+    /// Frames queued buffers of ready connections in arrival order; closes ended ones. A
+    /// connection that finds no free event stays ready; the others are still served (see
+    /// `runInputs`).
     func serviceConnections() -> Bool {
         var progressed = false
         var i = 0
         while i < readyCount {
             let c = Int(readyConnections[i])
-            if poolExhausted { break }
-            progressed = true
+            let framedBefore = connections[c].received
             if drainConnection(c) {
+                progressed = true
                 connections[c].queued = false
                 readyCount -= 1
                 readyConnections[i] = readyConnections[readyCount]
             } else {
+                // Still waiting for a free event: progress only if some bytes were framed.
+                if connections[c].received != framedBefore { progressed = true }
                 i += 1
             }
         }

@@ -1,8 +1,12 @@
 import Glibc
 
 extension Worker {
-    /// Lets every input frame what arrived and issue new reads; stops early when the pool is
-    /// exhausted (backpressure: no new reads or receive buffers until events come back).
+    /// Lets every input frame what arrived and issue new reads. A source that finds no free
+    /// event stops where it is (backpressure: no new reads or receive buffers for it until
+    /// events come back), and `poolExhausted` is set; the other sources are still served in
+    /// this turn. They may need no new event: a source holding a half-read long record in a
+    /// large slot only needs its next bytes, and stopping every source at the first one that
+    /// waits for a large slot would leave those records, and the large slots, held forever.
     func runInputs() -> Bool {
         if poolExhausted {
             // Retry only when something was released since (takeBackReleased / local releases).
@@ -15,15 +19,12 @@ extension Worker {
             let f = activeFiles[i]
             progressed = serviceFile(f) || progressed
             if i < activeFiles.count && activeFiles[i] == f { i += 1 }  // else it finished and left the list
-            if poolExhausted { return progressed }
         }
         if readyCount > 0 || buffersRecycled {
             progressed = serviceConnections() || progressed
-            if poolExhausted { return progressed }
         }
         for g in generators.indices where !generators[g].finished {
             progressed = serviceGenerator(g) || progressed
-            if poolExhausted { return progressed }
         }
         return progressed
     }
