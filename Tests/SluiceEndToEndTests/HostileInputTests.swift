@@ -279,3 +279,45 @@ extension EndToEndTests.HostileInput {
         #expect(lines.contains { $0.allSatisfy { $0 == "x" } }, "the trickler's partial line")
     }
 }
+
+extension EndToEndTests.HostileInput {
+    /// `max-connections` holds for the node, not per worker: exactly that many open connections
+    /// are all accepted on two workers, and one more is rejected. Found by an adversarial run:
+    /// each worker took max/workers, SO_REUSEPORT spread the connections unevenly, and 1-5 of
+    /// 100 connections against max-connections=100 were rejected (some of their lines lost).
+    @Test func exactlyMaxConnectionsAreAcceptedOnTwoWorkersAndOneMoreIsRejected() throws {
+        let directory = try TemporaryDirectory()
+        let output = directory.path("out.log")
+        let port = try LoopbackTCP.freePort()
+        let limit = 40
+        let sluice = try SluiceProcess(["run", "--admin", "off", "--workers", "2", "--input", "tcp:listen=127.0.0.1:\(port),max-connections=\(limit)",
+                                        "--output", "file:path=\(output)"], in: directory)
+        try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+        var open: [Int32] = []
+        defer { for fd in open { close(fd) } }
+        var expected = 0
+        for c in 0..<limit {
+            let fd = try LoopbackTCP.connect(port: port)
+            open.append(fd)
+            let line = Array("connection \(c)\n".utf8)
+            try line.withUnsafeBytes { try LoopbackTCP.sendAll(fd, $0) }
+            expected += line.count
+        }
+        try sluice.waitForFile(output, toReach: expected, within: .seconds(10))
+        let extra = try LoopbackTCP.connect(port: port)
+        open.append(extra)
+        _ = Array("one too many\n".utf8).withUnsafeBytes { Glibc.send(extra, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var byte: UInt8 = 0
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        #expect(recv(extra, &byte, 1, 0) <= 0, "the connection over the limit is closed")
+        sluice.send(signal: SIGTERM)
+        #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+        let summary = try sluice.summary()
+        #expect(summary.count("connections_accepted") == limit, "\(summary)")
+        #expect(summary.count("connections_rejected") == 1, "\(summary)")
+        #expect(summary.count("events_in") == limit, "\(summary)")
+        let lines = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self).split(separator: "\n")
+        #expect(Set(lines.map(String.init)) == Set((0..<limit).map { "connection \($0)" }))
+    }
+}

@@ -100,7 +100,7 @@ public final class Node {
     func prepare(shared: NodeShared, slots: [(slot: Int, definition: PipelineDefinition)]) throws(SetupError) -> [WorkerAssignment] {
         var assignments = [WorkerAssignment](repeating: WorkerAssignment(), count: workerCount)
         do {
-            try prepareSources(into: &assignments, rows: shared.pluginRows, slots: slots)
+            try prepareSources(into: &assignments, rows: shared.pluginRows, openConnections: shared.openConnections, slots: slots)
         } catch {
             // Nothing half-opened stays behind (a reload goes on without these pipelines).
             for a in assignments { a.closeAll() }
@@ -109,7 +109,8 @@ public final class Node {
         return assignments
     }
 
-    func prepareSources(into assignments: inout [WorkerAssignment], rows: PluginRows, slots: [(slot: Int, definition: PipelineDefinition)]) throws(SetupError) {
+    func prepareSources(into assignments: inout [WorkerAssignment], rows: PluginRows, openConnections: UnsafeMutablePointer<UInt64>,
+                        slots: [(slot: Int, definition: PipelineDefinition)]) throws(SetupError) {
         var readLoad = [Int](repeating: 0, count: workerCount)
         var processLoad = [Int](repeating: 0, count: workerCount)
         var nextReader = 0
@@ -225,18 +226,20 @@ public final class Node {
                                                                  owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes,
                                                                  inputRow: inputRow))
                 case .tcp(let tcp):
-                    let share = (tcp.maxConnections + workerCount - 1) / workerCount
+                    // Every worker listens and may hold every connection: the limit is kept
+                    // node-wide by one count (SO_REUSEPORT does not spread connections evenly).
                     for w in 0..<workerCount {
                         let fd: Int32
                         do { fd = try SocketAddress.listen(host: tcp.host, port: tcp.port) } catch {
                             throw SetupError(description: "pipeline \(pipeline.name): input tcp: \(error)")
                         }
-                        var listener = Listener(fd: fd, pipeline: p, maxConnections: share, idleTimeoutNanos: UInt64(tcp.idleTimeoutMicros) * 1000)
+                        var listener = Listener(fd: fd, pipeline: p, maxConnections: tcp.maxConnections, idleTimeoutNanos: UInt64(tcp.idleTimeoutMicros) * 1000)
+                        listener.openAcrossWorkers = openConnections + Int(inputRow)
                         listener.minRateWindowNanos = UInt64(tcp.minRateWindowMicros) * 1000
                         listener.minBytesPerWindow = UInt64(tcp.minBytesPerSecond) * UInt64(tcp.minRateWindowMicros) / 1_000_000
                         listener.inputRow = inputRow
                         assignments[w].listeners.append(listener)
-                        assignments[w].connectionCapacity += share
+                        assignments[w].connectionCapacity += tcp.maxConnections
                     }
                 case .generator(let g):
                     var ts = timespec()

@@ -42,6 +42,9 @@ public final class NodeShared: @unchecked Sendable {
     /// Bumped by the control thread whenever a slot state changes or installs are posted; a
     /// worker compares it with what it last saw once per loop turn.
     let reconfigWord: UnsafeMutablePointer<UInt64>
+    /// Open connections of each tcp input (by its input counter row), over all workers:
+    /// `max-connections` holds for the node, however SO_REUSEPORT spreads the connections.
+    let openConnections: UnsafeMutablePointer<UInt64>
     /// Pipelines a reload starts, per worker; taken by the worker when `reconfigWord` moves.
     let mailboxes: [PipelineMailbox]
     /// Per-plugin counter rows; read and changed by the control thread only.
@@ -100,6 +103,8 @@ public final class NodeShared: @unchecked Sendable {
         slotAcks.initialize(repeating: 0, count: slotCapacity * n)
         reconfigWord = .allocate(capacity: 8)
         reconfigWord.initialize(repeating: 0, count: 8)
+        openConnections = .allocate(capacity: max(rows.inputCapacity, 1))
+        openConnections.initialize(repeating: 0, count: max(rows.inputCapacity, 1))
         mailboxes = (0..<n).map { _ in PipelineMailbox() }
     }
 
@@ -118,6 +123,7 @@ public final class NodeShared: @unchecked Sendable {
         slotStates.deallocate()
         slotAcks.deallocate()
         reconfigWord.deallocate()
+        openConnections.deallocate()
     }
 
     func word(_ worker: Int, _ w: Word) -> UnsafeMutablePointer<UInt64> { words + (worker * 16 + w.rawValue) }

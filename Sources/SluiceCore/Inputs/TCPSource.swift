@@ -1,11 +1,14 @@
+import CSupport
 import Glibc
 
 /// A listening socket of one worker (every worker listens on the same port with SO_REUSEPORT).
 struct Listener {
     var fd: Int32
     let pipeline: Int
-    /// This worker's share of the input's max-connections.
+    /// The input's max-connections, over all workers (counted in `openAcrossWorkers`).
     let maxConnections: Int
+    /// The input's open connections over all workers (`NodeShared.openConnections`).
+    var openAcrossWorkers: UnsafeMutablePointer<UInt64>? = nil
     let idleTimeoutNanos: UInt64
     /// Bytes a connection must receive per `minRateWindowNanos` (0: no minimum).
     var minBytesPerWindow: UInt64 = 0
@@ -68,12 +71,9 @@ extension Worker {
     /// connection accepted after the input began to stop is taken in too: its sender may already
     /// have written into it, and the node reads it until it falls quiet like any open one.
     func adoptConnection(fd: Int32, listener l: Int) {
-        if listeners[l].open >= listeners[l].maxConnections {
-            counters.add(.connectionsRejected, 1, pipeline: listeners[l].pipeline)
-            Glibc.close(fd)
-            return
-        }
-        guard let c = (0..<connectionCapacity).first(where: { !connections[$0].active }) else {
+        let open = listeners[l].openAcrossWorkers.map { sl_fetch_add($0, 1) } ?? UInt64(listeners[l].open)
+        guard open < UInt64(listeners[l].maxConnections), let c = (0..<connectionCapacity).first(where: { !connections[$0].active }) else {
+            if let count = listeners[l].openAcrossWorkers { sl_fetch_add(count, UInt64.max) }  // back to what it was
             counters.add(.connectionsRejected, 1, pipeline: listeners[l].pipeline)
             Glibc.close(fd)
             return
@@ -276,6 +276,7 @@ extension Worker {
 
     func closeConnection(_ c: Int) {
         ring.close(fd: connections[c].fd, userData: userData(.close, c))
+        if let count = listeners[connections[c].listener].openAcrossWorkers { sl_fetch_add(count, UInt64.max) }
         listeners[connections[c].listener].open -= 1
         activeConnections -= 1
         connections[c] = Connection()
