@@ -277,6 +277,28 @@ public final class Node {
         }
     }
 
+    /// At start, an output file that ends without a newline was cut mid-write by a crash (the
+    /// kernel can stop a write at a page boundary when the process is killed): a newline goes
+    /// after it, so the records written now start on a line of their own instead of being glued
+    /// to the cut one. The cut record stays as it is; its events were not acknowledged, so a
+    /// file input with offsets reads them again.
+    static func endPartialLine(path: String, appendFD: Int32) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        var status = stat()
+        var last: UInt8 = 0
+        let cut = fstat(fd, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG && status.st_size > 0
+            && pread(fd, &last, 1, status.st_size - 1) == 1 && last != 10
+        Glibc.close(fd)
+        guard cut else { return }
+        var newline: UInt8 = 10
+        if write(appendFD, &newline, 1) == 1 {
+            Log.warn("output file", "\(path) ended in a partial line (an earlier run stopped mid-write): added a newline after it")
+        } else {
+            Log.warn("output file", "\(path) ends in a partial line and a newline could not be added: \(SystemError.lastErrno("write"))")
+        }
+    }
+
     /// The offset just after the first newline at or after `offset` (or `size`).
     static func lineStart(fd: Int32, near offset: UInt64, size: UInt64) -> UInt64 {
         var position = offset
@@ -308,6 +330,9 @@ public final class Node {
             pool = try EventPool(settings.pool, placements: placements)
             shared = try NodeShared(settings: settings, pipelines: pipelines, workerCount: workerCount, pool: pool, offsetBook: offsets)
             assignments = try prepare(shared: shared, slots: pipelines.enumerated().map { ($0.offset, $0.element) })
+            for (p, pipeline) in pipelines.enumerated() {
+                if case .file(let f) = pipeline.output, let fd = assignments[0].outputFDs[p] { Node.endPartialLine(path: f.path, appendFD: fd) }
+            }
             control = try ControlPlane(node: self, shared: shared)
         } catch let e as SetupError {
             Log.error("node", e.description)
