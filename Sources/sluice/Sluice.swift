@@ -105,8 +105,28 @@ struct PipelineOptions: ParsableArguments {
         for (name, value) in tuning.given {
             do { try Settings.named(name)!.apply(&settings, value) } catch { throw ConfigError("--\(name): \(error.message)") }
         }
+        if specs.count > PipelineSlots.maxPipelines {
+            throw ConfigError("\(specs.count) pipelines; a node runs at most \(PipelineSlots.maxPipelines)", location: specs[PipelineSlots.maxPipelines].location)
+        }
         let pipelines = try specs.map { (s: PipelineSpec) throws(ConfigError) in try PipelineBuilder.pipeline(s, settings: settings) }
+        try Self.checkListenAddresses(specs, pipelines)
         return (settings, pipelines, usedDefault)
+    }
+
+    /// Two tcp inputs on one address would both listen (SO_REUSEPORT) and the kernel would
+    /// split the connections between them at random: refused.
+    static func checkListenAddresses(_ specs: [PipelineSpec], _ pipelines: [PipelineDefinition]) throws(ConfigError) {
+        var seen: [(host: String, port: UInt16, pipeline: String)] = []
+        for (i, pipeline) in pipelines.enumerated() {
+            for case .tcp(let tcp) in pipeline.inputs {
+                if let other = seen.first(where: { $0.port == tcp.port && ($0.host == tcp.host || $0.host == "0.0.0.0" || tcp.host == "0.0.0.0") }) {
+                    let whose = other.pipeline == pipeline.name ? "another input of this pipeline" : "pipeline \(other.pipeline)"
+                    throw ConfigError("pipeline \(pipeline.name): input tcp listens on \(tcp.host):\(tcp.port), as \(whose) does: the connections would be split between them at random",
+                                      location: specs[i].location)
+                }
+                seen.append((tcp.host, tcp.port, pipeline.name))
+            }
+        }
     }
 }
 

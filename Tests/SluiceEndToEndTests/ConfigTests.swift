@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SluiceCore
 
 extension EndToEndTests {
     @Suite struct Config {
@@ -163,5 +164,55 @@ extension EndToEndTests.Config {
         #expect(helpFlags.count > 30, "\(helpFlags.sorted())")
         #expect(helpFlags.filter { !readme.contains($0) }.isEmpty, "in --help, not in the README: \(helpFlags.filter { !readme.contains($0) }.sorted())")
         #expect(tableFlags.subtracting(helpFlags).isEmpty, "in the README's table, not in --help: \(tableFlags.subtracting(helpFlags).sorted())")
+    }
+}
+
+extension EndToEndTests.Config {
+    /// Found by an adversarial run: two pipelines listening on one address were both started
+    /// (SO_REUSEPORT) and the kernel split the connections between them at random.
+    @Test func twoTCPInputsOnOneAddressExitTwoNamingTheSecond() throws {
+        let directory = try TemporaryDirectory()
+        let config = directory.path("same-port.yaml")
+        try Self.write("""
+            pipelines:
+              first: {input: {type: tcp, listen: "127.0.0.1:30100"}, output: {type: devnull}}
+              second: {input: {type: tcp, listen: "127.0.0.1:30100"}, output: {type: devnull}}
+            """, to: config)
+        let sluice = try SluiceProcess(["check", "--config", config], in: directory)
+        #expect(try sluice.waitForExit(within: .seconds(10)) == .exited(2))
+        let stderr = sluice.standardError()
+        #expect(stderr.contains("\(config):3:"), "\(stderr)")
+        #expect(stderr.contains("as pipeline first does"), "\(stderr)")
+    }
+
+    /// Found by an adversarial run: 65,537 pipelines passed `check`, and `run` died of a Swift
+    /// runtime trap (a pipeline number that does not fit an event's 16 bits).
+    @Test func moreThanTheMostPipelinesExitTwo() throws {
+        let directory = try TemporaryDirectory()
+        let config = directory.path("many.yaml")
+        var text = "pipelines:\n"
+        for p in 0...PipelineSlots.maxPipelines { text += "  p\(p): {input: {type: generator, count: 1}, output: {type: devnull}}\n" }
+        try Self.write(text, to: config)
+        let sluice = try SluiceProcess(["run", "--config", config], in: directory)
+        #expect(try sluice.waitForExit(within: .seconds(60)) == .exited(2))
+        let stderr = sluice.standardError()
+        #expect(stderr.contains("\(config):\(PipelineSlots.maxPipelines + 2):"), "\(stderr)")
+        #expect(stderr.contains("a node runs at most \(PipelineSlots.maxPipelines)"), "\(stderr)")
+    }
+}
+
+extension EndToEndTests.JSONActions {
+    /// Found by an adversarial run: a value of 1e999, or sums past the largest double, made
+    /// aggregate write `inf` and `nan`, which is not JSON. They are written as null.
+    @Test func aggregateWritesNullForASumOrAverageThatIsNotFinite() throws {
+        let directory = try TemporaryDirectory()
+        let input = directory.path("in.ndjson"), output = directory.path("out.ndjson")
+        try Data("{\"k\":\"a\",\"v\":1e999}\n{\"k\":\"b\",\"v\":1.5}\n{\"k\":\"b\",\"v\":2.5}\n".utf8).write(to: URL(fileURLWithPath: input))
+        let sluice = try SluiceProcess(["run", "--admin", "off", "--workers", "1", "--input", "file:path=\(input)", "--action", "json_decode",
+                                        "--action", "aggregate:key=k,value=v", "--output", "file:path=\(output)"], in: directory)
+        #expect(try sluice.waitForExit(within: .seconds(20)) == .exited(0))
+        let rows = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self).split(separator: "\n").map(String.init).sorted()
+        #expect(rows == ["{\"k\":\"a\",\"count\":1,\"sum\":null,\"avg\":null}", "{\"k\":\"b\",\"count\":2,\"sum\":4.0,\"avg\":2.0}"])
+        for row in rows { #expect((try? JSONSerialization.jsonObject(with: Data(row.utf8))) != nil, "not JSON: \(row)") }
     }
 }

@@ -170,9 +170,12 @@ public struct AggregateAction: @unchecked Sendable {
         out.append(58)
         out += UnsafeRawBufferPointer(start: s.pointee.arena + g.keyOffset, count: g.keyLength)
         let sum = g.allIntegers ? Double(g.integerSum) : g.doubleSum
-        let sumText = g.allIntegers ? String(g.integerSum) : String(g.doubleSum)
+        // JSON has no infinity or NaN (a value such as 1e999, or a sum past the largest
+        // double): such a sum or average is written as null rather than as invalid JSON.
+        let sumText = g.allIntegers ? String(g.integerSum) : (sum.isFinite ? String(sum) : "null")
         let avg = g.count > 0 ? sum / Double(g.count) : 0
-        out += Array(",\"count\":\(g.count),\"sum\":\(sumText),\"avg\":\(avg)}".utf8)
+        let avgText = avg.isFinite ? "\(avg)" : "null"
+        out += Array(",\"count\":\(g.count),\"sum\":\(sumText),\"avg\":\(avgText)}".utf8)
         return out
     }
 

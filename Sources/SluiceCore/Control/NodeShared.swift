@@ -219,6 +219,9 @@ public final class NodeShared: @unchecked Sendable {
 public enum PipelineSlots {
     /// Slots beyond the starting pipelines that reloads may add pipelines into.
     public static let spare = 32
+    /// Pipelines a node can start with: an event carries its pipeline in 16 bits, and a
+    /// reload may add `spare` more.
+    public static let maxPipelines = (1 << 16) - spare
 
     /// What the control thread asks of a slot's pipeline.
     enum Phase: UInt64 {
