@@ -321,3 +321,28 @@ extension EndToEndTests.HostileInput {
         #expect(Set(lines.map(String.init)) == Set((0..<limit).map { "connection \($0)" }))
     }
 }
+
+extension EndToEndTests.HostileInput {
+    /// `sluice run … --output stdout | head -c 1000`: once the reader is gone the node stops,
+    /// with a clear error and exit 1, instead of retrying the closed pipe forever with every
+    /// input paused (found by an adversarial run: it hung until SIGTERM, then waited out
+    /// --shutdown-timeout).
+    @Test func stdoutClosedByItsReaderStopsTheNodeWithExitOne() throws {
+        let directory = try TemporaryDirectory()
+        let sluice = try SluiceExecutable.url().path
+        let script = "'\(sluice)' run --admin off --input generator:count=0,size=100 --output stdout 2>'\(directory.path("err"))' | head -c 1000 >/dev/null; echo ${PIPESTATUS[0]} >'\(directory.path("rc"))'"
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = ["-c", script]
+        try shell.run()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while shell.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+        if shell.isRunning { kill(shell.processIdentifier, SIGKILL); _ = system("pkill -f 'generator:count=0,size=100 --output stdout'") }
+        #expect(!shell.isRunning, "the node did not stop after its stdout reader left")
+        shell.waitUntilExit()
+        let rc = String(decoding: try Data(contentsOf: URL(fileURLWithPath: directory.path("rc"))), as: UTF8.self)
+        #expect(rc.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        let stderr = String(decoding: try Data(contentsOf: URL(fileURLWithPath: directory.path("err"))), as: UTF8.self)
+        #expect(stderr.contains("stdout was closed by its reader"), "\(stderr)")
+    }
+}

@@ -411,6 +411,7 @@ public final class Node {
         control.beginSupervision(now: monotonicNanos())
         var stopSince: UInt64 = 0
         var signalled = false
+        var stdoutClosed = false
         var offsetsSavedAt = monotonicNanos()
         while true {
             // Admin traffic for up to one turn, then a signal that arrived meanwhile (no wait).
@@ -463,13 +464,30 @@ public final class Node {
             }
             // While pipelines are swapped their old inputs are finished and the new ones not yet started.
             let allFinished = pipelineReload == nil && (0..<workerCount).allSatisfy { shared.flag($0, .inputsFinished) }
-            if shared.phase == .running && (signalled || allFinished || restartRequested) {
+            if !stdoutClosed && (0..<workerCount).contains(where: { shared.flag($0, .stdoutClosed) }) {
+                stdoutClosed = true
+                pipelineReload = nil
+                restartRequested = false
+                if shared.phase == .running { Log.error("node", "stdout was closed by its reader: stopping inputs and draining the other pipelines") }
+            }
+            if shared.phase == .running && (signalled || allFinished || restartRequested || stdoutClosed) {
                 shared.setPhase(.stopping)
                 if !restartRequested { control.notifyStopping() }  // a reload said RELOADING=1
                 stopSince = now
             }
             if shared.phase == .stopping {
-                if (0..<workerCount).allSatisfy({ shared.flag($0, .drained) }) { return 0 }
+                if (0..<workerCount).allSatisfy({ shared.flag($0, .drained) }) { return stdoutClosed ? 1 : 0 }
+                if stdoutClosed && (0..<workerCount).allSatisfy({ shared.flag($0, .inputsFinished) }) {
+                    // The stdout pipelines' events can never be written: once every other
+                    // pipeline has drained, exit 1 rather than wait for --shutdown-timeout.
+                    let toStdout = pipelines.indices.filter { if case .stdout = pipelines[$0].output { true } else { false } }
+                    let othersDrained = pipelines.indices.allSatisfy { toStdout.contains($0) || shared.eventsInFlight(slot: $0) == 0 }
+                    if othersDrained {
+                        let held = toStdout.reduce(Int64(0)) { $0 + shared.eventsInFlight(slot: $1) }
+                        Log.error("node", "stdout was closed by its reader: \(held) event(s) were not written there")
+                        return 1
+                    }
+                }
                 if now - stopSince > UInt64(settings.shutdownTimeoutMicros) * 1000 {
                     let inFlight = (0..<workerCount).reduce(0) { $0 + shared.inFlight($1) }
                     Log.error("node", "shutdown timed out after \(settings.shutdownTimeoutMicros / 1000) ms with \(inFlight) event(s) not yet acknowledged")

@@ -33,6 +33,8 @@ public final class NodeShared: @unchecked Sendable {
         case heartbeat = 0, sleeping, inputsFinished, drained, started, failed, busyNanos, loops
         /// The last reload round whose pipeline installs this worker has applied.
         case installed
+        /// A stdout output of this worker found its pipe closed by the reader (EPIPE).
+        case stdoutClosed
     }
 
     /// Reload (issue 5): per slot, `round << 2 | PipelineSlots.Phase` written by the control

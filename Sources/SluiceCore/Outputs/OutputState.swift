@@ -288,6 +288,15 @@ struct OutputState {
             return
         }
         if result < 0 {
+            if result == -EPIPE && kind == .fd && !ownsFD {
+                // stdout whose reader closed the pipe: it never comes back, so the node stops
+                // (the control thread drains the other pipelines and exits 1).
+                if !errorLogged {
+                    Log.error("output \(worker.pipelineNames[pipeline])", "stdout: the reader closed the pipe (EPIPE); nothing more can be written there, so the node stops (what was not written stays unacknowledged)")
+                    errorLogged = true
+                }
+                worker.publish(.stdoutClosed, true)
+            }
             // The destination refused: keep the batch, back off, retry. Nothing is acked, so the
             // pool fills and the inputs pause until the output recovers.
             worker.counters.add(.outputErrors, 1, pipeline: pipeline)
