@@ -52,6 +52,10 @@ struct OutputState {
     /// dead-letter write, or -1.
     var deferredBuffer = -1
     var rejectionLogged = false
+    /// A failed dead-letter write is tried again at this time (0: none waiting), backing off
+    /// like the output's own writes.
+    var deadLetterRetryAtNanos: UInt64 = 0
+    var deadLetterRetryDelayNanos: UInt64 = 0
 
     static let initialRetryNanos: UInt64 = 10_000_000
     static let maxRetryNanos: UInt64 = 5_000_000_000
@@ -181,11 +185,24 @@ struct OutputState {
     mutating func deadLetterWriteCompleted(result: Int32, worker: Worker) {
         guard let d = deadLetter else { return }
         if result < 0 {
+            // Keep the write (nothing it holds is acknowledged), back off, and try again from
+            // `tick`: retrying at once spun a worker at 100% CPU on a full disk.
             worker.counters.add(.outputErrors, 1, pipeline: pipeline)
-            Log.error("output \(worker.pipelineNames[pipeline])", "dead-letter \(SystemError(negated: result, operation: "write")); retrying")
-        } else {
-            d.pointee.written += Int(result)
+            if deadLetterRetryDelayNanos == 0 {
+                Log.error("output \(worker.pipelineNames[pipeline])", "dead-letter \(SystemError(negated: result, operation: "write")); retrying with backoff, events held")
+            }
+            deadLetterRetryDelayNanos = deadLetterRetryDelayNanos == 0 ? OutputState.initialRetryNanos : min(deadLetterRetryDelayNanos * 2, OutputState.maxRetryNanos)
+            deadLetterRetryAtNanos = worker.now + deadLetterRetryDelayNanos
+            return
         }
+        deadLetterRetryDelayNanos = 0
+        d.pointee.written += Int(result)
+        resumeDeadLetter(worker: worker)
+    }
+
+    /// Writes the rest of the dead-letter buffer, or finishes it and acknowledges what waited.
+    mutating func resumeDeadLetter(worker: Worker) {
+        guard let d = deadLetter else { return }
         if d.pointee.written < d.pointee.writeBytes {
             worker.ring.write(fd: d.pointee.fd, from: d.pointee.writeBuffer + d.pointee.written, count: d.pointee.writeBytes - d.pointee.written,
                               offset: UInt64.max, userData: userData(.deadLetterWrite, pipeline))
@@ -253,6 +270,10 @@ struct OutputState {
 
     /// Flushes on idle / interval / stop and retries a failed write when its backoff passed.
     mutating func tick(now: UInt64, idle: Bool, worker: Worker) -> Bool {
+        if deadLetterRetryAtNanos != 0 && now >= deadLetterRetryAtNanos {
+            deadLetterRetryAtNanos = 0
+            resumeDeadLetter(worker: worker)
+        }
         if kind == .devnull { return false }
         if deadLetter != nil && idle { flushDeadLetter(worker: worker) }
         if kind == .tcp && !connected && !connecting && now >= reconnectAtNanos { startConnect(worker: worker) }
@@ -272,6 +293,11 @@ struct OutputState {
     }
 
     func deadline(now: UInt64) -> UInt64? {
+        if deadLetterRetryAtNanos != 0 { return min(deadLetterRetryAtNanos, ownDeadline(now: now) ?? .max) }
+        return ownDeadline(now: now)
+    }
+
+    func ownDeadline(now: UInt64) -> UInt64? {
         if kind == .devnull { return nil }
         if kind == .tcp && !connected && !connecting { return reconnectAtNanos }
         if awaitingPeerAck || unacked >= 0 { return now + OutputState.peerAckPollNanos }
