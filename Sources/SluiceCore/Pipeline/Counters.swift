@@ -57,7 +57,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .emptyLines: "Empty lines skipped by the framer."
         case .connectionsTimedOut: "TCP connections closed after idle-timeout."
         case .aggregated: "Events folded into aggregate tables."
-        case .aggregateSkipped: "Events aggregate could not use."
+        case .aggregateSkipped: "Events aggregate could not use, and its rows too large for an event slot (dropped)."
         case .aggregateRows: "Rows emitted by aggregate."
         case .rejected: "Events an output rejected permanently (format=json and not valid JSON)."
         case .deadLettered: "Rejected events written to the dead-letter file."

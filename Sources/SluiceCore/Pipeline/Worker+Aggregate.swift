@@ -26,7 +26,16 @@ extension Worker {
             while state.pointee.emitCursor < state.pointee.capacity {
                 let i = state.pointee.emitCursor
                 if let row = action.row(i) {
-                    guard row.count <= Int(slab.pointee.smallSlotBytes - slab.pointee.headerAndIndexBytes), let event = slab.pointee.take() else {
+                    if row.count > Int(slab.pointee.smallSlotBytes - slab.pointee.headerAndIndexBytes) {
+                        // It can never fit an event slot (a key near max-key-bytes with a small
+                        // --event-size): waiting for a free event would stall every later row
+                        // and the shutdown. Dropped, logged and counted.
+                        Log.error("action aggregate", "pipeline \(pipelineNames[p]): a row of \(row.count) bytes does not fit an event slot (--event-size \(slab.pointee.smallSlotBytes) bytes less the header and field index); it is dropped: \(String(decoding: row.prefix(200), as: UTF8.self))")
+                        counters.add(.aggregateSkipped, 1, pipeline: p)
+                        state.pointee.emitCursor += 1
+                        continue
+                    }
+                    guard let event = slab.pointee.take() else {
                         poolExhausted = true
                         return progressed
                     }
@@ -38,9 +47,9 @@ extension Worker {
                     h.pointee.sourceID = 0
                     h.pointee.receivedNanos = now
                     // A row is a JSON object: index it so later actions can use its fields.
-                    if case .valid(let n, _) = JSONScanner.scan(event.raw, fields: event.fields, fieldCapacity: Int(h.pointee.fieldCapacity)) {
+                    if case .valid(let n, let truncated) = JSONScanner.scan(event.raw, fields: event.fields, fieldCapacity: Int(h.pointee.fieldCapacity)) {
                         h.pointee.fieldCount = UInt16(n)
-                        h.pointee.flags |= EventFlags.decoded
+                        h.pointee.flags |= EventFlags.decoded | EventFlags.object | (truncated ? EventFlags.fieldsTruncated : 0)
                     }
                     if !process(h.pointee.handle, firstAction: a + 1) {
                         slab.pointee.release(h.pointee.handle)
