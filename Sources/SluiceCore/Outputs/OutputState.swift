@@ -60,6 +60,12 @@ struct OutputState {
     static let initialRetryNanos: UInt64 = 10_000_000
     static let maxRetryNanos: UInt64 = 5_000_000_000
 
+    /// The next wait of an exponential backoff: `initialRetryNanos` first, then doubled up to
+    /// `limit` (failed writes, dead-letter writes, reconnects).
+    @inline(__always) static func backoff(after delay: UInt64, limit: UInt64 = maxRetryNanos) -> UInt64 {
+        delay == 0 ? initialRetryNanos : min(delay * 2, limit)
+    }
+
     /// This pipeline's flush interval (its own `settings:` or the node's).
     let flushIntervalNanos: UInt64
 
@@ -191,7 +197,7 @@ struct OutputState {
             if deadLetterRetryDelayNanos == 0 {
                 Log.error("output \(worker.pipelineNames[pipeline])", "dead-letter \(SystemError(negated: result, operation: "write")); retrying with backoff, events held")
             }
-            deadLetterRetryDelayNanos = deadLetterRetryDelayNanos == 0 ? OutputState.initialRetryNanos : min(deadLetterRetryDelayNanos * 2, OutputState.maxRetryNanos)
+            deadLetterRetryDelayNanos = OutputState.backoff(after: deadLetterRetryDelayNanos)
             deadLetterRetryAtNanos = worker.now + deadLetterRetryDelayNanos
             return
         }
@@ -326,7 +332,7 @@ struct OutputState {
             // The destination refused: keep the batch, back off, retry. Nothing is acked, so the
             // pool fills and the inputs pause until the output recovers.
             worker.counters.add(.outputErrors, 1, pipeline: pipeline)
-            retryDelayNanos = retryDelayNanos == 0 ? OutputState.initialRetryNanos : min(retryDelayNanos * 2, OutputState.maxRetryNanos)
+            retryDelayNanos = OutputState.backoff(after: retryDelayNanos)
             retryAtNanos = worker.now + retryDelayNanos
             if !errorLogged {
                 Log.error("output \(worker.pipelineNames[pipeline])", "\(SystemError(negated: result, operation: "write")); retrying with backoff, events held")
@@ -494,7 +500,7 @@ struct OutputState {
     /// Exponential backoff from 10 ms to reconnect-max, with ±25% jitter so a fleet does not
     /// reconnect in lockstep.
     mutating func scheduleReconnect(worker: Worker, reason: String) {
-        reconnectDelayNanos = reconnectDelayNanos == 0 ? OutputState.initialRetryNanos : min(reconnectDelayNanos * 2, reconnectMaxNanos)
+        reconnectDelayNanos = OutputState.backoff(after: reconnectDelayNanos, limit: reconnectMaxNanos)
         let jitter = UInt64.random(in: 0...(reconnectDelayNanos / 2))
         reconnectAtNanos = worker.now + reconnectDelayNanos - reconnectDelayNanos / 4 + jitter
         if !outageLogged {
