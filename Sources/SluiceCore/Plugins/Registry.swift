@@ -1,0 +1,120 @@
+/// The registry: every plugin Sluice has, one entry in each list below and one case in each
+/// enum (an enum so the processor dispatches with a switch, no existentials on the event path).
+/// A plugin itself lives in its folder, `Plugins/{Inputs,Actions,Outputs}/<name>/`: its
+/// parameter declarations, its parsing and its per-worker state.
+
+/// One configured input.
+public enum InputDefinition: Sendable {
+    case file(FileInput)
+    case tcp(TCPInput)
+    case stdin
+    case generator(GeneratorInput)
+
+    public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
+        ("file", "read files (paths or globs), optionally following appends", FileInput.parameters),
+        ("tcp", "newline-delimited records from TCP connections", TCPInput.parameters),
+        ("stdin", "read standard input to its end", StdinInput.parameters),
+        ("generator", "synthetic NDJSON events for benchmarks", GeneratorInput.parameters),
+    ]
+
+    public static func make(type: String, _ arguments: PluginArguments) throws(PluginArgumentError) -> InputDefinition {
+        switch type {
+        case "file": return .file(try FileInput(arguments))
+        case "tcp": return .tcp(try TCPInput(arguments))
+        case "stdin":
+            try arguments.checkKnown(StdinInput.parameters)
+            return .stdin
+        case "generator": return .generator(try GeneratorInput(arguments))
+        default: throw PluginArgumentError(key: nil, "unknown input '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
+        }
+    }
+}
+
+/// One configured action; an enum so the processor dispatches with a switch (no existentials).
+public enum Action: Sendable {
+    case jsonDecode(JSONDecodeAction)
+    case discard(DiscardAction)
+    case modify(ModifyAction)
+    case aggregate(AggregateAction)
+
+    public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
+        ("json_decode", "parse the event as JSON and index its top-level fields", JSONDecodeAction.parameters),
+        ("discard", "drop events whose field equals / matches a value", DiscardAction.parameters),
+        ("modify", "set a field to a value", ModifyAction.parameters),
+        ("aggregate", "count, sum and average a field per key; rows on interval and at stop", AggregateAction.parameters),
+    ]
+
+    public static func make(type: String, _ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) -> Action {
+        switch type {
+        case "json_decode": return .jsonDecode(try JSONDecodeAction(arguments))
+        case "discard": return .discard(try DiscardAction(arguments, maxEventBytes: maxEventBytes))
+        case "modify": return .modify(try ModifyAction(arguments))
+        case "aggregate": return .aggregate(try AggregateAction(arguments))
+        default: throw PluginArgumentError(key: nil, "unknown action '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
+        }
+    }
+
+    /// The instance one worker runs: actions with per-event scratch or state get their own.
+    public func forWorker() -> Action {
+        switch self {
+        case .discard(let a): return .discard(a.forWorker())
+        case .aggregate(let a): return .aggregate(a.forWorker())
+        default: return self
+        }
+    }
+
+    public enum Verdict { case pass, drop, consumed }
+
+    /// Runs the action on one event.
+    public func apply(_ event: Event, counters: CounterBlock, pipeline: Int) -> Verdict {
+        switch self {
+        case .jsonDecode(let a):
+            a.apply(event, counters: counters, pipeline: pipeline)
+            return .pass
+        case .discard(let a):
+            return a.shouldDiscard(event) ? .drop : .pass
+        case .modify(let a):
+            if !a.apply(event) { counters.add(.modifySkipped, 1, pipeline: pipeline) }
+            return .pass
+        case .aggregate(let a):
+            return a.apply(event, counters: counters, pipeline: pipeline) ? .pass : .consumed
+        }
+    }
+}
+
+/// One configured output.
+public enum OutputDefinition: Sendable {
+    case devnull
+    case stdout(StdoutOutput)
+    case file(FileOutput)
+    case tcp(TCPOutput)
+
+    public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
+        ("devnull", "count and drop (for benchmarks)", DevNullOutput.parameters),
+        ("stdout", "one line per event on standard output", StdoutOutput.parameters),
+        ("file", "append one line per event to a file", FileOutput.parameters),
+        ("tcp", "one line per event over TCP, reconnecting with backoff", TCPOutput.parameters),
+    ]
+
+    /// Which events the output accepts and where rejected ones go.
+    public var delivery: DeliveryOptions {
+        switch self {
+        case .devnull: DeliveryOptions()
+        case .stdout(let o): o.delivery
+        case .file(let o): o.delivery
+        case .tcp(let o): o.delivery
+        }
+    }
+
+    public static func make(type: String, _ arguments: PluginArguments) throws(PluginArgumentError) -> OutputDefinition {
+        switch type {
+        case "devnull":
+            try arguments.checkKnown(DevNullOutput.parameters)
+            return .devnull
+        case "stdout": return .stdout(try StdoutOutput(arguments))
+        case "file": return .file(try FileOutput(arguments))
+        case "tcp": return .tcp(try TCPOutput(arguments))
+        default: throw PluginArgumentError(key: nil, "unknown output '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
+        }
+    }
+}
