@@ -230,6 +230,10 @@ struct Plugins: ParsableCommand {
                     print(line)
                 }
             }
+            if role == "action" {
+                print("every action also takes a condition (only events it matches are given to the action):")
+                for p in Action.commonParameters { print("    \(p.name)\(p.repeated ? " (repeatable)" : ""): \(p.summary)\(p.defaultValue.map { " [default: \($0)]" } ?? "")") }
+            }
         }
     }
 }

@@ -282,7 +282,7 @@ extension InputDefinition {
 extension Action {
     /// The plugin's registered name (as in `Action.types`).
     var typeName: String {
-        switch self {
+        switch kind {
         case .jsonDecode: "json_decode"
         case .discard: "discard"
         case .modify: "modify"

@@ -99,7 +99,7 @@ extension Node {
                 }
                 return
             }
-            let aggregating = reload.stops.filter { slot in pipelines[slot].actions.contains { if case .aggregate = $0 { true } else { false } } }
+            let aggregating = reload.stops.filter { slot in pipelines[slot].actions.contains { if case .aggregate = $0.kind { true } else { false } } }
             if !aggregating.isEmpty {
                 for slot in aggregating { shared.setSlotState(slot, round: reload.round, .finalizing) }
                 shared.announceReconfiguration()

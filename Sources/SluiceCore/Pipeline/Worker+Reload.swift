@@ -80,7 +80,7 @@ extension Worker {
 
     func aggregatesFinal(pipeline slot: Int) -> Bool {
         for (p, a) in aggregators where p == slot {
-            if case .aggregate(let action) = actionTable[p][a], let state = action.state, !state.pointee.finalEmitted { return false }
+            if case .aggregate(let action) = actionTable[p][a].kind, let state = action.state, !state.pointee.finalEmitted { return false }
         }
         return true
     }
@@ -101,6 +101,7 @@ extension Worker {
             if slot < pipelineCount {
                 outputs[slot].dispose()
                 (outputs + slot).deinitialize(count: 1)
+                for a in 0..<actionCounts[slot] { actionTable[slot][a].disposeWorkerCopy() }
                 actionTable[slot].deinitialize(count: actionCounts[slot])
                 actionTable[slot].deallocate()
                 releaseFinishedFiles(of: slot)

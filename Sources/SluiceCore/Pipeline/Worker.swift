@@ -176,7 +176,7 @@ final class Worker {
         actionRowBase[slot] = base
         aggregators.removeAll { $0.pipeline == slot }
         for (a, action) in definition.actions.enumerated() {
-            if case .aggregate = action { aggregators.append((slot, a)) }
+            if case .aggregate = action.kind { aggregators.append((slot, a)) }
         }
         (outputs + slot).initialize(to: OutputState(pipeline: slot, definition: definition.output, fd: assignment.outputFDs[slot] ?? -1,
                                                     deadLetterFD: assignment.deadLetterFDs[slot] ?? -1,

@@ -30,44 +30,78 @@ public enum InputDefinition: Sendable {
     }
 }
 
-/// One configured action; an enum so the processor dispatches with a switch (no existentials).
-public enum Action: Sendable {
-    case jsonDecode(JSONDecodeAction)
-    case discard(DiscardAction)
-    case modify(ModifyAction)
-    case aggregate(AggregateAction)
+/// One configured action: what it does (`kind`, a plugin) and which events it applies to
+/// (`condition`, the mechanics'). An enum of kinds so the processor dispatches with a switch (no
+/// existentials).
+public struct Action: @unchecked Sendable {
+    public enum Kind: Sendable {
+        case jsonDecode(JSONDecodeAction)
+        case discard(DiscardAction)
+        case modify(ModifyAction)
+        case aggregate(AggregateAction)
+    }
+
+    public var kind: Kind
+    /// Only events it matches are given to the action; the others pass untouched. nil: all.
+    public var condition: Condition?
+
+    public init(_ kind: Kind, condition: Condition? = nil) {
+        self.kind = kind
+        self.condition = condition
+    }
+
+    public static func jsonDecode(_ a: JSONDecodeAction) -> Action { Action(.jsonDecode(a)) }
+    public static func discard(_ a: DiscardAction) -> Action { Action(.discard(a)) }
+    public static func modify(_ a: ModifyAction) -> Action { Action(.modify(a)) }
+    public static func aggregate(_ a: AggregateAction) -> Action { Action(.aggregate(a)) }
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("json_decode", "parse the event as JSON and index its top-level fields", JSONDecodeAction.parameters),
-        ("discard", "drop events whose field equals / matches a value", DiscardAction.parameters),
+        ("discard", "drop the events its condition matches", DiscardAction.parameters),
         ("modify", "set a field to a value", ModifyAction.parameters),
         ("aggregate", "count, sum and average a field per key; rows on interval and at stop", AggregateAction.parameters),
     ]
 
+    /// The parameters every action takes besides its own: the condition.
+    public static let commonParameters = Condition.parameters()
+
     public static func make(type: String, _ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) -> Action {
+        let condition = try Condition(arguments, maxEventBytes: maxEventBytes)
+        let own = arguments.removingCondition()
+        let kind: Kind
         switch type {
-        case "json_decode": return .jsonDecode(try JSONDecodeAction(arguments))
-        case "discard": return .discard(try DiscardAction(arguments, maxEventBytes: maxEventBytes))
-        case "modify": return .modify(try ModifyAction(arguments))
-        case "aggregate": return .aggregate(try AggregateAction(arguments))
+        case "json_decode": kind = .jsonDecode(try JSONDecodeAction(own))
+        case "discard": kind = .discard(try DiscardAction(own, maxEventBytes: maxEventBytes, hasCondition: condition != nil))
+        case "modify": kind = .modify(try ModifyAction(own))
+        case "aggregate": kind = .aggregate(try AggregateAction(own))
         default: throw PluginArgumentError(key: nil, "unknown action '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
+        return Action(kind, condition: condition)
     }
 
     /// The instance one worker runs: actions with per-event scratch or state get their own.
     public func forWorker() -> Action {
-        switch self {
-        case .discard(let a): return .discard(a.forWorker())
-        case .aggregate(let a): return .aggregate(a.forWorker())
-        default: return self
+        let mine: Kind
+        switch kind {
+        case .discard(let a): mine = .discard(a.forWorker())
+        case .aggregate(let a): mine = .aggregate(a.forWorker())
+        default: mine = kind
         }
+        return Action(mine, condition: condition?.forWorker())
+    }
+
+    /// Frees what `forWorker()` allocated for one worker (the worker retires the pipeline).
+    public func disposeWorkerCopy() {
+        condition?.disposeScratch()
+        if case .discard(let a) = kind { a.dispose() }
     }
 
     public enum Verdict { case pass, drop, consumed }
 
-    /// Runs the action on one event.
-    public func apply(_ event: Event, counters: CounterBlock, pipeline: Int) -> Verdict {
-        switch self {
+    /// Runs the action on one event, when its condition matches.
+    @inline(__always) public func apply(_ event: Event, counters: CounterBlock, pipeline: Int) -> Verdict {
+        if let condition, !condition.matches(event) { return .pass }
+        switch kind {
         case .jsonDecode(let a):
             a.apply(event, counters: counters, pipeline: pipeline)
             return .pass

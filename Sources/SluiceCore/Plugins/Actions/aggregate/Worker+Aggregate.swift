@@ -7,7 +7,7 @@ extension Worker {
     func emitAggregates() -> Bool {
         var progressed = false
         for (p, a) in aggregators {
-            guard case .aggregate(let action) = actionTable[p][a], let state = action.state else { continue }
+            guard case .aggregate(let action) = actionTable[p][a].kind, let state = action.state else { continue }
             if state.pointee.finalEmitted { continue }
             var due = false
             var final = false
@@ -74,7 +74,7 @@ extension Worker {
 
     func aggregatesFinal() -> Bool {
         for (p, a) in aggregators {
-            if case .aggregate(let action) = actionTable[p][a], let state = action.state, !state.pointee.finalEmitted { return false }
+            if case .aggregate(let action) = actionTable[p][a].kind, let state = action.state, !state.pointee.finalEmitted { return false }
         }
         return true
     }

@@ -1,77 +1,39 @@
-import Glibc
-
-/// `discard`: drops events whose field has a given value; every other event passes.
+/// `discard`: drops the events its condition matches; every other event passes.
 ///
-/// Parameters (exactly one of `equals`, `prefix`, `contains`, `matches`):
-/// - `field` (required): field name or dotted path, e.g. `type` or `request.method`.
-/// - `equals`: the string value (or, for non-strings, the raw JSON text such as `42` or `true`).
-/// - `prefix` / `contains`: the value starts with / contains this text.
-/// - `matches`: a glob over the value: `*` any run of bytes, `?` one byte.
-/// Events without the field, or not decoded as JSON, pass.
+/// The condition is the one every action takes (`if-field=PATH` with `if-equals=`,
+/// `if-prefix=`, `if-contains=`, `if-matches=`, `if-mode=`, `if-not=`; see `Condition`), e.g.
+/// `discard:if-field=type,if-equals=view`. The older spelling without the `if-` prefix (`field=`
+/// with exactly one of `equals=`, `prefix=`, `contains=`, `matches=`) still works and means the
+/// same. A discard with no condition at all is refused: it would drop every event.
 public struct DiscardAction: @unchecked Sendable {
-    public static let parameters = [
-        ParameterDoc("field", "field name or dotted path to test", required: true),
-        ParameterDoc("equals", "drop when the value equals this text"),
-        ParameterDoc("prefix", "drop when the value starts with this text"),
-        ParameterDoc("contains", "drop when the value contains this text"),
-        ParameterDoc("matches", "drop when the value matches this glob (* and ?)"),
-    ]
-
-    public enum Mode: Sendable { case equals, prefix, contains, matches }
-    public let field: FieldPath
-    public let mode: Mode
-    let pattern: UnsafeMutableRawPointer
-    let patternCount: Int
-    /// Unescaped string value, reused per event (sized to the largest event's value); each
-    /// worker has its own (`forWorker()`).
-    private(set) var scratch: UnsafeMutableRawPointer
-    let scratchCapacity: Int
-
-    public init(_ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) {
-        try arguments.checkKnown(Self.parameters)
-        field = try FieldPath(try arguments.required("field"))
-        let given: [(Mode, String)] = [(.equals, "equals"), (.prefix, "prefix"), (.contains, "contains"), (.matches, "matches")]
-            .compactMap { m, k in arguments.string(k).map { (m, $0) } }
-        guard given.count == 1 else {
-            throw PluginArgumentError(key: nil, "discard needs exactly one of equals=, prefix=, contains=, matches= (got \(given.count))")
-        }
-        mode = given[0].0
-        let utf8 = Array(given[0].1.utf8)
-        patternCount = utf8.count
-        pattern = .allocate(byteCount: max(utf8.count, 1), alignment: 1)
-        pattern.copyMemory(from: utf8, byteCount: utf8.count)
-        scratchCapacity = maxEventBytes
-        scratch = .allocate(byteCount: max(maxEventBytes, 1), alignment: 1)
+    public static let parameters = Condition.parameters(prefix: "").filter { $0.name != "mode" && $0.name != "not" }.map {
+        ParameterDoc($0.name, "older spelling of if-\($0.name)", repeated: false)
     }
+
+    /// The condition written in the older spelling, if any; the `if-` condition is the
+    /// pipeline's, checked before the action runs.
+    let own: Condition?
+
+    /// `hasCondition`: the action carries an `if-` condition (then the older keys are optional).
+    public init(_ arguments: PluginArguments, maxEventBytes: Int, hasCondition: Bool = false) throws(PluginArgumentError) {
+        try arguments.checkKnown(Self.parameters)
+        own = try Condition(arguments, prefix: "", maxEventBytes: maxEventBytes)
+        if own == nil && !hasCondition {
+            throw PluginArgumentError(key: nil, "discard needs a condition, e.g. if-field=type,if-equals=view (without one it would drop every event)")
+        }
+    }
+
+    private init(own: Condition?) { self.own = own }
 
     /// A copy with its own scratch buffer, for one worker.
-    public func forWorker() -> DiscardAction {
-        var copy = self
-        copy.scratch = .allocate(byteCount: max(scratchCapacity, 1), alignment: 1)
-        return copy
-    }
+    public func forWorker() -> DiscardAction { DiscardAction(own: own?.forWorker()) }
 
-    /// True when the event must be dropped.
-    public func shouldDiscard(_ event: Event) -> Bool {
-        guard event.has(EventFlags.decoded), let (raw, kind) = field.lookup(event) else { return false }
-        let p = UnsafeRawBufferPointer(start: pattern, count: patternCount)
-        var value = raw
-        if kind == .string {
-            // Strip the quotes; unescape only when the value has escapes.
-            let inner = UnsafeRawBufferPointer(start: raw.baseAddress! + 1, count: raw.count - 2)
-            if mode == .equals { return JSONScanner.rawStringEquals(inner, p) }
-            if memchr(inner.baseAddress!, 92, inner.count) == nil {
-                value = inner
-            } else {
-                let n = StringUnescaper.unescape(inner, into: scratch, capacity: scratchCapacity)
-                value = UnsafeRawBufferPointer(start: scratch, count: n)
-            }
-        }
-        switch mode {
-        case .equals: return value.count == patternCount && (patternCount == 0 || memcmp(value.baseAddress!, pattern, patternCount) == 0)
-        case .prefix: return value.count >= patternCount && (patternCount == 0 || memcmp(value.baseAddress!, pattern, patternCount) == 0)
-        case .contains: return Glob.contains(value, p)
-        case .matches: return Glob.matches(value, p)
-        }
-    }
+    /// Frees what `forWorker()` allocated.
+    public func dispose() { own?.disposeScratch() }
+
+    var scratch: UnsafeMutableRawPointer? { own?.scratch }
+
+    /// True when the event must be dropped (the `if-` condition, when there is one, was already
+    /// found to match).
+    @inline(__always) public func shouldDiscard(_ event: Event) -> Bool { own?.matches(event) ?? true }
 }
