@@ -34,6 +34,6 @@ extension PipelineSpec {
     var content: PipelineSpec {
         func plain(_ params: [ConfigParam]) -> [ConfigParam] { params.map { ConfigParam(key: $0.key, value: $0.value) } }
         func plugin(_ p: PluginSpec) -> PluginSpec { PluginSpec(type: p.type, params: plain(p.params), origin: "") }
-        return PipelineSpec(name: name, inputs: inputs.map(plugin), actions: actions.map(plugin), output: plugin(output), settings: plain(settings))
+        return PipelineSpec(name: name, inputs: inputs.map(plugin), actions: actions.map(plugin), outputs: outputs.map(plugin), settings: plain(settings))
     }
 }

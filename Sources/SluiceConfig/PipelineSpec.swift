@@ -6,7 +6,10 @@ public struct PipelineSpec: Sendable, Equatable {
     public var inputs: [PluginSpec]
     /// In the order they run; may be empty.
     public var actions: [PluginSpec]
-    public var output: PluginSpec
+    /// At least one, in the order written (`output:` is a list of one).
+    public var outputs: [PluginSpec]
+    /// The first output (the only one of most pipelines).
+    public var output: PluginSpec { outputs[0] }
     /// Per-pipeline tunables, overriding the global ones of the same name.
     public var settings: [ConfigParam]
     /// Where the pipeline's name stands in the config file.
@@ -16,14 +19,14 @@ public struct PipelineSpec: Sendable, Equatable {
         name: String,
         inputs: [PluginSpec],
         actions: [PluginSpec],
-        output: PluginSpec,
+        outputs: [PluginSpec],
         settings: [ConfigParam],
         location: SourceLocation? = nil
     ) {
         self.name = name
         self.inputs = inputs
         self.actions = actions
-        self.output = output
+        self.outputs = outputs
         self.settings = settings
         self.location = location
     }
@@ -35,5 +38,11 @@ public struct PipelineSpec: Sendable, Equatable {
             ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
                 || scalar == "_" || scalar == "-"
         }
+    }
+
+    public init(
+        name: String, inputs: [PluginSpec], actions: [PluginSpec], output: PluginSpec, settings: [ConfigParam], location: SourceLocation? = nil
+    ) {
+        self.init(name: name, inputs: inputs, actions: actions, outputs: [output], settings: settings, location: location)
     }
 }

@@ -65,6 +65,8 @@ struct YAMLNodeReader {
         var inputs: [PluginSpec] = []
         var actions: [PluginSpec] = []
         var output: PluginSpec?
+        var outputs: [PluginSpec] = []
+        var outputsEntry: Entry?
         for entry in try entries(of: named.value, what: "pipeline '\(name)'", normalizingKeys: true) {
             switch entry.key {
             case "settings":
@@ -75,9 +77,12 @@ struct YAMLNodeReader {
                 actions = try self.actions(from: entry.value)
             case "output":
                 output = try self.output(from: entry.value)
+            case "outputs":
+                outputs = try self.outputs(from: entry.value)
+                outputsEntry = entry
             default:
                 throw ConfigError(
-                    "unknown key '\(entry.key)' in pipeline '\(name)': expected settings, input, actions or output",
+                    "unknown key '\(entry.key)' in pipeline '\(name)': expected settings, input, actions, output or outputs",
                     location: location(of: entry.keyNode))
             }
         }
@@ -86,13 +91,30 @@ struct YAMLNodeReader {
                 "pipeline '\(name)' has no input: add 'input:' with a 'type', e.g. 'type: file'",
                 location: nameLocation)
         }
-        guard let output else {
+        if let output {
+            if let outputsEntry {
+                throw ConfigError("pipeline '\(name)' has both 'output' and 'outputs': list every output under 'outputs'",
+                                  location: location(of: outputsEntry.keyNode))
+            }
+            outputs = [output]
+        }
+        guard !outputs.isEmpty else {
             throw ConfigError(
                 "pipeline '\(name)' has no output: add 'output:' with a 'type', e.g. 'type: file'",
                 location: nameLocation)
         }
         return PipelineSpec(
-            name: name, inputs: inputs, actions: actions, output: output, settings: settings, location: nameLocation)
+            name: name, inputs: inputs, actions: actions, outputs: outputs, settings: settings, location: nameLocation)
+    }
+
+    private func outputs(from node: Node) throws(ConfigError) -> [PluginSpec] {
+        guard case .sequence(let items) = node else {
+            if isNull(node) { return [] }
+            throw ConfigError(
+                "'outputs' must be a sequence, one '- type: ...' per output; found \(kind(of: node))",
+                location: location(of: node))
+        }
+        return try plugins(from: items, role: "output")
     }
 
     private func inputs(from node: Node) throws(ConfigError) -> [PluginSpec] {
@@ -125,7 +147,7 @@ struct YAMLNodeReader {
             return try plugin(from: node, role: "output")
         case .sequence:
             throw ConfigError(
-                "'output' must be one mapping with a 'type': a pipeline has a single output",
+                "'output' must be one mapping with a 'type'; for several outputs write 'outputs:' with a sequence of them",
                 location: location(of: node))
         default:
             if isNull(node) { return nil }

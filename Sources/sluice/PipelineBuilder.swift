@@ -20,8 +20,16 @@ enum PipelineBuilder {
         let actions = try spec.actions.map { (s: PluginSpec) throws(ConfigError) in
             try convert(s) { (a: PluginArguments) throws(PluginArgumentError) in try Action.make(type: s.type, a, maxEventBytes: settings.pool.maxEventSizeBytes) }
         }
-        let output = try convert(spec.output) { (a: PluginArguments) throws(PluginArgumentError) in try OutputDefinition.make(type: spec.output.type, a) }
-        var definition = PipelineDefinition(name: spec.name, inputs: inputs, actions: actions, output: output)
+        guard spec.outputs.count <= PipelineDefinition.maxOutputs else {
+            throw ConfigError("pipeline \(spec.name) has \(spec.outputs.count) outputs; a pipeline has at most \(PipelineDefinition.maxOutputs)", location: spec.location)
+        }
+        let outputs = try spec.outputs.map { (s: PluginSpec) throws(ConfigError) in
+            try convert(s) { (a: PluginArguments) throws(PluginArgumentError) in
+                let route = try Condition(a, maxEventBytes: settings.pool.maxEventSizeBytes)
+                return PipelineOutput(try OutputDefinition.make(type: s.type, a.removingCondition()), route: route)
+            }
+        }
+        var definition = PipelineDefinition(name: spec.name, inputs: inputs, actions: actions, outputs: outputs)
         definition.tuning = try tuning(spec.settings)
         return definition
     }

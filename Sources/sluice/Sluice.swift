@@ -71,7 +71,7 @@ struct PipelineOptions: ParsableArguments {
     var inputs: [String] = []
     @Option(name: .customLong("action"), help: "action spec, applied in the order given (repeatable)")
     var actions: [String] = []
-    @Option(name: .customLong("output"), help: "output spec (one)")
+    @Option(name: .customLong("output"), help: "output spec; repeatable: every output gets every event its route (if-field=…) matches")
     var outputs: [String] = []
 
     static let embeddedDefault = (input: "tcp:listen=127.0.0.1:5140", output: "stdout")
@@ -96,11 +96,14 @@ struct PipelineOptions: ParsableArguments {
                 usedDefault = true
             }
             guard !inputTexts.isEmpty else { throw ConfigError("give at least one --input (or --config FILE)") }
-            guard outputTexts.count == 1 else { throw ConfigError("give exactly one --output (got \(outputTexts.count))") }
+            guard !outputTexts.isEmpty else { throw ConfigError("give at least one --output") }
+            guard outputTexts.count <= PipelineDefinition.maxOutputs else {
+                throw ConfigError("\(outputTexts.count) --output; a pipeline has at most \(PipelineDefinition.maxOutputs)")
+            }
             specs = [PipelineSpec(name: "main",
                                   inputs: try inputTexts.map { (t: String) throws(ConfigError) in try SpecParser.parse(t) },
                                   actions: try actions.map { (t: String) throws(ConfigError) in try SpecParser.parse(t) },
-                                  output: try SpecParser.parse(outputTexts[0]), settings: [])]
+                                  outputs: try outputTexts.map { (t: String) throws(ConfigError) in try SpecParser.parse(t) }, settings: [])]
         }
         for (name, value) in tuning.given {
             do { try Settings.named(name)!.apply(&settings, value) } catch { throw ConfigError("--\(name): \(error.message)") }
@@ -230,8 +233,9 @@ struct Plugins: ParsableCommand {
                     print(line)
                 }
             }
-            if role == "action" {
-                print("every action also takes a condition (only events it matches are given to the action):")
+            if role != "input" {
+                print(role == "action" ? "every action also takes a condition (only events it matches are given to the action):"
+                                       : "every output also takes a route, the same condition (it writes only the events it matches):")
                 for p in Action.commonParameters { print("    \(p.name)\(p.repeated ? " (repeatable)" : ""): \(p.summary)\(p.defaultValue.map { " [default: \($0)]" } ?? "")") }
             }
         }

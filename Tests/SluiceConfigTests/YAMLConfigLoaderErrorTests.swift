@@ -254,7 +254,7 @@ import Testing
                     output: {type: stdout}
                 """)
                 == "sluice.yaml:3:5: unknown key 'inputs' in pipeline 'web': "
-                + "expected settings, input, actions or output")
+                + "expected settings, input, actions, output or outputs")
     }
 
     @Test func anInvalidPipelineNameIsRejectedAtTheName() {
@@ -276,10 +276,16 @@ import Testing
                 """) == "sluice.yaml:5:7: 'actions' must be a sequence, one '- type: ...' per action; found a mapping")
     }
 
-    @Test func aPipelineHasOneOutput() {
+    @Test func severalOutputsAreListedUnderOutputsNotOutput() {
         #expect(
             rejection("pipelines:\n  web:\n    input: {type: stdin}\n    output: [{type: stdout}]\n")
-                == "sluice.yaml:4:13: 'output' must be one mapping with a 'type': a pipeline has a single output")
+                == "sluice.yaml:4:13: 'output' must be one mapping with a 'type'; for several outputs write 'outputs:' with a sequence of them")
+        #expect(
+            rejection("pipelines:\n  web:\n    input: {type: stdin}\n    output: {type: stdout}\n    outputs: [{type: devnull}]\n")
+                == "sluice.yaml:5:5: pipeline 'web' has both 'output' and 'outputs': list every output under 'outputs'")
+        #expect(
+            rejection("pipelines:\n  web:\n    input: {type: stdin}\n    outputs: {type: stdout}\n")
+                == "sluice.yaml:4:14: 'outputs' must be a sequence, one '- type: ...' per output; found a mapping")
     }
 
     @Test func anInputMustBeAMapping() {

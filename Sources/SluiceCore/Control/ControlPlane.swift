@@ -258,7 +258,8 @@ final class ControlPlane {
                 return "{\"plugin\":\(quoted(pipeline.actions[a].typeName)),\"dropped\":\(c.dropped),\"consumed\":\(c.consumed)}"
             }.joined(separator: ",")
             entries.append("{\"name\":\(quoted(pipeline.name)),\"inputs\":\(list(pipeline.inputs.map(\.typeName))),"
-                + "\"actions\":\(list(pipeline.actions.map(\.typeName))),\"output\":\(quoted(pipeline.output.typeName)),"
+                + "\"actions\":\(list(pipeline.actions.map(\.typeName))),\"output\":\(quoted(pipeline.outputs[0].definition.typeName)),"
+                + "\"outputs\":\(list(pipeline.outputs.map(\.definition.typeName))),"
                 + "\"state\":\(quoted(state)),\"counters\":{\(counters)},"
                 + "\"input_counters\":[\(inputs)],\"action_counters\":[\(actions)]}")
         }

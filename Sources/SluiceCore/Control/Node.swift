@@ -260,18 +260,25 @@ public final class Node {
         }
         for (p, pipeline) in slots {
             for w in 0..<workerCount {
-                switch pipeline.output {
-                case .devnull, .tcp: break
-                case .stdout: assignments[w].outputFDs[p] = 1
-                case .file(let f):
-                    let fd = open(f.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-                    guard fd >= 0 else { throw SetupError(description: "pipeline \(pipeline.name): output file: \(SystemError.lastErrno("open \(f.path)"))") }
-                    assignments[w].outputFDs[p] = fd
-                }
-                if let path = pipeline.output.delivery.deadLetterPath {
-                    let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-                    guard fd >= 0 else { throw SetupError(description: "pipeline \(pipeline.name): output dead-letter: \(SystemError.lastErrno("open \(path)"))") }
-                    assignments[w].deadLetterFDs[p] = fd
+                // Filled as they open, so a failure part-way closes what was opened (closeAll).
+                assignments[w].outputFDs[p] = []
+                assignments[w].deadLetterFDs[p] = []
+                for output in pipeline.outputs {
+                    var fd: Int32 = -1
+                    switch output.definition {
+                    case .devnull, .tcp: break
+                    case .stdout: fd = 1
+                    case .file(let f):
+                        fd = open(f.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+                        guard fd >= 0 else { throw SetupError(description: "pipeline \(pipeline.name): output file: \(SystemError.lastErrno("open \(f.path)"))") }
+                    }
+                    assignments[w].outputFDs[p]!.append(fd)
+                    var deadLetterFD: Int32 = -1
+                    if let path = output.definition.delivery.deadLetterPath {
+                        deadLetterFD = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+                        guard deadLetterFD >= 0 else { throw SetupError(description: "pipeline \(pipeline.name): output dead-letter: \(SystemError.lastErrno("open \(path)"))") }
+                    }
+                    assignments[w].deadLetterFDs[p]!.append(deadLetterFD)
                 }
             }
         }
@@ -331,7 +338,9 @@ public final class Node {
             shared = try NodeShared(settings: settings, pipelines: pipelines, workerCount: workerCount, pool: pool, offsetBook: offsets)
             assignments = try prepare(shared: shared, slots: pipelines.enumerated().map { ($0.offset, $0.element) })
             for (p, pipeline) in pipelines.enumerated() {
-                if case .file(let f) = pipeline.output, let fd = assignments[0].outputFDs[p] { Node.endPartialLine(path: f.path, appendFD: fd) }
+                for (o, output) in pipeline.outputs.enumerated() {
+                    if case .file(let f) = output.definition, let fd = assignments[0].outputFDs[p]?[o] { Node.endPartialLine(path: f.path, appendFD: fd) }
+                }
             }
             control = try ControlPlane(node: self, shared: shared)
         } catch let e as SetupError {
@@ -480,7 +489,7 @@ public final class Node {
                 if stdoutClosed && (0..<workerCount).allSatisfy({ shared.flag($0, .inputsFinished) }) {
                     // The stdout pipelines' events can never be written: once every other
                     // pipeline has drained, exit 1 rather than wait for --shutdown-timeout.
-                    let toStdout = pipelines.indices.filter { if case .stdout = pipelines[$0].output { true } else { false } }
+                    let toStdout = pipelines.indices.filter { pipelines[$0].hasOutput { if case .stdout = $0 { true } else { false } } }
                     let othersDrained = pipelines.indices.allSatisfy { toStdout.contains($0) || shared.eventsInFlight(slot: $0) == 0 }
                     if othersDrained {
                         let held = toStdout.reduce(Int64(0)) { $0 + shared.eventsInFlight(slot: $1) }
@@ -534,7 +543,7 @@ public final class Node {
         line += " bytes_in=\(bytesIn) bytes_out=\(shared.sum(.bytesOut))"
         line += " seconds=\(Self.fixed(seconds, 3)) events_per_s=\(Self.fixed(eventsPerSecond, 0)) mb_per_s=\(Self.fixed(mbPerSecond, 1))"
         line += " cpu_seconds=\(Self.fixed(cpuSeconds, 2)) peak_rss_mb=\(Self.fixed(Double(peakRSSBytes) / 1048576, 1))"
-        for c in [Counter.outputBatches, .aggregated, .aggregateRows, .aggregateSkipped, .rejected, .deadLettered, .invalidJSON, .cutRecords, .cutBytes, .partialRecords, .emptyLines, .modifySkipped, .connectionsAccepted, .connectionsRejected, .connectionsTimedOut, .connectionsTooSlow, .inputErrors, .outputErrors] {
+        for c in [Counter.outputBatches, .aggregated, .aggregateRows, .aggregateSkipped, .rejected, .deadLettered, .invalidJSON, .cutRecords, .cutBytes, .partialRecords, .emptyLines, .modifySkipped, .connectionsAccepted, .connectionsRejected, .connectionsTimedOut, .connectionsTooSlow, .unrouted, .inputErrors, .outputErrors] {
             let v = shared.sum(c)
             if v > 0 { line += " \(c.name)=\(v)" }
         }

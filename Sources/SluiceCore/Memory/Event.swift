@@ -49,7 +49,12 @@ public enum EventFlags {
     /// 1 while taken from the pool, 0 while free: catches double releases.
     public var inUse: UInt32
     public var dataOffset: UInt32
-    var reserved: (UInt32, UInt32, UInt32)
+    /// Bit o: the pipeline's output o writes this event (its route matched); the other outputs
+    /// hold it only as a place in their queue, so acknowledgements stay in stream order.
+    public var routes: UInt32
+    /// Outputs whose acknowledgement is still awaited; the event is released at zero.
+    public var pendingAcks: UInt32
+    var reserved: UInt32
 }
 
 /// A typed view of one event slot; valid while the event is taken from the pool.

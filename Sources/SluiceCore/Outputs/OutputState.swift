@@ -7,6 +7,11 @@ import Glibc
 struct OutputState {
     enum Kind { case devnull, fd, tcp }
     let pipeline: Int
+    /// This output's place among its pipeline's outputs, and its bit in `EventHeader.routes`.
+    let index: Int
+    let routeBit: UInt32
+    /// The events it writes (this worker's copy); nil: all.
+    var route: Condition?
     let kind: Kind
     var fd: Int32
     /// tcp: the receiver, the connection state and the reconnection schedule.
@@ -69,9 +74,12 @@ struct OutputState {
     /// This pipeline's flush interval (its own `settings:` or the node's).
     let flushIntervalNanos: UInt64
 
-    init(pipeline: Int, definition: OutputDefinition, fd: Int32, deadLetterFD: Int32 = -1, settings: NodeSettings, maxEventBytes: Int,
-         tuning: PipelineTuning = PipelineTuning()) {
+    init(pipeline: Int, index: Int = 0, route: Condition? = nil, definition: OutputDefinition, fd: Int32, deadLetterFD: Int32 = -1,
+         settings: NodeSettings, maxEventBytes: Int, tuning: PipelineTuning = PipelineTuning()) {
         self.pipeline = pipeline
+        self.index = index
+        routeBit = 1 << UInt32(index)
+        self.route = route
         flushIntervalNanos = UInt64(tuning.flushIntervalMicros ?? settings.flushIntervalMicros) * 1000
         let batchSize = tuning.batchSize ?? settings.batchSize
         requireJSON = definition.delivery.requireJSON
@@ -138,7 +146,7 @@ struct OutputState {
             worker.counters.add(.bytesOut, Int(event.header.pointee.rawLength) + 1, pipeline: pipeline)
             // Issue 5 (metrics): devnull acks at once, at this turn's clock.
             worker.latency.record(worker.now &- min(event.header.pointee.receivedNanos, worker.now), pipeline: pipeline)
-            worker.release(handle)
+            worker.outputAcked(handle)
             return
         }
         if requireJSON, let reason = OutputState.jsonProblem(event) {
@@ -175,7 +183,8 @@ struct OutputState {
             Log.warn("output \(worker.pipelineNames[pipeline])", "rejected an event (\(reason)); no dead-letter file is set, so rejected events are dropped and counted (rejected)")
             rejectionLogged = true
         }
-        appendDiscarded(event, handle: handle, worker: worker)
+        event.header.pointee.routes &= ~routeBit  // not delivered here (other outputs may write it)
+        appendPlaceholder(handle, worker: worker)
     }
 
     func deadLetterNeeded(_ b: Int) -> UInt64 { b == 0 ? deadLetterNeeded.0 : deadLetterNeeded.1 }
@@ -185,7 +194,7 @@ struct OutputState {
         guard let d = deadLetter, !d.pointee.writing, d.pointee.used > 0 else { return }
         d.pointee.startWrite()
         worker.ring.write(fd: d.pointee.fd, from: d.pointee.writeBuffer + d.pointee.written, count: d.pointee.writeBytes - d.pointee.written,
-                          offset: UInt64.max, userData: userData(.deadLetterWrite, pipeline))
+                          offset: UInt64.max, userData: userData(.deadLetterWrite, pipeline, index))
     }
 
     mutating func deadLetterWriteCompleted(result: Int32, worker: Worker) {
@@ -211,7 +220,7 @@ struct OutputState {
         guard let d = deadLetter else { return }
         if d.pointee.written < d.pointee.writeBytes {
             worker.ring.write(fd: d.pointee.fd, from: d.pointee.writeBuffer + d.pointee.written, count: d.pointee.writeBytes - d.pointee.written,
-                              offset: UInt64.max, userData: userData(.deadLetterWrite, pipeline))
+                              offset: UInt64.max, userData: userData(.deadLetterWrite, pipeline, index))
             return
         }
         d.pointee.finishWrite()
@@ -224,13 +233,14 @@ struct OutputState {
         }
     }
 
-    /// A dropped event: no bytes, but it is acked with the batch it sits in.
-    @inline(__always) mutating func appendDiscarded(_ event: Event, handle: EventHandle, worker: Worker) {
+    /// An event this output does not write (dropped by an action, rejected, or routed
+    /// elsewhere): no bytes, but it is acknowledged with the batch it sits in, so the stream's
+    /// acknowledgements stay in order.
+    @inline(__always) mutating func appendPlaceholder(_ handle: EventHandle, worker: Worker) {
         if kind == .devnull {
-            worker.release(handle)
+            worker.outputAcked(handle)
             return
         }
-        event.header.pointee.flags |= EventFlags.discarded
         let f = filling
         if batch(f).count == 0 { oldestNanos = worker.now }
         appendHandle(f, handle)
@@ -267,11 +277,11 @@ struct OutputState {
     func submitWrite(worker: Worker) {
         let b = inflight
         if kind == .tcp {
-            worker.ring.send(fd: fd, from: buffer(b) + inflightWritten, count: usedBytes(b) - inflightWritten, userData: userData(.outputWrite, pipeline))
+            worker.ring.send(fd: fd, from: buffer(b) + inflightWritten, count: usedBytes(b) - inflightWritten, userData: userData(.outputWrite, pipeline, index))
             return
         }
         worker.ring.write(fd: fd, from: buffer(b) + inflightWritten, count: usedBytes(b) - inflightWritten,
-                          offset: UInt64.max, userData: userData(.outputWrite, pipeline))
+                          offset: UInt64.max, userData: userData(.outputWrite, pipeline, index))
     }
 
     /// Flushes on idle / interval / stop and retries a failed write when its backoff passed.
@@ -348,7 +358,7 @@ struct OutputState {
             return
         }
         if sync {
-            worker.ring.fsync(fd: fd, dataOnly: true, userData: userData(.outputSync, pipeline))
+            worker.ring.fsync(fd: fd, dataOnly: true, userData: userData(.outputSync, pipeline, index))
             return
         }
         if kind == .tcp {
@@ -376,7 +386,7 @@ struct OutputState {
         if result < 0 {
             worker.counters.add(.outputErrors, 1, pipeline: pipeline)
             Log.error("output \(worker.pipelineNames[pipeline])", "\(SystemError(negated: result, operation: "fsync")); retrying")
-            worker.ring.fsync(fd: fd, dataOnly: true, userData: userData(.outputSync, pipeline))
+            worker.ring.fsync(fd: fd, dataOnly: true, userData: userData(.outputSync, pipeline, index))
             return
         }
         acknowledge(buffer: inflight, worker: worker)
@@ -397,12 +407,12 @@ struct OutputState {
         for i in 0..<h.count {
             let handle = h[i]
             let event = worker.slabTable[EventHandles.slab(handle)].event(handle)
-            if event.has(EventFlags.discarded) {
+            if event.has(EventFlags.discarded) || event.header.pointee.routes & routeBit == 0 {
                 dropped += 1
             } else {
                 worker.latency.record(ackNanos &- min(event.header.pointee.receivedNanos, ackNanos), pipeline: pipeline)
             }
-            worker.release(handle)
+            worker.outputAcked(handle)
         }
         worker.counters.add(.eventsOut, h.count - dropped, pipeline: pipeline)
         worker.counters.add(.bytesOut, usedBytes(b), pipeline: pipeline)
@@ -455,7 +465,7 @@ struct OutputState {
         setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         fd = s
         connecting = true
-        worker.ring.connect(fd: s, address: UnsafeRawPointer(address!), length: MemoryLayout<sockaddr_in>.size, userData: userData(.outputConnect, pipeline))
+        worker.ring.connect(fd: s, address: UnsafeRawPointer(address!), length: MemoryLayout<sockaddr_in>.size, userData: userData(.outputConnect, pipeline, index))
     }
 
     mutating func connectCompleted(result: Int32, worker: Worker) {
@@ -515,6 +525,8 @@ struct OutputState {
 
     /// Closes and frees everything of an idle output a reload replaces.
     mutating func dispose() {
+        route?.disposeScratch()
+        route = nil
         closeFile()
         fd = -1
         if let d = deadLetter {
@@ -532,6 +544,6 @@ struct OutputState {
 }
 
 extension Worker {
-    func outputWriteCompleted(pipeline: Int, result: Int32) { outputs[pipeline].writeCompleted(result: result, worker: self) }
-    func outputSyncCompleted(pipeline: Int, result: Int32) { outputs[pipeline].syncCompleted(result: result, worker: self) }
+    func outputWriteCompleted(pipeline: Int, output: Int, result: Int32) { outputs[pipeline][output].writeCompleted(result: result, worker: self) }
+    func outputSyncCompleted(pipeline: Int, output: Int, result: Int32) { outputs[pipeline][output].syncCompleted(result: result, worker: self) }
 }

@@ -5,7 +5,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case eventsIn, bytesIn, eventsOut, bytesOut, discarded, cutRecords, cutBytes, invalidJSON
     case partialRecords, connectionsAccepted, connectionsRejected, inputErrors, outputErrors
     case outputBatches, modifySkipped, emptyLines, connectionsTimedOut, aggregated, aggregateSkipped, aggregateRows
-    case rejected, deadLettered, connectionsTooSlow, released
+    case rejected, deadLettered, connectionsTooSlow, released, unrouted
 
     public var name: String {
         switch self {
@@ -33,6 +33,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .deadLettered: "dead_lettered"
         case .connectionsTooSlow: "connections_too_slow"
         case .released: "events_released"
+        case .unrouted: "unrouted"
         }
     }
 
@@ -41,7 +42,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         switch self {
         case .eventsIn: "Records framed into events by the inputs."
         case .bytesIn: "Bytes of the records framed by the inputs."
-        case .eventsOut: "Events acknowledged by the output (written, synced or sent)."
+        case .eventsOut: "Events acknowledged by the outputs (written, synced or sent); an event written by two outputs counts twice."
         case .bytesOut: "Bytes written by the output."
         case .discarded: "Events dropped by actions."
         case .cutRecords: "Records longer than max-event-size, cut and flagged."
@@ -63,6 +64,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .deadLettered: "Rejected events written to the dead-letter file."
         case .connectionsTooSlow: "Connections closed for sending less than min-rate."
         case .released: "Events whose processing ended (delivered, dropped, aggregated or rejected), back in the pool."
+        case .unrouted: "Events no output's route matched (not written anywhere, released in order)."
         }
     }
 }

@@ -67,18 +67,43 @@ public struct PipelineTuning: Sendable, Equatable {
     public init() {}
 }
 
-/// One pipeline: inputs → actions → output.
+/// One output of a pipeline and its route: the events it writes.
+public struct PipelineOutput: Sendable {
+    public var definition: OutputDefinition
+    /// The events this output writes; nil: every event.
+    public var route: Condition?
+
+    public init(_ definition: OutputDefinition, route: Condition? = nil) {
+        self.definition = definition
+        self.route = route
+    }
+}
+
+/// One pipeline: inputs → actions → outputs.
 public struct PipelineDefinition: Sendable {
     public var name: String
     public var inputs: [InputDefinition]
     public var actions: [Action]
-    public var output: OutputDefinition
+    /// At least one, at most `maxOutputs`. Every event passes through every output's queue
+    /// (written where its route matches, else only holding its place), and is released once
+    /// all of them acknowledged it.
+    public var outputs: [PipelineOutput]
     public var tuning = PipelineTuning()
+    /// Outputs one pipeline may have (one bit each in `EventHeader.routes`).
+    public static let maxOutputs = 32
 
-    public init(name: String, inputs: [InputDefinition], actions: [Action], output: OutputDefinition) {
+    public init(name: String, inputs: [InputDefinition], actions: [Action], outputs: [PipelineOutput]) {
+        precondition(!outputs.isEmpty && outputs.count <= PipelineDefinition.maxOutputs, "a pipeline has 1 to \(PipelineDefinition.maxOutputs) outputs")
         self.name = name
         self.inputs = inputs
         self.actions = actions
-        self.output = output
+        self.outputs = outputs
     }
+
+    public init(name: String, inputs: [InputDefinition], actions: [Action], output: OutputDefinition) {
+        self.init(name: name, inputs: inputs, actions: actions, outputs: [PipelineOutput(output)])
+    }
+
+    /// Whether any output is of this kind.
+    public func hasOutput(where test: (OutputDefinition) -> Bool) -> Bool { outputs.contains { test($0.definition) } }
 }

@@ -110,9 +110,17 @@ extension Worker {
     @inline(__always) func process(_ handle: EventHandle, firstAction: Int) -> Bool {
         let event = slabTable[EventHandles.slab(handle)].event(handle)
         let pipeline = Int(event.header.pointee.pipelineID)
-        if !outputs[pipeline].canAccept(event) {
-            if !outputs[pipeline].flush(worker: self) { return false }
-            if !outputs[pipeline].canAccept(event) { return false }
+        let outs = outputs[pipeline]
+        let outputCount = outputCounts[pipeline]
+        // Every output takes every event (written, or holding its place), so each must have
+        // room for the largest encoding before the actions run.
+        var o = 0
+        while o < outputCount {
+            if !outs[o].canAccept(event) {
+                if !outs[o].flush(worker: self) { return false }
+                if !outs[o].canAccept(event) { return false }
+            }
+            o += 1
         }
         // Actions run once: an event refused above is retried before its actions ran.
         let chain = actionTable[pipeline]
@@ -129,23 +137,63 @@ extension Worker {
                 verdict = chain[a].apply(event, counters: counters, pipeline: pipeline)
             }
             if verdict != .pass {
-                // Dropped events still pass through the output's queue, so they are released
+                // Dropped events still pass through the outputs' queues, so they are released
                 // (and their offset committed) only after every earlier event of the stream.
                 counters.add(verdict == .drop ? .discarded : .aggregated, 1, pipeline: pipeline)
                 counters.addActionVerdict(row: actionRowBase[pipeline] &+ a, consumed: verdict != .drop)
-                outputs[pipeline].appendDiscarded(event, handle: handle, worker: self)
+                event.header.pointee.flags |= EventFlags.discarded
+                event.header.pointee.routes = 0
+                event.header.pointee.pendingAcks = UInt32(outputCount)
+                o = 0
+                while o < outputCount {
+                    outs[o].appendPlaceholder(handle, worker: self)
+                    o += 1
+                }
                 return true
             }
             a += 1
         }
-        outputs[pipeline].append(event, handle: handle, worker: self)
+        deliver(event, handle: handle, to: outs, count: outputCount, pipeline: pipeline)
         return true
+    }
+
+    /// Hands a processed event to every output of its pipeline: written by those whose route
+    /// matches, a placeholder in the others. An event no route matches is counted (`unrouted`).
+    @inline(__always) func deliver(_ event: Event, handle: EventHandle, to outs: UnsafeMutablePointer<OutputState>, count: Int, pipeline: Int) {
+        var routes: UInt32 = 0
+        var o = 0
+        while o < count {
+            if outs[o].route.map({ $0.matches(event) }) ?? true { routes |= outs[o].routeBit }
+            o += 1
+        }
+        event.header.pointee.routes = routes
+        event.header.pointee.pendingAcks = UInt32(count)
+        if routes == 0 { counters.add(.unrouted, 1, pipeline: pipeline) }
+        o = 0
+        while o < count {
+            if routes & outs[o].routeBit != 0 {
+                outs[o].append(event, handle: handle, worker: self)
+            } else {
+                outs[o].appendPlaceholder(handle, worker: self)
+            }
+            o += 1
+        }
+    }
+
+    /// One output acknowledged the event; it is released when the last one did.
+    @inline(__always) func outputAcked(_ handle: EventHandle) {
+        let header = slabTable[EventHandles.slab(handle)].event(handle).header
+        precondition(header.pointee.pendingAcks > 0, "event acknowledged by more outputs than it was given to")
+        header.pointee.pendingAcks -= 1
+        if header.pointee.pendingAcks == 0 { release(handle) }
     }
 
     func flushOutputs(idle: Bool) -> Bool {
         var any = false
         for p in 0..<pipelineCount {
-            any = outputs[p].tick(now: now, idle: idle || stopping, worker: self) || any
+            for o in 0..<outputCounts[p] {
+                any = outputs[p][o].tick(now: now, idle: idle || stopping, worker: self) || any
+            }
         }
         return any
     }

@@ -90,7 +90,8 @@ extension Worker {
     /// the peer keeps the output from being idle).
     func canInstall(_ delivery: PipelineMailbox.Delivery) -> Bool {
         for (slot, _) in delivery.slots where slot < pipelineCount {
-            if !outputs[slot].isIdle || outputs[slot].connecting { return false }
+            if !outputsIdle(slot) { return false }
+            for o in 0..<outputCounts[slot] where outputs[slot][o].connecting { return false }
         }
         return true
     }
@@ -99,8 +100,7 @@ extension Worker {
         for (slot, definition) in delivery.slots.sorted(by: { $0.slot < $1.slot }) {
             precondition(slot <= pipelineCount && slot < shared.slotCapacity, "pipeline slots are filled in order")
             if slot < pipelineCount {
-                outputs[slot].dispose()
-                (outputs + slot).deinitialize(count: 1)
+                disposeOutputs(of: slot)
                 for a in 0..<actionCounts[slot] { actionTable[slot][a].disposeWorkerCopy() }
                 actionTable[slot].deinitialize(count: actionCounts[slot])
                 actionTable[slot].deallocate()

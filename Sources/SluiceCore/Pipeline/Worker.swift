@@ -62,7 +62,9 @@ final class Worker {
     let actionTable: UnsafeMutablePointer<UnsafeMutablePointer<Action>>
     let actionCounts: UnsafeMutablePointer<Int>
     let sampler: EventSampler
-    var outputs: UnsafeMutablePointer<OutputState>
+    /// Per slot: its outputs (`outputCounts[slot]` of them), in the pipeline's order.
+    var outputs: UnsafeMutablePointer<UnsafeMutablePointer<OutputState>>
+    let outputCounts: UnsafeMutablePointer<Int>
     var scratch: EventBatch
     var carry: EventBatch
     var carryPosition = 0
@@ -161,6 +163,8 @@ final class Worker {
         wakeTargets = .allocate(capacity: workerCount)
         wakeTargets.initialize(repeating: false, count: workerCount)
         outputs = .allocate(capacity: slots)
+        outputCounts = .allocate(capacity: slots)
+        outputCounts.initialize(repeating: 0, count: slots)
         for (p, pipeline) in shared.pipelines.enumerated() {
             setUpSlot(p, pipeline, assignment: assignment, actionRowBase: shared.pluginRows.actionBase(slot: p))
         }
@@ -178,10 +182,30 @@ final class Worker {
         for (a, action) in definition.actions.enumerated() {
             if case .aggregate = action.kind { aggregators.append((slot, a)) }
         }
-        (outputs + slot).initialize(to: OutputState(pipeline: slot, definition: definition.output, fd: assignment.outputFDs[slot] ?? -1,
-                                                    deadLetterFD: assignment.deadLetterFDs[slot] ?? -1,
-                                                    settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes,
-                                                    tuning: definition.tuning))
+        let count = definition.outputs.count
+        outputCounts[slot] = count
+        outputs[slot] = .allocate(capacity: count)
+        for (o, output) in definition.outputs.enumerated() {
+            (outputs[slot] + o).initialize(to: OutputState(pipeline: slot, index: o, route: output.route?.forWorker(), definition: output.definition,
+                                                           fd: assignment.outputFDs[slot]?[o] ?? -1,
+                                                           deadLetterFD: assignment.deadLetterFDs[slot]?[o] ?? -1,
+                                                           settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes,
+                                                           tuning: definition.tuning))
+        }
+    }
+
+    /// Frees the outputs of a slot whose outputs are idle (a reload replaces its pipeline).
+    func disposeOutputs(of slot: Int) {
+        for o in 0..<outputCounts[slot] { outputs[slot][o].dispose() }
+        outputs[slot].deinitialize(count: outputCounts[slot])
+        outputs[slot].deallocate()
+        outputCounts[slot] = 0
+    }
+
+    /// Whether every output of the slot has nothing queued, in flight or unacknowledged.
+    func outputsIdle(_ slot: Int) -> Bool {
+        for o in 0..<outputCounts[slot] where !outputs[slot][o].isIdle { return false }
+        return true
     }
 
     // MARK: Thread body
@@ -284,7 +308,9 @@ final class Worker {
     func nextTimeout() -> Int64 {
         var deadline = now + 100_000_000
         for p in 0..<pipelineCount {
-            if let d = outputs[p].deadline(now: now) { deadline = min(deadline, d) }
+            for o in 0..<outputCounts[p] {
+                if let d = outputs[p][o].deadline(now: now) { deadline = min(deadline, d) }
+            }
         }
         for f in activeFiles where files[f].waitingForData {
             deadline = min(deadline, files[f].eofSince + files[f].pollIntervalNanos)
@@ -333,10 +359,10 @@ final class Worker {
         case .fileRead: fileReadCompleted(file: a, slot: b, result: result)
         case .accept: acceptCompleted(listener: a, result: result, flags: flags)
         case .receive: receiveCompleted(connection: a, result: result, flags: flags)
-        case .outputWrite: outputWriteCompleted(pipeline: a, result: result)
-        case .outputSync: outputSyncCompleted(pipeline: a, result: result)
-        case .outputConnect: outputs[a].connectCompleted(result: result, worker: self)
-        case .deadLetterWrite: outputs[a].deadLetterWriteCompleted(result: result, worker: self)
+        case .outputWrite: outputWriteCompleted(pipeline: a, output: b, result: result)
+        case .outputSync: outputSyncCompleted(pipeline: a, output: b, result: result)
+        case .outputConnect: outputs[a][b].connectCompleted(result: result, worker: self)
+        case .deadLetterWrite: outputs[a][b].deadLetterWriteCompleted(result: result, worker: self)
         case .wake: armWake()
         case .notify: notifyCompleted(result: result)
         case .close, .cancel: break
@@ -361,7 +387,7 @@ final class Worker {
         guard stopping else { return }
         var drained = finished && carryPosition == carry.count && !hasInboundWork() && slab.pointee.takenCount == 0 && aggregatesFinal()
         if drained {
-            for p in 0..<pipelineCount where !outputs[p].isIdle { drained = false }
+            for p in 0..<pipelineCount where !outputsIdle(p) { drained = false }
             for w in 0..<workerCount where returnBatches[w].count > 0 { drained = false }
         }
         publish(.drained, drained)
@@ -380,7 +406,9 @@ final class Worker {
         for l in listeners.indices where listeners[l].fd >= 0 { Glibc.close(listeners[l].fd) }
         if notify.fd >= 0 { Glibc.close(notify.fd) }
         for c in 0..<connectionCapacity where connections[c].active { Glibc.close(connections[c].fd) }
-        for p in 0..<pipelineCount { outputs[p].closeFile() }
+        for p in 0..<pipelineCount {
+            for o in 0..<outputCounts[p] { outputs[p][o].closeFile() }
+        }
         bufferRing = nil
         ring = nil
     }
@@ -392,10 +420,11 @@ struct WorkerAssignment {
     var listeners: [Listener] = []
     var generators: [GeneratorSource] = []
     var connectionCapacity = 0
-    /// Output file per pipeline slot (none: devnull, tcp, or not this assignment's slot).
-    var outputFDs: [Int: Int32] = [:]
-    /// Dead-letter file per pipeline slot, when set.
-    var deadLetterFDs: [Int: Int32] = [:]
+    /// Per pipeline slot, the file of each of its outputs (-1: devnull, tcp); no entry: not this
+    /// assignment's slot.
+    var outputFDs: [Int: [Int32]] = [:]
+    /// Per pipeline slot, the dead-letter file of each of its outputs (-1: none).
+    var deadLetterFDs: [Int: [Int32]] = [:]
     /// Followed file inputs this worker expands again for files that appear later.
     var globWatches: [GlobWatch] = []
 
@@ -414,7 +443,7 @@ struct WorkerAssignment {
     func closeAll() {
         for f in files where f.fd > 2 { Glibc.close(f.fd) }
         for l in listeners where l.fd >= 0 { Glibc.close(l.fd) }
-        for fd in outputFDs.values where fd > 2 { Glibc.close(fd) }
-        for fd in deadLetterFDs.values where fd > 2 { Glibc.close(fd) }
+        for fd in outputFDs.values.joined() where fd > 2 { Glibc.close(fd) }
+        for fd in deadLetterFDs.values.joined() where fd > 2 { Glibc.close(fd) }
     }
 }
