@@ -111,17 +111,11 @@ public final class Node {
 
     func prepareSources(into assignments: inout [WorkerAssignment], rows: PluginRows, openConnections: UnsafeMutablePointer<UInt64>,
                         slots: [(slot: Int, definition: PipelineDefinition)]) throws(SetupError) {
-        var readLoad = [Int](repeating: 0, count: workerCount)
-        var processLoad = [Int](repeating: 0, count: workerCount)
+        // Files are spread over the workers round-robin, and a stream is processed by the worker
+        // that reads it: handing one busy stream's batches to another worker cost more than
+        // decoding them (one file of nested JSON through json_decode ran at about half the speed
+        // of --workers 1 on the default two workers; perf/README.md, stream locality).
         var nextReader = 0
-        // A stream is processed by the least loaded worker, its reader on ties: with one busy
-        // file on two workers one reads and frames while the other decodes and writes.
-        func processor(reader: Int) -> Int {
-            var best = reader
-            for w in 0..<workerCount where readLoad[w] + processLoad[w] < readLoad[best] + processLoad[best] { best = w }
-            processLoad[best] += 1
-            return best
-        }
         func nextFileIndex(_ w: Int) throws(SetupError) -> Int {
             let i = assignments[w].files.count
             if i >= SourceIDs.maxSourcesPerWorker {
@@ -182,8 +176,6 @@ public final class Node {
                                 let rangeFD = n == 0 ? fd : open(path, O_RDONLY | O_CLOEXEC)
                                 guard rangeFD >= 0 else { throw SetupError(description: "pipeline \(pipeline.name): input file: \(SystemError.lastErrno("open \(path)"))") }
                                 let reader = (nextReader + n) % workerCount
-                                readLoad[reader] += 1
-                                processLoad[reader] += 1
                                 var source = FileSource(path: path, fd: rangeFD, pipeline: p, target: reader, follow: false, isStdin: false,
                                                         pollIntervalMicros: file.pollIntervalMicros, readBytes: settings.readBufferBytes,
                                                         owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes,
@@ -198,8 +190,7 @@ public final class Node {
                         }
                         let reader = nextReader % workerCount
                         nextReader += 1
-                        readLoad[reader] += 1
-                        let target = processor(reader: reader)
+                        let target = reader
                         let words = file.offsetsPath.map { offsets.add(path: path, storePath: $0, pipeline: p, offset: start, inode: inode, device: device) }
                         if let words { offsetsIntervalMicros = min(offsetsIntervalMicros, file.offsetsIntervalMicros); _ = words }
                         assignments[reader].files.append(FileSource(path: path, fd: fd, pipeline: p, target: target, follow: file.follow, isStdin: false,
@@ -219,8 +210,7 @@ public final class Node {
                 case .stdin:
                     let reader = nextReader % workerCount
                     nextReader += 1
-                    readLoad[reader] += 1
-                    let target = processor(reader: reader)
+                    let target = reader
                     assignments[reader].files.append(FileSource(path: "stdin", fd: 0, pipeline: p, target: target, follow: false, isStdin: true,
                                                                  pollIntervalMicros: 100_000, readBytes: settings.readBufferBytes,
                                                                  owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes,

@@ -61,9 +61,18 @@ extension Worker {
         return any
     }
 
-    /// Hands the framed events in `inputBatch` to the stream's processor.
+    /// Hands the framed events in `inputBatch` to the stream's processor. A stream processed
+    /// here goes straight to the actions when nothing of this worker waits before it (no carried
+    /// batch, nothing queued in its own ring); otherwise it queues behind, keeping stream order.
     func dispatchInputBatch(to target: Int) {
         if inputBatch.count == 0 { return }
+        if target == index && carryPosition == carry.count && forward[index * workerCount + index].isEmpty {
+            swap(&carry, &inputBatch)
+            carryPosition = 0
+            inputBatch.count = 0
+            _ = processCarry()
+            return
+        }
         let pushed = forward[index * workerCount + target].push(inputBatch.handles, count: inputBatch.count)
         precondition(pushed == inputBatch.count, "forward ring over capacity")
         inputBatch.count = 0
@@ -80,14 +89,8 @@ extension Worker {
         var any = false
         while true {
             if carryPosition < carry.count {
-                while carryPosition < carry.count {
-                    // Blocked on the output: progress only if something went through before.
-                    if !process(carry[carryPosition]) { return any }
-                    carryPosition += 1
-                    any = true
-                }
-                carry.count = 0
-                carryPosition = 0
+                any = processCarry() || any
+                if carryPosition < carry.count { return any }  // blocked on an output
             }
             var popped = false
             for from in 0..<workerCount {
@@ -102,6 +105,20 @@ extension Worker {
             }
             if !popped { return any }
         }
+    }
+
+    /// Runs the carried batch until it is done or an output cannot take the next event; true
+    /// when any event went through.
+    @inline(__always) func processCarry() -> Bool {
+        var any = false
+        while carryPosition < carry.count {
+            if !process(carry[carryPosition]) { return any }
+            carryPosition += 1
+            any = true
+        }
+        carry.count = 0
+        carryPosition = 0
+        return any
     }
 
     /// False when the output cannot take the event now (the event stays queued).
