@@ -3,3 +3,4 @@
 #include "sl_numa.h"
 #include "sl_cpu.h"
 #include "sl_atomics.h"
+#include "sl_pcre.h"
