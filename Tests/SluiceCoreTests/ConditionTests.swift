@@ -38,6 +38,24 @@ private func modified(_ json: String, by modify: Action, field: String = "x") th
         #expect(try modified(json, by: action("modify", ("field", "x"), ("value", "1"), ("if-field", "path"), ("if-matches", "/api/*/user"))) == nil)
     }
 
+    @Test func ifRegexMatchesThePCRE2PatternAgainstTheUnescapedValueOrTheJSONText() throws {
+        let modify = try action("modify", ("field", "x"), ("value", "1"), ("if-field", "msg"), ("if-regex", #"^(?i)disk \w+ on sd[a-z]\d$"#))
+        #expect(try modified(#"{"msg":"Disk full on sda1"}"#, by: modify) != nil)
+        #expect(try modified(#"{"msg":"disk full on sda12"}"#, by: modify) == nil)
+        #expect(try modified(#"{"msg":"disk\u0020full on sdb2"}"#, by: modify) != nil, "escapes are decoded first")
+        let status = try action("modify", ("field", "x"), ("value", "1"), ("if-field", "code"), ("if-regex", #"^5\d\d$"#))
+        #expect(try modified(#"{"code":503}"#, by: status) != nil)
+        #expect(try modified(#"{"code":404}"#, by: status) == nil)
+        #expect(try modified(#"{"msg":"пользователь 😀 ok"}"#, by: action("modify", ("field", "x"), ("value", "1"), ("if-field", "msg"), ("if-regex", #"^\S+ . ok$"#))) != nil,
+                "UTF-8 is matched as characters: . is the whole emoji (\\w stays ASCII, as in RE2)")
+    }
+
+    @Test func aBadRegexIsAConfigErrorWithItsOffset() {
+        let error = actionRejection("json_decode", ("if-field", "msg"), ("if-regex", "ab(c"))
+        #expect(error?.key == "if-regex")
+        #expect(error?.message == "bad pattern at offset 4: missing closing parenthesis")
+    }
+
     @Test func ifNotInvertsTheWholeCondition() throws {
         let modify = try action("modify", ("field", "x"), ("value", "1"), ("if-field", "user"), ("if-prefix", "u1"), ("if-not", "true"))
         #expect(try modified(#"{"user":"u17"}"#, by: modify) == nil)
@@ -89,7 +107,7 @@ private func modified(_ json: String, by modify: Action, field: String = "x") th
         #expect(noField?.message == "a condition needs if-field=PATH before its test")
         let noTest = actionRejection("modify", ("field", "x"), ("value", "1"), ("if-field", "a"))
         #expect(noTest?.key == "if-field")
-        #expect(noTest?.message == "each if-field needs exactly one test of if-equals=, if-prefix=, if-contains=, if-matches= (1 field(s), 0 test(s))")
+        #expect(noTest?.message == "each if-field needs exactly one test of if-equals=, if-prefix=, if-contains=, if-matches=, if-regex= (1 field(s), 0 test(s))")
         #expect(actionRejection("json_decode", ("if-field", "a"), ("if-equals", "b"), ("if-mode", "xor"))?.message == "expected and or or, got 'xor'")
         #expect(actionRejection("json_decode", ("if-field", "a"), ("if-equals", "b"), ("if-not", "maybe"))?.key == "if-not")
         #expect(actionRejection("json_decode", ("if-field", "a..b"), ("if-equals", "b"))?.message == "'a..b' has an empty path component")

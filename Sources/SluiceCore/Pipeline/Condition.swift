@@ -6,7 +6,8 @@ import Glibc
 /// event; plugins never parse or evaluate conditions themselves.
 ///
 /// Spelling (the `if-` prefix on actions and outputs): `if-field=PATH` followed by exactly one
-/// of `if-equals=`, `if-prefix=`, `if-contains=`, `if-matches=` (glob: `*`, `?`); repeated
+/// of `if-equals=`, `if-prefix=`, `if-contains=`, `if-matches=` (glob: `*`, `?`), `if-regex=`
+/// (PCRE2, compiled once with JIT; a bad pattern is a config error with its offset); repeated
 /// `if-field` groups combine with `if-mode=and|or` (and by default); `if-not=true` inverts the
 /// whole condition. The n-th test belongs to the n-th `if-field`, so a YAML list
 /// (`if-field: [a, b]`, `if-equals: x`, `if-prefix: y`) reads as the CLI spec
@@ -16,7 +17,7 @@ import Glibc
 /// compared after unescaping, other values by their JSON text (`42`, `true`). An event without
 /// the field, or not decoded, matches no group.
 public struct Condition: @unchecked Sendable {
-    public enum Test: String, Sendable, CaseIterable { case equals, prefix, contains, matches }
+    public enum Test: String, Sendable, CaseIterable { case equals, prefix, contains, matches, regex }
     public enum Mode: String, Sendable { case and, or }
 
     /// One field and its test; the pattern is kept as raw bytes so matching allocates nothing.
@@ -25,6 +26,8 @@ public struct Condition: @unchecked Sendable {
         let test: Test
         let pattern: UnsafeMutableRawPointer
         let patternCount: Int
+        /// `if-regex`: the compiled pattern, shared read-only by the workers.
+        let regex: PCRERegex?
         var patternBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pattern, count: patternCount) }
     }
 
@@ -36,6 +39,9 @@ public struct Condition: @unchecked Sendable {
     /// its own (`forWorker()`), freed by `dispose()`.
     private(set) var scratch: UnsafeMutableRawPointer
     let scratchCapacity: Int
+    /// Per group, this copy's match data for an `if-regex` group (nil for the others), held
+    /// unmanaged so matching does no reference counting; nil when no group is a regex.
+    private(set) var matchers: UnsafeMutablePointer<Unmanaged<RegexMatcher>?>?
 
     /// The parameters of a condition with `prefix` (`if-` on actions and outputs).
     public static func parameters(prefix: String = "if-") -> [ParameterDoc] {
@@ -53,6 +59,7 @@ public struct Condition: @unchecked Sendable {
         .prefix: "the value starts with this text",
         .contains: "the value contains this text",
         .matches: "the value matches this glob (* any run of bytes, ? one byte)",
+        .regex: "the value matches this PCRE2 regular expression (unanchored; ^ and $ anchor)",
     ]
 
     /// True when `key` belongs to a condition spelled with `prefix`.
@@ -72,7 +79,8 @@ public struct Condition: @unchecked Sendable {
         let modeText = arguments.string(prefix + "mode")
         let notGiven = arguments.string(prefix + "not") != nil
         if fields.isEmpty && tests.isEmpty && modeText == nil && !notGiven { return nil }
-        let testList = Test.allCases.map { prefix + $0.rawValue + "=" }.joined(separator: ", ")
+        // discard's older spelling (no prefix) never had regex.
+        let testList = Test.allCases.filter { !prefix.isEmpty || $0 != .regex }.map { prefix + $0.rawValue + "=" }.joined(separator: ", ")
         if prefix.isEmpty {
             // discard's own older spelling: one field, one test.
             guard tests.count == 1 else { throw PluginArgumentError(key: nil, "\(arguments.plugin) needs exactly one of \(testList) (got \(tests.count))") }
@@ -95,34 +103,55 @@ public struct Condition: @unchecked Sendable {
         for (field, (test, pattern)) in zip(fields, tests) {
             let path: FieldPath
             do { path = try FieldPath(field) } catch { throw PluginArgumentError(key: prefix + "field", error.message) }
+            var regex: PCRERegex?
+            if test == .regex {
+                do { regex = try PCRERegex.compile(pattern) } catch { throw PluginArgumentError(key: prefix + "regex", "\(error)") }
+            }
             let utf8 = Array(pattern.utf8)
             let bytes = UnsafeMutableRawPointer.allocate(byteCount: max(utf8.count, 1), alignment: 1)
             bytes.copyMemory(from: utf8, byteCount: utf8.count)
-            made.append(Group(field: path, test: test, pattern: bytes, patternCount: utf8.count))
+            made.append(Group(field: path, test: test, pattern: bytes, patternCount: utf8.count, regex: regex))
         }
         groupCount = made.count
         groups = .allocate(capacity: max(made.count, 1))
         groups.initialize(from: made, count: made.count)
         scratchCapacity = maxEventBytes
         scratch = .allocate(byteCount: max(maxEventBytes, 1), alignment: 1)
+        matchers = Condition.makeMatchers(groups, groupCount)
     }
 
-    /// A copy with its own scratch buffer, for one worker (the groups are read-only and shared).
+    static func makeMatchers(_ groups: UnsafeMutablePointer<Group>, _ count: Int) -> UnsafeMutablePointer<Unmanaged<RegexMatcher>?>? {
+        guard (0..<count).contains(where: { groups[$0].regex != nil }) else { return nil }
+        let matchers = UnsafeMutablePointer<Unmanaged<RegexMatcher>?>.allocate(capacity: count)
+        for i in 0..<count { (matchers + i).initialize(to: groups[i].regex.map { Unmanaged.passRetained(RegexMatcher($0)) }) }
+        return matchers
+    }
+
+    /// A copy with its own scratch buffer and regex match data, for one worker (the groups are
+    /// read-only and shared).
     public func forWorker() -> Condition {
         var copy = self
         copy.scratch = .allocate(byteCount: max(scratchCapacity, 1), alignment: 1)
+        copy.matchers = Condition.makeMatchers(groups, groupCount)
         return copy
     }
 
-    /// Frees this copy's scratch (a worker retiring its pipeline, or the definition's own).
-    public func disposeScratch() { scratch.deallocate() }
+    /// Frees this copy's scratch and match data (a worker retiring its pipeline).
+    public func disposeScratch() {
+        scratch.deallocate()
+        if let matchers {
+            for i in 0..<groupCount { matchers[i]?.release() }
+            matchers.deinitialize(count: groupCount)
+            matchers.deallocate()
+        }
+    }
 
     /// Whether the event passes the condition.
     @inline(__always) public func matches(_ event: Event) -> Bool {
         var result = mode == .and
         var i = 0
         while i < groupCount {
-            let hit = matches(groups[i], event)
+            let hit = matches(groups[i], event, group: i)
             if mode == .and && !hit { result = false; break }
             if mode == .or && hit { result = true; break }
             i += 1
@@ -130,7 +159,7 @@ public struct Condition: @unchecked Sendable {
         return result != inverted
     }
 
-    func matches(_ group: Group, _ event: Event) -> Bool {
+    func matches(_ group: Group, _ event: Event, group index: Int) -> Bool {
         guard event.has(EventFlags.decoded), let (raw, kind) = group.field.lookup(event) else { return false }
         let p = group.patternBytes
         var value = raw
@@ -151,6 +180,7 @@ public struct Condition: @unchecked Sendable {
         case .prefix: return value.count >= n && (n == 0 || memcmp(value.baseAddress!, group.pattern, n) == 0)
         case .contains: return Glob.contains(value, p)
         case .matches: return Glob.matches(value, p)
+        case .regex: return matchers![index]!._withUnsafeGuaranteedRef { $0.matches(value) }
         }
     }
 }

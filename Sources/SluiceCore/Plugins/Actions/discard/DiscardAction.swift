@@ -6,7 +6,7 @@
 /// with exactly one of `equals=`, `prefix=`, `contains=`, `matches=`) still works and means the
 /// same. A discard with no condition at all is refused: it would drop every event.
 public struct DiscardAction: @unchecked Sendable {
-    public static let parameters = Condition.parameters(prefix: "").filter { $0.name != "mode" && $0.name != "not" }.map {
+    public static let parameters = Condition.parameters(prefix: "").filter { $0.name != "mode" && $0.name != "not" && $0.name != "regex" }.map {
         ParameterDoc($0.name, "older spelling of if-\($0.name)", repeated: false)
     }
 
