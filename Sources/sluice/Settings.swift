@@ -1,10 +1,17 @@
 import SluiceConfig
 import SluiceCore
 
-/// Every node tunable, once: its name (the `sluice run` flag and the `settings:` key), its help
-/// text with the default, and how its value is applied.
+/// One node tunable, declared once: its name (the `sluice run` flag and the `settings:` key),
+/// what its value looks like, its default, its help text and how its value is applied.
+/// `--help`, the README's flag table (`sluice run --help-markdown`), the flag parser and the
+/// config loader all read `Settings.all`.
 struct Setting {
     let name: String
+    /// How the value is shown (`N`, `BYTES`, `DURATION`); nil for a switch (`--busy-poll`),
+    /// which takes no value on the command line.
+    let value: String?
+    /// The default as `--help` and the README print it.
+    let defaultText: String
     let help: String
     let apply: (inout NodeSettings, String) throws(SettingError) -> Void
 }
@@ -14,90 +21,94 @@ struct SettingError: Error {
 }
 
 enum Settings {
-    static func count(_ name: String, _ range: ClosedRange<Int>, _ set: @escaping (inout NodeSettings, Int) -> Void) -> (inout NodeSettings, String) throws(SettingError) -> Void {
-        return { (s: inout NodeSettings, text: String) throws(SettingError) in
-            guard let n = Units.bytes(text), range.contains(n) else {
-                throw SettingError(message: "\(name) expects a number in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
-            }
-            set(&s, n)
+    /// A count or a size (`BYTES` takes KiB/MiB suffixes; so does a count, harmlessly), in `range`.
+    static func number(_ name: String, _ key: WritableKeyPath<NodeSettings, Int>, _ range: ClosedRange<Int>, value: String = "N",
+                       default defaultText: String? = nil, help: String,
+                       then mark: ((inout NodeSettings) -> Void)? = nil) -> Setting {
+        let initial = NodeSettings()[keyPath: key]
+        return Setting(name: name, value: value, defaultText: defaultText ?? (value == "BYTES" ? Units.sizeText(initial) : "\(initial)"),
+                       help: help) { (s: inout NodeSettings, text: String) throws(SettingError) in
+            s[keyPath: key] = try parseNumber(text, name, range)
+            mark?(&s)
         }
     }
 
-    static func duration(_ name: String, _ range: ClosedRange<Int>, _ set: @escaping (inout NodeSettings, Int) -> Void) -> (inout NodeSettings, String) throws(SettingError) -> Void {
-        return { (s: inout NodeSettings, text: String) throws(SettingError) in
+    static func parseNumber(_ text: String, _ name: String, _ range: ClosedRange<Int>) throws(SettingError) -> Int {
+        guard let n = Units.bytes(text), range.contains(n) else {
+            throw SettingError(message: "\(name) expects a number in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+        }
+        return n
+    }
+
+    /// Microseconds, from `500us`, `5ms`, `2s`, in `range`.
+    static func duration(_ name: String, _ key: WritableKeyPath<NodeSettings, Int>, _ range: ClosedRange<Int>, help: String) -> Setting {
+        Setting(name: name, value: "DURATION", defaultText: Units.durationText(NodeSettings()[keyPath: key]),
+                help: help) { (s: inout NodeSettings, text: String) throws(SettingError) in
             guard let n = Units.micros(text), range.contains(n) else {
                 throw SettingError(message: "\(name) expects a duration such as 500us, 5ms or 2s (at least \(range.lowerBound)us), got '\(text)'")
             }
-            set(&s, n)
+            s[keyPath: key] = n
         }
     }
 
-    static func flag(_ name: String, _ set: @escaping (inout NodeSettings, Bool) -> Void) -> (inout NodeSettings, String) throws(SettingError) -> Void {
-        return { (s: inout NodeSettings, text: String) throws(SettingError) in
+    /// true/false (yes/no, on/off, 1/0). A `switch` is given alone on the command line.
+    static func bool(_ name: String, _ key: WritableKeyPath<NodeSettings, Bool>, switch isSwitch: Bool = false, help: String) -> Setting {
+        Setting(name: name, value: isSwitch ? nil : "BOOL", defaultText: "\(NodeSettings()[keyPath: key])",
+                help: help) { (s: inout NodeSettings, text: String) throws(SettingError) in
             switch text.lowercased() {
-            case "true", "yes", "on", "1": set(&s, true)
-            case "false", "no", "off", "0": set(&s, false)
+            case "true", "yes", "on", "1": s[keyPath: key] = true
+            case "false", "no", "off", "0": s[keyPath: key] = false
             default: throw SettingError(message: "\(name) expects true or false, got '\(text)'")
             }
         }
     }
 
     nonisolated(unsafe) static let all: [Setting] = [
-        Setting(name: "cpus", help: "CPUs to run workers on, e.g. 0-3 or 0,2 (default: all allowed)") { (s: inout NodeSettings, text: String) throws(SettingError) in
+        Setting(name: "cpus", value: "LIST", defaultText: "all allowed", help: "CPUs for workers, e.g. 0-3 or 0,2") { (s: inout NodeSettings, text: String) throws(SettingError) in
             guard let cpus = parseCPUList(text) else { throw SettingError(message: "cpus expects a list such as 0-3 or 0,2, got '\(text)'") }
             s.cpus = cpus
         },
-        Setting(name: "workers", help: "worker threads, one per CPU (default: one per CPU in --cpus)",
-                apply: count("workers", 0...255) { $0.workers = $1 }),
-        Setting(name: "pool-capacity", help: "events in the preallocated pool, split across workers (default: \(PoolConfiguration.defaultCapacity))",
-                apply: count("pool-capacity", 64...(1 << 24)) { $0.pool.capacity = $1; $0.pool.capacityIsDefault = false }),
-        Setting(name: "event-size", help: "bytes per event slot: header, field index and data (default: \(PoolConfiguration.defaultEventSizeBytes))",
-                apply: count("event-size", 256...(1 << 20)) { $0.pool.eventSizeBytes = $1 }),
-        Setting(name: "max-event-size", help: "longest record kept whole; longer ones are cut and flagged (default: 1MiB)",
-                apply: count("max-event-size", 64...(256 << 20)) { $0.pool.maxEventSizeBytes = $1 }),
-        Setting(name: "large-event-slots", help: "pool slots of max-event-size for records that outgrow an event slot (default: \(PoolConfiguration.defaultLargeSlots))",
-                apply: count("large-event-slots", 0...65536) { $0.pool.largeSlots = $1; $0.pool.largeSlotsIsDefault = false }),
-        Setting(name: "max-fields", help: "top-level fields indexed per event (default: \(PoolConfiguration.defaultMaxFields))",
-                apply: count("max-fields", 1...4096) { $0.pool.maxFields = $1 }),
-        Setting(name: "batch-size", help: "events per output batch (default: \(NodeSettings.defaultBatchSize))",
-                apply: count("batch-size", 1...65536) { $0.batchSize = $1 }),
-        Setting(name: "flush-interval", help: "longest wait of an event in an output batch (default: 5ms)",
-                apply: duration("flush-interval", 1...60_000_000) { $0.flushIntervalMicros = $1 }),
-        Setting(name: "ring-entries", help: "io_uring submission entries per worker (default: \(NodeSettings.defaultRingEntries))",
-                apply: count("ring-entries", 8...32768) { $0.ringEntries = $1 }),
-        Setting(name: "read-buffer-size", help: "bytes per file read; two per file (default: 256KiB)",
-                apply: count("read-buffer-size", 4096...(64 << 20)) { $0.readBufferBytes = $1 }),
-        Setting(name: "output-buffer-size", help: "bytes per output write buffer, at least twice the largest encoded event (about 2 x max-event-size); two per output and worker, resident only as far as batches fill them (default: 1MiB)",
-                apply: count("output-buffer-size", 4096...(256 << 20)) { $0.outputBufferBytes = $1 }),
-        Setting(name: "recv-buffers", help: "provided tcp receive buffers per worker, a power of two (default: \(NodeSettings.defaultRecvBuffers))",
-                apply: count("recv-buffers", 1...32768) { $0.recvBuffers = $1 }),
-        Setting(name: "recv-buffer-size", help: "bytes per tcp receive buffer (default: 16KiB)",
-                apply: count("recv-buffer-size", 512...(16 << 20)) { $0.recvBufferBytes = $1 }),
-        Setting(name: "idle-spin", help: "how long an idle worker watches its rings before sleeping; 0 sleeps at once (default: 50us)",
-                apply: duration("idle-spin", 0...1_000_000) { $0.idleSpinMicros = $1 }),
-        Setting(name: "busy-poll", help: "workers spin instead of sleeping, for the lowest latency (default: false)",
-                apply: flag("busy-poll") { $0.busyPoll = $1 }),
-        Setting(name: "sqpoll", help: "kernel thread polls each ring's submissions (default: false)",
-                apply: flag("sqpoll") { $0.sqpoll = $1 }),
-        Setting(name: "sqpoll-cpu", help: "CPU for the kernel polling thread of --sqpoll (default: unpinned)",
-                apply: count("sqpoll-cpu", 0...4095) { $0.sqpollCPU = $1 }),
-        Setting(name: "numa", help: "place each worker's pool slab on its NUMA node (default: true)",
-                apply: flag("numa") { $0.numa = $1 }),
-        Setting(name: "pin", help: "pin each worker thread to its CPU (default: true)",
-                apply: flag("pin") { $0.pin = $1 }),
-        Setting(name: "pool-prefault", help: "fault the ordinary event slots in at start, before any input opens, so memory is what it will be under load from the first second and no page fault lands on the event path (default: true)",
-                apply: flag("pool-prefault") { $0.pool.prefault = $1 }),
-        Setting(name: "lock-memory", help: "mlock the event pool (default: false)",
-                apply: flag("lock-memory") { $0.pool.lockMemory = $1 }),
-        Setting(name: "shutdown-timeout", help: "longest drain after SIGTERM/SIGINT before exiting non-zero (default: 10s)",
-                apply: duration("shutdown-timeout", 1000...3_600_000_000) { $0.shutdownTimeoutMicros = $1 }),
-        Setting(name: "stall-timeout", help: "a worker whose loop does not turn for this long is reported (default: 5s)",
-                apply: duration("stall-timeout", 100_000...3_600_000_000) { $0.stallTimeoutMicros = $1 }),
-        Setting(name: "on-stall", help: "on a stalled worker: log (report it, not ready until it moves), exit (with code \(Node.stallExitCode), for a service manager to restart the node) or restart (the node in place, same PID) (default: log)") { (s: inout NodeSettings, text: String) throws(SettingError) in
+        number("workers", \.workers, 0...255, default: "one per CPU", help: "worker threads, each pinned to its CPU (0: one per CPU in --cpus)"),
+        number("pool-capacity", \.pool.capacity, 64...(1 << 24),
+               help: "events in the preallocated pool, split across workers; the default grows to 64 per worker beyond 64 workers (× --event-size: 16 MiB, all resident while inputs outpace outputs)",
+               then: { $0.pool.capacityIsDefault = false }),
+        number("event-size", \.pool.eventSizeBytes, 256...(1 << 20), value: "BYTES", help: "bytes per event slot: header, field index and data"),
+        number("max-event-size", \.pool.maxEventSizeBytes, 64...(256 << 20), value: "BYTES", help: "longest record kept whole; longer ones are cut and flagged"),
+        number("large-event-slots", \.pool.largeSlots, 0...65536,
+               help: "pool slots of max-event-size for records that outgrow an event slot; the default grows to one per worker beyond 8 workers",
+               then: { $0.pool.largeSlotsIsDefault = false }),
+        number("max-fields", \.pool.maxFields, 1...4096, help: "top-level fields indexed per event"),
+        number("batch-size", \.batchSize, 1...65536, help: "events per output batch"),
+        duration("flush-interval", \.flushIntervalMicros, 1...60_000_000,
+                 help: "longest wait of an event in an output batch (batches also flush when a worker goes idle)"),
+        number("ring-entries", \.ringEntries, 8...32768, help: "io_uring submission entries per worker"),
+        number("read-buffer-size", \.readBufferBytes, 4096...(64 << 20), value: "BYTES", help: "bytes per file read; two reads in flight per file"),
+        number("output-buffer-size", \.outputBufferBytes, 4096...(256 << 20), value: "BYTES",
+               help: "bytes per output write buffer, raised to at least twice the largest encoded event (about 2 × max-event-size, so 2 MiB with the defaults); two per output and worker, resident only as far as batches fill them"),
+        number("recv-buffers", \.recvBuffers, 1...32768,
+               help: "provided TCP receive buffers per worker, a power of two (× --recv-buffer-size: 2 MiB, all resident under load)"),
+        number("recv-buffer-size", \.recvBufferBytes, 512...(16 << 20), value: "BYTES", help: "bytes per TCP receive buffer"),
+        duration("idle-spin", \.idleSpinMicros, 0...1_000_000,
+                 help: "how long an idle worker watches its rings before sleeping, only while it exchanges events with another worker; 0 sleeps at once"),
+        bool("busy-poll", \.busyPoll, switch: true, help: "workers spin instead of sleeping, for the lowest latency"),
+        bool("sqpoll", \.sqpoll, switch: true, help: "a kernel thread polls each ring's submissions"),
+        Setting(name: "sqpoll-cpu", value: "N", defaultText: "unpinned", help: "CPU for the kernel polling thread of --sqpoll") { (s: inout NodeSettings, text: String) throws(SettingError) in
+            s.sqpollCPU = try parseNumber(text, "sqpoll-cpu", 0...4095)
+        },
+        bool("numa", \.numa, help: "place each worker's pool slab on its NUMA node (libnuma)"),
+        bool("pin", \.pin, help: "pin each worker thread to its CPU"),
+        bool("pool-prefault", \.pool.prefault,
+             help: "fault the ordinary event slots in at start, before any input opens: memory is what it will be under load from the first second (the pool is the queue, so under load every slot is resident anyway) and no page fault lands on the event path; false lets the pool's resident part grow with use"),
+        bool("lock-memory", \.pool.lockMemory, help: "mlock the event pool"),
+        duration("shutdown-timeout", \.shutdownTimeoutMicros, 1000...3_600_000_000, help: "longest drain after SIGTERM/SIGINT before exiting 1"),
+        duration("stall-timeout", \.stallTimeoutMicros, 100_000...3_600_000_000, help: "a worker whose loop stops turning this long is reported"),
+        Setting(name: "on-stall", value: "log|exit|restart", defaultText: NodeSettings().onStall.rawValue,
+                help: "on a stalled worker: log it (counted, /ready 503 until it moves), exit with code \(Node.stallExitCode) for the service manager to restart the node, or restart the node in place (same PID; file inputs resume from their committed offsets)") { (s: inout NodeSettings, text: String) throws(SettingError) in
             guard let policy = StallPolicy(rawValue: text.lowercased()) else { throw SettingError(message: "on-stall expects log, exit or restart, got '\(text)'") }
             s.onStall = policy
         },
-        Setting(name: "admin", help: "admin HTTP API (/live /ready /metrics /pipelines) on HOST:PORT, or off (default: \(AdminAddress.defaultAddress); when that default is taken the node runs without it, with a warning)") { (s: inout NodeSettings, text: String) throws(SettingError) in
+        Setting(name: "admin", value: "HOST:PORT|off", defaultText: "\(AdminAddress.defaultAddress)",
+                help: "admin HTTP API (/live /ready /metrics /pipelines); when the default port is taken the node runs without it and warns; a taken address given explicitly is an error") { (s: inout NodeSettings, text: String) throws(SettingError) in
             if text.lowercased() == "off" {
                 s.admin = nil
                 return
@@ -109,6 +120,33 @@ enum Settings {
     ]
 
     static func named(_ name: String) -> Setting? { all.first { $0.name == name } }
+
+    /// The tuning flags of a command line: `--name VALUE` or `--name=VALUE` (a switch alone
+    /// means true), in the order given. The error reads like ArgumentParser's own.
+    static func parseFlags(_ arguments: [String]) throws(SettingError) -> [(name: String, value: String)] {
+        var given: [(name: String, value: String)] = []
+        var i = 0
+        while i < arguments.count {
+            let argument = arguments[i]
+            i += 1
+            guard argument.hasPrefix("--"), argument.count > 2 else { throw SettingError(message: "Unexpected argument '\(argument)'") }
+            let flag = argument.dropFirst(2)
+            let name = String(flag.prefix { $0 != "=" })
+            guard let setting = named(name) else { throw SettingError(message: "Unknown option '--\(name)'") }
+            if let equals = flag.firstIndex(of: "=") {
+                given.append((name, String(flag[flag.index(after: equals)...])))
+            } else if setting.value == nil {
+                given.append((name, "true"))
+            } else {
+                guard i < arguments.count, !arguments[i].hasPrefix("--") else {
+                    throw SettingError(message: "Missing value for '--\(name) <\(setting.value!)>'")
+                }
+                given.append((name, arguments[i]))
+                i += 1
+            }
+        }
+        return given
+    }
 
     /// "0-3,6" → [0, 1, 2, 3, 6].
     static func parseCPUList(_ text: String) -> [Int]? {

@@ -15,52 +15,23 @@ struct Sluice: ParsableCommand {
     )
 }
 
-/// The flags of every node tunable, mirrored from `Settings.all` (same names as config keys).
+/// The tuning flags, one per entry of `Settings.all`: ArgumentParser declares options only as
+/// properties, so it hands over what it does not recognise and the table parses it; `--help`
+/// lists the table under this argument.
 struct TuningOptions: ParsableArguments {
-    @Option(name: .customLong("cpus"), help: ArgumentHelp(Settings.helpText("cpus"))) var cpus: String?
-    @Option(name: .customLong("workers"), help: ArgumentHelp(Settings.helpText("workers"))) var workers: String?
-    @Option(name: .customLong("pool-capacity"), help: ArgumentHelp(Settings.helpText("pool-capacity"))) var poolCapacity: String?
-    @Option(name: .customLong("event-size"), help: ArgumentHelp(Settings.helpText("event-size"))) var eventSize: String?
-    @Option(name: .customLong("max-event-size"), help: ArgumentHelp(Settings.helpText("max-event-size"))) var maxEventSize: String?
-    @Option(name: .customLong("large-event-slots"), help: ArgumentHelp(Settings.helpText("large-event-slots"))) var largeEventSlots: String?
-    @Option(name: .customLong("max-fields"), help: ArgumentHelp(Settings.helpText("max-fields"))) var maxFields: String?
-    @Option(name: .customLong("batch-size"), help: ArgumentHelp(Settings.helpText("batch-size"))) var batchSize: String?
-    @Option(name: .customLong("flush-interval"), help: ArgumentHelp(Settings.helpText("flush-interval"))) var flushInterval: String?
-    @Option(name: .customLong("ring-entries"), help: ArgumentHelp(Settings.helpText("ring-entries"))) var ringEntries: String?
-    @Option(name: .customLong("read-buffer-size"), help: ArgumentHelp(Settings.helpText("read-buffer-size"))) var readBufferSize: String?
-    @Option(name: .customLong("output-buffer-size"), help: ArgumentHelp(Settings.helpText("output-buffer-size"))) var outputBufferSize: String?
-    @Option(name: .customLong("recv-buffers"), help: ArgumentHelp(Settings.helpText("recv-buffers"))) var recvBuffers: String?
-    @Option(name: .customLong("recv-buffer-size"), help: ArgumentHelp(Settings.helpText("recv-buffer-size"))) var recvBufferSize: String?
-    @Option(name: .customLong("idle-spin"), help: ArgumentHelp(Settings.helpText("idle-spin"))) var idleSpin: String?
-    @Flag(name: .customLong("busy-poll"), help: ArgumentHelp(Settings.helpText("busy-poll"))) var busyPoll = false
-    @Flag(name: .customLong("sqpoll"), help: ArgumentHelp(Settings.helpText("sqpoll"))) var sqpoll = false
-    @Option(name: .customLong("sqpoll-cpu"), help: ArgumentHelp(Settings.helpText("sqpoll-cpu"))) var sqpollCPU: String?
-    @Option(name: .customLong("numa"), help: ArgumentHelp(Settings.helpText("numa"))) var numa: String?
-    @Option(name: .customLong("pin"), help: ArgumentHelp(Settings.helpText("pin"))) var pin: String?
-    @Option(name: .customLong("pool-prefault"), help: ArgumentHelp(Settings.helpText("pool-prefault"))) var poolPrefault: String?
-    @Option(name: .customLong("lock-memory"), help: ArgumentHelp(Settings.helpText("lock-memory"))) var lockMemory: String?
-    @Option(name: .customLong("shutdown-timeout"), help: ArgumentHelp(Settings.helpText("shutdown-timeout"))) var shutdownTimeout: String?
-    @Option(name: .customLong("stall-timeout"), help: ArgumentHelp(Settings.helpText("stall-timeout"))) var stallTimeout: String?
-    @Option(name: .customLong("on-stall"), help: ArgumentHelp(Settings.helpText("on-stall"))) var onStall: String?
-    @Option(name: .customLong("admin"), help: ArgumentHelp(Settings.helpText("admin"))) var admin: String?
+    @Argument(parsing: .allUnrecognized,
+              help: ArgumentHelp("any flag below; each is also a key of the config file's settings:", discussion: ReferenceTables.flagHelp(),
+                                 valueName: "tuning-flag"))
+    var flags: [String] = []
 
-    /// The flags given, as (setting name, value), in the table's order.
-    var given: [(String, String)] {
-        let values: [(String, String?)] = [
-            ("cpus", cpus), ("workers", workers), ("pool-capacity", poolCapacity), ("event-size", eventSize),
-            ("max-event-size", maxEventSize), ("large-event-slots", largeEventSlots), ("max-fields", maxFields),
-            ("batch-size", batchSize), ("flush-interval", flushInterval), ("ring-entries", ringEntries),
-            ("read-buffer-size", readBufferSize), ("output-buffer-size", outputBufferSize), ("recv-buffers", recvBuffers),
-            ("recv-buffer-size", recvBufferSize), ("idle-spin", idleSpin), ("busy-poll", busyPoll ? "true" : nil), ("sqpoll", sqpoll ? "true" : nil),
-            ("sqpoll-cpu", sqpollCPU), ("numa", numa), ("pin", pin), ("pool-prefault", poolPrefault), ("lock-memory", lockMemory),
-            ("shutdown-timeout", shutdownTimeout), ("stall-timeout", stallTimeout), ("on-stall", onStall), ("admin", admin),
-        ]
-        return values.compactMap { name, value in value.map { (name, $0) } }
+    func validate() throws {
+        do { _ = try Settings.parseFlags(flags) } catch { throw ValidationError(error.message) }
     }
-}
 
-extension Settings {
-    static func helpText(_ name: String) -> String { named(name)?.help ?? "" }
+    /// The flags given, as (setting name, value), in the order given.
+    func given() throws(ConfigError) -> [(name: String, value: String)] {
+        do { return try Settings.parseFlags(flags) } catch { throw ConfigError(error.message) }
+    }
 }
 
 /// What `run` and `check` share: the config file or the CLI specs, turned into a node.
@@ -105,7 +76,7 @@ struct PipelineOptions: ParsableArguments {
                                   actions: try actions.map { (t: String) throws(ConfigError) in try SpecParser.parse(t) },
                                   outputs: try outputTexts.map { (t: String) throws(ConfigError) in try SpecParser.parse(t) }, settings: [])]
         }
-        for (name, value) in tuning.given {
+        for (name, value) in try tuning.given() {
             do { try Settings.named(name)!.apply(&settings, value) } catch { throw ConfigError("--\(name): \(error.message)") }
         }
         if specs.count > PipelineSlots.maxPipelines {
@@ -147,9 +118,14 @@ struct Run: ParsableCommand {
     )
     @OptionGroup var pipeline: PipelineOptions
     @OptionGroup(title: "Tuning") var tuning: TuningOptions
-    @Option(name: .customLong("log-level"), help: "debug, info, warn or error (default: info)") var logLevel = "info"
+    @Option(name: .customLong("log-level"), help: "debug, info, warn or error") var logLevel = "info"
+    @Flag(name: .customLong("help-markdown"), help: "Print the tuning flags as the README's Markdown table and exit.") var helpMarkdown = false
 
     func run() throws {
+        if helpMarkdown {
+            print(ReferenceTables.flags(), terminator: "")
+            return
+        }
         guard let level = Log.Level(name: logLevel) else { fail("--log-level: expected debug, info, warn or error, got '\(logLevel)'") }
         Log.setUp(level: level)
         let loaded: (NodeSettings, [PipelineDefinition], usedDefault: Bool)
@@ -219,26 +195,10 @@ struct Check: ParsableCommand {
 
 struct Plugins: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List every plugin with its parameters.")
+    @Flag(name: .long, help: "Print the README's plugin table (Markdown).") var markdown = false
 
     func run() throws {
-        for (role, types) in [("input", InputDefinition.types), ("action", Action.types), ("output", OutputDefinition.types)] {
-            for t in types {
-                print("\(role) \(t.name): \(t.summary)")
-                for p in t.parameters {
-                    var line = "    \(p.name)"
-                    if p.required { line += " (required)" }
-                    if p.repeated { line += " (repeatable)" }
-                    line += ": \(p.summary)"
-                    if let d = p.defaultValue { line += " [default: \(d)]" }
-                    print(line)
-                }
-            }
-            if role != "input" {
-                print(role == "action" ? "every action also takes a condition (only events it matches are given to the action):"
-                                       : "every output also takes a route, the same condition (it writes only the events it matches):")
-                for p in Action.commonParameters { print("    \(p.name)\(p.repeated ? " (repeatable)" : ""): \(p.summary)\(p.defaultValue.map { " [default: \($0)]" } ?? "")") }
-            }
-        }
+        print(markdown ? ReferenceTables.plugins() : ReferenceTables.pluginList(), terminator: "")
     }
 }
 

@@ -1,6 +1,12 @@
 import Glibc
 
 /// IPv4 socket helpers for the tcp input (set up on the control thread, not per event).
+/// An IPv4 address and port as a user gives them (`127.0.0.1:5140`), checked to parse.
+public struct IPv4Endpoint: Sendable, Equatable {
+    public let host: String
+    public let port: UInt16
+}
+
 public enum SocketAddress {
     public static func ipv4(_ host: String, port: UInt16) -> sockaddr_in? {
         var address = sockaddr_in()

@@ -18,7 +18,7 @@ import Glibc
 /// the field, or not decoded, matches no group.
 public struct Condition: @unchecked Sendable {
     public enum Test: String, Sendable, CaseIterable { case equals, prefix, contains, matches, regex }
-    public enum Mode: String, Sendable { case and, or }
+    public enum Mode: String, Sendable, CaseIterable { case and, or }
 
     /// One field and its test; the pattern is kept as raw bytes so matching allocates nothing.
     struct Group {
@@ -43,16 +43,31 @@ public struct Condition: @unchecked Sendable {
     /// unmanaged so matching does no reference counting; nil when no group is a regex.
     private(set) var matchers: UnsafeMutablePointer<Unmanaged<RegexMatcher>?>?
 
-    /// The parameters of a condition with `prefix` (`if-` on actions and outputs).
-    public static func parameters(prefix: String = "if-") -> [ParameterDoc] {
-        [ParameterDoc(prefix + "field", "apply only to events whose field (name or dotted path) passes the test after it", repeated: true)]
-            + Test.allCases.map { t in
-                ParameterDoc(prefix + t.rawValue, Condition.testSummary[t]!, repeated: true)
-            } + [
-                ParameterDoc(prefix + "mode", "how several \(prefix)field groups combine: and, or", default: "and"),
-                ParameterDoc(prefix + "not", "invert the whole condition", default: "false"),
-            ]
+    /// The declarations of a condition spelled with `prefix` (`if-` on actions and outputs).
+    struct Declarations {
+        let field: Parameter<[String]>
+        let tests: [(Test, Parameter<[String]>)]
+        let mode: Parameter<Mode>
+        let not: Parameter<Bool>
+
+        init(prefix: String) {
+            field = .repeatable(prefix + "field", .text, required: false,
+                                doc: "the field (name or dotted path) the next test looks at; the n-th test belongs to the n-th \(prefix)field")
+            tests = Test.allCases.map { t in (t, .repeatable(prefix + t.rawValue, .text, required: false, doc: Condition.testSummary[t]!)) }
+            mode = .choice(prefix + "mode", default: .and, doc: "how several \(prefix)field groups combine")
+            not = .bool(prefix + "not", default: false, doc: "invert the whole condition")
+        }
+
+        var docs: [ParameterDoc] { [field.doc] + tests.map(\.1.doc) + [mode.doc, not.doc] }
     }
+
+    static let conditionDeclarations = Declarations(prefix: "if-")
+    static let discardDeclarations = Declarations(prefix: "")
+
+    static func declarations(prefix: String) -> Declarations { prefix.isEmpty ? discardDeclarations : conditionDeclarations }
+
+    /// The parameters of a condition with `prefix` (`if-` on actions and outputs).
+    public static func parameters(prefix: String = "if-") -> [ParameterDoc] { declarations(prefix: prefix).docs }
 
     static let testSummary: [Test: String] = [
         .equals: "the value equals this text (strings unescaped; other values by their JSON text)",
@@ -71,14 +86,16 @@ public struct Condition: @unchecked Sendable {
 
     /// The condition the `prefix`ed keys of `arguments` describe, or nil when none is given.
     public init?(_ arguments: PluginArguments, prefix: String = "if-", maxEventBytes: Int) throws(PluginArgumentError) {
-        let fields = arguments.all(prefix + "field")
+        let declared = Condition.declarations(prefix: prefix)
+        let fields = try arguments.value(declared.field)
+        // Tests in the order written, whatever their kind: the n-th belongs to the n-th field.
         var tests: [(Test, String)] = []
         for (key, value) in arguments.pairs where key.hasPrefix(prefix) {
             if let t = Test(rawValue: String(key.dropFirst(prefix.count))) { tests.append((t, value)) }
         }
-        let modeText = arguments.string(prefix + "mode")
-        let notGiven = arguments.string(prefix + "not") != nil
-        if fields.isEmpty && tests.isEmpty && modeText == nil && !notGiven { return nil }
+        let modeGiven = arguments.string(declared.mode.name) != nil
+        let notGiven = arguments.string(declared.not.name) != nil
+        if fields.isEmpty && tests.isEmpty && !modeGiven && !notGiven { return nil }
         // discard's older spelling (no prefix) never had regex.
         let testList = Test.allCases.filter { !prefix.isEmpty || $0 != .regex }.map { prefix + $0.rawValue + "=" }.joined(separator: ", ")
         if prefix.isEmpty {
@@ -87,18 +104,15 @@ public struct Condition: @unchecked Sendable {
             guard !fields.isEmpty, !fields[0].isEmpty else { throw PluginArgumentError(key: "field", "\(arguments.plugin) needs field=...") }
         } else {
             guard !fields.isEmpty else {
-                throw PluginArgumentError(key: tests.isEmpty ? (modeText != nil ? prefix + "mode" : prefix + "not") : prefix + tests[0].0.rawValue,
+                throw PluginArgumentError(key: tests.isEmpty ? (modeGiven ? prefix + "mode" : prefix + "not") : prefix + tests[0].0.rawValue,
                                           "a condition needs \(prefix)field=PATH before its test")
             }
             guard tests.count == fields.count else {
                 throw PluginArgumentError(key: prefix + "field", "each \(prefix)field needs exactly one test of \(testList) (\(fields.count) field(s), \(tests.count) test(s))")
             }
         }
-        guard let mode = Mode(rawValue: modeText ?? "and") else {
-            throw PluginArgumentError(key: prefix + "mode", "expected and or or, got '\(modeText!)'")
-        }
-        self.mode = mode
-        inverted = try arguments.bool(prefix + "not", default: false)
+        mode = try arguments.value(declared.mode)
+        inverted = try arguments.value(declared.not)
         var made: [Group] = []
         for (field, (test, pattern)) in zip(fields, tests) {
             let path: FieldPath

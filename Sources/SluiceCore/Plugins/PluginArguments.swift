@@ -1,17 +1,22 @@
-/// One documented parameter of a plugin; the docs (`sluice plugins`, README) print these.
+/// What the docs (`sluice plugins`, the README table) print of one plugin parameter, and what
+/// `checkKnown` checks; a `Parameter` declaration makes it (`doc`).
 public struct ParameterDoc: Sendable {
     public let name: String
     public let summary: String
     public let defaultValue: String?
     public let required: Bool
     public let repeated: Bool
+    /// The text it takes (`duration ≥ 10ms`, `raw / json`), when declared.
+    public let kind: String?
 
-    public init(_ name: String, _ summary: String, default defaultValue: String? = nil, required: Bool = false, repeated: Bool = false) {
+    public init(_ name: String, _ summary: String, default defaultValue: String? = nil, required: Bool = false, repeated: Bool = false,
+                kind: String? = nil) {
         self.name = name
         self.summary = summary
         self.defaultValue = defaultValue
         self.required = required
         self.repeated = repeated
+        self.kind = kind
     }
 }
 
@@ -43,43 +48,20 @@ public struct PluginArguments: Sendable {
 
     public func string(_ key: String) -> String? { pairs.last(where: { $0.key == key })?.value }
 
+    /// The value of a declared parameter (its default when absent), or the error naming its key.
+    public func value<Value>(_ parameter: Parameter<Value>) throws(PluginArgumentError) -> Value {
+        try parameter.read(all(parameter.name), plugin)
+    }
+
+    /// The last value of `key`, which must be given and not empty (for plugins that read keys
+    /// without a `Parameter` declaration).
     public func required(_ key: String) throws(PluginArgumentError) -> String {
-        guard let v = string(key), !v.isEmpty else { throw PluginArgumentError(key: key, "\(plugin) needs \(key)=...") }
+        guard let v = string(key), !v.isEmpty else { throw Self.missing(key, plugin: plugin) }
         return v
     }
 
-    public func bool(_ key: String, default value: Bool) throws(PluginArgumentError) -> Bool {
-        guard let v = string(key) else { return value }
-        switch v.lowercased() {
-        case "true", "yes", "on", "1": return true
-        case "false", "no", "off", "0": return false
-        default: throw PluginArgumentError(key: key, "expected true or false, got '\(v)'")
-        }
-    }
-
-    public func int(_ key: String, default value: Int, range: ClosedRange<Int>) throws(PluginArgumentError) -> Int {
-        guard let v = string(key) else { return value }
-        guard let n = Int(v), range.contains(n) else {
-            throw PluginArgumentError(key: key, "expected an integer in \(range.lowerBound)...\(range.upperBound), got '\(v)'")
-        }
-        return n
-    }
-
-    public func double(_ key: String, default value: Double) throws(PluginArgumentError) -> Double {
-        guard let v = string(key) else { return value }
-        guard let n = Double(v), n >= 0, n.isFinite else { throw PluginArgumentError(key: key, "expected a non-negative number, got '\(v)'") }
-        return n
-    }
-
-    /// A duration in microseconds (`500us`, `10ms`, `2s`, `0`), at least `atLeast` when given.
-    public func micros(_ key: String, default defaultText: String, atLeast minimum: (micros: Int, text: String)? = nil,
-                       example: String? = nil) throws(PluginArgumentError) -> Int {
-        let text = string(key) ?? defaultText
-        guard let micros = Units.micros(text), micros >= (minimum?.micros ?? 0) else {
-            let bound = minimum.map { " of at least \($0.text)" } ?? ""
-            throw PluginArgumentError(key: key, "expected a duration\(bound)\(example.map { " such as \($0)" } ?? ""), got '\(text)'")
-        }
-        return micros
+    static func missing(_ key: String, plugin: String) -> PluginArgumentError {
+        PluginArgumentError(key: key, "\(plugin) needs \(key)=...")
     }
 
     /// Rejects keys the plugin does not declare, naming the ones it does.

@@ -59,7 +59,8 @@ public struct Action: @unchecked Sendable {
         ("json_decode", "parse the event as JSON and index its top-level fields", JSONDecodeAction.parameters),
         ("discard", "drop the events its condition matches", DiscardAction.parameters),
         ("modify", "set a field to a value", ModifyAction.parameters),
-        ("aggregate", "count, sum and average a field per key; rows on interval and at stop", AggregateAction.parameters),
+        ("aggregate", "count, sum and average a field per key; rows on interval and at stop (a sum or average that is not finite, e.g. from 1e999, is written as null; a row too large for an event slot is dropped, logged and counted in aggregate_skipped)",
+         AggregateAction.parameters),
     ]
 
     /// The parameters every action takes besides its own: the condition.
@@ -127,7 +128,7 @@ public enum OutputDefinition: Sendable {
         ("devnull", "count and drop (for benchmarks)", DevNullOutput.parameters),
         ("stdout", "one line per event on standard output", StdoutOutput.parameters),
         ("file", "append one line per event to a file", FileOutput.parameters),
-        ("tcp", "one line per event over TCP, reconnecting with backoff", TCPOutput.parameters),
+        ("tcp", "one line per event over TCP; the unacknowledged batch is resent after reconnecting with backoff and jitter", TCPOutput.parameters),
     ]
 
     /// Which events the output accepts and where rejected ones go.

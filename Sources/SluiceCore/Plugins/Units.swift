@@ -23,6 +23,24 @@ public enum Units {
         }
         return nil
     }
+
+    /// Microseconds as a user writes them, in the largest unit that divides them: `5m`, `100ms`.
+    public static func durationText(_ micros: Int) -> String {
+        guard micros != 0 else { return "0" }
+        for (suffix, scale) in [("m", 60_000_000), ("s", 1_000_000), ("ms", 1000)] where micros % scale == 0 {
+            return "\(micros / scale)\(suffix)"
+        }
+        return "\(micros)us"
+    }
+
+    /// Bytes as a user writes them, in the largest binary unit that divides them: `16MiB`, `256`.
+    public static func sizeText(_ bytes: Int) -> String {
+        guard bytes != 0 else { return "0" }
+        for (suffix, scale) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] where bytes % scale == 0 {
+            return "\(bytes / scale)\(suffix)"
+        }
+        return "\(bytes)"
+    }
 }
 
 extension String {

@@ -4,22 +4,17 @@ import Glibc
 /// aggregates; one row per key, `{"<key>":<key value>,"count":N,"sum":S,"avg":A}`, is emitted
 /// every `interval` and when the node stops, and goes through the actions after this one to the
 /// output. Every worker aggregates the streams it processes: with several workers a key may get
-/// one row per worker (count and sum add up; avg = sum/count).
-///
-/// Parameters:
-/// - `key` (required): field (or dotted path) to group by; its raw JSON value is the group.
-/// - `value` (required): numeric field to count, sum and average.
-/// - `interval`: emit and reset every interval (default 0: only when the node stops).
-/// - `max-keys`: groups held per worker (default 1024); events of further keys pass unchanged
-///   (counted as aggregate_skipped), as do events without the key or a numeric value.
+/// one row per worker (count and sum add up; avg = sum/count). Events without the key or a
+/// numeric value pass unchanged (counted as aggregate_skipped).
 /// The running totals live in memory: rows not yet emitted are lost if the node crashes.
 public struct AggregateAction: @unchecked Sendable {
-    public static let parameters = [
-        ParameterDoc("key", "field to group by", required: true),
-        ParameterDoc("value", "numeric field to count, sum and average", required: true),
-        ParameterDoc("interval", "emit and reset every interval (0: only at stop)", default: "0"),
-        ParameterDoc("max-keys", "groups held per worker", default: "1024"),
-    ]
+    static let key = Parameter.required("key", .text, doc: "field (or dotted path) to group by; its raw JSON value is the group")
+    static let value = Parameter.required("value", .text, doc: "numeric field to count, sum and average")
+    static let interval = Parameter.duration("interval", default: "0", example: "10s (0: only at stop)",
+                                             doc: "emit the rows and reset every interval (0: only when the node stops)")
+    static let maxKeys = Parameter.int("max-keys", default: 1024, range: 1...1_000_000,
+                                       doc: "groups held per worker; events of further keys pass unchanged (aggregate_skipped)")
+    public static let parameters = [key.doc, value.doc, interval.doc, maxKeys.doc]
 
     struct Group {
         var used = false
@@ -56,14 +51,14 @@ public struct AggregateAction: @unchecked Sendable {
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
-        let key = try arguments.required("key")
+        let key = try arguments.value(Self.key)
         keyPath = try FieldPath(key)
-        valuePath = try FieldPath(try arguments.required("value"))
+        valuePath = try FieldPath(try arguments.value(Self.value))
         let name = JSONText.quoted(String(key.split(separator: ".").last ?? ""))
         keyName = .allocate(byteCount: name.count, alignment: 1)
         keyName.copyBytes(from: name)
-        intervalNanos = UInt64(try arguments.micros("interval", default: "0", example: "10s (0: only at stop)")) * 1000
-        maxKeys = try arguments.int("max-keys", default: 1024, range: 1...1_000_000)
+        intervalNanos = UInt64(try arguments.value(Self.interval)) * 1000
+        maxKeys = try arguments.value(Self.maxKeys)
     }
 
     /// A copy with its own table, for one worker.

@@ -2,18 +2,15 @@
 ///
 /// Invalid JSON is counted (`invalid_json`) and the event passes on unparsed with the
 /// `invalidJSON` flag; it is never dropped here.
-///
-/// Parameters:
-/// - `max-depth`: deepest nesting accepted (default 1024); deeper documents count as invalid.
 public struct JSONDecodeAction: Sendable {
-    public static let parameters = [
-        ParameterDoc("max-depth", "deepest nesting accepted; deeper documents count as invalid", default: "\(JSONScanner.defaultMaxDepth)"),
-    ]
+    static let maxDepth = Parameter.int("max-depth", default: JSONScanner.defaultMaxDepth, range: 1...65536,
+                                        doc: "deepest nesting accepted; deeper documents count as invalid")
+    public static let parameters = [maxDepth.doc]
     public let maxDepth: Int
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
-        maxDepth = try arguments.int("max-depth", default: JSONScanner.defaultMaxDepth, range: 1...65536)
+        maxDepth = try arguments.value(Self.maxDepth)
     }
 
     /// The first byte after leading whitespace is `{` (the text is already valid JSON).

@@ -1,17 +1,13 @@
 /// `modify`: sets a top-level field of a decoded JSON event to a value, adding it when absent.
 ///
-/// Parameters:
-/// - `field` (required): top-level field name.
-/// - `value`: a string value (quoted and escaped on output).
-/// - `json-value`: a raw JSON value instead (`42`, `true`, `{"a":1}`), checked at start-up.
 /// Events that are not decoded JSON objects (invalid, or an array/scalar) pass unchanged and are counted (`modify_skipped`),
 /// as are events whose slot has no room left for the value.
 public struct ModifyAction: @unchecked Sendable {
-    public static let parameters = [
-        ParameterDoc("field", "top-level field to set", required: true),
-        ParameterDoc("value", "string value to set"),
-        ParameterDoc("json-value", "raw JSON value to set instead of a string"),
-    ]
+    static let field = Parameter.required("field", .text, doc: "top-level field to set")
+    static let value = Parameter.optional("value", .text, doc: "string value to set (quoted and escaped on output)")
+    static let jsonValue = Parameter.optional("json-value", .text,
+                                              doc: "raw JSON value to set instead of a string (`42`, `true`, `{\"a\":1}`), checked at start-up")
+    public static let parameters = [field.doc, value.doc, jsonValue.doc]
 
     /// The key bytes (escaped for JSON) and the encoded value bytes.
     let key: UnsafeMutableRawBufferPointer
@@ -22,10 +18,10 @@ public struct ModifyAction: @unchecked Sendable {
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
-        let field = try arguments.required("field")
+        let field = try arguments.value(Self.field)
         guard !field.contains(".") else { throw PluginArgumentError(key: "field", "modify sets top-level fields only; '\(field)' is a path") }
-        let plain = arguments.string("value")
-        let json = arguments.string("json-value")
+        let plain = try arguments.value(Self.value)
+        let json = try arguments.value(Self.jsonValue)
         guard (plain == nil) != (json == nil) else { throw PluginArgumentError(key: nil, "modify needs exactly one of value= or json-value=") }
         var encoded: [UInt8]
         var kind = JSONValueKind.string

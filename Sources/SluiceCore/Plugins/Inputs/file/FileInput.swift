@@ -3,43 +3,39 @@ import Glibc
 /// `file`: reads one or more files (paths or globs) to the end; with `follow=true` it keeps
 /// tailing appended data.
 ///
-/// Parameters:
-/// - `path` (required, repeatable): a file path or a glob (`/var/log/*.log`).
-/// - `follow`: keep reading data appended after the end (default false: the input finishes at
-///   the end of every file, and a node whose inputs all finish drains and exits).
-/// - `poll-interval`: how often a followed file at its end is checked for new data (default
-///   100ms); writes, truncations and renames inotify reports are read at once, so this is the
-///   backstop for filesystems where inotify sees nothing (remote writes on NFS).
-/// - `offsets`: file where the committed position of every file is kept (path, inode, offset),
-///   written atomically every `offsets-interval` and at shutdown. Without it, every start reads
-///   the files from the beginning (or the end, with `offsets-op=tail`).
-/// - `offsets-op`: where to start: `continue` from the saved offset (default), `tail` at the
-///   current end, `reset` at the beginning.
-/// - `offsets-interval`: how often offsets are saved (default 1s).
-/// - `rescan-interval`: with `follow=true`, how often the paths are expanded again so files that
-///   appear later under a glob are read too, from their start (default 1s).
-/// - `parallel`: split every file of at least 16 MiB into byte ranges of about
-///   `parallel-range` bytes (at least one per worker), cut at newlines; each worker reads and
-///   processes one range and then claims the next free one, so the faster worker reads more
-///   (default false). For one large file read once (benchmarks, backfills): lines keep their
-///   order within a range, not across ranges; not with `follow` or `offsets`.
+/// Without `follow` the input finishes at the end of every file, and a node whose inputs all
+/// finish drains and exits. `poll-interval` is the backstop for filesystems where inotify sees
+/// nothing (remote writes on NFS). The offsets file keeps path, inode and offset of every file,
+/// written atomically every `offsets-interval` and at shutdown; without it, every start reads
+/// the files from the beginning (or the end, with `offsets-op=tail`). `parallel` splits every
+/// file of at least 16 MiB into byte ranges of about `parallel-range` bytes (at least one per
+/// worker), cut at newlines; each worker reads and processes one range and then claims the next
+/// free one, so the faster worker reads more.
 /// A last line without a newline is delivered as an event (flagged partial) when the file ends
 /// and is not followed. A followed file that is renamed and recreated (rotation) is read to its
 /// end and then the new file from its start; a file that shrinks (copytruncate) is read again
 /// from its start.
 public struct FileInput: Sendable {
-    public static let parameters = [
-        ParameterDoc("path", "file path or glob", required: true, repeated: true),
-        ParameterDoc("follow", "keep reading data appended after the end", default: "false"),
-        ParameterDoc("poll-interval", "check interval at the end of a followed file; what inotify reports (writes, truncation, rename) is read at once", default: "100ms"),
-        ParameterDoc("offsets", "file that keeps the committed position of every file"),
-        ParameterDoc("offsets-op", "where to start: continue, tail or reset", default: "continue"),
-        ParameterDoc("offsets-interval", "how often offsets are saved", default: "1s"),
-        ParameterDoc("rescan-interval", "how often a followed glob is expanded again for new files", default: "1s"),
-        ParameterDoc("parallel", "split each file into byte ranges read in parallel by all workers (no follow, no offsets; order kept within a range only)", default: "false"),
-        ParameterDoc("parallel-range", "with parallel: the size of one range; a worker that is done with one claims the next", default: "16MiB"),
-    ]
-    public enum OffsetsOp: String, Sendable { case `continue`, tail, reset }
+    public enum OffsetsOp: String, Sendable, CaseIterable { case `continue`, tail, reset }
+    static let path = Parameter.repeatable("path", .path, required: true, missing: "file input needs path=FILE or path=GLOB",
+                                           doc: "file path or glob (`/var/log/*.log`)")
+    static let follow = Parameter.bool("follow", default: false,
+                                       doc: "keep reading data appended after the end; inotify wakes the reader on writes, truncation and renames")
+    static let pollInterval = Parameter.duration("poll-interval", default: "100ms", atLeast: "1ms", example: "100ms",
+                                                 doc: "check interval at the end of a followed file, the backstop where inotify sees nothing")
+    static let offsets = Parameter.optional("offsets", .path, doc: "file that keeps the committed position of every file")
+    static let offsetsOp = Parameter.choice("offsets-op", default: OffsetsOp.continue,
+                                            doc: "where to start: from the saved offset, at the current end, or at the beginning")
+    static let offsetsInterval = Parameter.duration("offsets-interval", default: "1s", atLeast: "10ms", example: "1s",
+                                                    doc: "how often offsets are saved")
+    static let rescanInterval = Parameter.duration("rescan-interval", default: "1s", atLeast: "10ms", example: "1s",
+                                                   doc: "how often a followed glob is expanded again for new files (read from their start)")
+    static let parallel = Parameter.bool("parallel", default: false,
+                                         doc: "for one large file read once: cut each file into byte ranges that the workers claim one after another (no follow, no offsets; order kept within a range only)")
+    static let parallelRange = Parameter.size("parallel-range", default: "16MiB", atLeast: "1MiB", example: "16MiB",
+                                              doc: "with parallel: the size of one range")
+    public static let parameters = [path.doc, follow.doc, pollInterval.doc, offsets.doc, offsetsOp.doc, offsetsInterval.doc,
+                                    rescanInterval.doc, parallel.doc, parallelRange.doc]
     public let patterns: [String]
     public let follow: Bool
     public let pollIntervalMicros: Int
@@ -52,28 +48,18 @@ public struct FileInput: Sendable {
     public let parallelRangeBytes: Int
     /// Files smaller than this are not split by `parallel=true`.
     public static let minimumParallelFileBytes = 16 << 20
-    /// The smallest `parallel-range` (each range costs a claim and a restart of the reads).
-    public static let minimumParallelRangeBytes = 1 << 20
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
-        patterns = arguments.all("path")
-        guard !patterns.isEmpty, !patterns.contains(where: \.isEmpty) else { throw PluginArgumentError(key: "path", "file input needs path=FILE or path=GLOB") }
-        follow = try arguments.bool("follow", default: false)
-        pollIntervalMicros = try arguments.micros("poll-interval", default: "100ms", atLeast: (1000, "1ms"), example: "100ms")
-        offsetsPath = arguments.string("offsets")
-        if offsetsPath?.isEmpty == true { throw PluginArgumentError(key: "offsets", "empty path") }
-        let op = arguments.string("offsets-op") ?? "continue"
-        guard let parsed = OffsetsOp(rawValue: op) else { throw PluginArgumentError(key: "offsets-op", "expected continue, tail or reset, got '\(op)'") }
-        offsetsOp = parsed
-        offsetsIntervalMicros = try arguments.micros("offsets-interval", default: "1s", atLeast: (10_000, "10ms"), example: "1s")
-        rescanIntervalMicros = try arguments.micros("rescan-interval", default: "1s", atLeast: (10_000, "10ms"), example: "1s")
-        parallel = try arguments.bool("parallel", default: false)
-        let rangeText = arguments.string("parallel-range") ?? "16MiB"
-        guard let range = Units.bytes(rangeText), range >= Self.minimumParallelRangeBytes else {
-            throw PluginArgumentError(key: "parallel-range", "expected a size of at least 1MiB such as 16MiB, got '\(rangeText)'")
-        }
-        parallelRangeBytes = range
+        patterns = try arguments.value(Self.path)
+        follow = try arguments.value(Self.follow)
+        pollIntervalMicros = try arguments.value(Self.pollInterval)
+        offsetsPath = try arguments.value(Self.offsets)
+        offsetsOp = try arguments.value(Self.offsetsOp)
+        offsetsIntervalMicros = try arguments.value(Self.offsetsInterval)
+        rescanIntervalMicros = try arguments.value(Self.rescanInterval)
+        parallel = try arguments.value(Self.parallel)
+        parallelRangeBytes = try arguments.value(Self.parallelRange)
         if parallel && (follow || offsetsPath != nil) {
             throw PluginArgumentError(key: "parallel", "parallel=true reads a fixed file in ranges; it cannot be combined with follow=true or offsets=")
         }

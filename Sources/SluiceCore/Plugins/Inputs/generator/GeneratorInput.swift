@@ -1,19 +1,13 @@
 /// `generator`: synthesizes NDJSON events `{"ts":…,"type":…,"user":…,"value":…,"msg":…}`
 /// at a given rate or as fast as the pipeline takes them, for benchmarks and smoke tests.
 ///
-/// Parameters:
-/// - `count`: events to produce in total, then the input finishes (default 0: never stops).
-/// - `rate`: events per second across the node (default 0: as fast as possible).
-/// - `size`: approximate line length in bytes, at least 64 (default 256).
-/// - `seed`: seed of the deterministic sequence (default 1).
 /// Every worker produces an equal share; the lines are the same for the same seed and workers.
 public struct GeneratorInput: Sendable {
-    public static let parameters = [
-        ParameterDoc("count", "events to produce, then finish (0: unlimited)", default: "0"),
-        ParameterDoc("rate", "events per second across the node (0: as fast as possible)", default: "0"),
-        ParameterDoc("size", "approximate line length in bytes", default: "256"),
-        ParameterDoc("seed", "seed of the deterministic sequence", default: "1"),
-    ]
+    static let count = Parameter.int("count", default: 0, range: 0...Int.max, doc: "events to produce, then finish (0: unlimited)")
+    static let rate = Parameter.int("rate", default: 0, range: 0...1_000_000_000, doc: "events per second across the node (0: as fast as possible)")
+    static let size = Parameter.int("size", default: 256, range: 64...(1 << 20), doc: "approximate line length in bytes")
+    static let seed = Parameter.int("seed", default: 1, range: 0...Int.max, doc: "seed of the deterministic sequence")
+    public static let parameters = [count.doc, rate.doc, size.doc, seed.doc]
     public let count: Int
     public let rate: Int
     public let lineBytes: Int
@@ -21,9 +15,9 @@ public struct GeneratorInput: Sendable {
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
-        count = try arguments.int("count", default: 0, range: 0...Int.max)
-        rate = try arguments.int("rate", default: 0, range: 0...1_000_000_000)
-        lineBytes = try arguments.int("size", default: 256, range: 64...(1 << 20))
-        seed = UInt64(try arguments.int("seed", default: 1, range: 0...Int.max))
+        count = try arguments.value(Self.count)
+        rate = try arguments.value(Self.rate)
+        lineBytes = try arguments.value(Self.size)
+        seed = UInt64(try arguments.value(Self.seed))
     }
 }
