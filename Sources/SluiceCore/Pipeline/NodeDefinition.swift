@@ -81,4 +81,13 @@ public struct PipelineDefinition: Sendable {
         self.actions = actions
         self.output = output
     }
+
+    /// Frees the actions' memory: the definition's own and what its workers' copies shared.
+    /// Only for a definition no worker runs (never installed, or replaced everywhere).
+    public func dispose() {
+        for action in actions {
+            action.dispose()
+            action.disposeShared()
+        }
+    }
 }

@@ -101,6 +101,9 @@ extension Worker {
             if slot < pipelineCount {
                 outputs[slot].dispose()
                 (outputs + slot).deinitialize(count: 1)
+                // This worker's copies own what `forWorker()` allocated; the definitions' shared
+                // memory is the node's to free once every worker installed.
+                for a in 0..<actionCounts[slot] { actionTable[slot][a].dispose() }
                 actionTable[slot].deinitialize(count: actionCounts[slot])
                 actionTable[slot].deallocate()
                 releaseFinishedFiles(of: slot)

@@ -63,6 +63,30 @@ public enum Action: Sendable {
         }
     }
 
+    /// Frees the memory this instance allocated for itself. Ownership: a worker's copy owns what
+    /// `forWorker()` gave it (discard's scratch, aggregate's table) and the worker disposes it
+    /// when it retires the slot; the definition owns its own per-instance memory (discard's
+    /// scratch from `init`). What `init` allocated for every copy to share (patterns, field
+    /// paths, modify's key and value) is freed only by `disposeShared()`.
+    public func dispose() {
+        switch self {
+        case .discard(let a): a.dispose()
+        case .aggregate(let a): a.dispose()
+        case .jsonDecode, .modify: break
+        }
+    }
+
+    /// Frees what the definition's `init` allocated and its worker copies share. Called on the
+    /// definition by whoever holds it (the node, the CLI) once no worker copy is left.
+    public func disposeShared() {
+        switch self {
+        case .discard(let a): a.disposeShared()
+        case .modify(let a): a.disposeShared()
+        case .aggregate(let a): a.disposeShared()
+        case .jsonDecode: break
+        }
+    }
+
     public enum Verdict { case pass, drop, consumed }
 
     /// Runs the action on one event.

@@ -51,6 +51,16 @@ public struct DiscardAction: @unchecked Sendable {
         return copy
     }
 
+    /// Frees this instance's scratch: a worker copy's (from `forWorker()`) or the definition's
+    /// own (from `init`).
+    public func dispose() { scratch.deallocate() }
+
+    /// Frees the pattern and field path every copy shares (on the definition, copies gone).
+    public func disposeShared() {
+        pattern.deallocate()
+        field.dispose()
+    }
+
     /// True when the event must be dropped.
     public func shouldDiscard(_ event: Event) -> Bool {
         guard event.has(EventFlags.decoded), let (raw, kind) = field.lookup(event) else { return false }

@@ -49,6 +49,14 @@ public struct ModifyAction: @unchecked Sendable {
         valueKind = kind
     }
 
+    /// Frees the key and value; worker copies share them (`forWorker()` returns the definition
+    /// itself), so only the definition's owner calls this, once no copy is in use.
+    public func disposeShared() {
+        key.deallocate()
+        plainKey.deallocate()
+        value.deallocate()
+    }
+
     /// False when the event could not be changed (not decoded, or no room).
     public func apply(_ event: Event) -> Bool {
         // A truncated index cannot be re-encoded without losing members: leave such events alone.
