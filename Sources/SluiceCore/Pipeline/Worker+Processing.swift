@@ -20,6 +20,14 @@ extension Worker {
     /// An event of this worker's slab is done: commit its offset, then free its slot.
     @inline(__always) func releaseOwned(_ handle: EventHandle) {
         let event = slab.pointee.event(handle)
+        if event.header.pointee.flags & EventFlags.grown != 0 {
+            // A large slot an action moved the event into: the slot it was framed in is
+            // released in its place, so the count and the commit happen once, at its owner.
+            let origin = event.header.pointee.origin
+            slab.pointee.release(handle)
+            release(origin)
+            return
+        }
         counters.add(.released, 1, pipeline: Int(event.header.pointee.pipelineID))
         commit(event)
         slab.pointee.release(handle)
@@ -81,8 +89,14 @@ extension Worker {
         while true {
             if carryPosition < carry.count {
                 while carryPosition < carry.count {
-                    // Blocked on the output: progress only if something went through before.
-                    if !process(carry[carryPosition]) { return any }
+                    // Blocked on the output or waiting for room: progress only if something
+                    // went through before. The event (maybe moved) resumes where it stopped.
+                    var handle = carry[carryPosition]
+                    if !process(&handle, from: &carryNextAction) {
+                        carry.handles[carryPosition] = handle
+                        return any
+                    }
+                    carryNextAction = 0
                     carryPosition += 1
                     any = true
                 }
@@ -104,11 +118,11 @@ extension Worker {
         }
     }
 
-    /// False when the output cannot take the event now (the event stays queued).
-    @inline(__always) func process(_ handle: EventHandle) -> Bool { process(handle, firstAction: 0) }
-
-    @inline(__always) func process(_ handle: EventHandle, firstAction: Int) -> Bool {
-        let event = slabTable[EventHandles.slab(handle)].event(handle)
+    /// Runs the actions from `nextAction` on and hands the event to its output. False when it
+    /// must wait (the output cannot take it now, or an action waits for room); `handle` (an
+    /// action may have moved the event) and `nextAction` then say where to resume.
+    @inline(__always) func process(_ handle: inout EventHandle, from nextAction: inout Int) -> Bool {
+        var event = slabTable[EventHandles.slab(handle)].event(handle)
         let pipeline = Int(event.header.pointee.pipelineID)
         if !outputs[pipeline].canAccept(event) {
             if !outputs[pipeline].flush(worker: self) { return false }
@@ -116,30 +130,56 @@ extension Worker {
         }
         // Actions run once: an event refused above is retried before its actions ran.
         let chain = actionTable[pipeline]
-        var a = firstAction
         let count = actionCounts[pipeline]
-        let sampleAt = sampler.requested(pipeline: pipeline)
-        while a < count {
-            let verdict: Action.Verdict
-            if let s = sampleAt, s == a, sampler.claim() {
-                sampler.record(before: event)
-                verdict = chain[a].apply(event, counters: counters, pipeline: pipeline)
-                sampler.finish(after: event, verdict: verdict)
-            } else {
-                verdict = chain[a].apply(event, counters: counters, pipeline: pipeline)
+        if nextAction < count {
+            var context = ActionContext(event: event, handle: handle, slab: slab)
+            let sampleAt = sampler.requested(pipeline: pipeline)
+            var a = nextAction
+            while a < count {
+                let verdict: Action.Verdict
+                if let s = sampleAt, s == a, sampler.claim() {
+                    sampler.record(before: context.event)
+                    verdict = chain[a].apply(context.event, counters: counters, pipeline: pipeline, context: &context)
+                    if verdict == .wait { sampler.unclaim() } else { sampler.finish(after: context.event, verdict: verdict) }
+                } else {
+                    verdict = chain[a].apply(context.event, counters: counters, pipeline: pipeline, context: &context)
+                }
+                if verdict == .wait {
+                    handle = context.handle
+                    nextAction = a
+                    return false
+                }
+                if verdict != .pass {
+                    // Dropped events still pass through the output's queue, so they are released
+                    // (and their offset committed) only after every earlier event of the stream.
+                    counters.add(verdict == .drop ? .discarded : .aggregated, 1, pipeline: pipeline)
+                    counters.addActionVerdict(row: actionRowBase[pipeline] &+ a, consumed: verdict != .drop)
+                    outputs[pipeline].appendDiscarded(context.event, handle: context.handle, worker: self)
+                    return true
+                }
+                a += 1
             }
-            if verdict != .pass {
-                // Dropped events still pass through the output's queue, so they are released
-                // (and their offset committed) only after every earlier event of the stream.
-                counters.add(verdict == .drop ? .discarded : .aggregated, 1, pipeline: pipeline)
-                counters.addActionVerdict(row: actionRowBase[pipeline] &+ a, consumed: verdict != .drop)
-                outputs[pipeline].appendDiscarded(event, handle: handle, worker: self)
-                return true
+            nextAction = count
+            if context.handle != handle {
+                // Moved to a large slot: its encoding may need more of the output buffer.
+                handle = context.handle
+                event = context.event
+                if !outputs[pipeline].canAccept(event) {
+                    if !outputs[pipeline].flush(worker: self) { return false }
+                    if !outputs[pipeline].canAccept(event) { return false }
+                }
             }
-            a += 1
         }
         outputs[pipeline].append(event, handle: handle, worker: self)
         return true
+    }
+
+    /// An event that never reached an output (an aggregate row that could not go on): its slot,
+    /// and the one it was framed in if an action moved it, go back without a count or commit.
+    func abandon(_ handle: EventHandle) {
+        let event = slab.pointee.event(handle)
+        if event.header.pointee.flags & EventFlags.grown != 0 { slab.pointee.release(event.header.pointee.origin) }
+        slab.pointee.release(handle)
     }
 
     func flushOutputs(idle: Bool) -> Bool {

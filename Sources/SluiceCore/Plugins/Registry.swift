@@ -87,10 +87,12 @@ public enum Action: Sendable {
         }
     }
 
-    public enum Verdict { case pass, drop, consumed }
+    /// `wait`: the action needs room that is not free now (`ActionContext.Room.wait`); it runs
+    /// again on the same event later.
+    public enum Verdict { case pass, drop, consumed, wait }
 
-    /// Runs the action on one event.
-    public func apply(_ event: Event, counters: CounterBlock, pipeline: Int) -> Verdict {
+    /// Runs the action on one event (`context.event`: an action may move it to a larger slot).
+    public func apply(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Verdict {
         switch self {
         case .jsonDecode(let a):
             a.apply(event, counters: counters, pipeline: pipeline)
@@ -98,7 +100,14 @@ public enum Action: Sendable {
         case .discard(let a):
             return a.shouldDiscard(event) ? .drop : .pass
         case .modify(let a):
-            if !a.apply(event) { counters.add(.modifySkipped, 1, pipeline: pipeline) }
+            switch a.apply(event, context: &context) {
+            case .changed: return .pass
+            case .notAnObject: counters.add(.modifySkipped, 1, pipeline: pipeline)
+            case .waitForRoom: return .wait
+            case .tooLarge:
+                counters.add(.modifyTooLarge, 1, pipeline: pipeline)
+                Log.warn("action modify", "pipeline slot \(pipeline): an event of \(context.event.header.pointee.usedLength) bytes with \(context.event.fieldCount) indexed fields cannot take field '\(a.fieldName)' within --max-event-size; it passes unchanged (counted as modify_too_large)")
+            }
             return .pass
         case .aggregate(let a):
             return a.apply(event, counters: counters, pipeline: pipeline) ? .pass : .consumed
