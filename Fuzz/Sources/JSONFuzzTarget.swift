@@ -76,21 +76,27 @@ enum JSONFuzzTarget {
     static func checkPipeline(_ text: UnsafeRawBufferPointer, fieldCount: Int, truncated: Bool) {
         let slab = pool.slabs
         guard let event = slab.pointee.take() else { preconditionFailure("fuzz pool exhausted: an event leaked") }
-        defer { slab.pointee.release(event.header.pointee.handle) }
+        let handle = event.header.pointee.handle
+        defer { slab.pointee.release(handle) }
         if text.count > 0 { event.data.copyMemory(from: text.baseAddress!, byteCount: text.count) }
         event.header.pointee.rawLength = UInt32(text.count)
         event.header.pointee.usedLength = UInt32(text.count)
         let invalidBefore = counters.read(.invalidJSON, pipeline: 0)
-        precondition(decode.apply(event, counters: counters, pipeline: 0) == .pass)
+        var context = ActionContext(event: event, handle: event.header.pointee.handle, slab: slab)
+        precondition(decode.apply(event, counters: counters, pipeline: 0, context: &context) == .pass)
         precondition(!event.has(EventFlags.invalidJSON) && counters.read(.invalidJSON, pipeline: 0) == invalidBefore, "json_decode rejects what the scanner accepted")
         // The scanner ran with `fieldCapacity` entries, json_decode with the event's 16.
         precondition(truncated ? event.fieldCount >= fieldCount : event.fieldCount == fieldCount, "json_decode indexed \(event.fieldCount) fields, the scanner \(fieldCount)")
-        guard modify.apply(event, counters: counters, pipeline: 0) == .pass, event.has(EventFlags.modified) else { return }
-        let header = event.header.pointee
+        guard modify.apply(event, counters: counters, pipeline: 0, context: &context) == .pass else { return }
+        // Moved to a large slot: that one goes back too (the framed slot by the defer above).
+        let modified = context.event
+        defer { if context.handle != handle { slab.pointee.release(context.handle) } }
+        guard modified.has(EventFlags.modified) else { return }
+        let header = modified.header.pointee
         let worstCase = Int(header.dataCapacity) + 4 * Int(header.fieldCapacity) + 4
         let line = UnsafeMutableRawBufferPointer.allocate(byteCount: worstCase, alignment: 1)
         defer { line.deallocate() }
-        let length = EventEncoder.encodeLine(event, into: line.baseAddress!)
+        let length = EventEncoder.encodeLine(modified, into: line.baseAddress!)
         precondition(length >= 2 && length <= worstCase && line[length - 1] == 10, "encoded \(length) bytes, worst case \(worstCase)")
         let encoded = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(line)[..<(length - 1)])
         let fields = UnsafeMutablePointer<FieldEntry>.allocate(capacity: 32)

@@ -151,19 +151,20 @@ struct Run: ParsableCommand {
             do { file = try YAMLConfigLoader.load(path: path) } catch { return .invalid("\(error)") }
             if file == running { return .unchanged }
             let loaded: (NodeSettings, [PipelineDefinition], usedDefault: Bool)
-            do {
-                loaded = try pipeline.load(tuning: tuning)
-                _ = try Node(settings: loaded.0, pipelines: loaded.1)
-            } catch {
-                return .invalid("\(error)")
+            do { loaded = try pipeline.load(tuning: tuning) } catch { return .invalid("\(error)") }
+            // The definitions made here are freed here unless handed to the node, which then owns them.
+            func discarded(_ decision: Node.ReloadDecision) -> Node.ReloadDecision {
+                for definition in loaded.1 { definition.dispose() }
+                return decision
             }
+            do { _ = try Node(settings: loaded.0, pipelines: loaded.1) } catch { return discarded(.invalid("\(error)")) }
             guard let before = running else {
                 running = file
-                return .restart("the configuration changed")
+                return discarded(.restart("the configuration changed"))
             }
             running = file
             let difference = file.difference(from: before)
-            if difference.settingsChanged { return .restart("node-wide settings changed") }
+            if difference.settingsChanged { return discarded(.restart("node-wide settings changed")) }
             return .pipelines(loaded.1, changed: difference.changedPipelines)
         }
     }

@@ -31,7 +31,7 @@ private func makeAction(_ type: String, _ pairs: (String, String)...) throws(Plu
         ]
         func run(_ raw: String) -> Event? {
             let event = makeEvent(raw, in: pool)
-            for action in chain where action.apply(event, counters: counters, pipeline: 0) == .drop { return nil }
+            for action in chain where action.apply(event, counters: counters, pipeline: 0, in: pool) == .drop { return nil }
             return event
         }
         #expect(run(#"{"type":"view"}"#) == nil)

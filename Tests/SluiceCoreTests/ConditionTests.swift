@@ -16,7 +16,7 @@ private func actionRejection(_ type: String, _ pairs: (String, String)...) -> Pl
 private func modified(_ json: String, by modify: Action, field: String = "x") throws -> String? {
     let pool = try makePool()
     let event = try makeDecodedEvent(json, in: pool)
-    #expect(modify.apply(event, counters: CounterBlock(pipelines: 1), pipeline: 0) == .pass)
+    #expect(modify.apply(event, counters: CounterBlock(pipelines: 1), pipeline: 0, in: pool) == .pass)
     return fieldTexts(event).last(where: { $0.key == field })?.value
 }
 
@@ -88,13 +88,13 @@ private func modified(_ json: String, by modify: Action, field: String = "x") th
         let pool = try makePool()
         let counters = CounterBlock(pipelines: 1)
         for discard in [try action("discard", ("if-field", "type"), ("if-equals", "view")), try action("discard", ("field", "type"), ("equals", "view"))] {
-            #expect(discard.apply(try makeDecodedEvent(#"{"type":"view"}"#, in: pool), counters: counters, pipeline: 0) == .drop)
-            #expect(discard.apply(try makeDecodedEvent(#"{"type":"click"}"#, in: pool), counters: counters, pipeline: 0) == .pass)
-            #expect(discard.apply(makeEvent(#"{"type":"view"}"#, in: pool), counters: counters, pipeline: 0) == .pass, "not decoded")
+            #expect(discard.apply(try makeDecodedEvent(#"{"type":"view"}"#, in: pool), counters: counters, pipeline: 0, in: pool) == .drop)
+            #expect(discard.apply(try makeDecodedEvent(#"{"type":"click"}"#, in: pool), counters: counters, pipeline: 0, in: pool) == .pass)
+            #expect(discard.apply(makeEvent(#"{"type":"view"}"#, in: pool), counters: counters, pipeline: 0, in: pool) == .pass, "not decoded")
         }
         let notView = try action("discard", ("if-field", "type"), ("if-equals", "view"), ("if-not", "true"))
-        #expect(notView.apply(try makeDecodedEvent(#"{"type":"view"}"#, in: pool), counters: counters, pipeline: 0) == .pass)
-        #expect(notView.apply(try makeDecodedEvent(#"{"type":"click"}"#, in: pool), counters: counters, pipeline: 0) == .drop)
+        #expect(notView.apply(try makeDecodedEvent(#"{"type":"view"}"#, in: pool), counters: counters, pipeline: 0, in: pool) == .pass)
+        #expect(notView.apply(try makeDecodedEvent(#"{"type":"click"}"#, in: pool), counters: counters, pipeline: 0, in: pool) == .drop)
     }
 
     @Test func aDiscardWithoutAnyConditionIsRefused() {
@@ -121,7 +121,7 @@ private func modified(_ json: String, by modify: Action, field: String = "x") th
         #expect(first.condition!.scratch != shared.condition!.scratch)
         #expect(first.condition!.scratch != second.condition!.scratch)
         #expect(try modified(#"{"msg":"a\"bc"}"#, by: first) != nil)
-        first.disposeWorkerCopy()
-        second.disposeWorkerCopy()
+        first.dispose()
+        second.dispose()
     }
 }

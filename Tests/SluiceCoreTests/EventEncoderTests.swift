@@ -28,9 +28,9 @@ private func isValidJSON(_ line: [UInt8]) -> Bool {
     return false
 }
 
-private func modify(_ event: Event, _ pairs: (String, String)...) throws {
+private func modify(_ event: Event, in pool: EventPool, _ pairs: (String, String)...) throws {
     let action = try ModifyAction(PluginArguments(plugin: "modify", pairs: pairs.map { (key: $0.0, value: $0.1) }))
-    #expect(action.apply(event))
+    #expect(action.apply(event, in: pool))
 }
 
 @Suite struct EventEncoderTests {
@@ -51,7 +51,7 @@ private func modify(_ event: Event, _ pairs: (String, String)...) throws {
     @Test func aModifiedEventIsReencodedAsValidJSONWithTheNewValue() throws {
         let pool = try makePool()
         let event = try makeDecodedEvent(#"{ "level" : "debug", "n":[1, 2], "m":{"x":null} }"#, in: pool)
-        try modify(event, ("field", "level"), ("value", "info"))
+        try modify(event, in: pool, ("field", "level"), ("value", "info"))
         let line = encodedLine(event)
         #expect(isValidJSON(line))
         #expect(String(decoding: line, as: UTF8.self) == #"{"level":"info","n":[1, 2],"m":{"x":null}}"# + "\n")
@@ -63,8 +63,8 @@ private func modify(_ event: Event, _ pairs: (String, String)...) throws {
     @Test func anAddedFieldAppearsInTheReencodedObject() throws {
         let pool = try makePool()
         let event = try makeDecodedEvent(#"{"a":1}"#, in: pool)
-        try modify(event, ("field", "tag"), ("value", "new \"quoted\" value"))
-        try modify(event, ("field", "n"), ("json-value", "42"))
+        try modify(event, in: pool, ("field", "tag"), ("value", "new \"quoted\" value"))
+        try modify(event, in: pool, ("field", "n"), ("json-value", "42"))
         let line = encodedLine(event)
         #expect(isValidJSON(line))
         let parsed = try object(line)
@@ -77,7 +77,7 @@ private func modify(_ event: Event, _ pairs: (String, String)...) throws {
     @Test func escapedKeysAndValuesSurviveReencoding() throws {
         let pool = try makePool()
         let event = try makeDecodedEvent(#"{"k\"ey":"caf\u00e9 \"x\"\n","other":1}"#, in: pool)
-        try modify(event, ("field", "other"), ("value", "2"))
+        try modify(event, in: pool, ("field", "other"), ("value", "2"))
         let parsed = try object(encodedLine(event))
         #expect(parsed["k\"ey"] as? String == "café \"x\"\n")
         #expect(parsed["other"] as? String == "2")
@@ -86,7 +86,7 @@ private func modify(_ event: Event, _ pairs: (String, String)...) throws {
     @Test func aModifiedEmptyObjectEncodesItsOnlyField() throws {
         let pool = try makePool()
         let event = try makeDecodedEvent("{}", in: pool)
-        try modify(event, ("field", "x"), ("json-value", "true"))
+        try modify(event, in: pool, ("field", "x"), ("json-value", "true"))
         #expect(String(decoding: encodedLine(event), as: UTF8.self) == "{\"x\":true}\n")
     }
 
@@ -94,7 +94,7 @@ private func modify(_ event: Event, _ pairs: (String, String)...) throws {
         let pool = try makePool(maxFields: 8)
         let members = (0..<8).map { #""k\#($0)":"\#(String(repeating: "v", count: 60))""# }.joined(separator: ",")
         let event = try makeDecodedEvent("{\(members)}", in: pool)
-        try modify(event, ("field", "k0"), ("value", String(repeating: "w", count: 100)))
+        try modify(event, in: pool, ("field", "k0"), ("value", String(repeating: "w", count: 100)))
         let line = encodedLine(event)
         #expect(isValidJSON(line))
         #expect(try object(line).count == 8)

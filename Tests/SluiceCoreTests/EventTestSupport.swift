@@ -58,3 +58,32 @@ extension EventPool {
 
     func takeLarge(slab: Int = 0) -> Event? { slabs[slab].takeLarge() }
 }
+
+extension Action {
+    /// Runs the action as a worker owning `pool`'s slab 0 would; the event it leaves (moved to
+    /// a large slot when a change needed one) is in `context.event`.
+    func apply(_ event: Event, counters: CounterBlock, pipeline: Int, in pool: EventPool) -> Verdict {
+        var context = ActionContext(event: event, handle: event.header.pointee.handle, slab: pool.slabs)
+        return apply(event, counters: counters, pipeline: pipeline, context: &context)
+    }
+}
+
+extension ModifyAction {
+    /// Applies the change to an event of `pool`'s slab 0; true when it was changed in its slot.
+    func apply(_ event: Event, in pool: EventPool) -> Bool {
+        var context = ActionContext(event: event, handle: event.header.pointee.handle, slab: pool.slabs)
+        return apply(event, context: &context) == .changed && context.handle == event.header.pointee.handle
+    }
+}
+
+/// A record longer than an ordinary slot in a large one (as the framer moves it), decoded.
+func makeDecodedLargeEvent(_ json: String, in pool: EventPool, counters: CounterBlock = CounterBlock(pipelines: 1)) throws -> Event {
+    guard let event = pool.slabs.pointee.takeLarge() else { fatalError("test pool has no free large slot") }
+    let bytes = Array(json.utf8)
+    precondition(bytes.count <= Int(event.header.pointee.dataCapacity), "test record does not fit a large slot")
+    bytes.withUnsafeBytes { event.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    event.header.pointee.rawLength = UInt32(bytes.count)
+    event.header.pointee.usedLength = UInt32(bytes.count)
+    try JSONDecodeAction(arguments("json_decode")).apply(event, counters: counters, pipeline: 0)
+    return event
+}

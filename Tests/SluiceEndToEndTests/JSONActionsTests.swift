@@ -69,6 +69,55 @@ extension EndToEndTests {
             #expect(summary.count("modify_skipped") == malformedCount, "\(summary)")
         }
 
+        /// A nested log line of about `bytes` bytes with `fieldCount` top-level members.
+        static func nestedLine(_ i: Int, fieldCount: Int, bytes: Int) -> String {
+            var members = [#""id":\#(i)"#]
+            for f in 1..<max(fieldCount, 1) {
+                switch f % 3 {
+                case 0: members.append(#""f\#(f)":{"a":{"b":[1,2.5,{"c":"x\"y"}]},"n":null}"#)
+                case 1: members.append(#""f\#(f)":\#(f * 7)"#)
+                default: members.append(#""f\#(f)":"v\#(f)""#)
+                }
+            }
+            let body = members.joined(separator: ",")
+            let pad = max(0, bytes - body.utf8.count - 14)
+            return "{" + body + #","pad":"\#(String(repeating: "p", count: pad))"}"#
+        }
+
+        /// Lines of 2 B to 200 KB with up to 1,000 top-level members (most 2–12 KB with up to 140,
+        /// over the default 4 KiB slots and 32 indexed fields): every line gets the field, and
+        /// nothing is counted as skipped or too large.
+        @Test func modifyAddsTheFieldToEveryObjectWhateverItsSizeAndMemberCount() throws {
+            let directory = try TemporaryDirectory()
+            let input = directory.path("nested.ndjson"), output = directory.path("out.ndjson")
+            var lines: [String] = ["{}"]
+            for i in 0..<6_000 {
+                let fieldCount = [1, 20, 32, 33, 60, 140][i % 6]
+                lines.append(Self.nestedLine(i, fieldCount: fieldCount, bytes: 2_000 + (i * 977) % 10_000))
+            }
+            for i in 0..<20 { lines.append(Self.nestedLine(10_000 + i, fieldCount: 1_000, bytes: 20_000 + i * 9_000)) }
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: input))
+
+            let sluice = try SluiceProcess(["run", "--input", "file:path=\(input)", "--action", "json_decode",
+                                            "--action", "modify:field=env,value=prod", "--output", "file:path=\(output)"], in: directory)
+            #expect(try sluice.waitForExit(within: .seconds(90)) == .exited(0))
+            let written = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+            try #require(written.count == lines.count, "got \(written.count) lines for \(lines.count)")
+            var problems: [String] = []
+            for (i, original) in lines.enumerated() {
+                guard let object = Self.object(String(written[i])), let source = Self.object(original)?.mutableCopy() as? NSMutableDictionary else {
+                    problems.append("line \(i + 1): not a JSON object")
+                    continue
+                }
+                source["env"] = "prod"
+                if object != source { problems.append("line \(i + 1) (\(original.utf8.count) bytes): fields differ") }
+                if problems.count > 5 { break }
+            }
+            #expect(problems.isEmpty, "\(problems)")
+            let summary = try sluice.summary()
+            #expect(!summary.has("modify_skipped") && !summary.has("modify_too_large"), "\(summary)")
+        }
+
         @Test func modifyLeavesJSONValuesThatAreNotObjectsUnchanged() throws {
             let directory = try TemporaryDirectory()
             let sluice = try SluiceProcess(["run", "--input", "stdin", "--action", "json_decode", "--action", "modify:field=env,value=prod",

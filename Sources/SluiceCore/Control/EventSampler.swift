@@ -75,6 +75,9 @@ public final class EventSampler: @unchecked Sendable {
     /// Claims the request; only one worker wins.
     func claim() -> Bool { sl_compare_exchange(words + 8, 1, 2) != 0 }
 
+    /// Gives a claim back: the action waited and will run on the event again.
+    func unclaim() { sl_store_release(words + 8, 1) }
+
     func record(before event: Event) { words[16] = UInt64(EventSampler.copy(event, into: before)) }
 
     func finish(after event: Event, verdict: Action.Verdict) {

@@ -18,6 +18,9 @@ struct PipelineReload {
     var rows: PluginRows
     var startedNanos: UInt64
     var waitLogged = false
+    /// Definitions this reload replaces: their actions' shared memory is freed once every
+    /// worker installed (and so disposed its copies of them).
+    var replaced: [PipelineDefinition] = []
 }
 
 extension Node {
@@ -54,6 +57,8 @@ extension Node {
                 added.append(d.name)
             }
         }
+        // The node owns the definitions it was given: those it does not start are freed now.
+        for d in definitions where !starts.contains(where: { $0.definition.name == d.name }) { d.dispose() }
         if stops.isEmpty && starts.isEmpty {
             Log.info("node", "SIGHUP: the configuration is unchanged; nothing to do")
             return
@@ -64,6 +69,7 @@ extension Node {
             Log.info("node", "SIGHUP: the node has room for \(control.shared.slotCapacity) pipeline slots and \(rows.inputCapacity) input and \(rows.actionCapacity) action counter rows over its life, and this reload needs more: draining, then restarting in place with the new configuration")
             control.notifyReloading()
             restartRequested = true
+            for start in starts { start.definition.dispose() }
             return
         }
         reloadRound += 1
@@ -115,6 +121,8 @@ extension Node {
             install(shared: shared, control: control)
         case .installing:
             guard (0..<workerCount).allSatisfy({ shared.value($0, .installed) >= reload.round }) else { return }
+            // Every worker disposed its copies of the replaced definitions when it installed.
+            for definition in reload.replaced { definition.dispose() }
             let ms = Double(elapsed) / 1e6
             Log.info("node", "reload done in \(Node.fixed(ms, 1)) ms (\(reload.summary))")
             pipelineReload = nil
@@ -135,6 +143,8 @@ extension Node {
         for slot in reload.stops { retiredSlots.insert(slot) }
         var starts = reload.starts
         var failed: Set<Int> = []
+        /// Slots whose new definition could not start and that run their previous one again.
+        var previousKept: Set<Int> = []
         var assignments: [WorkerAssignment]
         do {
             assignments = try prepare(shared: shared, slots: starts)
@@ -158,7 +168,11 @@ extension Node {
                         for w in 0..<workerCount { assignments[w].merge(one[w]) }
                         started.append((start.slot, definition))
                         placed = true
-                        if i > 0 { Log.warn("node", "reload: pipeline \(definition.name) runs its previous definition") }
+                        if i > 0 {
+                            Log.warn("node", "reload: pipeline \(definition.name) runs its previous definition")
+                            previousKept.insert(start.slot)
+                            start.definition.dispose()
+                        }
                     } catch {
                         offsets.remove(pipeline: start.slot)
                         Log.error("node", "reload: \(error.description)\(i > 0 ? " (its previous definition)" : "")")
@@ -167,6 +181,7 @@ extension Node {
                 if !placed {
                     // Slots are filled in order: the slot gets an empty stand-in and stays retired.
                     Log.error("node", "reload: pipeline \(start.definition.name) is not running")
+                    start.definition.dispose()
                     started.append((start.slot, .standIn(named: start.definition.name)))
                     failed.insert(start.slot)
                     reload.summary += "; not running: \(start.definition.name)"
@@ -175,7 +190,12 @@ extension Node {
             starts = started
         }
         for (slot, definition) in starts {
-            if slot < pipelines.count { pipelines[slot] = definition } else { pipelines.append(definition) }
+            if slot < pipelines.count {
+                if !previousKept.contains(slot) { reload.replaced.append(pipelines[slot]) }
+                pipelines[slot] = definition
+            } else {
+                pipelines.append(definition)
+            }
             if failed.contains(slot) {
                 shared.setSlotState(slot, round: reload.round, .retired)
                 retiredSlots.insert(slot)
@@ -186,8 +206,9 @@ extension Node {
         }
         // A removed pipeline's slot gets an empty stand-in, so the workers close its output and
         // free its finished sources like those of a replaced one; the slot stays retired.
-        let standIns = reload.stops.filter { slot in !starts.contains { $0.slot == slot } }
-            .map { (slot: $0, definition: PipelineDefinition.standIn(named: pipelines[$0].name)) }
+        let removed = reload.stops.filter { slot in !starts.contains { $0.slot == slot } }
+        reload.replaced += removed.map { pipelines[$0] }
+        let standIns = removed.map { (slot: $0, definition: PipelineDefinition.standIn(named: pipelines[$0].name)) }
         let installs = starts + standIns
         let actionRows = Dictionary(uniqueKeysWithValues: installs.map { ($0.slot, shared.pluginRows.actionBase(slot: $0.slot)) })
         for w in 0..<workerCount {

@@ -46,4 +46,11 @@ public struct FieldPath: @unchecked Sendable {
     }
 
     public var isTopLevel: Bool { componentCount == 1 }
+
+    /// Frees the bytes; copies of this path (the actions' worker copies) share them, so only
+    /// the owner of the definition calls this, once no copy is in use.
+    public func dispose() {
+        bytes.deallocate()
+        components.deallocate()
+    }
 }

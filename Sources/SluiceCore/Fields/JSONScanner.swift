@@ -550,6 +550,33 @@ public enum JSONScanner {
         }
     }
 
+    /// The number of top-level members of an already-validated object text (0 when it is not
+    /// an object); duplicates count, as in the index. Reads stay in bounds.
+    public static func memberCount(inObject object: UnsafeRawBufferPointer) -> Int {
+        guard let base = object.baseAddress else { return 0 }
+        let end = base + object.count
+        var p = base
+        skipWhitespace(&p, end)
+        guard p < end, p.load(as: UInt8.self) == ASCII.openBrace else { return 0 }
+        p += 1
+        var count = 0
+        while true {
+            skipWhitespace(&p, end)
+            guard p < end, p.load(as: UInt8.self) == ASCII.quote, let keyEnd = skipString(p, end) else { return count }
+            p = keyEnd
+            skipWhitespace(&p, end)
+            guard p < end, p.load(as: UInt8.self) == ASCII.colon else { return count }
+            p += 1
+            skipWhitespace(&p, end)
+            guard p < end, let valueEnd = skipValue(p, end) else { return count }
+            count += 1
+            p = valueEnd
+            skipWhitespace(&p, end)
+            guard p < end, p.load(as: UInt8.self) == ASCII.comma else { return count }
+            p += 1
+        }
+    }
+
     @inline(__always)
     private static func kindOfValue(startingWith c: UInt8) -> JSONValueKind {
         switch c {

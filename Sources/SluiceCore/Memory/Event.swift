@@ -29,6 +29,11 @@ public enum EventFlags {
     public static let discarded: UInt16 = 64
     /// The decoded document is an object (fields can be added to it).
     public static let object: UInt16 = 128
+    /// An action's change did not fit the slot the event was framed in, so the event moved to a
+    /// large slot of the processing worker; `EventHeader.origin` is the slot it came from, held
+    /// until this one is released and then released in its place (it carries the count and the
+    /// commit to the slab and source that made it).
+    public static let grown: UInt16 = 256
 }
 
 /// The fixed header at the start of every slot; the field index and the data follow it.
@@ -54,7 +59,8 @@ public enum EventFlags {
     public var routes: UInt32
     /// Outputs whose acknowledgement is still awaited; the event is released at zero.
     public var pendingAcks: UInt32
-    var reserved: UInt32
+    /// With `EventFlags.grown`: the slot the event was framed in.
+    public var origin: EventHandle
 }
 
 /// A typed view of one event slot; valid while the event is taken from the pool.
@@ -101,6 +107,75 @@ public enum EventFlags {
         if bytes.count > 0 { (data + used).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
         header.pointee.usedLength = UInt32(used + bytes.count)
         return UInt32(used)
+    }
+
+    // MARK: Room for changes
+
+    /// Where the data starts when the index holds `entries` entries (cache-line aligned).
+    @inlinable public static func dataOffset(forFieldEntries entries: Int) -> Int {
+        (MemoryLayout<EventHeader>.stride + entries * MemoryLayout<FieldEntry>.stride + 63) & ~63
+    }
+
+    /// Bytes from the slot's start to its end: the index may grow into the data area, the slot
+    /// never does.
+    @inlinable public var slotBytes: Int { Int(header.pointee.dataOffset) + Int(header.pointee.dataCapacity) }
+
+    /// The index can hold `entries` entries and the data area `bytes` more bytes as they are.
+    @inlinable public func hasRoom(fieldEntries entries: Int, dataBytes bytes: Int) -> Bool {
+        let h = header
+        return entries <= Int(h.pointee.fieldCapacity) && Int(h.pointee.usedLength) + bytes <= Int(h.pointee.dataCapacity)
+    }
+
+    /// Gives the index room for `entries` entries by moving the data further into the slot
+    /// (offsets in the index are relative to the data, so they stay valid), keeping `bytes` of
+    /// free data behind the used part. False, with nothing changed, when the slot is too small.
+    /// The slab restores the geometry when the slot is next taken.
+    public func growIndex(toHold entries: Int, dataBytes bytes: Int) -> Bool {
+        let h = header
+        if entries <= Int(h.pointee.fieldCapacity) { return Int(h.pointee.usedLength) + bytes <= Int(h.pointee.dataCapacity) }
+        let offset = Event.dataOffset(forFieldEntries: entries)
+        let used = Int(h.pointee.usedLength)
+        guard entries <= Int(UInt16.max), offset + used + bytes <= slotBytes else { return false }
+        let end = slotBytes
+        // Overlapping ranges: memmove.
+        memmove(base + offset, base + Int(h.pointee.dataOffset), used)
+        h.pointee.dataOffset = UInt32(offset)
+        h.pointee.dataCapacity = UInt32(end - offset)
+        h.pointee.fieldCapacity = UInt16((offset - MemoryLayout<EventHeader>.stride) / MemoryLayout<FieldEntry>.stride)
+        (base + MemoryLayout<EventHeader>.stride).bindMemory(to: FieldEntry.self, capacity: Int(h.pointee.fieldCapacity))
+        return true
+    }
+
+    /// Copies this event (header, index, data) into the fresh slot `target`, whose index gets
+    /// room for `entries` entries; the target keeps its own handle. False when it does not fit.
+    public func copy(into target: Event, fieldEntries entries: Int, dataBytes bytes: Int) -> Bool {
+        let from = header, to = target.header
+        to.pointee.usedLength = 0
+        guard target.growIndex(toHold: max(entries, fieldCount), dataBytes: Int(from.pointee.usedLength) + bytes) else { return false }
+        to.pointee.rawLength = from.pointee.rawLength
+        to.pointee.usedLength = from.pointee.usedLength
+        to.pointee.fieldCount = from.pointee.fieldCount
+        to.pointee.flags = from.pointee.flags
+        to.pointee.pipelineID = from.pointee.pipelineID
+        to.pointee.sourceID = from.pointee.sourceID
+        to.pointee.offset = from.pointee.offset
+        to.pointee.receivedNanos = from.pointee.receivedNanos
+        target.fields.update(from: fields, count: fieldCount)
+        target.data.copyMemory(from: data, byteCount: Int(from.pointee.usedLength))
+        return true
+    }
+
+    /// Indexes every top-level member of the (already validated) object in `raw`, after the
+    /// index was given room for all of them: the event is no longer `fieldsTruncated`.
+    public func indexAllMembers() {
+        let h = header
+        assert(h.pointee.flags & EventFlags.modified == 0, "an action changed the index of an event it could not fully index")
+        let outcome = JSONScanner.scan(raw, fields: fields, fieldCapacity: Int(h.pointee.fieldCapacity), maxDepth: Int(h.pointee.rawLength))
+        guard case .valid(let count, let truncated) = outcome, !truncated else {
+            preconditionFailure("a decoded object no longer scans, or its members outgrew the room made for them")
+        }
+        h.pointee.fieldCount = UInt16(count)
+        h.pointee.flags &= ~EventFlags.fieldsTruncated
     }
 
     /// Byte equality without a call for the short keys of log lines (memcmp beyond 16 bytes).

@@ -141,9 +141,12 @@ public struct Slab {
         return e
     }
 
-    /// A fresh large event, or nil.
-    @inlinable public mutating func takeLarge() -> Event? {
-        guard freeLargeCount > 0 else { return nil }
+    /// A fresh large event, or nil. Framers leave the last free one (`forFraming`) to actions
+    /// whose change outgrows an ordinary slot (`ActionContext.makeRoom`): such an action waits
+    /// for a large slot while the events behind it in the queue may hold the others, so one
+    /// must come back without them. With a single large slot there is nothing to leave.
+    @inlinable public mutating func takeLarge(forFraming: Bool = false) -> Event? {
+        guard freeLargeCount > (forFraming && largeCount > 1 ? 1 : 0) else { return nil }
         freeLargeCount -= 1
         let slot = Int(freeLarge[freeLargeCount])
         let e = Event(base: largeBase! + slot * largeSlotBytes)
@@ -156,15 +159,16 @@ public struct Slab {
     @inlinable func reset(_ e: Event, slot: Int, dataCapacity: Int) {
         if e.base.load(fromByteOffset: MemoryLayout<EventHeader>.offset(of: \EventHeader.dataOffset)!, as: UInt32.self) == 0 {
             let h = e.base.bindMemory(to: EventHeader.self, capacity: 1)
-            h.pointee.dataCapacity = UInt32(dataCapacity)
-            h.pointee.fieldCapacity = UInt16(fieldCapacity)
-            h.pointee.dataOffset = UInt32(headerAndIndexBytes)
             h.pointee.handle = EventHandles.make(slab: index, slot: slot)
             h.pointee.inUse = 0
             (e.base + MemoryLayout<EventHeader>.stride).bindMemory(to: FieldEntry.self, capacity: fieldCapacity)
         }
         let h = e.header
         precondition(h.pointee.inUse == 0, "event slot taken twice")
+        // Every take: an action may have grown the index into the data area (`Event.growIndex`).
+        h.pointee.dataCapacity = UInt32(dataCapacity)
+        h.pointee.fieldCapacity = UInt16(fieldCapacity)
+        h.pointee.dataOffset = UInt32(headerAndIndexBytes)
         h.pointee.inUse = 1
         h.pointee.rawLength = 0
         h.pointee.usedLength = 0

@@ -160,6 +160,17 @@ public struct Condition: @unchecked Sendable {
         }
     }
 
+    /// Frees the groups, patterns and field paths every copy shares (on the definition, once no
+    /// worker copy is left).
+    public func disposeShared() {
+        for i in 0..<groupCount {
+            groups[i].pattern.deallocate()
+            groups[i].field.dispose()
+        }
+        groups.deinitialize(count: groupCount)
+        groups.deallocate()
+    }
+
     /// Whether the event passes the condition.
     @inline(__always) public func matches(_ event: Event) -> Bool {
         var result = mode == .and

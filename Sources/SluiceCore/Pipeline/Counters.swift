@@ -5,7 +5,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case eventsIn, bytesIn, eventsOut, bytesOut, discarded, cutRecords, cutBytes, invalidJSON
     case partialRecords, connectionsAccepted, connectionsRejected, inputErrors, outputErrors
     case outputBatches, modifySkipped, emptyLines, connectionsTimedOut, aggregated, aggregateSkipped, aggregateRows
-    case rejected, deadLettered, connectionsTooSlow, released, unrouted
+    case rejected, deadLettered, connectionsTooSlow, released, unrouted, modifyTooLarge
 
     public var name: String {
         switch self {
@@ -34,6 +34,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .connectionsTooSlow: "connections_too_slow"
         case .released: "events_released"
         case .unrouted: "unrouted"
+        case .modifyTooLarge: "modify_too_large"
         }
     }
 
@@ -54,7 +55,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .inputErrors: "Read, receive and accept errors of the inputs."
         case .outputErrors: "Failed writes, fsyncs and sends of the output (retried)."
         case .outputBatches: "Batches written by the output."
-        case .modifySkipped: "Events modify could not edit."
+        case .modifySkipped: "Events modify could not edit: not decoded JSON objects."
         case .emptyLines: "Empty lines skipped by the framer."
         case .connectionsTimedOut: "TCP connections closed after idle-timeout."
         case .aggregated: "Events folded into aggregate tables."
@@ -65,6 +66,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .connectionsTooSlow: "Connections closed for sending less than min-rate."
         case .released: "Events whose processing ended (delivered, dropped, aggregated or rejected), back in the pool."
         case .unrouted: "Events no output's route matched (not written anywhere, released in order)."
+        case .modifyTooLarge: "Events modify left unchanged because the change would not fit max-event-size."
         }
     }
 }

@@ -109,7 +109,7 @@ public struct LineFramer {
         var capacity = min(Int(e.header.pointee.dataCapacity), maxEventBytes)
         if used + segment.count > capacity && capacity < maxEventBytes {
             // Outgrew an ordinary slot: move into a large one.
-            guard let large = slab.pointee.takeLarge() else {
+            guard let large = slab.pointee.takeLarge(forFraming: true) else {
                 if slab.pointee.largeCount == 0 { return cut(e, used: used, capacity: capacity, segment, counters: counters) }
                 return false
             }

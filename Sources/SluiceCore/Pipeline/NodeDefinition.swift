@@ -106,4 +106,17 @@ public struct PipelineDefinition: Sendable {
 
     /// Whether any output is of this kind.
     public func hasOutput(where test: (OutputDefinition) -> Bool) -> Bool { outputs.contains { test($0.definition) } }
+
+    /// Frees the actions' and routes' memory: the definition's own and what its workers' copies
+    /// shared. Only for a definition no worker runs (never installed, or replaced everywhere).
+    public func dispose() {
+        for action in actions {
+            action.dispose()
+            action.disposeShared()
+        }
+        for output in outputs {
+            output.route?.disposeScratch()
+            output.route?.disposeShared()
+        }
+    }
 }

@@ -20,6 +20,14 @@ extension Worker {
     /// An event of this worker's slab is done: commit its offset, then free its slot.
     @inline(__always) func releaseOwned(_ handle: EventHandle) {
         let event = slab.pointee.event(handle)
+        if event.header.pointee.flags & EventFlags.grown != 0 {
+            // A large slot an action moved the event into: the slot it was framed in is
+            // released in its place, so the count and the commit happen once, at its owner.
+            let origin = event.header.pointee.origin
+            slab.pointee.release(handle)
+            release(origin)
+            return
+        }
         counters.add(.released, 1, pipeline: Int(event.header.pointee.pipelineID))
         commit(event)
         slab.pointee.release(handle)
@@ -112,7 +120,14 @@ extension Worker {
     @inline(__always) func processCarry() -> Bool {
         var any = false
         while carryPosition < carry.count {
-            if !process(carry[carryPosition]) { return any }
+            // Blocked on an output or waiting for room: the event (maybe moved) resumes where
+            // it stopped.
+            var handle = carry[carryPosition]
+            if !process(&handle, from: &carryNextAction) {
+                carry.handles[carryPosition] = handle
+                return any
+            }
+            carryNextAction = 0
             carryPosition += 1
             any = true
         }
@@ -121,54 +136,75 @@ extension Worker {
         return any
     }
 
-    /// False when the output cannot take the event now (the event stays queued).
-    @inline(__always) func process(_ handle: EventHandle) -> Bool { process(handle, firstAction: 0) }
-
-    @inline(__always) func process(_ handle: EventHandle, firstAction: Int) -> Bool {
-        let event = slabTable[EventHandles.slab(handle)].event(handle)
-        let pipeline = Int(event.header.pointee.pipelineID)
-        let outs = outputs[pipeline]
-        let outputCount = outputCounts[pipeline]
-        // Every output takes every event (written, or holding its place), so each must have
-        // room for the largest encoding before the actions run.
+    /// Whether every output of the pipeline has room for the event (each takes every event:
+    /// written, or holding its place), flushing a full one first.
+    @inline(__always) func outputsCanAccept(_ event: Event, _ outs: UnsafeMutablePointer<OutputState>, _ count: Int) -> Bool {
         var o = 0
-        while o < outputCount {
+        while o < count {
             if !outs[o].canAccept(event) {
                 if !outs[o].flush(worker: self) { return false }
                 if !outs[o].canAccept(event) { return false }
             }
             o += 1
         }
+        return true
+    }
+
+    /// Runs the actions from `nextAction` on and hands the event to its outputs. False when it
+    /// must wait (an output cannot take it now, or an action waits for room); `handle` (an
+    /// action may have moved the event) and `nextAction` then say where to resume.
+    @inline(__always) func process(_ handle: inout EventHandle, from nextAction: inout Int) -> Bool {
+        var event = slabTable[EventHandles.slab(handle)].event(handle)
+        let pipeline = Int(event.header.pointee.pipelineID)
+        let outs = outputs[pipeline]
+        let outputCount = outputCounts[pipeline]
+        if !outputsCanAccept(event, outs, outputCount) { return false }
         // Actions run once: an event refused above is retried before its actions ran.
         let chain = actionTable[pipeline]
-        var a = firstAction
         let count = actionCounts[pipeline]
-        let sampleAt = sampler.requested(pipeline: pipeline)
-        while a < count {
-            let verdict: Action.Verdict
-            if let s = sampleAt, s == a, sampler.claim() {
-                sampler.record(before: event)
-                verdict = chain[a].apply(event, counters: counters, pipeline: pipeline)
-                sampler.finish(after: event, verdict: verdict)
-            } else {
-                verdict = chain[a].apply(event, counters: counters, pipeline: pipeline)
-            }
-            if verdict != .pass {
-                // Dropped events still pass through the outputs' queues, so they are released
-                // (and their offset committed) only after every earlier event of the stream.
-                counters.add(verdict == .drop ? .discarded : .aggregated, 1, pipeline: pipeline)
-                counters.addActionVerdict(row: actionRowBase[pipeline] &+ a, consumed: verdict != .drop)
-                event.header.pointee.flags |= EventFlags.discarded
-                event.header.pointee.routes = 0
-                event.header.pointee.pendingAcks = UInt32(outputCount)
-                o = 0
-                while o < outputCount {
-                    outs[o].appendPlaceholder(handle, worker: self)
-                    o += 1
+        if nextAction < count {
+            var context = ActionContext(event: event, handle: handle, slab: slab)
+            let sampleAt = sampler.requested(pipeline: pipeline)
+            var a = nextAction
+            while a < count {
+                let verdict: Action.Verdict
+                if let s = sampleAt, s == a, sampler.claim() {
+                    sampler.record(before: context.event)
+                    verdict = chain[a].apply(context.event, counters: counters, pipeline: pipeline, context: &context)
+                    if verdict == .wait { sampler.unclaim() } else { sampler.finish(after: context.event, verdict: verdict) }
+                } else {
+                    verdict = chain[a].apply(context.event, counters: counters, pipeline: pipeline, context: &context)
                 }
-                return true
+                if verdict == .wait {
+                    handle = context.handle
+                    nextAction = a
+                    return false
+                }
+                if verdict != .pass {
+                    // Dropped events still pass through the outputs' queues, so they are released
+                    // (and their offset committed) only after every earlier event of the stream.
+                    counters.add(verdict == .drop ? .discarded : .aggregated, 1, pipeline: pipeline)
+                    counters.addActionVerdict(row: actionRowBase[pipeline] &+ a, consumed: verdict != .drop)
+                    let header = context.event.header
+                    header.pointee.flags |= EventFlags.discarded
+                    header.pointee.routes = 0
+                    header.pointee.pendingAcks = UInt32(outputCount)
+                    var o = 0
+                    while o < outputCount {
+                        outs[o].appendPlaceholder(context.handle, worker: self)
+                        o += 1
+                    }
+                    return true
+                }
+                a += 1
             }
-            a += 1
+            nextAction = count
+            if context.handle != handle {
+                // Moved to a large slot: its encoding may need more of the output buffers.
+                handle = context.handle
+                event = context.event
+                if !outputsCanAccept(event, outs, outputCount) { return false }
+            }
         }
         deliver(event, handle: handle, to: outs, count: outputCount, pipeline: pipeline)
         return true
@@ -203,6 +239,14 @@ extension Worker {
         precondition(header.pointee.pendingAcks > 0, "event acknowledged by more outputs than it was given to")
         header.pointee.pendingAcks -= 1
         if header.pointee.pendingAcks == 0 { release(handle) }
+    }
+
+    /// An event that never reached an output (an aggregate row that could not go on): its slot,
+    /// and the one it was framed in if an action moved it, go back without a count or commit.
+    func abandon(_ handle: EventHandle) {
+        let event = slab.pointee.event(handle)
+        if event.header.pointee.flags & EventFlags.grown != 0 { slab.pointee.release(event.header.pointee.origin) }
+        slab.pointee.release(handle)
     }
 
     func flushOutputs(idle: Bool) -> Bool {

@@ -101,7 +101,9 @@ extension Worker {
             precondition(slot <= pipelineCount && slot < shared.slotCapacity, "pipeline slots are filled in order")
             if slot < pipelineCount {
                 disposeOutputs(of: slot)
-                for a in 0..<actionCounts[slot] { actionTable[slot][a].disposeWorkerCopy() }
+                // This worker's copies own what `forWorker()` allocated; the definitions' shared
+                // memory is the node's to free once every worker installed.
+                for a in 0..<actionCounts[slot] { actionTable[slot][a].dispose() }
                 actionTable[slot].deinitialize(count: actionCounts[slot])
                 actionTable[slot].deallocate()
                 releaseFinishedFiles(of: slot)

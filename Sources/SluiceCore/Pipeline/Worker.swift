@@ -68,6 +68,8 @@ final class Worker {
     var scratch: EventBatch
     var carry: EventBatch
     var carryPosition = 0
+    /// The first action still to run on the event at `carryPosition` (it waited for room).
+    var carryNextAction = 0
     var inputBatch: EventBatch
     var returnBatches: UnsafeMutablePointer<EventBatch>
     var wakeTargets: UnsafeMutablePointer<Bool>

@@ -91,16 +91,40 @@ public struct Action: @unchecked Sendable {
         return Action(mine, condition: condition?.forWorker())
     }
 
-    /// Frees what `forWorker()` allocated for one worker (the worker retires the pipeline).
-    public func disposeWorkerCopy() {
+    /// Frees the memory this instance allocated for itself. Ownership: a worker's copy owns what
+    /// `forWorker()` gave it (discard's scratch, aggregate's table) and the worker disposes it
+    /// when it retires the slot; the definition owns its own per-instance memory (discard's
+    /// scratch from `init`); the same for the condition's scratch and regex match data. What
+    /// `init` allocated for every copy to share (patterns, field paths, modify's key and value)
+    /// is freed only by `disposeShared()`.
+    public func dispose() {
         condition?.disposeScratch()
-        if case .discard(let a) = kind { a.dispose() }
+        switch kind {
+        case .discard(let a): a.dispose()
+        case .aggregate(let a): a.dispose()
+        case .jsonDecode, .modify: break
+        }
     }
 
-    public enum Verdict { case pass, drop, consumed }
+    /// Frees what the definition's `init` allocated and its worker copies share. Called on the
+    /// definition by whoever holds it (the node, the CLI) once no worker copy is left.
+    public func disposeShared() {
+        condition?.disposeShared()
+        switch kind {
+        case .discard(let a): a.disposeShared()
+        case .modify(let a): a.disposeShared()
+        case .aggregate(let a): a.disposeShared()
+        case .jsonDecode: break
+        }
+    }
 
-    /// Runs the action on one event, when its condition matches.
-    @inline(__always) public func apply(_ event: Event, counters: CounterBlock, pipeline: Int) -> Verdict {
+    /// `wait`: the action needs room that is not free now (`ActionContext.Room.wait`); it runs
+    /// again on the same event later.
+    public enum Verdict { case pass, drop, consumed, wait }
+
+    /// Runs the action on one event when its condition matches (`context.event`: an action may
+    /// move it to a larger slot).
+    @inline(__always) public func apply(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Verdict {
         if let condition, !condition.matches(event) { return .pass }
         switch kind {
         case .jsonDecode(let a):
@@ -109,7 +133,14 @@ public struct Action: @unchecked Sendable {
         case .discard(let a):
             return a.shouldDiscard(event) ? .drop : .pass
         case .modify(let a):
-            if !a.apply(event) { counters.add(.modifySkipped, 1, pipeline: pipeline) }
+            switch a.apply(event, context: &context) {
+            case .changed: return .pass
+            case .notAnObject: counters.add(.modifySkipped, 1, pipeline: pipeline)
+            case .waitForRoom: return .wait
+            case .tooLarge:
+                counters.add(.modifyTooLarge, 1, pipeline: pipeline)
+                Log.warn("action modify", "pipeline slot \(pipeline): an event of \(context.event.header.pointee.usedLength) bytes with \(context.event.fieldCount) indexed fields cannot take field '\(a.fieldName)' within --max-event-size; it passes unchanged (counted as modify_too_large)")
+            }
             return .pass
         case .aggregate(let a):
             return a.apply(event, counters: counters, pipeline: pipeline) ? .pass : .consumed

@@ -74,6 +74,23 @@ public struct AggregateAction: @unchecked Sendable {
         return copy
     }
 
+    /// Frees a worker copy's table (the definition has none).
+    public func dispose() {
+        guard let state else { return }
+        state.pointee.groups.deinitialize(count: state.pointee.capacity)
+        state.pointee.groups.deallocate()
+        state.pointee.arena.deallocate()
+        state.deinitialize(count: 1)
+        state.deallocate()
+    }
+
+    /// Frees the field paths and key name every copy shares (on the definition, copies gone).
+    public func disposeShared() {
+        keyPath.dispose()
+        valuePath.dispose()
+        keyName.deallocate()
+    }
+
     /// Adds the event to its group; false when the event was consumed, true when it passes on.
     public func apply(_ event: Event, counters: CounterBlock, pipeline: Int) -> Bool {
         guard let state, event.has(EventFlags.decoded),

@@ -51,8 +51,10 @@ extension Worker {
                         h.pointee.fieldCount = UInt16(n)
                         h.pointee.flags |= EventFlags.decoded | EventFlags.object | (truncated ? EventFlags.fieldsTruncated : 0)
                     }
-                    if !process(h.pointee.handle, firstAction: a + 1) {
-                        slab.pointee.release(h.pointee.handle)
+                    // A row that cannot go on now is made again on the next pass.
+                    var handle = h.pointee.handle, next = a + 1
+                    if !process(&handle, from: &next) {
+                        abandon(handle)
                         return progressed
                     }
                     counters.add(.aggregateRows, 1, pipeline: p)

@@ -28,8 +28,12 @@ public struct DiscardAction: @unchecked Sendable {
     /// A copy with its own scratch buffer, for one worker.
     public func forWorker() -> DiscardAction { DiscardAction(own: own?.forWorker()) }
 
-    /// Frees what `forWorker()` allocated.
+    /// Frees this instance's scratch and match data: a worker copy's (from `forWorker()`) or the
+    /// definition's own (from `init`).
     public func dispose() { own?.disposeScratch() }
+
+    /// Frees the patterns and field paths every copy shares (on the definition, copies gone).
+    public func disposeShared() { own?.disposeShared() }
 
     var scratch: UnsafeMutableRawPointer? { own?.scratch }
 

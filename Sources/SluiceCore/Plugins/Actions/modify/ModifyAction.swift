@@ -1,7 +1,10 @@
 /// `modify`: sets a top-level field of a decoded JSON event to a value, adding it when absent.
 ///
-/// Events that are not decoded JSON objects (invalid, or an array/scalar) pass unchanged and are counted (`modify_skipped`),
-/// as are events whose slot has no room left for the value.
+/// Events that are not decoded JSON objects (invalid, or an array/scalar) pass unchanged and are
+/// counted (`modify_skipped`). Every object gets the field: when the change does not fit the
+/// event's slot, or the object has more members than `--max-fields`, the index grows and the
+/// event moves to a large slot if need be (waiting for one to be free); only a change that
+/// would not fit `--max-event-size` leaves the event unchanged (`modify_too_large`, logged).
 public struct ModifyAction: @unchecked Sendable {
     static let field = Parameter.required("field", .text, doc: "top-level field to set")
     static let value = Parameter.optional("value", .text, doc: "string value to set (quoted and escaped on output)")
@@ -45,27 +48,62 @@ public struct ModifyAction: @unchecked Sendable {
         valueKind = kind
     }
 
-    /// False when the event could not be changed (not decoded, or no room).
-    public func apply(_ event: Event) -> Bool {
-        // A truncated index cannot be re-encoded without losing members: leave such events alone.
-        guard event.has(EventFlags.object), !event.has(EventFlags.fieldsTruncated) else { return false }
+    /// Frees the key and value; worker copies share them (`forWorker()` returns the definition
+    /// itself), so only the definition's owner calls this, once no copy is in use.
+    public func disposeShared() {
+        key.deallocate()
+        plainKey.deallocate()
+        value.deallocate()
+    }
+
+    /// What became of one event.
+    public enum Outcome { case changed, notAnObject, waitForRoom, tooLarge }
+
+    /// Sets the field. A change that does not fit asks the context for room (the index grows
+    /// into the slot, or the event moves to a large slot); an index cut at `--max-fields` is
+    /// first extended to every member, so re-encoding from it loses nothing.
+    public func apply(_ event: Event, context: inout ActionContext) -> Outcome {
+        guard event.has(EventFlags.object) else { return .notAnObject }
+        var event = event
+        if event.has(EventFlags.fieldsTruncated) {
+            // Index room for every member plus a new one, and data room for the value; the
+            // key, if the field is new, gets its room below like any other.
+            let members = JSONScanner.memberCount(inObject: event.raw)
+            switch context.makeRoom(fieldEntries: members + 1, dataBytes: value.count) {
+            case .ready: event = context.event
+            case .wait: return .waitForRoom
+            case .tooLarge: return .tooLarge
+            }
+            event.indexAllMembers()
+        }
         let existing = event.fieldIndex(named: UnsafeRawBufferPointer(plainKey))
+        let entries = event.fieldCount + (existing == nil ? 1 : 0)
+        let bytes = value.count + (existing == nil ? key.count : 0)
+        if !event.hasRoom(fieldEntries: entries, dataBytes: bytes) {
+            switch context.makeRoom(fieldEntries: entries, dataBytes: bytes) {
+            case .ready: event = context.event
+            case .wait: return .waitForRoom
+            case .tooLarge: return .tooLarge
+            }
+        }
         let h = event.header
-        if existing == nil && Int(h.pointee.fieldCount) >= Int(h.pointee.fieldCapacity) { return false }
-        guard let valueOffset = event.append(UnsafeRawBufferPointer(value)) else { return false }
+        let valueOffset = event.append(UnsafeRawBufferPointer(value))!
         if let i = existing {
             event.fields[i].valueOffset = valueOffset
             event.fields[i].valueLength = UInt32(value.count)
             event.fields[i].kind = valueKind
             event.fields[i].flags &= ~FieldEntry.valueHasEscapes
         } else {
-            guard let keyOffset = event.append(UnsafeRawBufferPointer(key)) else { return false }
+            let keyOffset = event.append(UnsafeRawBufferPointer(key))!
             let i = Int(h.pointee.fieldCount)
             (event.fields + i).initialize(to: FieldEntry(keyOffset: keyOffset, keyLength: UInt32(key.count), valueOffset: valueOffset,
                                                            valueLength: UInt32(value.count), kind: valueKind, flags: 0))
             h.pointee.fieldCount += 1
         }
         h.pointee.flags |= EventFlags.modified
-        return true
+        return .changed
     }
+
+    /// The field name, for messages.
+    public var fieldName: String { String(decoding: UnsafeRawBufferPointer(plainKey), as: UTF8.self) }
 }

@@ -115,8 +115,8 @@ private func discardRejection(_ pairs: (String, String)...) -> PluginArgumentErr
         let pool = try makePool()
         let action = Action.discard(try DiscardAction(arguments("discard", ("field", "type"), ("equals", "view")), maxEventBytes: 8192))
         let counters = CounterBlock(pipelines: 1)
-        #expect(action.apply(try makeDecodedEvent(#"{"type":"view"}"#, in: pool), counters: counters, pipeline: 0) == .drop)
-        #expect(action.apply(try makeDecodedEvent(#"{"type":"click"}"#, in: pool), counters: counters, pipeline: 0) == .pass)
+        #expect(action.apply(try makeDecodedEvent(#"{"type":"view"}"#, in: pool), counters: counters, pipeline: 0, in: pool) == .drop)
+        #expect(action.apply(try makeDecodedEvent(#"{"type":"click"}"#, in: pool), counters: counters, pipeline: 0, in: pool) == .pass)
     }
 
     @Test func eachWorkerCopyHasItsOwnScratchAndTheSameRule() throws {

@@ -27,7 +27,7 @@ import Testing
         #expect(event.fieldCount == 0)
         #expect(text(event.raw) == #"{"type":"view""#)
         #expect(counters.read(.invalidJSON, pipeline: 0) == 1)
-        #expect(Action.jsonDecode(action).apply(makeEvent("not json", in: pool), counters: counters, pipeline: 0) == .pass,
+        #expect(Action.jsonDecode(action).apply(makeEvent("not json", in: pool), counters: counters, pipeline: 0, in: pool) == .pass,
                 "json_decode never drops an event")
         #expect(counters.read(.invalidJSON, pipeline: 0) == 2)
     }
