@@ -1,15 +1,31 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "sl_pcre.h"
 #include <pcre2.h>
+#include <stdio.h>
 #include <stdlib.h>
 
-// A compiled pattern is PCRE2's own object, cast: no wrapper allocation and no extra indirection.
-static pcre2_code *code_of(const sl_pcre_code *code) { return (pcre2_code *)code; }
+// One pattern compiled twice, because PCRE2_MATCH_INVALID_UTF (which would let one UTF code
+// search invalid subjects) gives wrong JIT code in PCRE2 10.42: `^\S`, `^\W`, `^\D` fail on a
+// subject starting with a multi-byte character. Plain PCRE2_UTF is correct with JIT but rejects
+// an invalid subject with a UTF-8 error, so such a subject is searched again in byte mode.
+struct sl_pcre_code {
+    // PCRE2_UTF: for subjects that are valid UTF-8, matched character by character.
+    pcre2_code *characters;
+    // Without UTF: for subjects that are not, matched byte by byte; NULL when the pattern does
+    // not compile without UTF (`\x{100}`, `(*UTF)`), and then an invalid subject matches nothing.
+    pcre2_code *bytes;
+};
 
 // JIT code exists for the pattern: pcre2_jit_compile also succeeds without it under (*NO_JIT).
-static int uses_jit(const sl_pcre_code *code) {
+static int uses_jit(const pcre2_code *code) {
     size_t jit_bytes = 0;
-    return pcre2_pattern_info(code_of(code), PCRE2_INFO_JITSIZE, &jit_bytes) == 0 && jit_bytes > 0;
+    return pcre2_pattern_info(code, PCRE2_INFO_JITSIZE, &jit_bytes) == 0 && jit_bytes > 0;
+}
+
+static uint32_t capture_count(const pcre2_code *code) {
+    uint32_t count = 0;
+    pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &count);
+    return count;
 }
 
 struct sl_pcre_match_state {
@@ -32,48 +48,72 @@ static void copy_message(int error, char *buffer, size_t capacity) {
 sl_pcre_code *sl_pcre_compile(const char *pattern, size_t length, char *message, size_t message_capacity,
                               size_t *error_offset) {
     // UTF mode, so `.`, classes and (?i) work on characters of valid UTF-8 log text (é is one
-    // character, not two bytes); PCRE2_MATCH_INVALID_UTF so a subject with invalid sequences is
-    // still searched (they act as barriers no match crosses) instead of failing with a UTF error,
-    // with no validation pass per event. \C (one code unit) is refused: it could split a
-    // character and leave the matcher inside a sequence.
-    uint32_t options = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
+    // character, not two bytes). \C (one code unit) is refused: it could split a character.
+    // Errors are reported from this compile: it is the pattern's meaning for valid text.
     int error = 0;
     PCRE2_SIZE offset = 0;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, length, options, &error, &offset, NULL);
-    if (!code) {
+    uint32_t utf_options = PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C;
+    pcre2_code *characters =
+        pcre2_compile((PCRE2_SPTR)pattern, length, utf_options, &error, &offset, NULL);
+    if (!characters) {
         copy_message(error, message, message_capacity);
         *error_offset = offset;
         return NULL;
     }
-    return (sl_pcre_code *)code;
+    sl_pcre_code *code = calloc(1, sizeof(*code));
+    if (!code) {
+        pcre2_code_free(characters);
+        copy_message(PCRE2_ERROR_NOMEMORY, message, message_capacity);
+        *error_offset = 0;
+        return NULL;
+    }
+    code->characters = characters;
+    // Byte mode for invalid subjects: the pattern's UTF-8 literals still match their own bytes,
+    // `.` and classes see single bytes. PCRE2_NEVER_UTF so a `(*UTF)` in the pattern cannot turn
+    // this code back into one that rejects invalid subjects; a pattern this compile refuses
+    // keeps only the UTF code.
+    uint32_t byte_options = PCRE2_NEVER_UTF | PCRE2_NEVER_BACKSLASH_C;
+    code->bytes = pcre2_compile((PCRE2_SPTR)pattern, length, byte_options, &error, &offset, NULL);
+    // One match data serves both codes, so they must have the same groups (the same ovector and
+    // interpreter frames); checked in release builds too, once per pattern.
+    if (code->bytes && capture_count(code->bytes) != capture_count(code->characters)) {
+        fputs("sl_pcre_compile: byte-mode code has other capture groups than the UTF code\n", stderr);
+        abort();
+    }
+    return code;
 }
 
 int sl_pcre_jit_compile(sl_pcre_code *code) {
-    if (pcre2_jit_compile(code_of(code), PCRE2_JIT_COMPLETE) != 0) return 0;
-    return uses_jit(code);
+    // A code JIT cannot compile is matched by the interpreter with the same match data.
+    if (code->bytes) pcre2_jit_compile(code->bytes, PCRE2_JIT_COMPLETE);
+    if (pcre2_jit_compile(code->characters, PCRE2_JIT_COMPLETE) != 0) return 0;
+    return uses_jit(code->characters);
 }
 
-uint32_t sl_pcre_capture_count(const sl_pcre_code *code) {
-    uint32_t count = 0;
-    pcre2_pattern_info(code_of(code), PCRE2_INFO_CAPTURECOUNT, &count);
-    return count;
-}
+uint32_t sl_pcre_capture_count(const sl_pcre_code *code) { return capture_count(code->characters); }
 
 int sl_pcre_group_number(const sl_pcre_code *code, const char *name) {
-    return pcre2_substring_number_from_name(code_of(code), (PCRE2_SPTR)name);
+    return pcre2_substring_number_from_name(code->characters, (PCRE2_SPTR)name);
 }
 
-void sl_pcre_code_free(sl_pcre_code *code) { pcre2_code_free(code_of(code)); }
+void sl_pcre_code_free(sl_pcre_code *code) {
+    if (!code) return;
+    pcre2_code_free(code->characters);
+    pcre2_code_free(code->bytes);
+    free(code);
+}
 
 sl_pcre_match_state *sl_pcre_match_state_create(const sl_pcre_code *code, size_t jit_stack_max_bytes) {
     sl_pcre_match_state *state = calloc(1, sizeof(*state));
     if (!state) return NULL;
-    state->data = pcre2_match_data_create_from_pattern(code_of(code), NULL);
+    // From the UTF code; the byte-mode code has the same groups (sl_pcre_compile checks).
+    state->data = pcre2_match_data_create_from_pattern(code->characters, NULL);
     if (!state->data) goto fail;
-    if (uses_jit(code)) {
+    if (uses_jit(code->characters) || (code->bytes && uses_jit(code->bytes))) {
         // A JIT stack of its own rather than PCRE2's default 32 KiB of the worker's stack, which
         // common patterns exhaust on subjects of a few KiB (RegexMatcher.defaultJITStackMaxBytes).
         // sljit maps the maximum once and grows by moving a pointer: a match never allocates.
+        // Both codes use it, one match at a time.
         size_t start = jit_stack_max_bytes < SL_PCRE_JIT_STACK_START_BYTES
             ? jit_stack_max_bytes : SL_PCRE_JIT_STACK_START_BYTES;
         state->jit_stack = pcre2_jit_stack_create(start, jit_stack_max_bytes, NULL);
@@ -82,9 +122,10 @@ sl_pcre_match_state *sl_pcre_match_state_create(const sl_pcre_code *code, size_t
         pcre2_jit_stack_assign(state->context, NULL, state->jit_stack);
     }
     // Without JIT, PCRE2 (10.41+) allocates the interpreter's first frames block at the first
-    // match with this match data and keeps it there: one match now moves that allocation to the
-    // worker's start instead of its first event.
-    pcre2_match(code_of(code), (PCRE2_SPTR)"", 0, 0, 0, state->data, state->context);
+    // match with this match data and keeps it there: one match per code now moves that
+    // allocation to the worker's start instead of its first event (or first invalid one).
+    pcre2_match(code->characters, (PCRE2_SPTR)"", 0, 0, 0, state->data, state->context);
+    if (code->bytes) pcre2_match(code->bytes, (PCRE2_SPTR)"", 0, 0, 0, state->data, state->context);
     return state;
 fail:
     sl_pcre_match_state_free(state);
@@ -101,10 +142,19 @@ void sl_pcre_match_state_free(sl_pcre_match_state *state) {
     free(state);
 }
 
+// A UTF-8 validity error from pcre2_match: the subject is not valid UTF-8 (ERR1 is -3, ERR21 -23).
+static int is_utf8_error(int rc) { return rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21; }
+
 int sl_pcre_match(const sl_pcre_code *code, const void *subject, size_t length, sl_pcre_match_state *state) {
     // PCRE2 before 10.43 refuses a NULL subject even when it is empty.
     PCRE2_SPTR bytes = subject ? (PCRE2_SPTR)subject : (PCRE2_SPTR)"";
-    int rc = pcre2_match(code_of(code), bytes, length, 0, 0, state->data, state->context);
+    // With PCRE2's UTF check, never PCRE2_NO_UTF_CHECK: matching invalid UTF-8 unchecked is
+    // undefined behaviour. The check is the one pass per subject that decides between the codes.
+    int rc = pcre2_match(code->characters, bytes, length, 0, 0, state->data, state->context);
+    if (is_utf8_error(rc)) {
+        if (!code->bytes) return 0;
+        rc = pcre2_match(code->bytes, bytes, length, 0, 0, state->data, state->context);
+    }
     return rc == PCRE2_ERROR_NOMATCH ? 0 : rc;
 }
 

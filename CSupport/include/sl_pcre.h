@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// A compiled pattern; read-only once compiled (and JIT-compiled), so workers share one.
+/// A compiled pattern: PCRE2 code in UTF mode for subjects that are valid UTF-8 and, when the
+/// pattern allows, in byte mode for subjects that are not; read-only once compiled (and
+/// JIT-compiled), so workers share one.
 typedef struct sl_pcre_code sl_pcre_code;
 /// One worker's state for matching one pattern: PCRE2's match data (the capture offsets and,
 /// without JIT, the interpreter's backtracking frames) and the JIT stack; never shared between
@@ -14,13 +16,16 @@ typedef struct sl_pcre_code sl_pcre_code;
 typedef struct sl_pcre_match_state sl_pcre_match_state;
 
 /// Compiles `length` bytes of UTF-8 `pattern` for matching log bytes that may not be valid
-/// UTF-8 (PCRE2_UTF | PCRE2_MATCH_INVALID_UTF). On error returns NULL, copies PCRE2's message
-/// (NUL-terminated, truncated to `message_capacity`) into `message` and stores the byte offset in
-/// the pattern where the error was found in *error_offset (why C: PCRE2_CODE_UNIT_WIDTH).
+/// UTF-8: with PCRE2_UTF, and again without it (byte mode) unless the pattern needs UTF (then
+/// an invalid subject matches nothing). On error (of the UTF compile) returns NULL, copies
+/// PCRE2's message (NUL-terminated, truncated to `message_capacity`) into `message` and stores
+/// the byte offset in the pattern where the error was found in *error_offset
+/// (why C: PCRE2_CODE_UNIT_WIDTH).
 sl_pcre_code *sl_pcre_compile(const char *pattern, size_t length, char *message, size_t message_capacity,
                               size_t *error_offset);
-/// JIT-compiles `code` for complete matches; returns 1 when JIT code is in use, 0 when matching
-/// falls back to the interpreter (no JIT in this build or CPU, or out of executable memory).
+/// JIT-compiles both codes of `code` for complete matches; returns 1 when the UTF code (the one
+/// valid subjects use) runs JIT code, 0 when matching falls back to the interpreter (no JIT in
+/// this build or CPU, `(*NO_JIT)`, or out of executable memory).
 /// Call before `code` is shared (why C: pcre2_jit_compile_8 is reached through the width macro).
 int sl_pcre_jit_compile(sl_pcre_code *code);
 /// Number of capture groups, not counting group 0 (why C: pcre2_pattern_info_8).
@@ -42,9 +47,11 @@ sl_pcre_match_state *sl_pcre_match_state_create(const sl_pcre_code *code, size_t
 size_t *sl_pcre_ovector(sl_pcre_match_state *state);
 void sl_pcre_match_state_free(sl_pcre_match_state *state);
 
-/// Searches `length` bytes at `subject` (NULL when `length` is 0) for the first match; returns
-/// how many ovector pairs were set (> 0) on a match, 0 when there is none, or a negative PCRE2
-/// error code (a match, depth, heap or JIT stack limit reached). Allocates nothing with JIT
+/// Searches `length` bytes at `subject` (NULL when `length` is 0) for the first match: by
+/// characters when the subject is valid UTF-8 (PCRE2 checks it), else by bytes; returns how many
+/// ovector pairs were set (> 0) on a match, 0 when there is none (an invalid subject for a
+/// pattern with no byte-mode code included), or a negative PCRE2 error code (a match, depth,
+/// heap or JIT stack limit reached; never a UTF-8 error). Allocates nothing with JIT
 /// (why C: pcre2_match_8).
 int sl_pcre_match(const sl_pcre_code *code, const void *subject, size_t length, sl_pcre_match_state *state);
 /// PCRE2's message for a negative error code, NUL-terminated in `buffer`

@@ -4,11 +4,14 @@ import CSupport
 // JIT-compiled) once at configuration time and shared by every worker; each worker matches
 // through its own `RegexMatcher`, which allocates nothing per event.
 //
-// Subjects are bytes, not Strings: the pattern is compiled in UTF mode with
-// PCRE2_MATCH_INVALID_UTF, so valid UTF-8 is matched character by character (`.`, classes and
-// `(?i)` see `é` as one character) and an invalid sequence is a barrier no match crosses: it is
-// matched by no pattern item (not `.`, not `[^x]`), a match may lie before or after it, and it is
-// never an error. A pattern cannot match invalid bytes themselves (`\xff` is U+00FF).
+// Subjects are bytes, not Strings, and may not be valid UTF-8. A subject that is valid UTF-8 is
+// matched character by character (the pattern compiled in UTF mode: `.`, classes and `(?i)` see
+// `é` as one character); a subject that is not is matched byte by byte (the same pattern
+// compiled without UTF: `.` and `[^x]` match any one byte, `\xff` the byte 0xFF, a literal `é`
+// its two bytes, `(?i)` folds ASCII only). Invalid UTF-8 is never an error. A pattern that does
+// not compile without UTF (`\x{100}`, `(*UTF)`) matches no invalid subject. PCRE2's
+// PCRE2_MATCH_INVALID_UTF would keep one code for both, but its JIT code in PCRE2 10.42 fails
+// `^\S`, `^\W`, `^\D` on a subject starting with a multi-byte character.
 
 /// Why a pattern did not compile: PCRE2's message and where in the pattern it found the error.
 public struct RegexError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -31,8 +34,8 @@ public final class PCRERegex: @unchecked Sendable {
     static let maxErrorMessageBytes = 256
 
     public let pattern: String
-    /// True when matches run PCRE2's JIT code; false when this build or CPU has no JIT (or the
-    /// pattern says `(*NO_JIT)`) and matching falls back to the slower interpreter.
+    /// True when matches of valid UTF-8 run PCRE2's JIT code; false when this build or CPU has no
+    /// JIT (or the pattern says `(*NO_JIT)`) and matching falls back to the slower interpreter.
     public let usesJIT: Bool
     /// Capture groups in the pattern, not counting group 0 (the whole match).
     public let captureCount: Int

@@ -54,23 +54,60 @@ private func compileError(_ pattern: String) -> RegexError? {
         #expect(try result("^caf.$", "café") == .matched)
     }
 
-    @Test func invalidUTF8InTheSubjectIsABarrierNoMatchCrossesAndNeverAnError() throws {
+    @Test func invalidUTF8InTheSubjectIsMatchedByteByByteAndNeverAnError() throws {
         let around: [UInt8] = [0xFF, 0xFE] + Array(" error ".utf8) + [0xC3]
         #expect(try result("error", around) == .matched)
-        // The invalid byte is matched by no pattern item, not even `.` or a negated class…
-        #expect(try result("^a.b$", [0x61, 0xFF, 0x62]) == .notMatched)
-        #expect(try result("^a[^x]b$", [0x61, 0xFF, 0x62]) == .notMatched)
-        #expect(try result("^.*$", Array("abc".utf8) + [0x80]) == .notMatched)
-        // …so a match lies wholly before or after it.
+        // `.` and a negated class match any one byte, an invalid one too, and `\xff` is the byte.
+        #expect(try result("^a.b$", [0x61, 0xFF, 0x62]) == .matched)
+        #expect(try result("^a[^x]b$", [0x61, 0xFF, 0x62]) == .matched)
+        #expect(try result("^.*$", Array("abc".utf8) + [0x80]) == .matched)
+        #expect(try result(#"^a\xffb$"#, [0x61, 0xFF, 0x62]) == .matched)
         let m = try matcher("a.b")
         let subject: [UInt8] = [0x61, 0xFF, 0x62] + Array("axb".utf8)
         #expect(subject.withUnsafeBytes { m.match($0) } == .matched)
-        #expect(m.capture(0) == 3..<6)
+        #expect(m.capture(0) == 0..<3)
+        // The whole subject is bytes then: the two bytes of a valid é are two items for `.`.
+        #expect(try result("^.$", "é") == .matched)
+        #expect(try result("^..$", Array("é".utf8) + [0xFF]) == .notMatched)
+        #expect(try result("^...$", Array("é".utf8) + [0xFF]) == .matched)
+        #expect(try result("^é", Array("é".utf8) + [0xFF]) == .matched)
         // A truncated sequence, an overlong encoding and a surrogate are invalid too.
         for bad: [UInt8] in [[0xE2, 0x82], [0xC0, 0xAF], [0xED, 0xA0, 0x80]] {
-            #expect(try result("^x.y", [0x78] + bad + [0x79]) == .notMatched)
-            #expect(try result("y$", [0x78] + bad + [0x79]) == .matched)
+            #expect(try result("^x.+y$", [0x78] + bad + [0x79]) == .matched)
+            #expect(try result("^x.{\(bad.count)}y$", [0x78] + bad + [0x79]) == .matched)
+            #expect(try result("z", [0x78] + bad + [0x79]) == .notMatched)
         }
+    }
+
+    @Test func aPatternThatNeedsUTFMatchesNoInvalidSubject() throws {
+        // A code point above 0xFF has no byte-mode meaning; `(*UTF)` asks for UTF mode only.
+        for pattern in [#"\x{100}|a"#, "(*UTF)a"] {
+            #expect(try result(pattern, "a") == .matched)
+            #expect(try result(pattern, [0x61, 0xFF]) == .notMatched)
+        }
+    }
+
+    @Test func jitCodeMatchesMultiByteCharactersAsTheInterpreterDoes() throws {
+        // PCRE2 10.42's JIT with PCRE2_MATCH_INVALID_UTF failed the negated escapes here.
+        let patterns = [#"^\S"#, #"^\W"#, #"^\D"#, "^[^a]", "(?i)^ПОЛЬ", "^.", #"^\S+ \S+$"#]
+        let subjects = ["пользователь x", "日本語 ログ", "😀 ok", "ПОЛЬЗОВАТЕЛЬ"]
+        for pattern in patterns {
+            let jit = RegexMatcher(try PCRERegex.compile(pattern))
+            let interpreter = RegexMatcher(try PCRERegex.compile("(*NO_JIT)" + pattern))
+            #expect(!interpreter.regex.usesJIT)
+            for subject in subjects {
+                let bytes = Array(subject.utf8)
+                let expected = bytes.withUnsafeBytes { interpreter.match($0) }
+                #expect(bytes.withUnsafeBytes { jit.match($0) } == expected, "\(pattern) on \(subject)")
+                #expect(jit.capture(0) == interpreter.capture(0), "\(pattern) on \(subject)")
+            }
+        }
+        // And the interpreter's answers are the ones UTF mode promises.
+        #expect(try result(#"^\S"#, "пользователь x") == .matched)
+        #expect(try result(#"^\W"#, "日本語 ログ") == .matched)
+        #expect(try result(#"^\D"#, "😀 ok") == .matched)
+        #expect(try result("(?i)^ПОЛЬ", "пользователь x") == .matched)
+        #expect(try result(#"^\S+ \S+$"#, "日本語 ログ") == .matched)
     }
 
     @Test func aBadPatternReportsPCREsMessageAndTheOffsetOfTheError() {
@@ -167,7 +204,9 @@ private func compileError(_ pattern: String) -> RegexError? {
         let m = RegexMatcher(regex)
         let subject: [UInt8] = [0x61, 0xFF, 0x62] + Array("axb".utf8)
         #expect(subject.withUnsafeBytes { m.match($0) } == .matched)
-        #expect(m.capture(regex.groupNumber(named: "word")!) == 3..<6)
+        #expect(m.capture(regex.groupNumber(named: "word")!) == 0..<3)
+        #expect(Array("é axb".utf8).withUnsafeBytes { m.match($0) } == .matched)
+        #expect(m.capture(1) == 3..<6)
         #expect(try matcher("(*NO_JIT)^$").match(UnsafeRawBufferPointer(start: nil, count: 0)) == .matched)
     }
 
