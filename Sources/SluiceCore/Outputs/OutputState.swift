@@ -12,6 +12,7 @@ struct OutputState {
     let routeBit: UInt32
     /// The events it writes (this worker's copy); nil: all.
     var route: Condition?
+    let hasRoute: Bool
     let kind: Kind
     var fd: Int32
     /// tcp: the receiver, the connection state and the reconnection schedule.
@@ -80,6 +81,7 @@ struct OutputState {
         self.index = index
         routeBit = 1 << UInt32(index)
         self.route = route
+        hasRoute = route != nil
         flushIntervalNanos = UInt64(tuning.flushIntervalMicros ?? settings.flushIntervalMicros) * 1000
         let batchSize = tuning.batchSize ?? settings.batchSize
         requireJSON = definition.delivery.requireJSON
@@ -112,6 +114,12 @@ struct OutputState {
             buffers = (.allocate(byteCount: bufferCapacity, alignment: 4096), .allocate(byteCount: bufferCapacity, alignment: 4096))
         }
         handles = (EventBatch(capacity: batchSize), EventBatch(capacity: batchSize))
+    }
+
+    /// Whether this output writes the event (its route matches, or it has none).
+    @inline(__always) func routeMatches(_ event: Event) -> Bool {
+        guard hasRoute else { return true }
+        return route.unsafelyUnwrapped.matches(event)
     }
 
     var isIdle: Bool {

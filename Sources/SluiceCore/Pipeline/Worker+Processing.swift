@@ -213,10 +213,21 @@ extension Worker {
     /// Hands a processed event to every output of its pipeline: written by those whose route
     /// matches, a placeholder in the others. An event no route matches is counted (`unrouted`).
     @inline(__always) func deliver(_ event: Event, handle: EventHandle, to outs: UnsafeMutablePointer<OutputState>, count: Int, pipeline: Int) {
+        if count == 1 && !outs[0].hasRoute {
+            // The common pipeline: one output taking every event.
+            event.header.pointee.routes = 1
+            event.header.pointee.pendingAcks = 1
+            outs[0].append(event, handle: handle, worker: self)
+            return
+        }
+        deliverRouted(event, handle: handle, to: outs, count: count, pipeline: pipeline)
+    }
+
+    func deliverRouted(_ event: Event, handle: EventHandle, to outs: UnsafeMutablePointer<OutputState>, count: Int, pipeline: Int) {
         var routes: UInt32 = 0
         var o = 0
         while o < count {
-            if outs[o].route.map({ $0.matches(event) }) ?? true { routes |= outs[o].routeBit }
+            if outs[o].routeMatches(event) { routes |= outs[o].routeBit }
             o += 1
         }
         event.header.pointee.routes = routes
