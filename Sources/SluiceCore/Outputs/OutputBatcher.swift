@@ -209,7 +209,8 @@ struct OutputBatcher {
         if let reconnect = sink.reconnectDeadline { return reconnect }
         if states.0 == .sentAwaitingPeer || states.1 == .sentAwaitingPeer { return now + TCPSink.peerAckPollNanos }
         if writeRetry.isWaiting { return writeRetry.atNanos }
-        if state(filling).isOpen && hasPending(filling) { return oldestNanos + flushIntervalNanos }
+        // A filling buffer that cannot go out yet waits for a completion, not a timer.
+        if fillingMayGoOut && hasPending(filling) { return oldestNanos + flushIntervalNanos }
         return nil
     }
 
