@@ -28,7 +28,7 @@ final class Worker {
     let settings: NodeSettings
     let slab: UnsafeMutablePointer<Slab>
     let counters: CounterBlock
-    /// Issue 5 (metrics): receive → ack latencies, written by the outputs on every ack.
+    /// Issue 5 (metrics): receive → ack latencies, written by `OutputState` on every ack.
     let latency: LatencyHistogram
     let workerCount: Int
     var ring: Ring!
@@ -63,7 +63,7 @@ final class Worker {
     let actionCounts: UnsafeMutablePointer<Int>
     let sampler: EventSampler
     /// Per slot: its outputs (`outputCounts[slot]` of them), in the pipeline's order.
-    var outputs: UnsafeMutablePointer<UnsafeMutablePointer<OutputBatcher>>
+    var outputs: UnsafeMutablePointer<UnsafeMutablePointer<OutputState>>
     let outputCounts: UnsafeMutablePointer<Int>
     var scratch: EventBatch
     var carry: EventBatch
@@ -188,7 +188,7 @@ final class Worker {
         outputCounts[slot] = count
         outputs[slot] = .allocate(capacity: count)
         for (o, output) in definition.outputs.enumerated() {
-            (outputs[slot] + o).initialize(to: OutputBatcher(pipeline: slot, index: o, route: output.route?.forWorker(), definition: output.definition,
+            (outputs[slot] + o).initialize(to: OutputState(pipeline: slot, index: o, route: output.route?.forWorker(), definition: output.definition,
                                                            fd: assignment.outputFDs[slot]?[o] ?? -1,
                                                            deadLetterFD: assignment.deadLetterFDs[slot]?[o] ?? -1,
                                                            settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes,
@@ -363,8 +363,8 @@ final class Worker {
         case .receive: receiveCompleted(connection: a, result: result, flags: flags)
         case .outputWrite: outputWriteCompleted(pipeline: a, output: b, result: result)
         case .outputSync: outputSyncCompleted(pipeline: a, output: b, result: result)
-        case .outputConnect: outputConnectCompleted(pipeline: a, output: b, result: result)
-        case .deadLetterWrite: deadLetterWriteCompleted(pipeline: a, output: b, result: result)
+        case .outputConnect: outputs[a][b].connectCompleted(result: result, worker: self)
+        case .deadLetterWrite: outputs[a][b].deadLetterWriteCompleted(result: result, worker: self)
         case .wake: armWake()
         case .notify: notifyCompleted(result: result)
         case .close, .cancel: break
@@ -409,7 +409,7 @@ final class Worker {
         if notify.fd >= 0 { Glibc.close(notify.fd) }
         for c in 0..<connectionCapacity where connections[c].active { Glibc.close(connections[c].fd) }
         for p in 0..<pipelineCount {
-            for o in 0..<outputCounts[p] { outputs[p][o].close() }
+            for o in 0..<outputCounts[p] { outputs[p][o].closeFile() }
         }
         bufferRing = nil
         ring = nil
