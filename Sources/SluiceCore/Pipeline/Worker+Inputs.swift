@@ -2,9 +2,10 @@
 /// (one concrete instance each, so every call is static) from its loop and hands each an
 /// `InputContext`.
 ///
-/// Adding a source family: a stored property in `Worker` (and its line in `init`), its share
-/// in `WorkerAssignment`, one `visit` line in `visitInputFamilies`, and its completion kinds
-/// routed in `Worker.complete`.
+/// Adding a source family (its slot in the worker): a stored property in `Worker` and its line
+/// in `init`, its share in `WorkerAssignment` (field, `merge`, `closeAll`), one `visit` line in
+/// `visitInputFamilies`, one line in `installInputs`, and its completion kinds (if it does
+/// I/O) routed in `Worker.complete`.
 extension Worker {
     /// The one list of this worker's source families, in service order.
     @inline(__always) func visitInputFamilies<V: SourceFamilyVisitor>(_ visitor: inout V) {

@@ -16,8 +16,9 @@ enum CompletionKind: UInt64 {
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }
 
-/// One pinned worker thread: it owns an io_uring ring, a slab of the event pool, the sources
-/// assigned to it, and one instance of every pipeline's output. Each loop turn it takes back
+/// One pinned worker thread: it owns an io_uring ring, a slab of the event pool, one instance
+/// of each input source family (which owns the sources assigned to it), and one instance of
+/// every pipeline's output. Each loop turn it takes back
 /// released events, processes what other workers (or its own inputs) queued for it, lets its
 /// inputs frame new data, flushes outputs, then submits all I/O at once and sleeps until a
 /// completion, a wake-up or the next deadline.
