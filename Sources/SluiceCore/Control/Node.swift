@@ -111,143 +111,16 @@ public final class Node {
 
     func prepareSources(into assignments: inout [WorkerAssignment], rows: PluginRows, openConnections: UnsafeMutablePointer<UInt64>,
                         slots: [(slot: Int, definition: PipelineDefinition)]) throws(SetupError) {
-        // Files are spread over the workers round-robin, and a stream is processed by the worker
-        // that reads it: handing one busy stream's batches to another worker cost more than
-        // decoding them (one file of nested JSON through json_decode ran at about half the speed
-        // of --workers 1 on the default two workers; perf/README.md, stream locality).
-        var nextReader = 0
-        func nextFileIndex(_ w: Int) throws(SetupError) -> Int {
-            let i = assignments[w].files.count
-            if i >= SourceIDs.maxSourcesPerWorker {
-                throw SetupError(description: "more than \(SourceIDs.maxSourcesPerWorker * workerCount) files for \(workerCount) worker(s); narrow the globs or add workers")
-            }
-            return i
-        }
+        var preparation = InputPreparation(workerCount: workerCount, settings: settings, offsets: offsets, openConnections: openConnections)
         for (p, pipeline) in slots {
+            preparation.slot = p
+            preparation.pipelineName = pipeline.name
             for (inputIndex, input) in pipeline.inputs.enumerated() {
-                let inputRow = rows.inputRow(slot: p, input: inputIndex)
-                switch input {
-                case .file(let file):
-                    let paths: [String]
-                    do { paths = try file.expand() } catch { throw SetupError(description: "pipeline \(pipeline.name): input file: \(error)") }
-                    if file.offsetsPath != nil { offsetsIntervalMicros = min(offsetsIntervalMicros, file.offsetsIntervalMicros) }
-                    var saved: [OffsetFile.Record] = []
-                    if let store = file.offsetsPath, file.offsetsOp == .continue {
-                        do { saved = try OffsetFile.read(path: store) } catch {
-                            Log.error("input file", "\(error); starting every file from its beginning")
-                        }
-                    }
-                    for path in paths {
-                        let fd = open(path, O_RDONLY | O_CLOEXEC)
-                        guard fd >= 0 else {
-                            throw SetupError(description: "pipeline \(pipeline.name): input file: \(SystemError.lastErrno("open \(path)"))")
-                        }
-                        var st = stat()
-                        fstat(fd, &st)
-                        let inode = UInt64(st.st_ino), device = UInt64(st.st_dev), size = UInt64(st.st_size)
-                        var start: UInt64 = 0
-                        switch file.offsetsOp {
-                        case .tail: start = size
-                        case .reset: start = 0
-                        case .continue:
-                            if let r = saved.last(where: { $0.path == path }) {
-                                if r.inode == inode && r.device == device && r.offset <= size {
-                                    start = r.offset
-                                } else if r.inode == inode && r.device == device {
-                                    Log.warn("input file", "\(path) is shorter (\(size) B) than its saved offset \(r.offset): reading it from the start")
-                                } else {
-                                    Log.warn("input file", "\(path) is a different file than the saved one (inode \(r.inode) → \(inode)): reading it from the start")
-                                }
-                            }
-                        }
-                        if file.parallel && workerCount > 1 && size >= UInt64(FileInput.minimumParallelFileBytes) {
-                            // Ranges of about `parallel-range` bytes (at least one per worker), each
-                            // cut just after a newline. Each worker starts with one and claims the
-                            // next free one when done; a worker's ranges form its one stream.
-                            let rangeCount = max(workerCount, Int((size + UInt64(file.parallelRangeBytes) - 1) / UInt64(file.parallelRangeBytes)))
-                            var bounds: [UInt64] = [0]
-                            for k in 1..<rangeCount {
-                                bounds.append(max(bounds.last!, Node.lineStart(fd: fd, near: size * UInt64(k) / UInt64(rangeCount), size: size)))
-                            }
-                            bounds.append(size)
-                            let first = (0..<rangeCount).filter { bounds[$0] < bounds[$0 + 1] }.prefix(workerCount)
-                            let ranges = ParallelRanges(bounds: bounds, firstUnclaimed: (first.last ?? 0) + 1)
-                            for (n, k) in first.enumerated() {
-                                let rangeFD = n == 0 ? fd : open(path, O_RDONLY | O_CLOEXEC)
-                                guard rangeFD >= 0 else { throw SetupError(description: "pipeline \(pipeline.name): input file: \(SystemError.lastErrno("open \(path)"))") }
-                                let reader = (nextReader + n) % workerCount
-                                var source = FileSource(path: path, fd: rangeFD, pipeline: p, target: reader, follow: false, isStdin: false,
-                                                        pollIntervalMicros: file.pollIntervalMicros, readBytes: settings.readBufferBytes,
-                                                        owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes,
-                                                        startOffset: bounds[k], inode: inode, device: device)
-                                source.endOffset = bounds[k + 1]
-                                source.ranges = ranges
-                                source.framer.inputRow = inputRow
-                                assignments[reader].files.append(source)
-                            }
-                            nextReader += workerCount
-                            continue
-                        }
-                        let reader = nextReader % workerCount
-                        nextReader += 1
-                        let target = reader
-                        let words = file.offsetsPath.map { offsets.add(path: path, storePath: $0, pipeline: p, offset: start, inode: inode, device: device) }
-                        if let words { offsetsIntervalMicros = min(offsetsIntervalMicros, file.offsetsIntervalMicros); _ = words }
-                        assignments[reader].files.append(FileSource(path: path, fd: fd, pipeline: p, target: target, follow: file.follow, isStdin: false,
-                                                                     pollIntervalMicros: file.pollIntervalMicros, readBytes: settings.readBufferBytes,
-                                                                     owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes,
-                                                                     startOffset: start, inode: inode, device: device, commitWords: words,
-                                                                     inputRow: inputRow))
-                    }
-                    if file.follow {
-                        // Files that appear later under these paths are picked up by one worker.
-                        let scanner = (nextReader + workerCount - 1) % workerCount
-                        var watch = GlobWatch(pipeline: p, input: file, known: Set(paths), intervalNanos: UInt64(file.rescanIntervalMicros) * 1000)
-                        watch.inputRow = inputRow
-                        assignments[scanner].globWatches.append(watch)
-                    }
-
-                case .stdin:
-                    let reader = nextReader % workerCount
-                    nextReader += 1
-                    let target = reader
-                    assignments[reader].files.append(FileSource(path: "stdin", fd: 0, pipeline: p, target: target, follow: false, isStdin: true,
-                                                                 pollIntervalMicros: 100_000, readBytes: settings.readBufferBytes,
-                                                                 owner: reader, index: try nextFileIndex(reader), maxEventBytes: settings.pool.maxEventSizeBytes,
-                                                                 inputRow: inputRow))
-                case .tcp(let tcp):
-                    // Every worker listens and may hold every connection: the limit is kept
-                    // node-wide by one count (SO_REUSEPORT does not spread connections evenly).
-                    for w in 0..<workerCount {
-                        let fd: Int32
-                        do { fd = try SocketAddress.listen(host: tcp.host, port: tcp.port) } catch {
-                            throw SetupError(description: "pipeline \(pipeline.name): input tcp: \(error)")
-                        }
-                        var listener = Listener(fd: fd, pipeline: p, maxConnections: tcp.maxConnections, idleTimeoutNanos: UInt64(tcp.idleTimeoutMicros) * 1000)
-                        listener.openAcrossWorkers = openConnections + Int(inputRow)
-                        listener.minRateWindowNanos = UInt64(tcp.minRateWindowMicros) * 1000
-                        listener.minBytesPerWindow = UInt64(tcp.minBytesPerSecond) * UInt64(tcp.minRateWindowMicros) / 1_000_000
-                        listener.inputRow = inputRow
-                        assignments[w].listeners.append(listener)
-                        assignments[w].connectionCapacity += tcp.maxConnections
-                    }
-                case .generator(let g):
-                    var ts = timespec()
-                    clock_gettime(CLOCK_REALTIME, &ts)
-                    for w in 0..<workerCount {
-                        let count = g.count == 0 ? 0 : g.count / workerCount + (w < g.count % workerCount ? 1 : 0)
-                        if g.count != 0 && count == 0 { continue }
-                        let rate = g.rate == 0 ? 0 : max(1, g.rate / workerCount)
-                        var generator = GeneratorSource(pipeline: p, target: w, count: count, rate: rate, lineBytes: g.lineBytes,
-                                                        seed: g.seed &+ UInt64(w) &* 7919,
-                                                        sourceID: SourceIDs.make(worker: w, kind: .generator, generation: 0, index: assignments[w].generators.count),
-                                                        timestampBase: UInt64(ts.tv_sec) * 1000)
-                        generator.inputRow = inputRow
-                        assignments[w].generators.append(generator)
-                    }
-                }
+                preparation.inputRow = rows.inputRow(slot: p, input: inputIndex)
+                try input.prepare(&preparation, into: &assignments)
             }
         }
+        offsetsIntervalMicros = min(offsetsIntervalMicros, preparation.offsetsIntervalMicros)
         for (p, pipeline) in slots {
             for w in 0..<workerCount {
                 // Filled as they open, so a failure part-way closes what was opened (closeAll).
@@ -294,19 +167,6 @@ public final class Node {
         } else {
             Log.warn("output file", "\(path) ends in a partial line and a newline could not be added: \(SystemError.lastErrno("write"))")
         }
-    }
-
-    /// The offset just after the first newline at or after `offset` (or `size`).
-    static func lineStart(fd: Int32, near offset: UInt64, size: UInt64) -> UInt64 {
-        var position = offset
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while position < size {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(position)) }
-            if n <= 0 { return size }
-            if let i = buffer[0..<n].firstIndex(of: 10) { return position + UInt64(i) + 1 }
-            position += UInt64(n)
-        }
-        return size
     }
 
     // MARK: Running

@@ -1,6 +1,36 @@
-import Glibc
-
+/// The worker's side of its inputs: it owns no source state, it visits its source families
+/// (one concrete instance each, so every call is static) from its loop and hands each an
+/// `InputContext`.
+///
+/// Adding a source family (its slot in the worker): a stored property in `Worker` and its line
+/// in `init`, its share in `WorkerAssignment` (field, `merge`, `closeAll`), one `visit` line in
+/// `visitInputFamilies`, one line in `installInputs`, and its completion kinds (if it does
+/// I/O) routed in `Worker.complete`.
 extension Worker {
+    /// The one list of this worker's source families, in service order.
+    @inline(__always) func visitInputFamilies<V: SourceFamilyVisitor>(_ visitor: inout V) {
+        visitor.visit(file)
+        visitor.visit(tcp)
+        visitor.visit(generator)
+    }
+
+    /// Runs one operation on every family.
+    @inline(__always) func callInputFamilies(_ operation: FamilyCall.Operation) -> FamilyCall {
+        var call = FamilyCall(operation, InputContext(self))
+        visitInputFamilies(&call)
+        return call
+    }
+
+    /// Once the ring exists: every family arms its reads, accepts and watches.
+    func startInputs() throws(SystemError) {
+        if let error = callInputFamilies(.start).error { throw error }
+    }
+
+    /// Timers that run every turn whatever the pool (glob rescans, idle connections).
+    func maintainInputs() {
+        _ = callInputFamilies(.maintain)
+    }
+
     /// Lets every input frame what arrived and issue new reads. A source that finds no free
     /// event stops where it is (backpressure: no new reads or receive buffers for it until
     /// events come back), and `poolExhausted` is set; the other sources are still served in
@@ -13,68 +43,93 @@ extension Worker {
             if slab.pointee.freeSmallCount == 0 { return false }
             poolExhausted = false
         }
-        var progressed = false
-        var i = 0
-        while i < activeFiles.count {
-            let f = activeFiles[i]
-            progressed = serviceFile(f) || progressed
-            if i < activeFiles.count && activeFiles[i] == f { i += 1 }  // else it finished and left the list
-        }
-        if readyCount > 0 || buffersRecycled {
-            progressed = serviceConnections() || progressed
-        }
-        for g in generators.indices where !generators[g].finished {
-            progressed = serviceGenerator(g) || progressed
-        }
-        return progressed
+        return callInputFamilies(.service).answer
     }
 
-    /// SIGTERM/SIGINT or all inputs done: stop reading. Files drop a half-read record (it is
-    /// read again from the committed offset); stdin delivers it flagged partial. Listeners close
-    /// at once, but open connections are read until they fall quiet (`stopQuietNanos`) or the
-    /// peer closes, so what senders already wrote is not lost; their last partial line is
-    /// delivered flagged. With `pipeline`, only that pipeline's inputs stop (a reload), and its
-    /// followed globs are no longer expanded.
+    /// SIGTERM/SIGINT or all inputs done: stop reading (each family says how: files drop a
+    /// half-read record, listeners close, connections are read until quiet). With `pipeline`,
+    /// only that pipeline's inputs stop (a reload).
     func stopInputs(pipeline: Int? = nil) {
-        func ours(_ p: Int) -> Bool { pipeline.map { $0 == p } ?? true }
-        for f in activeFiles where ours(files[f].pipeline) { finishFile(f, emitPartial: files[f].isStdin) }
-        for l in listeners.indices where ours(listeners[l].pipeline) && listeners[l].fd >= 0 { closeListener(l) }
-        if pipeline != nil { globWatches.removeAll { ours($0.pipeline) } }
-        for g in generators.indices where ours(generators[g].pipeline) { generators[g].finished = true }
-        idleCheckAtNanos = 0
-    }
-
-    func closeListener(_ l: Int) {
-        if listeners[l].armed { ring.cancel(target: userData(.accept, l), userData: userData(.cancel, 0)) }
-        acceptBacklog(l)
-        ring.close(fd: listeners[l].fd, userData: userData(.close, 0))
-        listeners[l].fd = -1
-    }
-
-    /// Adds a file source (a file found by a rescan, or started by a reload).
-    func addFile(_ source: FileSource) {
-        activeFiles.append(files.count)
-        files.append(source)
-        watchFile(files.count - 1)
-    }
-
-    /// Hands on the record a stream's framer holds without its newline, flagged partial (end of
-    /// a file, a closed connection, stdin at stop).
-    func deliverPartial(_ framer: inout LineFramer, offset: UInt64, to target: Int) {
-        while !framer.finish(offset: offset, nowNanos: now, batch: &inputBatch, counters: counters) {
-            dispatchInputBatch(to: target)
-        }
-        dispatchInputBatch(to: target)
+        _ = callInputFamilies(.stop(pipeline: pipeline))
     }
 
     func inputsFinished() -> Bool {
-        if !activeFiles.isEmpty { return false }
-        for g in generators.indices where !generators[g].finished { return false }
-        if !stopping && listeners.contains(where: { $0.fd >= 0 }) { return false }
-        // A followed path or glob is watched for files that appear later, even when none
-        // exists yet.
-        if !stopping && !globWatches.isEmpty { return false }
-        if activeConnections > 0 { return false }
-        return true
+        callInputFamilies(.isFinished(stopping: stopping)).answer
+    }
+
+    /// True when nothing of this worker reads into pipeline `slot` any more.
+    func inputsQuiet(pipeline slot: Int) -> Bool {
+        callInputFamilies(.isQuiet(pipeline: slot)).answer
+    }
+
+    /// The earliest of `deadline` and every family's next timer.
+    func inputDeadline(before deadline: UInt64) -> UInt64 {
+        callInputFamilies(.deadline(deadline)).deadline
+    }
+
+    /// A reload's new sources for this worker.
+    func installInputs(_ assignment: WorkerAssignment) {
+        let context = InputContext(self)
+        file.install(assignment.file, context)
+        tcp.install(assignment.tcp, context)
+        generator.install(assignment.generator, context)
+    }
+
+    /// Frees the finished sources of a pipeline a reload replaced.
+    func retireInputs(pipeline slot: Int) {
+        _ = callInputFamilies(.retire(pipeline: slot))
+    }
+
+    func closeInputs() {
+        _ = callInputFamilies(.close)
+    }
+}
+
+/// One operation over every source family of a worker (`Worker.visitInputFamilies`): generic
+/// over the family, so each call is specialised to the concrete family, never an existential.
+protocol SourceFamilyVisitor {
+    mutating func visit<Family: SourceFamily>(_ family: Family)
+}
+
+/// One `SourceFamily` entry point called on every family, with what the calls answered.
+struct FamilyCall: SourceFamilyVisitor {
+    enum Operation {
+        case start, maintain, service, stop(pipeline: Int?), isFinished(stopping: Bool), isQuiet(pipeline: Int)
+        case deadline(UInt64), retire(pipeline: Int), close
+    }
+
+    let operation: Operation
+    let context: InputContext
+    /// `service`: any family progressed; `isFinished`, `isQuiet`: every family is.
+    var answer: Bool
+    var deadline: UInt64 = 0
+    var error: SystemError?
+
+    init(_ operation: Operation, _ context: InputContext) {
+        self.operation = operation
+        self.context = context
+        switch operation {
+        case .service: answer = false
+        case .deadline(let d):
+            answer = true
+            deadline = d
+        default: answer = true
+        }
+    }
+
+    @inline(__always) mutating func visit<Family: SourceFamily>(_ family: Family) {
+        switch operation {
+        case .start:
+            guard error == nil else { return }
+            do { try family.start(context) } catch { self.error = error }
+        case .maintain: family.maintain(context)
+        case .service: answer = family.service(context) || answer
+        case .stop(let pipeline): family.stop(pipeline: pipeline, context)
+        case .isFinished(let stopping): answer = answer && family.isFinished(stopping: stopping)
+        case .isQuiet(let slot): answer = answer && family.isQuiet(pipeline: slot)
+        case .deadline: deadline = family.deadline(before: deadline, now: context.now)
+        case .retire(let slot): family.retire(pipeline: slot)
+        case .close: family.close()
+        }
     }
 }

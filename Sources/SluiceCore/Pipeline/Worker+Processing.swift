@@ -29,7 +29,7 @@ extension Worker {
             return
         }
         counters.add(.released, 1, pipeline: Int(event.header.pointee.pipelineID))
-        commit(event)
+        file.commit(event)
         slab.pointee.release(handle)
     }
 

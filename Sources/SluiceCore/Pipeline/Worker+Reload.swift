@@ -31,7 +31,7 @@ extension Worker {
             case .running: break
             case .stopping:
                 transitioning = true
-                if pipelineQuiet(slot) { acknowledge(slot, round: round, .quiet) }
+                if inputsQuiet(pipeline: slot) { acknowledge(slot, round: round, .quiet) }
             case .finalizing:
                 transitioning = true
                 if slotProgress[slot].phase != .finalizing {
@@ -65,16 +65,6 @@ extension Worker {
         if news { shared.wakeControl() }
     }
 
-    /// True when nothing of this worker reads into pipeline `slot` any more.
-    func pipelineQuiet(_ slot: Int) -> Bool {
-        for f in activeFiles where files[f].pipeline == slot { return false }
-        for l in listeners.indices where listeners[l].pipeline == slot && listeners[l].fd >= 0 { return false }
-        if activeConnections > 0 {
-            for c in 0..<connectionCapacity where connections[c].active && connections[c].pipeline == slot { return false }
-        }
-        return true
-    }
-
     /// A connection of a pipeline being stopped is closed once quiet, like at node shutdown.
     @inline(__always) func pipelineStopping(_ slot: Int) -> Bool { slotProgress[slot].phase != .running }
 
@@ -106,7 +96,7 @@ extension Worker {
                 for a in 0..<actionCounts[slot] { actionTable[slot][a].dispose() }
                 actionTable[slot].deinitialize(count: actionCounts[slot])
                 actionTable[slot].deallocate()
-                releaseFinishedFiles(of: slot)
+                retireInputs(pipeline: slot)
             }
             setUpSlot(slot, definition, assignment: delivery.assignment, actionRowBase: delivery.actionRows[slot] ?? 0)
             if slot == pipelineCount {
@@ -124,72 +114,10 @@ extension Worker {
             assignment.deadLetterFDs = [:]
             assignment.closeAll()
         } else {
-            startSources(assignment)
+            installInputs(assignment)
         }
         publish(.inputsFinished, inputsFinished())
         sl_store_release(shared.word(index, .installed), delivery.round)
         shared.wakeControl()
-    }
-
-    func startSources(_ assignment: WorkerAssignment) {
-        for var source in assignment.files {
-            guard files.count < SourceIDs.maxSourcesPerWorker else {
-                Log.error("input file", "cannot read \(source.path): this worker already has \(SourceIDs.maxSourcesPerWorker) file sources")
-                counters.add(.inputErrors, 1, pipeline: source.pipeline)
-                Glibc.close(source.fd)
-                continue
-            }
-            source.place(at: files.count)
-            addFile(source)
-        }
-        for var generator in assignment.generators {
-            generator.sourceID = SourceIDs.make(worker: index, kind: .generator, generation: 0, index: generators.count)
-            generators.append(generator)
-        }
-        globWatches += assignment.globWatches
-        if !assignment.listeners.isEmpty {
-            growConnections(by: assignment.connectionCapacity)
-            if bufferRing == nil {
-                do {
-                    bufferRing = try ring.makeBufferRing(count: settings.recvBuffers, size: settings.recvBufferBytes, group: 1)
-                } catch {
-                    Log.error("worker \(index)", "\(error): the new tcp listeners are not started")
-                    for l in assignment.listeners {
-                        Glibc.close(l.fd)
-                        counters.add(.inputErrors, 1, pipeline: l.pipeline)
-                    }
-                    return
-                }
-            }
-            for l in assignment.listeners {
-                listeners.append(l)
-                armAccept(listeners.count - 1)
-            }
-        }
-    }
-
-    /// More connection slots for listeners a reload added (existing indices stay valid).
-    func growConnections(by extra: Int) {
-        let capacity = connectionCapacity + extra
-        let grown = UnsafeMutablePointer<Connection>.allocate(capacity: capacity)
-        grown.moveInitialize(from: connections, count: connectionCapacity)
-        (grown + connectionCapacity).initialize(repeating: Connection(), count: extra)
-        connections.deallocate()
-        connections = grown
-        let ready = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
-        ready.update(from: readyConnections, count: readyCount)
-        readyConnections.deallocate()
-        readyConnections = ready
-        connectionCapacity = capacity
-    }
-
-    /// Closes and frees the finished file sources of a replaced pipeline that have no read in
-    /// flight (the others are closed at exit).
-    func releaseFinishedFiles(of slot: Int) {
-        for f in files.indices where files[f].pipeline == slot && files[f].finished && files[f].readsInFlight == 0 && files[f].fd >= 0 {
-            if !files[f].isStdin { Glibc.close(files[f].fd) }
-            files[f].fd = -1
-            files[f].releaseBuffers()
-        }
     }
 }

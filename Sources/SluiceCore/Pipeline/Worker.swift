@@ -16,8 +16,9 @@ enum CompletionKind: UInt64 {
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }
 
-/// One pinned worker thread: it owns an io_uring ring, a slab of the event pool, the sources
-/// assigned to it, and one instance of every pipeline's output. Each loop turn it takes back
+/// One pinned worker thread: it owns an io_uring ring, a slab of the event pool, one instance
+/// of each input source family (which owns the sources assigned to it), and one instance of
+/// every pipeline's output. Each loop turn it takes back
 /// released events, processes what other workers (or its own inputs) queued for it, lets its
 /// inputs frame new data, flushes outputs, then submits all I/O at once and sleeps until a
 /// completion, a wake-up or the next deadline.
@@ -33,26 +34,12 @@ final class Worker {
     let workerCount: Int
     var ring: Ring!
 
-    // Inputs.
-    var files: [FileSource] = []
-    /// Indices of the files not finished, in order: the loops walk these, not every source a
-    /// worker ever had (finished ones stay in `files`, their indices are in source ids).
-    var activeFiles: [Int] = []
-    var notify = FileNotify()
-    var listeners: [Listener] = []
-    var connections: UnsafeMutablePointer<Connection>
-    var connectionCapacity: Int
-    var activeConnections = 0
-    var readyConnections: UnsafeMutablePointer<Int32>
-    var readyCount = 0
-    var bufferRing: BufferRing?
-    var bufferNext: UnsafeMutablePointer<Int32>
-    var bufferLength: UnsafeMutablePointer<Int32>
-    var buffersRecycled = false
-    var generators: [GeneratorSource] = []
-    var globWatches: [GlobWatch] = []
+    // Inputs: one instance per source family, each owning its sources' state on this worker
+    // (Worker+Inputs.swift visits them; completions of their kinds are routed in `complete`).
+    let file: FileFamily
+    let tcp: TCPFamily
+    let generator: GeneratorFamily
     let offsetBook: OffsetBook
-    var nextSourceID: UInt32
 
     // Processing. Tables are plain pointers copied out of the shared objects so the hot path
     // does no reference counting.
@@ -75,15 +62,12 @@ final class Worker {
     var wakeTargets: UnsafeMutablePointer<Bool>
     var wakeBuffer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
 
-    /// While stopping, a connection silent this long is closed (what its peer sent is read).
-    static let stopQuietNanos: UInt64 = 100_000_000
     /// (pipeline, action index) of every aggregate action.
     var aggregators: [(pipeline: Int, action: Int)] = []
     var now: UInt64 = 0
     /// Last time events crossed to or from another worker; idle spinning is for such flows.
     var lastCrossTrafficNanos: UInt64 = 0
     static let crossTrafficWindowNanos: UInt64 = 10_000_000
-    var idleCheckAtNanos: UInt64 = 0
     var stopping = false
     var poolExhausted = false
     var failure: String?
@@ -130,19 +114,10 @@ final class Worker {
         counters = shared.counters[index]
         latency = shared.latency[index]
         testStall = TestStall.fromEnvironment(worker: index)
-        nextSourceID = UInt32(index) << 24 | 1
-        files = assignment.files
-        activeFiles = Array(files.indices)
-        listeners = assignment.listeners
-        generators = assignment.generators
-        globWatches = assignment.globWatches
+        file = FileFamily(worker: index, settings: shared.settings, assignment: assignment.file)
+        tcp = TCPFamily(worker: index, settings: shared.settings, assignment: assignment.tcp)
+        generator = GeneratorFamily(worker: index, settings: shared.settings, assignment: assignment.generator)
         offsetBook = shared.offsetBook
-        connectionCapacity = max(assignment.connectionCapacity, 1)
-        connections = .allocate(capacity: connectionCapacity)
-        connections.initialize(repeating: Connection(), count: connectionCapacity)
-        readyConnections = .allocate(capacity: connectionCapacity)
-        bufferNext = .allocate(capacity: settings.recvBuffers)
-        bufferLength = .allocate(capacity: settings.recvBuffers)
         slabTable = shared.pool.slabs
         sampler = shared.sampler
         forward = shared.forward
@@ -223,9 +198,7 @@ final class Worker {
             options.sqpoll = settings.sqpoll
             options.sqpollCPU = settings.sqpollCPU.map(Int32.init)
             ring = try Ring(options)
-            if !listeners.isEmpty {
-                bufferRing = try ring.makeBufferRing(count: settings.recvBuffers, size: settings.recvBufferBytes, group: 1)
-            }
+            try startInputs()
         } catch {
             failure = error.description
             sl_store_release(shared.word(index, .failed), 1)
@@ -234,8 +207,6 @@ final class Worker {
         }
         sl_store_release(shared.word(index, .started), 1)
         armWake()
-        for f in activeFiles { watchFile(f) }
-        for l in listeners.indices { armAccept(l) }
         loop()
         finalClose()
     }
@@ -258,11 +229,7 @@ final class Worker {
             // Issue 5 (reload): one load per turn (a plain mov on x86) unless a reload is under way.
             if sl_load_acquire(shared.reconfigWord) != seenReconfig || reconfiguring || pendingDelivery != nil { reconfigure() }
 
-            if activeConnections > 0 && now >= idleCheckAtNanos {
-                idleCheckAtNanos = now + (stopping || reconfiguring ? Worker.stopQuietNanos / 4 : 1_000_000_000)
-                closeIdleConnections()
-            }
-            if !globWatches.isEmpty && !stopping { scanGlobs() }
+            maintainInputs()
             var progressed = takeBackReleased()
             progressed = processInbound() || progressed
             progressed = runInputs() || progressed
@@ -314,12 +281,7 @@ final class Worker {
                 if let d = outputs[p][o].deadline(now: now) { deadline = min(deadline, d) }
             }
         }
-        for f in activeFiles where files[f].waitingForData {
-            deadline = min(deadline, files[f].eofSince + files[f].pollIntervalNanos)
-        }
-        for g in generators.indices where !generators[g].finished && generators[g].ratePerWorker > 0 {
-            deadline = min(deadline, now + 1_000_000)
-        }
+        deadline = inputDeadline(before: deadline)
         return Int64(deadline > now ? deadline - now : 0)
     }
 
@@ -358,15 +320,13 @@ final class Worker {
         let a = Int((userData >> 32) & 0xFF_FFFF)
         let b = Int(UInt32(truncatingIfNeeded: userData))
         switch kind {
-        case .fileRead: fileReadCompleted(file: a, slot: b, result: result)
-        case .accept: acceptCompleted(listener: a, result: result, flags: flags)
-        case .receive: receiveCompleted(connection: a, result: result, flags: flags)
+        case .fileRead, .notify: file.complete(kind, a, b, result: result, flags: flags, InputContext(self))
+        case .accept, .receive: tcp.complete(kind, a, b, result: result, flags: flags, InputContext(self))
         case .outputWrite: outputWriteCompleted(pipeline: a, output: b, result: result)
         case .outputSync: outputSyncCompleted(pipeline: a, output: b, result: result)
         case .outputConnect: outputs[a][b].connectCompleted(result: result, worker: self)
         case .deadLetterWrite: outputs[a][b].deadLetterWriteCompleted(result: result, worker: self)
         case .wake: armWake()
-        case .notify: notifyCompleted(result: result)
         case .close, .cancel: break
         }
     }
@@ -404,47 +364,40 @@ final class Worker {
     }
 
     func finalClose() {
-        for f in files.indices where files[f].fd >= 0 && !files[f].isStdin { Glibc.close(files[f].fd) }
-        for l in listeners.indices where listeners[l].fd >= 0 { Glibc.close(listeners[l].fd) }
-        if notify.fd >= 0 { Glibc.close(notify.fd) }
-        for c in 0..<connectionCapacity where connections[c].active { Glibc.close(connections[c].fd) }
+        closeInputs()  // before the ring: the tcp family's buffer ring is registered with it
         for p in 0..<pipelineCount {
             for o in 0..<outputCounts[p] { outputs[p][o].closeFile() }
         }
-        bufferRing = nil
         ring = nil
     }
 }
 
 /// The sources and output files the control thread prepared for one worker.
 struct WorkerAssignment {
-    var files: [FileSource] = []
-    var listeners: [Listener] = []
-    var generators: [GeneratorSource] = []
-    var connectionCapacity = 0
+    /// Each input family's share (Worker+Inputs.swift lists the families).
+    var file = FileFamily.Assignment()
+    var tcp = TCPFamily.Assignment()
+    var generator = GeneratorFamily.Assignment()
     /// Per pipeline slot, the file of each of its outputs (-1: devnull, tcp); no entry: not this
     /// assignment's slot.
     var outputFDs: [Int: [Int32]] = [:]
     /// Per pipeline slot, the dead-letter file of each of its outputs (-1: none).
     var deadLetterFDs: [Int: [Int32]] = [:]
-    /// Followed file inputs this worker expands again for files that appear later.
-    var globWatches: [GlobWatch] = []
 
     /// Adds another preparation's sources (a reload that prepared pipelines one by one).
     mutating func merge(_ other: WorkerAssignment) {
-        files += other.files
-        listeners += other.listeners
-        generators += other.generators
-        connectionCapacity += other.connectionCapacity
+        file.merge(other.file)
+        tcp.merge(other.tcp)
+        generator.merge(other.generator)
         outputFDs.merge(other.outputFDs) { a, _ in a }
         deadLetterFDs.merge(other.deadLetterFDs) { a, _ in a }
-        globWatches += other.globWatches
     }
 
     /// Closes every descriptor in it (a reload that could not use it).
     func closeAll() {
-        for f in files where f.fd > 2 { Glibc.close(f.fd) }
-        for l in listeners where l.fd >= 0 { Glibc.close(l.fd) }
+        file.closeAll()
+        tcp.closeAll()
+        generator.closeAll()
         for fd in outputFDs.values.joined() where fd > 2 { Glibc.close(fd) }
         for fd in deadLetterFDs.values.joined() where fd > 2 { Glibc.close(fd) }
     }

@@ -28,6 +28,17 @@ public enum InputDefinition: Sendable {
         default: throw PluginArgumentError(key: nil, "unknown input '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
+
+    /// On the control thread: opens what this input needs and puts its sources into the
+    /// workers' assignments (its family's `prepare`).
+    func prepare(_ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
+        switch self {
+        case .file(let file): try FileFamily.prepare(file, &preparation, into: &assignments)
+        case .tcp(let tcp): try TCPFamily.prepare(tcp, &preparation, into: &assignments)
+        case .stdin: try FileFamily.prepareStdin(&preparation, into: &assignments)
+        case .generator(let generator): GeneratorFamily.prepare(generator, &preparation, into: &assignments)
+        }
+    }
 }
 
 /// One configured action: what it does (`kind`, a plugin) and which events it applies to

@@ -16,10 +16,10 @@ struct FileNotify {
     static let mask = UInt32(IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
 }
 
-extension Worker {
+extension FileFamily {
     /// Watches followed file `f` (its current inode, by path); opens the inotify descriptor on
     /// first use. Without inotify the file is polled as before.
-    func watchFile(_ f: Int) {
+    func watchFile(_ f: Int, _ context: InputContext) {
         guard files[f].follow, !files[f].isStdin, !notify.failed else { return }
         if notify.fd < 0 {
             let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
@@ -38,7 +38,7 @@ extension Worker {
         }
         files[f].watch = wd
         notify.files[wd] = f
-        if !notify.armed { armNotify() }
+        if !notify.armed { armNotify(context) }
     }
 
     func unwatchFile(_ f: Int) {
@@ -53,16 +53,16 @@ extension Worker {
         }
     }
 
-    func armNotify() {
-        ring.read(fd: notify.fd, into: notify.buffer, count: FileNotify.bufferBytes, offset: UInt64.max, userData: userData(.notify, 0))
+    func armNotify(_ context: InputContext) {
+        context.ring.read(fd: notify.fd, into: notify.buffer, count: FileNotify.bufferBytes, offset: UInt64.max, userData: userData(.notify, 0))
         notify.armed = true
     }
 
     /// inotify events: every watched file they name that waits at its end is due now.
-    func notifyCompleted(result: Int32) {
+    func notifyCompleted(result: Int32, _ context: InputContext) {
         notify.armed = false
         if result < 0 {
-            if result == -EAGAIN || result == -EINTR { armNotify(); return }
+            if result == -EAGAIN || result == -EINTR { armNotify(context); return }
             if result == -ECANCELED { return }
             notify.failed = true
             Log.warn("input file", "\(SystemError(negated: result, operation: "read inotify")): followed files are checked every poll-interval only")
@@ -79,6 +79,6 @@ extension Worker {
             }
             offset += headerBytes + Int(event.len)
         }
-        if !stopping { armNotify() }
+        if !context.stopping { armNotify(context) }
     }
 }

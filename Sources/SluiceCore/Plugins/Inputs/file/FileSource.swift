@@ -138,8 +138,10 @@ struct FileSource {
     }
 }
 
-extension Worker {
-    func fileReadCompleted(file: Int, slot: Int, result: Int32) {
+/// Reading one file: framing what was read, issuing the next reads, rotation and truncation at
+/// the end of a followed file, the end of a source.
+extension FileFamily {
+    func readCompleted(file: Int, slot: Int, result: Int32) {
         files[file].slots[slot].length = result
         files[file].slots[slot].consumed = 0
         files[file].slots[slot].state = .ready
@@ -147,7 +149,7 @@ extension Worker {
     }
 
     /// Frames what was read and issues the next reads. Returns whether anything moved.
-    func serviceFile(_ f: Int) -> Bool {
+    func serviceFile(_ f: Int, _ context: InputContext) -> Bool {
         var progressed = false
         let depth = FileSource.readDepth
         while !files[f].finished {
@@ -158,10 +160,10 @@ extension Worker {
             progressed = true
             if slot.pointee.length < 0 {
                 let error = SystemError(negated: slot.pointee.length, operation: "read \(files[f].path)")
-                counters.add(.inputErrors, 1, pipeline: files[f].pipeline)
+                context.counters.add(.inputErrors, 1, pipeline: files[f].pipeline)
                 Log.error("input file", "\(error); closing this file")
                 slot.pointee.state = .idle
-                finishFile(f, emitPartial: true)
+                finishFile(f, emitPartial: true, context)
                 break
             }
             if !files[f].isStdin && slot.pointee.offset != files[f].expectedOffset {
@@ -173,24 +175,24 @@ extension Worker {
             if slot.pointee.length == 0 {
                 slot.pointee.state = .idle
                 files[f].nextSlotToFrame = (s + 1) % depth
-                if files[f].follow && !stopping {
+                if files[f].follow && !context.stopping {
                     files[f].waitingForData = true
-                    files[f].eofSince = now
+                    files[f].eofSince = context.now
                     files[f].nextReadOffset = files[f].expectedOffset
                     rememberTail(f)
                 } else {
-                    finishFile(f, emitPartial: true)
+                    finishFile(f, emitPartial: true, context)
                 }
                 break
             }
             let length = Int(slot.pointee.length)
             let chunk = UnsafeRawBufferPointer(start: slot.pointee.buffer + slot.pointee.consumed, count: length - slot.pointee.consumed)
             let chunkOffset = slot.pointee.offset + UInt64(slot.pointee.consumed)
-            let r = files[f].framer.frame(chunk, chunkOffset: chunkOffset, nowNanos: now, slab: slab, batch: &inputBatch, counters: counters)
+            let r = context.frame(&files[f].framer, chunk, at: chunkOffset)
             slot.pointee.consumed += r.consumed
-            dispatchInputBatch(to: files[f].target)
+            context.dispatch(to: files[f].target)
             if r.stop == .poolExhausted {
-                poolExhausted = true
+                context.waitForFreeEvents()
                 // Waiting for a free event is not progress: the worker may sleep until one
                 // comes back (a completion or another worker's return wakes it).
                 return progressedBefore || r.consumed > 0
@@ -204,27 +206,27 @@ extension Worker {
             }
             if files[f].expectedOffset >= files[f].endOffset {
                 // The range is done: on to the next unclaimed one of the file, if any.
-                if !stopping, let next = files[f].ranges?.claim() {
-                    deliverPartial(f)  // ranges are cut after newlines: nothing is pending
+                if !context.stopping, let next = files[f].ranges?.claim() {
+                    deliverPartial(f, context)  // ranges are cut after newlines: nothing is pending
                     files[f].expectedOffset = next.start
                     files[f].nextReadOffset = next.start
                     files[f].endOffset = next.end
                     continue
                 }
-                finishFile(f, emitPartial: true)
+                finishFile(f, emitPartial: true, context)
                 break
             }
         }
-        issueReads(f)
+        issueReads(f, context)
         return progressed
     }
 
-    func issueReads(_ f: Int) {
-        guard !files[f].finished, !stopping else { return }
+    func issueReads(_ f: Int, _ context: InputContext) {
+        guard !files[f].finished, !context.stopping else { return }
         if files[f].waitingForData {
-            guard now >= files[f].eofSince + files[f].pollIntervalNanos else { return }
+            guard context.now >= files[f].eofSince + files[f].pollIntervalNanos else { return }
             files[f].waitingForData = false
-            if !files[f].isStdin { checkRotation(f) }
+            if !files[f].isStdin { checkRotation(f, context) }
         }
         let depth = files[f].isStdin ? 1 : FileSource.readDepth
         while files[f].readsInFlight < depth {
@@ -235,7 +237,7 @@ extension Worker {
             slot.pointee.state = .reading
             slot.pointee.offset = files[f].nextReadOffset
             slot.pointee.requested = count
-            ring.read(fd: files[f].fd, into: slot.pointee.buffer, count: count,
+            context.ring.read(fd: files[f].fd, into: slot.pointee.buffer, count: count,
                       offset: files[f].isStdin ? UInt64.max : files[f].nextReadOffset, userData: userData(.fileRead, f, s))
             files[f].nextReadOffset += UInt64(count)
             files[f].readsInFlight += 1
@@ -246,7 +248,7 @@ extension Worker {
     /// At the end of a followed file: was it truncated (size below what was read) or replaced
     /// by a new file under the same path (rotation)? Rotation gives the old file one more read
     /// to its end, then switches to the new file from its start.
-    func checkRotation(_ f: Int) {
+    func checkRotation(_ f: Int, _ context: InputContext) {
         var opened = stat()
         guard fstat(files[f].fd, &opened) == 0 else { return }
         let shrank = UInt64(opened.st_size) < files[f].expectedOffset
@@ -254,7 +256,7 @@ extension Worker {
             let how = shrank ? "shrank from \(files[f].expectedOffset) to \(opened.st_size) bytes (truncated)"
                 : "was rewritten before \(files[f].expectedOffset) (truncated and refilled)"
             Log.warn("input file", "\(files[f].path) \(how): reading it again from the start")
-            files[f].framer.abandon(slab: slab)
+            context.abandon(&files[f].framer)
             restartFile(f, fd: files[f].fd, inode: files[f].inode, device: files[f].device)
             return
         }
@@ -268,10 +270,10 @@ extension Worker {
         let fd = open(files[f].path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return }
         Log.info("input file", "\(files[f].path) was rotated: old file read to its end, now reading the new one")
-        deliverPartial(f)
-        close(files[f].fd)
+        deliverPartial(f, context)
+        Glibc.close(files[f].fd)
         restartFile(f, fd: fd, inode: UInt64(named.st_ino), device: UInt64(named.st_dev))
-        watchFile(f)  // the new inode
+        watchFile(f, context)  // the new inode
     }
 
     /// Reads the bytes just before the read position (one small read per end-of-file wait).
@@ -299,7 +301,7 @@ extension Worker {
         files[f].expectedOffset = 0
         files[f].nextReadOffset = 0
         files[f].generation += 1
-        files[f].framer.sourceID = SourceIDs.make(worker: index, kind: .file, generation: files[f].generation, index: f)
+        files[f].framer.sourceID = SourceIDs.make(worker: worker, kind: .file, generation: files[f].generation, index: f)
         if let words = files[f].commitWords {
             sl_store_relaxed(words + 1, inode)
             sl_store_relaxed(words + 2, device)
@@ -307,8 +309,8 @@ extension Worker {
         }
     }
 
-    /// An acknowledged event of one of this worker's files: its stream is committed up to the
-    /// event's offset (acks of a stream arrive in order).
+    /// An acknowledged event of one of this worker's sources: a file's stream is committed up to
+    /// the event's offset (acks of a stream arrive in order).
     @inline(__always) func commit(_ event: Event) {
         let h = event.header
         let id = h.pointee.sourceID
@@ -318,16 +320,16 @@ extension Worker {
         sl_store_relaxed(words, h.pointee.offset)
     }
 
-    func deliverPartial(_ f: Int) {
-        deliverPartial(&files[f].framer, offset: files[f].expectedOffset, to: files[f].target)
+    func deliverPartial(_ f: Int, _ context: InputContext) {
+        context.deliverPartial(&files[f].framer, offset: files[f].expectedOffset, to: files[f].target)
     }
 
     /// Ends a source: the last record without a newline goes out flagged partial.
-    func finishFile(_ f: Int, emitPartial: Bool) {
+    func finishFile(_ f: Int, emitPartial: Bool, _ context: InputContext) {
         if emitPartial {
-            deliverPartial(f)
+            deliverPartial(f, context)
         } else {
-            files[f].framer.abandon(slab: slab)
+            context.abandon(&files[f].framer)
         }
         files[f].finished = true
         if let i = activeFiles.firstIndex(of: f) { activeFiles.remove(at: i) }

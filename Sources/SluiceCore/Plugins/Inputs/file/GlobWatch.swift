@@ -15,8 +15,9 @@ struct GlobWatch {
     var nextProcessor = 0
 }
 
-extension Worker {
-    func scanGlobs() {
+extension FileFamily {
+    func scanGlobs(_ context: InputContext) {
+        let now = context.now
         for g in globWatches.indices where now >= globWatches[g].nextScanNanos {
             globWatches[g].nextScanNanos = now + globWatches[g].intervalNanos
             guard let paths = try? globWatches[g].input.expand() else { continue }
@@ -34,15 +35,15 @@ extension Worker {
                 let input = globWatches[g].input
                 let pipeline = globWatches[g].pipeline
                 let words = input.offsetsPath.map {
-                    offsetBook.add(path: path, storePath: $0, pipeline: pipeline, offset: 0, inode: UInt64(st.st_ino), device: UInt64(st.st_dev))
+                    context.offsetBook.add(path: path, storePath: $0, pipeline: pipeline, offset: 0, inode: UInt64(st.st_ino), device: UInt64(st.st_dev))
                 }
-                let target = globWatches[g].nextProcessor % workerCount
+                let target = globWatches[g].nextProcessor % context.workerCount
                 globWatches[g].nextProcessor += 1
                 addFile(FileSource(path: path, fd: fd, pipeline: pipeline, target: target, follow: true, isStdin: false,
-                                        pollIntervalMicros: input.pollIntervalMicros, readBytes: settings.readBufferBytes,
-                                        owner: index, index: files.count, maxEventBytes: settings.pool.maxEventSizeBytes,
-                                        inode: UInt64(st.st_ino), device: UInt64(st.st_dev), commitWords: words,
-                                        inputRow: globWatches[g].inputRow))
+                                   pollIntervalMicros: input.pollIntervalMicros, readBytes: readBufferBytes,
+                                   owner: worker, index: files.count, maxEventBytes: maxEventBytes,
+                                   inode: UInt64(st.st_ino), device: UInt64(st.st_dev), commitWords: words,
+                                   inputRow: globWatches[g].inputRow), context)
                 Log.info("input file", "following \(path), which appeared after start")
             }
         }

@@ -44,63 +44,63 @@ struct Connection {
     var framer = LineFramer(sourceID: 0, pipelineID: 0, maxEventBytes: 0)
 }
 
-extension Worker {
-    func armAccept(_ l: Int) {
+extension TCPFamily {
+    func armAccept(_ l: Int, _ context: InputContext) {
         guard listeners[l].fd >= 0 else { return }
-        ring.acceptMultishot(fd: listeners[l].fd, userData: userData(.accept, l))
+        context.ring.acceptMultishot(fd: listeners[l].fd, userData: userData(.accept, l))
         listeners[l].armed = true
     }
 
-    func acceptCompleted(listener l: Int, result: Int32, flags: UInt32) {
+    func acceptCompleted(listener l: Int, result: Int32, flags: UInt32, _ context: InputContext) {
         if !CompletionFlags.hasMore(flags) {
             listeners[l].armed = false
-            if !stopping && listeners[l].fd >= 0 { armAccept(l) }
+            if !context.stopping && listeners[l].fd >= 0 { armAccept(l, context) }
         }
         guard result >= 0 else {
             if result != -ECANCELED {
-                counters.add(.inputErrors, 1, pipeline: listeners[l].pipeline)
+                context.counters.add(.inputErrors, 1, pipeline: listeners[l].pipeline)
                 Log.warn("input tcp", "\(SystemError(negated: result, operation: "accept"))")
             }
             return
         }
-        adoptConnection(fd: result, listener: l)
+        adoptConnection(fd: result, listener: l, context)
     }
 
     /// Takes an accepted connection in, or closes it at once (counted as rejected) when the
     /// listener is at its `max-connections` share or every connection entry is in use. A
     /// connection accepted after the input began to stop is taken in too: its sender may already
     /// have written into it, and the node reads it until it falls quiet like any open one.
-    func adoptConnection(fd: Int32, listener l: Int) {
+    func adoptConnection(fd: Int32, listener l: Int, _ context: InputContext) {
         let open = listeners[l].openAcrossWorkers.map { sl_fetch_add($0, 1) } ?? UInt64(listeners[l].open)
         guard open < UInt64(listeners[l].maxConnections), let c = (0..<connectionCapacity).first(where: { !connections[$0].active }) else {
             if let count = listeners[l].openAcrossWorkers { sl_fetch_add(count, UInt64.max) }  // back to what it was
-            counters.add(.connectionsRejected, 1, pipeline: listeners[l].pipeline)
+            context.counters.add(.connectionsRejected, 1, pipeline: listeners[l].pipeline)
             Glibc.close(fd)
             return
         }
         listeners[l].open += 1
         activeConnections += 1
-        counters.add(.connectionsAccepted, 1, pipeline: listeners[l].pipeline)
+        context.counters.add(.connectionsAccepted, 1, pipeline: listeners[l].pipeline)
         var connection = Connection()
         connection.fd = fd
         connection.active = true
         connection.listener = l
         connection.pipeline = listeners[l].pipeline
-        connection.lastReceiveNanos = now
-        connection.windowStartNanos = now
-        connection.framer = LineFramer(sourceID: SourceIDs.make(worker: index, kind: .tcp, generation: Int(nextSourceID & 0xFF), index: c),
-                                       pipelineID: UInt16(listeners[l].pipeline), maxEventBytes: settings.pool.maxEventSizeBytes)
+        connection.lastReceiveNanos = context.now
+        connection.windowStartNanos = context.now
+        connection.framer = LineFramer(sourceID: SourceIDs.make(worker: worker, kind: .tcp, generation: Int(nextSourceID & 0xFF), index: c),
+                                       pipelineID: UInt16(listeners[l].pipeline), maxEventBytes: maxEventBytes)
         connection.framer.inputRow = listeners[l].inputRow
         nextSourceID &+= 1
         connections[c] = connection
-        armReceive(c)
+        armReceive(c, context)
     }
 
     /// Before a listener closes, takes in the connections the kernel has completed but nobody
     /// accepted yet: closing the socket would reset them, and their senders may already have
     /// written (a plain non-blocking accept loop, once, at stop; the multishot accept is
     /// cancelled first, and any connection it still reports is adopted in the same way).
-    func acceptBacklog(_ l: Int) {
+    func acceptBacklog(_ l: Int, _ context: InputContext) {
         let fd = listeners[l].fd
         let flags = fcntl(fd, F_GETFL)
         guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else { return }
@@ -109,27 +109,27 @@ extension Worker {
             if accepted < 0 {
                 if errno == EINTR { continue }
                 if errno != EAGAIN && errno != EWOULDBLOCK {
-                    counters.add(.inputErrors, 1, pipeline: listeners[l].pipeline)
+                    context.counters.add(.inputErrors, 1, pipeline: listeners[l].pipeline)
                     Log.warn("input tcp", "\(SystemError.lastErrno("accept at stop"))")
                 }
                 return
             }
             _ = fcntl(accepted, F_SETFD, FD_CLOEXEC)
-            adoptConnection(fd: accepted, listener: l)
+            adoptConnection(fd: accepted, listener: l, context)
         }
     }
 
-    func armReceive(_ c: Int) {
-        ring.receiveMultishot(fd: connections[c].fd, bufferGroup: bufferRing!.group, userData: userData(.receive, c))
+    func armReceive(_ c: Int, _ context: InputContext) {
+        context.ring.receiveMultishot(fd: connections[c].fd, bufferGroup: bufferRing!.group, userData: userData(.receive, c))
         connections[c].receiveArmed = true
         connections[c].needsRearm = false
-        connections[c].lastReceiveNanos = now
+        connections[c].lastReceiveNanos = context.now
     }
 
-    func receiveCompleted(connection c: Int, result: Int32, flags: UInt32) {
+    func receiveCompleted(connection c: Int, result: Int32, flags: UInt32, _ context: InputContext) {
         let more = CompletionFlags.hasMore(flags)
         if result > 0, let id = CompletionFlags.bufferID(flags) {
-            connections[c].lastReceiveNanos = now
+            connections[c].lastReceiveNanos = context.now
             connections[c].arrived &+= UInt64(result)
             bufferLength[id] = result
             bufferNext[id] = -1
@@ -145,11 +145,11 @@ extension Worker {
             return
         }
         if result > 0 && !connections[c].ended {
-            armReceive(c)
+            armReceive(c, context)
             return
         }
         if result < 0 && result != -ECANCELED && result != -ECONNRESET && result != -ENOBUFS {
-            counters.add(.inputErrors, 1, pipeline: connections[c].pipeline)
+            context.counters.add(.inputErrors, 1, pipeline: connections[c].pipeline)
             Log.warn("input tcp", "\(SystemError(negated: result, operation: "recv")); closing the connection")
         }
         connections[c].ended = true
@@ -166,13 +166,13 @@ extension Worker {
     /// Frames queued buffers of ready connections in arrival order; closes ended ones. A
     /// connection that finds no free event stays ready; the others are still served (see
     /// `runInputs`).
-    func serviceConnections() -> Bool {
+    func serviceConnections(_ context: InputContext) -> Bool {
         var progressed = false
         var i = 0
         while i < readyCount {
             let c = Int(readyConnections[i])
             let framedBefore = connections[c].received
-            if drainConnection(c) {
+            if drainConnection(c, context) {
                 progressed = true
                 connections[c].queued = false
                 readyCount -= 1
@@ -185,25 +185,25 @@ extension Worker {
         }
         if buffersRecycled {
             buffersRecycled = false
-            for c in 0..<connectionCapacity where connections[c].active && connections[c].needsRearm && !connections[c].ended { armReceive(c) }
+            for c in 0..<connectionCapacity where connections[c].active && connections[c].needsRearm && !connections[c].ended { armReceive(c, context) }
         }
         return progressed
     }
 
     /// True when nothing of the connection waits any more.
-    func drainConnection(_ c: Int) -> Bool {
+    func drainConnection(_ c: Int, _ context: InputContext) -> Bool {
         let buffers = bufferRing!
         while connections[c].pendingHead >= 0 {
             let id = Int(connections[c].pendingHead)
             let length = Int(bufferLength[id])
             let consumed = connections[c].headConsumed
             let chunk = UnsafeRawBufferPointer(start: buffers.buffer(id) + consumed, count: length - consumed)
-            let r = connections[c].framer.frame(chunk, chunkOffset: connections[c].received, nowNanos: now, slab: slab, batch: &inputBatch, counters: counters)
+            let r = context.frame(&connections[c].framer, chunk, at: connections[c].received)
             connections[c].headConsumed += r.consumed
             connections[c].received += UInt64(r.consumed)
-            dispatchInputBatch(to: index)
+            context.dispatch(to: context.workerIndex)
             if r.stop == .poolExhausted {
-                poolExhausted = true
+                context.waitForFreeEvents()
                 return false
             }
             if r.stop == .batchFull { continue }
@@ -214,68 +214,69 @@ extension Worker {
             buffersRecycled = true
         }
         if connections[c].ended && !connections[c].receiveArmed {
-            deliverPartial(&connections[c].framer, offset: connections[c].received, to: index)
-            closeConnection(c)
+            context.deliverPartial(&connections[c].framer, offset: connections[c].received, to: context.workerIndex)
+            closeConnection(c, context)
         }
         return true
     }
 
     /// Closes connections silent for longer than their listener's idle timeout (checked about
     /// once a second).
-    func closeIdleConnections() {
+    func closeIdleConnections(_ context: InputContext) {
+        let now = context.now
         // While the pool is full every connection is held back, neither idle nor slow: its
         // unread bytes would be lost if it were closed now, and its rate window restarts.
-        if poolExhausted {
-            for c in 0..<connectionCapacity where connections[c].active { restartRateWindow(c) }
+        if context.poolExhausted {
+            for c in 0..<connectionCapacity where connections[c].active { restartRateWindow(c, now: now) }
             return
         }
         for c in 0..<connectionCapacity where connections[c].active && !connections[c].ended {
             // A reload stops this pipeline, but the sender never pauses: close it after
             // --shutdown-timeout (what it sent after our last read is lost; it sees the reset).
             let p = connections[c].pipeline
-            let forced = !stopping && pipelineStopping(p) && now &- slotProgress[p].stopNanos > UInt64(settings.shutdownTimeoutMicros) * 1000
+            let forced = !context.stopping && context.pipelineStopping(p) && now &- context.stopNanos(pipeline: p) > shutdownTimeoutNanos
             // Held back by backpressure (no receive buffer left, so nothing is read from it):
             // neither idle nor slow; its rate window restarts. Bytes merely waiting to be framed
             // in this turn are not backpressure: they were received, and count as arrived.
             if connections[c].needsRearm, !forced {
-                restartRateWindow(c)
+                restartRateWindow(c, now: now)
                 continue
             }
             var limit = listeners[connections[c].listener].idleTimeoutNanos
-            let closing = stopping || pipelineStopping(connections[c].pipeline)
-            if closing { limit = limit == 0 ? Worker.stopQuietNanos : min(limit, Worker.stopQuietNanos) }
+            let closing = context.stopping || context.pipelineStopping(connections[c].pipeline)
+            if closing { limit = limit == 0 ? TCPFamily.stopQuietNanos : min(limit, TCPFamily.stopQuietNanos) }
             let l = connections[c].listener
             var slow = false
             if !closing && listeners[l].minBytesPerWindow > 0 && now &- connections[c].windowStartNanos >= listeners[l].minRateWindowNanos {
                 let got = connections[c].arrived &- connections[c].windowStartBytes
                 slow = got < listeners[l].minBytesPerWindow
-                restartRateWindow(c)
+                restartRateWindow(c, now: now)
             }
             // Bytes still queued for framing: not idle, whatever the time since they came.
             let idle = connections[c].pendingHead < 0 && limit > 0 && now &- connections[c].lastReceiveNanos > limit
             guard slow || forced || idle else { continue }
             if forced {
-                counters.add(.connectionsTimedOut, 1, pipeline: p)
-                Log.warn("input tcp", "reload: a connection of pipeline \(pipelineNames[p]) kept sending for \(settings.shutdownTimeoutMicros / 1000) ms (--shutdown-timeout); closing it so the reload can go on (the sender reconnects)")
+                context.counters.add(.connectionsTimedOut, 1, pipeline: p)
+                Log.warn("input tcp", "reload: a connection of pipeline \(context.pipelineName(p)) kept sending for \(shutdownTimeoutNanos / 1_000_000) ms (--shutdown-timeout); closing it so the reload can go on (the sender reconnects)")
             }
-            if slow { counters.add(.connectionsTooSlow, 1, pipeline: connections[c].pipeline) }
-            else if !closing { counters.add(.connectionsTimedOut, 1, pipeline: connections[c].pipeline) }
+            if slow { context.counters.add(.connectionsTooSlow, 1, pipeline: connections[c].pipeline) }
+            else if !closing { context.counters.add(.connectionsTimedOut, 1, pipeline: connections[c].pipeline) }
             connections[c].ended = true
             if connections[c].receiveArmed {
-                ring.cancel(target: userData(.receive, c), userData: userData(.cancel, 0))
+                context.ring.cancel(target: userData(.receive, c), userData: userData(.cancel, 0))
             } else {
                 markReady(c)
             }
         }
     }
 
-    func restartRateWindow(_ c: Int) {
+    func restartRateWindow(_ c: Int, now: UInt64) {
         connections[c].windowStartNanos = now
         connections[c].windowStartBytes = connections[c].arrived
     }
 
-    func closeConnection(_ c: Int) {
-        ring.close(fd: connections[c].fd, userData: userData(.close, c))
+    func closeConnection(_ c: Int, _ context: InputContext) {
+        context.ring.close(fd: connections[c].fd, userData: userData(.close, c))
         if let count = listeners[connections[c].listener].openAcrossWorkers { sl_fetch_add(count, UInt64.max) }
         listeners[connections[c].listener].open -= 1
         activeConnections -= 1

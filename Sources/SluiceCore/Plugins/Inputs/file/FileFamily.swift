@@ -1,0 +1,130 @@
+import CSupport
+import Glibc
+
+/// The file family on one worker: its file and stdin sources, the inotify descriptor that
+/// wakes followed files, and the followed inputs it expands again for files that appear later.
+final class FileFamily: SourceFamily {
+    struct Assignment: SourceAssignment {
+        var files: [FileSource] = []
+        /// Followed file inputs this worker expands again for files that appear later.
+        var globWatches: [GlobWatch] = []
+
+        mutating func merge(_ other: Assignment) {
+            files += other.files
+            globWatches += other.globWatches
+        }
+
+        func closeAll() {
+            for f in files where f.fd > 2 { Glibc.close(f.fd) }
+        }
+    }
+
+    /// The worker this family runs on (its index is in the source ids).
+    let worker: Int
+    let readBufferBytes: Int
+    let maxEventBytes: Int
+    var files: [FileSource]
+    /// Indices of the files not finished, in order: the loops walk these, not every source a
+    /// worker ever had (finished ones stay in `files`, their indices are in source ids).
+    var activeFiles: [Int]
+    var notify = FileNotify()
+    var globWatches: [GlobWatch]
+
+    init(worker: Int, settings: NodeSettings, assignment: Assignment) {
+        self.worker = worker
+        readBufferBytes = settings.readBufferBytes
+        maxEventBytes = settings.pool.maxEventSizeBytes
+        files = assignment.files
+        activeFiles = Array(files.indices)
+        globWatches = assignment.globWatches
+    }
+
+    func start(_ context: InputContext) {
+        for f in activeFiles { watchFile(f, context) }
+    }
+
+    func maintain(_ context: InputContext) {
+        if !globWatches.isEmpty && !context.stopping { scanGlobs(context) }
+    }
+
+    func service(_ context: InputContext) -> Bool {
+        var progressed = false
+        var i = 0
+        while i < activeFiles.count {
+            let f = activeFiles[i]
+            progressed = serviceFile(f, context) || progressed
+            if i < activeFiles.count && activeFiles[i] == f { i += 1 }  // else it finished and left the list
+        }
+        return progressed
+    }
+
+    func complete(_ kind: CompletionKind, _ a: Int, _ b: Int, result: Int32, flags: UInt32, _ context: InputContext) {
+        switch kind {
+        case .fileRead: readCompleted(file: a, slot: b, result: result)
+        case .notify: notifyCompleted(result: result, context)
+        default: preconditionFailure("completion \(kind) routed to the file family")
+        }
+    }
+
+    /// Files drop a half-read record (it is read again from the committed offset); stdin
+    /// delivers it flagged partial. A reload's pipeline no longer has its globs expanded.
+    func stop(pipeline: Int?, _ context: InputContext) {
+        func ours(_ p: Int) -> Bool { pipeline.map { $0 == p } ?? true }
+        for f in activeFiles where ours(files[f].pipeline) { finishFile(f, emitPartial: files[f].isStdin, context) }
+        if pipeline != nil { globWatches.removeAll { ours($0.pipeline) } }
+    }
+
+    func isQuiet(pipeline slot: Int) -> Bool {
+        !activeFiles.contains { files[$0].pipeline == slot }
+    }
+
+    func isFinished(stopping: Bool) -> Bool {
+        // A followed path or glob is watched for files that appear later, even when none
+        // exists yet.
+        activeFiles.isEmpty && (stopping || globWatches.isEmpty)
+    }
+
+    func deadline(before deadline: UInt64, now: UInt64) -> UInt64 {
+        var earliest = deadline
+        for f in activeFiles where files[f].waitingForData {
+            earliest = min(earliest, files[f].eofSince + files[f].pollIntervalNanos)
+        }
+        return earliest
+    }
+
+    func install(_ assignment: Assignment, _ context: InputContext) {
+        for var source in assignment.files {
+            guard files.count < SourceIDs.maxSourcesPerWorker else {
+                Log.error("input file", "cannot read \(source.path): this worker already has \(SourceIDs.maxSourcesPerWorker) file sources")
+                context.counters.add(.inputErrors, 1, pipeline: source.pipeline)
+                Glibc.close(source.fd)
+                continue
+            }
+            source.place(at: files.count)
+            addFile(source, context)
+        }
+        globWatches += assignment.globWatches
+    }
+
+    /// Closes and frees the finished file sources of a replaced pipeline that have no read in
+    /// flight (the others are closed at exit).
+    func retire(pipeline slot: Int) {
+        for f in files.indices where files[f].pipeline == slot && files[f].finished && files[f].readsInFlight == 0 && files[f].fd >= 0 {
+            if !files[f].isStdin { Glibc.close(files[f].fd) }
+            files[f].fd = -1
+            files[f].releaseBuffers()
+        }
+    }
+
+    func close() {
+        for f in files.indices where files[f].fd >= 0 && !files[f].isStdin { Glibc.close(files[f].fd) }
+        if notify.fd >= 0 { Glibc.close(notify.fd) }
+    }
+
+    /// Adds a file source (a file found by a rescan, or started by a reload).
+    func addFile(_ source: FileSource, _ context: InputContext) {
+        activeFiles.append(files.count)
+        files.append(source)
+        watchFile(files.count - 1, context)
+    }
+}

@@ -1,0 +1,185 @@
+import CSupport
+import Glibc
+
+/// The tcp family on one worker: its listening sockets (every worker listens on each tcp
+/// input's address with SO_REUSEPORT), the connections it accepted, and the provided buffer
+/// ring their multishot receives fill. Received buffers queue per connection (an intrusive
+/// list over buffer ids, no allocation) and go back to the kernel once framed.
+final class TCPFamily: SourceFamily {
+    struct Assignment: SourceAssignment {
+        var listeners: [Listener] = []
+        /// Connection entries the listeners need on this worker (each may hold all of its
+        /// input's `max-connections`).
+        var connectionCapacity = 0
+
+        mutating func merge(_ other: Assignment) {
+            listeners += other.listeners
+            connectionCapacity += other.connectionCapacity
+        }
+
+        func closeAll() {
+            for l in listeners where l.fd >= 0 { Glibc.close(l.fd) }
+        }
+    }
+
+    /// While stopping, a connection silent this long is closed (what its peer sent is read).
+    static let stopQuietNanos: UInt64 = 100_000_000
+    static let bufferGroup: Int32 = 1
+
+    let worker: Int
+    let maxEventBytes: Int
+    let receiveBuffers: Int
+    let receiveBufferBytes: Int
+    /// A connection of a pipeline being reloaded that never falls quiet is closed this late.
+    let shutdownTimeoutNanos: UInt64
+    var listeners: [Listener]
+    var connections: UnsafeMutablePointer<Connection>
+    var connectionCapacity: Int
+    var activeConnections = 0
+    /// Connections with received buffers or an end to handle, in arrival order.
+    var readyConnections: UnsafeMutablePointer<Int32>
+    var readyCount = 0
+    var bufferRing: BufferRing?
+    /// Per receive buffer: the next buffer of its connection's queue, and its length.
+    var bufferNext: UnsafeMutablePointer<Int32>
+    var bufferLength: UnsafeMutablePointer<Int32>
+    var buffersRecycled = false
+    /// Bumped per accepted connection: its low byte is the connection's source-id generation.
+    var nextSourceID: UInt32
+    var idleCheckAtNanos: UInt64 = 0
+
+    init(worker: Int, settings: NodeSettings, assignment: Assignment) {
+        self.worker = worker
+        maxEventBytes = settings.pool.maxEventSizeBytes
+        receiveBuffers = settings.recvBuffers
+        receiveBufferBytes = settings.recvBufferBytes
+        shutdownTimeoutNanos = UInt64(settings.shutdownTimeoutMicros) * 1000
+        listeners = assignment.listeners
+        nextSourceID = UInt32(worker) << 24 | 1
+        connectionCapacity = max(assignment.connectionCapacity, 1)
+        connections = .allocate(capacity: connectionCapacity)
+        connections.initialize(repeating: Connection(), count: connectionCapacity)
+        readyConnections = .allocate(capacity: connectionCapacity)
+        bufferNext = .allocate(capacity: settings.recvBuffers)
+        bufferLength = .allocate(capacity: settings.recvBuffers)
+    }
+
+    /// Every worker listens and may hold every connection: the limit is kept node-wide by one
+    /// count (SO_REUSEPORT does not spread connections evenly).
+    static func prepare(_ tcp: TCPInput, _ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
+        for w in 0..<preparation.workerCount {
+            let fd: Int32
+            do { fd = try SocketAddress.listen(host: tcp.host, port: tcp.port) } catch { throw preparation.failure("tcp", "\(error)") }
+            var listener = Listener(fd: fd, pipeline: preparation.slot, maxConnections: tcp.maxConnections, idleTimeoutNanos: UInt64(tcp.idleTimeoutMicros) * 1000)
+            listener.openAcrossWorkers = preparation.openConnections + Int(preparation.inputRow)
+            listener.minRateWindowNanos = UInt64(tcp.minRateWindowMicros) * 1000
+            listener.minBytesPerWindow = UInt64(tcp.minBytesPerSecond) * UInt64(tcp.minRateWindowMicros) / 1_000_000
+            listener.inputRow = preparation.inputRow
+            assignments[w].tcp.listeners.append(listener)
+            assignments[w].tcp.connectionCapacity += tcp.maxConnections
+        }
+    }
+
+    func start(_ context: InputContext) throws(SystemError) {
+        guard !listeners.isEmpty else { return }
+        bufferRing = try context.ring.makeBufferRing(count: receiveBuffers, size: receiveBufferBytes, group: TCPFamily.bufferGroup)
+        for l in listeners.indices { armAccept(l, context) }
+    }
+
+    /// Connections idle, too slow, or of a stopping pipeline are closed (looked at about once a
+    /// second, every 25 ms while stopping).
+    func maintain(_ context: InputContext) {
+        guard activeConnections > 0 && context.now >= idleCheckAtNanos else { return }
+        idleCheckAtNanos = context.now + (context.stopping || context.reconfiguring ? TCPFamily.stopQuietNanos / 4 : 1_000_000_000)
+        closeIdleConnections(context)
+    }
+
+    func service(_ context: InputContext) -> Bool {
+        guard readyCount > 0 || buffersRecycled else { return false }
+        return serviceConnections(context)
+    }
+
+    func complete(_ kind: CompletionKind, _ a: Int, _ b: Int, result: Int32, flags: UInt32, _ context: InputContext) {
+        switch kind {
+        case .accept: acceptCompleted(listener: a, result: result, flags: flags, context)
+        case .receive: receiveCompleted(connection: a, result: result, flags: flags, context)
+        default: preconditionFailure("completion \(kind) routed to the tcp family")
+        }
+    }
+
+    /// Listeners close at once (their backlog accepted first), but open connections are read
+    /// until they fall quiet (`stopQuietNanos`) or the peer closes, so what senders already
+    /// wrote is not lost; their last partial line is delivered flagged.
+    func stop(pipeline: Int?, _ context: InputContext) {
+        for l in listeners.indices where (pipeline.map { $0 == listeners[l].pipeline } ?? true) && listeners[l].fd >= 0 {
+            closeListener(l, context)
+        }
+        idleCheckAtNanos = 0
+    }
+
+    func isQuiet(pipeline slot: Int) -> Bool {
+        if listeners.contains(where: { $0.pipeline == slot && $0.fd >= 0 }) { return false }
+        if activeConnections > 0 {
+            for c in 0..<connectionCapacity where connections[c].active && connections[c].pipeline == slot { return false }
+        }
+        return true
+    }
+
+    func isFinished(stopping: Bool) -> Bool {
+        if !stopping && listeners.contains(where: { $0.fd >= 0 }) { return false }
+        return activeConnections == 0
+    }
+
+    func deadline(before deadline: UInt64, now: UInt64) -> UInt64 { deadline }
+
+    func install(_ assignment: Assignment, _ context: InputContext) {
+        guard !assignment.listeners.isEmpty else { return }
+        growConnections(by: assignment.connectionCapacity)
+        if bufferRing == nil {
+            do {
+                bufferRing = try context.ring.makeBufferRing(count: receiveBuffers, size: receiveBufferBytes, group: TCPFamily.bufferGroup)
+            } catch {
+                Log.error("worker \(worker)", "\(error): the new tcp listeners are not started")
+                for l in assignment.listeners {
+                    Glibc.close(l.fd)
+                    context.counters.add(.inputErrors, 1, pipeline: l.pipeline)
+                }
+                return
+            }
+        }
+        for l in assignment.listeners {
+            listeners.append(l)
+            armAccept(listeners.count - 1, context)
+        }
+    }
+
+    func retire(pipeline slot: Int) {}
+
+    func close() {
+        for l in listeners.indices where listeners[l].fd >= 0 { Glibc.close(listeners[l].fd) }
+        for c in 0..<connectionCapacity where connections[c].active { Glibc.close(connections[c].fd) }
+        bufferRing = nil
+    }
+
+    func closeListener(_ l: Int, _ context: InputContext) {
+        if listeners[l].armed { context.ring.cancel(target: userData(.accept, l), userData: userData(.cancel, 0)) }
+        acceptBacklog(l, context)
+        context.ring.close(fd: listeners[l].fd, userData: userData(.close, 0))
+        listeners[l].fd = -1
+    }
+
+    /// More connection slots for listeners a reload added (existing indices stay valid).
+    func growConnections(by extra: Int) {
+        let capacity = connectionCapacity + extra
+        let grown = UnsafeMutablePointer<Connection>.allocate(capacity: capacity)
+        grown.moveInitialize(from: connections, count: connectionCapacity)
+        (grown + connectionCapacity).initialize(repeating: Connection(), count: extra)
+        connections.deallocate()
+        connections = grown
+        let ready = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
+        ready.update(from: readyConnections, count: readyCount)
+        readyConnections.deallocate()
+        readyConnections = ready
+        connectionCapacity = capacity
+    }
+}
