@@ -145,7 +145,7 @@ final class LineReceiver: @unchecked Sendable {
         }
     }
 
-    static let receiveBufferBytes: Int32 = 1 << 20
+    static let receiveBufferBytes: Int32 = 4 << 20
 
     private static func listen(port: UInt16) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -153,7 +153,7 @@ final class LineReceiver: @unchecked Sendable {
         var on: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
         // A fixed receive buffer (inherited by accepted sockets) instead of autotuning, which
-        // grew to tcp_rmem's maximum (32 MiB here) under load and let the kernel hold more than
+        // grew toward tcp_rmem's maximum (32 MiB here) under load and let the kernel hold more than
         // a 10 s outage writes (OutputOutage asserts the outage outlasts the socket buffers).
         var receiveBufferBytes = Self.receiveBufferBytes
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBufferBytes, socklen_t(MemoryLayout<Int32>.size))
