@@ -5,7 +5,7 @@ import Testing
 
 /// The line the encoder writes for `event`, from a buffer of exactly the worst-case size.
 private func encodedLine(_ event: Event) -> [UInt8] {
-    let capacity = OutputState.worstCase(event)
+    let capacity = OutputBatcher.worstCase(event)
     let out = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 1)
     defer { out.deallocate() }
     let length = EventEncoder.encodeLine(event, into: out)

@@ -89,7 +89,7 @@ public final class EventSampler: @unchecked Sendable {
 
     /// The event as an output would write it (modified events re-encoded), without the newline.
     static func copy(_ event: Event, into buffer: UnsafeMutableRawPointer) -> Int {
-        let worst = OutputState.worstCase(event)
+        let worst = OutputBatcher.worstCase(event)
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: worst + 1, alignment: 8)
         defer { scratch.deallocate() }
         let n = max(0, EventEncoder.encodeLine(event, into: scratch) - 1)

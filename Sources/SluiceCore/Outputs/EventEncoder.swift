@@ -1,7 +1,7 @@
 /// Turns an event into the bytes an output writes: the raw record, or, when an action changed
 /// fields, the object re-encoded from the field index; then a newline.
 public enum EventEncoder {
-    /// Writes the line at `out` (room for `OutputState.worstCase` bytes); returns its length.
+    /// Writes the line at `out` (room for `OutputBatcher.worstCase` bytes); returns its length.
     @inline(__always) public static func encodeLine(_ event: Event, into out: UnsafeMutableRawPointer) -> Int {
         let h = event.header
         if h.pointee.flags & EventFlags.modified == 0 {

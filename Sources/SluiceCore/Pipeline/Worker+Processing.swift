@@ -138,11 +138,11 @@ extension Worker {
 
     /// Whether every output of the pipeline has room for the event (each takes every event:
     /// written, or holding its place), flushing a full one first.
-    @inline(__always) func outputsCanAccept(_ event: Event, _ outs: UnsafeMutablePointer<OutputState>, _ count: Int) -> Bool {
+    @inline(__always) func outputsCanAccept(_ event: Event, _ outs: UnsafeMutablePointer<OutputBatcher>, _ count: Int, pipeline: Int) -> Bool {
         var o = 0
         while o < count {
             if !outs[o].canAccept(event) {
-                if !outs[o].flush(worker: self) { return false }
+                if !outs[o].flush(context: outputContext(pipeline, o)) { return false }
                 if !outs[o].canAccept(event) { return false }
             }
             o += 1
@@ -158,7 +158,7 @@ extension Worker {
         let pipeline = Int(event.header.pointee.pipelineID)
         let outs = outputs[pipeline]
         let outputCount = outputCounts[pipeline]
-        if !outputsCanAccept(event, outs, outputCount) { return false }
+        if !outputsCanAccept(event, outs, outputCount, pipeline: pipeline) { return false }
         // Actions run once: an event refused above is retried before its actions ran.
         let chain = actionTable[pipeline]
         let count = actionCounts[pipeline]
@@ -191,7 +191,7 @@ extension Worker {
                     header.pointee.pendingAcks = UInt32(outputCount)
                     var o = 0
                     while o < outputCount {
-                        outs[o].appendPlaceholder(context.handle, worker: self)
+                        outs[o].appendPlaceholder(context.handle, context: outputContext(pipeline, o))
                         o += 1
                     }
                     return true
@@ -203,7 +203,7 @@ extension Worker {
                 // Moved to a large slot: its encoding may need more of the output buffers.
                 handle = context.handle
                 event = context.event
-                if !outputsCanAccept(event, outs, outputCount) { return false }
+                if !outputsCanAccept(event, outs, outputCount, pipeline: pipeline) { return false }
             }
         }
         deliver(event, handle: handle, to: outs, count: outputCount, pipeline: pipeline)
@@ -212,18 +212,18 @@ extension Worker {
 
     /// Hands a processed event to every output of its pipeline: written by those whose route
     /// matches, a placeholder in the others. An event no route matches is counted (`unrouted`).
-    @inline(__always) func deliver(_ event: Event, handle: EventHandle, to outs: UnsafeMutablePointer<OutputState>, count: Int, pipeline: Int) {
+    @inline(__always) func deliver(_ event: Event, handle: EventHandle, to outs: UnsafeMutablePointer<OutputBatcher>, count: Int, pipeline: Int) {
         if count == 1 && !outs[0].hasRoute {
             // The common pipeline: one output taking every event.
             event.header.pointee.routes = 1
             event.header.pointee.pendingAcks = 1
-            outs[0].append(event, handle: handle, worker: self)
+            outs[0].append(event, handle: handle, context: outputContext(pipeline, 0))
             return
         }
         deliverRouted(event, handle: handle, to: outs, count: count, pipeline: pipeline)
     }
 
-    func deliverRouted(_ event: Event, handle: EventHandle, to outs: UnsafeMutablePointer<OutputState>, count: Int, pipeline: Int) {
+    func deliverRouted(_ event: Event, handle: EventHandle, to outs: UnsafeMutablePointer<OutputBatcher>, count: Int, pipeline: Int) {
         var routes: UInt32 = 0
         var o = 0
         while o < count {
@@ -236,9 +236,9 @@ extension Worker {
         o = 0
         while o < count {
             if routes & outs[o].routeBit != 0 {
-                outs[o].append(event, handle: handle, worker: self)
+                outs[o].append(event, handle: handle, context: outputContext(pipeline, o))
             } else {
-                outs[o].appendPlaceholder(handle, worker: self)
+                outs[o].appendPlaceholder(handle, context: outputContext(pipeline, o))
             }
             o += 1
         }
@@ -264,7 +264,7 @@ extension Worker {
         var any = false
         for p in 0..<pipelineCount {
             for o in 0..<outputCounts[p] {
-                any = outputs[p][o].tick(now: now, idle: idle || stopping, worker: self) || any
+                any = outputs[p][o].tick(idle: idle || stopping, context: outputContext(p, o)) || any
             }
         }
         return any

@@ -29,7 +29,7 @@ final class Worker {
     let settings: NodeSettings
     let slab: UnsafeMutablePointer<Slab>
     let counters: CounterBlock
-    /// Issue 5 (metrics): receive → ack latencies, written by `OutputState` on every ack.
+    /// Issue 5 (metrics): receive → ack latencies, written by the outputs on every ack.
     let latency: LatencyHistogram
     let workerCount: Int
     var ring: Ring!
@@ -50,7 +50,7 @@ final class Worker {
     let actionCounts: UnsafeMutablePointer<Int>
     let sampler: EventSampler
     /// Per slot: its outputs (`outputCounts[slot]` of them), in the pipeline's order.
-    var outputs: UnsafeMutablePointer<UnsafeMutablePointer<OutputState>>
+    var outputs: UnsafeMutablePointer<UnsafeMutablePointer<OutputBatcher>>
     let outputCounts: UnsafeMutablePointer<Int>
     var scratch: EventBatch
     var carry: EventBatch
@@ -163,7 +163,7 @@ final class Worker {
         outputCounts[slot] = count
         outputs[slot] = .allocate(capacity: count)
         for (o, output) in definition.outputs.enumerated() {
-            (outputs[slot] + o).initialize(to: OutputState(pipeline: slot, index: o, route: output.route?.forWorker(), definition: output.definition,
+            (outputs[slot] + o).initialize(to: OutputBatcher(pipeline: slot, index: o, route: output.route?.forWorker(), definition: output.definition,
                                                            fd: assignment.outputFDs[slot]?[o] ?? -1,
                                                            deadLetterFD: assignment.deadLetterFDs[slot]?[o] ?? -1,
                                                            settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes,
@@ -324,8 +324,8 @@ final class Worker {
         case .accept, .receive: tcp.complete(kind, a, b, result: result, flags: flags, InputContext(self))
         case .outputWrite: outputWriteCompleted(pipeline: a, output: b, result: result)
         case .outputSync: outputSyncCompleted(pipeline: a, output: b, result: result)
-        case .outputConnect: outputs[a][b].connectCompleted(result: result, worker: self)
-        case .deadLetterWrite: outputs[a][b].deadLetterWriteCompleted(result: result, worker: self)
+        case .outputConnect: outputConnectCompleted(pipeline: a, output: b, result: result)
+        case .deadLetterWrite: deadLetterWriteCompleted(pipeline: a, output: b, result: result)
         case .wake: armWake()
         case .close, .cancel: break
         }
@@ -366,7 +366,7 @@ final class Worker {
     func finalClose() {
         closeInputs()  // before the ring: the tcp family's buffer ring is registered with it
         for p in 0..<pipelineCount {
-            for o in 0..<outputCounts[p] { outputs[p][o].closeFile() }
+            for o in 0..<outputCounts[p] { outputs[p][o].close() }
         }
         ring = nil
     }

@@ -1,11 +1,11 @@
 /// `tcp`: sends each event as one line over a TCP connection (one per worker).
 ///
-/// A batch is acknowledged once the kernel took all of it. When the connection fails the batch
-/// is kept and sent again, whole, after reconnecting with exponential backoff and jitter (up to
-/// `reconnect-max`); meanwhile nothing is acknowledged, the pool fills and inputs pause. A
-/// batch cut off mid-write is resent, so the receiver may see a line twice or a truncated line
-/// before the resent one: delivery is at least once. `format` and `dead-letter`: see
-/// `DeliveryOptions`.
+/// A batch is acknowledged once the peer's TCP acknowledged all of it. When the connection
+/// fails, what the peer had not acknowledged is kept and sent again, whole, after reconnecting
+/// with exponential backoff and jitter (up to `reconnect-max`); meanwhile nothing is
+/// acknowledged, the pool fills and inputs pause. A batch cut off mid-write is resent, so the
+/// receiver may see a line twice or a truncated line before the resent one: delivery is at
+/// least once. `format` and `dead-letter`: see `DeliveryOptions`.
 public struct TCPOutput: Sendable {
     static let address = Parameter.required("address", .address(example: "127.0.0.1:6000", portZero: false), doc: "the receiver")
     static let reconnectMax = Parameter.duration("reconnect-max", default: "5s", atLeast: "10ms",

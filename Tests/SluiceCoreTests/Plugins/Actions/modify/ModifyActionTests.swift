@@ -179,7 +179,7 @@ private func modifyRejection(_ pairs: (String, String)...) -> PluginArgumentErro
                     var context = ActionContext(event: event, handle: event.header.pointee.handle, slab: slab)
                     let verdict = action.apply(event, counters: counters, pipeline: 0, context: &context)
                     let out = context.event
-                    let capacity = OutputState.worstCase(out)
+                    let capacity = OutputBatcher.worstCase(out)
                     let line = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 1)
                     let length = EventEncoder.encodeLine(out, into: line)
                     let object = (try? JSONSerialization.jsonObject(with: Data(bytes: line, count: length - 1))) as? [String: Any]

@@ -1,0 +1,354 @@
+/// One worker's instance of a pipeline's output: the mechanics every output shares — two write
+/// buffers (one filling while the other is out), the handles of the events each holds, flushes
+/// by count, bytes or interval, acknowledgements in order, retries with backoff, dead letters
+/// and `format=json` rejection — around a sink that only writes and says when bytes are safe.
+/// Events are acknowledged only when their buffer is safe at the destination.
+struct OutputBatcher {
+    let pipeline: Int
+    /// This output's place among its pipeline's outputs, and its bit in `EventHeader.routes`.
+    let index: Int
+    let routeBit: UInt32
+    /// The events it writes (this worker's copy); nil: all.
+    var route: Condition?
+    let hasRoute: Bool
+    var sink: OutputSink
+    /// devnull: events are acknowledged as they come; nothing is buffered.
+    let acknowledgesAtOnce: Bool
+    /// This pipeline's flush interval (its own `settings:` or the node's).
+    let flushIntervalNanos: UInt64
+    let bufferCapacity: Int
+    let buffers: (UnsafeMutableRawPointer, UnsafeMutableRawPointer)
+    var used = (0, 0)
+    var handles: (EventBatch, EventBatch)
+    var states: (OutputBufferState, OutputBufferState) = (.open, .open)
+    /// The buffer taking events. When both buffers are out, it is the one that went out first.
+    var filling = 0
+    /// When the filling buffer's first event came.
+    var oldestNanos: UInt64 = 0
+    /// The schedule of a failed write (the buffer in `retrying`).
+    var writeRetry = Backoff()
+    var errorLogged = false
+    /// `format=json`: events that are not valid JSON are rejected.
+    let requireJSON: Bool
+    /// Where rejected events go, when configured.
+    var deadLetter: UnsafeMutablePointer<DeadLetterQueue>?
+    /// Per buffer: the dead-letter sequence number that must be durable before the buffer's
+    /// batch is acknowledged (it holds events rejected up to there).
+    var deadLetterNeeded: (UInt64, UInt64) = (0, 0)
+    /// A failed dead-letter write is tried again, backing off like the output's own writes.
+    var deadLetterRetry = Backoff()
+    var rejectionLogged = false
+
+    init(pipeline: Int, index: Int = 0, route: Condition? = nil, definition: OutputDefinition, fd: Int32, deadLetterFD: Int32 = -1,
+         settings: NodeSettings, maxEventBytes: Int, tuning: PipelineTuning = PipelineTuning()) {
+        self.pipeline = pipeline
+        self.index = index
+        routeBit = 1 << UInt32(index)
+        self.route = route
+        hasRoute = route != nil
+        sink = OutputSink(definition, fd: fd)
+        acknowledgesAtOnce = sink.acknowledgesAtOnce
+        flushIntervalNanos = UInt64(tuning.flushIntervalMicros ?? settings.flushIntervalMicros) * 1000
+        let batchSize = tuning.batchSize ?? settings.batchSize
+        requireJSON = definition.delivery.requireJSON
+        if deadLetterFD >= 0 {
+            deadLetter = .allocate(capacity: 1)
+            deadLetter!.initialize(to: DeadLetterQueue(fd: deadLetterFD, capacity: DeadLetterQueue.capacity(maxEventBytes: maxEventBytes)))
+        }
+        // Room for at least two of the largest encodings, so any single event always fits.
+        let worstEvent = maxEventBytes + 4 * settings.pool.maxFields + 8 + settings.pool.eventSizeBytes
+        if acknowledgesAtOnce {
+            bufferCapacity = 0
+            let dummy = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
+            buffers = (dummy, dummy)
+        } else {
+            bufferCapacity = max(tuning.outputBufferBytes ?? settings.outputBufferBytes, 2 * worstEvent)
+            buffers = (.allocate(byteCount: bufferCapacity, alignment: 4096), .allocate(byteCount: bufferCapacity, alignment: 4096))
+        }
+        handles = (EventBatch(capacity: batchSize), EventBatch(capacity: batchSize))
+    }
+
+    var isIdle: Bool {
+        states.0.isOpen && states.1.isOpen && used.0 == 0 && used.1 == 0 && handles.0.count == 0 && handles.1.count == 0
+            && (deadLetter?.pointee.isIdle ?? true)
+    }
+
+    @inline(__always) func buffer(_ i: Int) -> UnsafeMutableRawPointer { i == 0 ? buffers.0 : buffers.1 }
+    @inline(__always) func usedBytes(_ i: Int) -> Int { i == 0 ? used.0 : used.1 }
+    @inline(__always) mutating func setUsed(_ i: Int, _ v: Int) { if i == 0 { used.0 = v } else { used.1 = v } }
+    @inline(__always) func batch(_ i: Int) -> EventBatch { i == 0 ? handles.0 : handles.1 }
+    @inline(__always) mutating func appendHandle(_ i: Int, _ h: EventHandle) { if i == 0 { handles.0.append(h) } else { handles.1.append(h) } }
+    @inline(__always) mutating func clearHandles(_ i: Int) { if i == 0 { handles.0.count = 0 } else { handles.1.count = 0 } }
+    @inline(__always) func state(_ i: Int) -> OutputBufferState { i == 0 ? states.0 : states.1 }
+    @inline(__always) func hasPending(_ b: Int) -> Bool { batch(b).count > 0 }
+
+    /// The one place a buffer's state changes; a transition the design does not make stops
+    /// the node (a lifecycle bug loses or duplicates acknowledgements otherwise).
+    mutating func move(_ b: Int, to new: OutputBufferState) {
+        let old = state(b)
+        precondition(OutputBufferState.allows(old, new), "output buffer \(b): \(old) → \(new) is not a transition")
+        if b == 0 { states.0 = new } else { states.1 = new }
+    }
+
+    /// The buffer that went out first (when only one is out: that one; none: an open one).
+    var olderOut: Int { state(filling).isOpen ? 1 - filling : filling }
+
+    /// Upper bound of any encoding of an event in this slot.
+    @inline(__always) static func worstCase(_ event: Event) -> Int {
+        Int(event.header.pointee.dataCapacity) + 4 * Int(event.header.pointee.fieldCapacity) + 4
+    }
+
+    @inline(__always) func canAccept(_ event: Event) -> Bool {
+        if acknowledgesAtOnce { return true }
+        if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: Int(event.header.pointee.dataCapacity)) { return false }
+        return state(filling).isOpen && !batch(filling).isFull && usedBytes(filling) + OutputBatcher.worstCase(event) <= bufferCapacity
+    }
+
+    /// Encodes the event into the filling buffer (devnull: acknowledges it at once).
+    @inline(__always) mutating func append(_ event: Event, handle: EventHandle, context: OutputContext) {
+        if acknowledgesAtOnce {
+            context.count(.eventsOut, 1)
+            context.count(.bytesOut, Int(event.header.pointee.rawLength) + 1)
+            // Issue 5 (metrics): devnull acks at once, at this turn's clock.
+            context.recordLatency(of: event, ackNanos: context.now)
+            context.acknowledge(handle)
+            return
+        }
+        if requireJSON, let reason = OutputBatcher.jsonProblem(event) {
+            reject(event, handle: handle, reason: reason, context: context)
+            return
+        }
+        let f = filling
+        let start = usedBytes(f)
+        let n = EventEncoder.encodeLine(event, into: buffer(f) + start)
+        if batch(f).count == 0 { oldestNanos = context.now }
+        setUsed(f, start + n)
+        appendHandle(f, handle)
+        if batch(f).isFull || usedBytes(f) + OutputBatcher.worstCase(event) > bufferCapacity { _ = flush(context: context) }
+    }
+
+    /// Whether this output writes the event (its route matches, or it has none).
+    @inline(__always) func routeMatches(_ event: Event) -> Bool {
+        guard hasRoute else { return true }
+        return route.unsafelyUnwrapped.matches(event)
+    }
+
+    /// An event this output does not write (dropped by an action, rejected, or routed
+    /// elsewhere): no bytes, but it is acknowledged with the batch it sits in, so the stream's
+    /// acknowledgements stay in order.
+    @inline(__always) mutating func appendPlaceholder(_ handle: EventHandle, context: OutputContext) {
+        if acknowledgesAtOnce {
+            context.acknowledge(handle)
+            return
+        }
+        let f = filling
+        if batch(f).count == 0 { oldestNanos = context.now }
+        appendHandle(f, handle)
+        if batch(f).isFull { _ = flush(context: context) }
+    }
+
+    /// Whether the filling buffer may go out now: it is open, and the other is not out, or (tcp)
+    /// only waits for the peer's acknowledgement or its dead letters. Waiting for the peer
+    /// before sending more made every batch wait for the peer's delayed ACK (up to 40 ms on
+    /// Linux when a batch is one small segment).
+    var fillingMayGoOut: Bool {
+        guard state(filling).isOpen else { return false }
+        switch state(1 - filling) {
+        case .open: return true
+        case .sentAwaitingPeer, .awaitingDeadLetter: return sink.waitsForPeer
+        default: return false
+        }
+    }
+
+    /// Starts writing the filling buffer unless it cannot go out now; false when busy.
+    mutating func flush(context: OutputContext) -> Bool {
+        if acknowledgesAtOnce { return true }
+        flushDeadLetter(context: context)
+        if !fillingMayGoOut { return false }
+        if !hasPending(filling) { return true }
+        let b = filling
+        filling = 1 - filling
+        if filling == 0 { deadLetterNeeded.0 = 0 } else { deadLetterNeeded.1 = 0 }
+        flushDeadLetter(context: context)
+        if usedBytes(b) == 0 {
+            // Only placeholders: nothing to write. Behind a batch still out, acknowledged after it.
+            if !state(filling).isOpen {
+                move(b, to: .sentAwaitingPeer)
+                return true
+            }
+            acknowledge(buffer: b, context: context)
+            return true
+        }
+        if !sink.isReady {
+            move(b, to: .awaitingConnection)  // sent once connected
+            return true
+        }
+        move(b, to: .writing(written: 0))
+        sink.write(from: buffer(b), count: usedBytes(b), context: context)
+        return true
+    }
+
+    /// Flushes on idle / interval / stop and retries a failed write when its backoff passed.
+    mutating func tick(idle: Bool, context: OutputContext) -> Bool {
+        if deadLetterRetry.takeDue(now: context.now) { resumeDeadLetter(context: context) }
+        if acknowledgesAtOnce { return false }
+        if deadLetter != nil && idle { flushDeadLetter(context: context) }
+        sink.tick(context: context)
+        if case .sentAwaitingPeer = states.0 { pollPeer(context: context) } else if case .sentAwaitingPeer = states.1 { pollPeer(context: context) }
+        if writeRetry.isWaiting {
+            if writeRetry.takeDue(now: context.now) { retryWrite(context: context) }
+            return false
+        }
+        guard hasPending(filling) else { return false }
+        if idle || context.now &- oldestNanos >= flushIntervalNanos {
+            return flush(context: context)
+        }
+        return false
+    }
+
+    func deadline(now: UInt64) -> UInt64? {
+        let own = ownDeadline(now: now)
+        if deadLetterRetry.isWaiting { return min(deadLetterRetry.atNanos, own ?? .max) }
+        return own
+    }
+
+    func ownDeadline(now: UInt64) -> UInt64? {
+        if acknowledgesAtOnce { return nil }
+        if let reconnect = sink.reconnectDeadline { return reconnect }
+        if states.0 == .sentAwaitingPeer || states.1 == .sentAwaitingPeer { return now + TCPSink.peerAckPollNanos }
+        if writeRetry.isWaiting { return writeRetry.atNanos }
+        // A filling buffer that cannot go out yet waits for a completion, not a timer.
+        if fillingMayGoOut && hasPending(filling) { return oldestNanos + flushIntervalNanos }
+        return nil
+    }
+
+    /// The buffer whose write is in flight (one at a time per output).
+    var writingBuffer: Int? {
+        if case .writing = states.0 { return 0 }
+        if case .writing = states.1 { return 1 }
+        return nil
+    }
+
+    mutating func writeCompleted(result: Int32, context: OutputContext) {
+        guard let b = writingBuffer, case .writing(let written) = state(b) else {
+            preconditionFailure("write completion without a write in flight")
+        }
+        switch sink.written(result: result, context: context) {
+        case .connectionLost(let error):
+            connectionLost(result: error, context: context)
+        case .failed(let error, let reported):
+            // The destination refused: keep the batch, back off, retry. Nothing is acked, so the
+            // pool fills and the inputs pause until the output recovers.
+            context.count(.outputErrors, 1)
+            writeRetry.failed(now: context.now)
+            move(b, to: .retrying(written: written))
+            if !errorLogged && !reported {
+                Log.error(context.logName, "\(SystemError(negated: error, operation: "write")); retrying with backoff, events held")
+            }
+            errorLogged = true
+        case .wrote(let n):
+            writeRetry.succeeded()
+            errorLogged = false
+            let total = written + n
+            move(b, to: .writing(written: total))
+            if total < usedBytes(b) {
+                sink.write(from: buffer(b) + total, count: usedBytes(b) - total, context: context)
+                return
+            }
+            bufferWritten(b, context: context)
+        }
+    }
+
+    /// All of buffer `b` is written: it is safe now, after its fsync, or after the peer's ack.
+    mutating func bufferWritten(_ b: Int, context: OutputContext) {
+        switch sink.whenWritten(context: context) {
+        case .now: acknowledge(buffer: b, context: context)
+        case .afterSync: move(b, to: .syncing)
+        case .afterPeerAcknowledged:
+            move(b, to: .sentAwaitingPeer)
+            // Sent again after a lost connection: its successor goes next, in order.
+            if state(1 - b) == .awaitingConnection { send(1 - b, context: context) }
+            pollPeer(context: context)
+        }
+    }
+
+    /// Writes buffer `b` whole (one waiting for a connection); a batch of placeholders only
+    /// waits for the peer behind the other.
+    mutating func send(_ b: Int, context: OutputContext) {
+        if usedBytes(b) == 0 {
+            move(b, to: .sentAwaitingPeer)
+            return
+        }
+        move(b, to: .writing(written: 0))
+        sink.write(from: buffer(b), count: usedBytes(b), context: context)
+    }
+
+    mutating func retryWrite(context: OutputContext) {
+        let b: Int
+        if case .retrying = states.0 { b = 0 } else { b = 1 }
+        guard case .retrying(let written) = state(b) else { preconditionFailure("write retry without a failed write") }
+        move(b, to: .writing(written: written))
+        sink.write(from: buffer(b) + written, count: usedBytes(b) - written, context: context)
+    }
+
+    mutating func syncCompleted(result: Int32, context: OutputContext) {
+        guard sink.synced(result: result, context: context) else { return }
+        let b = state(0) == .syncing ? 0 : 1
+        precondition(state(b) == .syncing, "fsync completion without an fsync in flight")
+        acknowledge(buffer: b, context: context)
+    }
+
+    /// The destination has buffer `b`: count its batch and give its events back — once the
+    /// dead-letter lines of the events it rejected are written. Buffers are acknowledged in the
+    /// order they went out.
+    mutating func acknowledge(buffer b: Int, context: OutputContext) {
+        precondition(b == olderOut || state(1 - b).isOpen, "output buffer \(b) acknowledged before the one that went out first")
+        if let d = deadLetter, d.pointee.durable < deadLetterNeeded(b) {
+            move(b, to: .awaitingDeadLetter)  // the dead-letter write completes it
+            flushDeadLetter(context: context)
+            return
+        }
+        let h = batch(b)
+        var dropped = 0
+        // Issue 5 (metrics): one clock read per batch, one receive → ack latency per delivered event.
+        let ackNanos = monotonicNanos()
+        for i in 0..<h.count {
+            let handle = h[i]
+            let event = context.event(handle)
+            if event.has(EventFlags.discarded) || event.header.pointee.routes & routeBit == 0 {
+                dropped += 1
+            } else {
+                context.recordLatency(of: event, ackNanos: ackNanos)
+            }
+            context.acknowledge(handle)
+        }
+        context.count(.eventsOut, h.count - dropped)
+        context.count(.bytesOut, usedBytes(b))
+        if usedBytes(b) > 0 { context.count(.outputBatches, 1) }
+        clearHandles(b)
+        setUsed(b, 0)
+        move(b, to: .open)
+        // A full filling buffer waits for this moment.
+        if batch(filling).isFull || usedBytes(filling) > bufferCapacity / 2 { _ = flush(context: context) }
+    }
+
+    /// Closes the sink's descriptor (the worker's last act).
+    func close() { sink.close() }
+
+    /// Closes and frees everything of an idle output a reload replaces.
+    mutating func dispose() {
+        route?.disposeScratch()
+        route = nil
+        sink.dispose()
+        if let d = deadLetter {
+            d.pointee.dispose()
+            d.deinitialize(count: 1)
+            d.deallocate()
+            deadLetter = nil
+        }
+        buffers.0.deallocate()
+        if !acknowledgesAtOnce { buffers.1.deallocate() }
+        handles.0.deallocate()
+        handles.1.deallocate()
+    }
+}

@@ -1,0 +1,45 @@
+/// Where one of an output's two write buffers is in its life. A buffer fills while `open`, goes
+/// out (written, synced, or sent and waiting for the peer), and is `open` again once its events
+/// are acknowledged. Transitions go through `OutputBatcher.move`, which asserts them.
+enum OutputBufferState: Equatable {
+    /// Taking events (the filling buffer) or empty.
+    case open
+    /// A write or send of its bytes from `written` on is in flight (one per output at a time).
+    case writing(written: Int)
+    /// Its write failed; it is written again from `written` when the backoff has passed.
+    case retrying(written: Int)
+    /// tcp: to be sent whole once connected (flushed while disconnected, or sent on a
+    /// connection that was lost before the peer acknowledged it).
+    case awaitingConnection
+    /// file with sync=true: written in full, its fsync in flight.
+    case syncing
+    /// tcp: the kernel took all of it; safe once the peer's TCP acknowledged every byte.
+    case sentAwaitingPeer
+    /// Safe at the destination; acknowledged once the dead-letter lines of the events it
+    /// rejected are written.
+    case awaitingDeadLetter
+
+    @inline(__always) var isOpen: Bool {
+        if case .open = self { return true }
+        return false
+    }
+
+    /// The transitions the batcher makes; any other is a bug.
+    static func allows(_ from: OutputBufferState, _ to: OutputBufferState) -> Bool {
+        switch (from, to) {
+        case (.open, .writing(written: 0)), (.open, .awaitingConnection), (.open, .sentAwaitingPeer),
+             (.open, .awaitingDeadLetter), (.open, .open):
+            return true  // the last three: a batch of placeholders only, nothing to write
+        case (.writing, .writing), (.writing, .retrying), (.writing, .syncing), (.writing, .sentAwaitingPeer),
+             (.writing, .awaitingConnection), (.writing, .awaitingDeadLetter), (.writing, .open):
+            return true
+        case (.retrying, .writing): return true
+        case (.awaitingConnection, .writing(written: 0)), (.awaitingConnection, .sentAwaitingPeer): return true
+        case (.syncing, .awaitingDeadLetter), (.syncing, .open): return true
+        case (.sentAwaitingPeer, .awaitingConnection), (.sentAwaitingPeer, .awaitingDeadLetter), (.sentAwaitingPeer, .open):
+            return true
+        case (.awaitingDeadLetter, .open): return true
+        default: return false
+        }
+    }
+}

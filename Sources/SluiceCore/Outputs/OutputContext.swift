@@ -1,0 +1,57 @@
+/// What an output may ask of the worker running it (file.d's OutputPluginController): its ring,
+/// its counters and latency histogram, the turn's clock, its name for logs, and acknowledging an
+/// event it is done with. Built by the worker for each call; plain values and unowned(unsafe)
+/// references (the worker outlives every call), so building one costs no reference counting.
+struct OutputContext {
+    let counters: CounterBlock
+    let latency: LatencyHistogram
+    /// The worker's clock for this loop turn.
+    let now: UInt64
+    let pipeline: Int
+    /// The output's place among its pipeline's outputs.
+    let output: Int
+    private let slabTable: UnsafeMutablePointer<Slab>
+    /// Only for `ring`, `acknowledge`, the names and `stopNode`: outputs never reach the worker itself.
+    private unowned(unsafe) let worker: Worker
+
+    init(worker: Worker, pipeline: Int, output: Int) {
+        counters = worker.counters
+        latency = worker.latency
+        now = worker.now
+        slabTable = worker.slabTable
+        self.worker = worker
+        self.pipeline = pipeline
+        self.output = output
+    }
+
+    /// The worker's ring: outputs submit their writes, sends, fsyncs and connects here, tagged
+    /// with `userData(_:)` so the completion comes back to them. Read when used (per batch), so
+    /// building a context per event loads nothing it does not need.
+    @inline(__always) var ring: Ring { worker.ring }
+
+    @inline(__always) func count(_ counter: Counter, _ amount: Int) { counters.add(counter, amount, pipeline: pipeline) }
+
+    /// One event delivered at `ackNanos`: its receive → ack latency.
+    @inline(__always) func recordLatency(of event: Event, ackNanos: UInt64) {
+        latency.record(ackNanos &- min(event.header.pointee.receivedNanos, ackNanos), pipeline: pipeline)
+    }
+
+    @inline(__always) func event(_ handle: EventHandle) -> Event { slabTable[EventHandles.slab(handle)].event(handle) }
+
+    /// This output is done with the event (delivered, or holding its place); it is released when
+    /// every output of its pipeline is.
+    @inline(__always) func acknowledge(_ handle: EventHandle) { worker.outputAcked(handle) }
+
+    /// The user_data of an operation whose completion belongs to this output.
+    @inline(__always) func userData(_ kind: CompletionKind) -> UInt64 { SluiceCore.userData(kind, pipeline, output) }
+
+    /// The pipeline's name (dead-letter lines).
+    var pipelineName: String { worker.pipelineNames[pipeline] }
+
+    /// Who speaks in this output's log lines.
+    var logName: String { "output \(worker.pipelineNames[pipeline])" }
+
+    /// The destination is gone for good (stdout's reader closed the pipe): the control thread
+    /// drains the other pipelines and the node exits 1.
+    func stopNode() { worker.publish(.stdoutClosed, true) }
+}
