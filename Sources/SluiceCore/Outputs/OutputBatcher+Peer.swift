@@ -7,18 +7,21 @@ extension OutputBatcher {
     /// Acknowledges what the peer has; when the connection closed meanwhile (a receiver that
     /// went away after reading only part), sends it again on a new connection. With two buffers
     /// out, the earlier is acknowledged once no more than the later one's bytes are still
-    /// unacknowledged in the socket; the later (or only) one once none are.
-    mutating func pollPeer(context: OutputContext) {
-        guard states.0 != .awaitingDeadLetter, states.1 != .awaitingDeadLetter, sink.isReady else { return }
+    /// unacknowledged in the socket; the later (or only) one once none are. Whether a buffer
+    /// was acknowledged (or moved on to wait for its dead letters).
+    @discardableResult
+    mutating func pollPeer(context: OutputContext) -> Bool {
+        guard states.0 != .awaitingDeadLetter, states.1 != .awaitingDeadLetter, sink.isReady else { return false }
         guard let outstanding = sink.unacknowledgedBytes() else {
             // With a send in flight, its completion reports the loss (closing the socket under
             // it now would let that completion land on the wrong buffer).
-            if writingBuffer != nil { return }
+            if writingBuffer != nil { return false }
             connectionLost(result: -ECONNRESET, context: context)
-            return
+            return false
         }
         let older = olderOut
         let later = 1 - older
+        var acknowledged = false
         if state(older) == .sentAwaitingPeer {
             // Bytes of the later buffer the kernel has taken (a send still in flight may have
             // queued more: then this waits longer, never shorter).
@@ -28,13 +31,16 @@ extension OutputBatcher {
             case .sentAwaitingPeer: laterBytes = usedBytes(later)
             default: laterBytes = 0
             }
-            guard outstanding <= laterBytes else { return }  // polled again from tick
+            guard outstanding <= laterBytes else { return false }  // polled again from tick
             acknowledge(buffer: older, context: context)
-            if !state(older).isOpen { return }  // waits for its dead letters
+            acknowledged = true
+            if !state(older).isOpen { return true }  // waits for its dead letters
         }
         if state(later) == .sentAwaitingPeer && outstanding == 0 {
             acknowledge(buffer: later, context: context)
+            acknowledged = true
         }
+        return acknowledged
     }
 
     mutating func connectCompleted(result: Int32, context: OutputContext) {

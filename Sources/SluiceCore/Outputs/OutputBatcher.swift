@@ -194,16 +194,19 @@ struct OutputBatcher {
         if acknowledgesAtOnce { return false }
         if deadLetter != nil && idle { flushDeadLetter(context: context) }
         sink.tick(context: context)
-        if case .sentAwaitingPeer = states.0 { pollPeer(context: context) } else if case .sentAwaitingPeer = states.1 { pollPeer(context: context) }
+        // A buffer the peer acknowledged here gave events back and reopened the filling buffer:
+        // that is progress, or the worker would sleep (up to 100 ms) with events waiting for room.
+        var acknowledged = false
+        if states.0 == .sentAwaitingPeer || states.1 == .sentAwaitingPeer { acknowledged = pollPeer(context: context) }
         if writeRetry.isWaiting {
             if writeRetry.takeDue(now: context.now) { retryWrite(context: context) }
-            return false
+            return acknowledged
         }
-        guard hasPending(filling) else { return false }
+        guard hasPending(filling) else { return acknowledged }
         if idle || context.now &- oldestNanos >= flushIntervalNanos {
-            return flush(context: context)
+            return flush(context: context) || acknowledged
         }
-        return false
+        return acknowledged
     }
 
     func deadline(now: UInt64) -> UInt64? {
