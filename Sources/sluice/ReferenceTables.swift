@@ -39,27 +39,24 @@ enum ReferenceTables {
         return text
     }
 
-    static func line(_ p: ParameterDoc) -> String {
+    static func line(_ p: ParameterDoc) -> String { "    \(described(p, name: p.name))\n" }
+
+    /// `NAME (marks): summary`, the name as given (plain, or as Markdown code).
+    static func described(_ p: ParameterDoc, name: String) -> String {
         let marks = marks(p)
-        return "    \(p.name)\(marks.isEmpty ? "" : " (\(marks.joined(separator: ", ")))"): \(p.summary)\n"
+        return "\(name)\(marks.isEmpty ? "" : " (\(marks.joined(separator: ", ")))"): \(p.summary)"
     }
 
     static func plugins() -> String {
         var text = "| role | plugin | parameters |\n|---|---|---|\n"
         for (role, types) in roles {
             for t in types {
-                let parameters = t.parameters.map { p in
-                    let marks = marks(p)
-                    return "`\(p.name)`\(marks.isEmpty ? "" : " (\(marks.joined(separator: ", ")))"): \(p.summary)"
-                }
+                let parameters = t.parameters.map { described($0, name: "`\($0.name)`") }
                 let cell = ([t.summary] + parameters).joined(separator: "<br>")
                 text += "| \(role) | `\(t.name)` | \(escaped(cell)) |\n"
             }
             if let (summary, parameters) = common(role) {
-                let cell = (["every \(role) also takes \(summary)"] + parameters.map { p in
-                    let marks = marks(p)
-                    return "`\(p.name)`\(marks.isEmpty ? "" : " (\(marks.joined(separator: ", ")))"): \(p.summary)"
-                }).joined(separator: "<br>")
+                let cell = (["every \(role) also takes \(summary)"] + parameters.map { described($0, name: "`\($0.name)`") }).joined(separator: "<br>")
                 text += "| \(role) | *(all)* | \(escaped(cell)) |\n"
             }
         }

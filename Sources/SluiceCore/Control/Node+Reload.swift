@@ -1,7 +1,7 @@
 import CSupport
 import Glibc
 
-/// Issue 5 (reload): SIGHUP with only pipelines changed restarts just those. The control
+/// Reload: SIGHUP with only pipelines changed restarts just those. The control
 /// thread drives the protocol of `PipelineSlots` one step per control-loop turn and never
 /// waits; the workers do the stopping and the installing on their own threads.
 struct PipelineReload {

@@ -9,7 +9,7 @@ public final class Node {
     /// removed stays (its counters are summed into totals) and is listed in `retiredSlots`.
     public internal(set) var pipelines: [PipelineDefinition]
     public internal(set) var retiredSlots: Set<Int> = []
-    /// The pipeline reload under way (issue 5), if any.
+    /// The pipeline reload under way, if any.
     var pipelineReload: PipelineReload?
     var reloadRound: UInt64 = 0
     public let cpus: [Int]

@@ -37,7 +37,7 @@ public final class NodeShared: @unchecked Sendable {
         case stdoutClosed
     }
 
-    /// Reload (issue 5): per slot, `round << 2 | PipelineSlots.Phase` written by the control
+    /// Reload: per slot, `round << 2 | PipelineSlots.Phase` written by the control
     /// thread; per worker and slot, `round << 2 | PipelineSlots.Ack` written by the worker.
     let slotStates: UnsafeMutablePointer<UInt64>
     let slotAcks: UnsafeMutablePointer<UInt64>
@@ -273,7 +273,7 @@ final class PipelineMailbox: @unchecked Sendable {
     }
 }
 
-/// Rows of the per-plugin counters (issue 5): each pipeline slot's inputs and actions have
+/// Rows of the per-plugin counters: each pipeline slot's inputs and actions have
 /// consecutive rows. A reloaded pipeline whose input (action) types are the same keeps its rows,
 /// so those counters stay monotonic; otherwise it gets new ones. Owned by the control thread;
 /// workers get their rows with their sources and installs.

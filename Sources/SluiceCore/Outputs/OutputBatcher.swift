@@ -109,7 +109,7 @@ struct OutputBatcher {
         if acknowledgesAtOnce {
             context.count(.eventsOut, 1)
             context.count(.bytesOut, Int(event.header.pointee.rawLength) + 1)
-            // Issue 5 (metrics): devnull acks at once, at this turn's clock.
+            // Metrics: devnull acks at once, at this turn's clock.
             context.recordLatency(of: event, ackNanos: context.now)
             context.acknowledge(handle)
             return
@@ -313,7 +313,7 @@ struct OutputBatcher {
         }
         let h = batch(b)
         var dropped = 0
-        // Issue 5 (metrics): one clock read per batch, one receive → ack latency per delivered event.
+        // Metrics: one clock read per batch, one receive → ack latency per delivered event.
         let ackNanos = monotonicNanos()
         for i in 0..<h.count {
             let handle = h[i]

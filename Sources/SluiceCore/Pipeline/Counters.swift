@@ -77,7 +77,7 @@ public struct CounterBlock {
     public let values: UnsafeMutablePointer<UInt64>
     public let pipelines: Int
     static let stride = (Counter.allCases.count + 7) & ~7  // whole cache lines per pipeline
-    /// Per plugin instance (issue 5): every input has a row of (events, bytes) and every action a
+    /// Per plugin instance: every input has a row of (events, bytes) and every action a
     /// row of (dropped, consumed); rows are numbered by the node (`PluginRows`). Row 0 exists
     /// always, so a framer that was given no row counts there.
     public let inputRows: Int

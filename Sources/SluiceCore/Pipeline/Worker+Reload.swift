@@ -1,7 +1,7 @@
 import CSupport
 import Glibc
 
-/// Issue 5 (reload): a worker's side of restarting some pipelines while the others run on.
+/// Reload: a worker's side of restarting some pipelines while the others run on.
 /// The control thread sets a slot to `stopping`; every worker stops that pipeline's inputs
 /// (files dropped at their committed record, listeners closed, open connections read until
 /// quiet, generators ended) and acknowledges `quiet`. Once the node holds no event of the

@@ -29,7 +29,7 @@ final class Worker {
     let settings: NodeSettings
     let slab: UnsafeMutablePointer<Slab>
     let counters: CounterBlock
-    /// Issue 5 (metrics): receive → ack latencies, written by the outputs on every ack.
+    /// Metrics: receive → ack latencies, written by the outputs on every ack.
     let latency: LatencyHistogram
     let workerCount: Int
     var ring: Ring!
@@ -71,14 +71,14 @@ final class Worker {
     var stopping = false
     var poolExhausted = false
     var failure: String?
-    /// Issue 5 (metrics): busy time is time not spent sleeping in the ring wait; published each
+    /// Metrics: busy time is time not spent sleeping in the ring wait; published each
     /// turn as busy time up to the last sleep plus the time awake since.
     var busyBeforeSleepNanos: UInt64 = 0
     var awakeSinceNanos: UInt64 = 0
-    /// Issue 5 (supervision tests only): an injected stall, inert unless its variables are set.
+    /// Supervision tests only: an injected stall, inert unless its variables are set.
     var testStall: TestStall
 
-    // Reload (issue 5, Worker+Reload.swift). Slots in use (the per-pipeline tables have room
+    // Reload (Worker+Reload.swift). Slots in use (the per-pipeline tables have room
     // for `shared.slotCapacity`), their names for logs, and what this worker last saw of them.
     var pipelineCount: Int
     var pipelineNames: [String]
@@ -220,13 +220,13 @@ final class Worker {
             now = monotonicNanos()
             let heartbeat = shared.word(index, .heartbeat)
             sl_store_relaxed(heartbeat, heartbeat.pointee &+ 1)
-            // Issue 5: busy time for the metrics; the injected stall of the supervision tests.
+            // Busy time for the metrics; the injected stall of the supervision tests.
             sl_store_relaxed(busyWord, busyBeforeSleepNanos &+ (now &- awakeSinceNanos))
             if now >= testStall.atNanos { testStall.hold(worker: index, shared: shared) }
             let phase = shared.phase
             if phase == .exiting { return }
             if phase == .stopping && !stopping { beginStop() }
-            // Issue 5 (reload): one load per turn (a plain mov on x86) unless a reload is under way.
+            // Reload: one load per turn (a plain mov on x86) unless a reload is under way.
             if sl_load_acquire(shared.reconfigWord) != seenReconfig || reconfiguring || pendingDelivery != nil { reconfigure() }
 
             maintainInputs()
@@ -250,7 +250,7 @@ final class Worker {
                     sl_store_seq_cst(sleeping, 0)
                     submit(wait: false)
                 } else {
-                    let sleepStart = monotonicNanos()  // Issue 5: busy time excludes the sleep
+                    let sleepStart = monotonicNanos()  // busy time excludes the sleep
                     submit(wait: true, timeoutNanos: nextTimeout())
                     sl_store_seq_cst(sleeping, 0)
                     busyBeforeSleepNanos &+= sleepStart &- awakeSinceNanos
