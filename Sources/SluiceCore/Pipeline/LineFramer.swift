@@ -107,8 +107,10 @@ public struct LineFramer {
         var e = current!
         var used = Int(e.header.pointee.rawLength)
         var capacity = min(Int(e.header.pointee.dataCapacity), maxEventBytes)
-        if used + segment.count > capacity && capacity < maxEventBytes {
-            // Outgrew an ordinary slot: move into a large one.
+        if used + segment.count > capacity && capacity < maxEventBytes && Int(e.header.pointee.dataCapacity) < slab.pointee.largeDataCapacity {
+            // Outgrew an ordinary slot: move into a large one (a large slot that is full is cut
+            // below: moving it to another large slot gains nothing, and with the last large slot
+            // kept for actions it waited for one forever; found by the framer fuzzer).
             guard let large = slab.pointee.takeLarge(forFraming: true) else {
                 if slab.pointee.largeCount == 0 { return cut(e, used: used, capacity: capacity, segment, counters: counters) }
                 return false
