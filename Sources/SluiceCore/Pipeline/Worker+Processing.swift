@@ -185,15 +185,8 @@ extension Worker {
                     // (and their offset committed) only after every earlier event of the stream.
                     counters.add(verdict == .drop ? .discarded : .aggregated, 1, pipeline: pipeline)
                     counters.addActionVerdict(row: actionRowBase[pipeline] &+ a, consumed: verdict != .drop)
-                    let header = context.event.header
-                    header.pointee.flags |= EventFlags.discarded
-                    header.pointee.routes = 0
-                    header.pointee.pendingAcks = UInt32(outputCount)
-                    var o = 0
-                    while o < outputCount {
-                        outs[o].appendPlaceholder(context.handle, context: outputContext(pipeline, o))
-                        o += 1
-                    }
+                    context.event.header.pointee.flags |= EventFlags.discarded
+                    hand(context.event, handle: context.handle, routes: 0, to: outs, count: outputCount, pipeline: pipeline)
                     return true
                 }
                 a += 1
@@ -230,10 +223,16 @@ extension Worker {
             if outs[o].routeMatches(event) { routes |= outs[o].routeBit }
             o += 1
         }
+        if routes == 0 { counters.add(.unrouted, 1, pipeline: pipeline) }
+        hand(event, handle: handle, routes: routes, to: outs, count: count, pipeline: pipeline)
+    }
+
+    /// Gives the event to every output: written where its bit in `routes` is set, a placeholder
+    /// elsewhere; it is released once all `count` acknowledged it.
+    func hand(_ event: Event, handle: EventHandle, routes: UInt32, to outs: UnsafeMutablePointer<OutputBatcher>, count: Int, pipeline: Int) {
         event.header.pointee.routes = routes
         event.header.pointee.pendingAcks = UInt32(count)
-        if routes == 0 { counters.add(.unrouted, 1, pipeline: pipeline) }
-        o = 0
+        var o = 0
         while o < count {
             if routes & outs[o].routeBit != 0 {
                 outs[o].append(event, handle: handle, context: outputContext(pipeline, o))
