@@ -37,9 +37,10 @@ func registerPipelineBenchmark() {
         for i in 0..<batch.count {
             let event = slab.pointee.event(batch[i])
             var verdict = Action.Verdict.pass
+            var context = ActionContext(event: event, handle: batch[i], slab: slab)
             var a = 0
             while a < actionCount && verdict == .pass {
-                verdict = actions[a].apply(event, counters: counters, pipeline: 0)
+                verdict = actions[a].apply(event, counters: counters, pipeline: 0, context: &context)
                 a += 1
             }
             if verdict != .pass {
