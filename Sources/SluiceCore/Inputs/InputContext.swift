@@ -4,16 +4,13 @@
 /// view, not an owner: one unowned pointer, so passing it costs nothing and retains nothing.
 struct InputContext {
     // Valid for as long as the worker runs the family; the worker owns its families.
-    private unowned(unsafe) let worker: Worker
-    /// The same worker for the per-event calls: a call through `_withUnsafeGuaranteedRef` is
-    /// never wrapped in a retain and release (one through `unowned(unsafe)` was, once per event:
-    /// callgrind, generator → devnull).
+    // The per-event calls go through `_withUnsafeGuaranteedRef`, never wrapped in a retain and
+    // release (a call through `unowned(unsafe)` was, once per event: callgrind, generator →
+    // devnull); the others through `worker`.
     private let guaranteed: Unmanaged<Worker>
+    private var worker: Worker { guaranteed.takeUnretainedValue() }
 
-    init(_ worker: Worker) {
-        self.worker = worker
-        guaranteed = Unmanaged.passUnretained(worker)
-    }
+    init(_ worker: Worker) { guaranteed = Unmanaged.passUnretained(worker) }
 
     // MARK: Where and when
 

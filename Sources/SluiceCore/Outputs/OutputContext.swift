@@ -1,7 +1,7 @@
 /// What an output may ask of the worker running it (file.d's OutputPluginController): its ring,
 /// its counters and latency histogram, the turn's clock, its name for logs, and acknowledging an
-/// event it is done with. Built by the worker for each call; plain values and unowned(unsafe)
-/// references (the worker outlives every call), so building one costs no reference counting.
+/// event it is done with. Built by the worker for each call; plain values and an unmanaged
+/// reference (the worker outlives every call), so building one costs no reference counting.
 struct OutputContext {
     let counters: CounterBlock
     let latency: LatencyHistogram
@@ -11,18 +11,18 @@ struct OutputContext {
     /// The output's place among its pipeline's outputs.
     let output: Int
     private let slabTable: UnsafeMutablePointer<Slab>
-    /// Only for `ring`, `acknowledge`, the names and `stopNode`: outputs never reach the worker itself.
-    private unowned(unsafe) let worker: Worker
-    /// The same worker for the per-event acknowledgement: no retain and release around the call
-    /// (one through `unowned(unsafe)` had them, once per event: callgrind, generator → devnull).
+    /// Only for `ring`, `acknowledge`, the names and `stopNode`: outputs never reach the worker
+    /// itself. The per-event acknowledgement calls through `_withUnsafeGuaranteedRef`: no retain and
+    /// release around the call (one through `unowned(unsafe)` had them, once per event:
+    /// callgrind, generator → devnull); the rest through `worker`.
     private let guaranteed: Unmanaged<Worker>
+    private var worker: Worker { guaranteed.takeUnretainedValue() }
 
     init(worker: Worker, pipeline: Int, output: Int) {
         counters = worker.counters
         latency = worker.latency
         now = worker.now
         slabTable = worker.slabTable
-        self.worker = worker
         guaranteed = Unmanaged.passUnretained(worker)
         self.pipeline = pipeline
         self.output = output
