@@ -158,4 +158,48 @@ int sl_pcre_match(const sl_pcre_code *code, const void *subject, size_t length, 
     return rc == PCRE2_ERROR_NOMATCH ? 0 : rc;
 }
 
+int sl_pcre_match_from(const sl_pcre_code *code, const void *subject, size_t length, size_t start, int *subject_kind,
+                       sl_pcre_match_state *state) {
+    PCRE2_SPTR bytes = subject ? (PCRE2_SPTR)subject : (PCRE2_SPTR)"";
+    if (*subject_kind == 0) {
+        // First search of this subject: PCRE2 checks all of it once (from offset 0 the check
+        // covers the whole subject whatever `start` is).
+        int rc = pcre2_match(code->characters, bytes, length, start, 0, state->data, state->context);
+        if (!is_utf8_error(rc)) {
+            *subject_kind = 1;
+            return rc == PCRE2_ERROR_NOMATCH ? 0 : rc;
+        }
+        *subject_kind = 2;
+    }
+    int rc;
+    if (*subject_kind == 1) {
+        // Checked valid by the first search; `start` is a character boundary (the caller's
+        // promise), so skipping the check is defined behaviour and keeps repeated searches linear.
+        rc = pcre2_match(code->characters, bytes, length, start, PCRE2_NO_UTF_CHECK, state->data, state->context);
+    } else {
+        if (!code->bytes) return 0;
+        rc = pcre2_match(code->bytes, bytes, length, start, 0, state->data, state->context);
+    }
+    return rc == PCRE2_ERROR_NOMATCH ? 0 : rc;
+}
+
+int sl_pcre_name_count(const sl_pcre_code *code) {
+    uint32_t count = 0;
+    pcre2_pattern_info(code->characters, PCRE2_INFO_NAMECOUNT, &count);
+    return (int)count;
+}
+
+const char *sl_pcre_name_entry(const sl_pcre_code *code, int index, int *group) {
+    uint32_t count = 0, entry_size = 0;
+    PCRE2_SPTR table = NULL;
+    pcre2_pattern_info(code->characters, PCRE2_INFO_NAMECOUNT, &count);
+    pcre2_pattern_info(code->characters, PCRE2_INFO_NAMEENTRYSIZE, &entry_size);
+    pcre2_pattern_info(code->characters, PCRE2_INFO_NAMETABLE, &table);
+    if (index < 0 || (uint32_t)index >= count || !table) return NULL;
+    PCRE2_SPTR entry = table + (size_t)index * entry_size;
+    // Each entry: the group number in two bytes (most significant first), then the NUL-ended name.
+    *group = (entry[0] << 8) | entry[1];
+    return (const char *)(entry + 2);
+}
+
 void sl_pcre_error_message(int error, char *buffer, size_t capacity) { copy_message(error, buffer, capacity); }

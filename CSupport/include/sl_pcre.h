@@ -54,6 +54,19 @@ void sl_pcre_match_state_free(sl_pcre_match_state *state);
 /// heap or JIT stack limit reached; never a UTF-8 error). Allocates nothing with JIT
 /// (why C: pcre2_match_8).
 int sl_pcre_match(const sl_pcre_code *code, const void *subject, size_t length, sl_pcre_match_state *state);
+/// Like `sl_pcre_match`, from byte `start` of the subject (lookbehinds and `^` still see the
+/// whole subject), for finding every match of one subject in turn. `*subject_kind` is 0 before
+/// the first search of a subject; the call sets it to 1 (valid UTF-8: later searches skip
+/// PCRE2's UTF check, so each is linear in what it scans) or 2 (invalid: byte mode). With kind
+/// 1, `start` must be a character boundary (the end of an earlier match, or one whole character
+/// past it). Allocates nothing with JIT (why C: pcre2_match_8 with a start offset).
+int sl_pcre_match_from(const sl_pcre_code *code, const void *subject, size_t length, size_t start, int *subject_kind,
+                       sl_pcre_match_state *state);
+/// Number of named groups (why C: pcre2_pattern_info_8).
+int sl_pcre_name_count(const sl_pcre_code *code);
+/// The name of the `index`-th named group (NUL-terminated, owned by `code`) and its number in
+/// *group; NULL when `index` is out of range (why C: PCRE2's name table layout).
+const char *sl_pcre_name_entry(const sl_pcre_code *code, int index, int *group);
 /// PCRE2's message for a negative error code, NUL-terminated in `buffer`
 /// (why C: pcre2_get_error_message_8).
 void sl_pcre_error_message(int error, char *buffer, size_t capacity);

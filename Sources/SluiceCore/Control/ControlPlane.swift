@@ -288,6 +288,11 @@ extension Action {
         case .discard: "discard"
         case .modify: "modify"
         case .aggregate: "aggregate"
+        case .mask: "mask"
+        case .parseRegex: "parse_re"
+        case .decode: "decode"
+        case .convertDate: "convert_date"
+        case .convertLogLevel: "convert_log_level"
         }
     }
 }

@@ -78,6 +78,16 @@ public final class PCRERegex: @unchecked Sendable {
         let n = sl_pcre_group_number(code, name)
         return n > 0 ? Int(n) : nil
     }
+
+    /// Every named group with its number, in name order (PCRE2's name table); a configuration-
+    /// time call. A name used twice (`(?J)`) appears once per group.
+    public var namedGroups: [(name: String, number: Int)] {
+        (0..<Int(sl_pcre_name_count(code))).compactMap { i in
+            var group: Int32 = 0
+            guard let name = sl_pcre_name_entry(code, Int32(i), &group) else { return nil }
+            return (String(cString: name), Int(group))
+        }
+    }
 }
 
 /// Why one match stopped without an answer: PCRE2 hit a limit (match steps, depth, heap, or the
@@ -170,6 +180,20 @@ public final class RegexMatcher: @unchecked Sendable {
         assert(rc <= Int32(groupCount), "PCRE2 set more groups than the pattern has")
         setGroups = max(Int(rc), 0)
         return rc
+    }
+
+    /// Searches `bytes` from byte `start` on (`^` and lookbehinds still see the whole subject),
+    /// for finding every match of one subject in turn: `subjectKind` starts at 0 for a new
+    /// subject and the first search sets it (the UTF-8 check runs once per subject, so a
+    /// subject with many matches is scanned in linear time). For a valid UTF-8 subject `start`
+    /// must be a character boundary: the end of an earlier match, or a whole character past it.
+    @inline(__always) public func match(_ bytes: UnsafeRawBufferPointer, from start: Int, subjectKind: inout Int32) -> RegexMatchResult {
+        precondition(start >= 0 && start <= bytes.count, "search start outside the subject")
+        let rc = sl_pcre_match_from(code, bytes.baseAddress, bytes.count, start, &subjectKind, state)
+        assert(rc <= Int32(groupCount), "PCRE2 set more groups than the pattern has")
+        setGroups = max(Int(rc), 0)
+        if rc > 0 { return .matched }
+        return rc == 0 ? .notMatched : .failed(RegexMatchFailure(code: rc))
     }
 
     /// Where group `group` (0: the whole match) matched in the last subject, as byte offsets;

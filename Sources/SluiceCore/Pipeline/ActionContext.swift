@@ -35,7 +35,9 @@ public struct ActionContext {
     public mutating func makeRoom(fieldEntries entries: Int, dataBytes bytes: Int) -> Room {
         if event.growIndex(toHold: entries, dataBytes: bytes) { return .ready }
         let largeSlotBytes = slab.pointee.headerAndIndexBytes + slab.pointee.largeDataCapacity
-        let needed = Event.dataOffset(forFieldEntries: max(entries, event.fieldCount)) + Int(event.header.pointee.usedLength) + bytes
+        // A large slot's index never shrinks below the one it is made with (`growIndex` only grows).
+        let indexBytes = max(Event.dataOffset(forFieldEntries: max(entries, event.fieldCount)), slab.pointee.headerAndIndexBytes)
+        let needed = indexBytes + Int(event.header.pointee.usedLength) + bytes
         // An event in a large slot already has all the room there is (the index grew above).
         guard slab.pointee.largeCount > 0, event.slotBytes < largeSlotBytes, needed <= largeSlotBytes,
               entries <= Int(UInt16.max) else { return .tooLarge }

@@ -6,6 +6,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case partialRecords, connectionsAccepted, connectionsRejected, inputErrors, outputErrors
     case outputBatches, modifySkipped, emptyLines, connectionsTimedOut, aggregated, aggregateSkipped, aggregateRows
     case rejected, deadLettered, connectionsTooSlow, released, unrouted, modifyTooLarge
+    case maskFailed, parseREFailed, decodeFailed, convertDateFailed, convertLogLevelFailed, parseTooLarge
 
     public var name: String {
         switch self {
@@ -35,6 +36,12 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .released: "events_released"
         case .unrouted: "unrouted"
         case .modifyTooLarge: "modify_too_large"
+        case .maskFailed: "mask_failed"
+        case .parseREFailed: "parse_re_failed"
+        case .decodeFailed: "decode_failed"
+        case .convertDateFailed: "convert_date_failed"
+        case .convertLogLevelFailed: "convert_log_level_failed"
+        case .parseTooLarge: "parse_too_large"
         }
     }
 
@@ -67,6 +74,12 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .released: "Events whose processing ended (delivered, dropped, aggregated or rejected), back in the pool."
         case .unrouted: "Events no output's route matched (not written anywhere, released in order)."
         case .modifyTooLarge: "Events modify left unchanged because the change would not fit max-event-size."
+        case .maskFailed: "Events mask could not mask: not decoded objects, the field not a string, or a pattern that hit a PCRE2 limit (left unchanged)."
+        case .parseREFailed: "Events parse_re could not parse: not decoded objects, the field not a string, no match, or a PCRE2 limit (left unchanged)."
+        case .decodeFailed: "Events decode could not decode: not decoded objects, the field not a string, or a value not in the format (left unchanged)."
+        case .convertDateFailed: "Events convert_date could not convert: not decoded objects, or a value not in the from format (left unchanged)."
+        case .convertLogLevelFailed: "Events convert_log_level could not convert: not decoded objects, or an unknown level (left unchanged)."
+        case .parseTooLarge: "Events mask, parse_re, decode, convert_date or convert_log_level left unchanged because the result would not fit max-event-size."
         }
     }
 }

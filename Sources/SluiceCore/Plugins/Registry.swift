@@ -50,6 +50,11 @@ public struct Action: @unchecked Sendable {
         case discard(DiscardAction)
         case modify(ModifyAction)
         case aggregate(AggregateAction)
+        case mask(MaskAction)
+        case parseRegex(ParseRegexAction)
+        case decode(DecodeAction)
+        case convertDate(ConvertDateAction)
+        case convertLogLevel(ConvertLogLevelAction)
     }
 
     public var kind: Kind
@@ -72,6 +77,14 @@ public struct Action: @unchecked Sendable {
         ("modify", "set a field to a value", ModifyAction.parameters),
         ("aggregate", "count, sum and average a field per key; rows on interval and at stop (a sum or average that is not finite, e.g. from 1e999, is written as null; a row too large for an event slot is dropped, logged and counted in aggregate_skipped)",
          AggregateAction.parameters),
+        ("mask", "replace matches of PCRE2 patterns in a string field, or in every string value, with a text or a stable hash (mask_failed, parse_too_large)",
+         MaskAction.parameters),
+        ("parse_re", "set a field per named group of a PCRE2 pattern matched against a string field (parse_re_failed)", ParseRegexAction.parameters),
+        ("decode", "parse a string field as json, logfmt, cri or nginx_error into top-level fields (decode_failed)", DecodeAction.parameters),
+        ("convert_date", "rewrite a time field from rfc3339, rfc3164, epoch numbers or a strftime layout to rfc3339 or epoch numbers (convert_date_failed)",
+         ConvertDateAction.parameters),
+        ("convert_log_level", "rewrite a log level as a syslog severity: a number 0-7 or a lower- or upper-case name (convert_log_level_failed)",
+         ConvertLogLevelAction.parameters),
     ]
 
     /// The parameters every action takes besides its own: the condition.
@@ -86,6 +99,11 @@ public struct Action: @unchecked Sendable {
         case "discard": kind = .discard(try DiscardAction(own, maxEventBytes: maxEventBytes, hasCondition: condition != nil))
         case "modify": kind = .modify(try ModifyAction(own))
         case "aggregate": kind = .aggregate(try AggregateAction(own))
+        case "mask": kind = .mask(try MaskAction(own, maxEventBytes: maxEventBytes))
+        case "parse_re": kind = .parseRegex(try ParseRegexAction(own, maxEventBytes: maxEventBytes))
+        case "decode": kind = .decode(try DecodeAction(own, maxEventBytes: maxEventBytes))
+        case "convert_date": kind = .convertDate(try ConvertDateAction(own, maxEventBytes: maxEventBytes))
+        case "convert_log_level": kind = .convertLogLevel(try ConvertLogLevelAction(own, maxEventBytes: maxEventBytes))
         default: throw PluginArgumentError(key: nil, "unknown action '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
         return Action(kind, condition: condition)
@@ -97,6 +115,11 @@ public struct Action: @unchecked Sendable {
         switch kind {
         case .discard(let a): mine = .discard(a.forWorker())
         case .aggregate(let a): mine = .aggregate(a.forWorker())
+        case .mask(let a): mine = .mask(a.forWorker())
+        case .parseRegex(let a): mine = .parseRegex(a.forWorker())
+        case .decode(let a): mine = .decode(a.forWorker())
+        case .convertDate(let a): mine = .convertDate(a.forWorker())
+        case .convertLogLevel(let a): mine = .convertLogLevel(a.forWorker())
         default: mine = kind
         }
         return Action(mine, condition: condition?.forWorker())
@@ -113,6 +136,11 @@ public struct Action: @unchecked Sendable {
         switch kind {
         case .discard(let a): a.dispose()
         case .aggregate(let a): a.dispose()
+        case .mask(let a): a.dispose()
+        case .parseRegex(let a): a.dispose()
+        case .decode(let a): a.dispose()
+        case .convertDate(let a): a.dispose()
+        case .convertLogLevel(let a): a.dispose()
         case .jsonDecode, .modify: break
         }
     }
@@ -125,6 +153,11 @@ public struct Action: @unchecked Sendable {
         case .discard(let a): a.disposeShared()
         case .modify(let a): a.disposeShared()
         case .aggregate(let a): a.disposeShared()
+        case .mask(let a): a.disposeShared()
+        case .parseRegex(let a): a.disposeShared()
+        case .decode(let a): a.disposeShared()
+        case .convertDate(let a): a.disposeShared()
+        case .convertLogLevel(let a): a.disposeShared()
         case .jsonDecode: break
         }
     }
@@ -155,6 +188,16 @@ public struct Action: @unchecked Sendable {
             return .pass
         case .aggregate(let a):
             return a.apply(event, counters: counters, pipeline: pipeline) ? .pass : .consumed
+        case .mask(let a):
+            return a.apply(event, context: &context).verdict(failed: .maskFailed, counters: counters, pipeline: pipeline)
+        case .parseRegex(let a):
+            return a.apply(event, context: &context).verdict(failed: .parseREFailed, counters: counters, pipeline: pipeline)
+        case .decode(let a):
+            return a.apply(event, context: &context).verdict(failed: .decodeFailed, counters: counters, pipeline: pipeline)
+        case .convertDate(let a):
+            return a.apply(event, context: &context).verdict(failed: .convertDateFailed, counters: counters, pipeline: pipeline)
+        case .convertLogLevel(let a):
+            return a.apply(event, context: &context).verdict(failed: .convertLogLevelFailed, counters: counters, pipeline: pipeline)
         }
     }
 }

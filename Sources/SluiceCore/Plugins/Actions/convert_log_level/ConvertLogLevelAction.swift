@@ -1,0 +1,108 @@
+/// `convert_log_level`: rewrites a log level field in one vocabulary, the syslog severities of
+/// RFC 5424. Accepted (any case, spaces around ignored): `emergency` `emerg` `panic` (0),
+/// `alert` (1), `critical` `crit` `fatal` (2), `error` `err` (3), `warning` `warn` (4),
+/// `notice` (5), `informational` `info` (6), `debug` `trace` (7), and the numbers 0–7 as
+/// strings or JSON numbers. Written as `style=number` (a JSON number), `lower`
+/// (`emergency` `alert` `critical` `error` `warning` `notice` `informational` `debug`, file.d's
+/// names) or `upper`. An unknown level, or a value that is neither a string nor a number,
+/// is left as it is and counted (`convert_log_level_failed`).
+public struct ConvertLogLevelAction: @unchecked Sendable {
+    public enum Style: String, Sendable, CaseIterable { case number, lower, upper }
+
+    static let field = Parameter.defaulted("field", .text, default: "level", doc: "field (name or dotted path) holding the level")
+    static let style = Parameter.choice("style", default: Style.number, doc: "how the level is written: a number 0–7, or a lower- or upper-case name")
+    public static let parameters = [field.doc, style.doc]
+
+    let path: FieldPath
+    public let style: Style
+    /// The known spellings, packed (`LogLevels.table`), and per severity its JSON output.
+    let table: UnsafeMutablePointer<(UInt128, UInt8)>
+    let tableCount: Int
+    let outputs: UnsafeMutableRawPointer
+    let outputOffsets: UnsafeMutablePointer<(Int, Int)>
+    let writer: UnsafeMutablePointer<FieldWriter>?
+
+    /// Room for the rewritten top-level value (a nested level rewrites its whole object).
+    let maxEventBytes: Int
+
+    public init(_ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) {
+        self.maxEventBytes = maxEventBytes
+        try arguments.checkKnown(Self.parameters)
+        path = try FieldPath(try arguments.value(Self.field))
+        style = try arguments.value(Self.style)
+        let rows = LogLevels.table
+        table = .allocate(capacity: rows.count)
+        table.initialize(from: rows, count: rows.count)
+        tableCount = rows.count
+        var bytes: [UInt8] = []
+        outputOffsets = .allocate(capacity: 8)
+        for severity in 0..<8 {
+            let name = LogLevels.names[severity][0]
+            let json: [UInt8] = switch style {
+            case .number: Array(String(severity).utf8)
+            case .lower: JSONText.quoted(name)
+            case .upper: JSONText.quoted(name.uppercased())
+            }
+            outputOffsets[severity] = (bytes.count, json.count)
+            bytes += json
+        }
+        outputs = .allocate(byteCount: bytes.count, alignment: 1)
+        outputs.copyMemory(from: bytes, byteCount: bytes.count)
+        writer = nil
+    }
+
+    private init(_ d: ConvertLogLevelAction, writer: UnsafeMutablePointer<FieldWriter>) {
+        path = d.path
+        style = d.style
+        table = d.table
+        tableCount = d.tableCount
+        outputs = d.outputs
+        outputOffsets = d.outputOffsets
+        maxEventBytes = d.maxEventBytes
+        self.writer = writer
+    }
+
+    /// A copy with its own writer (room for one value), for one worker.
+    public func forWorker() -> ConvertLogLevelAction {
+        let w = UnsafeMutablePointer<FieldWriter>.allocate(capacity: 1)
+        w.initialize(to: FieldWriter(byteCapacity: max(maxEventBytes, 64), writeCapacity: 1))
+        return ConvertLogLevelAction(self, writer: w)
+    }
+
+    public func dispose() {
+        guard let writer else { return }
+        writer.pointee.deallocate()
+        writer.deallocate()
+    }
+
+    public func disposeShared() {
+        path.dispose()
+        table.deallocate()
+        outputs.deallocate()
+        outputOffsets.deallocate()
+    }
+
+    public func apply(_ event: Event, context: inout ActionContext) -> EditResult {
+        guard let writer else { preconditionFailure("convert_log_level runs on a worker copy (forWorker())") }
+        guard event.has(EventFlags.object) else { return .failed }
+        let prepared = FieldWriter.indexEveryMember(event, extraEntries: 0, context: &context)
+        guard prepared == .done(changed: false) else { return EditResult(prepared) }
+        let event = context.event
+        guard let field = path.locate(event) else { return .unchanged }
+        let text: UnsafeRawBufferPointer
+        switch field.kind {
+        case .string:
+            // Level names hold no escapes worth decoding: an escaped one is simply unknown.
+            text = UnsafeRawBufferPointer(rebasing: field.value.dropFirst().dropLast())
+        case .number: text = field.value
+        default: return .failed
+        }
+        guard let severity = LogLevels.severity(of: text, table: table, count: tableCount) else { return .failed }
+        let (offset, count) = outputOffsets[severity]
+        let json = UnsafeRawBufferPointer(start: outputs + offset, count: count)
+        if field.value.count == count && Event.sameBytes(field.value.baseAddress!, json.baseAddress!, count) { return .unchanged }
+        writer.pointee.reset()
+        writer.pointee.replaceRaw(field, in: event, with: json, kind: style == .number ? .number : .string)
+        return EditResult(writer.pointee.apply(event, context: &context))
+    }
+}

@@ -1,0 +1,115 @@
+/// `decode`: parses a string field in a format (`DecodeFormat`) and sets top-level fields,
+/// named `prefix` + the decoded name, from it; existing fields of those names are replaced.
+/// `json`: the members of an object held in a string; `logfmt`: `key=value` pairs; `cri`: the
+/// CRI container log line; `nginx_error`: nginx's error log line (see `Decoders`). The field
+/// decoded is removed unless `keep-origin=true` (or a decoded field took its name); a nested
+/// one is kept.
+///
+/// A value not in the format, with more than `max-fields` fields, a field that is not a
+/// string, or an event that is not a decoded object is left as it is and counted
+/// (`decode_failed`); a result that would not fit `--max-event-size` too (`parse_too_large`).
+public struct DecodeAction: @unchecked Sendable {
+    static let defaultMaxFields = 256
+
+    static let field = Parameter.required("field", .text, doc: "string field (name or dotted path) to decode")
+    static let format = Parameter.choice("format", default: DecodeFormat.json, doc: "what the field holds")
+    static let prefix = Parameter.defaulted("prefix", .text, default: "", doc: "text put before each decoded name")
+    static let keepOrigin = Parameter.bool("keep-origin", default: false, doc: "keep the decoded field (by default it is removed)")
+    static let maxFields = Parameter.int("max-fields", default: defaultMaxFields, range: 1...FieldWriter.indexLimit,
+                                         doc: "most fields one value may decode into; a value with more is left and counted")
+    static let nginxCustomFields = Parameter.bool("nginx-with-custom-fields", default: false,
+                                                  doc: "nginx_error: also decode the client, server, request, … fields after the message")
+    public static let parameters = [field.doc, format.doc, prefix.doc, keepOrigin.doc, maxFields.doc, nginxCustomFields.doc]
+
+    let path: FieldPath
+    public let format: DecodeFormat
+    let prefix: UnsafeMutableRawBufferPointer
+    let prefixCount: Int
+    let keepsOrigin: Bool
+    let fieldLimit: Int
+    let customFields: Bool
+    let maxEventBytes: Int
+    let scratch: UnsafeMutablePointer<Scratch>?
+
+    struct Scratch {
+        let unescaped: UnsafeMutableRawPointer
+        let values: UnsafeMutableRawPointer
+        let entries: UnsafeMutablePointer<FieldEntry>
+        var writer: FieldWriter
+    }
+
+    public init(_ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) {
+        try arguments.checkKnown(Self.parameters)
+        path = try FieldPath(try arguments.value(Self.field))
+        format = try arguments.value(Self.format)
+        let prefixText = Array(try arguments.value(Self.prefix).utf8)
+        prefix = .allocate(byteCount: max(prefixText.count, 1), alignment: 1)
+        prefix.copyBytes(from: prefixText)
+        prefixCount = prefixText.count
+        keepsOrigin = try arguments.value(Self.keepOrigin)
+        fieldLimit = try arguments.value(Self.maxFields)
+        customFields = try arguments.value(Self.nginxCustomFields)
+        if customFields && format != .nginxError {
+            throw PluginArgumentError(key: "nginx-with-custom-fields", "only format=nginx_error has custom fields")
+        }
+        self.maxEventBytes = maxEventBytes
+        scratch = nil
+    }
+
+    private init(_ d: DecodeAction, scratch: UnsafeMutablePointer<Scratch>) {
+        path = d.path
+        format = d.format
+        prefix = d.prefix
+        prefixCount = d.prefixCount
+        keepsOrigin = d.keepsOrigin
+        fieldLimit = d.fieldLimit
+        customFields = d.customFields
+        maxEventBytes = d.maxEventBytes
+        self.scratch = scratch
+    }
+
+    public func forWorker() -> DecodeAction {
+        let bytes = max(maxEventBytes, 64)
+        let s = UnsafeMutablePointer<Scratch>.allocate(capacity: 1)
+        s.initialize(to: Scratch(unescaped: .allocate(byteCount: bytes, alignment: 8), values: .allocate(byteCount: bytes, alignment: 8),
+                                 entries: .allocate(capacity: fieldLimit),
+                                 writer: FieldWriter(byteCapacity: bytes, writeCapacity: fieldLimit)))
+        return DecodeAction(self, scratch: s)
+    }
+
+    public func dispose() {
+        guard let s = scratch else { return }
+        s.pointee.unescaped.deallocate()
+        s.pointee.values.deallocate()
+        s.pointee.entries.deallocate()
+        s.pointee.writer.deallocate()
+        s.deallocate()
+    }
+
+    public func disposeShared() {
+        path.dispose()
+        prefix.deallocate()
+    }
+
+    public func apply(_ event: Event, context: inout ActionContext) -> EditResult {
+        guard let s = scratch else { preconditionFailure("decode runs on a worker copy (forWorker())") }
+        guard event.has(EventFlags.object) else { return .failed }
+        let prepared = FieldWriter.indexEveryMember(event, extraEntries: 0, context: &context)
+        guard prepared == .done(changed: false) else { return EditResult(prepared) }
+        let event = context.event
+        guard let field = path.locate(event) else { return .unchanged }
+        guard field.kind == .string else { return .failed }
+        let text = plainText(ofString: field.value, scratch: s.pointee.unescaped, capacity: maxEventBytes)
+        s.pointee.writer.reset()
+        let target = DecodeTarget(prefix: UnsafeRawBufferPointer(start: prefix.baseAddress, count: prefixCount), scratch: s.pointee.values,
+                                  capacity: maxEventBytes, entries: s.pointee.entries, fieldCapacity: fieldLimit,
+                                  nginxCustomFields: customFields)
+        guard Decoders.decode(format, text, into: &s.pointee.writer, target), !s.pointee.writer.tooManyWrites else { return .failed }
+        let isTopLevel = field.range == 0..<event.value(field.top).count
+        let result = EditResult(s.pointee.writer.apply(event, context: &context))
+        if result == .changed && !keepsOrigin && isTopLevel && !s.pointee.writer.wrote(field.top) {
+            FieldWriter.remove(field.top, from: context.event)
+        }
+        return result
+    }
+}

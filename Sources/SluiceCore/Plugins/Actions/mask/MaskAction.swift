@@ -1,0 +1,144 @@
+/// `mask`: replaces every match of one or more PCRE2 patterns in a string field, or in every
+/// string value of the event (top level and nested, keys excepted) when no field is given, with
+/// a fixed text (`*****`) or with a stable hash of the match (`hash=true`: 16 hex digits of
+/// FNV-1a, equal values give equal hashes). Patterns apply in the order given, each to what the
+/// previous one left. Escaped JSON strings are unescaped before matching and the result escaped
+/// again.
+///
+/// Events that are not decoded JSON objects, a field that is not a string, and a search PCRE2
+/// gives up on (a match or JIT stack limit) leave the event unchanged and are counted
+/// (`mask_failed`); a result that would not fit `--max-event-size` too (`parse_too_large`).
+public struct MaskAction: @unchecked Sendable {
+    static let field = Parameter.optional("field", .text, doc: "field (name or dotted path) to mask; without it, every string value of the event")
+    static let pattern = Parameter.repeatable("pattern", .text, required: true, doc: "PCRE2 pattern whose matches are replaced (repeat for several, applied in order)")
+    static let replace = Parameter.defaulted("replace", .text, default: "*****", doc: "text that replaces each match")
+    static let hash = Parameter.bool("hash", default: false, doc: "replace each match with 16 hex digits of its FNV-1a hash instead (stable, not secret)")
+    public static let parameters = [field.doc, pattern.doc, replace.doc, hash.doc]
+
+    let path: FieldPath?
+    let regexes: [PCRERegex]
+    let replacement: UnsafeMutableRawBufferPointer
+    let hashes: Bool
+    let maxEventBytes: Int
+    /// This copy's matchers and buffers (nil on the definition: `forWorker()` makes them).
+    let scratch: UnsafeMutablePointer<Scratch>?
+
+    /// One worker's matchers and buffers (`maxEventBytes` each: a value or result larger than
+    /// that could not be in an event).
+    struct Scratch {
+        let matchers: UnsafeMutablePointer<Unmanaged<RegexMatcher>>
+        let unescaped: UnsafeMutableRawPointer
+        let first: UnsafeMutableRawPointer
+        let second: UnsafeMutableRawPointer
+        let json: UnsafeMutableRawPointer
+        var writer: FieldWriter
+    }
+
+    public init(_ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) {
+        try arguments.checkKnown(Self.parameters)
+        let fieldText = try arguments.value(Self.field)
+        var compiled: [PCRERegex] = []
+        for text in try arguments.value(Self.pattern) {
+            do { compiled.append(try PCRERegex.compile(text)) } catch {
+                throw PluginArgumentError(key: "pattern", "'\(text)': \(error)")
+            }
+        }
+        let text = try arguments.value(Self.replace)
+        hashes = try arguments.value(Self.hash)
+        if hashes && arguments.string("replace") != nil {
+            throw PluginArgumentError(key: "replace", "mask takes replace= or hash=true, not both")
+        }
+        path = try fieldText.map { t throws(PluginArgumentError) in try FieldPath(t) }
+        regexes = compiled
+        replacement = .allocate(byteCount: max(text.utf8.count, 1), alignment: 1)
+        replacement.copyBytes(from: Array(text.utf8))
+        self.maxEventBytes = maxEventBytes
+        scratch = nil
+    }
+
+    private init(_ definition: MaskAction, scratch: UnsafeMutablePointer<Scratch>) {
+        path = definition.path
+        regexes = definition.regexes
+        replacement = definition.replacement
+        hashes = definition.hashes
+        maxEventBytes = definition.maxEventBytes
+        self.scratch = scratch
+    }
+
+    /// A copy with its own matchers and buffers, for one worker.
+    public func forWorker() -> MaskAction {
+        let matchers = UnsafeMutablePointer<Unmanaged<RegexMatcher>>.allocate(capacity: regexes.count)
+        for (i, r) in regexes.enumerated() { (matchers + i).initialize(to: .passRetained(RegexMatcher(r))) }
+        let bytes = max(maxEventBytes, 1)
+        let s = UnsafeMutablePointer<Scratch>.allocate(capacity: 1)
+        s.initialize(to: Scratch(matchers: matchers, unescaped: .allocate(byteCount: bytes, alignment: 8),
+                                 first: .allocate(byteCount: bytes, alignment: 8), second: .allocate(byteCount: bytes, alignment: 8),
+                                 json: .allocate(byteCount: bytes, alignment: 8),
+                                 writer: FieldWriter(byteCapacity: bytes, writeCapacity: FieldWriter.indexLimit)))
+        return MaskAction(self, scratch: s)
+    }
+
+    /// Frees a worker copy's matchers and buffers.
+    public func dispose() {
+        guard let s = scratch else { return }
+        for i in 0..<regexes.count { s.pointee.matchers[i].release() }
+        s.pointee.matchers.deallocate()
+        s.pointee.unescaped.deallocate()
+        s.pointee.first.deallocate()
+        s.pointee.second.deallocate()
+        s.pointee.json.deallocate()
+        s.pointee.writer.deallocate()
+        s.deallocate()
+    }
+
+    /// Frees what every copy shares.
+    public func disposeShared() {
+        replacement.deallocate()
+        path?.dispose()
+    }
+
+    public func apply(_ event: Event, context: inout ActionContext) -> EditResult {
+        guard let s = scratch else { preconditionFailure("mask runs on a worker copy (forWorker())") }
+        guard event.has(EventFlags.object) else { return .failed }
+        let prepared = FieldWriter.indexEveryMember(event, extraEntries: 0, context: &context)
+        guard prepared == .done(changed: false) else { return EditResult(prepared) }
+        let event = context.event
+        let masker = Masker(matchers: s.pointee.matchers, matcherCount: regexes.count,
+                            replacement: UnsafeRawBufferPointer(replacement), hashes: hashes)
+        let buffers = (s.pointee.first, s.pointee.second)
+        s.pointee.writer.reset()
+        if let path {
+            guard let field = path.locate(event) else { return .unchanged }
+            guard field.kind == .string else { return .failed }
+            let plain = plainText(ofString: field.value, scratch: s.pointee.unescaped, capacity: maxEventBytes)
+            switch masker.mask(plain, buffers: buffers, capacity: maxEventBytes) {
+            case .unchanged: return .unchanged
+            case .failed: return .failed
+            case .overflow: return .tooLarge
+            case .masked(let masked): s.pointee.writer.replaceString(field, in: event, with: masked)
+            }
+        } else {
+            let walker = JSONStringMasker(masker: masker, scratch: s.pointee.unescaped, buffers: buffers, capacity: maxEventBytes)
+            for i in 0..<event.fieldCount {
+                let kind = event.fields[i].kind
+                if kind == .string {
+                    let plain = plainText(ofString: event.value(i), scratch: s.pointee.unescaped, capacity: maxEventBytes)
+                    switch masker.mask(plain, buffers: buffers, capacity: maxEventBytes) {
+                    case .unchanged: continue
+                    case .failed: return .failed
+                    case .overflow: return .tooLarge
+                    case .masked(let masked): s.pointee.writer.replaceString(at: i, value: masked)
+                    }
+                } else if kind == .object || kind == .array {
+                    switch walker.mask(event.value(i), into: s.pointee.json, capacity: maxEventBytes) {
+                    case .unchanged: continue
+                    case .failed: return .failed
+                    case .overflow: return .tooLarge
+                    case .masked(let masked): s.pointee.writer.replaceRaw(at: i, json: masked, kind: kind)
+                    }
+                }
+            }
+        }
+        return EditResult(s.pointee.writer.apply(event, context: &context))
+    }
+}

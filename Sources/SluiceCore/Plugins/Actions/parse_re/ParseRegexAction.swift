@@ -1,0 +1,116 @@
+/// `parse_re`: matches a PCRE2 pattern against a string field and sets a top-level field per
+/// named capture group (`(?<name>…)`), named `prefix` + the group's name, to the captured text
+/// (a string). Groups that took no part in the match set nothing; existing fields of those
+/// names are replaced.
+///
+/// No match, a field that is not a string, an event that is not a decoded object, or a search
+/// PCRE2 gave up on leaves the event unchanged and is counted (`parse_re_failed`); a result that
+/// would not fit `--max-event-size` too (`parse_too_large`). A missing field passes uncounted.
+public struct ParseRegexAction: @unchecked Sendable {
+    static let field = Parameter.defaulted("field", .text, default: "log", doc: "string field (name or dotted path) to match")
+    static let pattern = Parameter.required("pattern", .text, doc: "PCRE2 pattern; each named group (?<name>...) becomes a field")
+    static let prefix = Parameter.defaulted("prefix", .text, default: "", doc: "text put before each group's name")
+    public static let parameters = [field.doc, pattern.doc, prefix.doc]
+
+    let path: FieldPath
+    let regex: PCRERegex
+    /// Group numbers, and their names back to back (plain UTF-8).
+    let groups: UnsafeMutablePointer<(number: Int, offset: Int, length: Int)>
+    let groupCount: Int
+    let names: UnsafeMutableRawBufferPointer
+    let prefix: UnsafeMutableRawBufferPointer
+    let maxEventBytes: Int
+    let scratch: UnsafeMutablePointer<Scratch>?
+
+    struct Scratch {
+        let matcher: Unmanaged<RegexMatcher>
+        let unescaped: UnsafeMutableRawPointer
+        var writer: FieldWriter
+    }
+
+    public init(_ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) {
+        try arguments.checkKnown(Self.parameters)
+        path = try FieldPath(try arguments.value(Self.field))
+        let text = try arguments.value(Self.pattern)
+        do { regex = try PCRERegex.compile(text) } catch { throw PluginArgumentError(key: "pattern", "'\(text)': \(error)") }
+        let named = regex.namedGroups.sorted { $0.number < $1.number }
+        guard !named.isEmpty else {
+            throw PluginArgumentError(key: "pattern", "'\(text)' has no named group: name what to keep, as in (?<status>\\d+)")
+        }
+        groupCount = named.count
+        groups = .allocate(capacity: named.count)
+        var bytes: [UInt8] = []
+        for (i, g) in named.enumerated() {
+            groups[i] = (g.number, bytes.count, g.name.utf8.count)
+            bytes += g.name.utf8
+        }
+        names = .allocate(byteCount: max(bytes.count, 1), alignment: 1)
+        names.copyBytes(from: bytes)
+        let prefixText = Array(try arguments.value(Self.prefix).utf8)
+        prefix = .allocate(byteCount: max(prefixText.count, 1), alignment: 1)
+        prefix.copyBytes(from: prefixText)
+        prefixCount = prefixText.count
+        self.maxEventBytes = maxEventBytes
+        scratch = nil
+    }
+
+    let prefixCount: Int
+
+    private init(_ d: ParseRegexAction, scratch: UnsafeMutablePointer<Scratch>) {
+        path = d.path
+        regex = d.regex
+        groups = d.groups
+        groupCount = d.groupCount
+        names = d.names
+        prefix = d.prefix
+        prefixCount = d.prefixCount
+        maxEventBytes = d.maxEventBytes
+        self.scratch = scratch
+    }
+
+    public func forWorker() -> ParseRegexAction {
+        let bytes = max(maxEventBytes, 64)
+        let s = UnsafeMutablePointer<Scratch>.allocate(capacity: 1)
+        s.initialize(to: Scratch(matcher: .passRetained(RegexMatcher(regex)), unescaped: .allocate(byteCount: bytes, alignment: 8),
+                                 writer: FieldWriter(byteCapacity: bytes, writeCapacity: groupCount)))
+        return ParseRegexAction(self, scratch: s)
+    }
+
+    public func dispose() {
+        guard let s = scratch else { return }
+        s.pointee.matcher.release()
+        s.pointee.unescaped.deallocate()
+        s.pointee.writer.deallocate()
+        s.deallocate()
+    }
+
+    public func disposeShared() {
+        path.dispose()
+        groups.deallocate()
+        names.deallocate()
+        prefix.deallocate()
+    }
+
+    public func apply(_ event: Event, context: inout ActionContext) -> EditResult {
+        guard let s = scratch else { preconditionFailure("parse_re runs on a worker copy (forWorker())") }
+        guard event.has(EventFlags.object) else { return .failed }
+        let prepared = FieldWriter.indexEveryMember(event, extraEntries: groupCount, context: &context)
+        guard prepared == .done(changed: false) else { return EditResult(prepared) }
+        let event = context.event
+        guard let field = path.locate(event) else { return .unchanged }
+        guard field.kind == .string else { return .failed }
+        let text = plainText(ofString: field.value, scratch: s.pointee.unescaped, capacity: maxEventBytes)
+        let matcher = s.pointee.matcher
+        guard matcher._withUnsafeGuaranteedRef({ $0.match(text) }) == .matched else { return .failed }
+        s.pointee.writer.reset()
+        let prefixBytes = UnsafeRawBufferPointer(start: prefix.baseAddress, count: prefixCount)
+        for g in 0..<groupCount {
+            let group = groups[g]
+            guard let range = matcher._withUnsafeGuaranteedRef({ $0.capture(group.number) }) else { continue }
+            s.pointee.writer.setString(prefix: prefixBytes,
+                                       key: UnsafeRawBufferPointer(start: names.baseAddress! + group.offset, count: group.length),
+                                       value: UnsafeRawBufferPointer(rebasing: text[range]))
+        }
+        return EditResult(s.pointee.writer.apply(event, context: &context))
+    }
+}
