@@ -35,7 +35,8 @@ public struct ConvertDateAction: @unchecked Sendable {
     let layout: LayoutParser
     let names: UnsafeMutablePointer<UInt32>
     let maxEventBytes: Int
-    let writer: UnsafeMutablePointer<FieldWriter>?
+    /// This worker's editor (nil on the definition).
+    let editor: EventEditor?
 
     public init(_ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -67,10 +68,10 @@ public struct ConvertDateAction: @unchecked Sendable {
         names = .allocate(capacity: 19)
         names.initialize(from: LayoutParser.monthNames + LayoutParser.dayNames, count: 19)
         self.maxEventBytes = maxEventBytes
-        writer = nil
+        editor = nil
     }
 
-    private init(_ d: ConvertDateAction, writer: UnsafeMutablePointer<FieldWriter>) {
+    private init(_ d: ConvertDateAction, editor: EventEditor) {
         path = d.path
         source = d.source
         target = d.target
@@ -79,19 +80,15 @@ public struct ConvertDateAction: @unchecked Sendable {
         layout = d.layout
         names = d.names
         maxEventBytes = d.maxEventBytes
-        self.writer = writer
+        self.editor = editor
     }
 
     public func forWorker() -> ConvertDateAction {
-        let w = UnsafeMutablePointer<FieldWriter>.allocate(capacity: 1)
-        w.initialize(to: FieldWriter(byteCapacity: max(maxEventBytes, 64), writeCapacity: 1))
-        return ConvertDateAction(self, writer: w)
+        ConvertDateAction(self, editor: EventEditor(maxEventBytes: maxEventBytes))
     }
 
     public func dispose() {
-        guard let writer else { return }
-        writer.pointee.deallocate()
-        writer.deallocate()
+        editor?.dispose()
     }
 
     public func disposeShared() {
@@ -120,16 +117,13 @@ public struct ConvertDateAction: @unchecked Sendable {
     }
 
     public func apply(_ event: Event, context: inout ActionContext) -> EditResult {
-        guard let writer else { preconditionFailure("convert_date runs on a worker copy (forWorker())") }
+        guard let editor else { preconditionFailure("convert_date runs on a worker copy (forWorker())") }
         guard event.has(EventFlags.object) else { return .failed }
-        let prepared = FieldWriter.indexEveryMember(event, extraEntries: 0, context: &context)
-        guard prepared == .done(changed: false) else { return EditResult(prepared) }
-        let event = context.event
-        guard let field = path.locate(event) else { return .unchanged }
+        guard let (value, kind) = EventEditor.lookup(event, path) else { return .unchanged }
         let text: UnsafeRawBufferPointer
-        switch field.kind {
-        case .string: text = UnsafeRawBufferPointer(rebasing: field.value.dropFirst().dropLast())
-        case .number: text = field.value
+        switch kind {
+        case .string: text = UnsafeRawBufferPointer(rebasing: value.dropFirst().dropLast())
+        case .number: text = value
         default: return .failed
         }
         let received = Int64(event.header.pointee.receivedNanos / 1_000_000_000)
@@ -139,10 +133,8 @@ public struct ConvertDateAction: @unchecked Sendable {
         return withUnsafeMutableBytes(of: &buffer) { out in
             guard let n = format(instant, into: out.baseAddress!) else { return .failed }
             let json = UnsafeRawBufferPointer(start: out.baseAddress!, count: n)
-            if field.value.count == n && Event.sameBytes(field.value.baseAddress!, json.baseAddress!, n) { return .unchanged }
-            writer.pointee.reset()
-            writer.pointee.replaceRaw(field, in: event, with: json, kind: target == .rfc3339 ? .string : .number)
-            return EditResult(writer.pointee.apply(event, context: &context))
+            if value.count == n && Event.sameBytes(value.baseAddress!, json.baseAddress!, n) { return .unchanged }
+            return EditResult(editor.set(path, to: json, kind: target == .rfc3339 ? .string : .number, context: &context))
         }
     }
 }

@@ -20,7 +20,8 @@ public struct ConvertLogLevelAction: @unchecked Sendable {
     let tableCount: Int
     let outputs: UnsafeMutableRawPointer
     let outputOffsets: UnsafeMutablePointer<(Int, Int)>
-    let writer: UnsafeMutablePointer<FieldWriter>?
+    /// This worker's editor (nil on the definition).
+    let editor: EventEditor?
 
     /// Room for the rewritten top-level value (a nested level rewrites its whole object).
     let maxEventBytes: Int
@@ -48,10 +49,10 @@ public struct ConvertLogLevelAction: @unchecked Sendable {
         }
         outputs = .allocate(byteCount: bytes.count, alignment: 1)
         outputs.copyMemory(from: bytes, byteCount: bytes.count)
-        writer = nil
+        editor = nil
     }
 
-    private init(_ d: ConvertLogLevelAction, writer: UnsafeMutablePointer<FieldWriter>) {
+    private init(_ d: ConvertLogLevelAction, editor: EventEditor) {
         path = d.path
         style = d.style
         table = d.table
@@ -59,20 +60,16 @@ public struct ConvertLogLevelAction: @unchecked Sendable {
         outputs = d.outputs
         outputOffsets = d.outputOffsets
         maxEventBytes = d.maxEventBytes
-        self.writer = writer
+        self.editor = editor
     }
 
-    /// A copy with its own writer (room for one value), for one worker.
+    /// A copy with its own editor, for one worker.
     public func forWorker() -> ConvertLogLevelAction {
-        let w = UnsafeMutablePointer<FieldWriter>.allocate(capacity: 1)
-        w.initialize(to: FieldWriter(byteCapacity: max(maxEventBytes, 64), writeCapacity: 1))
-        return ConvertLogLevelAction(self, writer: w)
+        ConvertLogLevelAction(self, editor: EventEditor(maxEventBytes: maxEventBytes))
     }
 
     public func dispose() {
-        guard let writer else { return }
-        writer.pointee.deallocate()
-        writer.deallocate()
+        editor?.dispose()
     }
 
     public func disposeShared() {
@@ -83,26 +80,21 @@ public struct ConvertLogLevelAction: @unchecked Sendable {
     }
 
     public func apply(_ event: Event, context: inout ActionContext) -> EditResult {
-        guard let writer else { preconditionFailure("convert_log_level runs on a worker copy (forWorker())") }
+        guard let editor else { preconditionFailure("convert_log_level runs on a worker copy (forWorker())") }
         guard event.has(EventFlags.object) else { return .failed }
-        let prepared = FieldWriter.indexEveryMember(event, extraEntries: 0, context: &context)
-        guard prepared == .done(changed: false) else { return EditResult(prepared) }
-        let event = context.event
-        guard let field = path.locate(event) else { return .unchanged }
+        guard let (value, kind) = EventEditor.lookup(event, path) else { return .unchanged }
         let text: UnsafeRawBufferPointer
-        switch field.kind {
+        switch kind {
         case .string:
             // Level names hold no escapes worth decoding: an escaped one is simply unknown.
-            text = UnsafeRawBufferPointer(rebasing: field.value.dropFirst().dropLast())
-        case .number: text = field.value
+            text = UnsafeRawBufferPointer(rebasing: value.dropFirst().dropLast())
+        case .number: text = value
         default: return .failed
         }
         guard let severity = LogLevels.severity(of: text, table: table, count: tableCount) else { return .failed }
         let (offset, count) = outputOffsets[severity]
         let json = UnsafeRawBufferPointer(start: outputs + offset, count: count)
-        if field.value.count == count && Event.sameBytes(field.value.baseAddress!, json.baseAddress!, count) { return .unchanged }
-        writer.pointee.reset()
-        writer.pointee.replaceRaw(field, in: event, with: json, kind: style == .number ? .number : .string)
-        return EditResult(writer.pointee.apply(event, context: &context))
+        if value.count == count && Event.sameBytes(value.baseAddress!, json.baseAddress!, count) { return .unchanged }
+        return EditResult(editor.set(path, to: json, kind: style == .number ? .number : .string, context: &context))
     }
 }

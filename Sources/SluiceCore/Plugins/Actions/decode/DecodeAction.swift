@@ -15,7 +15,7 @@ public struct DecodeAction: @unchecked Sendable {
     static let format = Parameter.choice("format", default: DecodeFormat.json, doc: "what the field holds")
     static let prefix = Parameter.defaulted("prefix", .text, default: "", doc: "text put before each decoded name")
     static let keepOrigin = Parameter.bool("keep-origin", default: false, doc: "keep the decoded field (by default it is removed)")
-    static let maxFields = Parameter.int("max-fields", default: defaultMaxFields, range: 1...FieldWriter.indexLimit,
+    static let maxFields = Parameter.int("max-fields", default: defaultMaxFields, range: 1...FieldBatch.indexLimit,
                                          doc: "most fields one value may decode into; a value with more is left and counted")
     static let nginxCustomFields = Parameter.bool("nginx-with-custom-fields", default: false,
                                                   doc: "nginx_error: also decode the client, server, request, … fields after the message")
@@ -29,13 +29,17 @@ public struct DecodeAction: @unchecked Sendable {
     let fieldLimit: Int
     let customFields: Bool
     let maxEventBytes: Int
+    /// The first component of `field`, escaped as a key: a decoded field of that name
+    /// replaces the origin, which is then not removed.
+    let escapedOriginTop: UnsafeRawBufferPointer
     let scratch: UnsafeMutablePointer<Scratch>?
 
     struct Scratch {
         let unescaped: UnsafeMutableRawPointer
         let values: UnsafeMutableRawPointer
         let entries: UnsafeMutablePointer<FieldEntry>
-        var writer: FieldWriter
+        var batch: FieldBatch
+        let editor: EventEditor
     }
 
     public init(_ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) {
@@ -53,6 +57,10 @@ public struct DecodeAction: @unchecked Sendable {
             throw PluginArgumentError(key: "nginx-with-custom-fields", "only format=nginx_error has custom fields")
         }
         self.maxEventBytes = maxEventBytes
+        let top = Array(JSONText.quoted(String(decoding: path.component(0), as: UTF8.self)).dropFirst().dropLast())
+        let topBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(top.count, 1), alignment: 1)
+        topBytes.copyBytes(from: top)
+        escapedOriginTop = UnsafeRawBufferPointer(start: topBytes.baseAddress, count: top.count)
         scratch = nil
     }
 
@@ -65,6 +73,7 @@ public struct DecodeAction: @unchecked Sendable {
         fieldLimit = d.fieldLimit
         customFields = d.customFields
         maxEventBytes = d.maxEventBytes
+        escapedOriginTop = d.escapedOriginTop
         self.scratch = scratch
     }
 
@@ -73,7 +82,8 @@ public struct DecodeAction: @unchecked Sendable {
         let s = UnsafeMutablePointer<Scratch>.allocate(capacity: 1)
         s.initialize(to: Scratch(unescaped: .allocate(byteCount: bytes, alignment: 8), values: .allocate(byteCount: bytes, alignment: 8),
                                  entries: .allocate(capacity: fieldLimit),
-                                 writer: FieldWriter(byteCapacity: bytes, writeCapacity: fieldLimit)))
+                                 batch: FieldBatch(byteCapacity: bytes, fieldCapacity: fieldLimit),
+                                 editor: EventEditor(maxEventBytes: maxEventBytes)))
         return DecodeAction(self, scratch: s)
     }
 
@@ -82,33 +92,34 @@ public struct DecodeAction: @unchecked Sendable {
         s.pointee.unescaped.deallocate()
         s.pointee.values.deallocate()
         s.pointee.entries.deallocate()
-        s.pointee.writer.deallocate()
+        s.pointee.batch.deallocate()
+        s.pointee.editor.dispose()
         s.deallocate()
     }
 
     public func disposeShared() {
         path.dispose()
         prefix.deallocate()
+        escapedOriginTop.deallocate()
     }
 
     public func apply(_ event: Event, context: inout ActionContext) -> EditResult {
         guard let s = scratch else { preconditionFailure("decode runs on a worker copy (forWorker())") }
         guard event.has(EventFlags.object) else { return .failed }
-        let prepared = FieldWriter.indexEveryMember(event, extraEntries: 0, context: &context)
-        guard prepared == .done(changed: false) else { return EditResult(prepared) }
-        let event = context.event
-        guard let field = path.locate(event) else { return .unchanged }
-        guard field.kind == .string else { return .failed }
-        let text = plainText(ofString: field.value, scratch: s.pointee.unescaped, capacity: maxEventBytes)
-        s.pointee.writer.reset()
+        guard let (value, kind) = EventEditor.lookup(event, path) else { return .unchanged }
+        guard kind == .string else { return .failed }
+        let text = plainText(ofString: value, scratch: s.pointee.unescaped, capacity: maxEventBytes)
+        s.pointee.batch.reset()
         let target = DecodeTarget(prefix: UnsafeRawBufferPointer(start: prefix.baseAddress, count: prefixCount), scratch: s.pointee.values,
                                   capacity: maxEventBytes, entries: s.pointee.entries, fieldCapacity: fieldLimit,
                                   nginxCustomFields: customFields)
-        guard Decoders.decode(format, text, into: &s.pointee.writer, target), !s.pointee.writer.tooManyWrites else { return .failed }
-        let isTopLevel = field.range == 0..<event.value(field.top).count
-        let result = EditResult(s.pointee.writer.apply(event, context: &context))
-        if result == .changed && !keepsOrigin && isTopLevel && !s.pointee.writer.wrote(field.top) {
-            FieldWriter.remove(field.top, from: context.event)
+        guard Decoders.decode(format, text, into: &s.pointee.batch, target), !s.pointee.batch.tooManyFields else { return .failed }
+        let result = EditResult(s.pointee.batch.apply(with: s.pointee.editor, context: &context))
+        guard result == .changed, !keepsOrigin, !s.pointee.batch.contains(escapedKey: escapedOriginTop) else { return result }
+        // A decoded field of the same name took the origin's place: nothing to remove then.
+        switch s.pointee.editor.remove(path, context: &context) {
+        case .wait: return .waitForRoom  // a rerun decodes again into the same fields, then removes
+        default: return .changed
         }
         return result
     }

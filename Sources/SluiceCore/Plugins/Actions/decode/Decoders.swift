@@ -23,7 +23,7 @@ struct DecodeTarget {
 enum Decoders {
     /// Parses plain `text` in `format` into fields; false when it is not in that format (the
     /// writer may hold part of the fields then: the caller discards them).
-    static func decode(_ format: DecodeFormat, _ text: UnsafeRawBufferPointer, into writer: inout FieldWriter, _ target: DecodeTarget) -> Bool {
+    static func decode(_ format: DecodeFormat, _ text: UnsafeRawBufferPointer, into writer: inout FieldBatch, _ target: DecodeTarget) -> Bool {
         switch format {
         case .json: json(text, into: &writer, target)
         case .logfmt: logfmt(text, into: &writer, target)
@@ -41,7 +41,7 @@ enum Decoders {
     // MARK: json
 
     /// A JSON object: each member becomes a field, its value kept as it is.
-    static func json(_ text: UnsafeRawBufferPointer, into writer: inout FieldWriter, _ t: DecodeTarget) -> Bool {
+    static func json(_ text: UnsafeRawBufferPointer, into writer: inout FieldBatch, _ t: DecodeTarget) -> Bool {
         guard case .valid(let count, let truncated) = JSONScanner.scan(text, fields: t.entries, fieldCapacity: t.fieldCapacity),
               !truncated, JSONDecodeAction.isObject(text) else { return false }
         let base = text.baseAddress!
@@ -58,7 +58,7 @@ enum Decoders {
 
     /// `key=value key2="quoted \"value\"" flag`: values are strings (`\"`, `\\`, `\n`, `\t`,
     /// `\r` unescaped in quoted ones), a bare key is `true`. Needs at least one `key=value`.
-    static func logfmt(_ text: UnsafeRawBufferPointer, into writer: inout FieldWriter, _ t: DecodeTarget) -> Bool {
+    static func logfmt(_ text: UnsafeRawBufferPointer, into writer: inout FieldBatch, _ t: DecodeTarget) -> Bool {
         let n = text.count
         var i = 0
         var pairs = 0
@@ -121,7 +121,7 @@ enum Decoders {
     /// The CRI container log line `TIME STREAM TAGS LOG` (`2024-01-02T03:04:05.123Z stdout F
     /// text`): fields `time`, `stream` (stdout or stderr), `log`, and `partial: true` when the
     /// tags say P (a line the runtime split; `join` puts them together).
-    static func cri(_ text: UnsafeRawBufferPointer, into writer: inout FieldWriter, _ t: DecodeTarget) -> Bool {
+    static func cri(_ text: UnsafeRawBufferPointer, into writer: inout FieldBatch, _ t: DecodeTarget) -> Bool {
         let n = text.count
         @inline(__always) func word(_ i: inout Int) -> Range<Int>? {
             let start = i
@@ -159,7 +159,7 @@ enum Decoders {
     /// `level`, `pid`, `tid`, `cid` (when the `*N` is there) and `message`, all strings, as
     /// file.d's decoder. With `nginxCustomFields`, the `, client: …, server: …, request: "…"`
     /// tail of the message becomes fields too (quotes dropped).
-    static func nginxError(_ text: UnsafeRawBufferPointer, into writer: inout FieldWriter, _ t: DecodeTarget) -> Bool {
+    static func nginxError(_ text: UnsafeRawBufferPointer, into writer: inout FieldBatch, _ t: DecodeTarget) -> Bool {
         let n = text.count
         // `YYYY/MM/DD HH:MM:SS ` is 20 bytes.
         guard n >= 20 else { return false }
@@ -212,7 +212,7 @@ enum Decoders {
     }
 
     /// `key: value, key: "quoted value", …` after an nginx error message.
-    static func nginxFields(_ text: UnsafeRawBufferPointer, into writer: inout FieldWriter, _ t: DecodeTarget) {
+    static func nginxFields(_ text: UnsafeRawBufferPointer, into writer: inout FieldBatch, _ t: DecodeTarget) {
         let n = text.count
         var i = 0
         while i < n {

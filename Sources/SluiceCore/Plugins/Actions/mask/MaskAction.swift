@@ -31,7 +31,8 @@ public struct MaskAction: @unchecked Sendable {
         let first: UnsafeMutableRawPointer
         let second: UnsafeMutableRawPointer
         let json: UnsafeMutableRawPointer
-        var writer: FieldWriter
+        var batch: FieldBatch
+        let editor: EventEditor
     }
 
     public init(_ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) {
@@ -74,7 +75,8 @@ public struct MaskAction: @unchecked Sendable {
         s.initialize(to: Scratch(matchers: matchers, unescaped: .allocate(byteCount: bytes, alignment: 8),
                                  first: .allocate(byteCount: bytes, alignment: 8), second: .allocate(byteCount: bytes, alignment: 8),
                                  json: .allocate(byteCount: bytes, alignment: 8),
-                                 writer: FieldWriter(byteCapacity: bytes, writeCapacity: FieldWriter.indexLimit)))
+                                 batch: FieldBatch(byteCapacity: bytes, fieldCapacity: FieldBatch.indexLimit),
+                                 editor: EventEditor(maxEventBytes: maxEventBytes)))
         return MaskAction(self, scratch: s)
     }
 
@@ -87,7 +89,8 @@ public struct MaskAction: @unchecked Sendable {
         s.pointee.first.deallocate()
         s.pointee.second.deallocate()
         s.pointee.json.deallocate()
-        s.pointee.writer.deallocate()
+        s.pointee.batch.deallocate()
+        s.pointee.editor.dispose()
         s.deallocate()
     }
 
@@ -100,45 +103,63 @@ public struct MaskAction: @unchecked Sendable {
     public func apply(_ event: Event, context: inout ActionContext) -> EditResult {
         guard let s = scratch else { preconditionFailure("mask runs on a worker copy (forWorker())") }
         guard event.has(EventFlags.object) else { return .failed }
-        let prepared = FieldWriter.indexEveryMember(event, extraEntries: 0, context: &context)
-        guard prepared == .done(changed: false) else { return EditResult(prepared) }
-        let event = context.event
         let masker = Masker(matchers: s.pointee.matchers, matcherCount: regexes.count,
                             replacement: UnsafeRawBufferPointer(replacement), hashes: hashes)
         let buffers = (s.pointee.first, s.pointee.second)
-        s.pointee.writer.reset()
-        if let path {
-            guard let field = path.locate(event) else { return .unchanged }
-            guard field.kind == .string else { return .failed }
-            let plain = plainText(ofString: field.value, scratch: s.pointee.unescaped, capacity: maxEventBytes)
-            switch masker.mask(plain, buffers: buffers, capacity: maxEventBytes) {
-            case .unchanged: return .unchanged
-            case .failed: return .failed
-            case .overflow: return .tooLarge
-            case .masked(let masked): s.pointee.writer.replaceString(field, in: event, with: masked)
-            }
-        } else {
-            let walker = JSONStringMasker(masker: masker, scratch: s.pointee.unescaped, buffers: buffers, capacity: maxEventBytes)
-            for i in 0..<event.fieldCount {
-                let kind = event.fields[i].kind
-                if kind == .string {
-                    let plain = plainText(ofString: event.value(i), scratch: s.pointee.unescaped, capacity: maxEventBytes)
-                    switch masker.mask(plain, buffers: buffers, capacity: maxEventBytes) {
-                    case .unchanged: continue
-                    case .failed: return .failed
-                    case .overflow: return .tooLarge
-                    case .masked(let masked): s.pointee.writer.replaceString(at: i, value: masked)
-                    }
-                } else if kind == .object || kind == .array {
-                    switch walker.mask(event.value(i), into: s.pointee.json, capacity: maxEventBytes) {
-                    case .unchanged: continue
-                    case .failed: return .failed
-                    case .overflow: return .tooLarge
-                    case .masked(let masked): s.pointee.writer.replaceRaw(at: i, json: masked, kind: kind)
-                    }
+        guard let path else { return maskEveryString(masker, buffers, s, context: &context) }
+        guard let (value, kind) = EventEditor.lookup(event, path) else { return .unchanged }
+        guard kind == .string else { return .failed }
+        let plain = plainText(ofString: value, scratch: s.pointee.unescaped, capacity: maxEventBytes)
+        switch masker.mask(plain, buffers: buffers, capacity: maxEventBytes) {
+        case .unchanged: return .unchanged
+        case .failed: return .failed
+        case .overflow: return .tooLarge
+        case .masked(let masked):
+            guard let quoted = MaskAction.quote(masked, into: s.pointee.json, capacity: maxEventBytes) else { return .tooLarge }
+            return EditResult(s.pointee.editor.set(path, to: quoted, kind: .string, context: &context))
+        }
+    }
+
+    /// Every string value, top level and nested, in one batch (all of them or, when there is
+    /// no room, none: a rerun must not mask what it already masked).
+    private func maskEveryString(_ masker: Masker, _ buffers: (UnsafeMutableRawPointer, UnsafeMutableRawPointer),
+                                 _ s: UnsafeMutablePointer<Scratch>, context: inout ActionContext) -> EditResult {
+        if context.event.has(EventFlags.fieldsTruncated) {
+            let indexed = s.pointee.editor.indexEveryMember(&context)
+            guard indexed == .done else { return EditResult(indexed) }
+        }
+        let event = context.event
+        let walker = JSONStringMasker(masker: masker, scratch: s.pointee.unescaped, buffers: buffers, capacity: maxEventBytes)
+        let none = UnsafeRawBufferPointer(start: nil, count: 0)
+        s.pointee.batch.reset()
+        for i in 0..<event.fieldCount {
+            let kind = event.fields[i].kind
+            if kind == .string {
+                let plain = plainText(ofString: event.value(i), scratch: s.pointee.unescaped, capacity: maxEventBytes)
+                switch masker.mask(plain, buffers: buffers, capacity: maxEventBytes) {
+                case .unchanged: continue
+                case .failed: return .failed
+                case .overflow: return .tooLarge
+                case .masked(let masked): s.pointee.batch.setString(prefix: none, key: event.key(i), keyIsEscaped: true, value: masked)
+                }
+            } else if kind == .object || kind == .array {
+                switch walker.mask(event.value(i), into: s.pointee.json, capacity: maxEventBytes) {
+                case .unchanged: continue
+                case .failed: return .failed
+                case .overflow: return .tooLarge
+                case .masked(let masked): s.pointee.batch.setRaw(prefix: none, key: event.key(i), keyIsEscaped: true, json: masked, kind: kind)
                 }
             }
         }
-        return EditResult(s.pointee.writer.apply(event, context: &context))
+        if s.pointee.batch.count == 0 && !s.pointee.batch.overflowed { return .unchanged }
+        return EditResult(s.pointee.batch.apply(with: s.pointee.editor, context: &context))
+    }
+
+    /// `"` + `text` escaped + `"` at `out`, or nil past `capacity`.
+    static func quote(_ text: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer, capacity: Int) -> UnsafeRawBufferPointer? {
+        guard capacity >= 2, let n = JSONEscaper.escape(text, into: out + 1, capacity: capacity - 2) else { return nil }
+        out.storeBytes(of: 34, toByteOffset: 0, as: UInt8.self)
+        out.storeBytes(of: 34, toByteOffset: n + 1, as: UInt8.self)
+        return UnsafeRawBufferPointer(start: out, count: n + 2)
     }
 }

@@ -149,7 +149,7 @@ struct JSONStringMasker {
                 if before > 0 { (out + written).copyMemory(from: json.baseAddress! + copied, byteCount: before) }
                 written += before
                 out.storeBytes(of: 34, toByteOffset: written, as: UInt8.self)
-                guard let e = JSONText.escape(masked, into: out + written + 1, capacity: outCapacity - written - 2) else { return .overflow }
+                guard let e = JSONEscaper.escape(masked, into: out + written + 1, capacity: outCapacity - written - 2) else { return .overflow }
                 written += e + 1
                 out.storeBytes(of: 34, toByteOffset: written, as: UInt8.self)
                 written += 1

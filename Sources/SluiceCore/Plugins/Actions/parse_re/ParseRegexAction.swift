@@ -25,7 +25,8 @@ public struct ParseRegexAction: @unchecked Sendable {
     struct Scratch {
         let matcher: Unmanaged<RegexMatcher>
         let unescaped: UnsafeMutableRawPointer
-        var writer: FieldWriter
+        var batch: FieldBatch
+        let editor: EventEditor
     }
 
     public init(_ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) {
@@ -72,7 +73,8 @@ public struct ParseRegexAction: @unchecked Sendable {
         let bytes = max(maxEventBytes, 64)
         let s = UnsafeMutablePointer<Scratch>.allocate(capacity: 1)
         s.initialize(to: Scratch(matcher: .passRetained(RegexMatcher(regex)), unescaped: .allocate(byteCount: bytes, alignment: 8),
-                                 writer: FieldWriter(byteCapacity: bytes, writeCapacity: groupCount)))
+                                 batch: FieldBatch(byteCapacity: bytes, fieldCapacity: groupCount),
+                                 editor: EventEditor(maxEventBytes: maxEventBytes)))
         return ParseRegexAction(self, scratch: s)
     }
 
@@ -80,7 +82,8 @@ public struct ParseRegexAction: @unchecked Sendable {
         guard let s = scratch else { return }
         s.pointee.matcher.release()
         s.pointee.unescaped.deallocate()
-        s.pointee.writer.deallocate()
+        s.pointee.batch.deallocate()
+        s.pointee.editor.dispose()
         s.deallocate()
     }
 
@@ -94,23 +97,20 @@ public struct ParseRegexAction: @unchecked Sendable {
     public func apply(_ event: Event, context: inout ActionContext) -> EditResult {
         guard let s = scratch else { preconditionFailure("parse_re runs on a worker copy (forWorker())") }
         guard event.has(EventFlags.object) else { return .failed }
-        let prepared = FieldWriter.indexEveryMember(event, extraEntries: groupCount, context: &context)
-        guard prepared == .done(changed: false) else { return EditResult(prepared) }
-        let event = context.event
-        guard let field = path.locate(event) else { return .unchanged }
-        guard field.kind == .string else { return .failed }
-        let text = plainText(ofString: field.value, scratch: s.pointee.unescaped, capacity: maxEventBytes)
+        guard let (value, kind) = EventEditor.lookup(event, path) else { return .unchanged }
+        guard kind == .string else { return .failed }
+        let text = plainText(ofString: value, scratch: s.pointee.unescaped, capacity: maxEventBytes)
         let matcher = s.pointee.matcher
         guard matcher._withUnsafeGuaranteedRef({ $0.match(text) }) == .matched else { return .failed }
-        s.pointee.writer.reset()
+        s.pointee.batch.reset()
         let prefixBytes = UnsafeRawBufferPointer(start: prefix.baseAddress, count: prefixCount)
         for g in 0..<groupCount {
             let group = groups[g]
             guard let range = matcher._withUnsafeGuaranteedRef({ $0.capture(group.number) }) else { continue }
-            s.pointee.writer.setString(prefix: prefixBytes,
+            s.pointee.batch.setString(prefix: prefixBytes,
                                        key: UnsafeRawBufferPointer(start: names.baseAddress! + group.offset, count: group.length),
                                        value: UnsafeRawBufferPointer(rebasing: text[range]))
         }
-        return EditResult(s.pointee.writer.apply(event, context: &context))
+        return EditResult(s.pointee.batch.apply(with: s.pointee.editor, context: &context))
     }
 }
