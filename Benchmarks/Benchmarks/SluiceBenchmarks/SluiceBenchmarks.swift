@@ -14,5 +14,6 @@ let benchmarks: @Sendable () -> Void = {
     registerRingAndPoolBenchmarks()
     registerParsingBenchmarks()
     registerActionBenchmarks()
+    registerParsingActionBenchmarks()
     registerPipelineBenchmark()
 }
