@@ -126,3 +126,29 @@ import Testing
         #expect(parsingRejection("decode", ("field", "a"), ("max-fields", "0"))?.key == "max-fields")
     }
 }
+
+@Suite struct DecodeRoomTests {
+    @Test func withNoLargeSlotFreeDecodeWaitsAndLaterSetsTheWholeBatch() throws {
+        let pool = try makePool(eventSizeBytes: 2048, maxEventSizeBytes: 16384, largeSlots: 1)
+        let run = try ActionRun("decode", ("field", "log"), ("format", "logfmt"), pool: pool)
+        let pairs = (0..<100).map { "key\($0)=value\($0)" }.joined(separator: " ")
+        let event = try makeDecodedEvent(#"{"log":"\#(pairs)"}"#, in: pool)
+        guard let held = pool.slabs.pointee.takeLarge() else { Issue.record("no large slot"); return }
+        let (waiting, verdict) = run.run(event)
+        #expect(verdict == .wait)
+        #expect(!waiting.has(EventFlags.modified) && waiting.fieldCount == 1, "nothing of the batch was set")
+        pool.slabs.pointee.release(held.header.pointee.handle)
+        let (done, again) = run.run(event)
+        #expect(again == .pass && done.fieldCount == 100 && text(done.key(0)) == "key0")
+    }
+
+    @Test func anEventThatIsNotValidUTF8JSONIsCountedNotDecoded() throws {
+        let run = try ActionRun("decode", ("field", "log"), ("format", "logfmt"))
+        let bytes: [UInt8] = Array(#"{"log":"a="#.utf8) + [0xFF] + Array(#""}"#.utf8)
+        let event = makeEvent(bytes, in: run.pool)
+        try JSONDecodeAction(arguments("json_decode")).apply(event, counters: run.counters, pipeline: 0)
+        #expect(event.has(EventFlags.invalidJSON))
+        let (after, verdict) = run.run(event)
+        #expect(verdict == .pass && !after.has(EventFlags.modified) && run.count(.decodeFailed) == 1)
+    }
+}
