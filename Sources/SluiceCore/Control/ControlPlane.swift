@@ -267,39 +267,3 @@ final class ControlPlane {
             + "\"pipelines\":[\(entries.joined(separator: ","))]}\n"
     }
 }
-
-extension InputDefinition {
-    /// The plugin's registered name (as in `InputDefinition.types`).
-    var typeName: String {
-        switch self {
-        case .file: "file"
-        case .tcp: "tcp"
-        case .stdin: "stdin"
-        case .generator: "generator"
-        }
-    }
-}
-
-extension Action {
-    /// The plugin's registered name (as in `Action.types`).
-    var typeName: String {
-        switch kind {
-        case .jsonDecode: "json_decode"
-        case .discard: "discard"
-        case .modify: "modify"
-        case .aggregate: "aggregate"
-        }
-    }
-}
-
-extension OutputDefinition {
-    /// The plugin's registered name (as in `OutputDefinition.types`).
-    var typeName: String {
-        switch self {
-        case .devnull: "devnull"
-        case .stdout: "stdout"
-        case .file: "file"
-        case .tcp: "tcp"
-        }
-    }
-}

@@ -31,7 +31,7 @@ extension FileFamily {
             let words = file.offsetsPath.map {
                 preparation.offsets.add(path: path, storePath: $0, pipeline: preparation.slot, offset: start, inode: inode, device: device)
             }
-            assignments[reader].file.files.append(FileSource(path: path, fd: fd, pipeline: preparation.slot, target: reader, follow: file.follow, isStdin: false,
+            assignments[reader].inputs.file.files.append(FileSource(path: path, fd: fd, pipeline: preparation.slot, target: reader, follow: file.follow, isStdin: false,
                                                              pollIntervalMicros: file.pollIntervalMicros, readBytes: preparation.settings.readBufferBytes,
                                                              owner: reader, index: try nextIndex(assignments[reader], preparation),
                                                              maxEventBytes: preparation.settings.pool.maxEventSizeBytes,
@@ -43,14 +43,14 @@ extension FileFamily {
             let scanner = (preparation.nextReader + workerCount - 1) % workerCount
             var watch = GlobWatch(pipeline: preparation.slot, input: file, known: Set(paths), intervalNanos: UInt64(file.rescanIntervalMicros) * 1000)
             watch.inputRow = preparation.inputRow
-            assignments[scanner].file.globWatches.append(watch)
+            assignments[scanner].inputs.file.globWatches.append(watch)
         }
     }
 
     static func prepareStdin(_ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
         let reader = preparation.nextReader % preparation.workerCount
         preparation.nextReader += 1
-        assignments[reader].file.files.append(FileSource(path: "stdin", fd: 0, pipeline: preparation.slot, target: reader, follow: false, isStdin: true,
+        assignments[reader].inputs.file.files.append(FileSource(path: "stdin", fd: 0, pipeline: preparation.slot, target: reader, follow: false, isStdin: true,
                                                          pollIntervalMicros: 100_000, readBytes: preparation.settings.readBufferBytes,
                                                          owner: reader, index: try nextIndex(assignments[reader], preparation),
                                                          maxEventBytes: preparation.settings.pool.maxEventSizeBytes,
@@ -101,14 +101,14 @@ extension FileFamily {
             source.endOffset = bounds[k + 1]
             source.ranges = ranges
             source.framer.inputRow = preparation.inputRow
-            assignments[reader].file.files.append(source)
+            assignments[reader].inputs.file.files.append(source)
         }
         preparation.nextReader += workerCount
     }
 
     /// The index the next file source of this worker gets (12 bits of the source id).
     static func nextIndex(_ assignment: WorkerAssignment, _ preparation: InputPreparation) throws(Node.SetupError) -> Int {
-        let i = assignment.file.files.count
+        let i = assignment.inputs.file.files.count
         if i >= SourceIDs.maxSourcesPerWorker {
             throw Node.SetupError(description: "more than \(SourceIDs.maxSourcesPerWorker * preparation.workerCount) files for \(preparation.workerCount) worker(s); narrow the globs or add workers")
         }

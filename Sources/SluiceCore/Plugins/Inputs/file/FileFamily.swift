@@ -58,11 +58,14 @@ final class FileFamily: SourceFamily {
         return progressed
     }
 
-    func complete(_ kind: CompletionKind, _ a: Int, _ b: Int, result: Int32, flags: UInt32, _ context: InputContext) {
+    static let kind = SourceIDs.Kind.file
+    /// A read of one file (`a`: the file, `b`: its read slot); the inotify read.
+    enum Completion: UInt8 { case read, notify }
+
+    func complete(_ kind: Completion, _ a: Int, _ b: Int, result: Int32, flags: UInt32, _ context: InputContext) {
         switch kind {
-        case .fileRead: readCompleted(file: a, slot: b, result: result)
+        case .read: readCompleted(file: a, slot: b, result: result)
         case .notify: notifyCompleted(result: result, context)
-        default: preconditionFailure("completion \(kind) routed to the file family")
         }
     }
 

@@ -54,7 +54,7 @@ extension FileFamily {
     }
 
     func armNotify(_ context: InputContext) {
-        context.ring.read(fd: notify.fd, into: notify.buffer, count: FileNotify.bufferBytes, offset: UInt64.max, userData: userData(.notify, 0))
+        context.ring.read(fd: notify.fd, into: notify.buffer, count: FileNotify.bufferBytes, offset: UInt64.max, userData: FileFamily.userData(.notify, 0))
         notify.armed = true
     }
 

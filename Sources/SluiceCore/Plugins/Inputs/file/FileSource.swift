@@ -238,7 +238,7 @@ extension FileFamily {
             slot.pointee.offset = files[f].nextReadOffset
             slot.pointee.requested = count
             context.ring.read(fd: files[f].fd, into: slot.pointee.buffer, count: count,
-                      offset: files[f].isStdin ? UInt64.max : files[f].nextReadOffset, userData: userData(.fileRead, f, s))
+                      offset: files[f].isStdin ? UInt64.max : files[f].nextReadOffset, userData: FileFamily.userData(.read, f, s))
             files[f].nextReadOffset += UInt64(count)
             files[f].readsInFlight += 1
             files[f].nextSlotToRead = (s + 1) % FileSource.readDepth
@@ -311,10 +311,9 @@ extension FileFamily {
 
     /// An acknowledged event of one of this worker's sources: a file's stream is committed up to
     /// the event's offset (acks of a stream arrive in order).
-    @inline(__always) func commit(_ event: Event) {
+    @inline(__always) func acknowledged(_ event: Event) {
         let h = event.header
         let id = h.pointee.sourceID
-        guard SourceIDs.kind(id) == SourceIDs.Kind.file.rawValue else { return }
         let f = SourceIDs.index(id)
         guard f < files.count, let words = files[f].commitWords, files[f].generation & 0xFF == SourceIDs.generation(id) else { return }
         sl_store_relaxed(words, h.pointee.offset)
