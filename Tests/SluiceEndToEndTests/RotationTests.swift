@@ -55,6 +55,81 @@ extension EndToEndTests {
             #expect(tally.missingCount == 0 && tally.duplicates == 0, "\(tally)")
         }
 
+        /// Five rotations within one second while the reader is far behind (the output's receiver
+        /// stops reading, so the pool and the socket buffers fill and the reader waits): every
+        /// newer file is opened as it appears under the path and waits its turn, so all six files
+        /// arrive, each line once, file after file in order.
+        @Test func fiveRotationsWithinOneSecondWhileTheOutputIsSlowedDeliverEveryLineOnceInOrder() throws {
+            let directory = try TemporaryDirectory()
+            let input = directory.path("app.log")
+            let perFile = 200_000, files = 6
+            try NumberedLines.bytes(0..<perFile).write(to: input)
+            let receiver = try LineReceiver()
+            defer { receiver.stop() }
+            receiver.stopReading()
+            let sluice = try SluiceProcess(["run", "--workers", "1", "--pool-capacity", "1024",
+                                            "--input", "file:path=\(input),follow=true",
+                                            "--output", "tcp:address=127.0.0.1:\(receiver.port)"], in: directory)
+            try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+            // The reader is behind: the receiver's kernel holds what it can and the node waits.
+            try waitUntil("the output to stall", within: .seconds(20), while: sluice) { receiver.unreadBytes() > 0 }
+            Thread.sleep(forTimeInterval: 0.3)
+            let receivedBeforeRotations = receiver.unreadBytes() + receiver.receivedBytes
+            var rotated: [String] = []
+            for r in 1..<files {
+                let away = "\(input).\(r)"
+                guard rename(input, away) == 0 else { Issue.record("rename: errno \(errno)"); return }
+                rotated.append(away)
+                try NumberedLines.bytes(r * perFile..<(r + 1) * perFile).write(to: input)
+                Thread.sleep(forTimeInterval: 0.18)
+            }
+            let totalBytes = (rotated + [input]).reduce(0) { $0 + fileSize($1) }
+            #expect(receivedBeforeRotations < fileSize(rotated[0]), "the reader must still be in the first file when the rotations start")
+            receiver.resumeReading()
+            try waitUntil("every byte at the receiver", within: .seconds(60), while: sluice) { receiver.receivedBytes >= totalBytes }
+            sluice.send(signal: SIGTERM)
+            #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+            receiver.stop()
+
+            var expected = Data()
+            for path in rotated + [input] { expected += try Data(contentsOf: URL(fileURLWithPath: path)) }
+            let written = receiver.receivedData()
+            #expect(written == expected, "\(written.firstDifferingLine(from: expected))")
+            let tally = receiver.tally(expected: perFile * files)
+            #expect(tally.missingCount == 0 && tally.duplicates == 0, "\(tally)")
+            let stderr = sluice.standardError()
+            #expect(stderr.components(separatedBy: "was rotated").count - 1 == files - 1, "\(stderr)")
+        }
+
+        /// A rotation while the node is down: the saved offset belongs to the file now renamed
+        /// `app.log.1`; at start the node finds it by its inode, reads it on from the saved offset
+        /// and then the new `app.log` from its start, so nothing written while it was down is lost.
+        @Test func aRotationWhileTheNodeIsDownIsReadOnFromTheSavedOffsetThenTheNewFile() throws {
+            let directory = try TemporaryDirectory()
+            let input = directory.path("app.log"), output = directory.path("out.log"), offsets = directory.path("offsets")
+            let arguments = ["run", "--input", "file:path=\(input),follow=true,offsets=\(offsets)", "--output", "file:path=\(output)"]
+            try NumberedLines.bytes(0..<1_000).write(to: input)
+            let first = try SluiceProcess(arguments, in: directory)
+            try first.waitForFile(output, toReach: fileSize(input), within: .seconds(20))
+            first.send(signal: SIGTERM)
+            #expect(try first.waitForExit(within: .seconds(15)) == .exited(0))
+
+            try Self.append(1_000..<1_500, to: input)  // written after the stop, before the rotation
+            #expect(rename(input, "\(input).1") == 0)
+            try NumberedLines.bytes(1_500..<1_800).write(to: input)
+            let total = fileSize("\(input).1") + fileSize(input)
+            let second = try SluiceProcess(arguments, in: directory)
+            try second.waitForFile(output, toReach: total, within: .seconds(20))
+            second.send(signal: SIGTERM)
+            #expect(try second.waitForExit(within: .seconds(15)) == .exited(0))
+
+            var expected = try Data(contentsOf: URL(fileURLWithPath: "\(input).1"))
+            expected += try Data(contentsOf: URL(fileURLWithPath: input))
+            let written = try Data(contentsOf: URL(fileURLWithPath: output))
+            #expect(written == expected, "\(written.firstDifferingLine(from: expected))")
+            #expect(second.standardError().contains("was rotated while the node was down"), "\(second.standardError())")
+        }
+
         /// copytruncate: copy the file, truncate it in place, the application writes on at the
         /// start of the same file. The node cannot read what it had not read before the truncation
         /// (that is only in the copy, see docs/guarantees.md), so the writer lets it catch up first,

@@ -86,9 +86,7 @@ public final class Node {
         }
         for p in pipelines {
             for input in p.inputs {
-                if case .generator(let g) = input, g.lineBytes > settings.pool.smallDataCapacity {
-                    throw SetupError(description: "generator size=\(g.lineBytes) does not fit an event slot (\(settings.pool.smallDataCapacity) data bytes); raise --event-size")
-                }
+                if let problem = input.problem(with: settings) { throw SetupError(description: problem) }
             }
         }
     }

@@ -13,6 +13,10 @@
 protocol SourceFamily: AnyObject {
     /// What the control thread prepared for one worker (opened descriptors, sources).
     associatedtype Assignment: SourceAssignment
+    /// The family's own completion kinds (at most 8: `userData`).
+    associatedtype Completion: RawRepresentable where Completion.RawValue == UInt8
+    /// Its identity in source IDs and completions (`SourceIDs.Kind`, listed in the registry).
+    static var kind: SourceIDs.Kind { get }
 
     init(worker: Int, settings: NodeSettings, assignment: Assignment)
     /// On the worker thread, its ring ready: arm reads, accepts, watches. A failure fails the worker.
@@ -22,8 +26,9 @@ protocol SourceFamily: AnyObject {
     /// Frames what arrived and issues new reads; true when anything moved. A source that finds no
     /// free event calls `context.waitForFreeEvents()` and stops; the others go on.
     func service(_ context: InputContext) -> Bool
-    /// A completion of one of the family's kinds (`a`, `b`: the family's own numbers).
-    func complete(_ kind: CompletionKind, _ a: Int, _ b: Int, result: Int32, flags: UInt32, _ context: InputContext)
+    /// A completion of one of the family's kinds (`a`, `b`: the family's own numbers, as given to
+    /// `userData`).
+    func complete(_ kind: Completion, _ a: Int, _ b: Int, result: Int32, flags: UInt32, _ context: InputContext)
     /// Stops reading: every source, or only pipeline `pipeline`'s (a reload).
     func stop(pipeline: Int?, _ context: InputContext)
     /// Nothing of the family reads into pipeline `slot` any more.
@@ -32,6 +37,10 @@ protocol SourceFamily: AnyObject {
     func isFinished(stopping: Bool) -> Bool
     /// The earliest of `deadline` and the family's next timer (a poll, a rate step).
     func deadline(before deadline: UInt64, now: UInt64) -> UInt64
+    /// One of the family's events came back acknowledged by every output it was routed to, on
+    /// the worker that read it (`sourceID` names the source): commit its offset. Per event, so
+    /// keep it to a few loads and stores.
+    func acknowledged(_ event: Event)
     /// A reload's new sources for this worker.
     func install(_ assignment: Assignment, _ context: InputContext)
     /// Frees the finished sources of a pipeline a reload replaced.
@@ -48,3 +57,18 @@ protocol SourceAssignment {
     /// Closes every descriptor in it (a preparation that failed or that a worker did not use).
     func closeAll()
 }
+
+extension SourceFamily {
+    /// The ring user data of one of the family's operations: its completion comes back to this
+    /// family's `complete` with `kind`, `a` (24 bits) and `b` (32 bits). The top byte is
+    /// 1 · family kind (4 bits) · completion kind (3 bits); the worker's own kinds
+    /// (`CompletionKind`) stay below 0x80.
+    @inline(__always) static func userData(_ kind: Completion, _ a: Int, _ b: Int = 0) -> UInt64 {
+        precondition(kind.rawValue < 8, "a source family has at most 8 completion kinds")
+        let top = 0x80 | UInt64(Self.kind.rawValue) << 3 | UInt64(kind.rawValue)
+        return top << 56 | UInt64(a & 0xFF_FFFF) << 32 | UInt64(UInt32(truncatingIfNeeded: b))
+    }
+}
+
+/// The completion kinds of a family that issues no I/O.
+enum NoCompletion: UInt8 { case none }

@@ -3,7 +3,6 @@
 /// the worker's table. The owner uses it, when an acknowledged event comes back, to advance
 /// that source's committed offset without any lookup table.
 public enum SourceIDs {
-    public enum Kind: UInt32 { case file = 1, tcp = 2, generator = 3 }
     /// File sources one worker can hold (12 bits of index).
     public static let maxSourcesPerWorker = 4096
 

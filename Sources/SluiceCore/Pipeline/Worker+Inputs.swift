@@ -2,23 +2,20 @@
 /// (one concrete instance each, so every call is static) from its loop and hands each an
 /// `InputContext`.
 ///
-/// Adding a source family (its slot in the worker): a stored property in `Worker` and its line
-/// in `init`, its share in `WorkerAssignment` (field, `merge`, `closeAll`), one `visit` line in
-/// `visitInputFamilies`, one line in `installInputs`, and its completion kinds (if it does
-/// I/O) routed in `Worker.complete`.
+/// The families themselves are listed once, in the registry (`Plugins/InputFamilies.swift`).
 extension Worker {
-    /// The one list of this worker's source families, in service order.
-    @inline(__always) func visitInputFamilies<V: SourceFamilyVisitor>(_ visitor: inout V) {
-        visitor.visit(file)
-        visitor.visit(tcp)
-        visitor.visit(generator)
-    }
-
     /// Runs one operation on every family.
     @inline(__always) func callInputFamilies(_ operation: FamilyCall.Operation) -> FamilyCall {
         var call = FamilyCall(operation, InputContext(self))
-        visitInputFamilies(&call)
+        inputs.visit(&call)
         return call
+    }
+
+    /// A completion whose user data a family made (`SourceFamily.userData`): to that family.
+    func inputCompleted(userData: UInt64, result: Int32, flags: UInt32) {
+        var call = FamilyCall(.complete(userData: userData, result: result, flags: flags), InputContext(self))
+        inputs.visit(&call)
+        precondition(call.answer == false, "completion \(String(userData, radix: 16)) of no input family")
     }
 
     /// Once the ring exists: every family arms its reads, accepts and watches.
@@ -69,10 +66,7 @@ extension Worker {
 
     /// A reload's new sources for this worker.
     func installInputs(_ assignment: WorkerAssignment) {
-        let context = InputContext(self)
-        file.install(assignment.file, context)
-        tcp.install(assignment.tcp, context)
-        generator.install(assignment.generator, context)
+        _ = callInputFamilies(.install(assignment.inputs))
     }
 
     /// Frees the finished sources of a pipeline a reload replaced.
@@ -88,7 +82,8 @@ extension Worker {
 /// One operation over every source family of a worker (`Worker.visitInputFamilies`): generic
 /// over the family, so each call is specialised to the concrete family, never an existential.
 protocol SourceFamilyVisitor {
-    mutating func visit<Family: SourceFamily>(_ family: Family)
+    /// `share`: where the family's part of a worker's assignment is.
+    mutating func visit<Family: SourceFamily>(_ family: Family, _ share: KeyPath<InputAssignments, Family.Assignment>)
 }
 
 /// One `SourceFamily` entry point called on every family, with what the calls answered.
@@ -96,11 +91,15 @@ struct FamilyCall: SourceFamilyVisitor {
     enum Operation {
         case start, maintain, service, stop(pipeline: Int?), isFinished(stopping: Bool), isQuiet(pipeline: Int)
         case deadline(UInt64), retire(pipeline: Int), close
+        case install(InputAssignments)
+        /// Routed to the family whose kind is in the user data's top byte.
+        case complete(userData: UInt64, result: Int32, flags: UInt32)
     }
 
     let operation: Operation
     let context: InputContext
-    /// `service`: any family progressed; `isFinished`, `isQuiet`: every family is.
+    /// `service`: any family progressed; `isFinished`, `isQuiet`: every family is;
+    /// `complete`: no family took it yet.
     var answer: Bool
     var deadline: UInt64 = 0
     var error: SystemError?
@@ -117,7 +116,7 @@ struct FamilyCall: SourceFamilyVisitor {
         }
     }
 
-    @inline(__always) mutating func visit<Family: SourceFamily>(_ family: Family) {
+    @inline(__always) mutating func visit<Family: SourceFamily>(_ family: Family, _ share: KeyPath<InputAssignments, Family.Assignment>) {
         switch operation {
         case .start:
             guard error == nil else { return }
@@ -130,6 +129,16 @@ struct FamilyCall: SourceFamilyVisitor {
         case .deadline: deadline = family.deadline(before: deadline, now: context.now)
         case .retire(let slot): family.retire(pipeline: slot)
         case .close: family.close()
+        case .install(let assignments): family.install(assignments[keyPath: share], context)
+        case .complete(let userData, let result, let flags):
+            let top = userData >> 56
+            guard (top >> 3) & 0xF == UInt64(Family.kind.rawValue) else { return }
+            guard let kind = Family.Completion(rawValue: UInt8(top & 7)) else {
+                preconditionFailure("completion kind \(top & 7) unknown to the \(Family.kind) family")
+            }
+            family.complete(kind, Int((userData >> 32) & 0xFF_FFFF), Int(UInt32(truncatingIfNeeded: userData)),
+                            result: result, flags: flags, context)
+            answer = false
         }
     }
 }

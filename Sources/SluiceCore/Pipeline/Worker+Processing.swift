@@ -29,7 +29,7 @@ extension Worker {
             return
         }
         counters.add(.released, 1, pipeline: Int(event.header.pointee.pipelineID))
-        file.commit(event)
+        inputs.acknowledged(event)
         slab.pointee.release(handle)
     }
 

@@ -2,8 +2,10 @@ import CSupport
 import Glibc
 
 /// What a completion belongs to, in the top byte of its user_data.
+/// The worker's own completion kinds (outputs, wake-ups, closes); input families make their
+/// own user data (`SourceFamily.userData`, top bit set).
 enum CompletionKind: UInt64 {
-    case fileRead = 1, accept, receive, outputWrite, outputSync, wake, close, cancel, outputConnect, deadLetterWrite, notify
+    case outputWrite = 4, outputSync, wake, close, cancel, outputConnect, deadLetterWrite
 }
 
 @inline(__always) func userData(_ kind: CompletionKind, _ a: Int, _ b: Int = 0) -> UInt64 {
@@ -36,9 +38,8 @@ final class Worker {
 
     // Inputs: one instance per source family, each owning its sources' state on this worker
     // (Worker+Inputs.swift visits them; completions of their kinds are routed in `complete`).
-    let file: FileFamily
-    let tcp: TCPFamily
-    let generator: GeneratorFamily
+    /// One instance of every input source family (the registry's list).
+    let inputs: InputFamilies
     let offsetBook: OffsetBook
 
     // Processing. Tables are plain pointers copied out of the shared objects so the hot path
@@ -114,9 +115,7 @@ final class Worker {
         counters = shared.counters[index]
         latency = shared.latency[index]
         testStall = TestStall.fromEnvironment(worker: index)
-        file = FileFamily(worker: index, settings: shared.settings, assignment: assignment.file)
-        tcp = TCPFamily(worker: index, settings: shared.settings, assignment: assignment.tcp)
-        generator = GeneratorFamily(worker: index, settings: shared.settings, assignment: assignment.generator)
+        inputs = InputFamilies(worker: index, settings: shared.settings, assignment: assignment.inputs)
         offsetBook = shared.offsetBook
         slabTable = shared.pool.slabs
         sampler = shared.sampler
@@ -316,12 +315,11 @@ final class Worker {
     }
 
     func complete(userData: UInt64, result: Int32, flags: UInt32) {
+        if userData >> 63 == 1 { return inputCompleted(userData: userData, result: result, flags: flags) }
         guard let kind = CompletionKind(rawValue: userData >> 56) else { return }
         let a = Int((userData >> 32) & 0xFF_FFFF)
         let b = Int(UInt32(truncatingIfNeeded: userData))
         switch kind {
-        case .fileRead, .notify: file.complete(kind, a, b, result: result, flags: flags, InputContext(self))
-        case .accept, .receive: tcp.complete(kind, a, b, result: result, flags: flags, InputContext(self))
         case .outputWrite: outputWriteCompleted(pipeline: a, output: b, result: result)
         case .outputSync: outputSyncCompleted(pipeline: a, output: b, result: result)
         case .outputConnect: outputConnectCompleted(pipeline: a, output: b, result: result)
@@ -374,10 +372,8 @@ final class Worker {
 
 /// The sources and output files the control thread prepared for one worker.
 struct WorkerAssignment {
-    /// Each input family's share (Worker+Inputs.swift lists the families).
-    var file = FileFamily.Assignment()
-    var tcp = TCPFamily.Assignment()
-    var generator = GeneratorFamily.Assignment()
+    /// Each input family's share (the registry lists the families: `InputFamilies`).
+    var inputs = InputAssignments()
     /// Per pipeline slot, the file of each of its outputs (-1: devnull, tcp); no entry: not this
     /// assignment's slot.
     var outputFDs: [Int: [Int32]] = [:]
@@ -386,18 +382,14 @@ struct WorkerAssignment {
 
     /// Adds another preparation's sources (a reload that prepared pipelines one by one).
     mutating func merge(_ other: WorkerAssignment) {
-        file.merge(other.file)
-        tcp.merge(other.tcp)
-        generator.merge(other.generator)
+        inputs.merge(other.inputs)
         outputFDs.merge(other.outputFDs) { a, _ in a }
         deadLetterFDs.merge(other.deadLetterFDs) { a, _ in a }
     }
 
     /// Closes every descriptor in it (a reload that could not use it).
     func closeAll() {
-        file.closeAll()
-        tcp.closeAll()
-        generator.closeAll()
+        inputs.closeAll()
         for fd in outputFDs.values.joined() where fd > 2 { Glibc.close(fd) }
         for fd in deadLetterFDs.values.joined() where fd > 2 { Glibc.close(fd) }
     }

@@ -29,6 +29,14 @@ public enum InputDefinition: Sendable {
         }
     }
 
+    /// What makes this input unusable with the node's settings (checked before anything opens).
+    func problem(with settings: NodeSettings) -> String? {
+        switch self {
+        case .generator(let g): g.problem(with: settings)
+        case .file, .tcp, .stdin: nil
+        }
+    }
+
     /// On the control thread: opens what this input needs and puts its sources into the
     /// workers' assignments (its family's `prepare`).
     func prepare(_ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
@@ -235,6 +243,47 @@ public enum OutputDefinition: Sendable {
         case "file": return .file(try FileOutput(arguments))
         case "tcp": return .tcp(try TCPOutput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown output '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
+        }
+    }
+}
+
+extension InputDefinition {
+    /// The plugin's registered name (as in `InputDefinition.types`).
+    var typeName: String {
+        switch self {
+        case .file: "file"
+        case .tcp: "tcp"
+        case .stdin: "stdin"
+        case .generator: "generator"
+        }
+    }
+}
+
+extension Action {
+    /// The plugin's registered name (as in `Action.types`).
+    var typeName: String {
+        switch kind {
+        case .jsonDecode: "json_decode"
+        case .discard: "discard"
+        case .modify: "modify"
+        case .aggregate: "aggregate"
+        case .mask: "mask"
+        case .parseRegex: "parse_re"
+        case .decode: "decode"
+        case .convertDate: "convert_date"
+        case .convertLogLevel: "convert_log_level"
+        }
+    }
+}
+
+extension OutputDefinition {
+    /// The plugin's registered name (as in `OutputDefinition.types`).
+    var typeName: String {
+        switch self {
+        case .devnull: "devnull"
+        case .stdout: "stdout"
+        case .file: "file"
+        case .tcp: "tcp"
         }
     }
 }

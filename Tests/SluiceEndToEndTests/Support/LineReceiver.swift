@@ -83,6 +83,11 @@ final class LineReceiver: @unchecked Sendable {
         goAway()
     }
 
+    /// Every connection's bytes, in the order the connections were closed, then the open ones.
+    func receivedData() -> Data {
+        lock.withLock { (closed + open.map(\.bytes)).reduce(into: Data()) { $0 += $1.data } }
+    }
+
     /// Every connection's bytes, tallied as numbered lines.
     func tally(expected: Int) -> NumberTally {
         lock.withLock {

@@ -25,36 +25,69 @@ extension FileFamily {
                 try prepareRanges(file, path: path, fd: fd, inode: inode, device: device, size: size, &preparation, into: &assignments)
                 continue
             }
-            let start = startOffset(file, path: path, inode: inode, device: device, size: size, saved: saved)
+            // A followed file rotated while the node was down: read the rest of the saved file
+            // first (found by its inode beside the path), then the path's file from its start.
+            let resumed = file.follow && file.maxRotated > 0 ? resumeRotated(file, path: path, inode: inode, device: device, saved: saved) : nil
+            let start = resumed?.offset ?? startOffset(file, path: path, inode: inode, device: device, size: size, saved: saved)
             let reader = preparation.nextReader % workerCount
             preparation.nextReader += 1
+            let (readFD, readInode, readDevice) = resumed.map { ($0.fd, $0.inode, $0.device) } ?? (fd, inode, device)
             let words = file.offsetsPath.map {
-                preparation.offsets.add(path: path, storePath: $0, pipeline: preparation.slot, offset: start, inode: inode, device: device)
+                preparation.offsets.add(path: path, storePath: $0, pipeline: preparation.slot, offset: start, inode: readInode, device: readDevice)
             }
-            assignments[reader].file.files.append(FileSource(path: path, fd: fd, pipeline: preparation.slot, target: reader, follow: file.follow, isStdin: false,
-                                                             pollIntervalMicros: file.pollIntervalMicros, readBytes: preparation.settings.readBufferBytes,
-                                                             owner: reader, index: try nextIndex(assignments[reader], preparation),
-                                                             maxEventBytes: preparation.settings.pool.maxEventSizeBytes,
-                                                             startOffset: start, inode: inode, device: device, commitWords: words,
-                                                             inputRow: preparation.inputRow))
+            var source = FileSource(path: path, fd: readFD, pipeline: preparation.slot, target: reader, follow: file.follow, isStdin: false,
+                                    pollIntervalMicros: file.pollIntervalMicros, readBytes: preparation.settings.readBufferBytes,
+                                    owner: reader, index: try nextIndex(assignments[reader], preparation),
+                                    maxEventBytes: preparation.settings.pool.maxEventSizeBytes,
+                                    startOffset: start, inode: readInode, device: readDevice, commitWords: words,
+                                    inputRow: preparation.inputRow, maxRotated: file.maxRotated)
+            if resumed != nil { source.successors.append(Successor(fd: fd, inode: inode, device: device)) }
+            assignments[reader].inputs.file.files.append(source)
         }
         if file.follow {
             // Files that appear later under these paths are picked up by one worker.
             let scanner = (preparation.nextReader + workerCount - 1) % workerCount
             var watch = GlobWatch(pipeline: preparation.slot, input: file, known: Set(paths), intervalNanos: UInt64(file.rescanIntervalMicros) * 1000)
             watch.inputRow = preparation.inputRow
-            assignments[scanner].file.globWatches.append(watch)
+            assignments[scanner].inputs.file.globWatches.append(watch)
         }
     }
 
     static func prepareStdin(_ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
         let reader = preparation.nextReader % preparation.workerCount
         preparation.nextReader += 1
-        assignments[reader].file.files.append(FileSource(path: "stdin", fd: 0, pipeline: preparation.slot, target: reader, follow: false, isStdin: true,
+        assignments[reader].inputs.file.files.append(FileSource(path: "stdin", fd: 0, pipeline: preparation.slot, target: reader, follow: false, isStdin: true,
                                                          pollIntervalMicros: 100_000, readBytes: preparation.settings.readBufferBytes,
                                                          owner: reader, index: try nextIndex(assignments[reader], preparation),
                                                          maxEventBytes: preparation.settings.pool.maxEventSizeBytes,
                                                          inputRow: preparation.inputRow))
+    }
+
+    /// The saved file of a followed path that now names another file: if a file with the saved
+    /// inode is still in the path's directory (logrotate's `app.log.1`) and holds the saved
+    /// offset, it is opened to be read on from there.
+    static func resumeRotated(_ file: FileInput, path: String, inode: UInt64, device: UInt64,
+                              saved: [OffsetFile.Record]) -> (fd: Int32, inode: UInt64, device: UInt64, offset: UInt64)? {
+        guard file.offsetsOp == .continue, let r = saved.last(where: { $0.path == path }),
+              r.inode != inode || r.device != device else { return nil }
+        let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        guard let dir = opendir(directory) else { return nil }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            guard entry.pointee.d_ino == r.inode else { continue }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            let candidate = directory == "/" ? "/" + name : directory + "/" + name
+            let fd = open(candidate, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            var st = stat()
+            guard fstat(fd, &st) == 0, UInt64(st.st_ino) == r.inode, UInt64(st.st_dev) == r.device, UInt64(st.st_size) >= r.offset else {
+                Glibc.close(fd)
+                continue
+            }
+            Log.info("input file", "\(path) was rotated while the node was down: reading \(candidate) on from its saved offset \(r.offset), then \(path) from its start")
+            return (fd, r.inode, r.device, r.offset)
+        }
+        return nil
     }
 
     /// Where a file starts: its saved offset when it is the same file and not shorter, its end
@@ -101,14 +134,14 @@ extension FileFamily {
             source.endOffset = bounds[k + 1]
             source.ranges = ranges
             source.framer.inputRow = preparation.inputRow
-            assignments[reader].file.files.append(source)
+            assignments[reader].inputs.file.files.append(source)
         }
         preparation.nextReader += workerCount
     }
 
     /// The index the next file source of this worker gets (12 bits of the source id).
     static func nextIndex(_ assignment: WorkerAssignment, _ preparation: InputPreparation) throws(Node.SetupError) -> Int {
-        let i = assignment.file.files.count
+        let i = assignment.inputs.file.files.count
         if i >= SourceIDs.maxSourcesPerWorker {
             throw Node.SetupError(description: "more than \(SourceIDs.maxSourcesPerWorker * preparation.workerCount) files for \(preparation.workerCount) worker(s); narrow the globs or add workers")
         }

@@ -15,7 +15,10 @@ final class FileFamily: SourceFamily {
         }
 
         func closeAll() {
-            for f in files where f.fd > 2 { Glibc.close(f.fd) }
+            for f in files {
+                if f.fd > 2 { Glibc.close(f.fd) }
+                for s in f.successors { Glibc.close(s.fd) }
+            }
         }
     }
 
@@ -45,6 +48,12 @@ final class FileFamily: SourceFamily {
 
     func maintain(_ context: InputContext) {
         if !globWatches.isEmpty && !context.stopping { scanGlobs(context) }
+        // Followed files being read: the backstop of the directory watch for rotations.
+        if !context.stopping {
+            for f in activeFiles where files[f].maxRotated > 0 && !files[f].waitingForData && context.now >= files[f].nextPathCheckNanos {
+                lookAtPath(f, context)
+            }
+        }
     }
 
     func service(_ context: InputContext) -> Bool {
@@ -58,11 +67,14 @@ final class FileFamily: SourceFamily {
         return progressed
     }
 
-    func complete(_ kind: CompletionKind, _ a: Int, _ b: Int, result: Int32, flags: UInt32, _ context: InputContext) {
+    static let kind = SourceIDs.Kind.file
+    /// A read of one file (`a`: the file, `b`: its read slot); the inotify read.
+    enum Completion: UInt8 { case read, notify }
+
+    func complete(_ kind: Completion, _ a: Int, _ b: Int, result: Int32, flags: UInt32, _ context: InputContext) {
         switch kind {
-        case .fileRead: readCompleted(file: a, slot: b, result: result)
+        case .read: readCompleted(file: a, slot: b, result: result)
         case .notify: notifyCompleted(result: result, context)
-        default: preconditionFailure("completion \(kind) routed to the file family")
         }
     }
 
@@ -118,6 +130,7 @@ final class FileFamily: SourceFamily {
 
     func close() {
         for f in files.indices where files[f].fd >= 0 && !files[f].isStdin { Glibc.close(files[f].fd) }
+        for f in files.indices { for s in files[f].successors { Glibc.close(s.fd) } }
         if notify.fd >= 0 { Glibc.close(notify.fd) }
     }
 

@@ -13,8 +13,11 @@ import Glibc
 /// free one, so the faster worker reads more.
 /// A last line without a newline is delivered as an event (flagged partial) when the file ends
 /// and is not followed. A followed file that is renamed and recreated (rotation) is read to its
-/// end and then the new file from its start; a file that shrinks (copytruncate) is read again
-/// from its start.
+/// end and then the new file from its start. The path is watched while the old file is still
+/// read (inotify on its directory, and a check every `poll-interval`): each newer file that
+/// appears under it is opened at once and waits its turn, up to `max-rotated`, so rotations
+/// faster than the reader lose nothing. A file that shrinks (copytruncate) is read again from
+/// its start.
 public struct FileInput: Sendable {
     public enum OffsetsOp: String, Sendable, CaseIterable { case `continue`, tail, reset }
     static let path = Parameter.repeatable("path", .path, required: true, missing: "file input needs path=FILE or path=GLOB",
@@ -23,6 +26,8 @@ public struct FileInput: Sendable {
                                        doc: "keep reading data appended after the end; inotify wakes the reader on writes, truncation and renames")
     static let pollInterval = Parameter.duration("poll-interval", default: "100ms", atLeast: "1ms", example: "100ms",
                                                  doc: "check interval at the end of a followed file, the backstop where inotify sees nothing")
+    static let maxRotated = Parameter.int("max-rotated", default: 5, range: 0...64,
+                                          doc: "followed files: newer files under the same path kept open while the old one is still read (several rotations while the reader is behind); 0: only the file the path names when the old one is done")
     static let offsets = Parameter.optional("offsets", .path, doc: "file that keeps the committed position of every file")
     static let offsetsOp = Parameter.choice("offsets-op", default: OffsetsOp.continue,
                                             doc: "where to start: from the saved offset, at the current end, or at the beginning")
@@ -34,11 +39,12 @@ public struct FileInput: Sendable {
                                          doc: "for one large file read once: cut each file into byte ranges that the workers claim one after another (no follow, no offsets; order kept within a range only)")
     static let parallelRange = Parameter.size("parallel-range", default: "16MiB", atLeast: "1MiB", example: "16MiB",
                                               doc: "with parallel: the size of one range")
-    public static let parameters = [path.doc, follow.doc, pollInterval.doc, offsets.doc, offsetsOp.doc, offsetsInterval.doc,
+    public static let parameters = [path.doc, follow.doc, pollInterval.doc, maxRotated.doc, offsets.doc, offsetsOp.doc, offsetsInterval.doc,
                                     rescanInterval.doc, parallel.doc, parallelRange.doc]
     public let patterns: [String]
     public let follow: Bool
     public let pollIntervalMicros: Int
+    public let maxRotated: Int
     public let offsetsPath: String?
     public let offsetsOp: OffsetsOp
     public let offsetsIntervalMicros: Int
@@ -54,6 +60,7 @@ public struct FileInput: Sendable {
         patterns = try arguments.value(Self.path)
         follow = try arguments.value(Self.follow)
         pollIntervalMicros = try arguments.value(Self.pollInterval)
+        maxRotated = try arguments.value(Self.maxRotated)
         offsetsPath = try arguments.value(Self.offsets)
         offsetsOp = try arguments.value(Self.offsetsOp)
         offsetsIntervalMicros = try arguments.value(Self.offsetsInterval)

@@ -9,11 +9,15 @@ struct FileNotify {
     var armed = false
     /// Watch descriptor → file index (a file keeps its watch across its rotations' reopen).
     var files: [Int32: Int] = [:]
+    /// Directory watch descriptor → the followed files in that directory (a new file under a
+    /// followed path is opened at once: `lookAtPath`).
+    var directories: [Int32: [Int]] = [:]
     let buffer: UnsafeMutableRawPointer = .allocate(byteCount: FileNotify.bufferBytes, alignment: 8)
     var failed = false
 
     static let bufferBytes = 16 << 10
     static let mask = UInt32(IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
+    static let directoryMask = UInt32(IN_CREATE | IN_MOVED_TO | IN_ONLYDIR)
 }
 
 extension FileFamily {
@@ -38,7 +42,20 @@ extension FileFamily {
         }
         files[f].watch = wd
         notify.files[wd] = f
+        watchDirectory(f, context)
         if !notify.armed { armNotify(context) }
+    }
+
+    /// Watches the directory of followed file `f` for files created or moved in, once per
+    /// file (a directory's watch descriptor is shared by its files).
+    func watchDirectory(_ f: Int, _ context: InputContext) {
+        guard files[f].maxRotated > 0, notify.fd >= 0 else { return }
+        if notify.directories.values.contains(where: { $0.contains(f) }) { return }
+        let path = files[f].path
+        let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let wd = inotify_add_watch(notify.fd, directory, FileNotify.directoryMask)
+        guard wd >= 0 else { return }  // the poll-interval check still finds new files
+        notify.directories[wd, default: []].append(f)
     }
 
     func unwatchFile(_ f: Int) {
@@ -54,7 +71,7 @@ extension FileFamily {
     }
 
     func armNotify(_ context: InputContext) {
-        context.ring.read(fd: notify.fd, into: notify.buffer, count: FileNotify.bufferBytes, offset: UInt64.max, userData: userData(.notify, 0))
+        context.ring.read(fd: notify.fd, into: notify.buffer, count: FileNotify.bufferBytes, offset: UInt64.max, userData: FileFamily.userData(.notify, 0))
         notify.armed = true
     }
 
@@ -76,9 +93,18 @@ extension FileFamily {
                 for i in activeFiles where files[i].waitingForData { files[i].eofSince = 0 }
             } else if let f = notify.files[event.wd], f < files.count, files[f].waitingForData {
                 files[f].eofSince = 0  // due at once (issueReads compares with eofSince + poll-interval)
+            } else if let list = notify.directories[event.wd], event.len > 0 {
+                // A file created or moved into a directory of followed files: is it one of their paths?
+                let bytes = UnsafeRawBufferPointer(start: notify.buffer + offset + headerBytes, count: Int(event.len))
+                let name = "/" + String(decoding: bytes[..<(bytes.firstIndex(of: 0) ?? bytes.count)], as: UTF8.self)
+                for f in list where f < files.count && !files[f].finished && ("/" + files[f].path).hasSuffix(name) {
+                    lookAtPath(f, context)
+                    if files[f].waitingForData { files[f].eofSince = 0 }
+                }
             }
             offset += headerBytes + Int(event.len)
         }
         if !context.stopping { armNotify(context) }
     }
 }
+

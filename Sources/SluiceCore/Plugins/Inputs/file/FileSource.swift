@@ -85,6 +85,15 @@ struct FileSource {
     let commitWords: UnsafeMutablePointer<UInt64>?
     /// Rotation seen: the old file gets one more read to its end before the switch.
     var rotationSeen = false
+    /// Followed files: newer files that appeared under `path` while this one was still read,
+    /// oldest first, opened at once so another rotation cannot take them away; each is read to
+    /// its end in turn. At most `maxRotated`.
+    var successors: [Successor] = []
+    var maxRotated = 0
+    /// When `path` is looked at next while the file is read (the backstop of the directory watch).
+    var nextPathCheckNanos: UInt64 = 0
+    /// Successors not opened because `maxRotated` were waiting (logged once per file).
+    var successorsRefused = false
     /// A byte range of a file split across workers (`parallel=true`) ends here.
     var endOffset = UInt64.max
     /// With `parallel=true`: where the next range comes from when this one is done.
@@ -97,7 +106,7 @@ struct FileSource {
 
     init(path: String, fd: Int32, pipeline: Int, target: Int, follow: Bool, isStdin: Bool, pollIntervalMicros: Int,
          readBytes: Int, owner: Int, index: Int, maxEventBytes: Int, startOffset: UInt64 = 0,
-         inode: UInt64 = 0, device: UInt64 = 0, commitWords: UnsafeMutablePointer<UInt64>? = nil, inputRow: Int32 = 0) {
+         inode: UInt64 = 0, device: UInt64 = 0, commitWords: UnsafeMutablePointer<UInt64>? = nil, inputRow: Int32 = 0, maxRotated: Int = 0) {
         self.index = index
         self.owner = owner
         self.inode = inode
@@ -112,6 +121,7 @@ struct FileSource {
         self.target = target
         self.follow = follow
         self.isStdin = isStdin
+        self.maxRotated = follow && !isStdin ? maxRotated : 0
         pollIntervalNanos = UInt64(pollIntervalMicros) * 1000
         self.readBytes = readBytes
         slots = .allocate(capacity: FileSource.readDepth)
@@ -136,6 +146,13 @@ struct FileSource {
         slots = .allocate(capacity: 0)
         tail.deallocate()
     }
+}
+
+/// A newer file under a followed path, open and waiting its turn.
+struct Successor {
+    let fd: Int32
+    let inode: UInt64
+    let device: UInt64
 }
 
 /// Reading one file: framing what was read, issuing the next reads, rotation and truncation at
@@ -238,7 +255,7 @@ extension FileFamily {
             slot.pointee.offset = files[f].nextReadOffset
             slot.pointee.requested = count
             context.ring.read(fd: files[f].fd, into: slot.pointee.buffer, count: count,
-                      offset: files[f].isStdin ? UInt64.max : files[f].nextReadOffset, userData: userData(.fileRead, f, s))
+                      offset: files[f].isStdin ? UInt64.max : files[f].nextReadOffset, userData: FileFamily.userData(.read, f, s))
             files[f].nextReadOffset += UInt64(count)
             files[f].readsInFlight += 1
             files[f].nextSlotToRead = (s + 1) % FileSource.readDepth
@@ -260,20 +277,63 @@ extension FileFamily {
             restartFile(f, fd: files[f].fd, inode: files[f].inode, device: files[f].device)
             return
         }
-        var named = stat()
-        guard stat(files[f].path, &named) == 0 else { return }  // renamed away, not recreated yet
-        guard UInt64(named.st_ino) != files[f].inode || UInt64(named.st_dev) != files[f].device else { return }
+        lookAtPath(f, context)
+        if files[f].maxRotated == 0 && files[f].successors.isEmpty {
+            // Without a queue, the file the path names now is the next one.
+            var named = stat()
+            guard stat(files[f].path, &named) == 0 else { return }  // renamed away, not recreated yet
+            guard UInt64(named.st_ino) != files[f].inode || UInt64(named.st_dev) != files[f].device else { return }
+            let fd = open(files[f].path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return }
+            var opened = stat()
+            fstat(fd, &opened)
+            files[f].successors.append(Successor(fd: fd, inode: UInt64(opened.st_ino), device: UInt64(opened.st_dev)))
+        }
+        guard let next = files[f].successors.first else { return }
         if !files[f].rotationSeen {
             files[f].rotationSeen = true  // one more read of the old file first
             return
         }
-        let fd = open(files[f].path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        Log.info("input file", "\(files[f].path) was rotated: old file read to its end, now reading the new one")
+        files[f].successors.removeFirst()
+        let waiting = files[f].successors.count
+        Log.info("input file", "\(files[f].path) was rotated: old file read to its end, now reading the next one"
+                 + (waiting > 0 ? " (\(waiting) newer waiting)" : ""))
         deliverPartial(f, context)
         Glibc.close(files[f].fd)
-        restartFile(f, fd: fd, inode: UInt64(named.st_ino), device: UInt64(named.st_dev))
-        watchFile(f, context)  // the new inode
+        restartFile(f, fd: next.fd, inode: next.inode, device: next.device)
+        watchFile(f, context)  // the inode the path names now
+    }
+
+    /// A followed file still being read: has a newer file appeared under its path? If so it is
+    /// opened now and queued (`successors`), so it is read even if it is rotated away before the
+    /// reader gets to it. Called on inotify events of the path's directory, every
+    /// `poll-interval` while reading (`maintain`) and at the end of the file.
+    func lookAtPath(_ f: Int, _ context: InputContext) {
+        guard files[f].maxRotated > 0, !files[f].finished else { return }
+        files[f].nextPathCheckNanos = context.now + files[f].pollIntervalNanos
+        var named = stat()
+        guard stat(files[f].path, &named) == 0 else { return }  // renamed away, not recreated yet
+        let inode = UInt64(named.st_ino), device = UInt64(named.st_dev)
+        if inode == files[f].inode && device == files[f].device { return }
+        if files[f].successors.contains(where: { $0.inode == inode && $0.device == device }) { return }
+        guard files[f].successors.count < files[f].maxRotated else {
+            if !files[f].successorsRefused {
+                files[f].successorsRefused = true
+                context.counters.add(.inputErrors, 1, pipeline: files[f].pipeline)
+                Log.warn("input file", "\(files[f].path): \(files[f].maxRotated) rotated files already wait to be read (max-rotated); newer ones are opened only as older ones finish")
+            }
+            return
+        }
+        let fd = open(files[f].path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        var opened = stat()
+        guard fstat(fd, &opened) == 0, UInt64(opened.st_ino) == inode, UInt64(opened.st_dev) == device else {
+            Glibc.close(fd)  // replaced again between stat and open: the next look takes it
+            return
+        }
+        files[f].successors.append(Successor(fd: fd, inode: inode, device: device))
+        files[f].successorsRefused = false
+        watchDirectory(f, context)
     }
 
     /// Reads the bytes just before the read position (one small read per end-of-file wait).
@@ -311,10 +371,9 @@ extension FileFamily {
 
     /// An acknowledged event of one of this worker's sources: a file's stream is committed up to
     /// the event's offset (acks of a stream arrive in order).
-    @inline(__always) func commit(_ event: Event) {
+    @inline(__always) func acknowledged(_ event: Event) {
         let h = event.header
         let id = h.pointee.sourceID
-        guard SourceIDs.kind(id) == SourceIDs.Kind.file.rawValue else { return }
         let f = SourceIDs.index(id)
         guard f < files.count, let words = files[f].commitWords, files[f].generation & 0xFF == SourceIDs.generation(id) else { return }
         sl_store_relaxed(words, h.pointee.offset)
@@ -334,5 +393,7 @@ extension FileFamily {
         files[f].finished = true
         if let i = activeFiles.firstIndex(of: f) { activeFiles.remove(at: i) }
         unwatchFile(f)
+        for s in files[f].successors { Glibc.close(s.fd) }
+        files[f].successors.removeAll()
     }
 }

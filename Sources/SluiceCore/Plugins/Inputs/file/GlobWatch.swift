@@ -43,7 +43,7 @@ extension FileFamily {
                                    pollIntervalMicros: input.pollIntervalMicros, readBytes: readBufferBytes,
                                    owner: worker, index: files.count, maxEventBytes: maxEventBytes,
                                    inode: UInt64(st.st_ino), device: UInt64(st.st_dev), commitWords: words,
-                                   inputRow: globWatches[g].inputRow), context)
+                                   inputRow: globWatches[g].inputRow, maxRotated: input.maxRotated), context)
                 Log.info("input file", "following \(path), which appeared after start")
             }
         }

@@ -28,10 +28,10 @@ final class GeneratorFamily: SourceFamily {
             let rate = g.rate == 0 ? 0 : max(1, g.rate / workerCount)
             var generator = GeneratorSource(pipeline: preparation.slot, target: w, count: count, rate: rate, lineBytes: g.lineBytes,
                                             seed: g.seed &+ UInt64(w) &* 7919,
-                                            sourceID: SourceIDs.make(worker: w, kind: .generator, generation: 0, index: assignments[w].generator.generators.count),
+                                            sourceID: SourceIDs.make(worker: w, kind: .generator, generation: 0, index: assignments[w].inputs.generator.generators.count),
                                             timestampBase: UInt64(ts.tv_sec) * 1000)
             generator.inputRow = preparation.inputRow
-            assignments[w].generator.generators.append(generator)
+            assignments[w].inputs.generator.generators.append(generator)
         }
     }
 
@@ -46,8 +46,10 @@ final class GeneratorFamily: SourceFamily {
         return progressed
     }
 
-    func complete(_ kind: CompletionKind, _ a: Int, _ b: Int, result: Int32, flags: UInt32, _ context: InputContext) {
-        preconditionFailure("completion \(kind) routed to the generator family, which issues no I/O")
+    static let kind = SourceIDs.Kind.generator
+
+    func complete(_ kind: NoCompletion, _ a: Int, _ b: Int, result: Int32, flags: UInt32, _ context: InputContext) {
+        preconditionFailure("completion routed to the generator family, which issues no I/O")
     }
 
     func stop(pipeline: Int?, _ context: InputContext) {
@@ -75,6 +77,8 @@ final class GeneratorFamily: SourceFamily {
     }
 
     func retire(pipeline slot: Int) {}
+
+    @inline(__always) func acknowledged(_ event: Event) {}
     func close() {}
 
     func serviceGenerator(_ g: Int, _ context: InputContext) -> Bool {

@@ -20,4 +20,10 @@ public struct GeneratorInput: Sendable {
         lineBytes = try arguments.value(Self.size)
         seed = UInt64(try arguments.value(Self.seed))
     }
+
+    /// A line must fit a small slot (the generator writes whole events).
+    func problem(with settings: NodeSettings) -> String? {
+        guard lineBytes > settings.pool.smallDataCapacity else { return nil }
+        return "generator size=\(lineBytes) does not fit an event slot (\(settings.pool.smallDataCapacity) data bytes); raise --event-size"
+    }
 }

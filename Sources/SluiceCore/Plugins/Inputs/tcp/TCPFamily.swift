@@ -75,8 +75,8 @@ final class TCPFamily: SourceFamily {
             listener.minRateWindowNanos = UInt64(tcp.minRateWindowMicros) * 1000
             listener.minBytesPerWindow = UInt64(tcp.minBytesPerSecond) * UInt64(tcp.minRateWindowMicros) / 1_000_000
             listener.inputRow = preparation.inputRow
-            assignments[w].tcp.listeners.append(listener)
-            assignments[w].tcp.connectionCapacity += tcp.maxConnections
+            assignments[w].inputs.tcp.listeners.append(listener)
+            assignments[w].inputs.tcp.connectionCapacity += tcp.maxConnections
         }
     }
 
@@ -99,11 +99,14 @@ final class TCPFamily: SourceFamily {
         return serviceConnections(context)
     }
 
-    func complete(_ kind: CompletionKind, _ a: Int, _ b: Int, result: Int32, flags: UInt32, _ context: InputContext) {
+    static let kind = SourceIDs.Kind.tcp
+    /// A multishot accept on a listener (`a`); a multishot receive on a connection (`a`).
+    enum Completion: UInt8 { case accept, receive }
+
+    func complete(_ kind: Completion, _ a: Int, _ b: Int, result: Int32, flags: UInt32, _ context: InputContext) {
         switch kind {
         case .accept: acceptCompleted(listener: a, result: result, flags: flags, context)
         case .receive: receiveCompleted(connection: a, result: result, flags: flags, context)
-        default: preconditionFailure("completion \(kind) routed to the tcp family")
         }
     }
 
@@ -155,6 +158,9 @@ final class TCPFamily: SourceFamily {
 
     func retire(pipeline slot: Int) {}
 
+    /// A connection has no offset to commit: its sender saw the bytes taken when TCP acknowledged them.
+    @inline(__always) func acknowledged(_ event: Event) {}
+
     func close() {
         for l in listeners.indices where listeners[l].fd >= 0 { Glibc.close(listeners[l].fd) }
         for c in 0..<connectionCapacity where connections[c].active { Glibc.close(connections[c].fd) }
@@ -162,9 +168,9 @@ final class TCPFamily: SourceFamily {
     }
 
     func closeListener(_ l: Int, _ context: InputContext) {
-        if listeners[l].armed { context.ring.cancel(target: userData(.accept, l), userData: userData(.cancel, 0)) }
+        if listeners[l].armed { context.ring.cancel(target: TCPFamily.userData(.accept, l), userData: SluiceCore.userData(.cancel, 0)) }
         acceptBacklog(l, context)
-        context.ring.close(fd: listeners[l].fd, userData: userData(.close, 0))
+        context.ring.close(fd: listeners[l].fd, userData: SluiceCore.userData(.close, 0))
         listeners[l].fd = -1
     }
 

@@ -47,7 +47,7 @@ struct Connection {
 extension TCPFamily {
     func armAccept(_ l: Int, _ context: InputContext) {
         guard listeners[l].fd >= 0 else { return }
-        context.ring.acceptMultishot(fd: listeners[l].fd, userData: userData(.accept, l))
+        context.ring.acceptMultishot(fd: listeners[l].fd, userData: TCPFamily.userData(.accept, l))
         listeners[l].armed = true
     }
 
@@ -120,7 +120,7 @@ extension TCPFamily {
     }
 
     func armReceive(_ c: Int, _ context: InputContext) {
-        context.ring.receiveMultishot(fd: connections[c].fd, bufferGroup: bufferRing!.group, userData: userData(.receive, c))
+        context.ring.receiveMultishot(fd: connections[c].fd, bufferGroup: bufferRing!.group, userData: TCPFamily.userData(.receive, c))
         connections[c].receiveArmed = true
         connections[c].needsRearm = false
         connections[c].lastReceiveNanos = context.now
@@ -263,7 +263,7 @@ extension TCPFamily {
             else if !closing { context.counters.add(.connectionsTimedOut, 1, pipeline: connections[c].pipeline) }
             connections[c].ended = true
             if connections[c].receiveArmed {
-                context.ring.cancel(target: userData(.receive, c), userData: userData(.cancel, 0))
+                context.ring.cancel(target: TCPFamily.userData(.receive, c), userData: SluiceCore.userData(.cancel, 0))
             } else {
                 markReady(c)
             }
@@ -276,7 +276,7 @@ extension TCPFamily {
     }
 
     func closeConnection(_ c: Int, _ context: InputContext) {
-        context.ring.close(fd: connections[c].fd, userData: userData(.close, c))
+        context.ring.close(fd: connections[c].fd, userData: SluiceCore.userData(.close, c))
         if let count = listeners[connections[c].listener].openAcrossWorkers { sl_fetch_add(count, UInt64.max) }
         listeners[connections[c].listener].open -= 1
         activeConnections -= 1

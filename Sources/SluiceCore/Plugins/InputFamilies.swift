@@ -1,0 +1,71 @@
+import Glibc
+
+/// The registry of input source families, the worker side of `InputDefinition`: each family
+/// (one per input plugin that reads, `Plugins/Inputs/<name>/`) is one stored property, its
+/// line in `init` and one `visit` line, and its share of a worker's assignment in
+/// `InputAssignments`. Everything else (service order, completion routing, install, stop)
+/// follows from `visit`, so adding a family touches only its folder and these lines.
+///
+/// Each family is a concrete stored property and `visit` is generic over it, so every call the
+/// worker makes into a family is static: no existential on the event path.
+final class InputFamilies {
+    let file: FileFamily
+    let tcp: TCPFamily
+    let generator: GeneratorFamily
+
+    init(worker: Int, settings: NodeSettings, assignment: InputAssignments) {
+        file = FileFamily(worker: worker, settings: settings, assignment: assignment.file)
+        tcp = TCPFamily(worker: worker, settings: settings, assignment: assignment.tcp)
+        generator = GeneratorFamily(worker: worker, settings: settings, assignment: assignment.generator)
+    }
+
+    /// The one list of families, in service order.
+    @inline(__always) func visit<V: SourceFamilyVisitor>(_ visitor: inout V) {
+        visitor.visit(file, \.file)
+        visitor.visit(tcp, \.tcp)
+        visitor.visit(generator, \.generator)
+    }
+
+    /// An acknowledged event back at the worker that read it: to the family that made it.
+    @inline(__always) func acknowledged(_ event: Event) {
+        var visitor = Acknowledged(kind: SourceIDs.kind(event.header.pointee.sourceID), event: event)
+        visit(&visitor)
+    }
+}
+
+/// Routes one acknowledged event by the family kind in its source ID (a compare per family,
+/// all static).
+private struct Acknowledged: SourceFamilyVisitor {
+    let kind: UInt32
+    let event: Event
+
+    @inline(__always) mutating func visit<Family: SourceFamily>(_ family: Family, _ share: KeyPath<InputAssignments, Family.Assignment>) {
+        if kind == Family.kind.rawValue { family.acknowledged(event) }
+    }
+}
+
+extension SourceIDs {
+    /// Which family made a source ID (and routes a completion): 1…15, one per family.
+    public enum Kind: UInt32, Sendable { case file = 1, tcp = 2, generator = 3 }
+}
+
+/// Each family's share of one worker's `WorkerAssignment`.
+struct InputAssignments {
+    var file = FileFamily.Assignment()
+    var tcp = TCPFamily.Assignment()
+    var generator = GeneratorFamily.Assignment()
+
+    /// Adds another preparation's sources (a reload that prepared pipelines one by one).
+    mutating func merge(_ other: InputAssignments) {
+        file.merge(other.file)
+        tcp.merge(other.tcp)
+        generator.merge(other.generator)
+    }
+
+    /// Closes every descriptor in it (a preparation that failed or that a worker did not use).
+    func closeAll() {
+        file.closeAll()
+        tcp.closeAll()
+        generator.closeAll()
+    }
+}
