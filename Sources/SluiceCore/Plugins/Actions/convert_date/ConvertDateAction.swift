@@ -64,7 +64,7 @@ public struct ConvertDateAction: @unchecked Sendable {
         }
         layoutTokens = .allocate(capacity: compiled.tokens.count)
         layoutTokens.initialize(from: compiled.tokens, count: compiled.tokens.count)
-        layout = LayoutParser(tokens: layoutTokens, count: compiled.tokens.count, hasYear: compiled.hasYear, hasZone: compiled.hasZone)
+        layout = LayoutParser(tokens: layoutTokens, count: compiled.tokens.count, hasYear: compiled.hasYear)
         names = .allocate(capacity: 19)
         names.initialize(from: LayoutParser.monthNames + LayoutParser.dayNames, count: 19)
         self.maxEventBytes = maxEventBytes

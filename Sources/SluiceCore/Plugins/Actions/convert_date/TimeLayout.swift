@@ -79,7 +79,6 @@ enum LayoutToken: Equatable {
 struct TimeLayout {
     let tokens: [LayoutToken]
     let hasYear: Bool
-    let hasZone: Bool
 
     static let rfc3164 = try! TimeLayout("%b %e %H:%M:%S")
 
@@ -120,7 +119,11 @@ struct TimeLayout {
                 throw PluginArgumentError(key: "from", "layout '\(text)': unknown directive %\(Character(Unicode.Scalar(d))) at offset \(offset) (known: %Y %y %m %d %e %j %H %I %p %M %S %f %L %z %Z %b %B %h %a %A %s %F %T %R %D %n %t %%)")
             }
         }
-        guard out.contains(where: { $0 != .spaces && { if case .literal = $0 { return false } else { return true } }($0) }) else {
+        let directives = out.filter {
+            if case .literal = $0 { return false }
+            return $0 != .spaces
+        }
+        guard !directives.isEmpty else {
             throw PluginArgumentError(key: "from", "layout '\(text)' has no % directive")
         }
         if out.contains(.hour12) != out.contains(.amPm) {
@@ -128,7 +131,6 @@ struct TimeLayout {
         }
         tokens = out
         hasYear = out.contains(.year4) || out.contains(.year2) || out.contains(.epochSeconds)
-        hasZone = out.contains(.offset) || out.contains(.zoneName) || out.contains(.epochSeconds)
     }
 }
 
@@ -137,7 +139,6 @@ struct LayoutParser {
     let tokens: UnsafePointer<LayoutToken>
     let count: Int
     let hasYear: Bool
-    let hasZone: Bool
 
     static let monthNames: [UInt32] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"].map(pack3)
     static let monthFullNames = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",

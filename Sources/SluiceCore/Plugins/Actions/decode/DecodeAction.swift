@@ -2,8 +2,8 @@
 /// named `prefix` + the decoded name, from it; existing fields of those names are replaced.
 /// `json`: the members of an object held in a string; `logfmt`: `key=value` pairs; `cri`: the
 /// CRI container log line; `nginx_error`: nginx's error log line (see `Decoders`). The field
-/// decoded is removed unless `keep-origin=true` (or a decoded field took its name); a nested
-/// one is kept.
+/// decoded (top-level or nested) is removed unless `keep-origin=true` or a decoded field took
+/// its name.
 ///
 /// A value not in the format, with more than `max-fields` fields, a field that is not a
 /// string, or an event that is not a decoded object is left as it is and counted

@@ -19,6 +19,7 @@ public struct ParseRegexAction: @unchecked Sendable {
     let groupCount: Int
     let names: UnsafeMutableRawBufferPointer
     let prefix: UnsafeMutableRawBufferPointer
+    let prefixCount: Int
     let maxEventBytes: Int
     let scratch: UnsafeMutablePointer<Scratch>?
 
@@ -54,8 +55,6 @@ public struct ParseRegexAction: @unchecked Sendable {
         self.maxEventBytes = maxEventBytes
         scratch = nil
     }
-
-    let prefixCount: Int
 
     private init(_ d: ParseRegexAction, scratch: UnsafeMutablePointer<Scratch>) {
         path = d.path
