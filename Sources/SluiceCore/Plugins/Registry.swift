@@ -9,12 +9,14 @@ public enum InputDefinition: Sendable {
     case tcp(TCPInput)
     case stdin
     case generator(GeneratorInput)
+    case journald(JournaldInput)
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("file", "read files (paths or globs), optionally following appends", FileInput.parameters),
         ("tcp", "newline-delimited records from TCP connections", TCPInput.parameters),
         ("stdin", "read standard input to its end", StdinInput.parameters),
         ("generator", "synthetic NDJSON events for benchmarks", GeneratorInput.parameters),
+        ("journald", "systemd journal entries as JSON events, resuming from the last acknowledged cursor", JournaldInput.parameters),
     ]
 
     public static func make(type: String, _ arguments: PluginArguments) throws(PluginArgumentError) -> InputDefinition {
@@ -25,6 +27,7 @@ public enum InputDefinition: Sendable {
             try arguments.checkKnown(StdinInput.parameters)
             return .stdin
         case "generator": return .generator(try GeneratorInput(arguments))
+        case "journald": return .journald(try JournaldInput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown input '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
@@ -33,7 +36,7 @@ public enum InputDefinition: Sendable {
     func problem(with settings: NodeSettings) -> String? {
         switch self {
         case .generator(let g): g.problem(with: settings)
-        case .file, .tcp, .stdin: nil
+        case .file, .tcp, .stdin, .journald: nil
         }
     }
 
@@ -45,6 +48,7 @@ public enum InputDefinition: Sendable {
         case .tcp(let tcp): try TCPFamily.prepare(tcp, &preparation, into: &assignments)
         case .stdin: try FileFamily.prepareStdin(&preparation, into: &assignments)
         case .generator(let generator): GeneratorFamily.prepare(generator, &preparation, into: &assignments)
+        case .journald(let journald): try JournaldFamily.prepare(journald, &preparation, into: &assignments)
         }
     }
 }
@@ -212,6 +216,7 @@ extension InputDefinition {
         case .tcp: "tcp"
         case .stdin: "stdin"
         case .generator: "generator"
+        case .journald: "journald"
         }
     }
 }
