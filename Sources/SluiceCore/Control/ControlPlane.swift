@@ -288,6 +288,14 @@ extension Action {
         case .discard: "discard"
         case .modify: "modify"
         case .aggregate: "aggregate"
+        case .rename: "rename"
+        case .removeFields: "remove_fields"
+        case .keepFields: "keep_fields"
+        case .flatten: "flatten"
+        case .jsonEncode: "json_encode"
+        case .hash: "hash"
+        case .addHost: "add_host"
+        case .setTime: "set_time"
         }
     }
 }
