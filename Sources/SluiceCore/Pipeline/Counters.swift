@@ -6,6 +6,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case partialRecords, connectionsAccepted, connectionsRejected, inputErrors, outputErrors
     case outputBatches, modifySkipped, emptyLines, connectionsTimedOut, aggregated, aggregateSkipped, aggregateRows
     case rejected, deadLettered, connectionsTooSlow, released, unrouted, modifyTooLarge
+    case editNotObject, fieldMissing, fieldWrongType, editTooLarge
 
     public var name: String {
         switch self {
@@ -35,6 +36,10 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .released: "events_released"
         case .unrouted: "unrouted"
         case .modifyTooLarge: "modify_too_large"
+        case .editNotObject: "edit_not_object"
+        case .fieldMissing: "field_missing"
+        case .fieldWrongType: "field_wrong_type"
+        case .editTooLarge: "edit_too_large"
         }
     }
 
@@ -67,6 +72,10 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .released: "Events whose processing ended (delivered, dropped, aggregated or rejected), back in the pool."
         case .unrouted: "Events no output's route matched (not written anywhere, released in order)."
         case .modifyTooLarge: "Events modify left unchanged because the change would not fit max-event-size."
+        case .editNotObject: "Events a field-editing action (rename, remove_fields, keep_fields, flatten, json_encode, hash, add_host, set_time) left alone: not decoded JSON objects."
+        case .fieldMissing: "Fields a field-editing action needed and did not find (rename's from, flatten, json_encode, hash, modify's ${PATH}); the event passed without that change."
+        case .fieldWrongType: "Fields of a type the action cannot use (flatten of a non-object, json_encode of a scalar), or a non-object on the path to set; the event passed without that change."
+        case .editTooLarge: "Events a field-editing action left unchanged because the change would not fit max-event-size."
         }
     }
 }
