@@ -2,20 +2,28 @@
 #   make run   - install the C libraries if missing, build, run the embedded default pipeline
 #   make test  - install the C libraries if missing, build, run the whole test suite
 SWIFT ?= swift
-APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev
+APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev libsystemd-dev
+# Real clients and servers the end-to-end tests start (never as services).
+TEST_APT_PACKAGES = systemd-journal-remote
 
 .PHONY: run test deps test-deps build release clean
 
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Installs the Debian packages of $(1) that are not installed yet.
+define install-missing
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call install-missing,$(APT_PACKAGES))
 
 # The end-to-end tests check /metrics with the Prometheus text parser of prometheus_client.
 test-deps: deps
+	$(call install-missing,$(TEST_APT_PACKAGES))
 	@python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q prometheus_client 2>/dev/null || \
 	{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-prometheus-client; }
 

@@ -5,6 +5,8 @@ import Glibc
 public struct JSONMemberSpan: Sendable, Equatable {
     /// The key's opening quote.
     public var keyStart: Int
+    /// The raw (still escaped) key's length between its quotes.
+    public var keyLength: Int
     public var valueStart: Int
     /// Just past the value.
     public var valueEnd: Int
@@ -58,7 +60,7 @@ public enum JSONObjectText {
             guard p < end else { return .notAnObject }
             let separator = p.load(as: UInt8.self)
             if JSONScanner.rawStringEquals(rawKey, key) {
-                var span = JSONMemberSpan(keyStart: keyStart - base, valueStart: valueStart - base, valueEnd: valueEnd - base,
+                var span = JSONMemberSpan(keyStart: keyStart - base, keyLength: keyEnd - keyStart - 2, valueStart: valueStart - base, valueEnd: valueEnd - base,
                                           kind: JSONText.kind(ofFirstByte: valueStart.load(as: UInt8.self)),
                                           previousEnd: previousEnd, nextStart: nil)
                 if separator == Byte.comma { span.nextStart = skipWhitespace(p + 1, end) - base }
@@ -85,11 +87,12 @@ public enum JSONObjectText {
         while true {
             guard p < end, p.load(as: UInt8.self) == Byte.quote, let keyEnd = skipString(p, end) else { return false }
             let keyStart = p
+            let keyLength = keyEnd - p - 2
             p = skipWhitespace(keyEnd, end)
             guard p < end, p.load(as: UInt8.self) == Byte.colon else { return false }
             p = skipWhitespace(p + 1, end)
             guard p < end, let valueEnd = skipValue(p, end) else { return false }
-            let span = JSONMemberSpan(keyStart: keyStart - base, valueStart: p - base, valueEnd: valueEnd - base,
+            let span = JSONMemberSpan(keyStart: keyStart - base, keyLength: keyLength, valueStart: p - base, valueEnd: valueEnd - base,
                                       kind: JSONText.kind(ofFirstByte: p.load(as: UInt8.self)), previousEnd: nil, nextStart: nil)
             if !body(span) { return true }
             p = skipWhitespace(valueEnd, end)

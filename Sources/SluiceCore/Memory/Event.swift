@@ -99,6 +99,18 @@ public enum EventFlags {
         return UnsafeRawBufferPointer(start: data + Int(f.valueOffset), count: Int(f.valueLength))
     }
 
+    /// Completes an event a source wrote itself: `length` bytes of record in the data area, the
+    /// offset just past it in its stream, who made it and when.
+    @inlinable public func fill(length: Int, offset: UInt64, sourceID: UInt32, pipeline: Int, receivedNanos: UInt64) {
+        let h = header
+        h.pointee.rawLength = UInt32(length)
+        h.pointee.usedLength = UInt32(length)
+        h.pointee.offset = offset
+        h.pointee.receivedNanos = receivedNanos
+        h.pointee.sourceID = sourceID
+        h.pointee.pipelineID = UInt16(pipeline)
+    }
+
     /// Appends bytes after the used part of the data area (for values set by actions); returns
     /// their offset, or nil when the slot is full.
     @inlinable public func append(_ bytes: UnsafeRawBufferPointer) -> UInt32? {

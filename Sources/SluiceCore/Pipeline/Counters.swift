@@ -7,6 +7,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case outputBatches, modifySkipped, emptyLines, connectionsTimedOut, aggregated, aggregateSkipped, aggregateRows
     case rejected, deadLettered, connectionsTooSlow, released, unrouted, modifyTooLarge
     case maskFailed, parseREFailed, decodeFailed, convertDateFailed, convertLogLevelFailed, parseTooLarge
+    case editNotObject, fieldMissing, fieldWrongType, editTooLarge
 
     public var name: String {
         switch self {
@@ -42,6 +43,10 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .convertDateFailed: "convert_date_failed"
         case .convertLogLevelFailed: "convert_log_level_failed"
         case .parseTooLarge: "parse_too_large"
+        case .editNotObject: "edit_not_object"
+        case .fieldMissing: "field_missing"
+        case .fieldWrongType: "field_wrong_type"
+        case .editTooLarge: "edit_too_large"
         }
     }
 
@@ -80,6 +85,10 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .convertDateFailed: "Events convert_date could not convert: not decoded objects, or a value not in the from format (left unchanged)."
         case .convertLogLevelFailed: "Events convert_log_level could not convert: not decoded objects, or an unknown level (left unchanged)."
         case .parseTooLarge: "Events mask, parse_re, decode, convert_date or convert_log_level left unchanged because the result would not fit max-event-size."
+        case .editNotObject: "Events a field-editing action (rename, remove_fields, keep_fields, flatten, json_encode, hash, add_host, set_time) left alone: not decoded JSON objects."
+        case .fieldMissing: "Fields a field-editing action needed and did not find (rename's from, flatten, json_encode, hash, modify's ${PATH}); the event passed without that change."
+        case .fieldWrongType: "Fields of a type the action cannot use (flatten of a non-object, json_encode of a scalar), or a non-object on the path to set; the event passed without that change."
+        case .editTooLarge: "Events a field-editing action left unchanged because the change would not fit max-event-size."
         }
     }
 }

@@ -9,12 +9,14 @@ public enum InputDefinition: Sendable {
     case tcp(TCPInput)
     case stdin
     case generator(GeneratorInput)
+    case journald(JournaldInput)
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("file", "read files (paths or globs), optionally following appends", FileInput.parameters),
         ("tcp", "newline-delimited records from TCP connections", TCPInput.parameters),
         ("stdin", "read standard input to its end", StdinInput.parameters),
         ("generator", "synthetic NDJSON events for benchmarks", GeneratorInput.parameters),
+        ("journald", "systemd journal entries as JSON events, resuming from the last acknowledged cursor", JournaldInput.parameters),
     ]
 
     public static func make(type: String, _ arguments: PluginArguments) throws(PluginArgumentError) -> InputDefinition {
@@ -25,6 +27,7 @@ public enum InputDefinition: Sendable {
             try arguments.checkKnown(StdinInput.parameters)
             return .stdin
         case "generator": return .generator(try GeneratorInput(arguments))
+        case "journald": return .journald(try JournaldInput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown input '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
@@ -33,7 +36,7 @@ public enum InputDefinition: Sendable {
     func problem(with settings: NodeSettings) -> String? {
         switch self {
         case .generator(let g): g.problem(with: settings)
-        case .file, .tcp, .stdin: nil
+        case .file, .tcp, .stdin, .journald: nil
         }
     }
 
@@ -45,6 +48,7 @@ public enum InputDefinition: Sendable {
         case .tcp(let tcp): try TCPFamily.prepare(tcp, &preparation, into: &assignments)
         case .stdin: try FileFamily.prepareStdin(&preparation, into: &assignments)
         case .generator(let generator): GeneratorFamily.prepare(generator, &preparation, into: &assignments)
+        case .journald(let journald): try JournaldFamily.prepare(journald, &preparation, into: &assignments)
         }
     }
 }
@@ -58,6 +62,14 @@ public struct Action: @unchecked Sendable {
         case discard(DiscardAction)
         case modify(ModifyAction)
         case aggregate(AggregateAction)
+        case rename(RenameAction)
+        case removeFields(RemoveFieldsAction)
+        case keepFields(KeepFieldsAction)
+        case flatten(FlattenAction)
+        case jsonEncode(JSONEncodeAction)
+        case hash(HashAction)
+        case addHost(AddHostAction)
+        case setTime(SetTimeAction)
         case mask(MaskAction)
         case parseRegex(ParseRegexAction)
         case decode(DecodeAction)
@@ -82,9 +94,17 @@ public struct Action: @unchecked Sendable {
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("json_decode", "parse the event as JSON and index its top-level fields", JSONDecodeAction.parameters),
         ("discard", "drop the events its condition matches", DiscardAction.parameters),
-        ("modify", "set a field to a value", ModifyAction.parameters),
+        ("modify", "set a field (or dotted path, creating objects on the way) to a value, which may insert other fields with ${PATH}", ModifyAction.parameters),
         ("aggregate", "count, sum and average a field per key; rows on interval and at stop (a sum or average that is not finite, e.g. from 1e999, is written as null; a row too large for an event slot is dropped, logged and counted in aggregate_skipped)",
          AggregateAction.parameters),
+        ("rename", "move a field to another name or path (overwriting what is there)", RenameAction.parameters),
+        ("remove_fields", "remove fields (names or dotted paths)", RemoveFieldsAction.parameters),
+        ("keep_fields", "keep only these top-level fields", KeepFieldsAction.parameters),
+        ("flatten", "turn a nested object into top-level fields named by the keys on the way", FlattenAction.parameters),
+        ("json_encode", "replace an object or array field with its JSON text as a string", JSONEncodeAction.parameters),
+        ("hash", "write the XXH64 hash of a field's value to another field (hex string or number)", HashAction.parameters),
+        ("add_host", "set a field to the node's host name", AddHostAction.parameters),
+        ("set_time", "set a field to the current time (RFC 3339 with nanoseconds, or Unix milliseconds)", SetTimeAction.parameters),
         ("mask", "replace matches of PCRE2 patterns in a string field, or in every string value, with a text or a stable hash (mask_failed, parse_too_large)",
          MaskAction.parameters),
         ("parse_re", "set a field per named group of a PCRE2 pattern matched against a string field (parse_re_failed)", ParseRegexAction.parameters),
@@ -105,8 +125,16 @@ public struct Action: @unchecked Sendable {
         switch type {
         case "json_decode": kind = .jsonDecode(try JSONDecodeAction(own))
         case "discard": kind = .discard(try DiscardAction(own, maxEventBytes: maxEventBytes, hasCondition: condition != nil))
-        case "modify": kind = .modify(try ModifyAction(own))
+        case "modify": kind = .modify(try ModifyAction(own, maxEventBytes: maxEventBytes))
         case "aggregate": kind = .aggregate(try AggregateAction(own))
+        case "rename": kind = .rename(try RenameAction(own, maxEventBytes: maxEventBytes))
+        case "remove_fields": kind = .removeFields(try RemoveFieldsAction(own, maxEventBytes: maxEventBytes))
+        case "keep_fields": kind = .keepFields(try KeepFieldsAction(own, maxEventBytes: maxEventBytes))
+        case "flatten": kind = .flatten(try FlattenAction(own, maxEventBytes: maxEventBytes))
+        case "json_encode": kind = .jsonEncode(try JSONEncodeAction(own, maxEventBytes: maxEventBytes))
+        case "hash": kind = .hash(try HashAction(own, maxEventBytes: maxEventBytes))
+        case "add_host": kind = .addHost(try AddHostAction(own, maxEventBytes: maxEventBytes))
+        case "set_time": kind = .setTime(try SetTimeAction(own, maxEventBytes: maxEventBytes))
         case "mask": kind = .mask(try MaskAction(own, maxEventBytes: maxEventBytes))
         case "parse_re": kind = .parseRegex(try ParseRegexAction(own, maxEventBytes: maxEventBytes))
         case "decode": kind = .decode(try DecodeAction(own, maxEventBytes: maxEventBytes))
@@ -123,6 +151,15 @@ public struct Action: @unchecked Sendable {
         switch kind {
         case .discard(let a): mine = .discard(a.forWorker())
         case .aggregate(let a): mine = .aggregate(a.forWorker())
+        case .modify(let a): mine = .modify(a.forWorker())
+        case .rename(let a): mine = .rename(a.forWorker())
+        case .removeFields(let a): mine = .removeFields(a.forWorker())
+        case .keepFields(let a): mine = .keepFields(a.forWorker())
+        case .flatten(let a): mine = .flatten(a.forWorker())
+        case .jsonEncode(let a): mine = .jsonEncode(a.forWorker())
+        case .hash(let a): mine = .hash(a.forWorker())
+        case .addHost(let a): mine = .addHost(a.forWorker())
+        case .setTime(let a): mine = .setTime(a.forWorker())
         case .mask(let a): mine = .mask(a.forWorker())
         case .parseRegex(let a): mine = .parseRegex(a.forWorker())
         case .decode(let a): mine = .decode(a.forWorker())
@@ -144,12 +181,21 @@ public struct Action: @unchecked Sendable {
         switch kind {
         case .discard(let a): a.dispose()
         case .aggregate(let a): a.dispose()
+        case .modify(let a): a.dispose()
+        case .rename(let a): a.dispose()
+        case .removeFields(let a): a.dispose()
+        case .keepFields(let a): a.dispose()
+        case .flatten(let a): a.dispose()
+        case .jsonEncode(let a): a.dispose()
+        case .hash(let a): a.dispose()
+        case .addHost(let a): a.dispose()
+        case .setTime(let a): a.dispose()
+        case .jsonDecode: break
         case .mask(let a): a.dispose()
         case .parseRegex(let a): a.dispose()
         case .decode(let a): a.dispose()
         case .convertDate(let a): a.dispose()
         case .convertLogLevel(let a): a.dispose()
-        case .jsonDecode, .modify: break
         }
     }
 
@@ -161,6 +207,14 @@ public struct Action: @unchecked Sendable {
         case .discard(let a): a.disposeShared()
         case .modify(let a): a.disposeShared()
         case .aggregate(let a): a.disposeShared()
+        case .rename(let a): a.disposeShared()
+        case .removeFields(let a): a.disposeShared()
+        case .keepFields(let a): a.disposeShared()
+        case .flatten(let a): a.disposeShared()
+        case .jsonEncode(let a): a.disposeShared()
+        case .hash(let a): a.disposeShared()
+        case .addHost(let a): a.disposeShared()
+        case .setTime(let a): a.disposeShared()
         case .mask(let a): a.disposeShared()
         case .parseRegex(let a): a.disposeShared()
         case .decode(let a): a.disposeShared()
@@ -185,9 +239,9 @@ public struct Action: @unchecked Sendable {
         case .discard(let a):
             return a.shouldDiscard(event) ? .drop : .pass
         case .modify(let a):
-            switch a.apply(event, context: &context) {
+            switch a.apply(event, context: &context, counters: counters, pipeline: pipeline) {
             case .changed: return .pass
-            case .notAnObject: counters.add(.modifySkipped, 1, pipeline: pipeline)
+            case .notAnObject, .pathBlocked: counters.add(.modifySkipped, 1, pipeline: pipeline)
             case .waitForRoom: return .wait
             case .tooLarge:
                 counters.add(.modifyTooLarge, 1, pipeline: pipeline)
@@ -196,6 +250,14 @@ public struct Action: @unchecked Sendable {
             return .pass
         case .aggregate(let a):
             return a.apply(event, counters: counters, pipeline: pipeline) ? .pass : .consumed
+        case .rename(let a): return a.apply(context: &context, counters: counters, pipeline: pipeline)
+        case .removeFields(let a): return a.apply(context: &context, counters: counters, pipeline: pipeline)
+        case .keepFields(let a): return a.apply(context: &context, counters: counters, pipeline: pipeline)
+        case .flatten(let a): return a.apply(context: &context, counters: counters, pipeline: pipeline)
+        case .jsonEncode(let a): return a.apply(context: &context, counters: counters, pipeline: pipeline)
+        case .hash(let a): return a.apply(context: &context, counters: counters, pipeline: pipeline)
+        case .addHost(let a): return a.apply(context: &context, counters: counters, pipeline: pipeline)
+        case .setTime(let a): return a.apply(context: &context, counters: counters, pipeline: pipeline)
         case .mask(let a):
             return a.apply(event, context: &context).verdict(failed: .maskFailed, counters: counters, pipeline: pipeline)
         case .parseRegex(let a):
@@ -255,6 +317,7 @@ extension InputDefinition {
         case .tcp: "tcp"
         case .stdin: "stdin"
         case .generator: "generator"
+        case .journald: "journald"
         }
     }
 }
@@ -267,6 +330,14 @@ extension Action {
         case .discard: "discard"
         case .modify: "modify"
         case .aggregate: "aggregate"
+        case .rename: "rename"
+        case .removeFields: "remove_fields"
+        case .keepFields: "keep_fields"
+        case .flatten: "flatten"
+        case .jsonEncode: "json_encode"
+        case .hash: "hash"
+        case .addHost: "add_host"
+        case .setTime: "set_time"
         case .mask: "mask"
         case .parseRegex: "parse_re"
         case .decode: "decode"

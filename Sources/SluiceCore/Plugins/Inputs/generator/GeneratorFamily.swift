@@ -102,17 +102,11 @@ final class GeneratorFamily: SourceFamily {
         while made < allowed {
             guard let e = context.takeEvent() else { context.waitForFreeEvents(); break }
             let n = generators[g].writeLine(into: e.data)
-            let h = e.header
-            h.pointee.rawLength = UInt32(n)
-            h.pointee.usedLength = UInt32(n)
-            h.pointee.offset = generators[g].sequence
-            h.pointee.receivedNanos = now
-            h.pointee.sourceID = generators[g].sourceID
-            h.pointee.pipelineID = UInt16(pipeline)
+            e.fill(length: n, offset: generators[g].sequence, sourceID: generators[g].sourceID, pipeline: pipeline, receivedNanos: now)
             counters.add(.eventsIn, 1, pipeline: pipeline)
             counters.add(.bytesIn, n, pipeline: pipeline)
             counters.addInput(row: generators[g].inputRow, bytes: n)
-            context.append(h.pointee.handle)
+            context.append(e.header.pointee.handle)
             made += 1
         }
         generators[g].produced += made

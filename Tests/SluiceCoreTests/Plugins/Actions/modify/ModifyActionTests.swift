@@ -216,10 +216,48 @@ private func modifyRejection(_ pairs: (String, String)...) -> PluginArgumentErro
         #expect(modifyRejection(("field", "a"), ("value", "x"), ("json-value", "1"))?.message == "modify needs exactly one of value= or json-value=")
     }
 
-    @Test func onlyTopLevelFieldsCanBeSet() {
-        let error = modifyRejection(("field", "a.b"), ("value", "x"))
-        #expect(error?.key == "field")
-        #expect(error?.message == "modify sets top-level fields only; 'a.b' is a path")
+    @Test func aNestedFieldIsSetCreatingObjectsOnTheWay() throws {
+        let run = try EditActionRun("modify", ("field", "a.b.c"), ("value", "x"))
+        defer { run.dispose() }
+        #expect(try run.line(#"{"a":{"z":1}}"#) == #"{"a":{"z":1,"b":{"c":"x"}}}"#)
+        #expect(try run.line(#"{"a":{"b":{"c":0}}}"#) == #"{"a":{"b":{"c":"x"}}}"#)
+        #expect(try run.line(#"{"q":1}"#) == #"{"q":1,"a":{"b":{"c":"x"}}}"#)
+        #expect(try run.line(#"{"a":[]}"#) == #"{"a":[]}"#)
+        #expect(run.count(.modifySkipped) == 1, "a non-object on the path")
+    }
+
+    @Test func substitutionsInsertOtherFieldsValues() throws {
+        let run = try EditActionRun("modify", ("field", "who"), ("value", "${user.name}@${host} (${n}, ${o}, ${gone})$"))
+        defer { run.dispose() }
+        #expect(try run.line(#"{"user":{"name":"a\"b"},"host":"h\u00e9","n":-1.5,"o":{"k":"v"}}"#)
+            == #"{"user":{"name":"a\"b"},"host":"h\u00e9","n":-1.5,"o":{"k":"v"},"who":"a\"b@h\u00e9 (-1.5, {\"k\":\"v\"}, )$"}"#)
+        #expect(run.count(.fieldMissing) == 1)
+        #expect(try run.line(#"{"user":{"name":""}}"#) == #"{"user":{"name":""},"who":"@ (, , )$"}"#)
+        #expect(run.count(.fieldMissing) == 5)
+    }
+
+    @Test func aSubstitutionOfAFieldPastMaxFieldsIsFound() throws {
+        let run = try EditActionRun("modify", ("field", "copy"), ("value", "<${k9}>"), pool: try makePool(maxFields: 8))
+        defer { run.dispose() }
+        let (_, event) = run.run(try makeDecodedEvent(manyMembers(10), in: run.pool))
+        #expect(encodedObject(event)?["copy"] as? String == "<9>")
+        #expect(encodedObject(event)?.count == 11)
+    }
+
+    @Test func aSubstitutedValueTooLargeForMaxEventSizeIsCounted() throws {
+        let pool = try makePool()
+        let run = try EditActionRun("modify", ("field", "twice"), ("value", "${f}${f}"), pool: pool)
+        defer { run.dispose() }
+        let event = try nearlyFullEvent(in: pool, room: 100)
+        #expect(run.run(event).0 == .pass)
+        #expect(!event.has(EventFlags.modified) && run.count(.modifyTooLarge) == 1)
+    }
+
+    @Test func substitutionErrorsAreLocated() {
+        #expect(modifyRejection(("field", "a"), ("value", "x${y"))?.key == "value")
+        #expect(modifyRejection(("field", "a"), ("value", "${}"))?.key == "value")
+        #expect(modifyRejection(("field", "a"), ("value", "${a..b}"))?.key == "value")
+        #expect(modifyRejection(("field", "a..b"), ("value", "x"))?.key == "field")
     }
 
     @Test func anEmptyStringValueIsAllowed() throws {

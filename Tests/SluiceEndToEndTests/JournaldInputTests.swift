@@ -1,0 +1,148 @@
+import Foundation
+import Glibc
+import Testing
+
+extension EndToEndTests {
+    /// The journald input against journal files written by the real `systemd-journal-remote`
+    /// (Debian's systemd-journal-remote) from export-format entries made here.
+    @Suite struct JournaldInput {
+        static let remote = ["/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote"]
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+
+        /// Entry `n`: a text message with quotes, a backslash, a tab and non-ASCII, a number, and a
+        /// binary field (export format's length-prefixed form) holding a newline and a byte that
+        /// is not UTF-8.
+        static func exportEntries(_ numbers: Range<Int>) -> Data {
+            var out = Data()
+            for n in numbers {
+                out += Data("__REALTIME_TIMESTAMP=\(1_733_300_000_000_000 + n)\n".utf8)
+                out += Data("MESSAGE=entry \(n) \"quoted\" back\\slash\ttab Grüße 日本\n".utf8)
+                out += Data("PRIORITY=\(n % 8)\nSEQ=\(n)\nSYSLOG_IDENTIFIER=app\n".utf8)
+                let binary: [UInt8] = Array("two\nlines ".utf8) + [0xFF] + Array(" end".utf8)
+                out += Data("BLOB\n".utf8)
+                var length = UInt64(binary.count).littleEndian
+                out += Data(bytes: &length, count: 8)
+                out += Data(binary) + Data("\n".utf8)
+                out += Data("\n".utf8)
+            }
+            return out
+        }
+
+        /// Appends entries to `directory/remote.journal` through systemd-journal-remote.
+        static func write(_ numbers: Range<Int>, into directory: String) throws {
+            let input = directory + ".export"
+            try exportEntries(numbers).write(to: URL(fileURLWithPath: input))
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try #require(remote, "systemd-journal-remote is not installed"))
+            process.arguments = ["--output=\(directory)/remote.journal", "--split-mode=none", input]
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+
+        static func events(_ path: String) throws -> [[String: Any]] {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            return try text.split(separator: "\n").map { line in
+                try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+            }
+        }
+
+        @Test func everyEntryArrivesAsAJSONObjectOfItsFields() throws {
+            let directory = try TemporaryDirectory()
+            let journal = directory.path("journal"), output = directory.path("out.ndjson")
+            try FileManager.default.createDirectory(atPath: journal, withIntermediateDirectories: true)
+            let count = 20_000
+            try Self.write(0..<count, into: journal)
+            let sluice = try SluiceProcess(["run", "--input", "journald:directory=\(journal),follow=false", "--output", "file:path=\(output)"], in: directory)
+            #expect(try sluice.waitForExit(within: .seconds(60)) == .exited(0))
+            let events = try Self.events(output)
+            #expect(events.count == count)
+            var seen = Set<Int>()
+            for e in events {
+                let n = try #require(Int(e["SEQ"] as? String ?? ""))
+                seen.insert(n)
+                #expect(e["MESSAGE"] as? String == "entry \(n) \"quoted\" back\\slash\ttab Grüße 日本")
+                #expect(e["PRIORITY"] as? String == "\(n % 8)")
+                #expect(e["BLOB"] as? String == "two\nlines \u{FFFD} end")
+                #expect(e["__REALTIME_TIMESTAMP"] as? String == "\(1_733_300_000_000_000 + n)")
+            }
+            #expect(seen.count == count)
+            #expect(try sluice.summary().count("events_in") == count)
+        }
+
+        /// The cursor of the last acknowledged entry is saved at stop; a second run reads only the
+        /// entries written since.
+        @Test func aRestartContinuesAfterTheSavedCursor() throws {
+            let directory = try TemporaryDirectory()
+            let journal = directory.path("journal"), cursor = directory.path("cursor")
+            try FileManager.default.createDirectory(atPath: journal, withIntermediateDirectories: true)
+            try Self.write(0..<1_000, into: journal)
+            let first = directory.path("first.ndjson"), second = directory.path("second.ndjson")
+            let run1 = try SluiceProcess(["run", "--input", "journald:directory=\(journal),follow=false,offsets=\(cursor)", "--output", "file:path=\(first)"], in: directory)
+            #expect(try run1.waitForExit(within: .seconds(30)) == .exited(0))
+            #expect(try Self.events(first).count == 1_000)
+            #expect(try String(contentsOfFile: cursor, encoding: .utf8).hasPrefix("s="))
+
+            try Self.write(1_000..<1_500, into: journal)
+            let run2 = try SluiceProcess(["run", "--input", "journald:directory=\(journal),follow=false,offsets=\(cursor)", "--output", "file:path=\(second)"], in: directory)
+            #expect(try run2.waitForExit(within: .seconds(30)) == .exited(0))
+            let numbers = try Self.events(second).map { Int($0["SEQ"] as? String ?? "") ?? -1 }
+            #expect(numbers == Array(1_000..<1_500))
+        }
+
+        /// SIGKILL three times while reading: the cursor saved is never past what the output had, so
+        /// after the restarts every entry is in the output at least once.
+        @Test func killedThreeTimesWhileReadingLosesNoEntry() throws {
+            let directory = try TemporaryDirectory()
+            let journal = directory.path("journal"), cursor = directory.path("cursor"), output = directory.path("out.ndjson")
+            try FileManager.default.createDirectory(atPath: journal, withIntermediateDirectories: true)
+            let count = 100_000
+            try Self.write(0..<count, into: journal)
+            let arguments = ["run", "--input", "journald:directory=\(journal),offsets=\(cursor),offsets-interval=20ms",
+                             "--output", "file:path=\(output)"]
+            func lines() -> Int { (try? Data(contentsOf: URL(fileURLWithPath: output)))?.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 } ?? 0 }
+            for round in 1...3 {
+                let before = lines()
+                let sluice = try SluiceProcess(arguments, in: directory)
+                try waitUntil("more entries in round \(round)", within: .seconds(30), while: sluice) { lines() > before + 15_000 }
+                sluice.send(signal: SIGKILL)
+                _ = try sluice.waitForExit(within: .seconds(10))
+            }
+            let last = try SluiceProcess(arguments, in: directory)
+            // At least as many lines as entries first (cheap), then every entry (parsed).
+            try waitUntil("as many lines as entries", within: .seconds(60), while: last) { lines() >= count }
+            try waitUntil("every entry", within: .seconds(30), while: last) {
+                Set(((try? Self.events(output)) ?? []).compactMap { Int($0["SEQ"] as? String ?? "") }).count == count
+            }
+            last.send(signal: SIGTERM)
+            #expect(try last.waitForExit(within: .seconds(15)) == .exited(0))
+            let seen = try Self.events(output).compactMap { Int($0["SEQ"] as? String ?? "") }
+            #expect(Set(seen) == Set(0..<count))
+            recordMeasurement("\(seen.count) events written for \(count) entries over 3 SIGKILLs (\(seen.count - count) read again)", named: "journald-kill")
+        }
+
+        /// Followed: entries written after the start arrive; SIGTERM stops the node cleanly.
+        @Test func aFollowedJournalDeliversEntriesWrittenLater() throws {
+            let directory = try TemporaryDirectory()
+            let journal = directory.path("journal"), output = directory.path("out.ndjson")
+            try FileManager.default.createDirectory(atPath: journal, withIntermediateDirectories: true)
+            try Self.write(0..<100, into: journal)
+            let sluice = try SluiceProcess(["run", "--input", "journald:directory=\(journal),poll-interval=20ms", "--output", "file:path=\(output)"], in: directory)
+            try waitUntil("the first entries", within: .seconds(20), while: sluice) { ((try? Self.events(output).count) ?? 0) == 100 }
+            try Self.write(100..<300, into: journal)
+            try waitUntil("the later entries", within: .seconds(20), while: sluice) { ((try? Self.events(output).count) ?? 0) == 300 }
+            sluice.send(signal: SIGTERM)
+            #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+            #expect(try Self.events(output).map { Int($0["SEQ"] as? String ?? "") ?? -1 } == Array(0..<300))
+        }
+
+        @Test func aMissingDirectoryStopsTheStartWithItsReason() throws {
+            let directory = try TemporaryDirectory()
+            let sluice = try SluiceProcess(["run", "--input", "journald:directory=\(directory.path("nope"))", "--output", "devnull"], in: directory)
+            // Like a file input's missing file: a start-up failure (1), not a syntax error (2).
+            #expect(try sluice.waitForExit(within: .seconds(10)) == .exited(1))
+            #expect(sluice.standardError().contains("does not exist"), "\(sluice.standardError())")
+        }
+    }
+}
