@@ -1,7 +1,7 @@
 /// `mask`: replaces every match of one or more PCRE2 patterns in a string field, or in every
 /// string value of the event (top level and nested, keys excepted) when no field is given, with
 /// a fixed text (`*****`) or with a stable hash of the match (`hash=true`: 16 hex digits of
-/// FNV-1a, equal values give equal hashes). Patterns apply in the order given, each to what the
+/// XXH64, as the `hash` action and `xxhsum -H1` write it; equal values give equal hashes). Patterns apply in the order given, each to what the
 /// previous one left. Escaped JSON strings are unescaped before matching and the result escaped
 /// again.
 ///
@@ -12,7 +12,7 @@ public struct MaskAction: @unchecked Sendable {
     static let field = Parameter.optional("field", .text, doc: "field (name or dotted path) to mask; without it, every string value of the event")
     static let pattern = Parameter.repeatable("pattern", .text, required: true, doc: "PCRE2 pattern whose matches are replaced (repeat for several, applied in order)")
     static let replace = Parameter.defaulted("replace", .text, default: "*****", doc: "text that replaces each match")
-    static let hash = Parameter.bool("hash", default: false, doc: "replace each match with 16 hex digits of its FNV-1a hash instead (stable, not secret)")
+    static let hash = Parameter.bool("hash", default: false, doc: "replace each match with 16 hex digits of its XXH64 hash instead (stable, not secret)")
     public static let parameters = [field.doc, pattern.doc, replace.doc, hash.doc]
 
     let path: FieldPath?

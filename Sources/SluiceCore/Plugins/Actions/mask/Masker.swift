@@ -10,7 +10,7 @@ struct Masker {
     let replacement: UnsafeRawBufferPointer
     let hashes: Bool
 
-    /// Hex digits of a match's hash (FNV-1a, 64 bits).
+    /// Hex digits of a match's hash (XXH64).
     static let hashDigits = 16
 
     enum Result {
@@ -96,15 +96,11 @@ struct Masker {
         return min(n, text.count - i)
     }
 
-    /// FNV-1a (64 bits) of `bytes` as 16 lowercase hex digits: stable across runs, versions and
-    /// machines, so equal values mask to equal text. Not a secret: short values (phone numbers,
-    /// card numbers) can be found again by trying them all.
+    /// XXH64 (seed 0) of `bytes` as 16 lowercase hex digits, as `xxhsum -H1` prints it:
+    /// stable across runs, versions and machines, so equal values mask to equal text. Not a
+    /// secret: short values (phone numbers, card numbers) can be found again by trying them all.
     static func writeHash(of bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in bytes {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01b3
-        }
+        let h = XXHash64.hash(bytes)
         for k in 0..<hashDigits {
             let digit = UInt8(truncatingIfNeeded: h >> UInt64(60 - 4 * k)) & 15
             out.storeBytes(of: JSONText.hex(digit), toByteOffset: k, as: UInt8.self)
