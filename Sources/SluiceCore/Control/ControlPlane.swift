@@ -288,6 +288,9 @@ extension Action {
         case .discard: "discard"
         case .modify: "modify"
         case .aggregate: "aggregate"
+        case .throttle: "throttle"
+        case .split: "split"
+        case .join: "join"
         }
     }
 }

@@ -6,6 +6,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case partialRecords, connectionsAccepted, connectionsRejected, inputErrors, outputErrors
     case outputBatches, modifySkipped, emptyLines, connectionsTimedOut, aggregated, aggregateSkipped, aggregateRows
     case rejected, deadLettered, connectionsTooSlow, released, unrouted, modifyTooLarge
+    case derived, joined, throttleDropped, throttleEvicted, splitSkipped
 
     public var name: String {
         switch self {
@@ -35,6 +36,11 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .released: "events_released"
         case .unrouted: "unrouted"
         case .modifyTooLarge: "modify_too_large"
+        case .derived: "events_derived"
+        case .joined: "joined"
+        case .throttleDropped: "throttle_dropped"
+        case .throttleEvicted: "throttle_evicted"
+        case .splitSkipped: "split_skipped"
         }
     }
 
@@ -67,6 +73,11 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .released: "Events whose processing ended (delivered, dropped, aggregated or rejected), back in the pool."
         case .unrouted: "Events no output's route matched (not written anywhere, released in order)."
         case .modifyTooLarge: "Events modify left unchanged because the change would not fit max-event-size."
+        case .derived: "Events actions made from others (split: one per array element but the last, which stays in the original event)."
+        case .joined: "Events join folded into the record before them (released when that record is acknowledged)."
+        case .throttleDropped: "Events throttle dropped: over its limit for their key in the interval."
+        case .throttleEvicted: "Keys throttle forgot to make room for a new one (the key first seen longest ago)."
+        case .splitSkipped: "Events split passed unchanged: not decoded, without the field, or the field not a non-empty array."
         }
     }
 }

@@ -50,6 +50,9 @@ public struct Action: @unchecked Sendable {
         case discard(DiscardAction)
         case modify(ModifyAction)
         case aggregate(AggregateAction)
+        case throttle(ThrottleAction)
+        case split(SplitAction)
+        case join(JoinAction)
     }
 
     public var kind: Kind
@@ -66,12 +69,22 @@ public struct Action: @unchecked Sendable {
     public static func modify(_ a: ModifyAction) -> Action { Action(.modify(a)) }
     public static func aggregate(_ a: AggregateAction) -> Action { Action(.aggregate(a)) }
 
+    /// Whether the action keeps events for a while (`.held`) and the worker must hand them on
+    /// when they are due (`Worker.flushHeldEvents`).
+    public var holdsEvents: Bool { if case .join = kind { true } else { false } }
+
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("json_decode", "parse the event as JSON and index its top-level fields", JSONDecodeAction.parameters),
         ("discard", "drop the events its condition matches", DiscardAction.parameters),
         ("modify", "set a field to a value", ModifyAction.parameters),
         ("aggregate", "count, sum and average a field per key; rows on interval and at stop (a sum or average that is not finite, e.g. from 1e999, is written as null; a row too large for an event slot is dropped, logged and counted in aggregate_skipped)",
          AggregateAction.parameters),
+        ("throttle", "at most limit events per key value and interval, per worker; the others are dropped (throttle_dropped); events without the key share one bucket",
+         ThrottleAction.parameters),
+        ("split", "one event per element of an array field, the rest of the object copied into each (split_skipped: not an object, no such field, not a non-empty array)",
+         SplitAction.parameters),
+        ("join", "multi-line records (stack traces): a line matching start and the lines after it matching continue become one event, the field's lines joined with \\n; flushed at timeout, limits and stop",
+         JoinAction.parameters),
     ]
 
     /// The parameters every action takes besides its own: the condition.
@@ -86,6 +99,9 @@ public struct Action: @unchecked Sendable {
         case "discard": kind = .discard(try DiscardAction(own, maxEventBytes: maxEventBytes, hasCondition: condition != nil))
         case "modify": kind = .modify(try ModifyAction(own))
         case "aggregate": kind = .aggregate(try AggregateAction(own))
+        case "throttle": kind = .throttle(try ThrottleAction(own))
+        case "split": kind = .split(try SplitAction(own, maxEventBytes: maxEventBytes))
+        case "join": kind = .join(try JoinAction(own, maxEventBytes: maxEventBytes))
         default: throw PluginArgumentError(key: nil, "unknown action '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
         return Action(kind, condition: condition)
@@ -97,6 +113,9 @@ public struct Action: @unchecked Sendable {
         switch kind {
         case .discard(let a): mine = .discard(a.forWorker())
         case .aggregate(let a): mine = .aggregate(a.forWorker())
+        case .throttle(let a): mine = .throttle(a.forWorker())
+        case .split(let a): mine = .split(a.forWorker())
+        case .join(let a): mine = .join(a.forWorker())
         default: mine = kind
         }
         return Action(mine, condition: condition?.forWorker())
@@ -113,6 +132,9 @@ public struct Action: @unchecked Sendable {
         switch kind {
         case .discard(let a): a.dispose()
         case .aggregate(let a): a.dispose()
+        case .throttle(let a): a.dispose()
+        case .split(let a): a.dispose()
+        case .join(let a): a.dispose()
         case .jsonDecode, .modify: break
         }
     }
@@ -125,13 +147,20 @@ public struct Action: @unchecked Sendable {
         case .discard(let a): a.disposeShared()
         case .modify(let a): a.disposeShared()
         case .aggregate(let a): a.disposeShared()
+        case .throttle(let a): a.disposeShared()
+        case .split(let a): a.disposeShared()
+        case .join(let a): a.disposeShared()
         case .jsonDecode: break
         }
     }
 
     /// `wait`: the action needs room that is not free now (`ActionContext.Room.wait`); it runs
-    /// again on the same event later.
-    public enum Verdict { case pass, drop, consumed, wait }
+    /// again on the same event later. `held`: the action keeps the event (`join` folded it into
+    /// a record); its release comes with the event it was folded into. `emit`: the action hands
+    /// on `context.emitted` (a new event, or one it held), which runs through the actions after
+    /// it and to the outputs ahead of this event; then the action runs again on this event,
+    /// with `context.cursor` as it left it.
+    public enum Verdict { case pass, drop, consumed, wait, held, emit }
 
     /// Runs the action on one event when its condition matches (`context.event`: an action may
     /// move it to a larger slot).
@@ -155,6 +184,12 @@ public struct Action: @unchecked Sendable {
             return .pass
         case .aggregate(let a):
             return a.apply(event, counters: counters, pipeline: pipeline) ? .pass : .consumed
+        case .throttle(let a):
+            return a.apply(event, counters: counters, pipeline: pipeline) ? .pass : .drop
+        case .split(let a):
+            return a.apply(event, counters: counters, pipeline: pipeline, context: &context)
+        case .join(let a):
+            return a.apply(event, counters: counters, pipeline: pipeline, context: &context)
         }
     }
 }
