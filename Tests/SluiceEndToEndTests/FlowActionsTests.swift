@@ -24,9 +24,14 @@ extension EndToEndTests {
                 let lines = [#"{"log":"Exception in thread \"main\" E\#(i)","id":\#(i)}"#] + (0..<n).map { #"{"log":"\tat f\#(i)_\#($0)(F.java:\#($0))","id":\#(i)}"# }
                 let joined = #"Exception in thread \"main\" E\#(i)"# + (0..<n).map { #"\n\tat f\#(i)_\#($0)(F.java:\#($0))"# }.joined()
                 return (lines, [#"{"log":"\#(joined)","id":\#(i)}"#])
-            default:
+            case _ where (i / 3) % 2 == 0:
                 let line = #"{"log":"plain \#(i)","id":\#(i)}"#
                 return ([line], [line])
+            default:
+                // An array right after a trace: its first element closes the open record (an
+                // event split emitted makes join emit in turn).
+                let line = #"{"id":\#(i),"items":["a","b"]}"#
+                return ([line], [#"{"id":\#(i),"items":"a"}"#, #"{"id":\#(i),"items":"b"}"#])
             }
         }
 
@@ -51,14 +56,49 @@ extension EndToEndTests {
                 Issue.record("line \(i + 1): got \(written[i]), expected \(expected[i])")
             }
             let summary = try sluice.summary()
-            let splitLines = (0..<30_000).filter { $0 % 3 == 0 }
-            let elements = splitLines.map { ($0 / 3) % 4 }
+            let splitLines = (0..<30_000).filter { $0 % 3 == 0 || ($0 % 3 == 2 && ($0 / 3) % 2 == 1) }
+            let elements = splitLines.map { $0 % 3 == 2 ? 2 : ($0 / 3) % 4 }
             #expect(summary.count("events_in") == inputLines.count)
             #expect(summary.count("events_derived") == elements.reduce(0) { $0 + max($1 - 1, 0) })
             // Every line without an array (trace and plain lines) and every empty array passes split.
             #expect(summary.count("split_skipped") == inputLines.count - splitLines.count + elements.filter { $0 == 0 }.count)
             #expect(summary.count("joined") == (0..<30_000).filter { $0 % 3 == 1 }.reduce(0) { $0 + ($1 / 3) % 5 })
             #expect(summary.count("events_out") == expected.count)
+        }
+
+        /// A record `join` holds (its stream goes quiet mid-record, far from its timeout) commits
+        /// none of its lines: the saved offset stays before its first line while the lines before
+        /// it are saved; killed then, the restarted node reads the record again and writes it
+        /// whole once the next line closes it.
+        @Test func anOpenRecordCommitsNothingUntilWrittenAndIsReadAgainAfterAKill() throws {
+            let directory = try TemporaryDirectory()
+            let input = directory.path("app.ndjson"), offsets = directory.path("offsets"), output = directory.path("out.ndjson")
+            let plain = (0..<10).map { #"{"log":"plain \#($0)"}"# + "\n" }.joined()
+            let trace = [#"{"log":"Exception boom"}"#, #"{"log":"\tat a(A.java:1)"}"#, #"{"log":"\tat b(B.java:2)"}"#].map { $0 + "\n" }.joined()
+            try Data((plain + trace).utf8).write(to: URL(fileURLWithPath: input))
+            let arguments = ["run", "--input", "file:path=\(input),follow=true,offsets=\(offsets),offsets-interval=50ms",
+                             "--action", "json_decode", "--action", #"join:start=^Exception,continue=^\\s+at ,timeout=60s"#,
+                             "--output", "file:path=\(output),sync=true"]
+            func saved() throws -> Int { Int(try OffsetFile.read(path: offsets).last { $0.path == input }?.offset ?? 0) }
+            let first = try SluiceProcess(arguments, in: directory)
+            try waitUntil("the plain lines' offset saved", within: .seconds(20), while: first) { try saved() == plain.utf8.count }
+            usleep(500_000)  // ten saves later
+            #expect(try saved() == plain.utf8.count, "the held record's lines are not committed")
+            #expect(try String(contentsOfFile: output, encoding: .utf8) == plain)
+            first.send(signal: SIGKILL)
+            #expect(try first.waitForExit(within: .seconds(10)) == .signalled(SIGKILL))
+
+            let second = try SluiceProcess(arguments, in: directory)
+            let handle = try #require(FileHandle(forWritingAtPath: input))
+            handle.seekToEndOfFile()
+            handle.write(Data((#"{"log":"next"}"# + "\n").utf8))
+            try handle.close()
+            let total = fileSize(input)
+            try waitUntil("the whole input saved", within: .seconds(20), while: second) { try saved() == total }
+            second.send(signal: SIGTERM)
+            #expect(try second.waitForExit(within: .seconds(15)) == .exited(0))
+            #expect(try String(contentsOfFile: output, encoding: .utf8)
+                == plain + #"{"log":"Exception boom\n\tat a(A.java:1)\n\tat b(B.java:2)"}"# + "\n" + #"{"log":"next"}"# + "\n")
         }
 
         /// Records are appended while the node is killed four times at random moments and

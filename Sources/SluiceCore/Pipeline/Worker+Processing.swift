@@ -124,7 +124,7 @@ extension Worker {
         var any = false
         if pendingCount > 0 {
             // Emitted events that could not go on: ahead of everything queued.
-            if !drainPending() { return false }
+            if !drainPending(above: 0) { return false }
             any = true
         }
         while true {
@@ -189,16 +189,18 @@ extension Worker {
     /// from it) then say where to resume. Events actions emitted and that could not go on yet
     /// (`pending`) go first, whichever event they came from: they are ahead in their stream.
     @inline(__always) func process(_ handle: inout EventHandle, from nextAction: inout Int, cursor: inout UInt32) -> Bool {
-        if pendingCount > 0 && !drainPending() { return false }
+        if pendingCount > 0 && !drainPending(above: 0) { return false }
         return run(&handle, from: &nextAction, cursor: &cursor)
     }
 
     // MARK: Events actions emit
 
-    /// Runs the emitted events waiting on the pending stack, the latest first (an event's own
-    /// emitted events sit above it and go before it). False when the top one must wait.
-    func drainPending() -> Bool {
-        while pendingCount > 0 {
+    /// Runs the emitted events waiting on the pending stack above entry `base`, the latest first
+    /// (an event's own emitted events sit above it and go before it). False when the top one
+    /// must wait. An entry being run stays on the stack (its state is written back if it must
+    /// wait), so what it emits is drained above it, never it again.
+    func drainPending(above base: Int) -> Bool {
+        while pendingCount > base {
             let i = pendingCount - 1
             var entry = pending[i]
             if !run(&entry.handle, from: &entry.nextAction, cursor: &entry.cursor) {
@@ -259,8 +261,9 @@ extension Worker {
                     handle = context.handle
                     nextAction = a
                     cursor = context.cursor
+                    let base = pendingCount
                     pushPending(context.emitted!, nextAction: a + 1)
-                    if !drainPending() { return false }
+                    if !drainPending(above: base) { return false }
                     event = context.event
                     if !outputsCanAccept(event, outs, outputCount, pipeline: pipeline) { return false }
                     context = ActionContext(event: event, handle: handle, slab: slab)

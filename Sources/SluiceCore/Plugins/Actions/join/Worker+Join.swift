@@ -5,7 +5,7 @@ extension Worker {
     /// stack, ahead of everything else (`drainPending`).
     func flushHeldEvents() -> Bool {
         // What waits already goes first (and a record goes to the bottom of the stack).
-        if pendingCount > 0 && !drainPending() { return false }
+        if pendingCount > 0 && !drainPending(above: 0) { return false }
         var progressed = false
         for (p, a) in holders {
             guard case .join(let action) = actionTable[p][a].kind else { continue }
@@ -13,7 +13,7 @@ extension Worker {
             while let record = action.takeDue(now: now, all: all) {
                 pushPending(record.header.pointee.handle, nextAction: a + 1)
                 progressed = true
-                if !drainPending() { return progressed }
+                if !drainPending(above: 0) { return progressed }
             }
         }
         return progressed
