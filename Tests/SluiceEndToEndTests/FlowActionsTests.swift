@@ -148,7 +148,7 @@ extension EndToEndTests {
             let last = try SluiceProcess(arguments, in: directory)
             let inputBytes = chunks.reduce(0) { $0 + $1.count }
             try waitUntil("the whole input written", within: .seconds(60)) { fileSize(input) == inputBytes }
-            try waitUntil("saved offset \(inputBytes) (the last run caught up)", within: .seconds(60), while: last) {
+            try waitUntil("saved offset \(inputBytes) (the last run caught up)", within: .seconds(180), while: last) {
                 Int(try OffsetFile.read(path: offsets).last { $0.path == input }?.offset ?? 0) == inputBytes
             }
             last.send(signal: SIGTERM)
