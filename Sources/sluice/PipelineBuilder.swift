@@ -20,6 +20,11 @@ enum PipelineBuilder {
         let actions = try spec.actions.map { (s: PluginSpec) throws(ConfigError) in
             try convert(s) { (a: PluginArguments) throws(PluginArgumentError) in try Action.make(type: s.type, a, maxEventBytes: settings.pool.maxEventSizeBytes) }
         }
+        // Each action that makes or holds events may have one event pending per level (the
+        // worker's pending stack, `Worker.maxPendingEvents`).
+        guard actions.count(where: { a in switch a.kind { case .split, .join: true; default: false } }) < PipelineDefinition.maxEmittingActions else {
+            throw ConfigError("pipeline \(spec.name) has more than \(PipelineDefinition.maxEmittingActions - 1) split and join actions", location: spec.location)
+        }
         guard spec.outputs.count <= PipelineDefinition.maxOutputs else {
             throw ConfigError("pipeline \(spec.name) has \(spec.outputs.count) outputs; a pipeline has at most \(PipelineDefinition.maxOutputs)", location: spec.location)
         }

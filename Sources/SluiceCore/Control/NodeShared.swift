@@ -184,11 +184,11 @@ public final class NodeShared: @unchecked Sendable {
         for w in 0..<workerCount { wakeAlways(w) }
     }
 
-    /// Events of a pipeline created (framed, generated, aggregate rows) less those released:
+    /// Events of a pipeline created (framed, generated, aggregate rows, split elements) less those released:
     /// what is still somewhere in the node. Exact once the pipeline's inputs stopped on every
     /// worker: creations are final then, and releases only catch up.
     func eventsInFlight(slot: Int) -> Int64 {
-        let created = sum(.eventsIn, pipeline: slot) &+ sum(.aggregateRows, pipeline: slot)
+        let created = sum(.eventsIn, pipeline: slot) &+ sum(.aggregateRows, pipeline: slot) &+ sum(.derived, pipeline: slot)
         let released = sum(.released, pipeline: slot)
         return Int64(bitPattern: created &- released)
     }

@@ -38,7 +38,7 @@ struct InputContext {
     }
 
     /// A fresh event of this worker's slab, for sources that write events themselves.
-    @inline(__always) func takeEvent() -> Event? { guaranteed._withUnsafeGuaranteedRef { $0.slab.pointee.take() } }
+    @inline(__always) func takeEvent() -> Event? { guaranteed._withUnsafeGuaranteedRef { $0.slab.pointee.take(forFraming: true) } }
 
     /// Appends a filled event to the input batch (room: `batchCapacity` per dispatch).
     @inline(__always) func append(_ handle: EventHandle) { guaranteed._withUnsafeGuaranteedRef { $0.inputBatch.append(handle) } }

@@ -34,6 +34,14 @@ public enum EventFlags {
     /// until this one is released and then released in its place (it carries the count and the
     /// commit to the slab and source that made it).
     public static let grown: UInt16 = 256
+    /// An action made this event from another one (`split`: one per array element), ahead of it
+    /// in the stream: it is released without an offset commit (the event it came from carries
+    /// the commit and is acknowledged after it by every output) and counted `events_derived`.
+    public static let derived: UInt16 = 512
+    /// An action folded the next event of its stream into this one (`join`): `EventHeader.origin`
+    /// is that next event, released right after this one (count and commit, in stream order).
+    /// A chain of folded events is released when the event they were folded into is.
+    public static let chained: UInt16 = 1024
 }
 
 /// The fixed header at the start of every slot; the field index and the data follow it.
@@ -59,7 +67,8 @@ public enum EventFlags {
     public var routes: UInt32
     /// Outputs whose acknowledgement is still awaited; the event is released at zero.
     public var pendingAcks: UInt32
-    /// With `EventFlags.grown`: the slot the event was framed in.
+    /// With `EventFlags.grown`: the slot the event was framed in; with `EventFlags.chained`:
+    /// the next event folded into the same one (released after this one).
     public var origin: EventHandle
 }
 

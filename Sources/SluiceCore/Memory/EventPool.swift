@@ -122,6 +122,11 @@ public struct Slab {
         }
     }
 
+    /// Ordinary slots framers leave to actions that make events: 1/16 of the slab, at most
+    /// `maximumSlotsKeptForActions`, none in a slab of fewer than 16 slots.
+    @inlinable public var slotsKeptForActions: Int { min(smallCount / 16, Slab.maximumSlotsKeptForActions) }
+    public static let maximumSlotsKeptForActions = 64
+
     /// Events of this slab currently taken (anywhere in the node).
     public var takenCount: Int { smallCount - freeSmallCount + largeCount - freeLargeCount }
 
@@ -132,8 +137,11 @@ public struct Slab {
     }
 
     /// A fresh ordinary event, or nil when the slab is exhausted (the caller stops reading).
-    @inlinable public mutating func take() -> Event? {
-        guard freeSmallCount > 0 else { return nil }
+    /// Framers (`forFraming`) leave `slotsKeptForActions` free: an action that makes events
+    /// (`split`) waits for one while the events queued behind it may hold all the others, so
+    /// some must come back without them (outputs acknowledge what went before).
+    @inlinable public mutating func take(forFraming: Bool = false) -> Event? {
+        guard freeSmallCount > (forFraming ? slotsKeptForActions : 0) else { return nil }
         freeSmallCount -= 1
         let slot = Int(freeSmall[freeSmallCount])
         let e = Event(base: smallBase + slot * smallSlotBytes)

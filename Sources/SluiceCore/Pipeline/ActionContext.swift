@@ -7,6 +7,12 @@ public struct ActionContext {
     public private(set) var handle: EventHandle
     /// The running worker's own slab: the only free lists it may take from.
     let slab: UnsafeMutablePointer<Slab>
+    /// The action's progress over `event` while it makes events from it (`split`: the next
+    /// array element): 0 the first time the action sees the event, then what the action left
+    /// here when it returned `.emit`, kept by the worker until the action finishes the event.
+    public var cursor: UInt32 = 0
+    /// The event an action returning `.emit` hands on (`emit(_:)`).
+    public private(set) var emitted: EventHandle?
 
     /// `slab` is the running worker's own (tests and tools outside a worker: any slab that
     /// only they use).
@@ -27,6 +33,50 @@ public struct ActionContext {
         case tooLarge
     }
 
+    /// The most data bytes an event can hold (a large slot's, or an ordinary one's without).
+    public var maxDataBytes: Int {
+        max(slab.pointee.largeCount > 0 ? slab.pointee.largeDataCapacity : 0, slab.pointee.smallSlotBytes - slab.pointee.headerAndIndexBytes)
+    }
+
+    /// The event behind any handle (an action holding events of other slabs): the slabs are one
+    /// table, `EventPool.slabs`, this worker's at its own index.
+    public func event(_ handle: EventHandle) -> Event {
+        (slab - slab.pointee.index + EventHandles.slab(handle)).pointee.event(handle)
+    }
+
+    /// A fresh event of this worker's slab for an action to fill and `emit`: an ordinary slot
+    /// when `dataBytes` fit one, else a large one. `nil` when none is free now: the action
+    /// returns `.wait` and runs again (events of this worker come back as outputs acknowledge).
+    /// The caller fills it whole (raw bytes, lengths, pipeline, source, offset, flags).
+    public mutating func takeEvent(dataBytes: Int) -> Event? {
+        if dataBytes <= slab.pointee.smallSlotBytes - slab.pointee.headerAndIndexBytes { return slab.pointee.take() }
+        precondition(dataBytes <= slab.pointee.largeDataCapacity, "an emitted event larger than --max-event-size")
+        return slab.pointee.takeLarge()
+    }
+
+    /// Gives back an event `takeEvent` gave that the action will not emit after all.
+    public mutating func giveBack(_ event: Event) {
+        slab.pointee.release(event.header.pointee.handle)
+    }
+
+    /// Hands `event` on (with the verdict `.emit`): the worker runs it through the actions after
+    /// this one and to the outputs, ahead of `self.event`, then runs this action again on
+    /// `self.event` with `cursor` as the action left it. An event taken with `takeEvent` is new
+    /// (flag it `EventFlags.derived`); an event the action held (`.held`) goes on as it is.
+    public mutating func emit(_ event: Event) {
+        precondition(emitted == nil, "one event per .emit")
+        emitted = event.header.pointee.handle
+    }
+
+    /// Room in `held`, an event the action holds (not `event`), as `makeRoom` gives it to
+    /// `event`: `held` may move to a large slot.
+    public func makeRoom(in held: inout Event, fieldEntries entries: Int, dataBytes bytes: Int) -> Room {
+        var other = ActionContext(event: held, handle: held.header.pointee.handle, slab: slab)
+        let room = other.makeRoom(fieldEntries: entries, dataBytes: bytes)
+        held = other.event
+        return room
+    }
+
     /// Room in `event` for `entries` index entries and `bytes` more data bytes: the index grows
     /// into the slot's data area when that suffices, else the event moves to a large slot of
     /// this worker (header, index and data copied). The slot it leaves stays taken until the
@@ -45,7 +95,8 @@ public struct ActionContext {
         let copied = event.copy(into: large, fieldEntries: entries, dataBytes: bytes)
         precondition(copied, "a large slot is smaller than the room computed for it")
         large.header.pointee.origin = handle
-        large.header.pointee.flags |= EventFlags.grown
+        // `chained` stays on the slot the event was framed in, which still links the chain.
+        large.header.pointee.flags = (large.header.pointee.flags & ~EventFlags.chained) | EventFlags.grown
         event = large
         handle = large.header.pointee.handle
         return .ready

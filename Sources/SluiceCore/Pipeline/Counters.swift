@@ -8,6 +8,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case rejected, deadLettered, connectionsTooSlow, released, unrouted, modifyTooLarge
     case maskFailed, parseREFailed, decodeFailed, convertDateFailed, convertLogLevelFailed, parseTooLarge
     case editNotObject, fieldMissing, fieldWrongType, editTooLarge
+    case derived, joined, throttleDropped, throttleEvicted, splitSkipped
 
     public var name: String {
         switch self {
@@ -47,6 +48,11 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .fieldMissing: "field_missing"
         case .fieldWrongType: "field_wrong_type"
         case .editTooLarge: "edit_too_large"
+        case .derived: "events_derived"
+        case .joined: "joined"
+        case .throttleDropped: "throttle_dropped"
+        case .throttleEvicted: "throttle_evicted"
+        case .splitSkipped: "split_skipped"
         }
     }
 
@@ -89,6 +95,11 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .fieldMissing: "Fields a field-editing action needed and did not find (rename's from, flatten, json_encode, hash, modify's ${PATH}); the event passed without that change."
         case .fieldWrongType: "Fields of a type the action cannot use (flatten of a non-object, json_encode of a scalar), or a non-object on the path to set; the event passed without that change."
         case .editTooLarge: "Events a field-editing action left unchanged because the change would not fit max-event-size."
+        case .derived: "Events actions made from others (split: one per array element but the last, which stays in the original event)."
+        case .joined: "Events join folded into the record before them (released when that record is acknowledged)."
+        case .throttleDropped: "Events throttle dropped: over its limit for their key in the interval."
+        case .throttleEvicted: "Keys throttle forgot to make room for a new one (the key first seen longest ago)."
+        case .splitSkipped: "Events split passed unchanged: not decoded, without the field, or the field not a non-empty array."
         }
     }
 }

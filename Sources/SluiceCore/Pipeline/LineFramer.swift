@@ -101,7 +101,7 @@ public struct LineFramer {
             return true
         }
         if current == nil {
-            guard let e = slab.pointee.take() else { return false }
+            guard let e = slab.pointee.take(forFraming: true) else { return false }
             current = e
         }
         var e = current!

@@ -84,6 +84,9 @@ public struct PipelineDefinition: Sendable {
     public var name: String
     public var inputs: [InputDefinition]
     public var actions: [Action]
+    /// `split` and `join` actions a pipeline may have, fewer than the worker's pending stack
+    /// (`Worker.maxPendingEvents`): each nests at most one emitted event.
+    public static let maxEmittingActions = 32
     /// At least one, at most `maxOutputs`. Every event passes through every output's queue
     /// (written where its route matches, else only holding its place), and is released once
     /// all of them acknowledged it.

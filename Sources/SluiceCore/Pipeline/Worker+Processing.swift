@@ -20,17 +20,44 @@ extension Worker {
     /// An event of this worker's slab is done: commit its offset, then free its slot.
     @inline(__always) func releaseOwned(_ handle: EventHandle) {
         let event = slab.pointee.event(handle)
-        if event.header.pointee.flags & EventFlags.grown != 0 {
-            // A large slot an action moved the event into: the slot it was framed in is
-            // released in its place, so the count and the commit happen once, at its owner.
-            let origin = event.header.pointee.origin
-            slab.pointee.release(handle)
-            release(origin)
+        if event.header.pointee.flags & (EventFlags.grown | EventFlags.derived | EventFlags.chained) != 0 {
+            releaseLinked(handle)
             return
         }
         counters.add(.released, 1, pipeline: Int(event.header.pointee.pipelineID))
         inputs.acknowledged(event)
         slab.pointee.release(handle)
+    }
+
+    /// Releases an event that actions linked to others, following the links in stream order:
+    /// a large slot an action moved the event into (`grown`) gives way to the slot it was framed
+    /// in, so the count and the commit happen once, at its owner; an event `split` made
+    /// (`derived`) is counted but commits nothing; an event `join` folded the next one into
+    /// (`chained`) is counted and committed, then the next one is released (a loop, not
+    /// recursion: a joined record may hold thousands of lines).
+    func releaseLinked(_ first: EventHandle) {
+        var handle = first
+        while true {
+            let event = slab.pointee.event(handle)
+            let flags = event.header.pointee.flags
+            let next: EventHandle
+            if flags & EventFlags.grown != 0 {
+                next = event.header.pointee.origin
+                slab.pointee.release(handle)
+            } else {
+                counters.add(.released, 1, pipeline: Int(event.header.pointee.pipelineID))
+                if flags & EventFlags.derived == 0 { file.commit(event) }
+                let chained = flags & EventFlags.chained != 0
+                next = event.header.pointee.origin
+                slab.pointee.release(handle)
+                if !chained { return }
+            }
+            if EventHandles.slab(next) != index {
+                release(next)
+                return
+            }
+            handle = next
+        }
     }
 
     func flushReturn(_ owner: Int) {
@@ -95,6 +122,11 @@ extension Worker {
     /// Runs the actions over queued events and hands survivors to the outputs.
     func processInbound() -> Bool {
         var any = false
+        if pendingCount > 0 {
+            // Emitted events that could not go on: ahead of everything queued.
+            if !drainPending(above: 0) { return false }
+            any = true
+        }
         while true {
             if carryPosition < carry.count {
                 any = processCarry() || any
@@ -123,11 +155,12 @@ extension Worker {
             // Blocked on an output or waiting for room: the event (maybe moved) resumes where
             // it stopped.
             var handle = carry[carryPosition]
-            if !process(&handle, from: &carryNextAction) {
+            if !process(&handle, from: &carryNextAction, cursor: &carryCursor) {
                 carry.handles[carryPosition] = handle
                 return any
             }
             carryNextAction = 0
+            carryCursor = 0
             carryPosition += 1
             any = true
         }
@@ -152,8 +185,48 @@ extension Worker {
 
     /// Runs the actions from `nextAction` on and hands the event to its outputs. False when it
     /// must wait (an output cannot take it now, or an action waits for room); `handle` (an
-    /// action may have moved the event) and `nextAction` then say where to resume.
-    @inline(__always) func process(_ handle: inout EventHandle, from nextAction: inout Int) -> Bool {
+    /// action may have moved the event), `nextAction` and `cursor` (an action making events
+    /// from it) then say where to resume. Events actions emitted and that could not go on yet
+    /// (`pending`) go first, whichever event they came from: they are ahead in their stream.
+    @inline(__always) func process(_ handle: inout EventHandle, from nextAction: inout Int, cursor: inout UInt32) -> Bool {
+        if pendingCount > 0 && !drainPending(above: 0) { return false }
+        return run(&handle, from: &nextAction, cursor: &cursor)
+    }
+
+    // MARK: Events actions emit
+
+    /// Runs the emitted events waiting on the pending stack above entry `base`, the latest first
+    /// (an event's own emitted events sit above it and go before it). False when the top one
+    /// must wait. An entry being run stays on the stack (its state is written back if it must
+    /// wait), so what it emits is drained above it, never it again.
+    func drainPending(above base: Int) -> Bool {
+        while pendingCount > base {
+            let i = pendingCount - 1
+            var entry = pending[i]
+            if !run(&entry.handle, from: &entry.nextAction, cursor: &entry.cursor) {
+                pending[i] = entry
+                return false
+            }
+            precondition(pendingCount == i + 1, "an emitted event's own emitted events are left pending")
+            pendingCount = i
+        }
+        return true
+    }
+
+    /// Puts an event an action hands on (emitted, or a held one let go, such as a joined record
+    /// whose timeout passed) on the pending stack, to run from action `nextAction` on.
+    func pushPending(_ handle: EventHandle, nextAction: Int) {
+        precondition(pendingCount < Worker.maxPendingEvents, "more nested emitted events than Worker.maxPendingEvents")
+        let event = slabTable[EventHandles.slab(handle)].event(handle)
+        if event.header.pointee.flags & EventFlags.derived != 0 {
+            counters.add(.derived, 1, pipeline: Int(event.header.pointee.pipelineID))
+        }
+        pending[pendingCount] = PendingEvent(handle: handle, nextAction: nextAction, cursor: 0)
+        pendingCount += 1
+    }
+
+    /// `process` without the pending stack first: runs one event's actions and delivers it.
+    @inline(__always) func run(_ handle: inout EventHandle, from nextAction: inout Int, cursor: inout UInt32) -> Bool {
         var event = slabTable[EventHandles.slab(handle)].event(handle)
         let pipeline = Int(event.header.pointee.pipelineID)
         let outs = outputs[pipeline]
@@ -164,6 +237,7 @@ extension Worker {
         let count = actionCounts[pipeline]
         if nextAction < count {
             var context = ActionContext(event: event, handle: handle, slab: slab)
+            context.cursor = cursor
             let sampleAt = sampler.requested(pipeline: pipeline)
             var a = nextAction
             while a < count {
@@ -171,14 +245,36 @@ extension Worker {
                 if let s = sampleAt, s == a, sampler.claim() {
                     sampler.record(before: context.event)
                     verdict = chain[a].apply(context.event, counters: counters, pipeline: pipeline, context: &context)
-                    if verdict == .wait { sampler.unclaim() } else { sampler.finish(after: context.event, verdict: verdict) }
+                    if verdict == .wait || verdict == .emit { sampler.unclaim() } else { sampler.finish(after: context.event, verdict: verdict) }
                 } else {
                     verdict = chain[a].apply(context.event, counters: counters, pipeline: pipeline, context: &context)
                 }
                 if verdict == .wait {
                     handle = context.handle
                     nextAction = a
+                    cursor = context.cursor
                     return false
+                }
+                if verdict == .emit {
+                    // The emitted event goes first, through the actions after this one; then
+                    // this action sees the same event again, from its cursor.
+                    handle = context.handle
+                    nextAction = a
+                    cursor = context.cursor
+                    let base = pendingCount
+                    pushPending(context.emitted!, nextAction: a + 1)
+                    if !drainPending(above: base) { return false }
+                    event = context.event
+                    if !outputsCanAccept(event, outs, outputCount, pipeline: pipeline) { return false }
+                    context = ActionContext(event: event, handle: handle, slab: slab)
+                    context.cursor = cursor
+                    continue
+                }
+                if verdict == .held {
+                    // The action keeps the event (folded into a record it will hand on later);
+                    // its release and commit come with that record's.
+                    counters.addActionVerdict(row: actionRowBase[pipeline] &+ a, consumed: true)
+                    return true
                 }
                 if verdict != .pass {
                     // Dropped events still pass through the outputs' queues, so they are released

@@ -58,6 +58,24 @@ final class Worker {
     var carryPosition = 0
     /// The first action still to run on the event at `carryPosition` (it waited for room).
     var carryNextAction = 0
+    /// The carried event's cursor for the action making events from it (`ActionContext.cursor`).
+    var carryCursor: UInt32 = 0
+    /// Events actions emitted (`Action.Verdict.emit`) or let go (a joined record at its
+    /// timeout) that wait to run from `nextAction` on: a stack, the latest on top, each event's
+    /// own emitted events above it. Every entry is ahead, in its stream, of everything after it.
+    struct PendingEvent {
+        var handle: EventHandle
+        var nextAction: Int
+        var cursor: UInt32
+    }
+    let pending: UnsafeMutablePointer<PendingEvent>
+    var pendingCount = 0
+    /// Each nested entry comes from a later emitting action of the pipeline than the one below
+    /// it, plus one held record a flush put at the bottom: the depth is at most the split and
+    /// join actions of a pipeline plus one (`PipelineDefinition.maxEmittingActions`).
+    static let maxPendingEvents = 64
+    /// Actions that hold events for a while (`join`), flushed by `flushHeldEvents`.
+    var holders: [(pipeline: Int, action: Int)] = []
     var inputBatch: EventBatch
     var returnBatches: UnsafeMutablePointer<EventBatch>
     var wakeTargets: UnsafeMutablePointer<Bool>
@@ -132,6 +150,7 @@ final class Worker {
         actionRowBase.initialize(repeating: 0, count: slots)
         let batch = settings.batchSize
         scratch = EventBatch(capacity: batch)
+        pending = .allocate(capacity: Worker.maxPendingEvents)
         carry = EventBatch(capacity: batch)
         inputBatch = EventBatch(capacity: batch)
         returnBatches = .allocate(capacity: workerCount)
@@ -155,8 +174,10 @@ final class Worker {
         actionTable[slot].initialize(from: definition.actions.map { $0.forWorker() }, count: definition.actions.count)
         actionRowBase[slot] = base
         aggregators.removeAll { $0.pipeline == slot }
+        holders.removeAll { $0.pipeline == slot }
         for (a, action) in definition.actions.enumerated() {
             if case .aggregate = action.kind { aggregators.append((slot, a)) }
+            if action.holdsEvents { holders.append((slot, a)) }
         }
         let count = definition.outputs.count
         outputCounts[slot] = count
@@ -233,6 +254,7 @@ final class Worker {
             progressed = processInbound() || progressed
             progressed = runInputs() || progressed
             if !aggregators.isEmpty { progressed = emitAggregates() || progressed }
+            if !holders.isEmpty { progressed = flushHeldEvents() || progressed }
             progressed = flushOutputs(idle: !progressed) || progressed
             flushReturns()
             updateStatus()
@@ -345,7 +367,7 @@ final class Worker {
         let finished = inputsFinished()
         publish(.inputsFinished, finished)
         guard stopping else { return }
-        var drained = finished && carryPosition == carry.count && !hasInboundWork() && slab.pointee.takenCount == 0 && aggregatesFinal()
+        var drained = finished && carryPosition == carry.count && pendingCount == 0 && !hasInboundWork() && slab.pointee.takenCount == 0 && aggregatesFinal()
         if drained {
             for p in 0..<pipelineCount where !outputsIdle(p) { drained = false }
             for w in 0..<workerCount where returnBatches[w].count > 0 { drained = false }

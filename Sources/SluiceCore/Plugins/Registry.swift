@@ -75,6 +75,9 @@ public struct Action: @unchecked Sendable {
         case decode(DecodeAction)
         case convertDate(ConvertDateAction)
         case convertLogLevel(ConvertLogLevelAction)
+        case throttle(ThrottleAction)
+        case split(SplitAction)
+        case join(JoinAction)
     }
 
     public var kind: Kind
@@ -90,6 +93,10 @@ public struct Action: @unchecked Sendable {
     public static func discard(_ a: DiscardAction) -> Action { Action(.discard(a)) }
     public static func modify(_ a: ModifyAction) -> Action { Action(.modify(a)) }
     public static func aggregate(_ a: AggregateAction) -> Action { Action(.aggregate(a)) }
+
+    /// Whether the action keeps events for a while (`.held`) and the worker must hand them on
+    /// when they are due (`Worker.flushHeldEvents`).
+    public var holdsEvents: Bool { if case .join = kind { true } else { false } }
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("json_decode", "parse the event as JSON and index its top-level fields", JSONDecodeAction.parameters),
@@ -113,6 +120,12 @@ public struct Action: @unchecked Sendable {
          ConvertDateAction.parameters),
         ("convert_log_level", "rewrite a log level as a syslog severity: a number 0-7 or a lower- or upper-case name (convert_log_level_failed)",
          ConvertLogLevelAction.parameters),
+        ("throttle", "at most limit events per key value and interval, per worker; the others are dropped (throttle_dropped); events without the key share one bucket",
+         ThrottleAction.parameters),
+        ("split", "one event per element of an array field, the rest of the object copied into each (split_skipped: not an object, no such field, not a non-empty array)",
+         SplitAction.parameters),
+        ("join", "multi-line records (stack traces): a line matching start and the lines after it matching continue become one event, the field's lines joined with \\n; flushed at timeout, limits and stop",
+         JoinAction.parameters),
     ]
 
     /// The parameters every action takes besides its own: the condition.
@@ -140,6 +153,9 @@ public struct Action: @unchecked Sendable {
         case "decode": kind = .decode(try DecodeAction(own, maxEventBytes: maxEventBytes))
         case "convert_date": kind = .convertDate(try ConvertDateAction(own, maxEventBytes: maxEventBytes))
         case "convert_log_level": kind = .convertLogLevel(try ConvertLogLevelAction(own, maxEventBytes: maxEventBytes))
+        case "throttle": kind = .throttle(try ThrottleAction(own))
+        case "split": kind = .split(try SplitAction(own, maxEventBytes: maxEventBytes))
+        case "join": kind = .join(try JoinAction(own, maxEventBytes: maxEventBytes))
         default: throw PluginArgumentError(key: nil, "unknown action '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
         return Action(kind, condition: condition)
@@ -165,6 +181,9 @@ public struct Action: @unchecked Sendable {
         case .decode(let a): mine = .decode(a.forWorker())
         case .convertDate(let a): mine = .convertDate(a.forWorker())
         case .convertLogLevel(let a): mine = .convertLogLevel(a.forWorker())
+        case .throttle(let a): mine = .throttle(a.forWorker())
+        case .split(let a): mine = .split(a.forWorker())
+        case .join(let a): mine = .join(a.forWorker())
         default: mine = kind
         }
         return Action(mine, condition: condition?.forWorker())
@@ -196,6 +215,10 @@ public struct Action: @unchecked Sendable {
         case .decode(let a): a.dispose()
         case .convertDate(let a): a.dispose()
         case .convertLogLevel(let a): a.dispose()
+        case .throttle(let a): a.dispose()
+        case .split(let a): a.dispose()
+        case .join(let a): a.dispose()
+        case .jsonDecode, .modify: break
         }
     }
 
@@ -220,13 +243,20 @@ public struct Action: @unchecked Sendable {
         case .decode(let a): a.disposeShared()
         case .convertDate(let a): a.disposeShared()
         case .convertLogLevel(let a): a.disposeShared()
+        case .throttle(let a): a.disposeShared()
+        case .split(let a): a.disposeShared()
+        case .join(let a): a.disposeShared()
         case .jsonDecode: break
         }
     }
 
     /// `wait`: the action needs room that is not free now (`ActionContext.Room.wait`); it runs
-    /// again on the same event later.
-    public enum Verdict { case pass, drop, consumed, wait }
+    /// again on the same event later. `held`: the action keeps the event (`join` folded it into
+    /// a record); its release comes with the event it was folded into. `emit`: the action hands
+    /// on `context.emitted` (a new event, or one it held), which runs through the actions after
+    /// it and to the outputs ahead of this event; then the action runs again on this event,
+    /// with `context.cursor` as it left it.
+    public enum Verdict { case pass, drop, consumed, wait, held, emit }
 
     /// Runs the action on one event when its condition matches (`context.event`: an action may
     /// move it to a larger slot).
@@ -268,6 +298,12 @@ public struct Action: @unchecked Sendable {
             return a.apply(event, context: &context).verdict(failed: .convertDateFailed, counters: counters, pipeline: pipeline)
         case .convertLogLevel(let a):
             return a.apply(event, context: &context).verdict(failed: .convertLogLevelFailed, counters: counters, pipeline: pipeline)
+        case .throttle(let a):
+            return a.apply(event, counters: counters, pipeline: pipeline) ? .pass : .drop
+        case .split(let a):
+            return a.apply(event, counters: counters, pipeline: pipeline, context: &context)
+        case .join(let a):
+            return a.apply(event, counters: counters, pipeline: pipeline, context: &context)
         }
     }
 }
@@ -338,6 +374,9 @@ extension Action {
         case .hash: "hash"
         case .addHost: "add_host"
         case .setTime: "set_time"
+        case .throttle: "throttle"
+        case .split: "split"
+        case .join: "join"
         case .mask: "mask"
         case .parseRegex: "parse_re"
         case .decode: "decode"

@@ -17,7 +17,7 @@ extension Worker {
             }
             // Final rows: at node shutdown once no event can reach this worker any more, or when
             // a reload retires the pipeline (the control thread saw it hold no event).
-            if (stopping && allInputsFinishedEverywhere() && carryPosition == carry.count && !hasInboundWork()) || slotProgress[p].phase == .finalizing {
+            if (stopping && allInputsFinishedEverywhere() && carryPosition == carry.count && pendingCount == 0 && !hasInboundWork()) || slotProgress[p].phase == .finalizing {
                 due = true
                 final = true
             }
@@ -52,8 +52,8 @@ extension Worker {
                         h.pointee.flags |= EventFlags.decoded | EventFlags.object | (truncated ? EventFlags.fieldsTruncated : 0)
                     }
                     // A row that cannot go on now is made again on the next pass.
-                    var handle = h.pointee.handle, next = a + 1
-                    if !process(&handle, from: &next) {
+                    var handle = h.pointee.handle, next = a + 1, cursor: UInt32 = 0
+                    if !process(&handle, from: &next, cursor: &cursor) {
                         abandon(handle)
                         return progressed
                     }

@@ -1,0 +1,170 @@
+import Glibc
+
+/// `split`: one event per element of an array field; each is the original object with the array
+/// replaced by that element (`{"a":1,"items":[x,y]}` → `{"a":1,"items":x}`, `{"a":1,"items":y}`),
+/// in array order. The elements before the last become new events, handed on ahead of the
+/// original (`ActionContext.emit`); the original becomes the last element. The new events carry
+/// no offset of their own: the original's commits after every output acknowledged them.
+/// Events not decoded as objects, without the field, or where it is not a non-empty array pass
+/// unchanged (counted `split_skipped`). The rest of the object is written as received, or, when
+/// an earlier action changed fields, as the outputs would write it.
+public struct SplitAction: @unchecked Sendable {
+    static let field = Parameter.required("field", .text, doc: "the array field (or dotted path) to split on")
+    public static let parameters = [field.doc]
+
+    public let path: FieldPath
+    /// The document of the last element is built here, then copied over the original: per
+    /// worker (`forWorker`), sized to the largest event plus the quotes and separators a
+    /// re-encoded object may add.
+    var scratch: UnsafeMutableRawPointer?
+    let scratchCapacity: Int
+
+    public init(_ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) {
+        try arguments.checkKnown(Self.parameters)
+        do { path = try FieldPath(try arguments.value(Self.field)) } catch { throw PluginArgumentError(key: "field", error.message) }
+        scratchCapacity = maxEventBytes
+    }
+
+    public func forWorker() -> SplitAction {
+        var copy = self
+        copy.scratch = .allocate(byteCount: max(scratchCapacity, 1), alignment: 8)
+        return copy
+    }
+
+    public func dispose() { scratch?.deallocate() }
+
+    public func disposeShared() { path.dispose() }
+
+    /// Where the array sits: in field `top`'s value, `arrayStart..<arrayEnd` relative to it.
+    struct Place {
+        var top: Int
+        var array: UnsafeRawBufferPointer
+        var arrayStart: Int
+        var arrayEnd: Int
+        var documentBytes: Int
+    }
+
+    public func apply(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        guard let scratch, let place = locate(event) else {
+            counters.add(.splitSkipped, 1, pipeline: pipeline)
+            return .pass
+        }
+        let array = place.array
+        var start = Int(context.cursor)
+        if start == 0 {
+            // First visit: the document must fit an event, and the array hold an element.
+            start = JSONElements.skipSpace(array, 1)
+            guard place.documentBytes <= min(scratchCapacity, context.maxDataBytes, Int(event.header.pointee.dataCapacity)),
+                  start < array.count, array[start] != 93 else {
+                counters.add(.splitSkipped, 1, pipeline: pipeline)
+                return .pass
+            }
+        }
+        let end = JSONElements.valueEnd(array, start)
+        let after = JSONElements.skipSpace(array, end)
+        let element = UnsafeRawBufferPointer(rebasing: array[start..<end])
+        let bytes = place.documentBytes - array.count + element.count
+        if after < array.count && array[after] == 44 {
+            guard let made = context.takeEvent(dataBytes: bytes) else { return .wait }
+            let n = write(event, place, element, into: made.data)
+            assert(n == bytes, "split wrote a different length than it computed")
+            fill(made, length: n, from: event)
+            context.emit(made)
+            context.cursor = UInt32(JSONElements.skipSpace(array, after + 1))
+            return .emit
+        }
+        // The last element: the original event becomes it.
+        let n = write(event, place, element, into: scratch)
+        event.data.copyMemory(from: scratch, byteCount: n)
+        let h = event.header
+        h.pointee.flags &= ~(EventFlags.modified | EventFlags.fieldsTruncated)
+        h.pointee.rawLength = UInt32(n)
+        h.pointee.usedLength = UInt32(n)
+        index(event)
+        context.cursor = 0
+        return .pass
+    }
+
+    /// The array at `path` in a decoded object, and the length of the document with it.
+    func locate(_ event: Event) -> Place? {
+        guard event.has(EventFlags.decoded), event.has(EventFlags.object), let top = event.fieldIndex(named: path.first),
+              let (array, kind) = path.lookup(event), kind == .array else { return nil }
+        let value = event.value(top)
+        let arrayStart = array.baseAddress! - value.baseAddress!
+        var bytes: Int
+        if event.has(EventFlags.modified) {
+            // Re-encoded from the index: {"k":v,...}.
+            bytes = 2 + max(event.fieldCount - 1, 0)
+            for i in 0..<event.fieldCount { bytes += event.key(i).count + 3 + event.value(i).count }
+        } else {
+            bytes = Int(event.header.pointee.rawLength)
+        }
+        return Place(top: top, array: array, arrayStart: arrayStart, arrayEnd: arrayStart + array.count, documentBytes: bytes)
+    }
+
+    /// Writes the document with the array replaced by `element` at `out`; returns its length.
+    func write(_ event: Event, _ place: Place, _ element: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) -> Int {
+        var p = 0
+        @inline(__always) func put(_ bytes: UnsafeRawBufferPointer) {
+            if bytes.count > 0 { (out + p).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+            p += bytes.count
+        }
+        @inline(__always) func put(_ byte: UInt8) {
+            out.storeBytes(of: byte, toByteOffset: p, as: UInt8.self)
+            p += 1
+        }
+        let value = event.value(place.top)
+        let before = UnsafeRawBufferPointer(rebasing: value[0..<place.arrayStart])
+        let behind = UnsafeRawBufferPointer(rebasing: value[place.arrayEnd...])
+        if !event.has(EventFlags.modified) {
+            let raw = event.raw
+            let valueStart = value.baseAddress! - raw.baseAddress!
+            put(UnsafeRawBufferPointer(rebasing: raw[0..<valueStart]))
+            put(before)
+            put(element)
+            put(behind)
+            put(UnsafeRawBufferPointer(rebasing: raw[(valueStart + value.count)...]))
+            return p
+        }
+        put(123)
+        for i in 0..<event.fieldCount {
+            if i > 0 { put(44) }
+            put(34)
+            put(event.key(i))
+            put(34)
+            put(58)
+            if i == place.top {
+                put(before)
+                put(element)
+                put(behind)
+            } else {
+                put(event.value(i))
+            }
+        }
+        put(125)
+        return p
+    }
+
+    /// A new event holding one element's document, in the original's stream and pipeline.
+    func fill(_ made: Event, length: Int, from event: Event) {
+        let h = made.header, o = event.header
+        h.pointee.rawLength = UInt32(length)
+        h.pointee.usedLength = UInt32(length)
+        h.pointee.pipelineID = o.pointee.pipelineID
+        h.pointee.sourceID = o.pointee.sourceID
+        h.pointee.offset = o.pointee.offset
+        h.pointee.receivedNanos = o.pointee.receivedNanos
+        h.pointee.flags = EventFlags.derived
+        index(made)
+    }
+
+    /// Indexes the (valid) object now in the event's raw bytes.
+    func index(_ event: Event) {
+        let h = event.header
+        guard case .valid(let count, let truncated) = JSONScanner.scan(event.raw, fields: event.fields, fieldCapacity: Int(h.pointee.fieldCapacity)) else {
+            preconditionFailure("split made an object that does not scan")
+        }
+        h.pointee.fieldCount = UInt16(count)
+        h.pointee.flags |= EventFlags.decoded | EventFlags.object | (truncated ? EventFlags.fieldsTruncated : 0)
+    }
+}
