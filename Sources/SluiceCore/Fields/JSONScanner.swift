@@ -138,23 +138,8 @@ public enum JSONScanner {
         var keyNext = false
 
         valueLoop: while true {
-            // Invariant: p < end, and p is at a member's key when keyNext, else at a value.
-            if keyNext {
-                keyNext = false
-                let keyStart = p
-                var keyEscapes = false
-                var nameLength: UInt32 = 0
-                if let error = scanMemberKey(&p, stringLimit, end, &keyEscapes, &nameLength) {
-                    return .invalid(offset: p - base, reason: error)
-                }
-                if depth == 1 {
-                    recordingMember = fieldCount < fieldCapacity
-                    if !recordingMember { fieldsTruncated = true }
-                    keyOffset = UInt32(truncatingIfNeeded: keyStart - base + 1)
-                    keyLength = nameLength
-                    keyFlags = keyEscapes ? FieldEntry.keyHasEscapes : 0
-                }
-            }
+            // Invariant: p < end, and p is at a member's key when keyNext, else at a value. Keys and
+            // string values share one string scan: inlined once, the loop stays small.
             var valueStart = p
             var kind: JSONValueKind
             var valueFlags: UInt8 = 0
@@ -164,8 +149,22 @@ public enum JSONScanner {
                 if let error = scanString(&p, stringLimit, end, &hasEscapes) {
                     return .invalid(offset: p - base, reason: error)
                 }
+                if keyNext {
+                    keyNext = false
+                    if depth == 1 {
+                        recordingMember = fieldCount < fieldCapacity
+                        if !recordingMember { fieldsTruncated = true }
+                        keyOffset = UInt32(truncatingIfNeeded: valueStart - base + 1)
+                        keyLength = UInt32(truncatingIfNeeded: p - valueStart - 2)
+                        keyFlags = hasEscapes ? FieldEntry.keyHasEscapes : 0
+                    }
+                    if let error = skipColon(&p, end) { return .invalid(offset: p - base, reason: error) }
+                    continue valueLoop
+                }
                 kind = .string
                 if hasEscapes { valueFlags = FieldEntry.valueHasEscapes }
+            } else if keyNext {
+                return .invalid(offset: p - base, reason: .unexpectedByte)
             } else if c == ASCII.openBrace || c == ASCII.openBracket {
                 if depth >= maxDepth { return .invalid(offset: p - base, reason: .tooDeep) }
                 let opensObject = c == ASCII.openBrace
@@ -269,17 +268,10 @@ public enum JSONScanner {
         stack[index &>> 6] & (1 &<< UInt64(index & 63)) != 0
     }
 
-    /// Scans `"key"` then `:` and the whitespace around it; p starts at the key's opening quote
-    /// (or whatever stands there instead) and ends at the value, or at the offending byte.
+    /// After a member's key: skips whitespace, the `:` and whitespace; p ends at the value, or
+    /// at the offending byte.
     @inline(__always)
-    private static func scanMemberKey(
-        _ p: inout UnsafeRawPointer, _ stringLimit: UnsafeRawPointer, _ end: UnsafeRawPointer,
-        _ hasEscapes: inout Bool, _ keyLength: inout UInt32
-    ) -> JSONError? {
-        guard p.load(as: UInt8.self) == ASCII.quote else { return .unexpectedByte }
-        let keyStart = p
-        if let error = scanString(&p, stringLimit, end, &hasEscapes) { return error }
-        keyLength = UInt32(truncatingIfNeeded: p - keyStart - 2)
+    private static func skipColon(_ p: inout UnsafeRawPointer, _ end: UnsafeRawPointer) -> JSONError? {
         skipWhitespace(&p, end)
         guard p < end else { return .unexpectedEnd }
         guard p.load(as: UInt8.self) == ASCII.colon else { return .unexpectedByte }
@@ -302,27 +294,34 @@ public enum JSONScanner {
         let open = p
         var q = p + 1
         while true {
-            // Fast path: 32 bytes at a time (SSE2 compares and a movemask per 16), then 16, then
-            // 8; stop at the first quote, backslash or control byte. The length checks keep every
-            // load before `stringLimit`; the tail goes byte by byte.
-            while stringLimit - q >= 32 {
-                let special = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
-                    | stringSpecialBytes(q.loadUnaligned(fromByteOffset: 16, as: SIMD16<UInt8>.self)) &<< 16
-                if special != 0 {
-                    q += special.trailingZeroBitCount
-                    break
+            // Fast path: SSE2 compares and a movemask per 16 bytes, stopping at the first quote,
+            // backslash or control byte: 16 bytes first (most keys and many values end there),
+            // then 32 at a time. Fewer than 32 bytes before `stringLimit`: 16, 8 (SWAR), then byte
+            // by byte. The length checks keep every load before `stringLimit`.
+            var special: UInt32 = 0
+            if stringLimit - q >= 16 {
+                special = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
+                if special == 0 {
+                    q += 16
+                    while stringLimit - q >= 32 {
+                        special = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
+                            | stringSpecialBytes(q.loadUnaligned(fromByteOffset: 16, as: SIMD16<UInt8>.self)) &<< 16
+                        if special != 0 { break }
+                        q += 32
+                    }
                 }
-                q += 32
             }
-            if stringLimit - q < 32 {
+            if special != 0 {
+                q += special.trailingZeroBitCount
+            } else {
                 if stringLimit - q >= 16 {
-                    let special = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
-                    q += special != 0 ? special.trailingZeroBitCount : 16
+                    let tail = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
+                    q += tail != 0 ? tail.trailingZeroBitCount : 16
                 }
                 while stringLimit - q >= 8 {
-                    let special = SWAR.stringSpecialASCIIBytes(SWAR.load(q))
-                    if special != 0 {
-                        q += special.trailingZeroBitCount &>> 3
+                    let tail = SWAR.stringSpecialASCIIBytes(SWAR.load(q))
+                    if tail != 0 {
+                        q += tail.trailingZeroBitCount &>> 3
                         break
                     }
                     q += 8

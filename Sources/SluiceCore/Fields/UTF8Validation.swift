@@ -9,10 +9,10 @@ import CSupport
 /// into one vector that is looked at once at the end; 64 bytes of ASCII with ASCII before them
 /// cost one OR and one movemask. The offset of the first error comes from a walk sequence by
 /// sequence, run only when the vector check has failed.
-enum UTF8Validation {
+public enum UTF8Validation {
     /// The offset of the first byte where `bytes` stop being valid UTF-8 (a stray continuation
     /// byte, or the lead byte of a bad or truncated sequence), or nil when all of it is valid.
-    static func firstInvalidOffset(_ bytes: UnsafeRawBufferPointer) -> Int? {
+    public static func firstInvalidOffset(_ bytes: UnsafeRawBufferPointer) -> Int? {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return nil }
         let end = base + bytes.count
         var errors = SIMD16<Int8>()
@@ -77,9 +77,10 @@ enum UTF8Validation {
         return unsafeBitCast(bad, to: SIMD16<Int8>.self)
     }
 
-    /// The exact first error, walking sequence by sequence from the start (the slow path).
+    /// The exact first error, walking sequence by sequence from the start (the slow path; also
+    /// the fuzzer's reference for the vector check).
     @inline(never)
-    static func firstInvalidOffsetByteByByte(_ bytes: UnsafeRawBufferPointer) -> Int? {
+    public static func firstInvalidOffsetByteByByte(_ bytes: UnsafeRawBufferPointer) -> Int? {
         guard let base = bytes.baseAddress else { return nil }
         let end = base + bytes.count
         var r = base
