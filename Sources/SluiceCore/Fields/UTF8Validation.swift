@@ -15,6 +15,7 @@ public enum UTF8Validation {
     public static func firstInvalidOffset(_ bytes: UnsafeRawBufferPointer) -> Int? {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return nil }
         let end = base + bytes.count
+        if isASCII(base, end) { return nil }
         var errors = SIMD16<Int8>()
         // The first and last 16 bytes are checked in a zeroed copy (zero is ASCII: nothing is
         // required before the text, and a sequence cut by its end misses its continuations);
@@ -41,6 +42,26 @@ public enum UTF8Validation {
         errors |= paddedChunkErrors(p, count: end - p, bytesBefore: min(3, p - base))
         guard ByteMask.highBits(SIMD16<UInt8>(truncatingIfNeeded: errors)) != 0 else { return nil }
         return firstInvalidOffsetByteByByte(bytes)
+    }
+
+    /// Whether every byte is below 0x80: 16 bytes per step, then 8, then 1. Many texts are all
+    /// ASCII, and for them this is the whole check (no padded copies of the first and last bytes).
+    @inline(__always)
+    private static func isASCII(_ start: UnsafeRawPointer, _ end: UnsafeRawPointer) -> Bool {
+        var p = start
+        while end - p >= 16 {
+            if ByteMask.highBits(p.loadUnaligned(as: SIMD16<UInt8>.self)) != 0 { return false }
+            p += 16
+        }
+        if end - p >= 8 {
+            if p.loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+            p += 8
+        }
+        while p < end {
+            if p.load(as: UInt8.self) >= 0x80 { return false }
+            p += 1
+        }
+        return true
     }
 
     /// `count` (at most 16) bytes at `p` with up to 3 bytes before them, checked in a zeroed copy.
