@@ -54,14 +54,14 @@ def line():
         doc[f"extra{i}"] = text(rng.randint(10, 60))
         i += 1
         s = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    return s.encode()[:12000].decode("utf-8", "ignore") if len(s.encode()) > 12000 else s
+    return s
 
 limit = megabytes * 1_000_000
 written = 0
 with open(out, "w", encoding="utf-8") as f:
     while written < limit:
         s = line()
-        if len(s.encode()) > 12000:  # cut documents are not valid JSON: make another
+        if len(s.encode()) > 12000:  # too long (a cut document would not be valid JSON): make another
             continue
         f.write(s + "\n")
         written += len(s.encode()) + 1

@@ -5,3 +5,4 @@
 #include "sl_atomics.h"
 #include "sl_pcre.h"
 #include "sl_journal.h"
+#include "sl_simd.h"

@@ -5,6 +5,7 @@ import SluiceCore
 /// - a valid outcome indexes at most the capacity, every key and value range lies inside the
 ///   text, in document order, keys right after a quote and values starting as their kind says;
 /// - an invalid outcome points inside the text;
+/// - the vector UTF-8 check finds the same first error as the sequence-by-sequence walk;
 /// - `member(named:)` finds each indexed key again (and stays in bounds on invalid text);
 /// - `json_decode` then `modify` then the output encoder turn a valid object into a line that
 ///   scans valid again and holds the new member.
@@ -33,6 +34,9 @@ enum JSONFuzzTarget {
         defer { document.deallocate() }
         document.copyMemory(from: UnsafeRawBufferPointer(rebasing: input[1...]))
         let text = UnsafeRawBufferPointer(document)
+        // The vector UTF-8 check against the sequence-by-sequence walk.
+        let invalidUTF8 = UTF8Validation.firstInvalidOffset(text)
+        precondition(invalidUTF8 == UTF8Validation.firstInvalidOffsetByteByByte(text), "UTF-8 checks disagree: \(String(describing: invalidUTF8))")
         let fields = UnsafeMutablePointer<FieldEntry>.allocate(capacity: capacity)
         defer { fields.deallocate() }
 

@@ -12,6 +12,9 @@ struct Bench: ParsableCommand {
         Scenarios:
           file-devnull       NDJSON file (lines 100 B–2 KB, ~1 GB) → devnull
           file-json-devnull  the same file → json_decode → devnull
+          file-json-realistic  production-shaped NDJSON (lines 0.5–12 KB, mean ~3 KB, 5–140 fields,
+                             nesting to 5, escapes, Cyrillic/CJK/emoji; ~1 GB) → json_decode → devnull
+          file-chain-realistic  the same file → json_decode and the usual chain of actions → file
           tcp-file           N connections sending 256 B lines over loopback → file; every line counted
           latency            tcp → file at a fixed offered rate (--rate, default 100k events/s); each
                              line carries its send time; a reader woken by inotify on the output
@@ -26,10 +29,12 @@ struct Bench: ParsableCommand {
     )
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
-        case fileDevnull = "file-devnull", fileJSONDevnull = "file-json-devnull", tcpFile = "tcp-file", ndjsonAggregate = "ndjson-aggregate", latency
+        case fileDevnull = "file-devnull", fileJSONDevnull = "file-json-devnull"
+        case fileJSONRealistic = "file-json-realistic", fileChainRealistic = "file-chain-realistic", tcpFile = "tcp-file", ndjsonAggregate = "ndjson-aggregate", latency
     }
 
-    @Argument(help: "file-devnull, file-json-devnull, tcp-file, ndjson-aggregate or latency") var scenario: Scenario
+    @Argument(help: "file-devnull, file-json-devnull, file-json-realistic, file-chain-realistic, tcp-file, ndjson-aggregate or latency")
+    var scenario: Scenario
     @Option(help: "latency: offered events per second") var rate = 100_000
     @Option(name: .customLong("run-flag"), help: "latency: a tuning flag for the node, e.g. --run-flag busy-poll=true (repeatable)") var runFlags: [String] = []
     @Option(help: "workers (default: one per CPU)") var workers: Int?
@@ -128,6 +133,8 @@ struct Bench: ParsableCommand {
     func runOnce() throws -> Result {
         switch scenario {
         case .fileDevnull, .fileJSONDevnull: return try runFile(json: scenario == .fileJSONDevnull)
+        case .fileJSONRealistic: return try runRealistic(actions: ["json_decode"], output: nil)
+        case .fileChainRealistic: return try runRealistic(actions: Self.realisticChain, output: "\(dataDir)/chain-realistic-out.ndjson")
         case .tcpFile: return try runTCPFile()
         case .ndjsonAggregate: return try runAggregate()
         case .latency: return try runLatency()
@@ -152,6 +159,53 @@ struct Bench: ParsableCommand {
         }
         return Result(events: s.value(.eventsIn), bytes: bytes, seconds: s.seconds, cpuSeconds: s.cpuSeconds, peakRSSBytes: s.peakRSSBytes,
                       note: "file input parallel=\(parallel)" + (parallel ? " (16 MiB ranges claimed by the workers in turn)" : " (one reader, streams handed to the least loaded worker)"))
+    }
+
+    // MARK: realistic corpus
+
+    /// file-chain-realistic's actions, as a user would write them. None drops an event (the
+    /// conditions never match, the throttle's limit is never reached), so every line comes out.
+    /// To add once those actions exist (issue 11), in this order after json_decode:
+    ///   "rename:from=user,to=user_id", "remove_fields:field=f5_payment,field=f6_ошибка",
+    ///   "mask:field=message,pattern=[0-9]{4,}", "convert_date:field=ts,from=rfc3339,to=unixms",
+    ///   "throttle:key=service,limit=1000000000,interval=1s"
+    static let realisticChain = [
+        "json_decode",
+        "discard:if-field=level,if-equals=fatal",
+        "modify:field=pipeline,value=bench,if-field=service,if-equals=checkout",
+    ]
+
+    /// The realistic corpus (made once per line count under --data-dir) through `actions` (spec
+    /// strings) to devnull, or to a file at `output`; every line must come out.
+    func runRealistic(actions specs: [String], output: String?) throws -> Result {
+        let lines = events ?? 330_000
+        let path = "\(dataDir)/realistic-\(lines)-seed11.ndjson"
+        let bytes = try BenchData.ensureRealisticFile(path: path, lines: lines, seed: 11)
+        BenchData.warmPageCache(path: path)
+        func spec(_ text: String) throws -> (String, PluginArguments) {
+            let s = try SpecParser.parse(text)
+            return (s.type, PluginArguments(plugin: s.type, pairs: s.params.map { ($0.key, $0.value) }))
+        }
+        let (it, ia) = try spec("file:path=\(path),parallel=\(parallel)")
+        let actions = try specs.map { text in
+            let (t, a) = try spec(text)
+            return try Action.make(type: t, a, maxEventBytes: 1 << 20)
+        }
+        var out = OutputDefinition.devnull
+        if let output {
+            unlink(output)
+            let (ot, oa) = try spec("file:path=\(output)")
+            out = try OutputDefinition.make(type: ot, oa)
+        }
+        let node = try Node(settings: try settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [try InputDefinition.make(type: it, ia)], actions: actions, output: out)])
+        node.summaryFD = -1
+        let code = node.run()
+        guard code == 0, let s = node.summary else { throw ValidationError("the pipeline failed (exit code \(code))") }
+        guard s.value(.eventsOut) == UInt64(lines), s.value(.invalidJSON) == 0 else {
+            throw ValidationError("expected \(lines) valid events out, counted \(s.value(.eventsOut)) out, \(s.value(.invalidJSON)) invalid")
+        }
+        return Result(events: s.value(.eventsIn), bytes: bytes, seconds: s.seconds, cpuSeconds: s.cpuSeconds, peakRSSBytes: s.peakRSSBytes,
+                      note: "file input parallel=\(parallel); actions: \(specs.joined(separator: " | ")); output: \(output ?? "devnull")")
     }
 
     // MARK: ndjson-aggregate

@@ -40,6 +40,36 @@ enum BenchData {
         return total
     }
 
+    /// Writes `lines` NDJSON lines shaped like production logs unless the file exists; returns its
+    /// size in bytes. Lines of 0.5–12 KB (mean about 3 KB), 5 to 140 top-level fields, objects and
+    /// arrays nested up to 5 deep, strings with escapes (`\n`, `\t`, `\"`, `\\`, now and then
+    /// `\u00e9`) and non-ASCII UTF-8 (Latin accents, Cyrillic, CJK, emoji); every line is valid
+    /// JSON. A generator of the same shape apart from this one: `perf/realistic-corpus.py`.
+    static func ensureRealisticFile(path: String, lines: Int, seed: UInt64) throws -> UInt64 {
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path), let size = attributes[.size] as? UInt64, size > 0 {
+            return size
+        }
+        let temp = path + ".tmp"
+        guard let file = fopen(temp, "w") else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        var generator = RealisticLogLine(seed: seed)
+        var chunk = [UInt8]()
+        chunk.reserveCapacity(1 << 20)
+        var total: UInt64 = 0
+        for _ in 0..<lines {
+            generator.append(to: &chunk)
+            if chunk.count > (1 << 20) - RealisticLogLine.maxLineBytes {
+                total += UInt64(chunk.count)
+                _ = chunk.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+                chunk.removeAll(keepingCapacity: true)
+            }
+        }
+        total += UInt64(chunk.count)
+        _ = chunk.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+        fclose(file)
+        rename(temp, path)
+        return total
+    }
+
     /// `{ts,type,user,value}` lines (~75 B) and, computed while writing them, the count and
     /// sum of value per type (kept next to the data in PATH.expected).
     static func ensureEventsFile(path: String, lines: Int, seed: UInt64) throws -> (UInt64, [String: (count: Int, sum: Int)]) {

@@ -94,9 +94,15 @@ public enum JSONScanner {
         // Each open bracket takes a byte, so the depth can never exceed the input length: clamping
         // keeps the bit stack small however large `maxDepth` is.
         let depthLimit = max(0, min(maxDepth, bytes.count))
+        // UTF-8 is checked over the whole text first, so strings are scanned for ASCII specials
+        // only. Text outside strings admits no byte >= 0x80, so the first invalid byte matters
+        // only if a string holds it: string scans stop there (`stringLimit`) and report it, which
+        // gives the same error and offset as checking each string's bytes in document order.
+        let end = base + bytes.count
+        let stringLimit = UTF8Validation.firstInvalidOffset(bytes).map { base + $0 } ?? end
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: depthLimit / 64 + 1) { stack in
             scanDocument(
-                base: base, end: base + bytes.count, fields: fields,
+                base: base, end: end, stringLimit: stringLimit, fields: fields,
                 fieldCapacity: max(0, fieldCapacity), maxDepth: depthLimit, stack: stack.baseAddress!)
         }
     }
@@ -110,7 +116,7 @@ public enum JSONScanner {
     /// Memory safety rests on one rule kept throughout: a load at `p` happens only after `p < end`
     /// (or `end - p >= n` for an n-byte load) has been checked.
     private static func scanDocument(
-        base: UnsafeRawPointer, end: UnsafeRawPointer, fields: UnsafeMutablePointer<FieldEntry>,
+        base: UnsafeRawPointer, end: UnsafeRawPointer, stringLimit: UnsafeRawPointer, fields: UnsafeMutablePointer<FieldEntry>,
         fieldCapacity: Int, maxDepth: Int, stack: UnsafeMutablePointer<UInt64>
     ) -> JSONScanOutcome {
         var p = base
@@ -132,34 +138,33 @@ public enum JSONScanner {
         var keyNext = false
 
         valueLoop: while true {
-            // Invariant: p < end, and p is at a member's key when keyNext, else at a value.
-            if keyNext {
-                keyNext = false
-                let keyStart = p
-                var keyEscapes = false
-                var nameLength: UInt32 = 0
-                if let error = scanMemberKey(&p, end, &keyEscapes, &nameLength) {
-                    return .invalid(offset: p - base, reason: error)
-                }
-                if depth == 1 {
-                    recordingMember = fieldCount < fieldCapacity
-                    if !recordingMember { fieldsTruncated = true }
-                    keyOffset = UInt32(truncatingIfNeeded: keyStart - base + 1)
-                    keyLength = nameLength
-                    keyFlags = keyEscapes ? FieldEntry.keyHasEscapes : 0
-                }
-            }
+            // Invariant: p < end, and p is at a member's key when keyNext, else at a value. Keys and
+            // string values share one string scan: inlined once, the loop stays small.
             var valueStart = p
             var kind: JSONValueKind
             var valueFlags: UInt8 = 0
             let c = p.load(as: UInt8.self)
             if c == ASCII.quote {
                 var hasEscapes = false
-                if let error = scanString(&p, end, &hasEscapes) {
+                if let error = scanString(&p, stringLimit, end, &hasEscapes) {
                     return .invalid(offset: p - base, reason: error)
+                }
+                if keyNext {
+                    keyNext = false
+                    if depth == 1 {
+                        recordingMember = fieldCount < fieldCapacity
+                        if !recordingMember { fieldsTruncated = true }
+                        keyOffset = UInt32(truncatingIfNeeded: valueStart - base + 1)
+                        keyLength = UInt32(truncatingIfNeeded: p - valueStart - 2)
+                        keyFlags = hasEscapes ? FieldEntry.keyHasEscapes : 0
+                    }
+                    if let error = skipColon(&p, end) { return .invalid(offset: p - base, reason: error) }
+                    continue valueLoop
                 }
                 kind = .string
                 if hasEscapes { valueFlags = FieldEntry.valueHasEscapes }
+            } else if keyNext {
+                return .invalid(offset: p - base, reason: .unexpectedByte)
             } else if c == ASCII.openBrace || c == ASCII.openBracket {
                 if depth >= maxDepth { return .invalid(offset: p - base, reason: .tooDeep) }
                 let opensObject = c == ASCII.openBrace
@@ -263,17 +268,10 @@ public enum JSONScanner {
         stack[index &>> 6] & (1 &<< UInt64(index & 63)) != 0
     }
 
-    /// Scans `"key"` then `:` and the whitespace around it; p starts at the key's opening quote
-    /// (or whatever stands there instead) and ends at the value, or at the offending byte.
+    /// After a member's key: skips whitespace, the `:` and whitespace; p ends at the value, or
+    /// at the offending byte.
     @inline(__always)
-    private static func scanMemberKey(
-        _ p: inout UnsafeRawPointer, _ end: UnsafeRawPointer, _ hasEscapes: inout Bool,
-        _ keyLength: inout UInt32
-    ) -> JSONError? {
-        guard p.load(as: UInt8.self) == ASCII.quote else { return .unexpectedByte }
-        let keyStart = p
-        if let error = scanString(&p, end, &hasEscapes) { return error }
-        keyLength = UInt32(truncatingIfNeeded: p - keyStart - 2)
+    private static func skipColon(_ p: inout UnsafeRawPointer, _ end: UnsafeRawPointer) -> JSONError? {
         skipWhitespace(&p, end)
         guard p < end else { return .unexpectedEnd }
         guard p.load(as: UInt8.self) == ASCII.colon else { return .unexpectedByte }
@@ -286,27 +284,56 @@ public enum JSONScanner {
     // MARK: - Strings
 
     /// p starts at the opening quote and ends after the closing one, or at the offending byte
-    /// (the opening quote when the string never ends).
+    /// (the opening quote when the string never ends). Bytes >= 0x80 need no look here (UTF-8
+    /// was checked before, see `scan`); `stringLimit` is the first invalid UTF-8 byte, or `end`.
     @inline(__always)
     private static func scanString(
-        _ p: inout UnsafeRawPointer, _ end: UnsafeRawPointer, _ hasEscapes: inout Bool
+        _ p: inout UnsafeRawPointer, _ stringLimit: UnsafeRawPointer, _ end: UnsafeRawPointer,
+        _ hasEscapes: inout Bool
     ) -> JSONError? {
         let open = p
         var q = p + 1
         while true {
-            // Fast path: 8 plain ASCII bytes at a time; stop at the first byte that needs a look.
-            // `end - q >= 8` keeps every word load inside the input; the tail goes byte by byte.
-            while end - q >= 8 {
-                let special = SWAR.stringSpecialBytes(SWAR.load(q))
-                if special != 0 {
-                    q += special.trailingZeroBitCount &>> 3
-                    break
+            // Fast path: SSE2 compares and a movemask per 16 bytes, stopping at the first quote,
+            // backslash or control byte: 16 bytes first (most keys and many values end there),
+            // then 32 at a time. Fewer than 32 bytes before `stringLimit`: 16, 8 (SWAR), then byte
+            // by byte. The length checks keep every load before `stringLimit`.
+            var special: UInt32 = 0
+            if stringLimit - q >= 16 {
+                special = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
+                if special == 0 {
+                    q += 16
+                    while stringLimit - q >= 32 {
+                        special = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
+                            | stringSpecialBytes(q.loadUnaligned(fromByteOffset: 16, as: SIMD16<UInt8>.self)) &<< 16
+                        if special != 0 { break }
+                        q += 32
+                    }
                 }
-                q += 8
             }
-            guard q < end else {
-                p = open
-                return .unterminatedString
+            if special != 0 {
+                q += special.trailingZeroBitCount
+            } else {
+                if stringLimit - q >= 16 {
+                    let tail = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
+                    q += tail != 0 ? tail.trailingZeroBitCount : 16
+                }
+                while stringLimit - q >= 8 {
+                    let tail = SWAR.stringSpecialASCIIBytes(SWAR.load(q))
+                    if tail != 0 {
+                        q += tail.trailingZeroBitCount &>> 3
+                        break
+                    }
+                    q += 8
+                }
+            }
+            guard q < stringLimit else {
+                if stringLimit == end {
+                    p = open
+                    return .unterminatedString
+                }
+                p = q
+                return .invalidUTF8
             }
             let c = q.load(as: UInt8.self)
             if c == ASCII.quote {
@@ -315,16 +342,19 @@ public enum JSONScanner {
             }
             if c == ASCII.backslash {
                 hasEscapes = true
+                // The escapes logs are full of are checked here; the others in `scanEscape`.
+                if end - q >= 2 {
+                    let escaped = (q + 1).load(as: UInt8.self)
+                    if escaped == ASCII.lowerN || escaped == ASCII.quote || escaped == ASCII.backslash
+                        || escaped == ASCII.lowerT
+                    {
+                        q += 2
+                        continue
+                    }
+                }
                 let (next, error) = scanEscape(q, end)
                 if let error {
                     p = error == .unterminatedString ? open : q
-                    return error
-                }
-                q = next
-            } else if c >= 0x80 {
-                let (next, error) = validateUTF8Run(q, end)
-                if let error {
-                    p = next
                     return error
                 }
                 q = next
@@ -335,6 +365,16 @@ public enum JSONScanner {
                 q += 1
             }
         }
+    }
+
+    /// Bit i set when byte i is '"', '\\' or below 0x20.
+    @inline(__always)
+    private static func stringSpecialBytes(_ v: SIMD16<UInt8>) -> UInt32 {
+        // The vector type is spelled out: with `SIMD16(repeating:)` inferred, the compiler picks
+        // the generic SIMD compares, which run lane by lane.
+        let special = (v .== SIMD16<UInt8>(repeating: ASCII.quote)) .| (v .== SIMD16<UInt8>(repeating: ASCII.backslash))
+            .| (v .< SIMD16<UInt8>(repeating: ASCII.space))
+        return UInt32(truncatingIfNeeded: ByteMask.of(special))
     }
 
     /// From a backslash, returns the position after the escape, or the error.
@@ -370,58 +410,6 @@ public enum JSONScanner {
         let letter = (c | 0x20) &- ASCII.lowerA
         return letter < 6 ? letter &+ 10 : 16
     }
-
-    /// Validates consecutive non-ASCII UTF-8 sequences (RFC 3629 table 3.7: no overlongs, no
-    /// surrogates, nothing above U+10FFFF, no truncation). From a lead byte >= 0x80, returns the
-    /// position after the run, or the offending lead byte and the error.
-    @inline(never)
-    private static func validateUTF8Run(
-        _ q: UnsafeRawPointer, _ end: UnsafeRawPointer
-    ) -> (next: UnsafeRawPointer, error: JSONError?) {
-        var r = q
-        repeat {
-            let lead = r.load(as: UInt8.self)
-            let available = end - r
-            if lead < 0xC2 {
-                return (r, .invalidUTF8)  // a stray continuation byte, or C0/C1 (overlong two-byte leads)
-            } else if lead < 0xE0 {
-                guard available >= 2, isContinuation((r + 1).load(as: UInt8.self)) else {
-                    return (r, .invalidUTF8)
-                }
-                r += 2
-            } else if lead < 0xF0 {
-                let low: UInt8 = lead == 0xE0 ? 0xA0 : 0x80  // E0 80..9F would be overlong
-                let high: UInt8 = lead == 0xED ? 0x9F : 0xBF  // ED A0..BF are UTF-16 surrogates
-                guard available >= 3 else {
-                    return (r, .invalidUTF8)
-                }
-                let second = (r + 1).load(as: UInt8.self)
-                guard second >= low, second <= high, isContinuation((r + 2).load(as: UInt8.self)) else {
-                    return (r, .invalidUTF8)
-                }
-                r += 3
-            } else if lead < 0xF5 {
-                let low: UInt8 = lead == 0xF0 ? 0x90 : 0x80  // F0 80..8F would be overlong
-                let high: UInt8 = lead == 0xF4 ? 0x8F : 0xBF  // F4 90.. is above U+10FFFF
-                guard available >= 4 else {
-                    return (r, .invalidUTF8)
-                }
-                let second = (r + 1).load(as: UInt8.self)
-                guard second >= low, second <= high, isContinuation((r + 2).load(as: UInt8.self)),
-                    isContinuation((r + 3).load(as: UInt8.self))
-                else {
-                    return (r, .invalidUTF8)
-                }
-                r += 4
-            } else {
-                return (r, .invalidUTF8)
-            }
-        } while r < end && r.load(as: UInt8.self) >= 0x80
-        return (r, nil)
-    }
-
-    @inline(__always)
-    private static func isContinuation(_ byte: UInt8) -> Bool { byte & 0xC0 == 0x80 }
 
     // MARK: - Numbers and whitespace
 
@@ -807,14 +795,15 @@ private enum SWAR {
         ~(((word & lowSeven) &+ lowSeven) | word) & highBits
     }
 
-    /// Bytes a string body cannot take as they are: '"', '\\', < 0x20, and >= 0x80 (UTF-8 check).
+    /// Bytes a string body cannot take as they are: '"', '\\' and < 0x20 (bytes >= 0x80 are
+    /// never selected: UTF-8 is checked apart).
     @inline(__always)
-    static func stringSpecialBytes(_ word: UInt64) -> UInt64 {
+    static func stringSpecialASCIIBytes(_ word: UInt64) -> UInt64 {
         let low = word & lowSeven
         let notQuote = (low ^ 0x2222_2222_2222_2222) &+ lowSeven
         let notBackslash = (low ^ 0x5C5C_5C5C_5C5C_5C5C) &+ lowSeven
         let notControl = low &+ 0x6060_6060_6060_6060
-        return ~(notQuote & notBackslash & notControl & ~word) & highBits
+        return ~(notQuote & notBackslash & notControl) & ~word & highBits
     }
 
     @inline(__always)
