@@ -6,6 +6,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case partialRecords, connectionsAccepted, connectionsRejected, inputErrors, outputErrors
     case outputBatches, modifySkipped, emptyLines, connectionsTimedOut, aggregated, aggregateSkipped, aggregateRows
     case rejected, deadLettered, connectionsTooSlow, released, unrouted, modifyTooLarge
+    case framingErrors, syslogParseErrors, datagramsDropped
 
     public var name: String {
         switch self {
@@ -35,6 +36,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .released: "events_released"
         case .unrouted: "unrouted"
         case .modifyTooLarge: "modify_too_large"
+        case .framingErrors: "framing_errors"
+        case .syslogParseErrors: "syslog_parse_errors"
+        case .datagramsDropped: "datagrams_dropped"
         }
     }
 
@@ -67,6 +71,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .released: "Events whose processing ended (delivered, dropped, aggregated or rejected), back in the pool."
         case .unrouted: "Events no output's route matched (not written anywhere, released in order)."
         case .modifyTooLarge: "Events modify left unchanged because the change would not fit max-event-size."
+        case .framingErrors: "Connections closed for breaking their framing (an RFC 6587 octet count over max-event-size or not a number)."
+        case .syslogParseErrors: "Syslog messages that did not parse, kept whole in message with parse_error."
+        case .datagramsDropped: "Datagrams the kernel dropped because the socket's receive queue was full (SO_RXQ_OVFL)."
         }
     }
 }

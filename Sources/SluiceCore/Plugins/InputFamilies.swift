@@ -12,11 +12,13 @@ final class InputFamilies {
     let file: FileFamily
     let tcp: TCPFamily
     let generator: GeneratorFamily
+    let datagram: DatagramFamily
 
     init(worker: Int, settings: NodeSettings, assignment: InputAssignments) {
         file = FileFamily(worker: worker, settings: settings, assignment: assignment.file)
         tcp = TCPFamily(worker: worker, settings: settings, assignment: assignment.tcp)
         generator = GeneratorFamily(worker: worker, settings: settings, assignment: assignment.generator)
+        datagram = DatagramFamily(worker: worker, settings: settings, assignment: assignment.datagram)
     }
 
     /// The one list of families, in service order.
@@ -24,6 +26,7 @@ final class InputFamilies {
         visitor.visit(file, \.file)
         visitor.visit(tcp, \.tcp)
         visitor.visit(generator, \.generator)
+        visitor.visit(datagram, \.datagram)
     }
 
     /// An acknowledged event back at the worker that read it: to the family that made it.
@@ -46,7 +49,7 @@ private struct Acknowledged: SourceFamilyVisitor {
 
 extension SourceIDs {
     /// Which family made a source ID (and routes a completion): 1…15, one per family.
-    public enum Kind: UInt32, Sendable { case file = 1, tcp = 2, generator = 3 }
+    public enum Kind: UInt32, Sendable { case file = 1, tcp = 2, generator = 3, datagram = 4 }
 }
 
 /// Each family's share of one worker's `WorkerAssignment`.
@@ -54,12 +57,14 @@ struct InputAssignments {
     var file = FileFamily.Assignment()
     var tcp = TCPFamily.Assignment()
     var generator = GeneratorFamily.Assignment()
+    var datagram = DatagramFamily.Assignment()
 
     /// Adds another preparation's sources (a reload that prepared pipelines one by one).
     mutating func merge(_ other: InputAssignments) {
         file.merge(other.file)
         tcp.merge(other.tcp)
         generator.merge(other.generator)
+        datagram.merge(other.datagram)
     }
 
     /// Closes every descriptor in it (a preparation that failed or that a worker did not use).
@@ -67,5 +72,6 @@ struct InputAssignments {
         file.closeAll()
         tcp.closeAll()
         generator.closeAll()
+        datagram.closeAll()
     }
 }

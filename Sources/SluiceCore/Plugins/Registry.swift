@@ -9,12 +9,18 @@ public enum InputDefinition: Sendable {
     case tcp(TCPInput)
     case stdin
     case generator(GeneratorInput)
+    case syslog(SyslogInput)
+    case udp(UDPInput)
+    case unix(UnixInput)
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("file", "read files (paths or globs), optionally following appends", FileInput.parameters),
         ("tcp", "newline-delimited records from TCP connections", TCPInput.parameters),
         ("stdin", "read standard input to its end", StdinInput.parameters),
         ("generator", "synthetic NDJSON events for benchmarks", GeneratorInput.parameters),
+        ("syslog", "RFC 5424 and RFC 3164 messages over TCP (octet-counted or newline-framed) or UDP, each parsed into a JSON event", SyslogInput.parameters),
+        ("udp", "one record per UDP datagram; kernel drops counted", UDPInput.parameters),
+        ("unix", "a unix domain socket: newline-delimited stream connections or one record per datagram", UnixInput.parameters),
     ]
 
     public static func make(type: String, _ arguments: PluginArguments) throws(PluginArgumentError) -> InputDefinition {
@@ -25,6 +31,9 @@ public enum InputDefinition: Sendable {
             try arguments.checkKnown(StdinInput.parameters)
             return .stdin
         case "generator": return .generator(try GeneratorInput(arguments))
+        case "syslog": return .syslog(try SyslogInput(arguments))
+        case "udp": return .udp(try UDPInput(arguments))
+        case "unix": return .unix(try UnixInput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown input '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
@@ -33,7 +42,7 @@ public enum InputDefinition: Sendable {
     func problem(with settings: NodeSettings) -> String? {
         switch self {
         case .generator(let g): g.problem(with: settings)
-        case .file, .tcp, .stdin: nil
+        case .file, .tcp, .stdin, .syslog, .udp, .unix: nil
         }
     }
 
@@ -45,6 +54,9 @@ public enum InputDefinition: Sendable {
         case .tcp(let tcp): try TCPFamily.prepare(tcp, &preparation, into: &assignments)
         case .stdin: try FileFamily.prepareStdin(&preparation, into: &assignments)
         case .generator(let generator): GeneratorFamily.prepare(generator, &preparation, into: &assignments)
+        case .syslog(let syslog): try syslog.prepare(&preparation, into: &assignments)
+        case .udp(let udp): try DatagramFamily.prepareUDP(host: udp.host, port: udp.port, decoder: .none, input: "udp", &preparation, into: &assignments)
+        case .unix(let unix): try unix.prepare(&preparation, into: &assignments)
         }
     }
 }
@@ -212,6 +224,9 @@ extension InputDefinition {
         case .tcp: "tcp"
         case .stdin: "stdin"
         case .generator: "generator"
+        case .syslog: "syslog"
+        case .udp: "udp"
+        case .unix: "unix"
         }
     }
 }
