@@ -14,8 +14,16 @@ deps:
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-# The end-to-end tests check /metrics with the Prometheus text parser of prometheus_client.
+# The end-to-end tests check /metrics with the Prometheus text parser of prometheus_client,
+# and the syslog, udp and unix inputs against the real senders: logger (util-linux) and rsyslogd
+# (started by the tests in a temporary directory, never as a service).
+TEST_APT_PACKAGES = rsyslog bsdutils
 test-deps: deps
+	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 	@python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q prometheus_client 2>/dev/null || \
 	{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-prometheus-client; }
 

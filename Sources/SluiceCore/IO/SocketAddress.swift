@@ -116,6 +116,16 @@ extension SocketAddress {
         return fd
     }
 
+    /// The socket's count of datagrams dropped so far (SO_MEMINFO's SK_MEMINFO_DROPS), or nil.
+    public static func dropCount(_ fd: Int32) -> UInt32? {
+        let soMemInfo: Int32 = 55, drops = 8
+        var info = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
+        var length = socklen_t(MemoryLayout.size(ofValue: info))
+        let rc = withUnsafeMutableBytes(of: &info) { getsockopt(fd, SOL_SOCKET, soMemInfo, $0.baseAddress, &length) }
+        guard rc == 0, Int(length) > drops * 4 else { return nil }
+        return withUnsafeBytes(of: &info) { $0.load(fromByteOffset: drops * 4, as: UInt32.self) }
+    }
+
     /// SO_RXQ_OVFL: every datagram received carries the socket's count of drops so far.
     public static func enableDropCounting(_ fd: Int32) {
         var one: Int32 = 1

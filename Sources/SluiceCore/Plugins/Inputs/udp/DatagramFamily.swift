@@ -5,8 +5,10 @@ import Glibc
 /// input's port with SO_REUSEPORT) and unix datagram sockets (one worker each), read with
 /// multishot recvmsg into a provided buffer ring. Each datagram is one record
 /// (`LineFramer.frameDatagram`, decoded when the input is syslog); a socket is one stream.
-/// Datagrams the kernel dropped for a full receive queue are counted from SO_RXQ_OVFL
-/// (datagrams_dropped), so loss under overload is never silent.
+/// Datagrams the kernel dropped for a full receive queue are counted (datagrams_dropped), so
+/// loss under overload is never silent: from SO_RXQ_OVFL on each datagram, and from the
+/// socket's drop count (SO_MEMINFO) about once a second and at close, since a flood that ends
+/// while the queue is full leaves no later datagram to carry the count.
 final class DatagramFamily: SourceFamily {
     struct Assignment: SourceAssignment {
         var sockets: [DatagramSocket] = []
@@ -84,8 +86,16 @@ final class DatagramFamily: SourceFamily {
         for s in sockets.indices { arm(s, context) }
     }
 
-    /// While stopping, closes the sockets that fell quiet.
+    /// Looks at each socket's drop count about once a second.
+    static let dropsCheckNanos: UInt64 = 1_000_000_000
+    var dropsCheckAtNanos: UInt64 = 0
+
+    /// While stopping, closes the sockets that fell quiet; counts drops about once a second.
     func maintain(_ context: InputContext) {
+        if context.now >= dropsCheckAtNanos && !sockets.isEmpty {
+            dropsCheckAtNanos = context.now + DatagramFamily.dropsCheckNanos
+            for s in sockets.indices where sockets[s].fd >= 0 { countDrops(s, seen: SocketAddress.dropCount(sockets[s].fd), context) }
+        }
         for s in sockets.indices where sockets[s].fd >= 0 && sockets[s].stopping && !sockets[s].closing
             && context.now &- sockets[s].lastReceiveNanos > DatagramFamily.stopQuietNanos {
             sockets[s].closing = true
@@ -94,6 +104,7 @@ final class DatagramFamily: SourceFamily {
             }
         }
         for s in sockets.indices where sockets[s].fd >= 0 && sockets[s].closing && !sockets[s].armed && sockets[s].queued == 0 {
+            countDrops(s, seen: SocketAddress.dropCount(sockets[s].fd), context)
             context.ring.close(fd: sockets[s].fd, userData: SluiceCore.userData(.close, 0))
             if let path = sockets[s].unixPath { unlink(path) }
             sockets[s].fd = -1
@@ -135,12 +146,7 @@ final class DatagramFamily: SourceFamily {
             context.counters.add(.inputErrors, 1, pipeline: p)
             return true
         }
-        if drops >= 0 {
-            let seen = UInt32(truncatingIfNeeded: drops)
-            let lost = seen &- sockets[s].dropsSeen
-            if lost > 0 { context.counters.add(.datagramsDropped, Int(lost), pipeline: p) }
-            sockets[s].dropsSeen = seen
-        }
+        if drops >= 0 { countDrops(s, seen: UInt32(truncatingIfNeeded: drops), context) }
         while true {
             let stop = context.frameDatagram(&sockets[s].framer, UnsafeRawBufferPointer(start: payload, count: Int(length)), at: sockets[s].received + 1)
             if stop == .batchFull {
@@ -159,6 +165,16 @@ final class DatagramFamily: SourceFamily {
             context.counters.add(.cutRecords, 1, pipeline: p)
         }
         return true
+    }
+
+    /// Counts the drops of socket `s` the kernel reports beyond those already counted (both
+    /// sources read the same per-socket count; it only grows, modulo 2^32).
+    func countDrops(_ s: Int, seen: UInt32?, _ context: InputContext) {
+        guard let seen else { return }
+        let lost = seen &- sockets[s].dropsSeen
+        guard lost > 0 && lost < 1 << 31 else { return }
+        context.counters.add(.datagramsDropped, Int(lost), pipeline: sockets[s].pipeline)
+        sockets[s].dropsSeen = seen
     }
 
     static let kind = SourceIDs.Kind.datagram
