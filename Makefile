@@ -17,12 +17,17 @@ deps:
 # The end-to-end tests check /metrics with the Prometheus text parser of prometheus_client,
 # and the syslog, udp and unix inputs against the real senders: logger (util-linux) and rsyslogd
 # (started by the tests in a temporary directory, never as a service).
-TEST_APT_PACKAGES = rsyslog bsdutils
+# syslog-ng-core conflicts with rsyslog (both are the system log daemon): its libraries are
+# installed and the package unpacked under /opt/syslog-ng, from where the test runs it.
+TEST_APT_PACKAGES = rsyslog bsdutils libivykis0 libnet1 libjson-c5 libwrap0 libpcre3 libglib2.0-0 libcap2
 test-deps: deps
 	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	if [ -n "$$missing" ]; then \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi; \
+	if [ ! -x /usr/sbin/syslog-ng ] && [ ! -x /opt/syslog-ng/usr/sbin/syslog-ng ]; then \
+		cd /tmp && apt-get download -qq syslog-ng-core && $$SUDO dpkg-deb -x syslog-ng-core_*.deb /opt/syslog-ng && rm -f syslog-ng-core_*.deb; \
 	fi
 	@python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q prometheus_client 2>/dev/null || \
 	{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-prometheus-client; }

@@ -152,6 +152,52 @@ extension EndToEndTests {
             #expect(events.allSatisfy { $0["app_name"] as? String == "fileapp" && $0["facility"] as? String == "local5" && $0["severity"] as? String == "info" })
         }
 
+        /// syslog-ng in the foreground (`-F`, its own persist, pid and control files, no
+        /// capabilities), reading a file the test writes and sending with its `syslog()`
+        /// destination (RFC 5424, octet-counted). Debian's syslog-ng-core conflicts with rsyslog
+        /// (both are the system log daemon), so where rsyslog is installed the package is
+        /// unpacked under /opt/syslog-ng (`.ci/run`) and run from there.
+        @Test func everyLineSyslogNGSendsWithItsSyslogDestinationArrivesParsed() throws {
+            let prefix = FileManager.default.isExecutableFile(atPath: "/usr/sbin/syslog-ng") ? "" : "/opt/syslog-ng"
+            let binary = prefix + "/usr/sbin/syslog-ng"
+            try #require(FileManager.default.isExecutableFile(atPath: binary), "syslog-ng is not installed (see .ci/run)")
+            let directory = try TemporaryDirectory()
+            let output = directory.path("out.ndjson")
+            let port = try LoopbackTCP.freePort()
+            let sluice = try startNode(directory, "syslog:listen=127.0.0.1:\(port)", output: output)
+            let source = directory.path("app.log")
+            let count = 2000
+            let lines = (0..<count).map { "syslog-ng line \($0) with \\ and ]" }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: source, atomically: false, encoding: .utf8)
+            let configuration = """
+                @version: 3.38
+                source s_file { file("\(source)" program-override("ngapp") flags(no-parse) follow-freq(1)); };
+                destination d_sluice { syslog("127.0.0.1" transport("tcp") port(\(port))); };
+                log { source(s_file); destination(d_sluice); };
+                """
+            try configuration.write(toFile: directory.path("syslog-ng.conf"), atomically: false, encoding: .utf8)
+            let daemon = Process()
+            daemon.executableURL = URL(fileURLWithPath: binary)
+            daemon.arguments = ["-F", "-f", directory.path("syslog-ng.conf"), "-R", directory.path("persist"), "-p", directory.path("pid"),
+                                "-c", directory.path("ctl"), "--no-caps"] + (prefix.isEmpty ? [] : ["--module-path=\(prefix)/usr/lib/syslog-ng/3.38"])
+            if !prefix.isEmpty { daemon.environment = ["LD_LIBRARY_PATH": "\(prefix)/usr/lib/syslog-ng"] }
+            daemon.standardOutput = FileHandle.nullDevice
+            daemon.standardError = FileHandle.nullDevice
+            try daemon.run()
+            defer {
+                if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) }
+                daemon.waitUntilExit()
+            }
+            try waitUntil("\(count) lines from syslog-ng", within: .seconds(30), while: sluice) { (try? jsonLines(output).count) ?? 0 >= count }
+            kill(daemon.processIdentifier, SIGTERM)
+            let summary = try stop(sluice)
+            #expect(summary.count("events_in") == count, "\(summary)")
+            #expect(summary.count("syslog_parse_errors") == 0, "\(summary)")
+            let events = try jsonLines(output)
+            #expect(events.compactMap { $0["message"] as? String } == lines)
+            #expect(events.allSatisfy { $0["app_name"] as? String == "ngapp" && ($0["structured_data"] as? [String: Any])?["meta"] != nil })
+        }
+
         /// Hostile connections (bad PRI, truncated headers, binary garbage, an octet count longer
         /// than the data, a count of 10^12) while a normal client sends: every normal message
         /// arrives, every bad one is kept with parse_error, and only the connection with the
