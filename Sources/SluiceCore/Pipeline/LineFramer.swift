@@ -20,7 +20,9 @@ public struct LineFramer {
     /// Dropping the tail of a cut record until its newline.
     public private(set) var skipping = false
     public var framing = Framing.newline
-    public var decoder = RecordDecoder.none
+    public var decoder = RecordDecoder.none { didSet { decodes = decoder.kind != .none } }
+    /// Whether `decoder` does anything (one load per record instead of an enum compare).
+    var decodes = false
     /// Octet counting: the count being read (`countDigits` of it so far), then the bytes of
     /// the record still to come.
     var countValue = 0
@@ -156,7 +158,7 @@ public struct LineFramer {
         }
         current = nil
         let receivedBytes = Int(e.header.pointee.rawLength)
-        let h = decoder.kind == .none ? e.header
+        let h = !decodes ? e.header
             : decoder.decode(e, maxEventBytes: maxEventBytes, slab: slab, counters: counters, pipeline: Int(pipelineID)).header
         h.pointee.usedLength = h.pointee.rawLength
         h.pointee.flags |= flags
