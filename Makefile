@@ -4,7 +4,6 @@
 SWIFT ?= swift
 APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev libsystemd-dev
 # Real clients and servers the end-to-end tests start (never as services).
-TEST_APT_PACKAGES = systemd-journal-remote
 
 .PHONY: run test deps test-deps build release clean
 
@@ -21,9 +20,18 @@ endef
 deps:
 	$(call install-missing,$(APT_PACKAGES))
 
-# The end-to-end tests check /metrics with the Prometheus text parser of prometheus_client.
+# The end-to-end tests check /metrics with the Prometheus text parser of prometheus_client,
+# and the syslog, udp and unix inputs against the real senders: logger (util-linux) and rsyslogd
+# (started by the tests in a temporary directory, never as a service).
+# syslog-ng-core conflicts with rsyslog (both are the system log daemon): its libraries are
+# installed and the package unpacked under /opt/syslog-ng, from where the test runs it.
+TEST_APT_PACKAGES = systemd-journal-remote rsyslog bsdutils libivykis0 libnet1 libjson-c5 libwrap0 libpcre3 libglib2.0-0 libcap2
 test-deps: deps
 	$(call install-missing,$(TEST_APT_PACKAGES))
+	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	if [ ! -x /usr/sbin/syslog-ng ] && [ ! -x /opt/syslog-ng/usr/sbin/syslog-ng ]; then \
+		cd /tmp && apt-get download -qq syslog-ng-core && $$SUDO dpkg-deb -x syslog-ng-core_*.deb /opt/syslog-ng && rm -f syslog-ng-core_*.deb; \
+	fi
 	@python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q prometheus_client 2>/dev/null || \
 	{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-prometheus-client; }
 

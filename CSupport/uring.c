@@ -168,3 +168,39 @@ int sl_tcp_unacknowledged(int fd) {
     return unacknowledged;
 }
 
+
+struct sl_recvmsg_header {
+    struct msghdr msg;
+};
+
+sl_recvmsg_header *sl_recvmsg_header_create(void) {
+    sl_recvmsg_header *h = calloc(1, sizeof(*h));
+    if (!h) return NULL;
+    h->msg.msg_namelen = 0;
+    h->msg.msg_controllen = CMSG_SPACE(sizeof(uint32_t));
+    return h;
+}
+
+void sl_recvmsg_header_destroy(sl_recvmsg_header *h) { free(h); }
+
+int sl_prep_recvmsg_multishot(sl_ring *r, int fd, sl_recvmsg_header *header, int group, uint64_t user_data) {
+    PREP(io_uring_prep_recvmsg_multishot(s, fd, &header->msg, 0); s->flags |= IOSQE_BUFFER_SELECT; s->buf_group = (unsigned short)group);
+}
+
+int sl_recvmsg_parse(void *buffer, int length, sl_recvmsg_header *header, void **payload, unsigned *payload_length,
+                     int64_t *drops, int *truncated) {
+    struct io_uring_recvmsg_out *out = io_uring_recvmsg_validate(buffer, length, &header->msg);
+    if (!out) return -1;
+    *payload = io_uring_recvmsg_payload(out, &header->msg);
+    *payload_length = io_uring_recvmsg_payload_length(out, length, &header->msg);
+    *truncated = (out->flags & MSG_TRUNC) != 0;
+    *drops = -1;
+    for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(out, &header->msg); c; c = io_uring_recvmsg_cmsg_nexthdr(out, &header->msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+            uint32_t count;
+            memcpy(&count, CMSG_DATA(c), sizeof(count));
+            *drops = count;
+        }
+    }
+    return 0;
+}

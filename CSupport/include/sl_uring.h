@@ -65,6 +65,21 @@ void *sl_bufring_buffer(sl_bufring *bufring, unsigned id);
 /// Hands buffer `id` back to the kernel.
 void sl_bufring_recycle(sl_bufring *bufring, unsigned id);
 
+/// The message header a multishot recvmsg reads (no source address, room for one SO_RXQ_OVFL
+/// control message), allocated once per family; it must outlive every recvmsg that uses it
+/// (why C: CMSG_SPACE and struct msghdr's layout are macros and glibc details).
+typedef struct sl_recvmsg_header sl_recvmsg_header;
+sl_recvmsg_header *sl_recvmsg_header_create(void);
+void sl_recvmsg_header_destroy(sl_recvmsg_header *header);
+/// A multishot recvmsg (one CQE per datagram) into provided buffers of `buffer_group`.
+int sl_prep_recvmsg_multishot(sl_ring *ring, int fd, sl_recvmsg_header *header, int buffer_group, uint64_t user_data);
+/// One provided buffer filled by a multishot recvmsg, `length` bytes (the CQE's result): its
+/// datagram's bytes, the socket's drop count from SO_RXQ_OVFL (-1 when absent) and whether the
+/// datagram was longer than the buffer. Returns 0, or -1 when the buffer is not a valid result
+/// (why C: io_uring_recvmsg_validate and the CMSG walk are inline helpers and macros).
+int sl_recvmsg_parse(void *buffer, int length, sl_recvmsg_header *header, void **payload, unsigned *payload_length,
+                     int64_t *drops, int *truncated);
+
 /// A non-blocking, close-on-exec eventfd that wakes a sleeping worker's ring; -errno on failure
 /// (why C: <sys/eventfd.h> is not part of Swift's Glibc module).
 int sl_wake_fd(void);

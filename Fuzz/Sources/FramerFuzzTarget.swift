@@ -86,6 +86,8 @@ enum FramerFuzzTarget {
                     precondition(!stuck, "pool exhausted with every event back: the framer can never progress")
                     drainBatch()
                     releaseHeld()
+                case .malformed:
+                    preconditionFailure("newline framing is never malformed")
                 }
             }
         }

@@ -16,6 +16,8 @@ struct Bench: ParsableCommand {
                              nesting to 5, escapes, Cyrillic/CJK/emoji; ~1 GB) → json_decode → devnull
           file-chain-realistic  the same file → json_decode and the usual chain of actions → file
           tcp-file           N connections sending 256 B lines over loopback → file; every line counted
+          syslog-file        N connections sending 256 B octet-counted RFC 5424 messages → syslog
+                             input (parsed into JSON events) → file; every message counted
           latency            tcp → file at a fixed offered rate (--rate, default 100k events/s); each
                              line carries its send time; a reader woken by inotify on the output
                              file stamps arrival: p50/p99/p99.9 from an HDR histogram
@@ -30,18 +32,18 @@ struct Bench: ParsableCommand {
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
         case fileDevnull = "file-devnull", fileJSONDevnull = "file-json-devnull"
-        case fileJSONRealistic = "file-json-realistic", fileChainRealistic = "file-chain-realistic", tcpFile = "tcp-file", ndjsonAggregate = "ndjson-aggregate", latency
+        case fileJSONRealistic = "file-json-realistic", fileChainRealistic = "file-chain-realistic", tcpFile = "tcp-file", syslogFile = "syslog-file", ndjsonAggregate = "ndjson-aggregate", latency
     }
 
-    @Argument(help: "file-devnull, file-json-devnull, file-json-realistic, file-chain-realistic, tcp-file, ndjson-aggregate or latency")
+    @Argument(help: "file-devnull, file-json-devnull, file-json-realistic, file-chain-realistic, tcp-file, syslog-file, ndjson-aggregate or latency")
     var scenario: Scenario
     @Option(help: "latency: offered events per second") var rate = 100_000
     @Option(name: .customLong("run-flag"), help: "latency: a tuning flag for the node, e.g. --run-flag busy-poll=true (repeatable)") var runFlags: [String] = []
     @Option(help: "workers (default: one per CPU)") var workers: Int?
-    @Option(help: "tcp-file: seconds the senders send") var seconds: Double = 5
+    @Option(help: "tcp-file, syslog-file: seconds the senders send") var seconds: Double = 5
     @Option(help: "events: lines in the data file (file scenarios; default: ~1 GB of lines), lines per run (tcp-file; default: as many as the senders manage in --seconds)")
     var events: Int?
-    @Option(help: "tcp-file: concurrent connections") var connections = 8
+    @Option(help: "tcp-file, syslog-file: concurrent connections") var connections = 8
     @Option(help: "directory for data files") var dataDir = "/tmp/sluice-bench"
     @Option(help: "run the scenario this many times and report the median run") var runs = 1
     @Flag(help: "end with one line holding a JSON object of the results") var json = false
@@ -136,6 +138,7 @@ struct Bench: ParsableCommand {
         case .fileJSONRealistic: return try runRealistic(actions: ["json_decode"], output: nil)
         case .fileChainRealistic: return try runRealistic(actions: Self.realisticChain, output: "\(dataDir)/chain-realistic-out.ndjson")
         case .tcpFile: return try runTCPFile()
+        case .syslogFile: return try runSyslogFile()
         case .ndjsonAggregate: return try runAggregate()
         case .latency: return try runLatency()
         }
@@ -278,5 +281,31 @@ struct Bench: ParsableCommand {
         }
         return Result(events: lines, bytes: bytes, seconds: senders.elapsedSeconds, cpuSeconds: s.cpuSeconds, peakRSSBytes: s.peakRSSBytes,
                       note: "\(connections) connections, 256 B lines, \(lines) lines sent and counted in the output")
+    }
+
+    // MARK: syslog-file
+
+    func runSyslogFile() throws -> Result {
+        let port = try BenchData.freePort()
+        let out = "\(dataDir)/syslog-file-out.ndjson"
+        unlink(out)
+        let input = try InputDefinition.make(type: "syslog", PluginArguments(plugin: "syslog", pairs: [("listen", "127.0.0.1:\(port)")]))
+        let output = try OutputDefinition.make(type: "file", PluginArguments(plugin: "file", pairs: [("path", out)]))
+        let node = try Node(settings: try settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [input], actions: [], output: output)])
+        node.summaryFD = -1
+        let senders = TCPSenders(port: port, connections: connections, seconds: seconds, linesPerConnection: events.map { max(1, $0 / connections) })
+        senders.syslog = true
+        let thread = Thread { senders.run() }
+        thread.start()
+        let code = node.run()
+        guard code == 0, let s = node.summary else { throw ValidationError("the pipeline failed (exit code \(code))") }
+        let sent = senders.linesSent
+        let (lines, bytes) = try BenchData.countLines(path: out)
+        guard lines == sent else {
+            throw ValidationError("sent \(sent) messages, the output file has \(lines): LOST \(Int(sent) - Int(lines))")
+        }
+        guard s.value(.syslogParseErrors) == 0 else { throw ValidationError("\(s.value(.syslogParseErrors)) messages did not parse") }
+        return Result(events: lines, bytes: UInt64(lines) * 256, seconds: senders.elapsedSeconds, cpuSeconds: s.cpuSeconds, peakRSSBytes: s.peakRSSBytes,
+                      note: "\(connections) connections, 256 B octet-counted RFC 5424 messages (bytes: received), \(lines) parsed and counted in the output (\(bytes) B of JSON)")
     }
 }

@@ -163,9 +163,11 @@ enum BenchData {
 }
 
 /// Loopback senders for tcp-file: each connection writes 256 B lines in 64 KB writes for the
-/// given time (or line count), then the node is stopped with SIGTERM and drains.
+/// given time (or line count), then the node is stopped with SIGTERM and drains. For
+/// syslog-file (`syslog`), each 256 B record is an octet-counted RFC 5424 message instead.
 final class TCPSenders: @unchecked Sendable {
     let port: UInt16
+    var syslog = false
     let connections: Int
     let seconds: Double
     let linesPerConnection: Int?
@@ -235,7 +237,7 @@ final class TCPSenders: @unchecked Sendable {
             let line = buffer + i * lineBytes
             line.initializeMemory(as: UInt8.self, repeating: 120, count: lineBytes - 3)
             var w = ByteWriter(line + (lineBytes - 3))
-            w.put("\"}\n")
+            if syslog { w.put("xxx") } else { w.put("\"}\n") }
         }
         var sequence = 0
         let deadline = Date().addingTimeInterval(seconds)
@@ -245,6 +247,15 @@ final class TCPSenders: @unchecked Sendable {
             let count = linesPerConnection.map { min(perWrite, $0 - sequence) } ?? perWrite
             for i in 0..<count {
                 var w = ByteWriter(buffer + i * lineBytes)
+                if syslog {
+                    // `252 ` + 252 bytes of message: 256 B per record, like tcp-file's lines.
+                    w.put("252 <165>1 2026-12-04T10:00:00.123456Z bench.example.com benchapp 4242 ID47 [meta conn=\"")
+                    w.put(UInt64(connection))
+                    w.put("\" seq=\"")
+                    w.put(UInt64(sequence + i))
+                    w.put("\"] ")
+                    continue
+                }
                 w.put("{\"conn\":")
                 w.put(UInt64(connection))
                 w.put(",\"seq\":")

@@ -61,6 +61,9 @@ private final class Framing {
             case .poolExhausted:
                 Issue.record("pool exhausted at byte \(position) of a chunk")
                 return
+            case .malformed:
+                Issue.record("malformed framing at byte \(position) of a chunk")
+                return
             }
         }
     }
@@ -387,5 +390,99 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         #expect(consumed == 0)
         #expect(stop == .consumedAll)
         #expect(framing.batch.isEmpty)
+    }
+}
+
+/// RFC 6587 framing (octet counting or newline, per record) and datagrams, with and without
+/// the syslog decoder.
+@Suite struct OctetCountingFramerTests {
+    fileprivate static func framing(pool: EventPool, decode: Bool = false) -> (Framing, UnsafeMutableRawPointer?) {
+        let framing = Framing(pool: pool)
+        framing.framer.framing = .octetCountedOrNewline
+        guard decode else { return (framing, nil) }
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: pool.configuration.maxEventSizeBytes, alignment: 64)
+        framing.framer.decoder = RecordDecoder(kind: .syslog(.auto), scratch: scratch)
+        return (framing, scratch)
+    }
+
+    @Test func octetCountedAndNewlineRecordsMixAndSurviveEverySplit() throws {
+        let input = bytes("5 hello12 with\nnewline<13>plain line\n3 abc")
+        for split in 0...input.count {
+            let (framing, _) = Self.framing(pool: try makePool())
+            framing.feed(input, splitAt: [split])
+            framing.drain()
+            #expect(framing.records.map { String(decoding: $0.bytes, as: UTF8.self) } == ["hello", "with\nnewline", "<13>plain line", "abc"], "split \(split)")
+            #expect(framing.records.map(\.offset) == [7, 22, 37, 42], "split \(split)")
+            #expect(framing.slabIsWhole)
+        }
+    }
+
+    @Test func aCountLongerThanTheDataEndsPartialAtFinish() throws {
+        let (framing, _) = Self.framing(pool: try makePool())
+        framing.feed(bytes("100 only a little"), splitAt: [])
+        framing.finish(at: 17)
+        #expect(framing.records == [Record("only a little", flags: EventFlags.partial, offset: 17)])
+        #expect(framing.slabIsWhole)
+    }
+
+    @Test(arguments: ["1000000000000 x", "8193 x", "12x34 y"])
+    func aCountOverMaxEventSizeOrNotANumberIsMalformed(_ text: String) throws {
+        let (framing, _) = Self.framing(pool: try makePool(maxEventSizeBytes: 8192))
+        let input = bytes("2 ok" + text)
+        let (consumed, stop) = framing.frame(input[...], at: 0)
+        #expect(stop == .malformed)
+        #expect(consumed <= input.count)
+        framing.drain()
+        #expect(framing.records.map { String(decoding: $0.bytes, as: UTF8.self) } == ["ok"])
+        framing.framer.abandon(slab: framing.slab)
+        #expect(framing.slabIsWhole)
+    }
+
+    @Test func decodedRecordsBecomeSyslogJSONAndOutgrowIntoALargeSlot() throws {
+        let (framing, scratch) = Self.framing(pool: try makePool(eventSizeBytes: 1024, maxEventSizeBytes: 8192), decode: true)
+        defer { scratch?.deallocate() }
+        // 800 control bytes escape to 4800: more than an ordinary slot, less than a large one.
+        let big = Array("<13>1 - h a p m - ".utf8) + [UInt8](repeating: 1, count: 800)
+        let input = bytes("\(big.count) ") + big + bytes("<14>Jan  2 03:04:05 host tag: newline framed\n")
+        framing.feed(input, splitAt: [3, 500])
+        framing.drain()
+        #expect(framing.records.count == 2)
+        let first = String(decoding: framing.records[0].bytes, as: UTF8.self)
+        #expect(first.hasPrefix(#"{"timestamp":null,"hostname":"h","app_name":"a""#))
+        #expect(first.utf8.count > 4800)
+        let second = String(decoding: framing.records[1].bytes, as: UTF8.self)
+        #expect(second.contains(#""hostname":"host","app_name":"tag""#) && second.hasSuffix(#""message":"newline framed"}"#), "\(second)")
+        #expect(framing.count(.bytesIn) == UInt64(big.count + 44))
+        #expect(framing.count(.syslogParseErrors) == 0)
+        #expect(framing.slabIsWhole)
+    }
+
+    @Test func aDecodedRecordTooLargeForAnySlotIsCutWithParseError() throws {
+        let (framing, scratch) = Self.framing(pool: try makePool(eventSizeBytes: 1024, maxEventSizeBytes: 4096), decode: true)
+        defer { scratch?.deallocate() }
+        let big = Array("<13>1 - h a p m - ".utf8) + [UInt8](repeating: 2, count: 3000)
+        framing.feed(bytes("\(big.count) ") + big, splitAt: [])
+        framing.drain()
+        #expect(framing.records.count == 1)
+        #expect(framing.records.first.map { $0.flags & EventFlags.cut != 0 } == true)
+        let text = String(decoding: framing.records[0].bytes, as: UTF8.self)
+        #expect(text.hasSuffix(#","parse_error":"too large for max-event-size"}"#), "\(text.suffix(80))")
+        #expect(framing.count(.syslogParseErrors) == 1)
+        #expect(framing.slabIsWhole)
+    }
+
+    @Test func aDatagramIsOneRecordWithoutItsTrailingNewline() throws {
+        let framing = Framing(pool: try makePool())
+        for (i, text) in ["one\n", "two\r\n", "three", "", "multi\nline\n"].enumerated() {
+            let input = bytes(text)
+            let stop = input.withUnsafeBytes {
+                framing.framer.frameDatagram($0, offset: UInt64(i + 1), nowNanos: 0, slab: framing.slab, batch: &framing.batch, counters: framing.counters)
+            }
+            #expect(stop == .consumedAll)
+        }
+        framing.drain()
+        #expect(framing.records == [Record("one", offset: 1), Record("two", offset: 2), Record("three", offset: 3), Record("multi\nline", offset: 5)])
+        #expect(framing.count(.emptyLines) == 1)
+        #expect(framing.slabIsWhole)
     }
 }

@@ -42,6 +42,11 @@ extension EndToEndTests {
             #expect((result["events"] as? Int ?? 0) > 0, "\(result)")
         }
 
+        @Test func syslogFileCountsAndParsesEveryMessageItSent() throws {
+            let result = try run(["syslog-file", "--seconds", "1", "--connections", "2"])
+            #expect((result["events"] as? Int ?? 0) > 0, "\(result)")
+        }
+
         /// The node runs as a child process; every line must arrive and the node's own CPU time
         /// and peak RSS come from its exit summary.
         @Test func latencyRunsTheNodeAsItsOwnProcessAndReportsPercentiles() throws {

@@ -78,6 +78,12 @@ public final class Ring {
         prep { sl_prep_recv_multishot(raw, fd, bufferGroup, userData) }
     }
 
+    /// One completion per datagram, each in a buffer of `bufferGroup` laid out as `header` says
+    /// (read it back with `sl_recvmsg_parse`).
+    public func receiveMessagesMultishot(fd: Int32, header: OpaquePointer, bufferGroup: Int32, userData: UInt64) {
+        prep { sl_prep_recvmsg_multishot(raw, fd, header, bufferGroup, userData) }
+    }
+
     @inlinable public func receive(fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, userData: UInt64) {
         prep { sl_prep_recv(raw, fd, buffer, UInt32(count), userData) }
     }

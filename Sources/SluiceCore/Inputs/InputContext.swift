@@ -37,6 +37,13 @@ struct InputContext {
         }
     }
 
+    /// Frames one datagram as one record (`LineFramer.frameDatagram`), its end at `offset`.
+    @inline(__always) func frameDatagram(_ framer: inout LineFramer, _ datagram: UnsafeRawBufferPointer, at offset: UInt64) -> LineFramer.Stop {
+        guaranteed._withUnsafeGuaranteedRef { w in
+            framer.frameDatagram(datagram, offset: offset, nowNanos: w.now, slab: w.slab, batch: &w.inputBatch, counters: w.counters)
+        }
+    }
+
     /// A fresh event of this worker's slab, for sources that write events themselves.
     @inline(__always) func takeEvent() -> Event? { guaranteed._withUnsafeGuaranteedRef { $0.slab.pointee.take(forFraming: true) } }
 
@@ -51,7 +58,7 @@ struct InputContext {
     /// Hands on the record a framer holds without its newline, flagged partial (end of a file,
     /// a closed connection, stdin at stop).
     func deliverPartial(_ framer: inout LineFramer, offset: UInt64, to target: Int) {
-        while !framer.finish(offset: offset, nowNanos: worker.now, batch: &worker.inputBatch, counters: worker.counters) {
+        while !framer.finish(offset: offset, nowNanos: worker.now, slab: worker.slab, batch: &worker.inputBatch, counters: worker.counters) {
             worker.dispatchInputBatch(to: target)
         }
         worker.dispatchInputBatch(to: target)

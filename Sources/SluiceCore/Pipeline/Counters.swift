@@ -9,6 +9,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case maskFailed, parseREFailed, decodeFailed, convertDateFailed, convertLogLevelFailed, parseTooLarge
     case editNotObject, fieldMissing, fieldWrongType, editTooLarge
     case derived, joined, throttleDropped, throttleEvicted, splitSkipped
+    case framingErrors, syslogParseErrors, datagramsDropped
 
     public var name: String {
         switch self {
@@ -53,6 +54,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .throttleDropped: "throttle_dropped"
         case .throttleEvicted: "throttle_evicted"
         case .splitSkipped: "split_skipped"
+        case .framingErrors: "framing_errors"
+        case .syslogParseErrors: "syslog_parse_errors"
+        case .datagramsDropped: "datagrams_dropped"
         }
     }
 
@@ -100,6 +104,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .throttleDropped: "Events throttle dropped: over its limit for their key in the interval."
         case .throttleEvicted: "Keys throttle forgot to make room for a new one (the key first seen longest ago)."
         case .splitSkipped: "Events split passed unchanged: not decoded, without the field, or the field not a non-empty array."
+        case .framingErrors: "Connections closed for breaking their framing (an RFC 6587 octet count over max-event-size or not a number)."
+        case .syslogParseErrors: "Syslog messages that did not parse, kept whole in message with parse_error."
+        case .datagramsDropped: "Datagrams the kernel dropped because the socket's receive queue was full (SO_RXQ_OVFL)."
         }
     }
 }

@@ -1,6 +1,9 @@
 import Glibc
 
-/// Cuts one stream's bytes into newline-delimited records, copying each into a pool event.
+/// Cuts one stream's bytes into records, copying each into a pool event: newline-delimited,
+/// or (`Framing.octetCountedOrNewline`, RFC 6587) each record either `LEN SP` + LEN bytes when
+/// it starts with a digit, or newline-ended otherwise; or one datagram per record
+/// (`frameDatagram`). A `RecordDecoder` may rewrite each completed record (syslog into JSON).
 ///
 /// A record split across chunks stays in the event being filled, so nothing is copied twice.
 /// A record that outgrows an ordinary slot moves once into a large slot; one longer than
@@ -16,6 +19,23 @@ public struct LineFramer {
     public private(set) var current: Event?
     /// Dropping the tail of a cut record until its newline.
     public private(set) var skipping = false
+    public var framing = Framing.newline
+    public var decoder = RecordDecoder.none { didSet { decodes = decoder.kind != .none } }
+    /// Whether `decoder` does anything (one load per record instead of an enum compare).
+    var decodes = false
+    /// Octet counting: the count being read (`countDigits` of it so far), then the bytes of
+    /// the record still to come.
+    var countValue = 0
+    var countDigits = 0
+    var remaining = 0
+
+    public enum Framing: Equatable {
+        case newline
+        /// RFC 6587: octet counting (`LEN SP MSG`) for a record starting with a digit 1…9,
+        /// newline framing for any other. A count over `maxEventBytes` or not followed by a
+        /// space is `Stop.malformed`.
+        case octetCountedOrNewline
+    }
 
     public enum Stop: Equatable {
         /// Every byte of the chunk was used.
@@ -24,6 +44,9 @@ public struct LineFramer {
         case poolExhausted
         /// The batch is full: hand it on and call again with the rest.
         case batchFull
+        /// The stream breaks its framing (an octet count too large or not a number): nothing
+        /// after `consumed` can be framed; the caller closes the stream and counts it.
+        case malformed
     }
 
     public init(sourceID: UInt32, pipelineID: UInt16, maxEventBytes: Int) {
@@ -42,6 +65,22 @@ public struct LineFramer {
         var position = 0
         while position < end {
             if batch.isFull { return (position, .batchFull) }
+            if remaining > 0 {
+                let take = min(remaining, end - position)
+                if !append(UnsafeRawBufferPointer(start: base + position, count: take), slab: slab, counters: counters) { return (position, .poolExhausted) }
+                position += take
+                remaining -= take
+                if remaining == 0 { complete(offset: chunkOffset + UInt64(position), nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch, counters: counters) }
+                continue
+            }
+            if framing == .octetCountedOrNewline && current == nil {
+                let b = base.load(fromByteOffset: position, as: UInt8.self)
+                if countDigits > 0 || (b > 48 && b <= 57) {
+                    if !readCount(b) { return (position, .malformed) }
+                    position += 1
+                    continue
+                }
+            }
             let rest = end - position
             let found = memchr(base + position, 10, rest)
             let lineEnd = found.map { UnsafeRawPointer($0) - base } ?? end
@@ -49,18 +88,53 @@ public struct LineFramer {
             if !append(segment, slab: slab, counters: counters) { return (position, .poolExhausted) }
             if found == nil { return (end, .consumedAll) }
             position = lineEnd + 1
-            complete(offset: chunkOffset + UInt64(position), nowNanos: nowNanos, flags: 0, batch: &batch, counters: counters)
+            complete(offset: chunkOffset + UInt64(position), nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch, counters: counters)
         }
         return (end, .consumedAll)
     }
 
     /// Ends the stream: a record without its newline goes out flagged `partial`. False when the
     /// batch is full (call again after handing it on).
-    public mutating func finish(offset: UInt64, nowNanos: UInt64, batch: inout EventBatch, counters: CounterBlock) -> Bool {
-        guard current != nil || skipping else { return true }
+    /// `slab`: where a decoder may find a large slot for a record that outgrew its own.
+    public mutating func finish(offset: UInt64, nowNanos: UInt64, slab: UnsafeMutablePointer<Slab>? = nil,
+                                batch: inout EventBatch, counters: CounterBlock) -> Bool {
+        countValue = 0
+        countDigits = 0
+        guard current != nil || skipping else { remaining = 0; return true }
         if batch.isFull { return false }
         counters.add(.partialRecords, 1, pipeline: Int(pipelineID))
-        complete(offset: offset, nowNanos: nowNanos, flags: EventFlags.partial, batch: &batch, counters: counters)
+        remaining = 0
+        complete(offset: offset, nowNanos: nowNanos, flags: EventFlags.partial, slab: slab, batch: &batch, counters: counters)
+        return true
+    }
+
+    /// Frames one datagram as one record (a trailing newline, or CR LF, removed), its end at
+    /// `offset`. Nothing is consumed on `.poolExhausted` or `.batchFull`: pass it again.
+    public mutating func frameDatagram(_ datagram: UnsafeRawBufferPointer, offset: UInt64, nowNanos: UInt64,
+                                       slab: UnsafeMutablePointer<Slab>, batch: inout EventBatch, counters: CounterBlock) -> Stop {
+        if batch.isFull { return .batchFull }
+        var count = datagram.count
+        if count > 0 && datagram[count - 1] == 10 { count -= 1 }
+        if count > 0 && datagram[count - 1] == 13 { count -= 1 }
+        if count > 0, let base = datagram.baseAddress {
+            if !append(UnsafeRawBufferPointer(start: base, count: count), slab: slab, counters: counters) { return .poolExhausted }
+        }
+        complete(offset: offset, nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch, counters: counters)
+        return .consumedAll
+    }
+
+    /// One byte of an octet count (RFC 6587 MSG-LEN, then SP); false when the count is over
+    /// `maxEventBytes` or ends in anything but a space.
+    mutating func readCount(_ b: UInt8) -> Bool {
+        if b &- 48 < 10 {
+            countValue = countValue * 10 + Int(b - 48)
+            countDigits += 1
+            return countValue <= maxEventBytes
+        }
+        guard b == 32 else { return false }
+        remaining = countValue
+        countValue = 0
+        countDigits = 0
         return true
     }
 
@@ -70,16 +144,22 @@ public struct LineFramer {
         if let e = current { slab.pointee.release(e.header.pointee.handle) }
         current = nil
         skipping = false
+        countValue = 0
+        countDigits = 0
+        remaining = 0
     }
 
-    mutating func complete(offset: UInt64, nowNanos: UInt64, flags: UInt16, batch: inout EventBatch, counters: CounterBlock) {
+    mutating func complete(offset: UInt64, nowNanos: UInt64, flags: UInt16, slab: UnsafeMutablePointer<Slab>?,
+                           batch: inout EventBatch, counters: CounterBlock) {
         skipping = false
         guard let e = current else {
             if flags & EventFlags.partial == 0 { counters.add(.emptyLines, 1, pipeline: Int(pipelineID)) }
             return
         }
         current = nil
-        let h = e.header
+        let receivedBytes = Int(e.header.pointee.rawLength)
+        let h = !decodes ? e.header
+            : decoder.decode(e, maxEventBytes: maxEventBytes, slab: slab, counters: counters, pipeline: Int(pipelineID)).header
         h.pointee.usedLength = h.pointee.rawLength
         h.pointee.flags |= flags
         h.pointee.offset = offset
@@ -87,8 +167,8 @@ public struct LineFramer {
         h.pointee.sourceID = sourceID
         h.pointee.pipelineID = pipelineID
         counters.add(.eventsIn, 1, pipeline: Int(pipelineID))
-        counters.add(.bytesIn, Int(h.pointee.rawLength), pipeline: Int(pipelineID))
-        counters.addInput(row: inputRow, bytes: Int(h.pointee.rawLength))
+        counters.add(.bytesIn, receivedBytes, pipeline: Int(pipelineID))
+        counters.addInput(row: inputRow, bytes: receivedBytes)
         batch.append(h.pointee.handle)
     }
 

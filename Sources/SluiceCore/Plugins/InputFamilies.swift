@@ -13,12 +13,14 @@ final class InputFamilies {
     let tcp: TCPFamily
     let generator: GeneratorFamily
     let journald: JournaldFamily
+    let datagram: DatagramFamily
 
     init(worker: Int, settings: NodeSettings, assignment: InputAssignments) {
         file = FileFamily(worker: worker, settings: settings, assignment: assignment.file)
         tcp = TCPFamily(worker: worker, settings: settings, assignment: assignment.tcp)
         generator = GeneratorFamily(worker: worker, settings: settings, assignment: assignment.generator)
         journald = JournaldFamily(worker: worker, settings: settings, assignment: assignment.journald)
+        datagram = DatagramFamily(worker: worker, settings: settings, assignment: assignment.datagram)
     }
 
     /// The one list of families, in service order.
@@ -27,6 +29,7 @@ final class InputFamilies {
         visitor.visit(tcp, \.tcp)
         visitor.visit(generator, \.generator)
         visitor.visit(journald, \.journald)
+        visitor.visit(datagram, \.datagram)
     }
 
     /// An acknowledged event back at the worker that read it: to the family that made it.
@@ -49,7 +52,7 @@ private struct Acknowledged: SourceFamilyVisitor {
 
 extension SourceIDs {
     /// Which family made a source ID (and routes a completion): 1…15, one per family.
-    public enum Kind: UInt32, Sendable { case file = 1, tcp = 2, generator = 3, journald = 4 }
+    public enum Kind: UInt32, Sendable { case file = 1, tcp = 2, generator = 3, journald = 4, datagram = 5 }
 }
 
 /// Each family's share of one worker's `WorkerAssignment`.
@@ -58,6 +61,7 @@ struct InputAssignments {
     var tcp = TCPFamily.Assignment()
     var generator = GeneratorFamily.Assignment()
     var journald = JournaldFamily.Assignment()
+    var datagram = DatagramFamily.Assignment()
 
     /// Adds another preparation's sources (a reload that prepared pipelines one by one).
     mutating func merge(_ other: InputAssignments) {
@@ -65,6 +69,7 @@ struct InputAssignments {
         tcp.merge(other.tcp)
         generator.merge(other.generator)
         journald.merge(other.journald)
+        datagram.merge(other.datagram)
     }
 
     /// Closes every descriptor in it (a preparation that failed or that a worker did not use).
@@ -73,5 +78,6 @@ struct InputAssignments {
         tcp.closeAll()
         generator.closeAll()
         journald.closeAll()
+        datagram.closeAll()
     }
 }

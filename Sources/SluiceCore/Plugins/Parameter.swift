@@ -198,6 +198,16 @@ extension ParameterKind where Value == IPv4Endpoint {
     }
 }
 
+extension ParameterKind where Value == Int {
+    /// A file mode in octal (`0660`, `660`), at most 0o7777.
+    public static var octalMode: Self {
+        ParameterKind(summary: "octal mode", expected: "an octal file mode such as 0660", format: { "0" + String($0, radix: 8) }) { text in
+            guard let mode = Int(text, radix: 8), mode >= 0, mode <= 0o7777 else { return nil }
+            return mode
+        }
+    }
+}
+
 extension ParameterKind where Value: RawRepresentable & CaseIterable, Value.RawValue == String {
     /// One of the enum's raw values, listed in the docs and the error.
     public static var choice: Self {

@@ -10,6 +10,9 @@ public enum InputDefinition: Sendable {
     case stdin
     case generator(GeneratorInput)
     case journald(JournaldInput)
+    case syslog(SyslogInput)
+    case udp(UDPInput)
+    case unix(UnixInput)
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("file", "read files (paths or globs), optionally following appends", FileInput.parameters),
@@ -17,6 +20,9 @@ public enum InputDefinition: Sendable {
         ("stdin", "read standard input to its end", StdinInput.parameters),
         ("generator", "synthetic NDJSON events for benchmarks", GeneratorInput.parameters),
         ("journald", "systemd journal entries as JSON events, resuming from the last acknowledged cursor", JournaldInput.parameters),
+        ("syslog", "RFC 5424 and RFC 3164 messages over TCP (octet-counted or newline-framed) or UDP, each parsed into a JSON event", SyslogInput.parameters),
+        ("udp", "one record per UDP datagram; kernel drops counted", UDPInput.parameters),
+        ("unix", "a unix domain socket: newline-delimited stream connections or one record per datagram", UnixInput.parameters),
     ]
 
     public static func make(type: String, _ arguments: PluginArguments) throws(PluginArgumentError) -> InputDefinition {
@@ -28,6 +34,9 @@ public enum InputDefinition: Sendable {
             return .stdin
         case "generator": return .generator(try GeneratorInput(arguments))
         case "journald": return .journald(try JournaldInput(arguments))
+        case "syslog": return .syslog(try SyslogInput(arguments))
+        case "udp": return .udp(try UDPInput(arguments))
+        case "unix": return .unix(try UnixInput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown input '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
@@ -37,6 +46,7 @@ public enum InputDefinition: Sendable {
         switch self {
         case .generator(let g): g.problem(with: settings)
         case .file, .tcp, .stdin, .journald: nil
+        case .file, .tcp, .stdin, .syslog, .udp, .unix: nil
         }
     }
 
@@ -49,6 +59,9 @@ public enum InputDefinition: Sendable {
         case .stdin: try FileFamily.prepareStdin(&preparation, into: &assignments)
         case .generator(let generator): GeneratorFamily.prepare(generator, &preparation, into: &assignments)
         case .journald(let journald): try JournaldFamily.prepare(journald, &preparation, into: &assignments)
+        case .syslog(let syslog): try syslog.prepare(&preparation, into: &assignments)
+        case .udp(let udp): try DatagramFamily.prepareUDP(host: udp.host, port: udp.port, decoder: .none, input: "udp", &preparation, into: &assignments)
+        case .unix(let unix): try unix.prepare(&preparation, into: &assignments)
         }
     }
 }
@@ -354,6 +367,9 @@ extension InputDefinition {
         case .stdin: "stdin"
         case .generator: "generator"
         case .journald: "journald"
+        case .syslog: "syslog"
+        case .udp: "udp"
+        case .unix: "unix"
         }
     }
 }

@@ -1,10 +1,12 @@
 import CSupport
 import Glibc
 
-/// The tcp family on one worker: its listening sockets (every worker listens on each tcp
-/// input's address with SO_REUSEPORT), the connections it accepted, and the provided buffer
-/// ring their multishot receives fill. Received buffers queue per connection (an intrusive
-/// list over buffer ids, no allocation) and go back to the kernel once framed.
+/// The stream-socket family on one worker: its listening sockets (every worker listens on each
+/// tcp or syslog input's address with SO_REUSEPORT; a unix socket has one listener), the
+/// connections it accepted, and the provided buffer ring their multishot receives fill.
+/// Received buffers queue per connection (an intrusive list over buffer ids, no allocation)
+/// and go back to the kernel once framed. The `tcp`, `syslog` (transport=tcp) and `unix`
+/// (mode=stream) inputs differ only in their `StreamListening`: framing and decoding.
 final class TCPFamily: SourceFamily {
     struct Assignment: SourceAssignment {
         var listeners: [Listener] = []
@@ -18,7 +20,7 @@ final class TCPFamily: SourceFamily {
         }
 
         func closeAll() {
-            for l in listeners where l.fd >= 0 { Glibc.close(l.fd) }
+            for l in listeners where l.fd >= 0 { l.closeSocket() }
         }
     }
 
@@ -47,6 +49,9 @@ final class TCPFamily: SourceFamily {
     /// Bumped per accepted connection: its low byte is the connection's source-id generation.
     var nextSourceID: UInt32
     var idleCheckAtNanos: UInt64 = 0
+    /// Where decoding framers copy a record while rewriting its slot (`maxEventBytes`),
+    /// allocated with the first listener that decodes.
+    var decodeScratch: UnsafeMutableRawPointer?
 
     init(worker: Int, settings: NodeSettings, assignment: Assignment) {
         self.worker = worker
@@ -62,22 +67,46 @@ final class TCPFamily: SourceFamily {
         readyConnections = .allocate(capacity: connectionCapacity)
         bufferNext = .allocate(capacity: settings.recvBuffers)
         bufferLength = .allocate(capacity: settings.recvBuffers)
+        allocateDecodeScratch(for: listeners)
+    }
+
+    func allocateDecodeScratch(for added: [Listener]) {
+        guard decodeScratch == nil, added.contains(where: { $0.listening.decoder != .none }) else { return }
+        decodeScratch = .allocate(byteCount: maxEventBytes, alignment: 64)
     }
 
     /// Every worker listens and may hold every connection: the limit is kept node-wide by one
     /// count (SO_REUSEPORT does not spread connections evenly).
     static func prepare(_ tcp: TCPInput, _ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
+        try prepare(host: tcp.host, port: tcp.port, tcp.listening, input: "tcp", &preparation, into: &assignments)
+    }
+
+    /// A listener on `host:port` on every worker (SO_REUSEPORT).
+    static func prepare(host: String, port: UInt16, _ listening: StreamListening, input: String,
+                        _ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
         for w in 0..<preparation.workerCount {
             let fd: Int32
-            do { fd = try SocketAddress.listen(host: tcp.host, port: tcp.port) } catch { throw preparation.failure("tcp", "\(error)") }
-            var listener = Listener(fd: fd, pipeline: preparation.slot, maxConnections: tcp.maxConnections, idleTimeoutNanos: UInt64(tcp.idleTimeoutMicros) * 1000)
-            listener.openAcrossWorkers = preparation.openConnections + Int(preparation.inputRow)
-            listener.minRateWindowNanos = UInt64(tcp.minRateWindowMicros) * 1000
-            listener.minBytesPerWindow = UInt64(tcp.minBytesPerSecond) * UInt64(tcp.minRateWindowMicros) / 1_000_000
-            listener.inputRow = preparation.inputRow
-            assignments[w].inputs.tcp.listeners.append(listener)
-            assignments[w].inputs.tcp.connectionCapacity += tcp.maxConnections
+            do { fd = try SocketAddress.listen(host: host, port: port) } catch { throw preparation.failure(input, "\(error)") }
+            add(Listener(fd: fd, listening, preparation), worker: w, &assignments)
         }
+    }
+
+    /// One listener on a unix socket at `path` (created with `permissions`, removed at stop),
+    /// on the next worker in the round robin of readers.
+    static func prepareUnix(path: String, permissions: Int, _ listening: StreamListening,
+                            _ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
+        let fd: Int32
+        do { fd = try SocketAddress.bindUnix(path: path, stream: true, permissions: permissions) } catch { throw preparation.failure("unix", "\(error)") }
+        var listener = Listener(fd: fd, listening, preparation)
+        listener.unixPath = path
+        let w = preparation.nextReader % preparation.workerCount
+        preparation.nextReader += 1
+        add(listener, worker: w, &assignments)
+    }
+
+    static func add(_ listener: Listener, worker w: Int, _ assignments: inout [WorkerAssignment]) {
+        assignments[w].inputs.tcp.listeners.append(listener)
+        assignments[w].inputs.tcp.connectionCapacity += listener.listening.maxConnections
     }
 
     func start(_ context: InputContext) throws(SystemError) {
@@ -138,13 +167,14 @@ final class TCPFamily: SourceFamily {
     func install(_ assignment: Assignment, _ context: InputContext) {
         guard !assignment.listeners.isEmpty else { return }
         growConnections(by: assignment.connectionCapacity)
+        allocateDecodeScratch(for: assignment.listeners)
         if bufferRing == nil {
             do {
                 bufferRing = try context.ring.makeBufferRing(count: receiveBuffers, size: receiveBufferBytes, group: TCPFamily.bufferGroup)
             } catch {
                 Log.error("worker \(worker)", "\(error): the new tcp listeners are not started")
                 for l in assignment.listeners {
-                    Glibc.close(l.fd)
+                    l.closeSocket()
                     context.counters.add(.inputErrors, 1, pipeline: l.pipeline)
                 }
                 return
@@ -162,15 +192,18 @@ final class TCPFamily: SourceFamily {
     @inline(__always) func acknowledged(_ event: Event) {}
 
     func close() {
-        for l in listeners.indices where listeners[l].fd >= 0 { Glibc.close(listeners[l].fd) }
+        for l in listeners.indices where listeners[l].fd >= 0 { listeners[l].closeSocket() }
         for c in 0..<connectionCapacity where connections[c].active { Glibc.close(connections[c].fd) }
         bufferRing = nil
+        decodeScratch?.deallocate()
+        decodeScratch = nil
     }
 
     func closeListener(_ l: Int, _ context: InputContext) {
         if listeners[l].armed { context.ring.cancel(target: TCPFamily.userData(.accept, l), userData: SluiceCore.userData(.cancel, 0)) }
         acceptBacklog(l, context)
         context.ring.close(fd: listeners[l].fd, userData: SluiceCore.userData(.close, 0))
+        if let path = listeners[l].unixPath { unlink(path) }
         listeners[l].fd = -1
     }
 

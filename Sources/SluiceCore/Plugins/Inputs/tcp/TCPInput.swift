@@ -36,4 +36,9 @@ public struct TCPInput: Sendable {
         minBytesPerSecond = try arguments.value(Self.minRate)
         minRateWindowMicros = try arguments.value(Self.minRateWindow)
     }
+
+    var listening: StreamListening {
+        StreamListening(maxConnections: maxConnections, idleTimeoutMicros: idleTimeoutMicros,
+                        minBytesPerSecond: minBytesPerSecond, minRateWindowMicros: minRateWindowMicros)
+    }
 }

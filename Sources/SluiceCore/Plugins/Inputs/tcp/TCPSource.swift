@@ -1,12 +1,27 @@
 import CSupport
 import Glibc
 
+/// How a stream input's connections are limited, framed and decoded: what tells `tcp`,
+/// `syslog` over TCP and `unix` (stream) apart.
+struct StreamListening {
+    /// Open connections allowed across the node (`max-connections`).
+    var maxConnections: Int
+    /// Close connections silent this long (0: never).
+    var idleTimeoutMicros: Int
+    /// Bytes per second a connection must average over each window (0: no minimum).
+    var minBytesPerSecond = 0
+    var minRateWindowMicros = 30_000_000
+    var framing = LineFramer.Framing.newline
+    var decoder = RecordDecoder.Kind.none
+}
+
 /// A listening socket of one worker (every worker listens on the same port with SO_REUSEPORT).
 struct Listener {
     var fd: Int32
     let pipeline: Int
+    let listening: StreamListening
     /// The input's max-connections, over all workers (counted in `openAcrossWorkers`).
-    let maxConnections: Int
+    var maxConnections: Int { listening.maxConnections }
     /// The input's open connections over all workers (`NodeShared.openConnections`).
     var openAcrossWorkers: UnsafeMutablePointer<UInt64>? = nil
     let idleTimeoutNanos: UInt64
@@ -15,8 +30,27 @@ struct Listener {
     var minRateWindowNanos: UInt64 = 0
     /// The input's per-plugin counter row.
     var inputRow: Int32 = 0
+    /// A unix socket's file, removed when the listener closes.
+    var unixPath: String? = nil
     var open = 0
     var armed = false
+
+    init(fd: Int32, _ listening: StreamListening, _ preparation: InputPreparation) {
+        self.fd = fd
+        pipeline = preparation.slot
+        self.listening = listening
+        idleTimeoutNanos = UInt64(listening.idleTimeoutMicros) * 1000
+        openAcrossWorkers = preparation.openConnections + Int(preparation.inputRow)
+        minRateWindowNanos = UInt64(listening.minRateWindowMicros) * 1000
+        minBytesPerWindow = UInt64(listening.minBytesPerSecond) * UInt64(listening.minRateWindowMicros) / 1_000_000
+        inputRow = preparation.inputRow
+    }
+
+    /// Closes the socket outside the ring (setup failures, exit) and removes a unix socket's file.
+    func closeSocket() {
+        Glibc.close(fd)
+        if let unixPath { unlink(unixPath) }
+    }
 }
 
 /// One accepted connection: a stream whose received buffers wait in arrival order until framed.
@@ -35,6 +69,8 @@ struct Connection {
     var headConsumed = 0
     /// Bytes framed so far (the stream offset).
     var received: UInt64 = 0
+    /// The connection broke its framing: what still arrives is dropped until it closes.
+    var discarding = false
     /// Bytes the kernel has handed over so far, framed or still queued (what `min-rate` measures).
     var arrived: UInt64 = 0
     var lastReceiveNanos: UInt64 = 0
@@ -91,6 +127,10 @@ extension TCPFamily {
         connection.framer = LineFramer(sourceID: SourceIDs.make(worker: worker, kind: .tcp, generation: Int(nextSourceID & 0xFF), index: c),
                                        pipelineID: UInt16(listeners[l].pipeline), maxEventBytes: maxEventBytes)
         connection.framer.inputRow = listeners[l].inputRow
+        connection.framer.framing = listeners[l].listening.framing
+        if listeners[l].listening.decoder != .none {
+            connection.framer.decoder = RecordDecoder(kind: listeners[l].listening.decoder, scratch: decodeScratch)
+        }
         nextSourceID &+= 1
         connections[c] = connection
         armReceive(c, context)
@@ -128,7 +168,10 @@ extension TCPFamily {
 
     func receiveCompleted(connection c: Int, result: Int32, flags: UInt32, _ context: InputContext) {
         let more = CompletionFlags.hasMore(flags)
-        if result > 0, let id = CompletionFlags.bufferID(flags) {
+        if result > 0, let id = CompletionFlags.bufferID(flags), connections[c].discarding {
+            bufferRing!.recycle(id)
+            buffersRecycled = true
+        } else if result > 0, let id = CompletionFlags.bufferID(flags) {
             connections[c].lastReceiveNanos = context.now
             connections[c].arrived &+= UInt64(result)
             bufferLength[id] = result
@@ -207,6 +250,10 @@ extension TCPFamily {
                 return false
             }
             if r.stop == .batchFull { continue }
+            if r.stop == .malformed {
+                discardConnection(c, context)
+                break
+            }
             connections[c].pendingHead = bufferNext[id]
             if connections[c].pendingHead < 0 { connections[c].pendingTail = -1 }
             connections[c].headConsumed = 0
@@ -267,6 +314,28 @@ extension TCPFamily {
             } else {
                 markReady(c)
             }
+        }
+    }
+
+    /// The connection broke its framing (an octet count over max-event-size, or not a number):
+    /// its records so far went on, what it still sends is dropped, and it is closed (counted
+    /// in framing_errors). Other connections are not affected.
+    func discardConnection(_ c: Int, _ context: InputContext) {
+        context.counters.add(.framingErrors, 1, pipeline: connections[c].pipeline)
+        Log.warn("input", "a connection broke its framing after \(connections[c].received) bytes (an octet count over --max-event-size \(maxEventBytes) or not a number); closing it")
+        let buffers = bufferRing!
+        while connections[c].pendingHead >= 0 {
+            let id = Int(connections[c].pendingHead)
+            connections[c].pendingHead = bufferNext[id]
+            buffers.recycle(id)
+        }
+        buffersRecycled = true
+        connections[c].pendingTail = -1
+        connections[c].headConsumed = 0
+        connections[c].discarding = true
+        connections[c].ended = true
+        if connections[c].receiveArmed {
+            context.ring.cancel(target: TCPFamily.userData(.receive, c), userData: SluiceCore.userData(.cancel, 0))
         }
     }
 
