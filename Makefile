@@ -2,7 +2,7 @@
 #   make run   - install the C libraries if missing, build, run the embedded default pipeline
 #   make test  - install the C libraries if missing, build, run the whole test suite
 SWIFT ?= swift
-APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev
+APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev zlib1g-dev
 
 .PHONY: run test deps test-deps build release clean
 
@@ -14,10 +14,12 @@ deps:
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-# The end-to-end tests check /metrics with the Prometheus text parser of prometheus_client.
+# The end-to-end tests check /metrics with the Prometheus text parser of prometheus_client, and
+# ship to the http input with the Python Elasticsearch client.
 test-deps: deps
 	@python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q prometheus_client 2>/dev/null || \
 	{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-prometheus-client; }
+	@python3 -c 'import elasticsearch' 2>/dev/null || python3 -m pip install -q elasticsearch
 
 build: deps
 	$(SWIFT) build

@@ -6,6 +6,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case partialRecords, connectionsAccepted, connectionsRejected, inputErrors, outputErrors
     case outputBatches, modifySkipped, emptyLines, connectionsTimedOut, aggregated, aggregateSkipped, aggregateRows
     case rejected, deadLettered, connectionsTooSlow, released, unrouted, modifyTooLarge
+    case httpRequests, httpErrors
 
     public var name: String {
         switch self {
@@ -35,6 +36,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .released: "events_released"
         case .unrouted: "unrouted"
         case .modifyTooLarge: "modify_too_large"
+        case .httpRequests: "http_requests"
+        case .httpErrors: "http_errors"
         }
     }
 
@@ -67,6 +70,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .released: "Events whose processing ended (delivered, dropped, aggregated or rejected), back in the pool."
         case .unrouted: "Events no output's route matched (not written anywhere, released in order)."
         case .modifyTooLarge: "Events modify left unchanged because the change would not fit max-event-size."
+        case .httpRequests: "HTTP requests the http input read (their heads at least)."
+        case .httpErrors: "HTTP requests the http input refused (4xx/5xx: malformed, over a limit, pool full); their connections were closed."
         }
     }
 }

@@ -11,11 +11,13 @@ import Glibc
 final class InputFamilies {
     let file: FileFamily
     let tcp: TCPFamily
+    let http: HTTPFamily
     let generator: GeneratorFamily
 
     init(worker: Int, settings: NodeSettings, assignment: InputAssignments) {
         file = FileFamily(worker: worker, settings: settings, assignment: assignment.file)
         tcp = TCPFamily(worker: worker, settings: settings, assignment: assignment.tcp)
+        http = HTTPFamily(worker: worker, settings: settings, assignment: assignment.http)
         generator = GeneratorFamily(worker: worker, settings: settings, assignment: assignment.generator)
     }
 
@@ -23,6 +25,7 @@ final class InputFamilies {
     @inline(__always) func visit<V: SourceFamilyVisitor>(_ visitor: inout V) {
         visitor.visit(file, \.file)
         visitor.visit(tcp, \.tcp)
+        visitor.visit(http, \.http)
         visitor.visit(generator, \.generator)
     }
 
@@ -46,19 +49,21 @@ private struct Acknowledged: SourceFamilyVisitor {
 
 extension SourceIDs {
     /// Which family made a source ID (and routes a completion): 1…15, one per family.
-    public enum Kind: UInt32, Sendable { case file = 1, tcp = 2, generator = 3 }
+    public enum Kind: UInt32, Sendable { case file = 1, tcp = 2, generator = 3, http = 4 }
 }
 
 /// Each family's share of one worker's `WorkerAssignment`.
 struct InputAssignments {
     var file = FileFamily.Assignment()
     var tcp = TCPFamily.Assignment()
+    var http = HTTPFamily.Assignment()
     var generator = GeneratorFamily.Assignment()
 
     /// Adds another preparation's sources (a reload that prepared pipelines one by one).
     mutating func merge(_ other: InputAssignments) {
         file.merge(other.file)
         tcp.merge(other.tcp)
+        http.merge(other.http)
         generator.merge(other.generator)
     }
 
@@ -66,6 +71,7 @@ struct InputAssignments {
     func closeAll() {
         file.closeAll()
         tcp.closeAll()
+        http.closeAll()
         generator.closeAll()
     }
 }
