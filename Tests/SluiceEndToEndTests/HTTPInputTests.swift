@@ -169,6 +169,193 @@ extension EndToEndTests {
             sluice.send(signal: SIGTERM)
             #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
         }
+
+        /// Sends one bulk request of `n` documents (index `tag`) on its own connection and prints
+        /// the status and the number of items of the answer.
+        static let oneBulk = """
+            import http.client, json, sys
+            port, n, tag = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+            body = "".join('{"index":{"_index":"%s"}}\\n{"seq":%d}\\n' % (tag, i) for i in range(n)).encode()
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            c.request("POST", "/_bulk", body=body, headers={"Content-Type": "application/x-ndjson"})
+            r = c.getresponse()
+            answer = r.read()
+            items = len(json.loads(answer).get("items", [])) if r.status == 200 else 0
+            print(json.dumps({"status": r.status, "items": items, "body": answer.decode()[:300]}))
+            """
+
+        static func answer(_ text: String) throws -> [String: Any] {
+            try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
+        }
+
+        /// ack=output: with the tcp output's receiver away, a request is not answered (the
+        /// events are not delivered); once it comes back the answer arrives, and the receiver has
+        /// every event. A second request meanwhile, with every pool event taken, is told 429.
+        @Test func ackOutputAnswersOnlyAfterTheOutputHasTheEventsAndAFullPoolAnswers429() throws {
+            let directory = try TemporaryDirectory()
+            let receiver = try LineReceiver()
+            defer { receiver.stop() }
+            receiver.goAway()
+            let port = try LoopbackTCP.freePort()
+            let sluice = try SluiceProcess(["run", "--admin", "off", "--workers", "1", "--pool-capacity", "512",
+                                            "--input", "http:listen=127.0.0.1:\(port)",
+                                            "--output", "tcp:address=127.0.0.1:\(receiver.port),reconnect-max=100ms"], in: directory)
+            try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+            // 100 documents fit in the pool: they are all framed, only the output's
+            // acknowledgement is missing (ackReceiveAnswersWhileTheOutputIsDown: the same request
+            // is answered at once with ack=receive).
+            let held = try PythonProcess(Self.oneBulk, ["\(port)", "100", "held"])
+            usleep(1_500_000)
+            #expect(held.isRunning, "answered while the output had nothing")
+            // 2,000 documents: more than the pool holds, so this one waits for events too.
+            let filling = try PythonProcess(Self.oneBulk, ["\(port)", "2000", "filling"])
+            usleep(1_000_000)
+            #expect(held.isRunning && filling.isRunning, "answered while the output had nothing")
+            #expect(receiver.receivedBytes == 0)
+            let refused = try Self.answer(try Self.python(Self.oneBulk, ["\(port)", "10", "refused"], within: .seconds(30)))
+            #expect(refused["status"] as? Int == 429, "\(refused)")
+            #expect((refused["body"] as? String)?.contains("es_rejected_execution_exception") == true, "\(refused)")
+            #expect(held.isRunning && filling.isRunning)
+
+            try receiver.comeBack()
+            let heldAnswer = try Self.answer(try held.finish(within: .seconds(60)))
+            #expect(heldAnswer["status"] as? Int == 200, "\(heldAnswer)")
+            #expect(heldAnswer["items"] as? Int == 100, "\(heldAnswer)")
+            let fillingAnswer = try Self.answer(try filling.finish(within: .seconds(60)))
+            #expect(fillingAnswer["status"] as? Int == 200, "\(fillingAnswer)")
+            #expect(fillingAnswer["items"] as? Int == 2000, "\(fillingAnswer)")
+            // Answered after the receiver's kernel acknowledged every event; it reads them soon.
+            let bytes = 100 * "{\"_index\":\"held\",\"seq\":0}\n".utf8.count + 2000 * "{\"_index\":\"filling\",\"seq\":0}\n".utf8.count
+            try waitUntil("2,100 events at the receiver", within: .seconds(10), while: sluice) { receiver.receivedBytes >= bytes }
+            sluice.send(signal: SIGTERM)
+            #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+            let summary = try sluice.summary()
+            #expect(summary.count("events_in") == 2100, "\(summary)")
+            #expect(summary.count("http_errors") == 1, "\(summary)")
+        }
+
+        /// ack=receive answers once the events are in the pool, whatever the output does.
+        @Test func ackReceiveAnswersWhileTheOutputIsDown() throws {
+            let directory = try TemporaryDirectory()
+            let receiver = try LineReceiver()
+            defer { receiver.stop() }
+            receiver.goAway()
+            let port = try LoopbackTCP.freePort()
+            let sluice = try SluiceProcess(["run", "--admin", "off", "--input", "http:listen=127.0.0.1:\(port),ack=receive",
+                                            "--output", "tcp:address=127.0.0.1:\(receiver.port),reconnect-max=100ms"], in: directory)
+            try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+            let answer = try Self.answer(try Self.python(Self.oneBulk, ["\(port)", "100", "early"], within: .seconds(30)))
+            #expect(answer["status"] as? Int == 200, "\(answer)")
+            #expect(answer["items"] as? Int == 100, "\(answer)")
+            #expect(receiver.receivedBytes == 0)
+            try receiver.comeBack()
+            try waitUntil("100 events at the receiver", within: .seconds(10), while: sluice) {
+                receiver.receivedBytes >= 100 * "{\"_index\":\"early\",\"seq\":0}\n".utf8.count
+            }
+            sluice.send(signal: SIGTERM)
+            #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+        }
+
+        /// Hostile requests, each on its own connection, while a normal client ships 10,000
+        /// events over one keep-alive connection; prints what each hostile request got.
+        static let hostile = """
+            import gzip, http.client, json, socket, sys, threading, time
+            port = int(sys.argv[1])
+            normal = {"ok": 0, "other": []}
+            def ship():
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                for r in range(100):
+                    body = "".join('{"normal":%d}\\n' % (r * 100 + i) for i in range(100)).encode()
+                    c.request("POST", "/normal", body=body)
+                    resp = c.getresponse()
+                    resp.read()
+                    if resp.status == 200: normal["ok"] += 1
+                    else: normal["other"].append(resp.status)
+                    time.sleep(0.02)
+            shipper = threading.Thread(target=ship)
+            shipper.start()
+            def exchange(raw, trickle=b"", pause=0.2):
+                s = socket.create_connection(("127.0.0.1", port))
+                s.settimeout(15)
+                started = time.monotonic()
+                try:
+                    s.sendall(raw)
+                    for b in trickle:
+                        s.sendall(bytes([b]))
+                        time.sleep(pause)
+                except OSError:
+                    pass
+                data = b""
+                try:
+                    while True:
+                        chunk = s.recv(65536)
+                        if not chunk: break
+                        data += chunk
+                    closed = True
+                except ConnectionResetError:
+                    closed = True
+                except socket.timeout:
+                    closed = False
+                s.close()
+                status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
+                return {"status": status, "closed": closed, "seconds": round(time.monotonic() - started, 1)}
+            post = b"POST /h HTTP/1.1\\r\\nHost: x\\r\\n"
+            bomb = gzip.compress(b'{"a":0}\\n' * (4 * 1024 * 1024))
+            out = {
+                "content_length_and_chunked": exchange(post + b"Content-Length: 5\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n0\\r\\n\\r\\n"),
+                "two_content_lengths": exchange(post + b"Content-Length: 5\\r\\nContent-Length: 6\\r\\n\\r\\nabcdef"),
+                "chunk_size_overflow": exchange(post + b"Transfer-Encoding: chunked\\r\\n\\r\\n10000000000000000000001\\r\\nx\\r\\n"),
+                "header_over_limit": exchange(post + b"X-Big: " + b"a" * 5000 + b"\\r\\n\\r\\n"),
+                "too_many_headers": exchange(post + b"".join(b"X-%d: v\\r\\n" % i for i in range(60)) + b"\\r\\n"),
+                "body_over_max_body": exchange(post + b"Content-Length: 2000000\\r\\n\\r\\n"),
+                "chunked_over_max_body": exchange(post + b"Transfer-Encoding: chunked\\r\\n\\r\\n" + (b"10000\\r\\n" + b"x" * 65536 + b"\\r\\n") * 20),
+                "gzip_bomb": exchange(post + b"Content-Encoding: gzip\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(bomb) + bomb),
+                "not_gzip": exchange(post + b"Content-Encoding: gzip\\r\\nContent-Length: 10\\r\\n\\r\\nnot gzip!!"),
+                "slow_body": exchange(post + b"Content-Length: 100000\\r\\n\\r\\nabc", trickle=b"d" * 40),
+                "slow_headers": exchange(b"POST /h HTTP/1.1\\r\\nX-Slow: ", trickle=b"e" * 40),
+                "bad_version": exchange(b"POST /h HTTP/9.9\\r\\n\\r\\n"),
+            }
+            shipper.join()
+            out["normal_ok"] = normal["ok"]
+            out["normal_other"] = normal["other"]
+            print(json.dumps(out))
+            """
+
+        @Test func hostileRequestsAreRefusedAndClosedWhileANormalClientShipsEverything() throws {
+            let directory = try TemporaryDirectory()
+            let output = directory.path("out.ndjson")
+            let port = try LoopbackTCP.freePort()
+            let sluice = try SluiceProcess(["run", "--admin", "off",
+                                            "--input", "http:listen=127.0.0.1:\(port),max-header-size=4KiB,max-headers=50,max-body=1MiB,request-timeout=1s",
+                                            "--output", "file:path=\(output)"], in: directory)
+            try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+            let result = try Self.answer(try Self.python(Self.hostile, ["\(port)"], within: .seconds(150)))
+            func outcome(_ name: String) -> (status: Int, closed: Bool, seconds: Double) {
+                let o = result[name] as? [String: Any] ?? [:]
+                return (o["status"] as? Int ?? -1, o["closed"] as? Bool ?? false, o["seconds"] as? Double ?? -1)
+            }
+            for (name, status) in [("content_length_and_chunked", 400), ("two_content_lengths", 400), ("chunk_size_overflow", 400),
+                                   ("header_over_limit", 400), ("too_many_headers", 400), ("body_over_max_body", 413),
+                                   ("chunked_over_max_body", 413), ("gzip_bomb", 413), ("not_gzip", 400), ("bad_version", 505)] {
+                #expect(outcome(name).status == status, "\(name): \(result[name] ?? "missing")")
+                #expect(outcome(name).closed, "\(name) was left open: \(result[name] ?? "missing")")
+            }
+            // Slowloris: closed after request-timeout (1 s, checked about once a second), long
+            // before the 8 s the trickle would take; no answer is owed.
+            for name in ["slow_body", "slow_headers"] {
+                #expect(outcome(name).closed && outcome(name).seconds < 6, "\(name): \(result[name] ?? "missing")")
+            }
+            #expect(result["normal_ok"] as? Int == 100, "\(result)")
+            sluice.send(signal: SIGTERM)
+            #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+            let lines = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self).split(separator: "\n")
+            let normal = Set(lines.filter { $0.hasPrefix("{\"normal\":") })
+            #expect(normal.count == 10_000)
+            #expect(lines.filter { $0.hasPrefix("{\"normal\":") }.count == 10_000)
+            let summary = try sluice.summary()
+            #expect(summary.count("http_errors") == 10, "\(summary)")
+            #expect(summary.count("connections_timed_out") == 2, "\(summary)")
+        }
     }
 }
 

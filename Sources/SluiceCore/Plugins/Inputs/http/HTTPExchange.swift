@@ -13,12 +13,18 @@ extension HTTPFamily {
     }
 
     /// Drives ready connections; a connection that finds no free event stays ready, the others
-    /// are still served.
-    func serviceConnections(_ context: InputContext) -> Bool {
+    /// are still served. Without `eventsFree` (the pool is exhausted, so the worker does not call
+    /// `service`: `maintain` calls this) only what needs no event moves: heads are read, and a
+    /// request with a body is answered 429 rather than left waiting; answers go out.
+    func serviceConnections(_ context: InputContext, eventsFree: Bool = true) -> Bool {
         var progressed = false
         var i = 0
         while i < readyCount {
             let c = Int(readyConnections[i])
+            if !eventsFree && connections[c].phase == .body {
+                i += 1
+                continue
+            }
             let framedBefore = connections[c].framed
             if drive(c, context) {
                 progressed = true

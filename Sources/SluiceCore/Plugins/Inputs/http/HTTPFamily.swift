@@ -88,9 +88,10 @@ final class HTTPFamily: SourceFamily {
         for l in listeners.indices { armAccept(l, context) }
     }
 
-    /// Idle connections, requests over `request-timeout` and connections of a stopping pipeline
-    /// are closed (looked at about once a second, every 25 ms while stopping).
+    /// While the pool is exhausted, requests are still read and refused (429). Idle connections,
+    /// requests over `request-timeout` and connections of a stopping pipeline are closed (looked at about once a second, every 25 ms while stopping).
     func maintain(_ context: InputContext) {
+        if context.poolExhausted && readyCount > 0 { _ = serviceConnections(context, eventsFree: false) }
         guard openConnections > 0 && context.now >= timerCheckAtNanos else { return }
         timerCheckAtNanos = context.now + (context.stopping || context.reconfiguring ? HTTPFamily.stopQuietNanos / 4 : 1_000_000_000)
         closeExpiredConnections(context)
