@@ -304,6 +304,11 @@ extension HTTPFamily {
     /// record is given back; events already framed of the request go on (the sender, told the
     /// request failed, may send them again).
     func fail(_ c: Int, _ status: HTTPStatus, _ reason: StaticString, _ context: InputContext) {
+        respond(c, status, reason, close: true, context)
+    }
+
+    /// Answers with an error `status`; `close`: and closes the connection after it.
+    func respond(_ c: Int, _ status: HTTPStatus, _ reason: StaticString, close: Bool, _ context: InputContext) {
         context.counters.add(.httpErrors, 1, pipeline: connections[c].pipeline)
         context.abandon(&connections[c].framer)
         connections[c].response.reset()
@@ -314,9 +319,10 @@ extension HTTPFamily {
         connections[c].response.append("\"},\"status\":")
         connections[c].response.append(decimal: status.code)
         connections[c].response.append("}")
-        connections[c].response.finish(status: status.line, prefix: UnsafeRawBufferPointer(start: nil, count: 0), keepAlive: false)
-        connections[c].closeAfterAnswer = true
-        endReading(c, context)
+        let keepAlive = !close && connections[c].request.keepAlive && !context.stopping
+        connections[c].response.finish(status: status.line, prefix: UnsafeRawBufferPointer(start: nil, count: 0), keepAlive: keepAlive)
+        connections[c].closeAfterAnswer = !keepAlive
+        if close { endReading(c, context) }
         sendAnswer(c, context)
     }
 }

@@ -43,6 +43,8 @@ struct HTTPConnection {
     /// Body bytes after decompression (what `max-body` limits).
     var bodyBytes = 0
     var bulk = false
+    /// The pool was full when the request came: its body is read and dropped, then answered 429.
+    var discarding = false
     var bulkLine = BulkLine.action
     var actionLength = 0
     var indexPrefixLength = 0
@@ -84,6 +86,7 @@ struct HTTPConnection {
         chunked = ChunkedDecoder()
         bodyBytes = 0
         bulk = false
+        discarding = false
         bulkLine = .action
         actionLength = 0
         indexPrefixLength = 0

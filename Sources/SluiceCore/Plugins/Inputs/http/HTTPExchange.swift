@@ -21,7 +21,7 @@ extension HTTPFamily {
         var i = 0
         while i < readyCount {
             let c = Int(readyConnections[i])
-            if !eventsFree && connections[c].phase == .body {
+            if !eventsFree && connections[c].phase == .body && !connections[c].discarding {
                 i += 1
                 continue
             }
@@ -73,6 +73,10 @@ extension HTTPFamily {
                 }
                 if connections[c].phase == .body { return !context.poolExhausted }
             case .answering:
+                if connections[c].discarding {
+                    respond(c, .tooManyRequests, "the event pool is full, retry later", close: false, context)
+                    continue
+                }
                 if options[connections[c].listener].acknowledgeOnOutput && connections[c].outstanding > 0 { return true }
                 answer(c, context)
             case .sending:
@@ -177,9 +181,12 @@ extension HTTPFamily {
         }
         if request.body != .none && context.poolExhausted {
             // Every event is taken: the sender is told to come back rather than kept waiting.
-            return fail(c, .tooManyRequests, "the event pool is full, retry later", context)
+            // Its body is read and dropped so the connection stays usable (no reset while the
+            // sender is still sending); one that waits for 100 Continue is not asked for it.
+            if request.expectContinue { return fail(c, .tooManyRequests, "the event pool is full, retry later", context) }
+            connections[c].discarding = true
         }
-        if let index = HTTPBulk.bulkPath(path) {
+        if let index = HTTPBulk.bulkPath(path), !connections[c].discarding {
             guard index.count <= HTTPScratch.maxIndexNameBytes, HTTPBulk.isValidIndexName(UnsafeRawBufferPointer(rebasing: path[index])) else {
                 return fail(c, .badRequest, "invalid index name in the path", context)
             }
@@ -188,7 +195,7 @@ extension HTTPFamily {
             if !index.isEmpty { target.copyMemory(from: path.baseAddress! + index.lowerBound, byteCount: index.count) }
             connections[c].pathIndexLength = index.count
         }
-        if request.encoding == .gzip && request.body != .none && connections[c].inflater == nil {
+        if request.encoding == .gzip && request.body != .none && !connections[c].discarding && connections[c].inflater == nil {
             connections[c].inflater = sl_inflater_create()
             connections[c].inflated = .allocate(byteCount: HTTPFamily.inflateBufferBytes, alignment: 16)
             guard connections[c].inflater != nil else { return fail(c, .serverError, "out of memory for a gzip body", context) }
@@ -206,7 +213,7 @@ extension HTTPFamily {
 
     /// Reads what arrived of the body. `.ok`: all of it is framed.
     func feedBody(_ c: Int, _ context: InputContext) -> Outcome {
-        let gzip = connections[c].request.encoding == .gzip && connections[c].request.body != .none
+        let gzip = connections[c].request.encoding == .gzip && connections[c].request.body != .none && !connections[c].discarding
         if gzip {
             let r = feedDecoded(c, UnsafeRawBufferPointer(start: nil, count: 0), context)
             if r.outcome != .ok { return r.outcome }
@@ -249,6 +256,14 @@ extension HTTPFamily {
     /// Returns the bytes of `data` used.
     func feedDecoded(_ c: Int, _ data: UnsafeRawBufferPointer, _ context: InputContext) -> (used: Int, outcome: Outcome) {
         let maxBody = options[connections[c].listener].maxBodyBytes
+        if connections[c].discarding {
+            guard connections[c].bodyBytes + data.count <= maxBody else {
+                fail(c, .payloadTooLarge, "request body over max-body", context)
+                return (0, .failed)
+            }
+            connections[c].bodyBytes += data.count
+            return (data.count, .ok)
+        }
         guard connections[c].request.encoding == .gzip else {
             if connections[c].bodyBytes + data.count > maxBody {
                 fail(c, .payloadTooLarge, "request body over max-body", context)
@@ -329,7 +344,7 @@ extension HTTPFamily {
     /// The body is all framed: the last line without a newline is a whole record too.
     func finishBody(_ c: Int, _ context: InputContext) {
         let request = connections[c].request
-        if request.encoding == .gzip && request.body != .none && !connections[c].inflateStreamEnded {
+        if request.encoding == .gzip && request.body != .none && !connections[c].discarding && !connections[c].inflateStreamEnded {
             return fail(c, .badRequest, "the gzip body ends before the gzip stream", context)
         }
         if connections[c].framer.current != nil || connections[c].framer.skipping {
