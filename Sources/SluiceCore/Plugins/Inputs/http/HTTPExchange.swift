@@ -179,7 +179,7 @@ extension HTTPFamily {
         if case .length(let n) = request.body, n > o.maxBodyBytes {
             return fail(c, .payloadTooLarge, "request body over max-body", context)
         }
-        if request.body != .none && context.poolExhausted {
+        if request.body != .none && context.poolExhausted && poolFullSinceNanos > 0 && context.now &- poolFullSinceNanos >= o.refuseAfterNanos {
             // Every event is taken: the sender is told to come back rather than kept waiting.
             // Its body is read and dropped so the connection stays usable (no reset while the
             // sender is still sending); one that waits for 100 Continue is not asked for it.

@@ -52,6 +52,8 @@ final class HTTPFamily: SourceFamily {
     var buffersRecycled = false
     var nextGeneration = 1
     var timerCheckAtNanos: UInt64 = 0
+    /// Since when the pool has been exhausted (0: it is not).
+    var poolFullSinceNanos: UInt64 = 0
 
     init(worker: Int, settings: NodeSettings, assignment: Assignment) {
         self.worker = worker
@@ -88,10 +90,17 @@ final class HTTPFamily: SourceFamily {
         for l in listeners.indices { armAccept(l, context) }
     }
 
-    /// While the pool is exhausted, requests are still read and refused (429). Idle connections,
-    /// requests over `request-timeout` and connections of a stopping pipeline are closed (looked at about once a second, every 25 ms while stopping).
+    /// While the pool is exhausted (the worker then does not call `service`), heads are still
+    /// read, and once it has been so for `refuse-after` new requests are answered 429. Idle
+    /// connections, requests over `request-timeout` and connections of a stopping pipeline are
+    /// closed (looked at about once a second, every 25 ms while stopping).
     func maintain(_ context: InputContext) {
-        if context.poolExhausted && readyCount > 0 { _ = serviceConnections(context, eventsFree: false) }
+        if context.poolExhausted {
+            if poolFullSinceNanos == 0 { poolFullSinceNanos = context.now }
+            if readyCount > 0 { _ = serviceConnections(context, eventsFree: false) }
+        } else {
+            poolFullSinceNanos = 0
+        }
         guard openConnections > 0 && context.now >= timerCheckAtNanos else { return }
         timerCheckAtNanos = context.now + (context.stopping || context.reconfiguring ? HTTPFamily.stopQuietNanos / 4 : 1_000_000_000)
         closeExpiredConnections(context)
@@ -211,6 +220,7 @@ struct HTTPOptions {
     let maxHeaderBytes: Int
     let maxHeaderCount: Int
     let requestTimeoutNanos: UInt64
+    let refuseAfterNanos: UInt64
 
     init(_ http: HTTPInput) {
         acknowledgeOnOutput = http.acknowledge == .output
@@ -218,5 +228,6 @@ struct HTTPOptions {
         maxHeaderBytes = http.maxHeaderBytes
         maxHeaderCount = http.maxHeaderCount
         requestTimeoutNanos = UInt64(http.requestTimeoutMicros) * 1000
+        refuseAfterNanos = UInt64(http.refuseAfterMicros) * 1000
     }
 }

@@ -30,8 +30,12 @@ public struct HTTPInput: Sendable {
                                                 doc: "close a keep-alive connection that starts no request for this long (0: never)")
     static let requestTimeout = Parameter.duration("request-timeout", default: "60s", atLeast: "100ms", example: "60s",
                                                    doc: "close a connection whose request (headers and body) takes longer than this to arrive")
+    // A pool full for a moment is ordinary backpressure (the sender waits a little, TCP holds
+    // it); a pool full for this long means the outputs are behind, and new senders are told so.
+    static let refuseAfter = Parameter.duration("refuse-after", default: "100ms", example: "100ms (0: at once)",
+                                                doc: "answer new requests 429 (body read and dropped) once the event pool has been full this long")
     public static let parameters = [listen.doc, ack.doc, maxBody.doc, maxHeaderBytes.doc, maxHeaders.doc,
-                                    maxConnections.doc, idleTimeout.doc, requestTimeout.doc]
+                                    maxConnections.doc, idleTimeout.doc, requestTimeout.doc, refuseAfter.doc]
 
     public let host: String
     public let port: UInt16
@@ -42,6 +46,7 @@ public struct HTTPInput: Sendable {
     public let maxConnections: Int
     public let idleTimeoutMicros: Int
     public let requestTimeoutMicros: Int
+    public let refuseAfterMicros: Int
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -55,5 +60,6 @@ public struct HTTPInput: Sendable {
         maxConnections = try arguments.value(Self.maxConnections)
         idleTimeoutMicros = try arguments.value(Self.idleTimeout)
         requestTimeoutMicros = try arguments.value(Self.requestTimeout)
+        refuseAfterMicros = try arguments.value(Self.refuseAfter)
     }
 }
