@@ -59,7 +59,9 @@ extension HTTPFamily {
                 case .failed: continue
                 }
             case .body:
-                switch feedBody(c, context) {
+                let fed = feedBody(c, context)
+                context.dispatch(to: context.workerIndex)
+                switch fed {
                 case .ok: if connections[c].phase == .body { finishBody(c, context) }
                 case .stuck:
                     if connections[c].phase != .body { continue }
@@ -320,7 +322,9 @@ extension HTTPFamily {
         return (r.used, r.stuck ? .stuck : .ok)
     }
 
-    /// Frames `bytes` into events of the connection's stream, counting them for the answer.
+    /// Frames `bytes` into events of the connection's stream, counting them for the answer. The
+    /// batch is handed on when full; the caller hands on the rest (`drive`, once per turn of
+    /// the connection: a bulk document is framed in up to three calls).
     func frame(_ c: Int, _ bytes: UnsafeRawBufferPointer, _ context: InputContext) -> (used: Int, stuck: Bool) {
         var used = 0
         repeat {
@@ -337,7 +341,6 @@ extension HTTPFamily {
                 return (used, true)
             }
         } while used < bytes.count
-        context.dispatch(to: context.workerIndex)
         return (used, false)
     }
 
@@ -350,6 +353,7 @@ extension HTTPFamily {
         if connections[c].framer.current != nil || connections[c].framer.skipping {
             var newline: UInt8 = 0x0A
             let stuck = withUnsafeBytes(of: &newline) { frame(c, $0, context).stuck }
+            context.dispatch(to: context.workerIndex)
             if stuck { return }
         }
         connections[c].bulkLine = .action
