@@ -2,7 +2,7 @@
 #   make run   - install the C libraries if missing, build, run the embedded default pipeline
 #   make test  - install the C libraries if missing, build, run the whole test suite
 SWIFT ?= swift
-APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev libsystemd-dev
+APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev libsystemd-dev zlib1g-dev
 # Real clients and servers the end-to-end tests start (never as services).
 
 .PHONY: run test deps test-deps build release clean
@@ -21,8 +21,9 @@ deps:
 	$(call install-missing,$(APT_PACKAGES))
 
 # The end-to-end tests check /metrics with the Prometheus text parser of prometheus_client,
-# and the syslog, udp and unix inputs against the real senders: logger (util-linux) and rsyslogd
-# (started by the tests in a temporary directory, never as a service).
+# ship to the http input with the Python Elasticsearch client, and test the syslog, udp and unix
+# inputs against the real senders: logger (util-linux) and rsyslogd (started by the tests in a
+# temporary directory, never as a service); systemd-journal-remote writes the journald tests' files.
 # syslog-ng-core conflicts with rsyslog (both are the system log daemon): its libraries are
 # installed and the package unpacked under /opt/syslog-ng, from where the test runs it.
 TEST_APT_PACKAGES = systemd-journal-remote rsyslog bsdutils libivykis0 libnet1 libjson-c5 libwrap0 libpcre3 libglib2.0-0 libcap2
@@ -34,6 +35,7 @@ test-deps: deps
 	fi
 	@python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q prometheus_client 2>/dev/null || \
 	{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-prometheus-client; }
+	@python3 -c 'import elasticsearch' 2>/dev/null || python3 -m pip install -q elasticsearch
 
 build: deps
 	$(SWIFT) build

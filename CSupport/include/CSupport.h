@@ -6,3 +6,4 @@
 #include "sl_pcre.h"
 #include "sl_journal.h"
 #include "sl_simd.h"
+#include "sl_zlib.h"

@@ -18,6 +18,9 @@ struct Bench: ParsableCommand {
           tcp-file           N connections sending 256 B lines over loopback → file; every line counted
           syslog-file        N connections sending 256 B octet-counted RFC 5424 messages → syslog
                              input (parsed into JSON events) → file; every message counted
+          http-bulk          N keep-alive connections sending Elasticsearch bulk requests of 1,000
+                             documents to the http input (ack=output) → file; every answered
+                             document counted; MB/s of request bodies
           latency            tcp → file at a fixed offered rate (--rate, default 100k events/s); each
                              line carries its send time; a reader woken by inotify on the output
                              file stamps arrival: p50/p99/p99.9 from an HDR histogram
@@ -32,18 +35,18 @@ struct Bench: ParsableCommand {
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
         case fileDevnull = "file-devnull", fileJSONDevnull = "file-json-devnull"
-        case fileJSONRealistic = "file-json-realistic", fileChainRealistic = "file-chain-realistic", tcpFile = "tcp-file", syslogFile = "syslog-file", ndjsonAggregate = "ndjson-aggregate", latency
+        case fileJSONRealistic = "file-json-realistic", fileChainRealistic = "file-chain-realistic", tcpFile = "tcp-file", syslogFile = "syslog-file", httpBulk = "http-bulk", ndjsonAggregate = "ndjson-aggregate", latency
     }
 
-    @Argument(help: "file-devnull, file-json-devnull, file-json-realistic, file-chain-realistic, tcp-file, syslog-file, ndjson-aggregate or latency")
+    @Argument(help: "file-devnull, file-json-devnull, file-json-realistic, file-chain-realistic, tcp-file, syslog-file, http-bulk, ndjson-aggregate or latency")
     var scenario: Scenario
     @Option(help: "latency: offered events per second") var rate = 100_000
     @Option(name: .customLong("run-flag"), help: "latency: a tuning flag for the node, e.g. --run-flag busy-poll=true (repeatable)") var runFlags: [String] = []
     @Option(help: "workers (default: one per CPU)") var workers: Int?
-    @Option(help: "tcp-file, syslog-file: seconds the senders send") var seconds: Double = 5
+    @Option(help: "tcp-file, syslog-file, http-bulk: seconds the senders send") var seconds: Double = 5
     @Option(help: "events: lines in the data file (file scenarios; default: ~1 GB of lines), lines per run (tcp-file; default: as many as the senders manage in --seconds)")
     var events: Int?
-    @Option(help: "tcp-file, syslog-file: concurrent connections") var connections = 8
+    @Option(help: "tcp-file, syslog-file, http-bulk: concurrent connections") var connections = 8
     @Option(help: "directory for data files") var dataDir = "/tmp/sluice-bench"
     @Option(help: "run the scenario this many times and report the median run") var runs = 1
     @Flag(help: "end with one line holding a JSON object of the results") var json = false
@@ -139,6 +142,7 @@ struct Bench: ParsableCommand {
         case .fileChainRealistic: return try runRealistic(actions: Self.realisticChain, output: "\(dataDir)/chain-realistic-out.ndjson")
         case .tcpFile: return try runTCPFile()
         case .syslogFile: return try runSyslogFile()
+        case .httpBulk: return try runHTTPBulk()
         case .ndjsonAggregate: return try runAggregate()
         case .latency: return try runLatency()
         }

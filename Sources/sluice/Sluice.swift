@@ -87,15 +87,21 @@ struct PipelineOptions: ParsableArguments {
         return (settings, pipelines, usedDefault)
     }
 
-    /// Two tcp inputs on one address would both listen (SO_REUSEPORT) and the kernel would
+    /// Two tcp or http inputs on one address would both listen (SO_REUSEPORT) and the kernel would
     /// split the connections between them at random: refused.
     static func checkListenAddresses(_ specs: [PipelineSpec], _ pipelines: [PipelineDefinition]) throws(ConfigError) {
         var seen: [(host: String, port: UInt16, pipeline: String)] = []
         for (i, pipeline) in pipelines.enumerated() {
-            for case .tcp(let tcp) in pipeline.inputs {
+            for input in pipeline.inputs {
+                let tcp: (name: String, host: String, port: UInt16)
+                switch input {
+                case .tcp(let t): tcp = ("tcp", t.host, t.port)
+                case .http(let h): tcp = ("http", h.host, h.port)
+                default: continue
+                }
                 if let other = seen.first(where: { $0.port == tcp.port && ($0.host == tcp.host || $0.host == "0.0.0.0" || tcp.host == "0.0.0.0") }) {
                     let whose = other.pipeline == pipeline.name ? "another input of this pipeline" : "pipeline \(other.pipeline)"
-                    throw ConfigError("pipeline \(pipeline.name): input tcp listens on \(tcp.host):\(tcp.port), as \(whose) does: the connections would be split between them at random",
+                    throw ConfigError("pipeline \(pipeline.name): input \(tcp.name) listens on \(tcp.host):\(tcp.port), as \(whose) does: the connections would be split between them at random",
                                       location: specs[i].location)
                 }
                 seen.append((tcp.host, tcp.port, pipeline.name))

@@ -50,6 +50,8 @@ struct InputContext {
     /// Appends a filled event to the input batch (room: `batchCapacity` per dispatch).
     @inline(__always) func append(_ handle: EventHandle) { guaranteed._withUnsafeGuaranteedRef { $0.inputBatch.append(handle) } }
     var batchCapacity: Int { worker.inputBatch.capacity }
+    /// Events in the input batch now (a family counts what one `frame` call made).
+    @inline(__always) var batchCount: Int { guaranteed._withUnsafeGuaranteedRef { $0.inputBatch.count } }
 
     /// Hands the input batch to the stream's processor (`target` worker): straight to the
     /// actions when it is this worker and nothing waits before it.

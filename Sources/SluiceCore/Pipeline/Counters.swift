@@ -10,6 +10,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case editNotObject, fieldMissing, fieldWrongType, editTooLarge
     case derived, joined, throttleDropped, throttleEvicted, splitSkipped
     case framingErrors, syslogParseErrors, datagramsDropped
+    case httpRequests, httpErrors
 
     public var name: String {
         switch self {
@@ -57,6 +58,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .framingErrors: "framing_errors"
         case .syslogParseErrors: "syslog_parse_errors"
         case .datagramsDropped: "datagrams_dropped"
+        case .httpRequests: "http_requests"
+        case .httpErrors: "http_errors"
         }
     }
 
@@ -107,6 +110,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .framingErrors: "Connections closed for breaking their framing (an RFC 6587 octet count over max-event-size or not a number)."
         case .syslogParseErrors: "Syslog messages that did not parse, kept whole in message with parse_error."
         case .datagramsDropped: "Datagrams the kernel dropped because the socket's receive queue was full (SO_RXQ_OVFL)."
+        case .httpRequests: "HTTP requests the http input read (their heads at least)."
+        case .httpErrors: "HTTP requests the http input refused (4xx/5xx: malformed, over a limit, pool full); their connections were closed."
         }
     }
 }

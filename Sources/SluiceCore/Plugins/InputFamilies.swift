@@ -11,6 +11,7 @@ import Glibc
 final class InputFamilies {
     let file: FileFamily
     let tcp: TCPFamily
+    let http: HTTPFamily
     let generator: GeneratorFamily
     let journald: JournaldFamily
     let datagram: DatagramFamily
@@ -18,6 +19,7 @@ final class InputFamilies {
     init(worker: Int, settings: NodeSettings, assignment: InputAssignments) {
         file = FileFamily(worker: worker, settings: settings, assignment: assignment.file)
         tcp = TCPFamily(worker: worker, settings: settings, assignment: assignment.tcp)
+        http = HTTPFamily(worker: worker, settings: settings, assignment: assignment.http)
         generator = GeneratorFamily(worker: worker, settings: settings, assignment: assignment.generator)
         journald = JournaldFamily(worker: worker, settings: settings, assignment: assignment.journald)
         datagram = DatagramFamily(worker: worker, settings: settings, assignment: assignment.datagram)
@@ -27,6 +29,7 @@ final class InputFamilies {
     @inline(__always) func visit<V: SourceFamilyVisitor>(_ visitor: inout V) {
         visitor.visit(file, \.file)
         visitor.visit(tcp, \.tcp)
+        visitor.visit(http, \.http)
         visitor.visit(generator, \.generator)
         visitor.visit(journald, \.journald)
         visitor.visit(datagram, \.datagram)
@@ -52,13 +55,14 @@ private struct Acknowledged: SourceFamilyVisitor {
 
 extension SourceIDs {
     /// Which family made a source ID (and routes a completion): 1…15, one per family.
-    public enum Kind: UInt32, Sendable { case file = 1, tcp = 2, generator = 3, journald = 4, datagram = 5 }
+    public enum Kind: UInt32, Sendable { case file = 1, tcp = 2, generator = 3, journald = 4, datagram = 5, http = 6 }
 }
 
 /// Each family's share of one worker's `WorkerAssignment`.
 struct InputAssignments {
     var file = FileFamily.Assignment()
     var tcp = TCPFamily.Assignment()
+    var http = HTTPFamily.Assignment()
     var generator = GeneratorFamily.Assignment()
     var journald = JournaldFamily.Assignment()
     var datagram = DatagramFamily.Assignment()
@@ -67,6 +71,7 @@ struct InputAssignments {
     mutating func merge(_ other: InputAssignments) {
         file.merge(other.file)
         tcp.merge(other.tcp)
+        http.merge(other.http)
         generator.merge(other.generator)
         journald.merge(other.journald)
         datagram.merge(other.datagram)
@@ -76,6 +81,7 @@ struct InputAssignments {
     func closeAll() {
         file.closeAll()
         tcp.closeAll()
+        http.closeAll()
         generator.closeAll()
         journald.closeAll()
         datagram.closeAll()

@@ -7,6 +7,7 @@
 public enum InputDefinition: Sendable {
     case file(FileInput)
     case tcp(TCPInput)
+    case http(HTTPInput)
     case stdin
     case generator(GeneratorInput)
     case journald(JournaldInput)
@@ -17,6 +18,7 @@ public enum InputDefinition: Sendable {
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("file", "read files (paths or globs), optionally following appends", FileInput.parameters),
         ("tcp", "newline-delimited records from TCP connections", TCPInput.parameters),
+        ("http", "NDJSON POSTs and the Elasticsearch bulk API over HTTP/1.1; answered after the outputs acknowledged (ack=output)", HTTPInput.parameters),
         ("stdin", "read standard input to its end", StdinInput.parameters),
         ("generator", "synthetic NDJSON events for benchmarks", GeneratorInput.parameters),
         ("journald", "systemd journal entries as JSON events, resuming from the last acknowledged cursor", JournaldInput.parameters),
@@ -29,6 +31,7 @@ public enum InputDefinition: Sendable {
         switch type {
         case "file": return .file(try FileInput(arguments))
         case "tcp": return .tcp(try TCPInput(arguments))
+        case "http": return .http(try HTTPInput(arguments))
         case "stdin":
             try arguments.checkKnown(StdinInput.parameters)
             return .stdin
@@ -47,6 +50,7 @@ public enum InputDefinition: Sendable {
         case .generator(let g): g.problem(with: settings)
         case .file, .tcp, .stdin, .journald: nil
         case .file, .tcp, .stdin, .syslog, .udp, .unix: nil
+        case .file, .tcp, .http, .stdin: nil
         }
     }
 
@@ -56,6 +60,7 @@ public enum InputDefinition: Sendable {
         switch self {
         case .file(let file): try FileFamily.prepare(file, &preparation, into: &assignments)
         case .tcp(let tcp): try TCPFamily.prepare(tcp, &preparation, into: &assignments)
+        case .http(let http): try HTTPFamily.prepare(http, &preparation, into: &assignments)
         case .stdin: try FileFamily.prepareStdin(&preparation, into: &assignments)
         case .generator(let generator): GeneratorFamily.prepare(generator, &preparation, into: &assignments)
         case .journald(let journald): try JournaldFamily.prepare(journald, &preparation, into: &assignments)
@@ -364,6 +369,7 @@ extension InputDefinition {
         switch self {
         case .file: "file"
         case .tcp: "tcp"
+        case .http: "http"
         case .stdin: "stdin"
         case .generator: "generator"
         case .journald: "journald"

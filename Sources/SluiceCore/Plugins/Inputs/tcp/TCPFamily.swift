@@ -26,7 +26,8 @@ final class TCPFamily: SourceFamily {
 
     /// While stopping, a connection silent this long is closed (what its peer sent is read).
     static let stopQuietNanos: UInt64 = 100_000_000
-    static let bufferGroup: Int32 = 1
+    /// Its provided-buffer group in the ring: the family kind, so no two families share one.
+    static let bufferGroup = Int32(kind.rawValue)
 
     let worker: Int
     let maxEventBytes: Int

@@ -16,7 +16,8 @@ final class DatagramFamily: SourceFamily {
         func closeAll() { for s in sockets where s.fd >= 0 { s.closeSocket() } }
     }
 
-    static let bufferGroup: Int32 = 2
+    /// Its provided-buffer group in the ring: the family kind, so no two families share one.
+    static let bufferGroup = Int32(kind.rawValue)
     /// While stopping, a socket silent this long is closed (what was sent before is read).
     static let stopQuietNanos: UInt64 = 100_000_000
     /// The kernel receive buffer asked for each UDP socket (SO_RCVBUF; the kernel caps it at
