@@ -19,7 +19,7 @@ let package = Package(
         .target(
             name: "CSupport",
             path: "CSupport",
-            linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("numa"), .linkedLibrary("pcre2-8")]
+            linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("numa"), .linkedLibrary("pcre2-8"), .linkedLibrary("z"), .linkedLibrary("zstd")]
         ),
         .target(
             name: "SluiceCore",

@@ -4,3 +4,4 @@
 #include "sl_cpu.h"
 #include "sl_atomics.h"
 #include "sl_pcre.h"
+#include "sl_compress.h"

@@ -300,6 +300,8 @@ extension OutputDefinition {
         case .stdout: "stdout"
         case .file: "file"
         case .tcp: "tcp"
+        case .http: "http"
+        case .clickhouse: "clickhouse"
         }
     }
 }

@@ -6,6 +6,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case partialRecords, connectionsAccepted, connectionsRejected, inputErrors, outputErrors
     case outputBatches, modifySkipped, emptyLines, connectionsTimedOut, aggregated, aggregateSkipped, aggregateRows
     case rejected, deadLettered, connectionsTooSlow, released, unrouted, modifyTooLarge
+    case outputRetries, outputTimeouts
 
     public var name: String {
         switch self {
@@ -35,6 +36,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .released: "events_released"
         case .unrouted: "unrouted"
         case .modifyTooLarge: "modify_too_large"
+        case .outputRetries: "output_retries"
+        case .outputTimeouts: "output_timeouts"
         }
     }
 
@@ -61,12 +64,14 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .aggregated: "Events folded into aggregate tables."
         case .aggregateSkipped: "Events aggregate could not use, and its rows too large for an event slot (dropped)."
         case .aggregateRows: "Rows emitted by aggregate."
-        case .rejected: "Events an output rejected permanently (format=json and not valid JSON)."
+        case .rejected: "Events an output rejected permanently (format=json and not valid JSON, or refused by an HTTP server)."
         case .deadLettered: "Rejected events written to the dead-letter file."
         case .connectionsTooSlow: "Connections closed for sending less than min-rate."
         case .released: "Events whose processing ended (delivered, dropped, aggregated or rejected), back in the pool."
         case .unrouted: "Events no output's route matched (not written anywhere, released in order)."
         case .modifyTooLarge: "Events modify left unchanged because the change would not fit max-event-size."
+        case .outputRetries: "Requests an HTTP output sends again: the server answered 429, 5xx or an error it may recover from."
+        case .outputTimeouts: "Requests an HTTP output gave up waiting for (timeout=), sent again on a new connection."
         }
     }
 }

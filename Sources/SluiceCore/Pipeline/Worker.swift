@@ -3,7 +3,7 @@ import Glibc
 
 /// What a completion belongs to, in the top byte of its user_data.
 enum CompletionKind: UInt64 {
-    case fileRead = 1, accept, receive, outputWrite, outputSync, wake, close, cancel, outputConnect, deadLetterWrite, notify
+    case fileRead = 1, accept, receive, outputWrite, outputSync, wake, close, cancel, outputConnect, deadLetterWrite, notify, outputReceive
 }
 
 @inline(__always) func userData(_ kind: CompletionKind, _ a: Int, _ b: Int = 0) -> UInt64 {
@@ -326,6 +326,7 @@ final class Worker {
         case .outputSync: outputSyncCompleted(pipeline: a, output: b, result: result)
         case .outputConnect: outputConnectCompleted(pipeline: a, output: b, result: result)
         case .deadLetterWrite: deadLetterWriteCompleted(pipeline: a, output: b, result: result)
+        case .outputReceive: outputReceiveCompleted(pipeline: a, output: b, result: result)
         case .wake: armWake()
         case .close, .cancel: break
         }
