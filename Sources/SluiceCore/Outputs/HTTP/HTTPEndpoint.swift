@@ -53,7 +53,8 @@ public struct HTTPEndpoint: Sendable, Equatable {
         let authority = String(rest[..<slash])
         var target = String(rest[slash...])
         if target.isEmpty { target = "/" } else if target.first == "?" { target = "/" + target }
-        guard !target.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) else {
+        // By bytes: "\r\n" is one Character, equal to neither "\r" nor "\n".
+        guard !target.utf8.contains(where: { $0 == 32 || $0 == 13 || $0 == 10 }) else {
             return .failure(ParameterMismatch(message: "the URL's path may not contain spaces or line breaks (percent-encode them)"))
         }
         var host = authority
@@ -78,7 +79,7 @@ public struct HTTPEndpoint: Sendable, Equatable {
         }
         let name = text[..<colon]
         let value = text[text.index(after: colon)...].drop(while: { $0 == " " })
-        guard !name.contains(where: { $0 == " " || $0 == "\t" }), !text.contains(where: { $0 == "\r" || $0 == "\n" }) else {
+        guard !name.utf8.contains(where: { $0 == 32 || $0 == 9 }), !text.utf8.contains(where: { $0 == 13 || $0 == 10 }) else {
             return .failure(ParameterMismatch(message: "header '\(text)': no spaces in the name, no line breaks"))
         }
         let lower = name.lowercased()
