@@ -2,7 +2,7 @@
 #   make run   - install the C libraries if missing, build, run the embedded default pipeline
 #   make test  - install the C libraries if missing, build, run the whole test suite
 SWIFT ?= swift
-APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev libsystemd-dev zlib1g-dev
+APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev libsystemd-dev zlib1g-dev libzstd-dev
 # Real clients and servers the end-to-end tests start (never as services).
 
 .PHONY: run test deps test-deps build release clean

@@ -7,3 +7,4 @@
 #include "sl_journal.h"
 #include "sl_simd.h"
 #include "sl_zlib.h"
+#include "sl_compress.h"

@@ -170,14 +170,16 @@ struct Bench: ParsableCommand {
 
     // MARK: realistic corpus
 
-    /// file-chain-realistic's actions, as a user would write them. None drops an event (the
-    /// conditions never match, the throttle's limit is never reached), so every line comes out.
-    /// To add once those actions exist (issue 11), in this order after json_decode:
-    ///   "rename:from=user,to=user_id", "remove_fields:field=f5_payment,field=f6_ошибка",
-    ///   "mask:field=message,pattern=[0-9]{4,}", "convert_date:field=ts,from=rfc3339,to=unixms",
-    ///   "throttle:key=service,limit=1000000000,interval=1s"
+    /// file-chain-realistic's actions, as a user would write them (issue 11's chain): json_decode →
+    /// rename → remove_fields → mask on `message` → convert_date → throttle with a limit never
+    /// reached → modify, into a file. None drops an event, so every line comes out.
     static let realisticChain = [
         "json_decode",
+        "rename:from=user,to=user_id",
+        "remove_fields:field=f5_payment,field=f6_ошибка",
+        "mask:field=message,pattern=[0-9]{4\\,}",
+        "convert_date:field=ts,from=rfc3339,to=unixms",
+        "throttle:key=service,limit=1000000000,interval=1s",
         "discard:if-field=level,if-equals=fatal",
         "modify:field=pipeline,value=bench,if-field=service,if-equals=checkout",
     ]

@@ -267,3 +267,4 @@ final class ControlPlane {
             + "\"pipelines\":[\(entries.joined(separator: ","))]}\n"
     }
 }
+

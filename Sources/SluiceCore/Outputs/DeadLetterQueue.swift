@@ -20,8 +20,13 @@ struct DeadLetterQueue {
     var writingUpTo: UInt64 = 0
     var durable: UInt64 = 0
 
+    /// Longest reason a line carries (a server's error text is cut to it).
+    static let reasonBytesLimit = 1000
+    /// Room a line needs besides its event's escaped bytes: the reason escaped, the rest.
+    static let lineOverheadBytes = 6 * reasonBytesLimit + 512
+
     /// Room for two of the largest lines (every byte of an event may become a 6-byte escape).
-    static func capacity(maxEventBytes: Int) -> Int { max(64 << 10, 2 * (6 * maxEventBytes + 512)) }
+    static func capacity(maxEventBytes: Int) -> Int { max(64 << 10, 2 * (6 * maxEventBytes + lineOverheadBytes)) }
 
     init(fd: Int32, capacity: Int) {
         self.fd = fd
@@ -41,7 +46,7 @@ struct DeadLetterQueue {
         buffers.1.deallocate()
     }
 
-    func hasRoom(forEventBytes n: Int) -> Bool { used + 6 * n + 512 <= capacity }
+    func hasRoom(forEventBytes n: Int) -> Bool { used + 6 * n + DeadLetterQueue.lineOverheadBytes <= capacity }
 
     /// Adds the line for `event`; returns its sequence number.
     mutating func append(event: Event, reason: String, pipeline: String) -> UInt64 {

@@ -15,17 +15,23 @@ extension OutputBatcher {
     /// logged without one) and waits in this batch, so it is acknowledged in stream order and
     /// only once its dead-letter line is written.
     mutating func reject(_ event: Event, handle: EventHandle, reason: String, context: OutputContext) {
+        recordRejection(event, reason: reason, inBuffer: filling, context: context)
+        appendPlaceholder(handle, context: context)
+    }
+
+    /// Writes the rejected event's dead-letter line (held by buffer `b`'s acknowledgement) and
+    /// takes it off this output's route.
+    mutating func recordRejection(_ event: Event, reason: String, inBuffer b: Int, context: OutputContext) {
         context.count(.rejected, 1)
         if let d = deadLetter {
             let sequence = d.pointee.append(event: event, reason: reason, pipeline: context.pipelineName)
-            if filling == 0 { deadLetterNeeded.0 = sequence } else { deadLetterNeeded.1 = sequence }
+            if b == 0 { deadLetterNeeded.0 = sequence } else { deadLetterNeeded.1 = sequence }
             context.count(.deadLettered, 1)
         } else if !rejectionLogged {
             Log.warn(context.logName, "rejected an event (\(reason)); no dead-letter file is set, so rejected events are dropped and counted (rejected)")
             rejectionLogged = true
         }
         event.header.pointee.routes &= ~routeBit  // not delivered here (other outputs may write it)
-        appendPlaceholder(handle, context: context)
     }
 
     func deadLetterNeeded(_ b: Int) -> UInt64 { b == 0 ? deadLetterNeeded.0 : deadLetterNeeded.1 }

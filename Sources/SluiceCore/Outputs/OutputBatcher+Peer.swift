@@ -57,12 +57,13 @@ extension OutputBatcher {
     }
 
     /// Every buffer the peer has not acknowledged stays and is sent again, whole, on the next
-    /// connection (one waiting only for its dead letters is already safe).
+    /// connection (one waiting only for its dead letters is already safe); http: the request
+    /// the server did not answer is sent again.
     mutating func connectionLost(result: Int32, context: OutputContext) {
         sink.disconnect(result: result, context: context)
         for b in 0..<2 {
             switch state(b) {
-            case .writing, .sentAwaitingPeer: move(b, to: .awaitingConnection)
+            case .writing, .sentAwaitingPeer, .awaitingResponse: move(b, to: .awaitingConnection)
             default: break
             }
         }

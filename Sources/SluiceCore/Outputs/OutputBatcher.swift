@@ -20,6 +20,11 @@ struct OutputBatcher {
     let buffers: (UnsafeMutableRawPointer, UnsafeMutableRawPointer)
     var used = (0, 0)
     var handles: (EventBatch, EventBatch)
+    /// Per buffer, per event in its batch: where its line ends in the buffer (a placeholder's
+    /// is its predecessor's), so a sink that answers can send part of a batch.
+    let lineEnds: (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>)
+    /// The part of the buffer out, for a sink that answers (`OutputBatcher+Requests.swift`).
+    var requests: RequestRanges
     var states: (OutputBufferState, OutputBufferState) = (.open, .open)
     /// The buffer taking events. When both buffers are out, it is the one that went out first.
     var filling = 0
@@ -46,8 +51,6 @@ struct OutputBatcher {
         routeBit = 1 << UInt32(index)
         self.route = route
         hasRoute = route != nil
-        sink = OutputSink(definition, fd: fd)
-        acknowledgesAtOnce = sink.acknowledgesAtOnce
         flushIntervalNanos = UInt64(tuning.flushIntervalMicros ?? settings.flushIntervalMicros) * 1000
         let batchSize = tuning.batchSize ?? settings.batchSize
         requireJSON = definition.delivery.requireJSON
@@ -57,7 +60,7 @@ struct OutputBatcher {
         }
         // Room for at least two of the largest encodings, so any single event always fits.
         let worstEvent = maxEventBytes + 4 * settings.pool.maxFields + 8 + settings.pool.eventSizeBytes
-        if acknowledgesAtOnce {
+        if case .devnull = definition {
             bufferCapacity = 0
             let dummy = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
             buffers = (dummy, dummy)
@@ -65,7 +68,11 @@ struct OutputBatcher {
             bufferCapacity = max(tuning.outputBufferBytes ?? settings.outputBufferBytes, 2 * worstEvent)
             buffers = (.allocate(byteCount: bufferCapacity, alignment: 4096), .allocate(byteCount: bufferCapacity, alignment: 4096))
         }
+        sink = OutputSink(definition, fd: fd, bufferBytes: bufferCapacity)
+        acknowledgesAtOnce = sink.acknowledgesAtOnce
         handles = (EventBatch(capacity: batchSize), EventBatch(capacity: batchSize))
+        lineEnds = (.allocate(capacity: batchSize), .allocate(capacity: batchSize))
+        requests = RequestRanges(batchSize: batchSize)
     }
 
     var isIdle: Bool {
@@ -77,7 +84,16 @@ struct OutputBatcher {
     @inline(__always) func usedBytes(_ i: Int) -> Int { i == 0 ? used.0 : used.1 }
     @inline(__always) mutating func setUsed(_ i: Int, _ v: Int) { if i == 0 { used.0 = v } else { used.1 = v } }
     @inline(__always) func batch(_ i: Int) -> EventBatch { i == 0 ? handles.0 : handles.1 }
-    @inline(__always) mutating func appendHandle(_ i: Int, _ h: EventHandle) { if i == 0 { handles.0.append(h) } else { handles.1.append(h) } }
+    /// Adds the handle and where its line ends (`used` of the buffer after it).
+    @inline(__always) mutating func appendHandle(_ i: Int, _ h: EventHandle) {
+        if i == 0 {
+            lineEnds.0[handles.0.count] = Int32(truncatingIfNeeded: used.0)
+            handles.0.append(h)
+        } else {
+            lineEnds.1[handles.1.count] = Int32(truncatingIfNeeded: used.1)
+            handles.1.append(h)
+        }
+    }
     @inline(__always) mutating func clearHandles(_ i: Int) { if i == 0 { handles.0.count = 0 } else { handles.1.count = 0 } }
     @inline(__always) func state(_ i: Int) -> OutputBufferState { i == 0 ? states.0 : states.1 }
     @inline(__always) func hasPending(_ b: Int) -> Bool { batch(b).count > 0 }
@@ -179,6 +195,10 @@ struct OutputBatcher {
             acknowledge(buffer: b, context: context)
             return true
         }
+        if sink.answers {
+            startRequests(b, context: context)
+            return true
+        }
         if !sink.isReady {
             move(b, to: .awaitingConnection)  // sent once connected
             return true
@@ -219,6 +239,7 @@ struct OutputBatcher {
         if acknowledgesAtOnce { return nil }
         if let reconnect = sink.reconnectDeadline { return reconnect }
         if states.0 == .sentAwaitingPeer || states.1 == .sentAwaitingPeer { return now + TCPSink.peerAckPollNanos }
+        if let timeout = sink.responseDeadline { return timeout }
         if writeRetry.isWaiting { return writeRetry.atNanos }
         // A filling buffer that cannot go out yet waits for a completion, not a timer.
         if fillingMayGoOut && hasPending(filling) { return oldestNanos + flushIntervalNanos }
@@ -249,10 +270,16 @@ struct OutputBatcher {
                 Log.error(context.logName, "\(SystemError(negated: error, operation: "write")); retrying with backoff, events held")
             }
             errorLogged = true
+        case .continuing:
+            return
         case .wrote(let n):
+            let total = written + n
+            if sink.answers {
+                bufferWritten(b, context: context)  // the answer says whether it is safe
+                return
+            }
             writeRetry.succeeded()
             errorLogged = false
-            let total = written + n
             move(b, to: .writing(written: total))
             if total < usedBytes(b) {
                 sink.write(from: buffer(b) + total, count: usedBytes(b) - total, context: context)
@@ -272,12 +299,17 @@ struct OutputBatcher {
             // Sent again after a lost connection: its successor goes next, in order.
             if state(1 - b) == .awaitingConnection { send(1 - b, context: context) }
             pollPeer(context: context)
+        case .afterResponse: move(b, to: .awaitingResponse)
         }
     }
 
     /// Writes buffer `b` whole (one waiting for a connection); a batch of placeholders only
     /// waits for the peer behind the other.
     mutating func send(_ b: Int, context: OutputContext) {
+        if sink.answers {
+            sendRequest(b, context: context)  // the part of the batch still unanswered
+            return
+        }
         if usedBytes(b) == 0 {
             move(b, to: .sentAwaitingPeer)
             return
@@ -290,6 +322,10 @@ struct OutputBatcher {
         let b: Int
         if case .retrying = states.0 { b = 0 } else { b = 1 }
         guard case .retrying(let written) = state(b) else { preconditionFailure("write retry without a failed write") }
+        if sink.answers {
+            sendRequest(b, context: context)
+            return
+        }
         move(b, to: .writing(written: written))
         sink.write(from: buffer(b) + written, count: usedBytes(b) - written, context: context)
     }
@@ -353,5 +389,8 @@ struct OutputBatcher {
         if !acknowledgesAtOnce { buffers.1.deallocate() }
         handles.0.deallocate()
         handles.1.deallocate()
+        lineEnds.0.deallocate()
+        lineEnds.1.deallocate()
+        requests.deallocate()
     }
 }

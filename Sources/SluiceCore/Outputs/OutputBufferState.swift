@@ -15,6 +15,9 @@ enum OutputBufferState: Equatable {
     case syncing
     /// tcp: the kernel took all of it; safe once the peer's TCP acknowledged every byte.
     case sentAwaitingPeer
+    /// http: a request with its events (all, or the part `OutputBatcher.requests` names) is
+    /// sent; the server's answer acknowledges, retries or rejects them.
+    case awaitingResponse
     /// Safe at the destination; acknowledged once the dead-letter lines of the events it
     /// rejected are written.
     case awaitingDeadLetter
@@ -31,9 +34,12 @@ enum OutputBufferState: Equatable {
              (.open, .awaitingDeadLetter), (.open, .open):
             return true  // the last three: a batch of placeholders only, nothing to write
         case (.writing, .writing), (.writing, .retrying), (.writing, .syncing), (.writing, .sentAwaitingPeer),
-             (.writing, .awaitingConnection), (.writing, .awaitingDeadLetter), (.writing, .open):
+             (.writing, .awaitingConnection), (.writing, .awaitingDeadLetter), (.writing, .open), (.writing, .awaitingResponse):
             return true
-        case (.retrying, .writing): return true
+        case (.awaitingResponse, .open), (.awaitingResponse, .awaitingDeadLetter), (.awaitingResponse, .retrying(written: 0)),
+             (.awaitingResponse, .awaitingConnection), (.awaitingResponse, .writing(written: 0)):
+            return true  // acknowledged; retried; connection lost; the next part of the batch
+        case (.retrying, .writing), (.retrying, .awaitingConnection): return true
         case (.awaitingConnection, .writing(written: 0)), (.awaitingConnection, .sentAwaitingPeer): return true
         case (.syncing, .awaitingDeadLetter), (.syncing, .open): return true
         case (.sentAwaitingPeer, .awaitingConnection), (.sentAwaitingPeer, .awaitingDeadLetter), (.sentAwaitingPeer, .open):

@@ -7,6 +7,9 @@ enum SinkWriteResult {
     case failed(Int32, reported: Bool)
     /// tcp: the connection is gone; everything not acknowledged by the peer is sent again.
     case connectionLost(Int32)
+    /// http: part of the request went out and the sink sent the rest itself (it reports
+    /// `.wrote` with the whole count given once all of it is out).
+    case continuing
 }
 
 /// When the bytes of a buffer written in full are safe.
@@ -16,6 +19,8 @@ enum SinkSafety {
     case afterSync
     /// tcp: once the peer's TCP acknowledged them (`unacknowledgedBytes`, polled).
     case afterPeerAcknowledged
+    /// http: once the server answered (`received`, a receive completion per piece).
+    case afterResponse
 }
 
 /// Where an output's bytes go. Each sink (in `Plugins/Outputs/<name>/`) only writes a buffer
@@ -27,13 +32,18 @@ enum OutputSink {
     case stdout(StdoutSink)
     case file(FileSink)
     case tcp(TCPSink)
+    /// Every output that speaks HTTP (`http`, `clickhouse`): the endpoint says how.
+    case http(HTTPSink)
 
-    init(_ definition: OutputDefinition, fd: Int32) {
+    /// `bufferBytes`: the batcher's buffer size (the largest body a sink is given).
+    init(_ definition: OutputDefinition, fd: Int32, bufferBytes: Int) {
         switch definition {
         case .devnull: self = .devnull
         case .stdout: self = .stdout(StdoutSink(fd: fd))
         case .file(let f): self = .file(FileSink(fd: fd, sync: f.sync))
         case .tcp(let t): self = .tcp(TCPSink(t))
+        case .http(let h): self = .http(HTTPSink(h.endpoint, bufferBytes: bufferBytes))
+        case .clickhouse(let c): self = .http(HTTPSink(c.endpoint, bufferBytes: bufferBytes))
         }
     }
 
@@ -48,24 +58,40 @@ enum OutputSink {
         return false
     }
 
-    /// Whether a write can be submitted now (tcp: connected).
-    var isReady: Bool {
-        if case .tcp(let t) = self { return t.connected }
-        return true
-    }
-
-    /// tcp: a connect is in flight (its completion would reach a replacement output).
-    var isConnecting: Bool {
-        if case .tcp(let t) = self { return t.connecting }
+    /// Whether the destination answers each write (http): one request at a time, acknowledged,
+    /// retried or rejected by the answer (`received`), and a batch may go out in parts.
+    var answers: Bool {
+        if case .http = self { return true }
         return false
     }
 
-    func write(from bytes: UnsafeRawPointer, count: Int, context: OutputContext) {
+    /// Whether a write can be submitted now (tcp, http: connected).
+    var isReady: Bool {
+        switch self {
+        case .tcp(let t): return t.connected
+        case .http(let h): return h.connected
+        default: return true
+        }
+    }
+
+    /// tcp, http: a connect is in flight (its completion would reach a replacement output).
+    var isConnecting: Bool {
+        switch self {
+        case .tcp(let t): return t.connecting
+        case .http(let h): return h.connecting
+        default: return false
+        }
+    }
+
+    mutating func write(from bytes: UnsafeRawPointer, count: Int, context: OutputContext) {
         switch self {
         case .devnull: preconditionFailure("devnull writes nothing")
         case .stdout(let s): s.write(from: bytes, count: count, context: context)
         case .file(let s): s.write(from: bytes, count: count, context: context)
         case .tcp(let s): s.write(from: bytes, count: count, context: context)
+        case .http(var s):
+            s.write(from: bytes, count: count, context: context)
+            self = .http(s)
         }
     }
 
@@ -78,7 +104,31 @@ enum OutputSink {
             return outcome
         case .file(let s): return s.written(result: result)
         case .tcp(let s): return s.written(result: result)
+        case .http(var s):
+            let outcome = s.written(result: result, context: context)
+            self = .http(s)
+            return outcome
         }
+    }
+
+    /// http: a receive of the answer completed.
+    mutating func received(result: Int32, context: OutputContext) -> SinkResponse {
+        guard case .http(var h) = self else { preconditionFailure("receive completion for an output that reads no answer") }
+        let response = h.received(result: result, context: context)
+        self = .http(h)
+        return response
+    }
+
+    /// http: when the request in flight times out.
+    var responseDeadline: UInt64? {
+        if case .http(let h) = self { return h.responseDeadline }
+        return nil
+    }
+
+    /// http: the longest wait between retries.
+    var retryMaxNanos: UInt64 {
+        if case .http(let h) = self { return h.retryMaxNanos }
+        return Backoff.maxNanos
     }
 
     func whenWritten(context: OutputContext) -> SinkSafety {
@@ -86,6 +136,7 @@ enum OutputSink {
         case .devnull, .stdout: return .now
         case .file(let s): return s.whenWritten(context: context)
         case .tcp: return .afterPeerAcknowledged
+        case .http: return .afterResponse
         }
     }
 
@@ -101,32 +152,55 @@ enum OutputSink {
         return t.unacknowledgedBytes()
     }
 
-    /// tcp: connects when the reconnect backoff has passed.
+    /// tcp, http: connects when the reconnect backoff has passed (http: and times out a
+    /// request with no answer).
     mutating func tick(context: OutputContext) {
-        guard case .tcp(var t) = self else { return }
-        t.tick(context: context)
-        self = .tcp(t)
+        switch self {
+        case .tcp(var t):
+            t.tick(context: context)
+            self = .tcp(t)
+        case .http(var h):
+            h.tick(context: context)
+            self = .http(h)
+        default: return
+        }
     }
 
-    /// tcp while disconnected: when the next connect is due (nothing can be written before).
+    /// tcp, http while disconnected: when the next connect is due (nothing can be written before).
     var reconnectDeadline: UInt64? {
-        if case .tcp(let t) = self, !t.connected, !t.connecting { return t.reconnect.atNanos }
-        return nil
+        switch self {
+        case .tcp(let t) where !t.connected && !t.connecting: return t.reconnect.atNanos
+        case .http(let h) where !h.connected && !h.connecting: return h.reconnect.atNanos
+        default: return nil
+        }
     }
 
-    /// tcp: whether the connect made the sink ready.
+    /// tcp, http: whether the connect made the sink ready.
     mutating func connectCompleted(result: Int32, context: OutputContext) -> Bool {
-        guard case .tcp(var t) = self else { preconditionFailure("connect completion for an output without a connection") }
-        let connected = t.connectCompleted(result: result, context: context)
-        self = .tcp(t)
-        return connected
+        switch self {
+        case .tcp(var t):
+            let connected = t.connectCompleted(result: result, context: context)
+            self = .tcp(t)
+            return connected
+        case .http(var h):
+            let connected = h.connectCompleted(result: result, context: context)
+            self = .http(h)
+            return connected
+        default: preconditionFailure("connect completion for an output without a connection")
+        }
     }
 
-    /// tcp: closes the lost connection and schedules the next one.
+    /// tcp, http: closes the lost connection and schedules the next one.
     mutating func disconnect(result: Int32, context: OutputContext) {
-        guard case .tcp(var t) = self else { preconditionFailure("connection lost on an output without a connection") }
-        t.disconnect(result: result, context: context)
-        self = .tcp(t)
+        switch self {
+        case .tcp(var t):
+            t.disconnect(result: result, context: context)
+            self = .tcp(t)
+        case .http(var h):
+            h.disconnect(result: result, context: context)
+            self = .http(h)
+        default: preconditionFailure("connection lost on an output without a connection")
+        }
     }
 
     /// Closes the descriptor it owns (stdout's is not its own).
@@ -135,12 +209,18 @@ enum OutputSink {
         case .devnull, .stdout: break
         case .file(let s): s.close()
         case .tcp(let t): t.close()
+        case .http(let h): h.close()
         }
     }
 
     /// Closes and frees everything (an idle output a reload replaces).
     func dispose() {
-        close()
-        if case .tcp(let t) = self { t.address.deallocate() }
+        switch self {
+        case .tcp(let t):
+            close()
+            t.address.deallocate()
+        case .http(let h): h.dispose()
+        default: close()
+        }
     }
 }

@@ -11,6 +11,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case derived, joined, throttleDropped, throttleEvicted, splitSkipped
     case framingErrors, syslogParseErrors, datagramsDropped
     case httpRequests, httpErrors
+    case outputRetries, outputTimeouts
 
     public var name: String {
         switch self {
@@ -60,6 +61,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .datagramsDropped: "datagrams_dropped"
         case .httpRequests: "http_requests"
         case .httpErrors: "http_errors"
+        case .outputRetries: "output_retries"
+        case .outputTimeouts: "output_timeouts"
         }
     }
 
@@ -86,7 +89,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .aggregated: "Events folded into aggregate tables."
         case .aggregateSkipped: "Events aggregate could not use, and its rows too large for an event slot (dropped)."
         case .aggregateRows: "Rows emitted by aggregate."
-        case .rejected: "Events an output rejected permanently (format=json and not valid JSON)."
+        case .rejected: "Events an output rejected permanently (format=json and not valid JSON, or refused by an HTTP server)."
         case .deadLettered: "Rejected events written to the dead-letter file."
         case .connectionsTooSlow: "Connections closed for sending less than min-rate."
         case .released: "Events whose processing ended (delivered, dropped, aggregated or rejected), back in the pool."
@@ -112,6 +115,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .datagramsDropped: "Datagrams the kernel dropped because the socket's receive queue was full (SO_RXQ_OVFL)."
         case .httpRequests: "HTTP requests the http input read (their heads at least)."
         case .httpErrors: "HTTP requests the http input refused (4xx/5xx: malformed, over a limit, pool full); their connections were closed."
+        case .outputRetries: "Requests an HTTP output sends again: the server answered 429, 5xx or an error it may recover from."
+        case .outputTimeouts: "Requests an HTTP output gave up waiting for (timeout=), sent again on a new connection."
         }
     }
 }

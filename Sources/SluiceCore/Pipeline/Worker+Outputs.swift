@@ -17,6 +17,10 @@ extension Worker {
         outputs[pipeline][output].connectCompleted(result: result, context: outputContext(pipeline, output))
     }
 
+    func outputReceiveCompleted(pipeline: Int, output: Int, result: Int32) {
+        outputs[pipeline][output].receiveCompleted(result: result, context: outputContext(pipeline, output))
+    }
+
     func deadLetterWriteCompleted(pipeline: Int, output: Int, result: Int32) {
         outputs[pipeline][output].deadLetterWriteCompleted(result: result, context: outputContext(pipeline, output))
     }

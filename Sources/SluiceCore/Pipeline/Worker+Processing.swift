@@ -46,7 +46,7 @@ extension Worker {
                 slab.pointee.release(handle)
             } else {
                 counters.add(.released, 1, pipeline: Int(event.header.pointee.pipelineID))
-                if flags & EventFlags.derived == 0 { file.commit(event) }
+                if flags & EventFlags.derived == 0 { inputs.acknowledged(event) }
                 let chained = flags & EventFlags.chained != 0
                 next = event.header.pointee.origin
                 slab.pointee.release(handle)

@@ -5,7 +5,7 @@ import Glibc
 /// The worker's own completion kinds (outputs, wake-ups, closes); input families make their
 /// own user data (`SourceFamily.userData`, top bit set).
 enum CompletionKind: UInt64 {
-    case outputWrite = 4, outputSync, wake, close, cancel, outputConnect, deadLetterWrite
+    case outputWrite = 4, outputSync, wake, close, cancel, outputConnect, deadLetterWrite, outputReceive
 }
 
 @inline(__always) func userData(_ kind: CompletionKind, _ a: Int, _ b: Int = 0) -> UInt64 {
@@ -346,6 +346,7 @@ final class Worker {
         case .outputSync: outputSyncCompleted(pipeline: a, output: b, result: result)
         case .outputConnect: outputConnectCompleted(pipeline: a, output: b, result: result)
         case .deadLetterWrite: deadLetterWriteCompleted(pipeline: a, output: b, result: result)
+        case .outputReceive: outputReceiveCompleted(pipeline: a, output: b, result: result)
         case .wake: armWake()
         case .close, .cancel: break
         }

@@ -332,12 +332,16 @@ public enum OutputDefinition: Sendable {
     case stdout(StdoutOutput)
     case file(FileOutput)
     case tcp(TCPOutput)
+    case http(HTTPOutput)
+    case clickhouse(ClickHouseOutput)
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("devnull", "count and drop (for benchmarks)", DevNullOutput.parameters),
         ("stdout", "one line per event on standard output", StdoutOutput.parameters),
         ("file", "append one line per event to a file", FileOutput.parameters),
         ("tcp", "one line per event over TCP; the unacknowledged batch is resent after reconnecting with backoff and jitter", TCPOutput.parameters),
+        ("http", "POST each batch over HTTP/1.1 (keep-alive); acknowledged on 2xx, 429/5xx retried, refused events to the dead-letter file", HTTPOutput.parameters),
+        ("clickhouse", "INSERT each batch into a ClickHouse table (HTTP, JSONEachRow); acknowledged on 200, refused rows to the dead-letter file", ClickHouseOutput.parameters),
     ]
 
     /// Which events the output accepts and where rejected ones go.
@@ -347,6 +351,8 @@ public enum OutputDefinition: Sendable {
         case .stdout(let o): o.delivery
         case .file(let o): o.delivery
         case .tcp(let o): o.delivery
+        case .http(let o): o.delivery
+        case .clickhouse(let o): o.delivery
         }
     }
 
@@ -358,6 +364,8 @@ public enum OutputDefinition: Sendable {
         case "stdout": return .stdout(try StdoutOutput(arguments))
         case "file": return .file(try FileOutput(arguments))
         case "tcp": return .tcp(try TCPOutput(arguments))
+        case "http": return .http(try HTTPOutput(arguments))
+        case "clickhouse": return .clickhouse(try ClickHouseOutput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown output '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
@@ -416,6 +424,8 @@ extension OutputDefinition {
         case .stdout: "stdout"
         case .file: "file"
         case .tcp: "tcp"
+        case .http: "http"
+        case .clickhouse: "clickhouse"
         }
     }
 }

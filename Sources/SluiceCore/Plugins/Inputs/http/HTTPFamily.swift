@@ -9,7 +9,7 @@ import Glibc
 final class HTTPFamily: SourceFamily {
     struct Assignment: SourceAssignment {
         var listeners: [Listener] = []
-        var options: [HTTPOptions] = []
+        var options: [HTTPServerOptions] = []
         var connectionCapacity = 0
 
         mutating func merge(_ other: Assignment) {
@@ -38,7 +38,7 @@ final class HTTPFamily: SourceFamily {
     let shutdownTimeoutNanos: UInt64
     var listeners: [Listener]
     /// Per listener: its input's request limits and acknowledgement.
-    var options: [HTTPOptions]
+    var options: [HTTPServerOptions]
     var connections: UnsafeMutablePointer<HTTPConnection>
     var connectionCapacity: Int
     /// Connections with an open socket.
@@ -76,11 +76,9 @@ final class HTTPFamily: SourceFamily {
         for w in 0..<preparation.workerCount {
             let fd: Int32
             do { fd = try SocketAddress.listen(host: http.host, port: http.port) } catch { throw preparation.failure("http", "\(error)") }
-            var listener = Listener(fd: fd, pipeline: preparation.slot, maxConnections: http.maxConnections, idleTimeoutNanos: UInt64(http.idleTimeoutMicros) * 1000)
-            listener.openAcrossWorkers = preparation.openConnections + Int(preparation.inputRow)
-            listener.inputRow = preparation.inputRow
+            let listener = Listener(fd: fd, StreamListening(maxConnections: http.maxConnections, idleTimeoutMicros: http.idleTimeoutMicros), preparation)
             assignments[w].inputs.http.listeners.append(listener)
-            assignments[w].inputs.http.options.append(HTTPOptions(http))
+            assignments[w].inputs.http.options.append(HTTPServerOptions(http))
             assignments[w].inputs.http.connectionCapacity += http.maxConnections
         }
     }
@@ -215,7 +213,7 @@ final class HTTPFamily: SourceFamily {
 }
 
 /// One http input's limits, as each of its listeners' connections apply them.
-struct HTTPOptions {
+struct HTTPServerOptions {
     let acknowledgeOnOutput: Bool
     let maxBodyBytes: Int
     let maxHeaderBytes: Int

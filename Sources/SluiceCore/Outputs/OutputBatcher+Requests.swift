@@ -1,0 +1,163 @@
+/// Which events of the buffer out a sink that answers (http) is sending: the range
+/// `first..<end` of the batch's handles, and the ranges still to send after it. A batch goes
+/// whole; when the server refuses it, it is split in halves, each sent on its own, down to the
+/// single events the server refuses (they go to the dead-letter file with its words); the
+/// buffer is acknowledged once every range was answered. Preallocated: each split adds one
+/// pending range, so the stack is never deeper than log2(batch size) + 1.
+struct RequestRanges {
+    static let stackCapacity = 64
+    var first = 0
+    var end = 0
+    let pending: UnsafeMutablePointer<(Int32, Int32)>
+    var depth = 0
+
+    init(batchSize: Int) {
+        precondition(batchSize < 1 << 31, "batch size over the request ranges' bound")
+        pending = .allocate(capacity: Self.stackCapacity)
+    }
+
+    func deallocate() { pending.deallocate() }
+
+    mutating func reset(count: Int) {
+        first = 0
+        end = count
+        depth = 0
+    }
+
+    /// Sends `first..<end` after the current range.
+    mutating func push(_ first: Int, _ end: Int) {
+        precondition(depth < Self.stackCapacity, "request ranges over their bound")
+        pending[depth] = (Int32(first), Int32(end))
+        depth += 1
+    }
+
+    /// Moves to the next pending range; false when none is left.
+    mutating func next() -> Bool {
+        guard depth > 0 else { return false }
+        depth -= 1
+        first = Int(pending[depth].0)
+        end = Int(pending[depth].1)
+        return true
+    }
+}
+
+extension OutputBatcher {
+    @inline(__always) func lineEnd(_ b: Int, _ i: Int) -> Int { Int(b == 0 ? lineEnds.0[i] : lineEnds.1[i]) }
+    /// Where the line of the event at `i` starts (its predecessor's end).
+    @inline(__always) func lineStart(_ b: Int, _ i: Int) -> Int { i == 0 ? 0 : lineEnd(b, i - 1) }
+
+    /// Buffer `b` goes out: the whole batch first.
+    mutating func startRequests(_ b: Int, context: OutputContext) {
+        requests.reset(count: batch(b).count)
+        sendRequest(b, context: context)
+    }
+
+    /// Sends the current range of buffer `b` (skipping ranges of placeholders only), or, when
+    /// none is left, acknowledges the buffer.
+    mutating func sendRequest(_ b: Int, context: OutputContext) {
+        while true {
+            let start = lineStart(b, requests.first)
+            let end = lineEnd(b, requests.end - 1)
+            if end > start {
+                if !sink.isReady {
+                    move(b, to: .awaitingConnection)  // sent once connected
+                    return
+                }
+                move(b, to: .writing(written: 0))
+                sink.write(from: buffer(b) + start, count: end - start, context: context)
+                return
+            }
+            if !requests.next() {
+                acknowledge(buffer: b, context: context)
+                return
+            }
+        }
+    }
+
+    /// The buffer whose request waits for its answer.
+    var answeredBuffer: Int {
+        if states.0 == .awaitingResponse { return 0 }
+        precondition(states.1 == .awaitingResponse, "HTTP answer without a request in flight")
+        return 1
+    }
+
+    mutating func receiveCompleted(result: Int32, context: OutputContext) {
+        let b = answeredBuffer
+        switch sink.received(result: result, context: context) {
+        case .incomplete:
+            return
+        case .accepted:
+            writeRetry.succeeded()
+            if errorLogged {
+                Log.info(context.logName, "the server accepts again")
+                errorLogged = false
+            }
+            nextRequest(b, context: context)
+        case .retry(let afterNanos, let reason):
+            context.count(.outputRetries, 1)
+            context.count(.outputErrors, 1)
+            writeRetry.failedWithJitter(now: context.now, limit: sink.retryMaxNanos)
+            // Retry-After: not before the server asked, within the output's longest wait.
+            if afterNanos > 0 { writeRetry.atNanos = context.now + min(max(afterNanos, writeRetry.atNanos - context.now), sink.retryMaxNanos) }
+            move(b, to: .retrying(written: 0))
+            if !errorLogged {
+                Log.error(context.logName, "\(reason); retrying with backoff, events held")
+                errorLogged = true
+            }
+        case .rejected(let reason):
+            rangeRejected(b, reason: reason, context: context)
+        case .connectionLost(let error):
+            connectionLost(result: error, context: context)
+        }
+    }
+
+    /// The current range is answered: the next one goes out, or the buffer is done.
+    mutating func nextRequest(_ b: Int, context: OutputContext) {
+        if requests.next() {
+            sendRequest(b, context: context)
+        } else {
+            acknowledge(buffer: b, context: context)
+        }
+    }
+
+    /// The server refused the current range: halves are tried on their own; a single event is
+    /// rejected (dead-letter file) and the rest of the batch goes on.
+    mutating func rangeRejected(_ b: Int, reason: String, context: OutputContext) {
+        var lines = 0
+        var middle = requests.first
+        for i in requests.first..<requests.end where lineEnd(b, i) > lineStart(b, i) {
+            lines += 1
+            if lines == 1 { middle = i }
+        }
+        if lines > 1 {
+            // The handle where the second half of the lines starts.
+            var seen = 0
+            for i in requests.first..<requests.end where lineEnd(b, i) > lineStart(b, i) {
+                if seen == lines / 2 {
+                    middle = i
+                    break
+                }
+                seen += 1
+            }
+            requests.push(middle, requests.end)
+            requests.end = middle
+            sendRequest(b, context: context)
+            return
+        }
+        let event = context.event(batch(b)[middle])
+        if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: Int(event.header.pointee.dataCapacity)) {
+            // The dead-letter buffer is full until its write completes: ask again later.
+            flushDeadLetter(context: context)
+            writeRetry.failed(now: context.now)
+            move(b, to: .retrying(written: 0))
+            return
+        }
+        if !rejectionLogged {
+            Log.warn(context.logName, "the server refused an event: \(reason)" + (deadLetter == nil ? "; no dead-letter file is set, so refused events are dropped and counted (rejected)" : "; it goes to the dead-letter file"))
+            rejectionLogged = true
+        }
+        recordRejection(event, reason: reason, inBuffer: b, context: context)
+        flushDeadLetter(context: context)
+        nextRequest(b, context: context)
+    }
+}

@@ -1,0 +1,54 @@
+/// `clickhouse`: inserts each batch into a table through ClickHouse's HTTP interface, as
+/// `INSERT INTO database.table FORMAT JSONEachRow` with the events as the body (one JSON
+/// object per line, its keys the column names), over one keep-alive connection per worker.
+///
+/// A batch is acknowledged on HTTP 200 only (ClickHouse answers once the insert is written).
+/// Rows ClickHouse cannot take (a value that does not parse or fit its column: its data-error
+/// codes) are found by splitting the batch in halves down to the single rows, which go to
+/// `dead-letter` with ClickHouse's error text; the other rows are inserted. Any other error
+/// (server down, table missing, too many parts) is retried with backoff and jitter, the events
+/// held. Delivery is at least once (a batch answered too late may be inserted twice).
+public struct ClickHouseOutput: Sendable {
+    static let url = Parameter.defaulted("url", .httpURL, default: "http://127.0.0.1:8123", doc: "ClickHouse's HTTP interface")
+    static let table = Parameter.required("table", .text, doc: "table to insert into")
+    static let database = Parameter.defaulted("database", .text, default: "default", doc: "its database")
+    static let user = Parameter.defaulted("user", .text, default: "", doc: "user (empty: the server's default user)")
+    static let password = Parameter.defaulted("password", .text, default: "", doc: "password")
+    static let compression = Parameter.choice("compression", default: HTTPEndpoint.Compression.none,
+                                              doc: "body compression (gzip: ClickHouse decompresses it; zstd needs a newer server than Debian's 18.16)")
+    static let skipUnknown = Parameter.bool("skip-unknown-fields", default: false,
+                                            doc: "ignore event fields that are not columns (off: such rows are refused)")
+    public static let parameters = [url.doc, table.doc, database.doc, user.doc, password.doc, compression.doc, skipUnknown.doc]
+        + HTTPOptions.parameters
+    public let endpoint: HTTPEndpoint
+    public let delivery: DeliveryOptions
+
+    public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
+        try arguments.checkKnown(Self.parameters)
+        guard case .success(let parts) = HTTPEndpoint.parseURL(try arguments.value(Self.url)) else { preconditionFailure("the url kind checked it") }
+        let table = try arguments.value(Self.table)
+        let database = try arguments.value(Self.database)
+        for (key, name) in [(Self.table.name, table), (Self.database.name, database)] where !Self.isIdentifier(name) {
+            throw PluginArgumentError(key: key, "'\(name)' is not a plain identifier (letters, digits, _; not starting with a digit)")
+        }
+        var query = "/?database=\(HTTPEndpoint.percentEncoded(database))"
+        query += "&query=" + HTTPEndpoint.percentEncoded("INSERT INTO \(database).\(table) FORMAT JSONEachRow")
+        let user = try arguments.value(Self.user)
+        if !user.isEmpty { query += "&user=" + HTTPEndpoint.percentEncoded(user) }
+        let password = try arguments.value(Self.password)
+        if !password.isEmpty { query += "&password=" + HTTPEndpoint.percentEncoded(password) }
+        if try arguments.value(Self.skipUnknown) { query += "&input_format_skip_unknown_fields=1" }
+        var endpoint = HTTPEndpoint(host: parts.host, port: parts.port, target: query)
+        endpoint.compression = try arguments.value(Self.compression)
+        endpoint.dialect = .clickhouse
+        var delivery = DeliveryOptions()
+        try HTTPOptions.read(arguments, into: &endpoint, delivery: &delivery)
+        self.endpoint = endpoint
+        self.delivery = delivery
+    }
+
+    static func isIdentifier(_ name: String) -> Bool {
+        guard let first = name.utf8.first, !(48...57).contains(first) else { return false }
+        return name.utf8.allSatisfy { (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 95 }
+    }
+}

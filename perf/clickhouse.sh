@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# file → ClickHouse: Sluice's clickhouse output beside ClickHouse's own bulk loader
+# (`clickhouse-client --query 'INSERT … FORMAT JSONEachRow' < file`) on the same rows, in the
+# same run, against one Debian clickhouse-server started here from a config in a temporary
+# directory on 127.0.0.1 (never as a service).
+#
+#     perf/clickhouse.sh [ROWS] [RUNS] [sluice run flags…]
+#
+# SLUICE=path runs a given binary (default: the release build in .build-bench). Rows are
+# `{"ts":…,"level":…,"service":…,"user":…,"latency_ms":…,"msg":…}` (about 150 B each).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${1:-1000000}
+RUNS=${2:-3}
+shift $(( $# > 2 ? 2 : $# ))
+SLUICE=${SLUICE:-.build-bench/release/sluice}
+DIR=$(mktemp -d /tmp/sluice-ch-perf.XXXXXX)
+HTTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+NATIVE_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$DIR/config.xml" <<XML
+<yandex>
+  <logger><level>warning</level><console>1</console></logger>
+  <http_port>$HTTP_PORT</http_port><tcp_port>$NATIVE_PORT</tcp_port><listen_host>127.0.0.1</listen_host>
+  <path>$DIR/data/</path><tmp_path>$DIR/tmp/</tmp_path><user_files_path>$DIR/user_files/</user_files_path>
+  <format_schema_path>$DIR/format_schemas/</format_schema_path>
+  <users_config>users.xml</users_config><default_profile>default</default_profile><default_database>default</default_database>
+  <mark_cache_size>5368709</mark_cache_size>
+</yandex>
+XML
+cat > "$DIR/users.xml" <<XML
+<yandex><profiles><default></default></profiles>
+<users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+<quotas><default></default></quotas></yandex>
+XML
+(cd "$DIR" && exec /usr/sbin/clickhouse-server --config-file="$DIR/config.xml" >"$DIR/server.log" 2>&1) &
+SERVER=$!
+trap 'kill -9 $SERVER 2>/dev/null; rm -rf "$DIR"' EXIT
+C="clickhouse-client --host 127.0.0.1 --port $NATIVE_PORT"
+for _ in $(seq 100); do $C --query 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.2; done
+python3 - "$DIR/rows.ndjson" "$ROWS" <<'PY'
+import json, random, sys
+rng = random.Random(7)
+levels, services = ["debug", "info", "warn", "error"], ["checkout", "auth", "search", "billing", "gateway"]
+with open(sys.argv[1], "w") as f:
+    for i in range(int(sys.argv[2])):
+        f.write(json.dumps({"ts": 1700000000 + i // 100, "level": rng.choice(levels), "service": rng.choice(services),
+                            "user": "u%06d" % rng.randrange(1000000), "latency_ms": rng.randrange(5000),
+                            "msg": "request %d finished after retry %d" % (i, rng.randrange(4))}, separators=(",", ":")) + "\n")
+PY
+BYTES=$(stat -c %s "$DIR/rows.ndjson")
+COLUMNS="(ts UInt32, level String, service String, user String, latency_ms UInt32, msg String) ENGINE = MergeTree ORDER BY ts"
+echo "rows=$ROWS bytes=$BYTES server=$(clickhouse-server --version 2>/dev/null | head -1) sluice=$SLUICE $*"
+for run in $(seq "$RUNS"); do
+    cat "$DIR/rows.ndjson" >/dev/null  # warm the page cache
+    $C --query "CREATE TABLE loader_$run $COLUMNS"
+    start=$(date +%s.%N)
+    $C --query "INSERT INTO loader_$run FORMAT JSONEachRow" < "$DIR/rows.ndjson"
+    loader=$(echo "$(date +%s.%N) - $start" | bc)
+    $C --query "CREATE TABLE sluice_$run $COLUMNS"
+    start=$(date +%s.%N)
+    "$SLUICE" run --admin off --input "file:path=$DIR/rows.ndjson" \
+        --output "clickhouse:url=http://127.0.0.1:$HTTP_PORT,table=sluice_$run" "$@" 2>"$DIR/sluice.err"
+    took=$(echo "$(date +%s.%N) - $start" | bc)
+    rows=$($C --query "SELECT count() FROM sluice_$run")
+    loaded=$($C --query "SELECT count() FROM loader_$run")
+    rss=$(grep -o 'peak_rss_mb=[0-9.]*' "$DIR/sluice.err" || true)
+    printf 'run %d: clickhouse-client %.0f rows/s (%s rows, %.2f s) | sluice %.0f rows/s (%s rows, %.2f s, %s) | ratio %.2f\n' \
+        "$run" "$(echo "$ROWS / $loader" | bc -l)" "$loaded" "$loader" "$(echo "$ROWS / $took" | bc -l)" "$rows" "$took" "$rss" \
+        "$(echo "$loader / $took" | bc -l)"
+done
