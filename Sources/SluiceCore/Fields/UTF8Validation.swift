@@ -117,6 +117,14 @@ public enum UTF8Validation {
         return nil
     }
 
+    /// The length of the well-formed sequence at `p` (lead byte >= 0x80) within `available`
+    /// bytes, or 0 when it is not well formed: for writers that replace bad bytes with U+FFFD.
+    @inline(__always)
+    static func sequenceLength(_ p: UnsafeRawPointer, available: Int) -> Int {
+        let (next, valid) = sequence(at: p, p + available)
+        return valid ? next - p : 0
+    }
+
     /// From a byte >= 0x80: the position after its sequence and whether the sequence is valid
     /// (RFC 3629 table 3.7).
     @inline(__always)

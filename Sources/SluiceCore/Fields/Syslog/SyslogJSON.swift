@@ -57,7 +57,7 @@ struct BoundedJSONWriter {
                 b = p[i]
             }
             if b >= 0x80 {
-                let length = SyslogJSON.utf8SequenceLength(p + i, n - i)
+                let length = UTF8Validation.sequenceLength(p + i, available: n - i)
                 if length == 0 {
                     put("\\ufffd")
                     i += 1
@@ -256,26 +256,5 @@ public enum SyslogJSON {
         let mp = (5 * dayOfYear + 2) / 153
         let month = mp < 10 ? mp + 3 : mp - 9
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month)
-    }
-
-    /// The length of the well-formed UTF-8 sequence at `p` (lead byte ≥ 0x80), or 0.
-    static func utf8SequenceLength(_ p: UnsafePointer<UInt8>, _ available: Int) -> Int {
-        let b = p[0]
-        let length: Int
-        var low: UInt8 = 0x80
-        var high: UInt8 = 0xBF
-        switch b {
-        case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; low = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; high = 0x9F
-        case 0xF0: length = 4; low = 0x90
-        case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; high = 0x8F
-        default: return 0
-        }
-        guard available >= length, p[1] >= low, p[1] <= high else { return 0 }
-        for k in 2..<length where p[k] & 0xC0 != 0x80 { return 0 }
-        return length
     }
 }

@@ -64,7 +64,7 @@ struct JournalEntryJSON {
                     }
                 }
             } else {
-                step = Self.utf8SequenceLength(value, at: i)
+                step = UTF8Validation.sequenceLength(value.baseAddress! + i, available: value.count - i)
                 if step > 0 {
                     guard count + step <= limit else { cut = true; break }
                     for k in 0..<step { put(value[i + k]) }
@@ -89,26 +89,5 @@ struct JournalEntryJSON {
     @inline(__always) private mutating func put(_ b: UInt8) {
         out.storeBytes(of: b, toByteOffset: count, as: UInt8.self)
         count += 1
-    }
-
-    /// The length of the valid UTF-8 sequence starting at `i` (a byte ≥ 0x80), or 0.
-    static func utf8SequenceLength(_ bytes: UnsafeRawBufferPointer, at i: Int) -> Int {
-        let b = bytes[i]
-        let n: Int, low: UInt8, high: UInt8
-        switch b {
-        case 0xC2...0xDF: (n, low, high) = (2, 0x80, 0xBF)
-        case 0xE0: (n, low, high) = (3, 0xA0, 0xBF)
-        case 0xE1...0xEC, 0xEE...0xEF: (n, low, high) = (3, 0x80, 0xBF)
-        case 0xED: (n, low, high) = (3, 0x80, 0x9F)
-        case 0xF0: (n, low, high) = (4, 0x90, 0xBF)
-        case 0xF1...0xF3: (n, low, high) = (4, 0x80, 0xBF)
-        case 0xF4: (n, low, high) = (4, 0x80, 0x8F)
-        default: return 0
-        }
-        guard i + n <= bytes.count else { return 0 }
-        let second = bytes[i + 1]
-        guard second >= low && second <= high else { return 0 }
-        for k in 2..<n where bytes[i + k] & 0xC0 != 0x80 { return 0 }
-        return n
     }
 }
