@@ -36,8 +36,8 @@ extension HTTPFamily {
                 i += 1
             }
         }
-        if buffersRecycled {
-            buffersRecycled = false
+        if received.recycled {
+            received.recycled = false
             for c in 0..<connectionCapacity where connections[c].fd >= 0 && connections[c].needsRearm && !connections[c].ended { armReceive(c, context) }
         }
         return progressed
@@ -89,27 +89,85 @@ extension HTTPFamily {
 
     // MARK: Received bytes
 
-    /// The unread part of the connection's oldest received buffer.
-    func currentRaw(_ c: Int) -> UnsafeRawBufferPointer? {
-        let head = connections[c].pendingHead
-        guard head >= 0 else { return nil }
-        let consumed = connections[c].headConsumed
-        return UnsafeRawBufferPointer(start: bufferRing!.buffer(Int(head)) + consumed, count: Int(bufferLength[Int(head)]) - consumed)
+    /// The connection's next unread bytes: the unread part of its oldest received buffer, or
+    /// over TLS the decrypted bytes (ciphertext is decrypted as they are read).
+    func currentRaw(_ c: Int, _ context: InputContext) -> UnsafeRawBufferPointer? {
+        guard connections[c].tls.isOn else { return received.unread(connections[c].queue) }
+        let bytes = received.readable(&connections[c].queue, &connections[c].tls, context, pipeline: connections[c].pipeline)
+        if bytes == nil { settleTLS(c, context) }
+        return bytes
     }
 
-    /// `count` bytes of the oldest buffer were used; a buffer used up goes back to the kernel.
+    /// `count` of those bytes were used; a buffer used up goes back to the kernel.
     func consumeRaw(_ c: Int, _ count: Int) {
-        guard count > 0 else { return }
-        let id = Int(connections[c].pendingHead)
-        connections[c].headConsumed += count
-        precondition(connections[c].headConsumed <= Int(bufferLength[id]), "consumed past a receive buffer")
-        if connections[c].headConsumed == Int(bufferLength[id]) {
-            connections[c].pendingHead = bufferNext[id]
-            if connections[c].pendingHead < 0 { connections[c].pendingTail = -1 }
-            connections[c].headConsumed = 0
-            bufferRing!.recycle(id)
-            buffersRecycled = true
+        received.consume(count, &connections[c].queue, &connections[c].tls)
+    }
+
+    // MARK: TLS
+
+    /// After its session was read: a connection whose session failed (its alert still goes out)
+    /// or was closed by the peer (close_notify) reads no more; ciphertext the session made
+    /// (handshake messages, alerts) is sent.
+    func settleTLS(_ c: Int, _ context: InputContext) {
+        switch connections[c].tls.phase {
+        case .failed, .closed:
+            if !connections[c].ended {
+                received.drop(&connections[c].queue)
+                endReading(c, context)
+            }
+        case .off, .handshaking, .established:
+            break
         }
+        flushTLS(c, context)
+    }
+
+    /// Sends the ciphertext waiting in the connection's session (one send at a time).
+    func flushTLS(_ c: Int, _ context: InputContext) {
+        if connections[c].tls.isSending { return }
+        if connections[c].tls.flush(context.ring, fd: connections[c].fd, userData: HTTPFamily.userData(.tlsSend, c, connections[c].generation)) {
+            connections[c].sendsInFlight += 1
+        }
+    }
+
+    /// Over TLS: the answer is encrypted as far as the session's output takes it, and sent;
+    /// each completed send makes room for more (`tlsSendCompleted`). It is sent when both the
+    /// answer and the session's output are empty; close_notify follows the last answer of a
+    /// connection that closes.
+    func sendTLSAnswer(_ c: Int, _ context: InputContext) {
+        let p = connections[c].pipeline
+        while !connections[c].response.isComplete {
+            let used = connections[c].tls.write(connections[c].response.pending, context, pipeline: p)
+            if used == 0 { break }
+            connections[c].response.sent += used
+        }
+        if connections[c].response.isComplete && closesAfterAnswer(c, context) { connections[c].tls.queueCloseNotify() }
+        flushTLS(c, context)
+        if connections[c].tls.isSending { return }
+        guard connections[c].response.isComplete else {
+            // The session failed, or the peer closed it: the answer cannot go out.
+            connections[c].phase = .closed
+            endReading(c, context)
+            return
+        }
+        answerSent(c, context)
+    }
+
+    /// A send of TLS ciphertext completed: the answer being sent goes on, or the connection
+    /// reads on (its session may have waited for room to write a handshake message).
+    func tlsSendCompleted(connection c: Int, result: Int32, _ context: InputContext) {
+        connections[c].sendsInFlight -= 1
+        guard connections[c].tls.sent(result) else {
+            if result != -EPIPE && result != -ECONNRESET {
+                context.counters.add(.inputErrors, 1, pipeline: connections[c].pipeline)
+                Log.warn("input http", "\(SystemError(negated: result, operation: "send")) of TLS data; closing the connection")
+            }
+            connections[c].phase = .closed  // nothing more is sent: the connection closes
+            endReading(c, context)
+            return
+        }
+        if connections[c].phase == .sending { return sendTLSAnswer(c, context) }
+        flushTLS(c, context)
+        markReady(c)
     }
 
     // MARK: Head
@@ -119,7 +177,7 @@ extension HTTPFamily {
     func readHead(_ c: Int, _ context: InputContext) -> Outcome {
         let o = options[connections[c].listener]
         let head = connections[c].scratch!
-        while let raw = currentRaw(c) {
+        while let raw = currentRaw(c, context) {
             var skip = 0
             if connections[c].headLength == 0 {
                 // Empty lines before a request are ignored (RFC 9112 2.2).
@@ -202,7 +260,11 @@ extension HTTPFamily {
             connections[c].inflated = .allocate(byteCount: HTTPFamily.inflateBufferBytes, alignment: 16)
             guard connections[c].inflater != nil else { return fail(c, .serverError, "out of memory for a gzip body", context) }
         }
-        if request.expectContinue && request.body != .none {
+        if request.expectContinue && request.body != .none && connections[c].tls.isOn {
+            let line = UnsafeRawBufferPointer(start: HTTPAnswers.continueLine.utf8Start, count: HTTPAnswers.continueLine.utf8CodeUnitCount)
+            _ = connections[c].tls.write(line, context, pipeline: connections[c].pipeline)  // the output is empty between requests
+            flushTLS(c, context)
+        } else if request.expectContinue && request.body != .none {
             connections[c].sendsInFlight += 1
             context.ring.send(fd: connections[c].fd, from: HTTPAnswers.continueLine.utf8Start, count: HTTPAnswers.continueLine.utf8CodeUnitCount,
                               userData: HTTPFamily.userData(.sendContinue, c, connections[c].generation))
@@ -226,7 +288,7 @@ extension HTTPFamily {
                 return .ok
             case .length:
                 if connections[c].bodyLeft == 0 { return .ok }
-                guard let raw = currentRaw(c) else { return .stuck }
+                guard let raw = currentRaw(c, context) else { return .stuck }
                 let data = UnsafeRawBufferPointer(rebasing: raw[0..<min(connections[c].bodyLeft, raw.count)])
                 let r = feedDecoded(c, data, context)
                 connections[c].bodyLeft -= r.used
@@ -234,7 +296,7 @@ extension HTTPFamily {
                 if r.outcome != .ok { return r.outcome }
             case .chunked:
                 if connections[c].chunked.state == .done { return .ok }
-                guard let raw = currentRaw(c) else { return .stuck }
+                guard let raw = currentRaw(c, context) else { return .stuck }
                 switch connections[c].chunked.advance(raw) {
                 case .malformed(let why):
                     fail(c, .badRequest, why, context)
