@@ -164,9 +164,10 @@ struct TLSSession {
         return 0
     }
 
-    /// Queues close_notify after what was written (the connection closes once it is sent).
+    /// Queues close_notify after what was written (the connection closes once it is sent), or
+    /// in answer to the peer's.
     mutating func queueCloseNotify() {
-        guard phase == .established, !closeNotifyQueued else { return }
+        guard phase == .established || phase == .closed, !closeNotifyQueued else { return }
         closeNotifyQueued = true
         sl_tls_shutdown(raw)
     }

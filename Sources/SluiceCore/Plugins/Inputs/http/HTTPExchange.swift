@@ -111,6 +111,7 @@ extension HTTPFamily {
     func settleTLS(_ c: Int, _ context: InputContext) {
         switch connections[c].tls.phase {
         case .failed, .closed:
+            connections[c].tls.queueCloseNotify()  // the peer's close_notify is answered
             if !connections[c].ended {
                 received.drop(&connections[c].queue)
                 endReading(c, context)

@@ -278,6 +278,7 @@ extension TCPFamily {
     func settleTLS(_ c: Int, _ context: InputContext) {
         switch connections[c].tls.phase {
         case .failed, .closed:
+            connections[c].tls.queueCloseNotify()  // the peer's close_notify is answered
             if !connections[c].discarding {
                 received.drop(&connections[c].queue)
                 connections[c].discarding = true
