@@ -1,5 +1,6 @@
 #include "sl_tls.h"
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <openssl/bio.h>
@@ -9,9 +10,16 @@
 
 struct sl_tls {
     SSL *ssl;
-    /// Our end of the BIO pair: ciphertext written here reaches the SSL, and what the SSL
-    /// writes is read (in place) from here.
-    BIO *network;
+    /// Received ciphertext lent for one call, and how much of it OpenSSL took.
+    const unsigned char *in;
+    size_t in_length;
+    size_t in_used;
+    /// Ciphertext waiting to be sent: `out_length` bytes from `out_start` (allocated on the
+    /// first write: a handshake that never starts costs none).
+    unsigned char *out;
+    size_t out_capacity;
+    size_t out_start;
+    size_t out_length;
 };
 
 /// OpenSSL's reason for the oldest error of this thread's queue, which it empties.
@@ -91,6 +99,8 @@ sl_tls_context *sl_tls_context_create(const char *cert, const char *key, const c
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     // Answers are written in parts as the output buffer empties, from a buffer that may grow.
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // Records are read from the received bytes as far as they go, not header and body apart.
+    SSL_CTX_set_read_ahead(ctx, 1);
     return (sl_tls_context *)ctx;
 fail:
     SSL_CTX_free(ctx);
@@ -101,34 +111,101 @@ void sl_tls_context_free(sl_tls_context *context) {
     SSL_CTX_free((SSL_CTX *)context);
 }
 
-sl_tls *sl_tls_create(sl_tls_context *context, size_t buffer_bytes) {
+/// The BIO OpenSSL reads ciphertext from and writes it to: reads copy from the received bytes
+/// handed to the current call (so OpenSSL takes them straight from the ring's receive buffer
+/// into its record buffer: no buffer of ours in between), writes append to the session's
+/// output buffer, from where the ring sends them in place.
+static BIO_METHOD *ring_method;
+static pthread_once_t ring_method_once = PTHREAD_ONCE_INIT;
+
+static int ring_read(BIO *bio, char *buffer, size_t length, size_t *read) {
+    sl_tls *s = BIO_get_data(bio);
+    BIO_clear_retry_flags(bio);
+    size_t available = s->in_length - s->in_used;
+    if (available == 0) {
+        BIO_set_retry_read(bio);
+        *read = 0;
+        return 0;
+    }
+    size_t n = length < available ? length : available;
+    memcpy(buffer, s->in + s->in_used, n);
+    s->in_used += n;
+    *read = n;
+    return 1;
+}
+
+static int ring_write(BIO *bio, const char *data, size_t length, size_t *written) {
+    sl_tls *s = BIO_get_data(bio);
+    BIO_clear_retry_flags(bio);
+    if (!s->out) {
+        s->out = OPENSSL_malloc(s->out_capacity);
+        if (!s->out) return 0;
+    }
+    size_t room = s->out_capacity - s->out_start - s->out_length;
+    if (room == 0) {
+        BIO_set_retry_write(bio);
+        *written = 0;
+        return 0;
+    }
+    size_t n = length < room ? length : room;
+    memcpy(s->out + s->out_start + s->out_length, data, n);
+    s->out_length += n;
+    *written = n;
+    return 1;
+}
+
+static long ring_ctrl(BIO *bio, int command, long number, void *pointer) {
+    (void)number;
+    (void)pointer;
+    sl_tls *s = BIO_get_data(bio);
+    switch (command) {
+    case BIO_CTRL_FLUSH: return 1;  // the ring sends the output when the session is done
+    case BIO_CTRL_PENDING: return s ? (long)(s->in_length - s->in_used) : 0;
+    case BIO_CTRL_WPENDING: return s ? (long)s->out_length : 0;
+    default: return 0;
+    }
+}
+
+static int ring_create(BIO *bio) {
+    BIO_set_init(bio, 1);
+    return 1;
+}
+
+static void make_ring_method(void) {
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sluice ring");
+    if (!m) return;
+    BIO_meth_set_read_ex(m, ring_read);
+    BIO_meth_set_write_ex(m, ring_write);
+    BIO_meth_set_ctrl(m, ring_ctrl);
+    BIO_meth_set_create(m, ring_create);
+    ring_method = m;
+}
+
+sl_tls *sl_tls_create(sl_tls_context *context, size_t output_bytes) {
+    pthread_once(&ring_method_once, make_ring_method);
+    if (!ring_method) return NULL;
     sl_tls *s = OPENSSL_zalloc(sizeof(*s));
     if (!s) return NULL;
+    s->out_capacity = output_bytes;
     s->ssl = SSL_new((SSL_CTX *)context);
-    BIO *internal = NULL;
-    if (!s->ssl || BIO_new_bio_pair(&internal, buffer_bytes, &s->network, buffer_bytes) != 1) {
+    BIO *bio = s->ssl ? BIO_new(ring_method) : NULL;
+    if (!bio) {
         SSL_free(s->ssl);
         OPENSSL_free(s);
         ERR_clear_error();
         return NULL;
     }
-    SSL_set_bio(s->ssl, internal, internal);
+    BIO_set_data(bio, s);
+    SSL_set_bio(s->ssl, bio, bio);  // the SSL owns the BIO
     SSL_set_accept_state(s->ssl);
     return s;
 }
 
 void sl_tls_free(sl_tls *s) {
     if (!s) return;
-    SSL_free(s->ssl);  // frees the internal end of the pair too
-    BIO_free(s->network);
+    SSL_free(s->ssl);
+    OPENSSL_free(s->out);
     OPENSSL_free(s);
-}
-
-size_t sl_tls_feed(sl_tls *s, const void *data, size_t length) {
-    size_t room = BIO_ctrl_get_write_guarantee(s->network);
-    if (room == 0 || length == 0) return 0;
-    int n = BIO_write(s->network, data, (int)(length < room ? length : room));
-    return n > 0 ? (size_t)n : 0;
 }
 
 static int status_of(sl_tls *s, int result) {
@@ -140,14 +217,31 @@ static int status_of(sl_tls *s, int result) {
     }
 }
 
-int sl_tls_handshake(sl_tls *s) {
+/// Lends `length` received bytes at `data` to the BIO for one call.
+static void lend(sl_tls *s, const void *data, size_t length) {
+    s->in = data;
+    s->in_length = data ? length : 0;
+    s->in_used = 0;
+}
+
+static size_t take_back(sl_tls *s) {
+    size_t used = s->in_used;
+    lend(s, NULL, 0);
+    return used;
+}
+
+int sl_tls_handshake(sl_tls *s, const void *ciphertext, size_t length, size_t *used) {
+    lend(s, ciphertext, length);
     int r = SSL_do_handshake(s->ssl);
+    *used = take_back(s);
     return r == 1 ? SL_TLS_OK : status_of(s, r);
 }
 
-int sl_tls_read(sl_tls *s, void *out, size_t capacity, size_t *made) {
+int sl_tls_read(sl_tls *s, const void *ciphertext, size_t length, size_t *used, void *out, size_t capacity, size_t *made) {
     *made = 0;
+    lend(s, ciphertext, length);
     int r = SSL_read_ex(s->ssl, out, capacity, made);
+    *used = take_back(s);
     return r == 1 ? SL_TLS_OK : status_of(s, r);
 }
 
@@ -165,24 +259,20 @@ void sl_tls_shutdown(sl_tls *s) {
 }
 
 size_t sl_tls_output(sl_tls *s, const void **bytes) {
-    char *start = NULL;
-    int n = BIO_nread0(s->network, &start);
-    if (n <= 0) {
-        BIO_clear_retry_flags(s->network);
-        *bytes = NULL;
-        return 0;
-    }
-    *bytes = start;
-    return (size_t)n;
+    *bytes = s->out_length ? s->out + s->out_start : NULL;
+    return s->out_length;
 }
 
 void sl_tls_output_sent(sl_tls *s, size_t count) {
-    char *start = NULL;
-    if (count > 0) BIO_nread(s->network, &start, (int)count);
-}
-
-const char *sl_tls_version(const sl_tls *s) {
-    return SSL_get_version(s->ssl);
+    if (count > s->out_length) count = s->out_length;
+    s->out_start += count;
+    s->out_length -= count;
+    // No send is in flight now: what is left moves to the front, making room at the end.
+    if (s->out_length == 0) s->out_start = 0;
+    else if (s->out_start > 0) {
+        memmove(s->out, s->out + s->out_start, s->out_length);
+        s->out_start = 0;
+    }
 }
 
 size_t sl_tls_take_error(const sl_tls *s, char *out, size_t capacity) {

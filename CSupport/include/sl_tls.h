@@ -1,10 +1,12 @@
 #ifndef SL_TLS_H
 #define SL_TLS_H
-// TLS for the stream inputs (tcp, syslog over TCP, http), OpenSSL driven over a BIO pair so
-// every byte still moves through the worker's io_uring: received ciphertext is fed in, plaintext
-// read out, and the ciphertext OpenSSL produces (handshake, answers, alerts) is sent from the
-// pair's own buffer. Why C: OpenSSL's setters are macros over SSL_CTX_ctrl, its error queue is
-// thread-local state, and its types stay out of Swift behind two opaque handles.
+// TLS for the stream inputs (tcp, syslog over TCP, http), OpenSSL driven through a BIO of our
+// own so every byte still moves through the worker's io_uring: each call lends OpenSSL the
+// received ciphertext (it copies what it needs into its record buffer), plaintext is read out,
+// and the ciphertext OpenSSL produces (handshake, answers, alerts) waits in the session's output
+// buffer, sent from there by the ring. Why C: OpenSSL's setters are macros over SSL_CTX_ctrl, a
+// BIO method is a table of C callbacks, its error queue is thread-local state, and its types
+// stay out of Swift behind two opaque handles.
 #include <stddef.h>
 
 /// One listener's server configuration (an SSL_CTX): built once at start, shared read-only by
@@ -36,29 +38,28 @@ sl_tls_context *sl_tls_context_create(const char *cert, const char *key, const c
                                       int *failed, char *error, size_t error_capacity);
 void sl_tls_context_free(sl_tls_context *context);
 
-/// A server session whose two BIO pair buffers hold `buffer_bytes` each (allocated by OpenSSL
-/// on first use). NULL when out of memory.
-sl_tls *sl_tls_create(sl_tls_context *context, size_t buffer_bytes);
+/// A server session whose outgoing ciphertext waits in a buffer of `output_bytes` (allocated on
+/// its first write). NULL when out of memory.
+sl_tls *sl_tls_create(sl_tls_context *context, size_t output_bytes);
 void sl_tls_free(sl_tls *session);
-/// Hands received ciphertext to the session; returns how much it took (less when its buffer
-/// is full: feed the rest once it read some).
-size_t sl_tls_feed(sl_tls *session, const void *data, size_t length);
-/// Drives the handshake: SL_TLS_OK once it is complete.
-int sl_tls_handshake(sl_tls *session);
-/// Decrypts up to `capacity` bytes into `out` (`*made`: how many, with SL_TLS_OK).
-int sl_tls_read(sl_tls *session, void *out, size_t capacity, size_t *made);
+/// Drives the handshake with the received bytes at `ciphertext` (`length`, may be 0), of which
+/// it takes `*used`: SL_TLS_OK once the handshake is complete.
+int sl_tls_handshake(sl_tls *session, const void *ciphertext, size_t length, size_t *used);
+/// Decrypts up to `capacity` bytes into `out` (`*made`: how many, with SL_TLS_OK), taking
+/// `*used` of the received bytes at `ciphertext` (`length`, may be 0). OpenSSL keeps what it
+/// took of a record not yet complete.
+int sl_tls_read(sl_tls *session, const void *ciphertext, size_t length, size_t *used, void *out, size_t capacity, size_t *made);
 /// Encrypts up to `length` bytes (`*used`: how many were taken, with SL_TLS_OK); the
 /// ciphertext waits in the session's output.
 int sl_tls_write(sl_tls *session, const void *data, size_t length, size_t *used);
 /// Queues a close_notify alert in the output (the connection is about to close).
 void sl_tls_shutdown(sl_tls *session);
-/// The ciphertext waiting to be sent, in place (a contiguous part of it): its start in
-/// `*bytes`, its length returned. It stays valid and in place until `sl_tls_output_sent`.
+/// The ciphertext waiting to be sent, in place: its start in `*bytes`, its length returned. It
+/// stays where it is until `sl_tls_output_sent` (writes meanwhile append after it).
 size_t sl_tls_output(sl_tls *session, const void **bytes);
-/// `count` bytes of the output went out.
+/// `count` bytes of the output went out; call with no send in flight (the rest moves to the
+/// front of the buffer).
 void sl_tls_output_sent(sl_tls *session, size_t count);
-/// The protocol version negotiated ("TLSv1.3").
-const char *sl_tls_version(const sl_tls *session);
 /// Why the last call of this thread failed (OpenSSL's reason, and the certificate check's when
 /// `session` refused one), copied into `out`; clears the thread's error queue. Returns the
 /// length written.

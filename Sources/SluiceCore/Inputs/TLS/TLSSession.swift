@@ -1,15 +1,16 @@
 import CSupport
 import Glibc
 
-/// One stream connection's TLS (tcp, syslog over TCP, http): an OpenSSL session over a BIO pair,
-/// so the bytes still move through the worker's ring. Received ciphertext is fed in from the
-/// connection's `ReceiveQueue` only when the session asks for more, the plaintext it gives is
-/// kept here until the framing (or the HTTP parser) has read it all, and the ciphertext it makes
-/// (handshake, answers, alerts) is sent in place from the pair's buffer by `flush`.
+/// One stream connection's TLS (tcp, syslog over TCP, http): an OpenSSL session whose BIO is
+/// ours, so the bytes still move through the worker's ring. Received ciphertext is lent to
+/// OpenSSL from the connection's `ReceiveQueue` only when the session needs more (it copies it
+/// into its record buffer, and the receive buffer goes back to the kernel), the plaintext it
+/// gives is kept here until the framing (or the HTTP parser) has read it all, and the ciphertext
+/// it makes (handshake, answers, alerts) is sent in place from its output buffer by `flush`.
 ///
-/// Bounded per connection: the pair's two buffers (`bufferBytes` each, allocated by OpenSSL on
-/// first use), OpenSSL's own record buffers, and `plaintextBytes` allocated once the handshake
-/// is complete (a connection that never finishes its handshake costs no plaintext buffer).
+/// Bounded per connection: the output buffer (`outputBytes`, allocated on the first write),
+/// OpenSSL's own record buffers, and `plaintextBytes` allocated once the handshake is complete
+/// (a connection that never finishes its handshake costs no plaintext buffer).
 /// Backpressure is the plain path's: while the pool is full the plaintext waits here, the
 /// ciphertext in the connection's queue, and the kernel runs out of receive buffers.
 ///
@@ -20,8 +21,8 @@ struct TLSSession {
 
     /// The most a TLS record carries, so one read takes a whole record.
     static let plaintextBytes = 16 * 1024
-    /// Each direction of the BIO pair: a whole record and its header and tag.
-    static let bufferBytes = 17 * 1024
+    /// Ciphertext waiting to be sent: a whole record with its header and tag.
+    static let outputBytes = 17 * 1024
 
     private(set) var phase = Phase.off
     private var raw: OpaquePointer? = nil
@@ -41,7 +42,7 @@ struct TLSSession {
 
     /// A server session for a connection just accepted; nil when OpenSSL has no memory for it.
     init?(_ context: TLSServerContext, now: UInt64) {
-        guard let session = sl_tls_create(context.raw, Self.bufferBytes) else { return nil }
+        guard let session = sl_tls_create(context.raw, Self.outputBytes) else { return nil }
         raw = session
         phase = .handshaking
         handshakeStartNanos = now
@@ -67,8 +68,8 @@ struct TLSSession {
 
     // MARK: Reading
 
-    /// The decrypted bytes not read yet; when there are none, ciphertext from `queue` is fed to
-    /// the session (only as much as it asks for) until a record decrypts. nil: nothing more for
+    /// The decrypted bytes not read yet; when there are none, ciphertext from `queue` is lent to
+    /// the session (it takes as much as it needs) until a record decrypts. nil: nothing more for
     /// now — more ciphertext must arrive, the output must be sent first (`flush`), or the
     /// session ended (`phase`: closed or failed, counted and logged here).
     @inline(__always) mutating func readable(from queue: inout ReceiveQueue, _ buffers: inout ReceiveBuffers,
@@ -94,10 +95,14 @@ struct TLSSession {
     mutating func decrypt(from queue: inout ReceiveQueue, _ buffers: inout ReceiveBuffers,
                           _ context: InputContext, pipeline: Int) -> UnsafeRawBufferPointer? {
         while !waitsForOutput {
+            // OpenSSL copies what it needs of the oldest received buffer into its record buffer.
+            let ciphertext = buffers.unread(queue)
+            var used = 0
             let status: Int32
             switch phase {
             case .handshaking:
-                status = sl_tls_handshake(raw)
+                status = sl_tls_handshake(raw, ciphertext?.baseAddress, ciphertext?.count ?? 0, &used)
+                buffers.consume(used, from: &queue)
                 if status == SL_TLS_OK {
                     phase = .established
                     context.counters.add(.tlsHandshakes, 1, pipeline: pipeline)
@@ -106,7 +111,8 @@ struct TLSSession {
             case .established:
                 if plaintext == nil { plaintext = .allocate(byteCount: Self.plaintextBytes, alignment: 64) }
                 var made = 0
-                status = sl_tls_read(raw, plaintext, Self.plaintextBytes, &made)
+                status = sl_tls_read(raw, ciphertext?.baseAddress, ciphertext?.count ?? 0, &used, plaintext, Self.plaintextBytes, &made)
+                buffers.consume(used, from: &queue)
                 if status == SL_TLS_OK {
                     plaintextStart = 0
                     plaintextEnd = made
@@ -118,11 +124,8 @@ struct TLSSession {
             }
             switch Int(status) {
             case SL_TLS_WANT_READ:
-                guard let ciphertext = buffers.unread(queue) else { return nil }
-                let fed = sl_tls_feed(raw, ciphertext.baseAddress, ciphertext.count)
-                // The session asks for more only once it read all it was given: it takes some.
-                guard fed > 0 else { return nil }
-                buffers.consume(fed, from: &queue)
+                // It took all it was lent: the next received buffer, if there is one.
+                guard ciphertext != nil, used > 0 else { return nil }
             case SL_TLS_WANT_WRITE:
                 waitsForOutput = true
             case SL_TLS_CLOSED:
