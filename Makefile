@@ -26,9 +26,10 @@ deps:
 # temporary directory, never as a service); systemd-journal-remote writes the journald tests' files.
 # syslog-ng-core conflicts with rsyslog (both are the system log daemon): its libraries are
 # installed and the package unpacked under /opt/syslog-ng, from where the test runs it.
+# clickhouse-server: the clickhouse output's suite starts one from a config in a temporary directory.
 # The TLS tests make their certificates with the openssl command line, send with openssl s_client
 # and curl, and forward syslog over TLS with rsyslog's GnuTLS stream driver (rsyslog-gnutls).
-TEST_APT_PACKAGES = systemd-journal-remote rsyslog bsdutils libivykis0 libnet1 libjson-c5 libwrap0 libpcre3 libglib2.0-0 libcap2 \
+TEST_APT_PACKAGES = systemd-journal-remote rsyslog bsdutils libivykis0 libnet1 libjson-c5 libwrap0 libpcre3 libglib2.0-0 libcap2 clickhouse-server \
 	openssl curl rsyslog-gnutls
 test-deps: deps
 	$(call install-missing,$(TEST_APT_PACKAGES))
