@@ -12,6 +12,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case framingErrors, syslogParseErrors, datagramsDropped
     case httpRequests, httpErrors
     case outputRetries, outputTimeouts
+    case natsRepublished, natsRedelivered, natsProgressAcks
 
     public var name: String {
         switch self {
@@ -63,6 +64,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .httpErrors: "http_errors"
         case .outputRetries: "output_retries"
         case .outputTimeouts: "output_timeouts"
+        case .natsRepublished: "nats_republished"
+        case .natsRedelivered: "nats_redelivered"
+        case .natsProgressAcks: "nats_progress_acks"
         }
     }
 
@@ -117,6 +121,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .httpErrors: "HTTP requests the http input refused (4xx/5xx: malformed, over a limit, pool full); their connections were closed."
         case .outputRetries: "Requests an HTTP output sends again: the server answered 429, 5xx or an error it may recover from."
         case .outputTimeouts: "Requests an HTTP output gave up waiting for (timeout=), sent again on a new connection."
+        case .natsRepublished: "Messages the nats output published again: no PubAck within ack-timeout, a reconnection, or an error answer (JetStream drops those it has by Nats-Msg-Id)."
+        case .natsRedelivered: "Messages the nats input fetched that JetStream had delivered before (not acknowledged in time, or given back)."
+        case .natsProgressAcks: "Progress acknowledgements (+WPI) the nats input sent for messages held longer than half of ack-wait."
         }
     }
 }

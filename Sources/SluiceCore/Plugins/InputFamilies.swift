@@ -42,6 +42,26 @@ final class InputFamilies {
     }
 }
 
+extension InputFamilies {
+    /// The stable identity of the source that made `event` (a source of this worker), if its
+    /// family has one (`SourceFamily.identity`).
+    @inline(__always) func identity(of event: Event) -> UInt64? {
+        var visitor = Identity(kind: SourceIDs.kind(event.header.pointee.sourceID), event: event)
+        visit(&visitor)
+        return visitor.identity
+    }
+}
+
+private struct Identity: SourceFamilyVisitor {
+    let kind: UInt32
+    let event: Event
+    var identity: UInt64?
+
+    @inline(__always) mutating func visit<Family: SourceFamily>(_ family: Family, _ share: KeyPath<InputAssignments, Family.Assignment>) {
+        if kind == Family.kind.rawValue { identity = family.identity(of: event) }
+    }
+}
+
 /// Routes one acknowledged event by the family kind in its source ID (a compare per family,
 /// all static).
 private struct Acknowledged: SourceFamilyVisitor {
