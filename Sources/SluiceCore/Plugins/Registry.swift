@@ -14,6 +14,7 @@ public enum InputDefinition: Sendable {
     case syslog(SyslogInput)
     case udp(UDPInput)
     case unix(UnixInput)
+    case nats(NATSInput)
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("file", "read files (paths or globs), optionally following appends", FileInput.parameters),
@@ -25,6 +26,7 @@ public enum InputDefinition: Sendable {
         ("syslog", "RFC 5424 and RFC 3164 messages over TCP (octet-counted or newline-framed) or UDP, each parsed into a JSON event", SyslogInput.parameters),
         ("udp", "one record per UDP datagram; kernel drops counted", UDPInput.parameters),
         ("unix", "a unix domain socket: newline-delimited stream connections or one record per datagram", UnixInput.parameters),
+        ("nats", "a NATS JetStream durable pull consumer; each message acknowledged once the outputs acknowledged its event", NATSInput.parameters),
     ]
 
     public static func make(type: String, _ arguments: PluginArguments) throws(PluginArgumentError) -> InputDefinition {
@@ -40,6 +42,7 @@ public enum InputDefinition: Sendable {
         case "syslog": return .syslog(try SyslogInput(arguments))
         case "udp": return .udp(try UDPInput(arguments))
         case "unix": return .unix(try UnixInput(arguments))
+        case "nats": return .nats(try NATSInput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown input '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
@@ -48,9 +51,7 @@ public enum InputDefinition: Sendable {
     func problem(with settings: NodeSettings) -> String? {
         switch self {
         case .generator(let g): g.problem(with: settings)
-        case .file, .tcp, .stdin, .journald: nil
-        case .file, .tcp, .stdin, .syslog, .udp, .unix: nil
-        case .file, .tcp, .http, .stdin: nil
+        case .file, .tcp, .http, .stdin, .journald, .syslog, .udp, .unix, .nats: nil
         }
     }
 
@@ -67,6 +68,7 @@ public enum InputDefinition: Sendable {
         case .syslog(let syslog): try syslog.prepare(&preparation, into: &assignments)
         case .udp(let udp): try DatagramFamily.prepareUDP(host: udp.host, port: udp.port, decoder: .none, input: "udp", &preparation, into: &assignments)
         case .unix(let unix): try unix.prepare(&preparation, into: &assignments)
+        case .nats(let nats): try NATSFamily.prepare(nats, &preparation, into: &assignments)
         }
     }
 }
@@ -388,6 +390,7 @@ extension InputDefinition {
         case .syslog: "syslog"
         case .udp: "udp"
         case .unix: "unix"
+        case .nats: "nats"
         }
     }
 }

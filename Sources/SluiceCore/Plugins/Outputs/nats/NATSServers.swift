@@ -19,11 +19,16 @@ public struct NATSServers: Sendable, Equatable {
         reconnectWaitMillis = max(1, try arguments.value(Self.reconnectWait) / 1000)
     }
 
+    /// The text a C function wrote into `buffer` (NUL-terminated).
+    static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// This machine's host name (connection names, the output's default message-id prefix).
     static var hostName: String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "sluice" }
-        let name = String(cString: buffer)
+        let name = text(buffer)
         return name.isEmpty ? "sluice" : name
     }
 }

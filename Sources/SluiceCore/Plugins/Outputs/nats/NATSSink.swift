@@ -72,7 +72,7 @@ struct NATSSink {
                 }
             }
         }
-        guard let started else { preconditionFailure("nats output: \(String(cString: error))") }
+        guard let started else { preconditionFailure("nats output: \(NATSServers.text(error))") }
         publisher = started
         fd = -1
     }
@@ -181,7 +181,7 @@ struct NATSSink {
         if now.error_sequence != seen.error_sequence {
             var text = [CChar](repeating: 0, count: 512)
             sl_nats_publisher_last_error(publisher, &text, text.count)
-            Log.error(context.logName, String(cString: text))
+            Log.error(context.logName, NATSServers.text(text))
             outageLogged = true
         } else if outageLogged && now.connected == 1 && now.acknowledged != seen.acknowledged {
             Log.info(context.logName, "JetStream acknowledges again")
