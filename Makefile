@@ -25,7 +25,8 @@ deps:
 # inputs against the real senders: logger (util-linux) and rsyslogd (started by the tests in a
 # temporary directory, never as a service); systemd-journal-remote writes the journald tests' files.
 # nats-server: the nats input and output tests start single servers and a three-server JetStream
-# cluster in temporary directories; nats-py (PyPI) creates and inspects their streams.
+# cluster in temporary directories; nats-py (PyPI) creates and inspects their streams; PyYAML
+# reads deploy/kubernetes/ for its structural check.
 # syslog-ng-core conflicts with rsyslog (both are the system log daemon): its libraries are
 # installed and the package unpacked under /opt/syslog-ng, from where the test runs it.
 TEST_APT_PACKAGES = systemd-journal-remote rsyslog bsdutils nats-server libivykis0 libnet1 libjson-c5 libwrap0 libpcre3 libglib2.0-0 libcap2
@@ -39,6 +40,7 @@ test-deps: deps
 	{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-prometheus-client; }
 	@python3 -c 'import elasticsearch' 2>/dev/null || python3 -m pip install -q elasticsearch
 	@python3 -c 'import nats' 2>/dev/null || python3 -m pip install -q nats-py
+	@python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml
 
 build: deps
 	$(SWIFT) build

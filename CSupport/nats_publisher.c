@@ -51,7 +51,9 @@ typedef struct pub_slot {
 
 struct sl_nats_publisher {
     sl_nats_publisher_options options;
-    char *servers, *stream, *name;
+    char *servers, *stream, *name, *create_subjects;
+    int stream_ready;  // the stream exists (or is not ours to create)
+    int64_t next_stream_check_ms;
     natsConnection *nc;
     natsSubscription *sub;
     char inbox[64];
@@ -333,6 +335,43 @@ static void connect_and_subscribe(sl_nats_publisher *p) {
     if (s != NATS_OK) sl_nats_error_set(&p->error, "cannot set up the NATS connection: %s", natsStatus_GetText(s));
 }
 
+// With create_subjects: makes the stream when it is missing (file storage, `replicas`), once
+// connected; tried again every retry_ms until it exists.
+static void ensure_stream(sl_nats_publisher *p, int64_t now) {
+    if (p->stream_ready || now < p->next_stream_check_ms) return;
+    p->next_stream_check_ms = now + p->options.retry_ms;
+    jsCtx *js = NULL;
+    if (natsConnection_JetStream(&js, p->nc, NULL) != NATS_OK) return;
+    jsStreamInfo *info = NULL;
+    jsErrCode code = 0;
+    natsStatus s = js_GetStreamInfo(&info, js, p->stream, NULL, &code);
+    if (s == NATS_NOT_FOUND) {
+        enum { max_subjects = 16 };
+        char *copy = strdup(p->create_subjects);
+        const char *subjects[max_subjects];
+        int count = 0;
+        for (char *save = NULL, *t = strtok_r(copy, ",", &save); t != NULL && count < max_subjects; t = strtok_r(NULL, ",", &save)) subjects[count++] = t;
+        jsStreamConfig config;
+        jsStreamConfig_Init(&config);
+        config.Name = p->stream;
+        config.Subjects = subjects;
+        config.SubjectsLen = count;
+        config.Storage = js_FileStorage;
+        config.Replicas = p->options.replicas;
+        s = js_AddStream(&info, js, &config, NULL, &code);
+        free(copy);
+        if (s != NATS_OK && code != JSStreamNameExistErr) {
+            sl_nats_error_set(&p->error, "cannot create stream %s: %s (JetStream error %d); trying again", p->stream,
+                              nats_GetLastError(NULL), (int)code);
+        } else {
+            s = NATS_OK;
+        }
+    }
+    if (s == NATS_OK) p->stream_ready = 1;
+    jsStreamInfo_Destroy(info);
+    jsCtx_Destroy(js);
+}
+
 static void *publisher_main(void *arg) {
     sl_nats_publisher *p = arg;
     connect_and_subscribe(p);
@@ -340,7 +379,10 @@ static void *publisher_main(void *arg) {
         accept_hand_offs(p);
         int64_t now = sl_nats_now_ms();
         int64_t next = restart_overdue(p, now, atomic_exchange(&p->reconnected, 0));
-        if (p->sub != NULL && natsConnection_Status(p->nc) == NATS_CONN_STATUS_CONNECTED) publish_due(p, now);
+        if (p->sub != NULL && natsConnection_Status(p->nc) == NATS_CONN_STATUS_CONNECTED) {
+            ensure_stream(p, now);
+            publish_due(p, now);
+        }
         int64_t wait_ms = next - sl_nats_now_ms();
         sl_nats_wait_ms(&p->wake, wait_ms < 1 ? 1 : wait_ms);
         while (sem_trywait(&p->wake) == 0) {}
@@ -358,6 +400,8 @@ sl_nats_publisher *sl_nats_publisher_start(const sl_nats_publisher_options *opti
     p->servers = strdup(options->servers);
     p->stream = options->stream && options->stream[0] ? strdup(options->stream) : NULL;
     p->name = strdup(options->name ? options->name : "sluice");
+    p->create_subjects = options->create_subjects && p->stream ? strdup(options->create_subjects) : NULL;
+    p->stream_ready = p->create_subjects == NULL;
     sl_nats_error_init(&p->error);
     sem_init(&p->wake, 0, 0);
     sem_init(&p->sub_done, 0, 0);
@@ -446,5 +490,6 @@ void sl_nats_publisher_stop(sl_nats_publisher *p) {
     free(p->servers);
     free(p->stream);
     free(p->name);
+    free(p->create_subjects);
     free(p);
 }

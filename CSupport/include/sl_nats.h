@@ -28,6 +28,8 @@ typedef struct sl_nats_publisher_options {
     int64_t retry_ms;           // after an error answer, the wait before publishing again
     int64_t reconnect_wait_ms;  // between reconnection attempts
     int wake_fd;                // eventfd written when a hand-off is confirmed
+    const char *create_subjects; // when not NULL: create the stream if it is missing, taking these subjects (comma-separated)
+    int replicas;               // its replicas when created
 } sl_nats_publisher_options;
 
 // Counters the publisher keeps (monotonic; the worker turns their growth into metrics).

@@ -1,3 +1,5 @@
+import Glibc
+
 /// `nats`: publishes every event as one message to a NATS JetStream stream, asynchronously,
 /// with at most `window` messages published and not yet acknowledged per worker.
 ///
@@ -21,8 +23,12 @@ public struct NATSOutput: Sendable {
                                                doc: "messages still without a PubAck this long after the last publish or PubAck are published again")
     static let retryWait = Parameter.duration("retry-wait", default: "1s", atLeast: "1ms",
                                               doc: "after an error answer (no stream for the subject, a JetStream error), the wait before publishing again")
-    static let idPrefix = Parameter.optional("id-prefix", .text, doc: "first part of every Nats-Msg-Id (default: the host name); nodes that publish to one stream need different ones")
-    public static let parameters = [subject.doc, stream.doc, window.doc, ackTimeout.doc, retryWait.doc, idPrefix.doc]
+    static let idPrefix = Parameter.optional("id-prefix", .text,
+                                             doc: "first part of every Nats-Msg-Id (default: the host name; `env:NAME`: the environment variable NAME, as a Kubernetes node name); nodes that publish to one stream need different ones")
+    static let createStream = Parameter.bool("create-stream", default: false,
+                                             doc: "create the stream when it is missing, taking the subject with each `${…}` token as `*` (file storage)")
+    static let replicas = Parameter.int("replicas", default: 1, range: 1...5, doc: "replicas of a stream create-stream makes")
+    public static let parameters = [subject.doc, stream.doc, window.doc, ackTimeout.doc, retryWait.doc, idPrefix.doc, createStream.doc, replicas.doc]
         + NATSServers.parameters + DeliveryOptions.parameters
 
     /// Longest subject and message id a message may have (the C publisher's limits too).
@@ -37,6 +43,9 @@ public struct NATSOutput: Sendable {
     public let ackTimeoutMillis: Int
     public let retryWaitMillis: Int
     public let idPrefix: String
+    /// With `create-stream`: the subjects of the stream made when it is missing.
+    public let createSubjects: String?
+    public let replicas: Int
     public let delivery: DeliveryOptions
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
@@ -61,11 +70,23 @@ public struct NATSOutput: Sendable {
         window = try arguments.value(Self.window)
         ackTimeoutMillis = max(1, try arguments.value(Self.ackTimeout) / 1000)
         retryWaitMillis = max(1, try arguments.value(Self.retryWait) / 1000)
-        let prefix = try arguments.value(Self.idPrefix) ?? NATSServers.hostName
+        var prefix = try arguments.value(Self.idPrefix) ?? NATSServers.hostName
+        if prefix.hasPrefix("env:") {
+            let name = String(prefix.dropFirst(4))
+            guard let value = getenv(name).map({ String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) }), !value.isEmpty else {
+                throw PluginArgumentError(key: "id-prefix", "the environment variable \(name) is not set (id-prefix=\(prefix))")
+            }
+            prefix = value
+        }
         guard !prefix.isEmpty, prefix.utf8.count <= Self.maxIDPrefixBytes, !prefix.utf8.contains(where: { $0 <= 32 || $0 == 127 }) else {
             throw PluginArgumentError(key: "id-prefix", "'\(prefix)' must be 1 to \(Self.maxIDPrefixBytes) bytes without spaces")
         }
         idPrefix = prefix
+        // Each substitution is one token (its value's dots become _): `logs.${service}` → `logs.*`.
+        createSubjects = try arguments.value(Self.createStream)
+            ? subject.split(separator: ".", omittingEmptySubsequences: false).map { $0.contains("${") ? "*" : String($0) }.joined(separator: ".")
+            : nil
+        replicas = try arguments.value(Self.replicas)
         delivery = try DeliveryOptions(arguments)
     }
 }

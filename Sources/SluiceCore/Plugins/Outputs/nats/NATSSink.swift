@@ -58,17 +58,21 @@ struct NATSSink {
         var error = [CChar](repeating: 0, count: 256)
         let started: OpaquePointer? = definition.servers.urls.withCString { servers in
             definition.stream.withCString { stream in
-                "sluice \(NATSServers.hostName) \(definition.stream)".withCString { name in
-                    options.servers = servers
-                    options.stream = stream
-                    options.name = name
-                    options.window = Int32(definition.window)
-                    options.max_messages = Int32(batchSize)
-                    options.ack_timeout_ms = Int64(definition.ackTimeoutMillis)
-                    options.retry_ms = Int64(definition.retryWaitMillis)
-                    options.reconnect_wait_ms = Int64(definition.servers.reconnectWaitMillis)
-                    options.wake_fd = fd
-                    return sl_nats_publisher_start(&options, &error, error.count)
+                (definition.createSubjects ?? "").withCString { create in
+                    "sluice \(NATSServers.hostName) \(definition.stream)".withCString { name in
+                        options.servers = servers
+                        options.stream = stream
+                        options.name = name
+                        options.window = Int32(definition.window)
+                        options.max_messages = Int32(batchSize)
+                        options.ack_timeout_ms = Int64(definition.ackTimeoutMillis)
+                        options.retry_ms = Int64(definition.retryWaitMillis)
+                        options.reconnect_wait_ms = Int64(definition.servers.reconnectWaitMillis)
+                        options.wake_fd = fd
+                        options.create_subjects = definition.createSubjects == nil ? nil : create
+                        options.replicas = Int32(definition.replicas)
+                        return sl_nats_publisher_start(&options, &error, error.count)
+                    }
                 }
             }
         }
