@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-enum { idle_poll_ms = 2, setup_retry_ms = 1000, longest_ack_sleep_ms = 100 };
+enum { longest_fetch_sleep_ms = 100, setup_retry_ms = 1000, longest_ack_sleep_ms = 100 };
 
 typedef struct entry {
     natsMsg *msg;
@@ -34,6 +34,8 @@ struct sl_nats_consumer {
     pthread_t fetcher, acker;
     int fetcher_started, acker_started;
     sem_t ack_wake;
+    // Posted when the worker took messages or the acker released some: the fetcher may fetch.
+    sem_t fetch_wake;
     sem_t closed;
     _Atomic int stopping;
     _Atomic int fetcher_done;
@@ -118,6 +120,30 @@ static natsStatus set_up_consumer(sl_nats_consumer *c) {
     return s;
 }
 
+// The stream sequence and delivery count from a JetStream message's reply subject,
+// `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>` (or the
+// longer form with domain and account hash first): what natsMsg_GetMetaData gives, without its
+// allocations. 0 when the subject has neither form.
+static int parse_ack_subject(const char *reply, uint64_t *sequence, uint64_t *delivered) {
+    if (reply == NULL || strncmp(reply, "$JS.ACK.", 8) != 0) return 0;
+    const char *tokens[16];
+    int count = 0;
+    for (const char *p = reply; count < 16; count++) {
+        tokens[count] = p;
+        p = strchr(p, '.');
+        if (p == NULL) {
+            count++;
+            break;
+        }
+        p++;
+    }
+    int first = count == 9 ? 4 : count >= 11 ? 6 : -1;
+    if (first < 0) return 0;
+    *delivered = strtoull(tokens[first], NULL, 10);
+    *sequence = strtoull(tokens[first + 1], NULL, 10);
+    return 1;
+}
+
 // Puts a fetched list into the ring (the messages become the ring's) and publishes them.
 static void take_list(sl_nats_consumer *c, natsMsgList *list) {
     uint64_t fetched = atomic_load_explicit(&c->fetched, memory_order_relaxed);
@@ -125,13 +151,14 @@ static void take_list(sl_nats_consumer *c, natsMsgList *list) {
     for (int i = 0; i < list->Count; i++) {
         natsMsg *msg = list->Msgs[i];
         list->Msgs[i] = NULL;
+        uint64_t sequence = 0, delivered = 1;
         jsMsgMetaData *meta = NULL;
-        uint64_t sequence = 0;
-        if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+        if (!parse_ack_subject(natsMsg_GetReply(msg), &sequence, &delivered) && natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
             sequence = meta->Sequence.Stream;
-            if (meta->NumDelivered > 1) atomic_fetch_add(&c->redelivered, 1);
+            delivered = meta->NumDelivered;
             jsMsgMetaData_Destroy(meta);
         }
+        if (delivered > 1) atomic_fetch_add(&c->redelivered, 1);
         entry *e = &c->ring[fetched & c->mask];
         e->msg = msg;
         e->message.data = natsMsg_GetData(msg);
@@ -157,7 +184,8 @@ static void *fetcher_main(void *arg) {
         // Backpressure: nothing is fetched while the worker has a batch it could not take yet
         // (its pool is full) or the window is used up by messages not yet acknowledged.
         if (room == 0 || ahead >= (uint64_t)c->options.batch) {
-            nap(c, idle_poll_ms);
+            sl_nats_wait_ms(&c->fetch_wake, longest_fetch_sleep_ms);
+            while (sem_trywait(&c->fetch_wake) == 0) {}
             continue;
         }
         int want = room < (uint64_t)c->options.batch ? (int)room : c->options.batch;
@@ -185,6 +213,7 @@ static void *fetcher_main(void *arg) {
 static void ack_round(sl_nats_consumer *c) {
     uint64_t acknowledged = atomic_load_explicit(&c->acknowledged, memory_order_acquire);
     uint64_t released = atomic_load_explicit(&c->released, memory_order_relaxed);
+    uint64_t first = released;
     while (released < acknowledged) {
         entry *e = &c->ring[released & c->mask];
         natsStatus s = natsMsg_Ack(e->msg, NULL);
@@ -198,6 +227,7 @@ static void ack_round(sl_nats_consumer *c) {
         released++;
         atomic_store_explicit(&c->released, released, memory_order_release);
     }
+    if (released != first) sem_post(&c->fetch_wake);  // the window has room again
     int64_t now = sl_nats_now_ms();
     int64_t half = c->options.ack_wait_ms / 2;
     uint64_t fetched = atomic_load_explicit(&c->fetched, memory_order_acquire);
@@ -240,6 +270,7 @@ sl_nats_consumer *sl_nats_consumer_start(const sl_nats_consumer_options *options
     c->mask = (uint64_t)options->window - 1;
     sl_nats_error_init(&c->error);
     sem_init(&c->ack_wake, 0, 0);
+    sem_init(&c->fetch_wake, 0, 0);
     sem_init(&c->closed, 0, 0);
     if (c->ring == NULL) {
         snprintf(error, error_length, "out of memory");
@@ -279,7 +310,10 @@ uint64_t sl_nats_consumer_fetched(sl_nats_consumer *c) { return atomic_load_expl
 
 sl_nats_message sl_nats_consumer_message(sl_nats_consumer *c, uint64_t index) { return c->ring[index & c->mask].message; }
 
-void sl_nats_consumer_set_taken(sl_nats_consumer *c, uint64_t taken) { atomic_store_explicit(&c->taken, taken, memory_order_release); }
+void sl_nats_consumer_set_taken(sl_nats_consumer *c, uint64_t taken) {
+    atomic_store_explicit(&c->taken, taken, memory_order_release);
+    sem_post(&c->fetch_wake);  // a futex wake only when the fetcher waits
+}
 
 void sl_nats_consumer_set_acknowledged(sl_nats_consumer *c, uint64_t acknowledged) {
     atomic_store_explicit(&c->acknowledged, acknowledged, memory_order_release);
@@ -301,6 +335,7 @@ void sl_nats_consumer_last_error(sl_nats_consumer *c, char *buffer, size_t lengt
 void sl_nats_consumer_stop(sl_nats_consumer *c) {
     if (c == NULL) return;
     atomic_store(&c->stopping, 1);
+    sem_post(&c->fetch_wake);
     if (c->fetcher_started) pthread_join(c->fetcher, NULL);
     atomic_store(&c->fetcher_done, 1);
     if (c->acker_started) {
@@ -324,6 +359,7 @@ void sl_nats_consumer_stop(sl_nats_consumer *c) {
     if (c->js != NULL) jsCtx_Destroy(c->js);
     free(c->ring);
     sem_destroy(&c->ack_wake);
+    sem_destroy(&c->fetch_wake);
     sem_destroy(&c->closed);
     sl_nats_error_destroy(&c->error);
     free(c->servers);

@@ -31,6 +31,7 @@ static int publish(natsConnection *nc, const char *stream, const char *subject, 
     jsOptions options;
     jsOptions_Init(&options);
     options.PublishAsync.MaxPending = window;
+    options.PublishAsync.StallWait = 60000;  // a loaded machine must slow it down, not fail it
     jsCtx *js = NULL;
     check(natsConnection_JetStream(&js, nc, &options), "jetstream");
     FILE *f = fopen(path, "r");

@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 LINES=${1:-500000}
 WINDOW=${2:-512}
 BATCH=${3:-256}
+# The output batch: above half the window, so one buffer's messages go out while the other waits for PubAcks.
+OUTPUT_BATCH=${OUTPUT_BATCH:-1024}
 SLUICE=${SLUICE:-.build-bench/release/sluice}
 DIR=$(mktemp -d /tmp/sluice-nats-perf.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -54,14 +56,14 @@ PY
 }
 
 sleep 0.5
-echo "lines: $LINES ($BYTES B), window $WINDOW, batch $BATCH, $(nproc) CPUs"
+echo "lines: $LINES ($BYTES B), window $WINDOW, fetch batch $BATCH, output batch $OUTPUT_BATCH, $(nproc) CPUs"
 
 stream fresh
 "$DIR/nats-bench" publish "$URL" PERF perf.app "$DIR/lines.ndjson" "$WINDOW"
 
 stream fresh
 START=$(date +%s.%N)
-"$SLUICE" run --admin off --batch-size "$BATCH" --input "file:path=$DIR/lines.ndjson" \
+"$SLUICE" run --admin off --batch-size "$OUTPUT_BATCH" --input "file:path=$DIR/lines.ndjson" \
     --output "nats:url=$URL,subject=perf.app,stream=PERF,window=$WINDOW" 2> "$DIR/sluice-out.log"
 END=$(date +%s.%N)
 tail -1 "$DIR/sluice-out.log"

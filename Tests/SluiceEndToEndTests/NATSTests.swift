@@ -17,11 +17,13 @@ extension EndToEndTests {
             "nats:" + urls.split(separator: ",").map { "url=\($0)" }.joined(separator: ",") + ",stream=\(stream),consumer=\(consumer)" + extra
         }
 
-        /// Publishes lines `0..<count` of a file into the stream with a node that exits when done.
-        static func fill(_ server: NATSServer, count: Int, in directory: TemporaryDirectory) throws {
+        /// Publishes lines `0..<count` of a file into the stream with a node that exits when done
+        /// (`create-stream`: the output makes the stream, as `logs.*`).
+        static func fill(_ server: NATSServer, count: Int, in directory: TemporaryDirectory, createStream: Bool = false) throws {
             let input = directory.path("fill.ndjson")
             try NumberedLines.bytes(0..<count).write(to: input)
-            let sluice = try SluiceProcess(["run", "--admin", "off", "--input", "file:path=\(input)", "--output", output(server.url)], in: directory)
+            let sluice = try SluiceProcess(["run", "--admin", "off", "--input", "file:path=\(input)",
+                                            "--output", output(server.url, extra: createStream ? ",create-stream=true" : "")], in: directory)
             #expect(try sluice.waitForExit(within: .seconds(60)) == .exited(0), "\(sluice.standardErrorTail())")
             #expect(try JetStreamClient.stream(server.url, stream).messages == count)
         }
@@ -126,13 +128,12 @@ extension EndToEndTests {
         }
 
         /// Two nodes pull from one durable consumer: each gets part of the stream, together all
-        /// of it.
+        /// of it. The stream is the one the output made (`create-stream`).
         @Test func twoNodesOnOneDurableConsumerShareTheMessages() throws {
             let directory = try TemporaryDirectory()
             let server = try NATSServer(name: "solo", clientPort: try LoopbackTCP.freePort())
-            try JetStreamClient.addStream(server.url, name: Self.stream, subjects: "logs.>")
             let count = 30_000
-            try Self.fill(server, count: count, in: directory)
+            try Self.fill(server, count: count, in: directory, createStream: true)
             let outputs = [directory.path("a.ndjson"), directory.path("b.ndjson")]
             let nodes = try outputs.map { output in
                 try SluiceProcess(["run", "--admin", "off", "--input", Self.input(server.url, consumer: "shared", extra: ",batch=64"),
