@@ -18,7 +18,7 @@ public struct NATSOutput: Sendable {
                                             doc: "subject of each message; `${PATH}` inserts a decoded field (characters a subject token cannot hold become _)")
     static let stream = Parameter.required("stream", .text, doc: "the JetStream stream that must take the messages (sent as Nats-Expected-Stream)")
     static let window = Parameter.int("window", default: 512, range: 1...(1 << 20),
-                                      doc: "messages published and not yet acknowledged per worker, at most (also at most two batches)")
+                                      doc: "messages published and not yet acknowledged per worker, at most (also at most two batches; a batch-size above half the window keeps messages going out while a batch waits for its PubAcks)")
     static let ackTimeout = Parameter.duration("ack-timeout", default: "5s", atLeast: "10ms",
                                                doc: "messages still without a PubAck this long after the last publish or PubAck are published again")
     static let retryWait = Parameter.duration("retry-wait", default: "1s", atLeast: "1ms",
