@@ -2,7 +2,7 @@
 #   make run   - install the C libraries if missing, build, run the embedded default pipeline
 #   make test  - install the C libraries if missing, build, run the whole test suite
 SWIFT ?= swift
-APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev libsystemd-dev zlib1g-dev libzstd-dev libssl-dev
+APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev libsystemd-dev zlib1g-dev libzstd-dev libssl-dev libnats-dev
 # Real clients and servers the end-to-end tests start (never as services).
 
 .PHONY: run test deps test-deps build release clean
@@ -24,13 +24,17 @@ deps:
 # ship to the http input with the Python Elasticsearch client, and test the syslog, udp and unix
 # inputs against the real senders: logger (util-linux) and rsyslogd (started by the tests in a
 # temporary directory, never as a service); systemd-journal-remote writes the journald tests' files.
+# nats-server: the nats input and output tests start single servers and a three-server JetStream
+# cluster in temporary directories; nats-py (PyPI) creates and inspects their streams; PyYAML
+# reads deploy/kubernetes/ for its structural check.
 # syslog-ng-core conflicts with rsyslog (both are the system log daemon): its libraries are
 # installed and the package unpacked under /opt/syslog-ng, from where the test runs it.
 # clickhouse-server: the clickhouse output's suite starts one from a config in a temporary directory.
 # The TLS tests make their certificates with the openssl command line, send with openssl s_client
 # and curl, and forward syslog over TLS with rsyslog's GnuTLS stream driver (rsyslog-gnutls).
+# nats-server: the nats suites start JetStream servers (one, and a three-server cluster).
 TEST_APT_PACKAGES = systemd-journal-remote rsyslog bsdutils libivykis0 libnet1 libjson-c5 libwrap0 libpcre3 libglib2.0-0 libcap2 clickhouse-server \
-	openssl curl rsyslog-gnutls
+	openssl curl rsyslog-gnutls nats-server
 test-deps: deps
 	$(call install-missing,$(TEST_APT_PACKAGES))
 	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -40,6 +44,8 @@ test-deps: deps
 	@python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q prometheus_client 2>/dev/null || \
 	{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-prometheus-client; }
 	@python3 -c 'import elasticsearch' 2>/dev/null || python3 -m pip install -q elasticsearch
+	@python3 -c 'import nats' 2>/dev/null || python3 -m pip install -q nats-py
+	@python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml
 
 build: deps
 	$(SWIFT) build

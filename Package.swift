@@ -19,7 +19,8 @@ let package = Package(
         .target(
             name: "CSupport",
             path: "CSupport",
-            linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("numa"), .linkedLibrary("pcre2-8"), .linkedLibrary("systemd"), .linkedLibrary("z"), .linkedLibrary("zstd"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]
+            linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("numa"), .linkedLibrary("pcre2-8"), .linkedLibrary("systemd"), .linkedLibrary("z"), .linkedLibrary("zstd"),
+                             .linkedLibrary("ssl"), .linkedLibrary("crypto"), .linkedLibrary("nats")]
         ),
         .target(
             name: "SluiceCore",

@@ -41,6 +41,10 @@ protocol SourceFamily: AnyObject {
     /// the worker that read it (`sourceID` names the source): commit its offset. Per event, so
     /// keep it to a few loads and stores.
     func acknowledged(_ event: Event)
+    /// A stable 64-bit name of the source that made `event` (one of this family's, read by this
+    /// worker), the same after a restart, so that an output whose destination drops duplicates
+    /// by id (nats) can tell a line read again from a new one; nil when the source has none.
+    func identity(of event: Event) -> UInt64?
     /// A reload's new sources for this worker.
     func install(_ assignment: Assignment, _ context: InputContext)
     /// Frees the finished sources of a pipeline a reload replaced.
@@ -59,6 +63,10 @@ protocol SourceAssignment {
 }
 
 extension SourceFamily {
+    /// Sources whose events cannot be read again after a restart (sockets, generators) have no
+    /// stable identity.
+    func identity(of event: Event) -> UInt64? { nil }
+
     /// The ring user data of one of the family's operations: its completion comes back to this
     /// family's `complete` with `kind`, `a` (24 bits) and `b` (32 bits). The top byte is
     /// 1 · family kind (4 bits) · completion kind (3 bits); the worker's own kinds

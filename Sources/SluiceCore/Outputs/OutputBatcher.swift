@@ -14,6 +14,11 @@ struct OutputBatcher {
     var sink: OutputSink
     /// devnull: events are acknowledged as they come; nothing is buffered.
     let acknowledgesAtOnce: Bool
+    /// nats: events are encoded as message records and buffers handed to the sink's thread
+    /// (`OutputBatcher+HandOff.swift`).
+    let handsOff: Bool
+    /// Bytes a sink's record adds to an event's line, at most (nats' subject and id).
+    let recordOverheadBytes: Int
     /// This pipeline's flush interval (its own `settings:` or the node's).
     let flushIntervalNanos: UInt64
     let bufferCapacity: Int
@@ -59,7 +64,8 @@ struct OutputBatcher {
             deadLetter!.initialize(to: DeadLetterQueue(fd: deadLetterFD, capacity: DeadLetterQueue.capacity(maxEventBytes: maxEventBytes)))
         }
         // Room for at least two of the largest encodings, so any single event always fits.
-        let worstEvent = maxEventBytes + 4 * settings.pool.maxFields + 8 + settings.pool.eventSizeBytes
+        recordOverheadBytes = OutputSink.recordOverheadBytes(definition)
+        let worstEvent = maxEventBytes + 4 * settings.pool.maxFields + 8 + settings.pool.eventSizeBytes + recordOverheadBytes
         if case .devnull = definition {
             bufferCapacity = 0
             let dummy = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
@@ -68,8 +74,9 @@ struct OutputBatcher {
             bufferCapacity = max(tuning.outputBufferBytes ?? settings.outputBufferBytes, 2 * worstEvent)
             buffers = (.allocate(byteCount: bufferCapacity, alignment: 4096), .allocate(byteCount: bufferCapacity, alignment: 4096))
         }
-        sink = OutputSink(definition, fd: fd, bufferBytes: bufferCapacity)
+        sink = OutputSink(definition, fd: fd, bufferBytes: bufferCapacity, batchSize: batchSize)
         acknowledgesAtOnce = sink.acknowledgesAtOnce
+        handsOff = sink.handsOff
         handles = (EventBatch(capacity: batchSize), EventBatch(capacity: batchSize))
         lineEnds = (.allocate(capacity: batchSize), .allocate(capacity: batchSize))
         requests = RequestRanges(batchSize: batchSize)
@@ -117,7 +124,8 @@ struct OutputBatcher {
     @inline(__always) func canAccept(_ event: Event) -> Bool {
         if acknowledgesAtOnce { return true }
         if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: Int(event.header.pointee.dataCapacity)) { return false }
-        return state(filling).isOpen && !batch(filling).isFull && usedBytes(filling) + OutputBatcher.worstCase(event) <= bufferCapacity
+        return state(filling).isOpen && !batch(filling).isFull
+            && usedBytes(filling) + OutputBatcher.worstCase(event) + recordOverheadBytes <= bufferCapacity
     }
 
     /// Encodes the event into the filling buffer (devnull: acknowledges it at once).
@@ -136,11 +144,20 @@ struct OutputBatcher {
         }
         let f = filling
         let start = usedBytes(f)
-        let n = EventEncoder.encodeLine(event, into: buffer(f) + start)
+        let n: Int
+        if handsOff {
+            guard let length = sink.encodeMessage(event, into: buffer(f) + start, context: context) else {
+                reject(event, handle: handle, reason: "larger than the server's max_payload", context: context)
+                return
+            }
+            n = length
+        } else {
+            n = EventEncoder.encodeLine(event, into: buffer(f) + start)
+        }
         if batch(f).count == 0 { oldestNanos = context.now }
         setUsed(f, start + n)
         appendHandle(f, handle)
-        if batch(f).isFull || usedBytes(f) + OutputBatcher.worstCase(event) > bufferCapacity { _ = flush(context: context) }
+        if batch(f).isFull || usedBytes(f) + OutputBatcher.worstCase(event) + recordOverheadBytes > bufferCapacity { _ = flush(context: context) }
     }
 
     /// Whether this output writes the event (its route matches, or it has none).
@@ -172,6 +189,7 @@ struct OutputBatcher {
         switch state(1 - filling) {
         case .open: return true
         case .sentAwaitingPeer, .awaitingDeadLetter: return sink.waitsForPeer
+        case .handedOff: return handsOff
         default: return false
         }
     }
@@ -186,6 +204,10 @@ struct OutputBatcher {
         filling = 1 - filling
         if filling == 0 { deadLetterNeeded.0 = 0 } else { deadLetterNeeded.1 = 0 }
         flushDeadLetter(context: context)
+        if handsOff {
+            handOff(b, context: context)
+            return true
+        }
         if usedBytes(b) == 0 {
             // Only placeholders: nothing to write. Behind a batch still out, acknowledged after it.
             if !state(filling).isOpen {
@@ -218,6 +240,7 @@ struct OutputBatcher {
         // that is progress, or the worker would sleep (up to 100 ms) with events waiting for room.
         var acknowledged = false
         if states.0 == .sentAwaitingPeer || states.1 == .sentAwaitingPeer { acknowledged = pollPeer(context: context) }
+        if handsOff { acknowledged = confirmHandOffs(context: context) || acknowledged }
         if writeRetry.isWaiting {
             if writeRetry.takeDue(now: context.now) { retryWrite(context: context) }
             return acknowledged

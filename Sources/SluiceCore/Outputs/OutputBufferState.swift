@@ -21,6 +21,8 @@ enum OutputBufferState: Equatable {
     /// Safe at the destination; acknowledged once the dead-letter lines of the events it
     /// rejected are written.
     case awaitingDeadLetter
+    /// nats: the sink's own thread has it; acknowledged once the sink confirms all of it.
+    case handedOff
 
     @inline(__always) var isOpen: Bool {
         if case .open = self { return true }
@@ -31,8 +33,8 @@ enum OutputBufferState: Equatable {
     static func allows(_ from: OutputBufferState, _ to: OutputBufferState) -> Bool {
         switch (from, to) {
         case (.open, .writing(written: 0)), (.open, .awaitingConnection), (.open, .sentAwaitingPeer),
-             (.open, .awaitingDeadLetter), (.open, .open):
-            return true  // the last three: a batch of placeholders only, nothing to write
+             (.open, .awaitingDeadLetter), (.open, .open), (.open, .handedOff):
+            return true  // the last four but one: a batch of placeholders only, nothing to write
         case (.writing, .writing), (.writing, .retrying), (.writing, .syncing), (.writing, .sentAwaitingPeer),
              (.writing, .awaitingConnection), (.writing, .awaitingDeadLetter), (.writing, .open), (.writing, .awaitingResponse):
             return true
@@ -45,6 +47,7 @@ enum OutputBufferState: Equatable {
         case (.sentAwaitingPeer, .awaitingConnection), (.sentAwaitingPeer, .awaitingDeadLetter), (.sentAwaitingPeer, .open):
             return true
         case (.awaitingDeadLetter, .open): return true
+        case (.handedOff, .open), (.handedOff, .awaitingDeadLetter): return true
         default: return false
         }
     }

@@ -49,6 +49,23 @@ struct OutputContext {
     /// The user_data of an operation whose completion belongs to this output.
     @inline(__always) func userData(_ kind: CompletionKind) -> UInt64 { SluiceCore.userData(kind, pipeline, output) }
 
+    /// The user_data of an operation whose completion belongs to this output, with `tag` (15
+    /// bits) telling it from one a replaced output started.
+    @inline(__always) func userData(_ kind: CompletionKind, tag: Int) -> UInt64 {
+        SluiceCore.userData(kind, pipeline, output | (tag & 0x7FFF) << 16)
+    }
+
+    /// A stable 64-bit name of the source that made `event` (one that survives a restart: a
+    /// file's device and inode), when this worker read it and its family has one; nil
+    /// otherwise (an event another worker read, or of a source without one).
+    @inline(__always) func sourceIdentity(of event: Event) -> UInt64? {
+        guaranteed._withUnsafeGuaranteedRef { w in
+            let id = event.header.pointee.sourceID
+            guard id >> 24 == UInt32(w.index & 0xFF) else { return nil }
+            return w.inputs.identity(of: event)
+        }
+    }
+
     /// The pipeline's name (dead-letter lines).
     var pipelineName: String { worker.pipelineNames[pipeline] }
 

@@ -34,9 +34,12 @@ enum OutputSink {
     case tcp(TCPSink)
     /// Every output that speaks HTTP (`http`, `clickhouse`): the endpoint says how.
     case http(HTTPSink)
+    /// Hands whole buffers of message records to a publisher thread of its own.
+    case nats(NATSSink)
 
-    /// `bufferBytes`: the batcher's buffer size (the largest body a sink is given).
-    init(_ definition: OutputDefinition, fd: Int32, bufferBytes: Int) {
+    /// `bufferBytes`: the batcher's buffer size (the largest body a sink is given);
+    /// `batchSize`: the most events a buffer holds.
+    init(_ definition: OutputDefinition, fd: Int32, bufferBytes: Int, batchSize: Int) {
         switch definition {
         case .devnull: self = .devnull
         case .stdout: self = .stdout(StdoutSink(fd: fd))
@@ -44,7 +47,48 @@ enum OutputSink {
         case .tcp(let t): self = .tcp(TCPSink(t))
         case .http(let h): self = .http(HTTPSink(h.endpoint, bufferBytes: bufferBytes))
         case .clickhouse(let c): self = .http(HTTPSink(c.endpoint, bufferBytes: bufferBytes))
+        case .nats(let n): self = .nats(NATSSink(n, batchSize: batchSize))
         }
+    }
+
+    /// Bytes the sink's record of an event adds to its encoded line, at most.
+    static func recordOverheadBytes(_ definition: OutputDefinition) -> Int {
+        if case .nats = definition { return NATSSink.recordOverheadBytes }
+        return 0
+    }
+
+    /// Whether buffers go to a thread of the sink's own, which confirms them (nats).
+    var handsOff: Bool {
+        if case .nats = self { return true }
+        return false
+    }
+
+    /// nats: the event's message record at `out`, its length; nil when the destination cannot
+    /// take it (the batcher rejects it).
+    @inline(__always) func encodeMessage(_ event: Event, into out: UnsafeMutableRawPointer, context: OutputContext) -> Int? {
+        guard case .nats(let n) = self else { preconditionFailure("message records asked of a sink that writes lines") }
+        return n.encode(event, into: out, context: context)
+    }
+
+    /// nats: gives buffer `b` to the sink's thread.
+    mutating func handOff(_ b: Int, records: UnsafeRawPointer, bytes: Int) {
+        guard case .nats(var n) = self else { preconditionFailure("hand-off to a sink that writes") }
+        n.handOff(b, records: records, bytes: bytes)
+        self = .nats(n)
+    }
+
+    /// nats: whether buffer `b`'s hand-off is confirmed.
+    @inline(__always) func handOffConfirmed(_ b: Int) -> Bool {
+        guard case .nats(let n) = self else { preconditionFailure("hand-off asked of a sink that writes") }
+        return n.confirmed(b)
+    }
+
+    /// nats: its eventfd read completed; false when it belonged to a sink a reload replaced.
+    mutating func notified(tag: Int, context: OutputContext) -> Bool {
+        guard case .nats(var n) = self else { return false }
+        let mine = n.notified(tag: tag, context: context)
+        self = .nats(n)
+        return mine
     }
 
     var acknowledgesAtOnce: Bool {
@@ -86,6 +130,7 @@ enum OutputSink {
     mutating func write(from bytes: UnsafeRawPointer, count: Int, context: OutputContext) {
         switch self {
         case .devnull: preconditionFailure("devnull writes nothing")
+        case .nats: preconditionFailure("nats hands its buffers off")
         case .stdout(let s): s.write(from: bytes, count: count, context: context)
         case .file(let s): s.write(from: bytes, count: count, context: context)
         case .tcp(let s): s.write(from: bytes, count: count, context: context)
@@ -98,6 +143,7 @@ enum OutputSink {
     mutating func written(result: Int32, context: OutputContext) -> SinkWriteResult {
         switch self {
         case .devnull: preconditionFailure("devnull writes nothing")
+        case .nats: preconditionFailure("nats hands its buffers off")
         case .stdout(var s):
             let outcome = s.written(result: result, context: context)
             self = .stdout(s)
@@ -137,6 +183,7 @@ enum OutputSink {
         case .file(let s): return s.whenWritten(context: context)
         case .tcp: return .afterPeerAcknowledged
         case .http: return .afterResponse
+        case .nats: preconditionFailure("nats hands its buffers off")
         }
     }
 
@@ -162,6 +209,9 @@ enum OutputSink {
         case .http(var h):
             h.tick(context: context)
             self = .http(h)
+        case .nats(var n):
+            n.tick(context: context)
+            self = .nats(n)
         default: return
         }
     }
@@ -210,6 +260,7 @@ enum OutputSink {
         case .file(let s): s.close()
         case .tcp(let t): t.close()
         case .http(let h): h.close()
+        case .nats(let n): n.close()
         }
     }
 
@@ -220,6 +271,7 @@ enum OutputSink {
             close()
             t.address.deallocate()
         case .http(let h): h.dispose()
+        case .nats(let n): n.dispose()
         default: close()
         }
     }

@@ -13,6 +13,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case httpRequests, httpErrors
     case outputRetries, outputTimeouts
     case tlsHandshakes, tlsHandshakeFailures
+    case natsRepublished, natsRedelivered, natsProgressAcks
 
     public var name: String {
         switch self {
@@ -66,6 +67,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .outputTimeouts: "output_timeouts"
         case .tlsHandshakes: "tls_handshakes"
         case .tlsHandshakeFailures: "tls_handshake_failures"
+        case .natsRepublished: "nats_republished"
+        case .natsRedelivered: "nats_redelivered"
+        case .natsProgressAcks: "nats_progress_acks"
         }
     }
 
@@ -122,6 +126,9 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .outputTimeouts: "Requests an HTTP output gave up waiting for (timeout=), sent again on a new connection."
         case .tlsHandshakes: "TLS handshakes completed by the tcp, syslog and http inputs."
         case .tlsHandshakeFailures: "TLS handshakes that failed (protocol version, cipher, client certificate missing or refused, not TLS at all); only that connection was closed."
+        case .natsRepublished: "Messages the nats output published again: no PubAck within ack-timeout, a reconnection, or an error answer (JetStream drops those it has by Nats-Msg-Id)."
+        case .natsRedelivered: "Messages the nats input fetched that JetStream had delivered before (not acknowledged in time, or given back)."
+        case .natsProgressAcks: "Progress acknowledgements (+WPI) the nats input sent for messages held longer than half of ack-wait."
         }
     }
 }

@@ -21,6 +21,13 @@ extension Worker {
         outputs[pipeline][output].receiveCompleted(result: result, context: outputContext(pipeline, output))
     }
 
+    /// A sink's eventfd read (nats: a hand-off was confirmed); a reload may have replaced the
+    /// output since, which the tag tells.
+    func outputNotifyCompleted(pipeline: Int, output: Int, tag: Int) {
+        guard pipeline < pipelineCount, output < outputCounts[pipeline] else { return }
+        outputs[pipeline][output].notifyCompleted(tag: tag, context: outputContext(pipeline, output))
+    }
+
     func deadLetterWriteCompleted(pipeline: Int, output: Int, result: Int32) {
         outputs[pipeline][output].deadLetterWriteCompleted(result: result, context: outputContext(pipeline, output))
     }

@@ -5,7 +5,7 @@ import Glibc
 /// The worker's own completion kinds (outputs, wake-ups, closes); input families make their
 /// own user data (`SourceFamily.userData`, top bit set).
 enum CompletionKind: UInt64 {
-    case outputWrite = 4, outputSync, wake, close, cancel, outputConnect, deadLetterWrite, outputReceive
+    case outputWrite = 4, outputSync, wake, close, cancel, outputConnect, deadLetterWrite, outputReceive, outputNotify
 }
 
 @inline(__always) func userData(_ kind: CompletionKind, _ a: Int, _ b: Int = 0) -> UInt64 {
@@ -347,6 +347,7 @@ final class Worker {
         case .outputConnect: outputConnectCompleted(pipeline: a, output: b, result: result)
         case .deadLetterWrite: deadLetterWriteCompleted(pipeline: a, output: b, result: result)
         case .outputReceive: outputReceiveCompleted(pipeline: a, output: b, result: result)
+        case .outputNotify: outputNotifyCompleted(pipeline: a, output: b & 0xFFFF, tag: b >> 16)
         case .wake: armWake()
         case .close, .cancel: break
         }

@@ -15,6 +15,7 @@ final class InputFamilies {
     let generator: GeneratorFamily
     let journald: JournaldFamily
     let datagram: DatagramFamily
+    let nats: NATSFamily
 
     init(worker: Int, settings: NodeSettings, assignment: InputAssignments) {
         file = FileFamily(worker: worker, settings: settings, assignment: assignment.file)
@@ -23,6 +24,7 @@ final class InputFamilies {
         generator = GeneratorFamily(worker: worker, settings: settings, assignment: assignment.generator)
         journald = JournaldFamily(worker: worker, settings: settings, assignment: assignment.journald)
         datagram = DatagramFamily(worker: worker, settings: settings, assignment: assignment.datagram)
+        nats = NATSFamily(worker: worker, settings: settings, assignment: assignment.nats)
     }
 
     /// The one list of families, in service order.
@@ -33,12 +35,33 @@ final class InputFamilies {
         visitor.visit(generator, \.generator)
         visitor.visit(journald, \.journald)
         visitor.visit(datagram, \.datagram)
+        visitor.visit(nats, \.nats)
     }
 
     /// An acknowledged event back at the worker that read it: to the family that made it.
     @inline(__always) func acknowledged(_ event: Event) {
         var visitor = Acknowledged(kind: SourceIDs.kind(event.header.pointee.sourceID), event: event)
         visit(&visitor)
+    }
+}
+
+extension InputFamilies {
+    /// The stable identity of the source that made `event` (a source of this worker), if its
+    /// family has one (`SourceFamily.identity`).
+    @inline(__always) func identity(of event: Event) -> UInt64? {
+        var visitor = Identity(kind: SourceIDs.kind(event.header.pointee.sourceID), event: event)
+        visit(&visitor)
+        return visitor.identity
+    }
+}
+
+private struct Identity: SourceFamilyVisitor {
+    let kind: UInt32
+    let event: Event
+    var identity: UInt64?
+
+    @inline(__always) mutating func visit<Family: SourceFamily>(_ family: Family, _ share: KeyPath<InputAssignments, Family.Assignment>) {
+        if kind == Family.kind.rawValue { identity = family.identity(of: event) }
     }
 }
 
@@ -55,7 +78,7 @@ private struct Acknowledged: SourceFamilyVisitor {
 
 extension SourceIDs {
     /// Which family made a source ID (and routes a completion): 1…15, one per family.
-    public enum Kind: UInt32, Sendable { case file = 1, tcp = 2, generator = 3, journald = 4, datagram = 5, http = 6 }
+    public enum Kind: UInt32, Sendable { case file = 1, tcp = 2, generator = 3, journald = 4, datagram = 5, http = 6, nats = 7 }
 }
 
 /// Each family's share of one worker's `WorkerAssignment`.
@@ -66,6 +89,7 @@ struct InputAssignments {
     var generator = GeneratorFamily.Assignment()
     var journald = JournaldFamily.Assignment()
     var datagram = DatagramFamily.Assignment()
+    var nats = NATSFamily.Assignment()
 
     /// Adds another preparation's sources (a reload that prepared pipelines one by one).
     mutating func merge(_ other: InputAssignments) {
@@ -75,6 +99,7 @@ struct InputAssignments {
         generator.merge(other.generator)
         journald.merge(other.journald)
         datagram.merge(other.datagram)
+        nats.merge(other.nats)
     }
 
     /// Closes every descriptor in it (a preparation that failed or that a worker did not use).
@@ -85,5 +110,6 @@ struct InputAssignments {
         generator.closeAll()
         journald.closeAll()
         datagram.closeAll()
+        nats.closeAll()
     }
 }

@@ -14,6 +14,7 @@ public enum InputDefinition: Sendable {
     case syslog(SyslogInput)
     case udp(UDPInput)
     case unix(UnixInput)
+    case nats(NATSInput)
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("file", "read files (paths or globs), optionally following appends", FileInput.parameters),
@@ -25,6 +26,7 @@ public enum InputDefinition: Sendable {
         ("syslog", "RFC 5424 and RFC 3164 messages over TCP (octet-counted or newline-framed) or UDP, each parsed into a JSON event", SyslogInput.parameters),
         ("udp", "one record per UDP datagram; kernel drops counted", UDPInput.parameters),
         ("unix", "a unix domain socket: newline-delimited stream connections or one record per datagram", UnixInput.parameters),
+        ("nats", "a NATS JetStream durable pull consumer; each message acknowledged once the outputs acknowledged its event", NATSInput.parameters),
     ]
 
     public static func make(type: String, _ arguments: PluginArguments) throws(PluginArgumentError) -> InputDefinition {
@@ -40,6 +42,7 @@ public enum InputDefinition: Sendable {
         case "syslog": return .syslog(try SyslogInput(arguments))
         case "udp": return .udp(try UDPInput(arguments))
         case "unix": return .unix(try UnixInput(arguments))
+        case "nats": return .nats(try NATSInput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown input '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
@@ -48,9 +51,7 @@ public enum InputDefinition: Sendable {
     func problem(with settings: NodeSettings) -> String? {
         switch self {
         case .generator(let g): g.problem(with: settings)
-        case .file, .tcp, .stdin, .journald: nil
-        case .file, .tcp, .stdin, .syslog, .udp, .unix: nil
-        case .file, .tcp, .http, .stdin: nil
+        case .file, .tcp, .http, .stdin, .journald, .syslog, .udp, .unix, .nats: nil
         }
     }
 
@@ -67,6 +68,7 @@ public enum InputDefinition: Sendable {
         case .syslog(let syslog): try syslog.prepare(&preparation, into: &assignments)
         case .udp(let udp): try DatagramFamily.prepareUDP(host: udp.host, port: udp.port, decoder: .none, input: "udp", &preparation, into: &assignments)
         case .unix(let unix): try unix.prepare(&preparation, into: &assignments)
+        case .nats(let nats): try NATSFamily.prepare(nats, &preparation, into: &assignments)
         }
     }
 }
@@ -334,6 +336,7 @@ public enum OutputDefinition: Sendable {
     case tcp(TCPOutput)
     case http(HTTPOutput)
     case clickhouse(ClickHouseOutput)
+    case nats(NATSOutput)
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("devnull", "count and drop (for benchmarks)", DevNullOutput.parameters),
@@ -342,6 +345,7 @@ public enum OutputDefinition: Sendable {
         ("tcp", "one line per event over TCP; the unacknowledged batch is resent after reconnecting with backoff and jitter", TCPOutput.parameters),
         ("http", "POST each batch over HTTP/1.1 (keep-alive); acknowledged on 2xx, 429/5xx retried, refused events to the dead-letter file", HTTPOutput.parameters),
         ("clickhouse", "INSERT each batch into a ClickHouse table (HTTP, JSONEachRow); acknowledged on 200, refused rows to the dead-letter file", ClickHouseOutput.parameters),
+        ("nats", "publish each event to a NATS JetStream stream (asynchronous, a bounded window); acknowledged on its PubAck, Nats-Msg-Id from source and offset", NATSOutput.parameters),
     ]
 
     /// Which events the output accepts and where rejected ones go.
@@ -353,6 +357,7 @@ public enum OutputDefinition: Sendable {
         case .tcp(let o): o.delivery
         case .http(let o): o.delivery
         case .clickhouse(let o): o.delivery
+        case .nats(let o): o.delivery
         }
     }
 
@@ -366,6 +371,7 @@ public enum OutputDefinition: Sendable {
         case "tcp": return .tcp(try TCPOutput(arguments))
         case "http": return .http(try HTTPOutput(arguments))
         case "clickhouse": return .clickhouse(try ClickHouseOutput(arguments))
+        case "nats": return .nats(try NATSOutput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown output '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
@@ -384,6 +390,7 @@ extension InputDefinition {
         case .syslog: "syslog"
         case .udp: "udp"
         case .unix: "unix"
+        case .nats: "nats"
         }
     }
 }
@@ -426,6 +433,7 @@ extension OutputDefinition {
         case .tcp: "tcp"
         case .http: "http"
         case .clickhouse: "clickhouse"
+        case .nats: "nats"
         }
     }
 }

@@ -90,24 +90,9 @@ public struct ModifyAction: @unchecked Sendable {
 
     /// The template's pieces: literal text (escaped for JSON) and the field after it, if any.
     static func parseTemplate(_ text: String) throws(PluginArgumentError) -> [(literal: [UInt8], field: String?)] {
-        var pieces: [(literal: [UInt8], field: String?)] = []
-        let bytes = Array(text.utf8)
-        var literalStart = 0
-        var i = 0
-        func literal(_ end: Int) -> [UInt8] { Array(JSONText.quoted(String(decoding: bytes[literalStart..<end], as: UTF8.self)).dropFirst().dropLast()) }
-        while i + 1 < bytes.count {
-            guard bytes[i] == 36, bytes[i + 1] == 123 else { i += 1; continue }  // "${"
-            guard let close = bytes[(i + 2)...].firstIndex(of: 125) else {
-                throw PluginArgumentError(key: "value", "'${' without a closing '}' in '\(text)' (write ${PATH} to insert a field)")
-            }
-            let name = String(decoding: bytes[(i + 2)..<close], as: UTF8.self)
-            guard !name.isEmpty else { throw PluginArgumentError(key: "value", "empty substitution '${}' in '\(text)'") }
-            pieces.append((literal(i), name))
-            literalStart = close + 1
-            i = close + 1
+        try FieldTemplate.pieces(text, key: "value").map { piece in
+            (Array(JSONText.quoted(String(decoding: piece.literal, as: UTF8.self)).dropFirst().dropLast()), piece.field)
         }
-        pieces.append((literal(bytes.count), nil))
-        return pieces
     }
 
     private static func room(_ maxEventBytes: Int, substitutes: Bool, literals: Int) -> (EventEditor, UnsafeMutableRawPointer, Int) {

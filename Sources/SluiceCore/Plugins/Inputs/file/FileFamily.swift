@@ -128,6 +128,15 @@ final class FileFamily: SourceFamily {
         }
     }
 
+    /// A file is named by its device and inode (what the offsets file keeps, so a line read
+    /// again after a restart has the same identity); stdin has none.
+    func identity(of event: Event) -> UInt64? {
+        let id = event.header.pointee.sourceID
+        let f = SourceIDs.index(id)
+        guard f < files.count, !files[f].isStdin, files[f].generation & 0xFF == SourceIDs.generation(id) else { return nil }
+        return withUnsafeBytes(of: (files[f].device, files[f].inode)) { XXHash64.hash($0) }
+    }
+
     func close() {
         for f in files.indices where files[f].fd >= 0 && !files[f].isStdin { Glibc.close(files[f].fd) }
         for f in files.indices { for s in files[f].successors { Glibc.close(s.fd) } }
