@@ -334,6 +334,8 @@ public enum OutputDefinition: Sendable {
     case tcp(TCPOutput)
     case http(HTTPOutput)
     case clickhouse(ClickHouseOutput)
+    case elasticsearch(ElasticsearchOutput)
+    case syslog(SyslogOutput)
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("devnull", "count and drop (for benchmarks)", DevNullOutput.parameters),
@@ -342,6 +344,8 @@ public enum OutputDefinition: Sendable {
         ("tcp", "one line per event over TCP; the unacknowledged batch is resent after reconnecting with backoff and jitter", TCPOutput.parameters),
         ("http", "POST each batch over HTTP/1.1 (keep-alive); acknowledged on 2xx, 429/5xx retried, refused events to the dead-letter file", HTTPOutput.parameters),
         ("clickhouse", "INSERT each batch into a ClickHouse table (HTTP, JSONEachRow); acknowledged on 200, refused rows to the dead-letter file", ClickHouseOutput.parameters),
+        ("elasticsearch", "the Elasticsearch bulk API (index name from a pattern); each event judged by its item: 429/5xx items retried, refused ones to the dead-letter file", ElasticsearchOutput.parameters),
+        ("syslog", "RFC 5424 or RFC 3164 messages from the event's fields, over TCP (octet counting or newline framing) or UDP (a datagram per event)", SyslogOutput.parameters),
     ]
 
     /// Which events the output accepts and where rejected ones go.
@@ -353,6 +357,8 @@ public enum OutputDefinition: Sendable {
         case .tcp(let o): o.delivery
         case .http(let o): o.delivery
         case .clickhouse(let o): o.delivery
+        case .elasticsearch(let o): o.delivery
+        case .syslog(let o): o.delivery
         }
     }
 
@@ -366,6 +372,8 @@ public enum OutputDefinition: Sendable {
         case "tcp": return .tcp(try TCPOutput(arguments))
         case "http": return .http(try HTTPOutput(arguments))
         case "clickhouse": return .clickhouse(try ClickHouseOutput(arguments))
+        case "elasticsearch": return .elasticsearch(try ElasticsearchOutput(arguments))
+        case "syslog": return .syslog(try SyslogOutput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown output '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
@@ -426,6 +434,8 @@ extension OutputDefinition {
         case .tcp: "tcp"
         case .http: "http"
         case .clickhouse: "clickhouse"
+        case .elasticsearch: "elasticsearch"
+        case .syslog: "syslog"
         }
     }
 }
