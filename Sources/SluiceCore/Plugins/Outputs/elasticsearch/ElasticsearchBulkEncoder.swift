@@ -22,7 +22,7 @@ struct ElasticsearchBulkEncoder {
 
     func dispose() {
         pattern.dispose()
-        timeField?.dispose()
+        if let timeField { timeField.dispose() }
     }
 
     /// The seconds since the epoch that name the event's index: its `time-field` when it reads

@@ -72,7 +72,11 @@ struct SyslogEncoder {
     }
 
     func dispose() {
-        for i in 0..<SyslogOutput.fields.count { paths[i]?.dispose() }
+        // `if let`, not `paths[i]?.dispose()`: optional chaining through the pointer's subscript
+        // disposed the nil entries too (Swift 6.3.1, -Onone: a double free; reproduced outside Sluice).
+        for i in 0..<SyslogOutput.fields.count {
+            if let path = paths[i] { path.dispose() }
+        }
         paths.deallocate()
         hostName.deallocate()
         severities.deallocate()
