@@ -63,11 +63,11 @@ public struct EventEditor: @unchecked Sendable {
         return find(path, inObject: event.raw)
     }
 
-    /// The value at `path` in an object's text.
-    static func find(_ path: FieldPath, inObject object: UnsafeRawBufferPointer) -> (value: UnsafeRawBufferPointer, kind: JSONValueKind)? {
+    /// The value at `path` (from its component `first` on) in an object's text.
+    static func find(_ path: FieldPath, inObject object: UnsafeRawBufferPointer, from first: Int = 0) -> (value: UnsafeRawBufferPointer, kind: JSONValueKind)? {
         var value = object
         var kind = JSONValueKind.object
-        for i in 0..<path.componentCount {
+        for i in first..<path.componentCount {
             guard kind == .object, case .found(let span) = JSONObjectText.find(path.component(i), in: value) else { return nil }
             value = UnsafeRawBufferPointer(start: value.baseAddress! + span.valueStart, count: span.valueEnd - span.valueStart)
             kind = span.kind

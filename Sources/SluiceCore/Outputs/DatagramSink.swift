@@ -8,6 +8,8 @@ import Glibc
 /// datagram the kernel did not take, after a backoff. The kernel taking a datagram is all UDP
 /// promises; a receiver whose port is closed shows up as ECONNREFUSED on a later send (the
 /// socket is connected so that the ICMP error reaches it), which holds the events and retries.
+/// IORING_OP_SEND rather than SENDMSG: every datagram goes to the one connected peer, so there is
+/// no address to pass per message, and one buffer per datagram needs no iovec.
 struct DatagramSink {
     /// Most sends in one linked chain (and in flight at once).
     static let chainLimit = 64

@@ -120,6 +120,18 @@ extension OutputBatcher {
         }
     }
 
+    /// Moves the bytes of buffer `b` from `end` on down to `start` (the lines after the current
+    /// range follow the lines kept in it), and their line ends with them.
+    mutating func closeUp(_ b: Int, from end: Int, to start: Int) {
+        let gap = end - start
+        guard gap > 0 else { return }
+        let used = usedBytes(b)
+        if used > end { memmove(buffer(b) + start, buffer(b) + end, used - end) }
+        let ends = b == 0 ? lineEnds.0 : lineEnds.1
+        for i in requests.end..<batch(b).count { ends[i] -= Int32(truncatingIfNeeded: gap) }
+        setUsed(b, used - gap)
+    }
+
     /// The destination answered for each event of the current range (the i-th item is the
     /// i-th event with bytes): accepted events are done, refused ones go to the dead-letter
     /// file, and the lines of those to retry are moved together (the rest of the buffer closes
@@ -178,14 +190,7 @@ extension OutputBatcher {
             }
             ends[i] = Int32(truncatingIfNeeded: cursor)
         }
-        // Close the gap the settled lines left: later lines (later ranges) move up behind.
-        let gap = rangeEnd - cursor
-        if gap > 0 {
-            let used = usedBytes(b)
-            if used > rangeEnd { memmove(base + cursor, base + rangeEnd, used - rangeEnd) }
-            for i in requests.end..<batch(b).count { ends[i] -= Int32(truncatingIfNeeded: gap) }
-            setUsed(b, used - gap)
-        }
+        closeUp(b, from: rangeEnd, to: cursor)
         context.count(.bytesOut, settledBytes)
         flushDeadLetter(context: context)
         if retries == 0 {

@@ -9,11 +9,6 @@ enum OutputEncoder {
     case elasticsearchBulk(ElasticsearchBulkEncoder)
     case syslog(SyslogEncoder)
 
-    enum Encoded {
-        case wrote(Int)
-        case refused(StaticString)
-    }
-
     init(_ definition: OutputDefinition) {
         switch definition {
         case .elasticsearch(let e): self = .elasticsearchBulk(ElasticsearchBulkEncoder(e))
@@ -33,7 +28,7 @@ enum OutputEncoder {
     }
 
     /// Writes the event's bytes at `out` (room for `bound` bytes).
-    @inline(__always) mutating func encode(_ event: Event, into out: UnsafeMutableRawPointer) -> Encoded {
+    @inline(__always) mutating func encode(_ event: Event, into out: UnsafeMutableRawPointer) -> EncodedEvent {
         switch self {
         case .line: return .wrote(EventEncoder.encodeLine(event, into: out))
         case .elasticsearchBulk(var e):
@@ -52,6 +47,21 @@ enum OutputEncoder {
         case .line: break
         case .elasticsearchBulk(let e): e.dispose()
         case .syslog(let s): s.dispose()
+        }
+    }
+}
+
+/// What an encoder made of one event: its bytes, or why it cannot be sent (the event goes to
+/// the dead-letter file with that reason).
+public enum EncodedEvent: Equatable {
+    case wrote(Int)
+    case refused(StaticString)
+
+    public static func == (a: EncodedEvent, b: EncodedEvent) -> Bool {
+        switch (a, b) {
+        case (.wrote(let x), .wrote(let y)): x == y
+        case (.refused(let x), .refused(let y)): x.description == y.description
+        default: false
         }
     }
 }

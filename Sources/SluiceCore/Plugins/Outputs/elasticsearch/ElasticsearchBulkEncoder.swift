@@ -2,9 +2,9 @@
 /// `{"index":{"_index":"logs-2026.01.02"}}\n{…the event…}\n`, so any run of events in the
 /// buffer is a valid bulk body (a request may carry part of a batch). The index name is
 /// rendered per event from the pattern; the date parts are computed once per hour of time seen.
-struct ElasticsearchBulkEncoder {
+public struct ElasticsearchBulkEncoder {
     /// `{"create":{"_index":"` (21 bytes) + the longest name + `"}}\n` (4), rounded up.
-    static let actionLineBytesLimit = 32 + IndexPattern.nameBytesLimit
+    public static let actionLineBytesLimit = 32 + IndexPattern.nameBytesLimit
 
     let pattern: IndexPattern
     /// `{"index":{"_index":"` or `{"create":{"_index":"`.
@@ -14,13 +14,13 @@ struct ElasticsearchBulkEncoder {
     var hour: Int64 = .min
     var date = IndexPattern.DateParts()
 
-    init(_ definition: ElasticsearchOutput) {
+    public init(_ definition: ElasticsearchOutput) {
         pattern = IndexPattern(definition.index)
         opening = definition.action == .create ? "{\"create\":{\"_index\":\"" : "{\"index\":{\"_index\":\""
         timeField = definition.timeField.map { try! FieldPath($0) }
     }
 
-    func dispose() {
+    public func dispose() {
         pattern.dispose()
         if let timeField { timeField.dispose() }
     }
@@ -35,7 +35,9 @@ struct ElasticsearchBulkEncoder {
         return Int64(realtimeNanos() / 1_000_000_000)
     }
 
-    mutating func encode(_ event: Event, into out: UnsafeMutableRawPointer) -> OutputEncoder.Encoded {
+    /// Writes the event's action and document lines at `out` (room for its line's bound plus
+    /// `actionLineBytesLimit`).
+    public mutating func encode(_ event: Event, into out: UnsafeMutableRawPointer) -> EncodedEvent {
         var n = opening.utf8CodeUnitCount
         out.copyMemory(from: opening.utf8Start, byteCount: n)
         if pattern.usesTime {

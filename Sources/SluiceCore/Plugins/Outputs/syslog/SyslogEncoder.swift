@@ -23,7 +23,7 @@ import Glibc
 ///
 /// Framing: octet counting (`LEN SP MSG`), a newline after the message (newlines inside it
 /// written as spaces, as the framing cannot carry them), or none (a UDP datagram).
-struct SyslogEncoder {
+public struct SyslogEncoder {
     enum Framing { case octet, lf, datagram }
 
     /// Room for everything but the fields' own bytes: framing, PRI, version, a timestamp, the
@@ -47,10 +47,14 @@ struct SyslogEncoder {
     let severityCount: Int
     let facilities: UnsafeMutablePointer<(UInt128, UInt8)>
     let facilityCount: Int
+    /// For an event no action decoded: per part, where its value is in the event's data (count
+    /// -1: not there), found in one walk over the raw object instead of one walk per part.
+    let scanned: UnsafeMutablePointer<(start: Int, count: Int, kind: JSONValueKind)>
+    var usesScan = false
 
     enum Part: Int { case timestamp, hostname, appName, procID, messageID, facility, severity, structuredData, message }
 
-    init(_ definition: SyslogOutput, hostName name: String = AddHostAction.hostName()) {
+    public init(_ definition: SyslogOutput, hostName name: String = AddHostAction.hostName()) {
         format = definition.format
         framing = definition.transport == .udp ? .datagram : (definition.framing == .octet ? .octet : .lf)
         paths = .allocate(capacity: definition.paths.count)
@@ -69,9 +73,11 @@ struct SyslogEncoder {
         facilityCount = SyslogNames.facilities.count
         facilities = .allocate(capacity: facilityCount)
         facilities.initialize(from: SyslogNames.facilities, count: facilityCount)
+        scanned = .allocate(capacity: definition.paths.count)
+        scanned.initialize(repeating: (0, -1, .null), count: definition.paths.count)
     }
 
-    func dispose() {
+    public func dispose() {
         // `if let`, not `paths[i]?.dispose()`: optional chaining through the pointer's subscript
         // disposed the nil entries too (Swift 6.3.1, -Onone: a double free; reproduced outside Sluice).
         for i in 0..<SyslogOutput.fields.count {
@@ -81,18 +87,50 @@ struct SyslogEncoder {
         hostName.deallocate()
         severities.deallocate()
         facilities.deallocate()
+        scanned.deallocate()
     }
 
     /// Structured data may double (escapes) and the message may be the whole event beside it.
-    func bound(lineBytes: Int) -> Int { 3 * lineBytes + Self.headerBytesLimit }
+    public func bound(lineBytes: Int) -> Int { 3 * lineBytes + Self.headerBytesLimit }
 
     @inline(__always) func field(_ event: Event, _ part: Part) -> (value: UnsafeRawBufferPointer, kind: JSONValueKind)? {
-        guard let path = paths[part.rawValue], let found = EventEditor.read(event, path), found.kind != .null else { return nil }
+        if usesScan {
+            let s = scanned[part.rawValue]
+            guard s.count >= 0, s.kind != .null else { return nil }
+            return (UnsafeRawBufferPointer(start: event.data + s.start, count: s.count), s.kind)
+        }
+        guard let path = paths[part.rawValue], let found = EventEditor.lookup(event, path), found.kind != .null else { return nil }
         return found
     }
 
-    mutating func encode(_ event: Event, into out: UnsafeMutableRawPointer) -> OutputEncoder.Encoded {
+    /// Finds every part's value of an undecoded event in one walk over its raw object (the
+    /// first member of each name, as `EventEditor.read` finds it); nothing when it is not one.
+    func scan(_ event: Event) {
+        let count = SyslogOutput.fields.count
+        for p in 0..<count { scanned[p] = (0, -1, .null) }
+        let raw = event.raw
+        guard let base = raw.baseAddress else { return }
+        JSONObjectText.forEachMember(in: raw) { member in
+            let key = UnsafeRawBufferPointer(start: base + member.keyStart + 1, count: member.keyLength)
+            for p in 0..<count where scanned[p].count < 0 {
+                guard let path = paths[p], JSONScanner.rawStringEquals(key, path.component(0)) else { continue }
+                var value = UnsafeRawBufferPointer(start: base + member.valueStart, count: member.valueEnd - member.valueStart)
+                var kind = member.kind
+                if path.componentCount > 1 {
+                    guard kind == .object, let nested = EventEditor.find(path, inObject: value, from: 1) else { continue }
+                    (value, kind) = nested
+                }
+                scanned[p] = (value.baseAddress! - base, value.count, kind)
+            }
+            return true
+        }
+    }
+
+    /// Writes the event's framed message at `out` (room for `bound`).
+    public mutating func encode(_ event: Event, into out: UnsafeMutableRawPointer) -> EncodedEvent {
         let start = framing == .octet ? Self.countPrefixBytes : 0
+        usesScan = !event.has(EventFlags.decoded) && !event.has(EventFlags.invalidJSON)
+        if usesScan { scan(event) }
         var w = SyslogWriter(out + start)
         w.put(60)
         w.put(decimal: facility(event) * 8 + severity(event))
