@@ -21,9 +21,11 @@ deps:
 	$(call install-missing,$(APT_PACKAGES))
 
 # The end-to-end tests check /metrics with the Prometheus text parser of prometheus_client,
-# ship to the http input with the Python Elasticsearch client, and test the syslog, udp and unix
-# inputs against the real senders: logger (util-linux) and rsyslogd (started by the tests in a
-# temporary directory, never as a service); systemd-journal-remote writes the journald tests' files.
+# ship to the http input with the Python Elasticsearch client (and check the elasticsearch
+# output's test bulk endpoint with it), and test the syslog, udp and unix inputs against the real
+# senders: logger (util-linux) and rsyslogd, which is also the receiver of the syslog output's
+# tests (started by the tests in a temporary directory, never as a service);
+# systemd-journal-remote writes the journald tests' files.
 # syslog-ng-core conflicts with rsyslog (both are the system log daemon): its libraries are
 # installed and the package unpacked under /opt/syslog-ng, from where the test runs it.
 TEST_APT_PACKAGES = systemd-journal-remote rsyslog bsdutils libivykis0 libnet1 libjson-c5 libwrap0 libpcre3 libglib2.0-0 libcap2
