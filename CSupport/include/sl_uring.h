@@ -45,10 +45,6 @@ int sl_prep_recv_multishot(sl_ring *ring, int fd, int buffer_group, uint64_t use
 int sl_prep_recv(sl_ring *ring, int fd, void *buf, unsigned len, uint64_t user_data);
 int sl_prep_connect(sl_ring *ring, int fd, const void *address, unsigned address_length, uint64_t user_data);
 int sl_prep_send(sl_ring *ring, int fd, const void *buf, unsigned len, uint64_t user_data);
-/// A send whose successor in the queue runs only after it succeeded (`link`: IOSQE_IO_LINK, a
-/// flag Swift cannot set on the SQE): a failure cancels the rest of the chain (-ECANCELED), so
-/// datagrams go out in order and stop at the first error.
-int sl_prep_send_linked(sl_ring *ring, int fd, const void *buf, unsigned len, int link, uint64_t user_data);
 /// Relative timeout of `nanos`; fires a CQE with -ETIME.
 int sl_prep_timeout(sl_ring *ring, uint64_t nanos, uint64_t user_data);
 int sl_prep_close(sl_ring *ring, int fd, uint64_t user_data);

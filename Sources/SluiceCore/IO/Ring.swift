@@ -97,12 +97,6 @@ public final class Ring {
         prep { sl_prep_send(raw, fd, buffer, UInt32(count), userData) }
     }
 
-    /// A send the next SQE is linked to (`link`): that one runs only once this one succeeded.
-    /// Check `submissionSpace` first: a chain split by a submit is not one chain.
-    @inlinable public func send(fd: Int32, from buffer: UnsafeRawPointer, count: Int, linked link: Bool, userData: UInt64) {
-        prep { sl_prep_send_linked(raw, fd, buffer, UInt32(count), link ? 1 : 0, userData) }
-    }
-
     @inlinable public func timeout(nanoseconds: UInt64, userData: UInt64) {
         prep { sl_prep_timeout(raw, nanoseconds, userData) }
     }

@@ -101,9 +101,9 @@ struct BulkResponseReader {
 
     /// What the body read so far says (called once the whole body is in).
     func outcome() -> Outcome {
+        if errorsFlag == 1 { return .allAccepted }  // the rest was not read (`feed`)
         if let problem { return .malformed(problem) }
         guard finished else { return .malformed("the body ended before its JSON object did") }
-        if errorsFlag == 1 { return .allAccepted }
         guard itemCount <= capacity else { return .malformed("more items than the request had events") }
         for i in 0..<itemCount {
             let status = reasons[i].status
@@ -114,11 +114,12 @@ struct BulkResponseReader {
 
     // MARK: Reading
 
-    /// The next `count` bytes of the body.
+    /// The next `count` bytes of the body. Once `"errors":false` was read, nothing more is:
+    /// Elasticsearch writes it before the items, and it says every item succeeded.
     mutating func feed(_ bytes: UnsafeRawPointer, _ count: Int) {
         let p = bytes.assumingMemoryBound(to: UInt8.self)
         var i = 0
-        while i < count && problem == nil {
+        while i < count && problem == nil && errorsFlag != 1 {
             switch mode {
             case .string:
                 var j = i
