@@ -101,6 +101,29 @@ extension EndToEndTests {
             #expect(summary.count("events_out") == count && summary.count("rejected") == 1 && summary.count("dead_lettered") == 1, "\(summary)")
         }
 
+        /// UDP to a port nothing listens on: the ICMP "port unreachable" of a datagram makes a
+        /// later send fail (ECONNREFUSED), so the events are held and sent again with backoff;
+        /// once rsyslogd binds the port, every event arrives, once.
+        @Test func overUDPAClosedPortHoldsTheEventsUntilAReceiverListens() throws {
+            try #require(FileManager.default.isExecutableFile(atPath: RsyslogReceiver.binary), "rsyslog is not installed (apt-get install rsyslog)")
+            let directory = try TemporaryDirectory()
+            let input = directory.path("in.ndjson")
+            let count = 600
+            try Self.writeEvents(0..<count, to: input)
+            let udpPort = try LoopbackTCP.freePort()
+            let sluice = try SluiceProcess(["run", "--admin", "off", "--input", "file:path=\(input)", "--output",
+                                            "syslog:address=127.0.0.1:\(udpPort),transport=udp"], in: directory)
+            try sluice.waitForStandardError(containing: "ECONNREFUSED", within: .seconds(10))
+            let rsyslog = try RsyslogReceiver(in: directory, udpPort: udpPort)
+            #expect(try sluice.waitForExit(within: .seconds(60)) == .exited(0), "\(sluice.standardErrorTail())")
+            let messages = try rsyslog.waitForMessages(count)
+            usleep(300_000)  // a duplicate would have come by now
+            let procids = rsyslog.messages().compactMap { $0["procid"] as? String }
+            #expect(procids.count == count && Set(procids) == Set((0..<count).map { "\(1000 + $0)" }), "\(messages.count) messages")
+            let summary = try sluice.summary()
+            #expect(summary.count("events_out") == count && summary.count("output_errors") >= 1, "\(summary)")
+        }
+
         /// Sluice's syslog output into Sluice's syslog input: the fields come back as they were.
         @Test(arguments: ["tcp", "udp"])
         func aRoundTripThroughSluicesSyslogInputKeepsEveryField(_ transport: String) throws {

@@ -13,9 +13,9 @@ final class RsyslogReceiver {
     let outputPath: String
     private let process = Process()
 
-    init(in directory: TemporaryDirectory, tcpPort: UInt16? = nil) throws {
+    init(in directory: TemporaryDirectory, tcpPort: UInt16? = nil, udpPort: UInt16? = nil) throws {
         self.tcpPort = try tcpPort ?? LoopbackTCP.freePort()
-        udpPort = try LoopbackTCP.freePort()
+        self.udpPort = try udpPort ?? LoopbackTCP.freePort()
         outputPath = directory.path("received.json")
         let work = directory.path("rsyslog-work")
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -24,7 +24,7 @@ final class RsyslogReceiver {
             module(load="imtcp")
             module(load="imudp")
             input(type="imtcp" port="\(self.tcpPort)" address="127.0.0.1")
-            input(type="imudp" port="\(udpPort)" address="127.0.0.1" rcvbufSize="8m")
+            input(type="imudp" port="\(self.udpPort)" address="127.0.0.1" rcvbufSize="8m")
             template(name="fields" type="list" option.jsonf="on") {
               property(outname="pri" name="pri" format="jsonf")
               property(outname="timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
