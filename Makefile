@@ -21,9 +21,11 @@ deps:
 	$(call install-missing,$(APT_PACKAGES))
 
 # The end-to-end tests check /metrics with the Prometheus text parser of prometheus_client,
-# ship to the http input with the Python Elasticsearch client, and test the syslog, udp and unix
-# inputs against the real senders: logger (util-linux) and rsyslogd (started by the tests in a
-# temporary directory, never as a service); systemd-journal-remote writes the journald tests' files.
+# ship to the http input with the Python Elasticsearch client (and check the elasticsearch
+# output's test bulk endpoint with it), and test the syslog, udp and unix inputs against the real
+# senders: logger (util-linux) and rsyslogd, which is also the receiver of the syslog output's
+# tests (started by the tests in a temporary directory, never as a service);
+# systemd-journal-remote writes the journald tests' files.
 # nats-server: the nats input and output tests start single servers and a three-server JetStream
 # cluster in temporary directories; nats-py (PyPI) creates and inspects their streams; PyYAML
 # reads deploy/kubernetes/ for its structural check.

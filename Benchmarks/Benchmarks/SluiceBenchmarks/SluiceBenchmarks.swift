@@ -15,5 +15,6 @@ let benchmarks: @Sendable () -> Void = {
     registerParsingBenchmarks()
     registerActionBenchmarks()
     registerParsingActionBenchmarks()
+    registerOutputEncoderBenchmarks()
     registerPipelineBenchmark()
 }

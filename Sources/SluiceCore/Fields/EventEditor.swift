@@ -50,9 +50,24 @@ public struct EventEditor: @unchecked Sendable {
         if let found = path.lookup(event) { return found }
         guard event.has(EventFlags.fieldsTruncated), !event.has(EventFlags.modified), event.has(EventFlags.object),
               event.fieldIndex(named: path.component(0)) == nil else { return nil }
-        var value = event.raw
+        return find(path, inObject: event.raw)
+    }
+
+    /// Like `lookup`, and for an event no action decoded, the value found in its raw text when
+    /// that is a JSON object: outputs that read fields (`elasticsearch`'s index, `syslog`) work
+    /// without a `json_decode` before them. Each such read walks the text (bounds-checked: text
+    /// that is not JSON gives nil or a bounded wrong value, never a bad read).
+    public static func read(_ event: Event, _ path: FieldPath) -> (value: UnsafeRawBufferPointer, kind: JSONValueKind)? {
+        if event.has(EventFlags.decoded) { return lookup(event, path) }
+        if event.has(EventFlags.invalidJSON) { return nil }
+        return find(path, inObject: event.raw)
+    }
+
+    /// The value at `path` (from its component `first` on) in an object's text.
+    static func find(_ path: FieldPath, inObject object: UnsafeRawBufferPointer, from first: Int = 0) -> (value: UnsafeRawBufferPointer, kind: JSONValueKind)? {
+        var value = object
         var kind = JSONValueKind.object
-        for i in 0..<path.componentCount {
+        for i in first..<path.componentCount {
             guard kind == .object, case .found(let span) = JSONObjectText.find(path.component(i), in: value) else { return nil }
             value = UnsafeRawBufferPointer(start: value.baseAddress! + span.valueStart, count: span.valueEnd - span.valueStart)
             kind = span.kind

@@ -2,6 +2,12 @@
 enum StringUnescaper {
     /// Writes at most `capacity` bytes into `out`; returns how many were written.
     static func unescape(_ raw: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer, capacity: Int) -> Int {
+        // Most strings have no escape: one memchr and a copy instead of the byte loop.
+        if let base = raw.baseAddress, memchr(base, 92, raw.count) == nil {
+            let n = min(raw.count, capacity)
+            if n > 0 { out.copyMemory(from: base, byteCount: n) }
+            return n
+        }
         var i = 0
         var n = 0
         let count = raw.count

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Which events of the buffer out a sink that answers (http) is sending: the range
 /// `first..<end` of the batch's handles, and the ranges still to send after it. A batch goes
 /// whole; when the server refuses it, it is split in halves, each sent on its own, down to the
@@ -94,21 +96,113 @@ extension OutputBatcher {
             }
             nextRequest(b, context: context)
         case .retry(let afterNanos, let reason):
-            context.count(.outputRetries, 1)
-            context.count(.outputErrors, 1)
-            writeRetry.failedWithJitter(now: context.now, limit: sink.retryMaxNanos)
-            // Retry-After: not before the server asked, within the output's longest wait.
-            if afterNanos > 0 { writeRetry.atNanos = context.now + min(max(afterNanos, writeRetry.atNanos - context.now), sink.retryMaxNanos) }
-            move(b, to: .retrying(written: 0))
-            if !errorLogged {
-                Log.error(context.logName, "\(reason); retrying with backoff, events held")
-                errorLogged = true
-            }
+            retryRange(b, afterNanos: afterNanos, reason: reason, context: context)
         case .rejected(let reason):
             rangeRejected(b, reason: reason, context: context)
+        case .itemized(let items):
+            itemsAnswered(b, items, context: context)
         case .connectionLost(let error):
             connectionLost(result: error, context: context)
         }
+    }
+
+    /// The current range is answered (or is to be sent again) after the backoff.
+    mutating func retryRange(_ b: Int, afterNanos: UInt64 = 0, reason: @autoclosure () -> String, context: OutputContext) {
+        context.count(.outputRetries, 1)
+        context.count(.outputErrors, 1)
+        writeRetry.failedWithJitter(now: context.now, limit: sink.retryMaxNanos)
+        // Retry-After: not before the server asked, within the output's longest wait.
+        if afterNanos > 0 { writeRetry.atNanos = context.now + min(max(afterNanos, writeRetry.atNanos - context.now), sink.retryMaxNanos) }
+        move(b, to: .retrying(written: 0))
+        if !errorLogged {
+            Log.error(context.logName, "\(reason()); retrying with backoff, events held")
+            errorLogged = true
+        }
+    }
+
+    /// Moves the bytes of buffer `b` from `end` on down to `start` (the lines after the current
+    /// range follow the lines kept in it), and their line ends with them.
+    mutating func closeUp(_ b: Int, from end: Int, to start: Int) {
+        let gap = end - start
+        guard gap > 0 else { return }
+        let used = usedBytes(b)
+        if used > end { memmove(buffer(b) + start, buffer(b) + end, used - end) }
+        let ends = b == 0 ? lineEnds.0 : lineEnds.1
+        for i in requests.end..<batch(b).count { ends[i] -= Int32(truncatingIfNeeded: gap) }
+        setUsed(b, used - gap)
+    }
+
+    /// The destination answered for each event of the current range (the i-th item is the
+    /// i-th event with bytes): accepted events are done, refused ones go to the dead-letter
+    /// file, and the lines of those to retry are moved together (the rest of the buffer closes
+    /// up behind them), so the range, sent again after the backoff, carries only them. Done
+    /// and refused events keep their place in the batch with no bytes, like placeholders, and
+    /// are acknowledged with it. An answer whose items do not match the events is retried whole.
+    mutating func itemsAnswered(_ b: Int, _ items: ItemVerdicts, context: OutputContext) {
+        var lines = 0
+        for i in requests.first..<requests.end where lineEnd(b, i) > lineStart(b, i) { lines += 1 }
+        guard items.count == lines else {
+            retryRange(b, reason: "the answer has \(items.count) items for the \(lines) events sent", context: context)
+            return
+        }
+        let ends = b == 0 ? lineEnds.0 : lineEnds.1
+        let base = buffer(b)
+        let rangeEnd = lineEnd(b, requests.end - 1)
+        var cursor = lineStart(b, requests.first)
+        var lineStartBefore = cursor  // where the line of event i started before any move
+        var item = 0
+        var retries = 0
+        var settledBytes = 0
+        var firstRetry = 0
+        for i in requests.first..<requests.end {
+            let start = lineStartBefore
+            let length = lineEnd(b, i) - start
+            lineStartBefore = lineEnd(b, i)
+            var keep = false
+            if length > 0 {
+                switch items.verdict(item) {
+                case .accepted: break
+                case .retry:
+                    keep = true
+                    if retries == 0 { firstRetry = item }
+                case .rejected:
+                    let event = context.event(batch(b)[i])
+                    if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: Int(event.header.pointee.dataCapacity)) {
+                        keep = true  // the dead-letter buffer is full until its write completes: asked again
+                        if retries == 0 { firstRetry = item }
+                    } else {
+                        let reason = items.reason(item)
+                        if !rejectionLogged {
+                            Log.warn(context.logName, "the server refused an event: \(reason)" + (deadLetter == nil ? "; no dead-letter file is set, so refused events are dropped and counted (rejected)" : "; it goes to the dead-letter file"))
+                            rejectionLogged = true
+                        }
+                        recordRejection(event, reason: reason, inBuffer: b, context: context)
+                    }
+                }
+                item += 1
+            }
+            if keep {
+                if cursor != start { memmove(base + cursor, base + start, length) }
+                cursor += length
+                retries += 1
+            } else {
+                settledBytes += length
+            }
+            ends[i] = Int32(truncatingIfNeeded: cursor)
+        }
+        closeUp(b, from: rangeEnd, to: cursor)
+        context.count(.bytesOut, settledBytes)
+        flushDeadLetter(context: context)
+        if retries == 0 {
+            writeRetry.succeeded()
+            if errorLogged {
+                Log.info(context.logName, "the server accepts again")
+                errorLogged = false
+            }
+            nextRequest(b, context: context)
+            return
+        }
+        retryRange(b, reason: "\(retries) of \(lines) events not taken (\(items.reason(firstRetry)))", context: context)
     }
 
     /// The current range is answered: the next one goes out, or the buffer is done.

@@ -12,6 +12,8 @@ struct OutputBatcher {
     var route: Condition?
     let hasRoute: Bool
     var sink: OutputSink
+    /// How each event becomes the bytes of the buffer (its line, or a protocol's record).
+    var encoder: OutputEncoder
     /// devnull: events are acknowledged as they come; nothing is buffered.
     let acknowledgesAtOnce: Bool
     /// nats: events are encoded as message records and buffers handed to the sink's thread
@@ -65,7 +67,8 @@ struct OutputBatcher {
         }
         // Room for at least two of the largest encodings, so any single event always fits.
         recordOverheadBytes = OutputSink.recordOverheadBytes(definition)
-        let worstEvent = maxEventBytes + 4 * settings.pool.maxFields + 8 + settings.pool.eventSizeBytes + recordOverheadBytes
+        encoder = OutputEncoder(definition)
+        let worstEvent = encoder.bound(lineBytes: maxEventBytes + 4 * settings.pool.maxFields + 8 + settings.pool.eventSizeBytes) + recordOverheadBytes
         if case .devnull = definition {
             bufferCapacity = 0
             let dummy = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
@@ -116,16 +119,19 @@ struct OutputBatcher {
     /// The buffer that went out first (when only one is out: that one; none: an open one).
     var olderOut: Int { state(filling).isOpen ? 1 - filling : filling }
 
-    /// Upper bound of any encoding of an event in this slot.
+    /// Upper bound of the line of an event in this slot (`EventEncoder`).
     @inline(__always) static func worstCase(_ event: Event) -> Int {
         Int(event.header.pointee.dataCapacity) + 4 * Int(event.header.pointee.fieldCapacity) + 4
     }
+
+    /// Upper bound of this output's encoding of an event in this slot.
+    @inline(__always) func encodedBound(_ event: Event) -> Int { encoder.bound(lineBytes: OutputBatcher.worstCase(event)) }
 
     @inline(__always) func canAccept(_ event: Event) -> Bool {
         if acknowledgesAtOnce { return true }
         if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: Int(event.header.pointee.dataCapacity)) { return false }
         return state(filling).isOpen && !batch(filling).isFull
-            && usedBytes(filling) + OutputBatcher.worstCase(event) + recordOverheadBytes <= bufferCapacity
+            && usedBytes(filling) + encodedBound(event) + recordOverheadBytes <= bufferCapacity
     }
 
     /// Encodes the event into the filling buffer (devnull: acknowledges it at once).
@@ -152,12 +158,17 @@ struct OutputBatcher {
             }
             n = length
         } else {
-            n = EventEncoder.encodeLine(event, into: buffer(f) + start)
+            switch encoder.encode(event, into: buffer(f) + start) {
+            case .wrote(let count): n = count
+            case .refused(let reason):
+                reject(event, handle: handle, reason: reason.description, context: context)
+                return
+            }
         }
         if batch(f).count == 0 { oldestNanos = context.now }
         setUsed(f, start + n)
         appendHandle(f, handle)
-        if batch(f).isFull || usedBytes(f) + OutputBatcher.worstCase(event) + recordOverheadBytes > bufferCapacity { _ = flush(context: context) }
+        if batch(f).isFull || usedBytes(f) + encodedBound(event) + recordOverheadBytes > bufferCapacity { _ = flush(context: context) }
     }
 
     /// Whether this output writes the event (its route matches, or it has none).
@@ -226,8 +237,18 @@ struct OutputBatcher {
             return true
         }
         move(b, to: .writing(written: 0))
-        sink.write(from: buffer(b), count: usedBytes(b), context: context)
+        submit(b, from: 0, context: context)
         return true
+    }
+
+    /// Writes buffer `b` from byte `offset` on (a datagram sink: one datagram per event from there).
+    mutating func submit(_ b: Int, from offset: Int, context: OutputContext) {
+        if sink.sendsDatagrams {
+            sink.writeDatagrams(buffer: buffer(b), ends: b == 0 ? lineEnds.0 : lineEnds.1, count: batch(b).count, fromByte: offset,
+                                context: context)
+        } else {
+            sink.write(from: buffer(b) + offset, count: usedBytes(b) - offset, context: context)
+        }
     }
 
     /// Flushes on idle / interval / stop and retries a failed write when its backoff passed.
@@ -283,12 +304,12 @@ struct OutputBatcher {
         switch sink.written(result: result, context: context) {
         case .connectionLost(let error):
             connectionLost(result: error, context: context)
-        case .failed(let error, let reported):
+        case .failed(let error, let reported, let wrote):
             // The destination refused: keep the batch, back off, retry. Nothing is acked, so the
             // pool fills and the inputs pause until the output recovers.
             context.count(.outputErrors, 1)
             writeRetry.failed(now: context.now)
-            move(b, to: .retrying(written: written))
+            move(b, to: .retrying(written: written + wrote))
             if !errorLogged && !reported {
                 Log.error(context.logName, "\(SystemError(negated: error, operation: "write")); retrying with backoff, events held")
             }
@@ -305,7 +326,7 @@ struct OutputBatcher {
             errorLogged = false
             move(b, to: .writing(written: total))
             if total < usedBytes(b) {
-                sink.write(from: buffer(b) + total, count: usedBytes(b) - total, context: context)
+                submit(b, from: total, context: context)
                 return
             }
             bufferWritten(b, context: context)
@@ -338,7 +359,7 @@ struct OutputBatcher {
             return
         }
         move(b, to: .writing(written: 0))
-        sink.write(from: buffer(b), count: usedBytes(b), context: context)
+        submit(b, from: 0, context: context)
     }
 
     mutating func retryWrite(context: OutputContext) {
@@ -350,7 +371,7 @@ struct OutputBatcher {
             return
         }
         move(b, to: .writing(written: written))
-        sink.write(from: buffer(b) + written, count: usedBytes(b) - written, context: context)
+        submit(b, from: written, context: context)
     }
 
     mutating func syncCompleted(result: Int32, context: OutputContext) {
@@ -402,6 +423,7 @@ struct OutputBatcher {
         route?.disposeScratch()
         route = nil
         sink.dispose()
+        encoder.dispose()
         if let d = deadLetter {
             d.pointee.dispose()
             d.deinitialize(count: 1)

@@ -2,9 +2,10 @@
 enum SinkWriteResult {
     /// The destination took this many bytes.
     case wrote(Int)
-    /// The destination refused; the batch is written again after a backoff. `reported`: the
-    /// sink already logged why.
-    case failed(Int32, reported: Bool)
+    /// The destination refused; the batch is written again after a backoff, from `wrote` bytes
+    /// past where this write started (a datagram sink: the datagrams before the failed one went
+    /// out). `reported`: the sink already logged why.
+    case failed(Int32, reported: Bool, wrote: Int = 0)
     /// tcp: the connection is gone; everything not acknowledged by the peer is sent again.
     case connectionLost(Int32)
     /// http: part of the request went out and the sink sent the rest itself (it reports
@@ -32,13 +33,15 @@ enum OutputSink {
     case stdout(StdoutSink)
     case file(FileSink)
     case tcp(TCPSink)
-    /// Every output that speaks HTTP (`http`, `clickhouse`): the endpoint says how.
+    /// Every output that speaks HTTP (`http`, `clickhouse`, `elasticsearch`): the endpoint says how.
     case http(HTTPSink)
     /// Hands whole buffers of message records to a publisher thread of its own.
     case nats(NATSSink)
+    /// One datagram per event (`syslog` over UDP).
+    case datagram(DatagramSink)
 
-    /// `bufferBytes`: the batcher's buffer size (the largest body a sink is given);
-    /// `batchSize`: the most events a buffer holds.
+    /// `bufferBytes`: the batcher's buffer size (the largest body a sink is given); `batchSize`:
+    /// the most events a buffer holds.
     init(_ definition: OutputDefinition, fd: Int32, bufferBytes: Int, batchSize: Int) {
         switch definition {
         case .devnull: self = .devnull
@@ -48,6 +51,12 @@ enum OutputSink {
         case .http(let h): self = .http(HTTPSink(h.endpoint, bufferBytes: bufferBytes))
         case .clickhouse(let c): self = .http(HTTPSink(c.endpoint, bufferBytes: bufferBytes))
         case .nats(let n): self = .nats(NATSSink(n, batchSize: batchSize))
+        case .elasticsearch(let e): self = .http(HTTPSink(e.endpoint, bufferBytes: bufferBytes, items: batchSize))
+        case .syslog(let s):
+            switch s.transport {
+            case .tcp: self = .tcp(TCPSink(host: s.host, port: s.port, reconnectMaxMicros: s.reconnectMaxMicros))
+            case .udp: self = .datagram(DatagramSink(host: s.host, port: s.port, reconnectMaxMicros: s.reconnectMaxMicros))
+            }
         }
     }
 
@@ -109,20 +118,29 @@ enum OutputSink {
         return false
     }
 
-    /// Whether a write can be submitted now (tcp, http: connected).
+    /// Whether each event goes out on its own (datagrams): the batcher hands the sink where
+    /// every event's bytes end (`writeDatagrams`).
+    var sendsDatagrams: Bool {
+        if case .datagram = self { return true }
+        return false
+    }
+
+    /// Whether a write can be submitted now (tcp, http, datagram: connected).
     var isReady: Bool {
         switch self {
         case .tcp(let t): return t.connected
         case .http(let h): return h.connected
+        case .datagram(let d): return d.connected
         default: return true
         }
     }
 
-    /// tcp, http: a connect is in flight (its completion would reach a replacement output).
+    /// tcp, http, datagram: a connect is in flight (its completion would reach a replacement output).
     var isConnecting: Bool {
         switch self {
         case .tcp(let t): return t.connecting
         case .http(let h): return h.connecting
+        case .datagram(let d): return d.connecting
         default: return false
         }
     }
@@ -137,7 +155,15 @@ enum OutputSink {
         case .http(var s):
             s.write(from: bytes, count: count, context: context)
             self = .http(s)
+        case .datagram: preconditionFailure("datagrams are written with writeDatagrams")
         }
+    }
+
+    /// datagram: the events of a buffer (`count`, the i-th ending at `ends[i]`) from `fromByte`.
+    mutating func writeDatagrams(buffer: UnsafeRawPointer, ends: UnsafePointer<Int32>, count: Int, fromByte: Int, context: OutputContext) {
+        guard case .datagram(var d) = self else { preconditionFailure("writeDatagrams on a sink that streams") }
+        d.write(buffer: buffer, ends: ends, count: count, fromByte: fromByte, context: context)
+        self = .datagram(d)
     }
 
     mutating func written(result: Int32, context: OutputContext) -> SinkWriteResult {
@@ -153,6 +179,10 @@ enum OutputSink {
         case .http(var s):
             let outcome = s.written(result: result, context: context)
             self = .http(s)
+            return outcome
+        case .datagram(var d):
+            let outcome = d.written(result: result, context: context)
+            self = .datagram(d)
             return outcome
         }
     }
@@ -179,7 +209,7 @@ enum OutputSink {
 
     func whenWritten(context: OutputContext) -> SinkSafety {
         switch self {
-        case .devnull, .stdout: return .now
+        case .devnull, .stdout, .datagram: return .now
         case .file(let s): return s.whenWritten(context: context)
         case .tcp: return .afterPeerAcknowledged
         case .http: return .afterResponse
@@ -212,6 +242,9 @@ enum OutputSink {
         case .nats(var n):
             n.tick(context: context)
             self = .nats(n)
+        case .datagram(var d):
+            d.tick(context: context)
+            self = .datagram(d)
         default: return
         }
     }
@@ -221,6 +254,7 @@ enum OutputSink {
         switch self {
         case .tcp(let t) where !t.connected && !t.connecting: return t.reconnect.atNanos
         case .http(let h) where !h.connected && !h.connecting: return h.reconnect.atNanos
+        case .datagram(let d) where !d.connected && !d.connecting: return d.reconnect.atNanos
         default: return nil
         }
     }
@@ -235,6 +269,10 @@ enum OutputSink {
         case .http(var h):
             let connected = h.connectCompleted(result: result, context: context)
             self = .http(h)
+            return connected
+        case .datagram(var d):
+            let connected = d.connectCompleted(result: result, context: context)
+            self = .datagram(d)
             return connected
         default: preconditionFailure("connect completion for an output without a connection")
         }
@@ -261,6 +299,7 @@ enum OutputSink {
         case .tcp(let t): t.close()
         case .http(let h): h.close()
         case .nats(let n): n.close()
+        case .datagram(let d): d.close()
         }
     }
 
@@ -272,6 +311,7 @@ enum OutputSink {
             t.address.deallocate()
         case .http(let h): h.dispose()
         case .nats(let n): n.dispose()
+        case .datagram(let d): d.dispose()
         default: close()
         }
     }

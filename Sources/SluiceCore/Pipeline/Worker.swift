@@ -18,6 +18,14 @@ enum CompletionKind: UInt64 {
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }
 
+/// The wall clock (a date: events' times, index names), read where it is needed; the header's
+/// receive time and the worker's turn clock are monotonic.
+@inline(__always) func realtimeNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
 /// One pinned worker thread: it owns an io_uring ring, a slab of the event pool, one instance
 /// of each input source family (which owns the sources assigned to it), and one instance of
 /// every pipeline's output. Each loop turn it takes back

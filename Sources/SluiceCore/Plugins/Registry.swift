@@ -337,6 +337,8 @@ public enum OutputDefinition: Sendable {
     case http(HTTPOutput)
     case clickhouse(ClickHouseOutput)
     case nats(NATSOutput)
+    case elasticsearch(ElasticsearchOutput)
+    case syslog(SyslogOutput)
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("devnull", "count and drop (for benchmarks)", DevNullOutput.parameters),
@@ -346,6 +348,8 @@ public enum OutputDefinition: Sendable {
         ("http", "POST each batch over HTTP/1.1 (keep-alive); acknowledged on 2xx, 429/5xx retried, refused events to the dead-letter file", HTTPOutput.parameters),
         ("clickhouse", "INSERT each batch into a ClickHouse table (HTTP, JSONEachRow); acknowledged on 200, refused rows to the dead-letter file", ClickHouseOutput.parameters),
         ("nats", "publish each event to a NATS JetStream stream (asynchronous, a bounded window); acknowledged on its PubAck, Nats-Msg-Id from source and offset", NATSOutput.parameters),
+        ("elasticsearch", "the Elasticsearch bulk API (index name from a pattern); each event judged by its item: 429/5xx items retried, refused ones to the dead-letter file", ElasticsearchOutput.parameters),
+        ("syslog", "RFC 5424 or RFC 3164 messages from the event's fields, over TCP (octet counting or newline framing) or UDP (a datagram per event)", SyslogOutput.parameters),
     ]
 
     /// Which events the output accepts and where rejected ones go.
@@ -358,6 +362,8 @@ public enum OutputDefinition: Sendable {
         case .http(let o): o.delivery
         case .clickhouse(let o): o.delivery
         case .nats(let o): o.delivery
+        case .elasticsearch(let o): o.delivery
+        case .syslog(let o): o.delivery
         }
     }
 
@@ -372,6 +378,8 @@ public enum OutputDefinition: Sendable {
         case "http": return .http(try HTTPOutput(arguments))
         case "clickhouse": return .clickhouse(try ClickHouseOutput(arguments))
         case "nats": return .nats(try NATSOutput(arguments))
+        case "elasticsearch": return .elasticsearch(try ElasticsearchOutput(arguments))
+        case "syslog": return .syslog(try SyslogOutput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown output '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
@@ -434,6 +442,8 @@ extension OutputDefinition {
         case .http: "http"
         case .clickhouse: "clickhouse"
         case .nats: "nats"
+        case .elasticsearch: "elasticsearch"
+        case .syslog: "syslog"
         }
     }
 }

@@ -16,6 +16,10 @@ public struct HTTPEndpoint: Sendable, Equatable {
         /// 200 acknowledges; an exception whose code is a data error (a value that does not
         /// parse or fit its column) rejects; any other error is retried.
         case clickhouse
+        /// Elasticsearch's bulk API: a 2xx answer is read whole (`BulkResponseReader`) and
+        /// judges each event on its own (accepted, retried on 429/5xx, rejected on other 4xx);
+        /// any other status is judged as `generic` judges it, for the whole request.
+        case elasticsearchBulk
     }
 
     public var host: String

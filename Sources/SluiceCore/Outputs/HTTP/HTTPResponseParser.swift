@@ -51,6 +51,8 @@ struct HTTPResponseParser {
     private(set) var closeAfter = false
     /// `Retry-After` in seconds when given as a number (an HTTP date is ignored), else nil.
     private(set) var retryAfterSeconds: Int?
+    /// A dialect that reads all of a 2xx body as it arrives (the kept head is not enough).
+    var bodyReader: UnsafeMutablePointer<BulkResponseReader>?
 
     init(headBytesLimit: Int = defaultHeadBytesLimit, bodyKeptLimit: Int = defaultBodyKeptLimit) {
         capacity = max(headBytesLimit, Self.chunkLineBytesLimit)
@@ -72,6 +74,7 @@ struct HTTPResponseParser {
         keptCount = 0
         closeAfter = false
         retryAfterSeconds = nil
+        bodyReader?.pointee.reset()
     }
 
     /// Where the next receive writes, and how much room it has (never 0 while incomplete).
@@ -173,6 +176,7 @@ struct HTTPResponseParser {
     @inline(__always) private func byte(_ i: Int) -> UInt8 { buffer.load(fromByteOffset: i, as: UInt8.self) }
 
     private mutating func keep(_ at: Int, _ count: Int) {
+        if let bodyReader, count > 0, status >= 200 && status <= 299 { bodyReader.pointee.feed(UnsafeRawPointer(buffer + at), count) }
         let n = min(count, bodyKeptLimit - keptCount)
         if n > 0 {
             (bodyKept + keptCount).copyMemory(from: UnsafeRawPointer(buffer + at), byteCount: n)

@@ -12,6 +12,9 @@ enum SinkResponse {
     case retry(afterNanos: UInt64, reason: String)
     /// The destination refuses these events for good (`reason`: its own words).
     case rejected(String)
+    /// The destination answered for each event of the request on its own (accepted, to retry,
+    /// refused); the view is valid until the next request.
+    case itemized(ItemVerdicts)
     /// The connection failed or the answer did not come in time: sent again on a new one.
     case connectionLost(Int32)
 }
@@ -44,6 +47,8 @@ struct HTTPSink {
     let compressor: OpaquePointer?
     let vectors: UnsafeMutablePointer<iovec>
     var parser: HTTPResponseParser
+    /// elasticsearchBulk: reads each answer's items (as many as a request has events).
+    let bulkReader: UnsafeMutablePointer<BulkResponseReader>?
 
     /// The request in flight: head bytes + body bytes, how much went out, its body's length as
     /// the batcher gave it.
@@ -56,7 +61,8 @@ struct HTTPSink {
     private(set) var deadlineNanos: UInt64 = 0
     private(set) var timedOut = false
 
-    init(_ endpoint: HTTPEndpoint, bufferBytes: Int) {
+    /// `items`: the most events one request carries (the bulk dialect's answers hold one item each).
+    init(_ endpoint: HTTPEndpoint, bufferBytes: Int, items: Int = 0) {
         self.endpoint = endpoint
         address = .allocate(capacity: 1)
         address.initialize(to: SocketAddress.ipv4(endpoint.host, port: endpoint.port)!)
@@ -82,6 +88,14 @@ struct HTTPSink {
         }
         vectors = .allocate(capacity: 2)
         parser = HTTPResponseParser(headBytesLimit: endpoint.headBytesLimit, bodyKeptLimit: endpoint.bodyKeptLimit)
+        if endpoint.dialect == .elasticsearchBulk {
+            let reader = UnsafeMutablePointer<BulkResponseReader>.allocate(capacity: 1)
+            reader.initialize(to: BulkResponseReader(capacity: items))
+            bulkReader = reader
+            parser.bodyReader = reader
+        } else {
+            bulkReader = nil
+        }
     }
 
     // MARK: Sending
@@ -196,7 +210,13 @@ struct HTTPSink {
         let status = parser.status
         let retryAfter = UInt64(min(parser.retryAfterSeconds ?? 0, 86_400)) * 1_000_000_000
         switch endpoint.dialect {
-        case .generic:
+        case .elasticsearchBulk where (200...299).contains(status):
+            switch bulkReader!.pointee.outcome() {
+            case .allAccepted: return .accepted
+            case .items(let items): return .itemized(items)
+            case .malformed(let problem): return .retry(afterNanos: 0, reason: "HTTP \(status) with a bulk answer that does not read: \(problem)")
+            }
+        case .generic, .elasticsearchBulk:
             if (200...299).contains(status) { return .accepted }
             let text = reason()
             if status == 408 || status == 429 || status >= 500 || status < 200 || (300...399).contains(status) {
@@ -308,6 +328,10 @@ struct HTTPSink {
         if let compressor { sl_compressor_free(compressor) }
         vectors.deallocate()
         parser.deallocate()
+        if let bulkReader {
+            bulkReader.pointee.deallocate()
+            bulkReader.deallocate()
+        }
     }
 }
 

@@ -85,6 +85,27 @@ enum DateFormats {
         return Instant(seconds: seconds, nanos: Int32(nanos))
     }
 
+    /// An event's time field as outputs read it (`elasticsearch`'s `time-field`, `syslog`'s
+    /// `timestamp`): an RFC 3339 string (UTC when it has no zone), or a JSON number of seconds
+    /// since the epoch, with a fraction, or of milliseconds when it has more than 11 integer
+    /// digits (1e11 seconds is the year 5138). Anything else: nil.
+    static func instant(ofField value: UnsafeRawBufferPointer, kind: JSONValueKind) -> Instant? {
+        switch kind {
+        case .string:
+            guard value.count >= 2 else { return nil }
+            return parseRFC3339(UnsafeRawBufferPointer(rebasing: value.dropFirst().dropLast()), defaultOffset: 0)
+        case .number:
+            var integerDigits = 0
+            for b in value {
+                if b == 46 || b == 101 || b == 69 { break }
+                if b >= 48 && b <= 57 { integerDigits += 1 }
+            }
+            if integerDigits > 11 && !value.contains(46) { return parseEpoch(value, scale: 3) }
+            return parseEpoch(value, scale: 0)
+        default: return nil
+        }
+    }
+
     /// Longest text `writeRFC3339` and `writeEpoch` produce (with quotes).
     static let maxOutputBytes = 48
 

@@ -44,7 +44,7 @@ public struct SetTimeAction: @unchecked Sendable {
 
     public func apply(context: inout ActionContext, counters: CounterBlock, pipeline: Int) -> Action.Verdict {
         guard context.event.has(EventFlags.object) else { return EventEditor.Outcome.notAnObject.verdict(counters: counters, pipeline: pipeline) }
-        let nanos = fixedNanos ?? SetTimeAction.realtimeNanos()
+        let nanos = fixedNanos ?? realtimeNanos()
         let value: UnsafeRawBufferPointer
         switch format {
         case .rfc3339: value = UnsafeRawBufferPointer(start: text, count: SetTimeAction.writeRFC3339(nanos, into: text))
@@ -52,12 +52,6 @@ public struct SetTimeAction: @unchecked Sendable {
         }
         return editor.set(path, to: value, kind: format == .rfc3339 ? .string : .number, context: &context)
             .verdict(counters: counters, pipeline: pipeline)
-    }
-
-    @inline(__always) static func realtimeNanos() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
     /// `"YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"` (quotes included, 32 bytes) for nanoseconds since the

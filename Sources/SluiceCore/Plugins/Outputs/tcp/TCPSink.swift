@@ -19,9 +19,14 @@ struct TCPSink {
     var outageLogged = false
 
     init(_ definition: TCPOutput) {
+        self.init(host: definition.host, port: definition.port, reconnectMaxMicros: definition.reconnectMaxMicros)
+    }
+
+    /// Also the sink of outputs that frame their own records over TCP (`syslog`).
+    init(host: String, port: UInt16, reconnectMaxMicros: Int) {
         address = .allocate(capacity: 1)
-        address.initialize(to: SocketAddress.ipv4(definition.host, port: definition.port)!)
-        reconnectMaxNanos = UInt64(definition.reconnectMaxMicros) * 1000
+        address.initialize(to: SocketAddress.ipv4(host, port: port)!)
+        reconnectMaxNanos = UInt64(reconnectMaxMicros) * 1000
     }
 
     func write(from bytes: UnsafeRawPointer, count: Int, context: OutputContext) {

@@ -1,0 +1,67 @@
+/// How an output turns one event into the bytes its buffer holds for it: the event's line for
+/// most outputs (`EventEncoder`), or a protocol's own record (`elasticsearch`: an action line
+/// and the document; `syslog`: a framed syslog message). One per output and worker, built with
+/// the batcher; an enum so the batcher dispatches with a switch (like `OutputSink`). An encoder
+/// may refuse an event it cannot express (a syslog message over `max-size`): the event goes to
+/// the dead-letter file with the reason, like one `format=json` rejects.
+enum OutputEncoder {
+    case line
+    case elasticsearchBulk(ElasticsearchBulkEncoder)
+    case syslog(SyslogEncoder)
+
+    init(_ definition: OutputDefinition) {
+        switch definition {
+        case .elasticsearch(let e): self = .elasticsearchBulk(ElasticsearchBulkEncoder(e))
+        case .syslog(let s): self = .syslog(SyslogEncoder(s))
+        default: self = .line
+        }
+    }
+
+    /// The most bytes `encode` writes for an event whose line takes at most `lineBytes`
+    /// (`OutputBatcher.lineBound`).
+    @inline(__always) func bound(lineBytes: Int) -> Int {
+        switch self {
+        case .line: lineBytes
+        case .elasticsearchBulk: lineBytes + ElasticsearchBulkEncoder.actionLineBytesLimit
+        case .syslog(let s): s.bound(lineBytes: lineBytes)
+        }
+    }
+
+    /// Writes the event's bytes at `out` (room for `bound` bytes).
+    @inline(__always) mutating func encode(_ event: Event, into out: UnsafeMutableRawPointer) -> EncodedEvent {
+        switch self {
+        case .line: return .wrote(EventEncoder.encodeLine(event, into: out))
+        case .elasticsearchBulk(var e):
+            let encoded = e.encode(event, into: out)
+            self = .elasticsearchBulk(e)
+            return encoded
+        case .syslog(var s):
+            let encoded = s.encode(event, into: out)
+            self = .syslog(s)
+            return encoded
+        }
+    }
+
+    func dispose() {
+        switch self {
+        case .line: break
+        case .elasticsearchBulk(let e): e.dispose()
+        case .syslog(let s): s.dispose()
+        }
+    }
+}
+
+/// What an encoder made of one event: its bytes, or why it cannot be sent (the event goes to
+/// the dead-letter file with that reason).
+public enum EncodedEvent: Equatable {
+    case wrote(Int)
+    case refused(StaticString)
+
+    public static func == (a: EncodedEvent, b: EncodedEvent) -> Bool {
+        switch (a, b) {
+        case (.wrote(let x), .wrote(let y)): x == y
+        case (.refused(let x), .refused(let y)): x.description == y.description
+        default: false
+        }
+    }
+}
