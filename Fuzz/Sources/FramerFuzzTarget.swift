@@ -91,7 +91,7 @@ enum FramerFuzzTarget {
                 }
             }
         }
-        while !framer.finish(offset: UInt64(stream.count), nowNanos: 1, batch: &batch, counters: counters) { drainBatch() }
+        while framer.finish(offset: UInt64(stream.count), nowNanos: 1, batch: &batch, counters: counters) != .done { drainBatch() }
         drainBatch()
         precondition(framer.current == nil && !framer.skipping, "finish left a record open")
         releaseHeld()

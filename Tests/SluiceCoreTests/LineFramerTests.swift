@@ -82,9 +82,9 @@ private final class Framing {
     }
 
     func finish(at offset: UInt64) {
-        if !framer.finish(offset: offset, nowNanos: 0, batch: &batch, counters: counters) {
+        if framer.finish(offset: offset, nowNanos: 0, batch: &batch, counters: counters) != .done {
             drain()
-            #expect(framer.finish(offset: offset, nowNanos: 0, batch: &batch, counters: counters))
+            #expect(framer.finish(offset: offset, nowNanos: 0, batch: &batch, counters: counters) == .done)
         }
         drain()
     }
@@ -193,10 +193,10 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         #expect(framing.framer.current != nil)
         let filler = makeEvent("filler", in: pool)
         framing.batch.append(filler.header.pointee.handle)
-        #expect(!framing.framer.finish(offset: 3, nowNanos: 0, batch: &framing.batch, counters: framing.counters))
+        #expect(framing.framer.finish(offset: 3, nowNanos: 0, batch: &framing.batch, counters: framing.counters) == .batchFull)
         #expect(framing.framer.current != nil, "a refused finish keeps the record")
         framing.drain()
-        #expect(framing.framer.finish(offset: 3, nowNanos: 0, batch: &framing.batch, counters: framing.counters))
+        #expect(framing.framer.finish(offset: 3, nowNanos: 0, batch: &framing.batch, counters: framing.counters) == .done)
         framing.drain()
         #expect(framing.records == [Record("a", offset: 2), Record("filler", offset: 0), Record("b", flags: EventFlags.partial, offset: 3)])
         #expect(framing.count(.partialRecords) == 1)

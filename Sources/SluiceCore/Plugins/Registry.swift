@@ -14,6 +14,7 @@ public enum InputDefinition: Sendable {
     case syslog(SyslogInput)
     case udp(UDPInput)
     case unix(UnixInput)
+    case k8s(K8sInput)
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("file", "read files (paths or globs), optionally following appends", FileInput.parameters),
@@ -25,6 +26,8 @@ public enum InputDefinition: Sendable {
         ("syslog", "RFC 5424 and RFC 3164 messages over TCP (octet-counted or newline-framed) or UDP, each parsed into a JSON event", SyslogInput.parameters),
         ("udp", "one record per UDP datagram; kernel drops counted", UDPInput.parameters),
         ("unix", "a unix domain socket: newline-delimited stream connections or one record per datagram", UnixInput.parameters),
+        ("k8s", "Kubernetes container logs (CRI or Docker JSON lines) as JSON events with namespace, pod, container and container_id; split lines joined; followed and rotated as the file input",
+         K8sInput.parameters),
     ]
 
     public static func make(type: String, _ arguments: PluginArguments) throws(PluginArgumentError) -> InputDefinition {
@@ -40,6 +43,7 @@ public enum InputDefinition: Sendable {
         case "syslog": return .syslog(try SyslogInput(arguments))
         case "udp": return .udp(try UDPInput(arguments))
         case "unix": return .unix(try UnixInput(arguments))
+        case "k8s": return .k8s(try K8sInput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown input '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
@@ -48,9 +52,7 @@ public enum InputDefinition: Sendable {
     func problem(with settings: NodeSettings) -> String? {
         switch self {
         case .generator(let g): g.problem(with: settings)
-        case .file, .tcp, .stdin, .journald: nil
-        case .file, .tcp, .stdin, .syslog, .udp, .unix: nil
-        case .file, .tcp, .http, .stdin: nil
+        case .file, .tcp, .http, .stdin, .journald, .syslog, .udp, .unix, .k8s: nil
         }
     }
 
@@ -67,6 +69,7 @@ public enum InputDefinition: Sendable {
         case .syslog(let syslog): try syslog.prepare(&preparation, into: &assignments)
         case .udp(let udp): try DatagramFamily.prepareUDP(host: udp.host, port: udp.port, decoder: .none, input: "udp", &preparation, into: &assignments)
         case .unix(let unix): try unix.prepare(&preparation, into: &assignments)
+        case .k8s(let k8s): try FileFamily.prepare(k8s.file, &preparation, into: &assignments)
         }
     }
 }
@@ -384,6 +387,7 @@ extension InputDefinition {
         case .syslog: "syslog"
         case .udp: "udp"
         case .unix: "unix"
+        case .k8s: "k8s"
         }
     }
 }

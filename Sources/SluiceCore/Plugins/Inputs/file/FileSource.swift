@@ -70,10 +70,16 @@ struct FileSource {
     var eofSince: UInt64 = 0
     var waitingForData = false
     var finished = false
+    /// At its end, waiting for a free event for what its decoder still assembles
+    /// (`FileFamily.finishFile`): no more reads.
+    var finishing = false
     /// inotify watch descriptor of a followed file, or -1 (`FileNotify`).
     var watch: Int32 = -1
     var readsInFlight = 0
     var framer: LineFramer
+    /// How its records are decoded; the decoder itself is made by the worker that reads it
+    /// (`FileFamily.attachDecoder`), with that worker's scratch.
+    var decoding = RecordDecoder.Kind.none
     /// Index in the owner's table and generation (bumped on rotation/truncation): both are in
     /// the events' source id, so acks of a previous file are told apart.
     private(set) var index: Int
@@ -145,6 +151,8 @@ struct FileSource {
         slots.deallocate()
         slots = .allocate(capacity: 0)
         tail.deallocate()
+        framer.decoder.dispose()
+        framer.decoder = .none
     }
 }
 
@@ -167,6 +175,7 @@ extension FileFamily {
 
     /// Frames what was read and issues the next reads. Returns whether anything moved.
     func serviceFile(_ f: Int, _ context: InputContext) -> Bool {
+        if files[f].finishing { return finishFile(f, emitPartial: true, context) }
         var progressed = false
         let depth = FileSource.readDepth
         while !files[f].finished {
@@ -239,7 +248,7 @@ extension FileFamily {
     }
 
     func issueReads(_ f: Int, _ context: InputContext) {
-        guard !files[f].finished, !context.stopping else { return }
+        guard !files[f].finished, !files[f].finishing, !context.stopping else { return }
         if files[f].waitingForData {
             guard context.now >= files[f].eofSince + files[f].pollIntervalNanos else { return }
             files[f].waitingForData = false
@@ -362,6 +371,7 @@ extension FileFamily {
         files[f].nextReadOffset = 0
         files[f].generation += 1
         files[f].framer.sourceID = SourceIDs.make(worker: worker, kind: .file, generation: files[f].generation, index: f)
+        files[f].framer.decoder.restarted()
         if let words = files[f].commitWords {
             sl_store_relaxed(words + 1, inode)
             sl_store_relaxed(words + 2, device)
@@ -379,21 +389,32 @@ extension FileFamily {
         sl_store_relaxed(words, h.pointee.offset)
     }
 
+    /// Hands on the record the file ends with, without its newline (a rotated file read to its
+    /// end: what the decoder assembles goes on with the next file).
     func deliverPartial(_ f: Int, _ context: InputContext) {
         context.deliverPartial(&files[f].framer, offset: files[f].expectedOffset, to: files[f].target)
     }
 
-    /// Ends a source: the last record without a newline goes out flagged partial.
-    func finishFile(_ f: Int, emitPartial: Bool, _ context: InputContext) {
+    /// Ends a source: the last record without a newline goes out flagged partial, and so do the
+    /// records its decoder still assembles. False when one of those found no free event: the
+    /// source waits (`finishing`, no more reads) and ends at a later turn.
+    @discardableResult
+    func finishFile(_ f: Int, emitPartial: Bool, _ context: InputContext) -> Bool {
         if emitPartial {
-            deliverPartial(f, context)
+            guard context.deliverPartial(&files[f].framer, offset: files[f].expectedOffset, to: files[f].target, endOfSource: true) else {
+                files[f].finishing = true
+                context.waitForFreeEvents()
+                return false
+            }
         } else {
             context.abandon(&files[f].framer)
         }
+        files[f].finishing = false
         files[f].finished = true
         if let i = activeFiles.firstIndex(of: f) { activeFiles.remove(at: i) }
         unwatchFile(f)
         for s in files[f].successors { Glibc.close(s.fd) }
         files[f].successors.removeAll()
+        return true
     }
 }
