@@ -8,66 +8,70 @@ extension JSONEscaper {
     /// `capacity` (never inside an escape or a UTF-8 sequence); `consumed` below `bytes.count`
     /// means the text was cut there.
     ///
-    /// Plain stretches are found 16 bytes at a time (`JSONScanner.firstStringSpecialByte`) up
-    /// to the first byte that is not UTF-8 (one vector pass, `UTF8Validation`); from such a byte
-    /// on, sequence by sequence.
+    /// 16 bytes at a time: each vector is stored whole (when 16 bytes of room are left) and the
+    /// position moves to its first byte that needs a look (`"`, `\`, below 0x20, or a UTF-8
+    /// lead checked here, sequence by sequence), so a run of plain text costs no copy call and
+    /// no validation pass of its own (log lines quote every few bytes).
     public static func escapeAnyBytes(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer,
                                       capacity: Int) -> (written: Int, consumed: Int) {
         guard let base = bytes.baseAddress else { return (0, 0) }
         let end = base + bytes.count
-        let validEnd = UTF8Validation.firstInvalidOffset(bytes).map { base + $0 } ?? end
         var p = base
         var n = 0
-        while p < validEnd {
-            let stop = JSONScanner.firstStringSpecialByte(p, validEnd)
-            if stop > p {
-                var run = stop - p
-                if n + run > capacity {
-                    run = capacity - n
-                    // Not inside a sequence: back to the lead byte of the one cut.
-                    while run > 0 && (p + run).load(as: UInt8.self) & 0xC0 == 0x80 { run -= 1 }
-                    (out + n).copyMemory(from: p, byteCount: run)
-                    return (n + run, p + run - base)
+        while p < end {
+            if end - p >= 16 && capacity - n >= 16 {
+                let v = p.loadUnaligned(as: SIMD16<UInt8>.self)
+                (out + n).storeBytes(of: v, as: SIMD16<UInt8>.self)
+                let look = bytesNeedingALook(v)
+                if look == 0 {
+                    p += 16
+                    n += 16
+                    continue
                 }
-                (out + n).copyMemory(from: p, byteCount: run)
-                n += run
-                p = stop
-                continue
+                let plain = look.trailingZeroBitCount
+                p += plain
+                n += plain
             }
             let b = p.load(as: UInt8.self)
-            let width = escapeWidth(b)
-            guard n + width <= capacity else { return (n, p - base) }
-            writeEscape(of: b, at: out + n)
-            n += width
-            p += 1
-        }
-        while p < end {
-            let b = p.load(as: UInt8.self)
-            if b < 0x80 {
-                let special = b < 32 || b == 34 || b == 92
-                let width = special ? escapeWidth(b) : 1
+            if b >= 0x80 {
+                let length = UTF8Validation.sequenceLength(p, available: end - p)
+                if length == 0 {
+                    guard n + 3 <= capacity else { break }
+                    out.storeBytes(of: 0xEF, toByteOffset: n, as: UInt8.self)  // U+FFFD
+                    out.storeBytes(of: 0xBF, toByteOffset: n + 1, as: UInt8.self)
+                    out.storeBytes(of: 0xBD, toByteOffset: n + 2, as: UInt8.self)
+                    n += 3
+                    p += 1
+                } else {
+                    guard n + length <= capacity else { break }
+                    (out + n).copyMemory(from: p, byteCount: length)
+                    n += length
+                    p += length
+                }
+            } else if b < 0x20 || b == 0x22 || b == 0x5C {
+                let width = escapeWidth(b)
                 guard n + width <= capacity else { break }
-                if special { writeEscape(of: b, at: out + n) } else { out.storeBytes(of: b, toByteOffset: n, as: UInt8.self) }
+                writeEscape(of: b, at: out + n)
                 n += width
                 p += 1
-                continue
-            }
-            let length = UTF8Validation.sequenceLength(p, available: end - p)
-            if length == 0 {
-                guard n + 3 <= capacity else { break }
-                out.storeBytes(of: 0xEF, toByteOffset: n, as: UInt8.self)  // U+FFFD
-                out.storeBytes(of: 0xBF, toByteOffset: n + 1, as: UInt8.self)
-                out.storeBytes(of: 0xBD, toByteOffset: n + 2, as: UInt8.self)
-                n += 3
-                p += 1
             } else {
-                guard n + length <= capacity else { break }
-                (out + n).copyMemory(from: p, byteCount: length)
-                n += length
-                p += length
+                guard n < capacity else { break }
+                out.storeBytes(of: b, toByteOffset: n, as: UInt8.self)
+                n += 1
+                p += 1
             }
         }
         return (n, p - base)
+    }
+
+    /// Bit i set when byte i of `v` cannot be copied as it is: `"`, `\`, below 0x20, or 0x80
+    /// and above (part of a UTF-8 sequence, to be checked).
+    @inline(__always) static func bytesNeedingALook(_ v: SIMD16<UInt8>) -> UInt32 {
+        // The vector type is spelled out: with `SIMD16(repeating:)` inferred, the compiler picks
+        // the generic SIMD compares, which run lane by lane.
+        let special = (v .== SIMD16<UInt8>(repeating: 0x22)) .| (v .== SIMD16<UInt8>(repeating: 0x5C))
+            .| (v .< SIMD16<UInt8>(repeating: 0x20))
+        return UInt32(truncatingIfNeeded: ByteMask.of(special) | ByteMask.highBits(v))
     }
 
     /// The longest start of `escaped` (valid JSON string contents) no longer than `limit` that

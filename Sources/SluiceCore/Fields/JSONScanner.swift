@@ -294,7 +294,39 @@ public enum JSONScanner {
         let open = p
         var q = p + 1
         while true {
-            q = firstStringSpecialByte(q, stringLimit)
+            // Fast path: SSE2 compares and a movemask per 16 bytes, stopping at the first quote,
+            // backslash or control byte: 16 bytes first (most keys and many values end there),
+            // then 32 at a time. Fewer than 32 bytes before `stringLimit`: 16, 8 (SWAR), then byte
+            // by byte. The length checks keep every load before `stringLimit`.
+            var special: UInt32 = 0
+            if stringLimit - q >= 16 {
+                special = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
+                if special == 0 {
+                    q += 16
+                    while stringLimit - q >= 32 {
+                        special = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
+                            | stringSpecialBytes(q.loadUnaligned(fromByteOffset: 16, as: SIMD16<UInt8>.self)) &<< 16
+                        if special != 0 { break }
+                        q += 32
+                    }
+                }
+            }
+            if special != 0 {
+                q += special.trailingZeroBitCount
+            } else {
+                if stringLimit - q >= 16 {
+                    let tail = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
+                    q += tail != 0 ? tail.trailingZeroBitCount : 16
+                }
+                while stringLimit - q >= 8 {
+                    let tail = SWAR.stringSpecialASCIIBytes(SWAR.load(q))
+                    if tail != 0 {
+                        q += tail.trailingZeroBitCount &>> 3
+                        break
+                    }
+                    q += 8
+                }
+            }
             guard q < stringLimit else {
                 if stringLimit == end {
                     p = open
@@ -326,51 +358,13 @@ public enum JSONScanner {
                     return error
                 }
                 q = next
-            } else {
-                p = q  // below 0x20: `firstStringSpecialByte` stops only at these three
+            } else if c < 0x20 {
+                p = q
                 return .controlCharacterInString
+            } else {
+                q += 1
             }
         }
-    }
-
-    /// The first '"', '\\' or byte below 0x20 in `start..<limit`, or `limit`: where a plain
-    /// stretch of a JSON string body ends (bytes >= 0x80 are not looked at). SSE2 compares and a
-    /// movemask per 16 bytes: 16 bytes first (most keys and many values end there), then 32 at a
-    /// time; fewer than 32 bytes before `limit`: 16, 8 (SWAR), then byte by byte. The length
-    /// checks keep every load before `limit`.
-    @inline(__always)
-    static func firstStringSpecialByte(_ start: UnsafeRawPointer, _ limit: UnsafeRawPointer) -> UnsafeRawPointer {
-        var q = start
-        var special: UInt32 = 0
-        if limit - q >= 16 {
-            special = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
-            if special == 0 {
-                q += 16
-                while limit - q >= 32 {
-                    special = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
-                        | stringSpecialBytes(q.loadUnaligned(fromByteOffset: 16, as: SIMD16<UInt8>.self)) &<< 16
-                    if special != 0 { break }
-                    q += 32
-                }
-            }
-        }
-        if special != 0 { return q + special.trailingZeroBitCount }
-        if limit - q >= 16 {
-            let tail = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
-            if tail != 0 { return q + tail.trailingZeroBitCount }
-            q += 16
-        }
-        while limit - q >= 8 {
-            let tail = SWAR.stringSpecialASCIIBytes(SWAR.load(q))
-            if tail != 0 { return q + (tail.trailingZeroBitCount &>> 3) }
-            q += 8
-        }
-        while q < limit {
-            let c = q.load(as: UInt8.self)
-            if c == ASCII.quote || c == ASCII.backslash || c < 0x20 { return q }
-            q += 1
-        }
-        return limit
     }
 
     /// Bit i set when byte i is '"', '\\' or below 0x20.

@@ -180,6 +180,57 @@ private func object(_ json: String) throws -> [String: Any] {
         #expect(boundaries == [0, 1, 1, 3, 3, 3, 3, 3, 3, 9, 9, 11, 11, 13])
     }
 
+    /// Random texts of plain bytes, specials, UTF-8 sequences and bytes that are not UTF-8,
+    /// against a byte-by-byte reference, whole and cut at every capacity.
+    @Test func randomTextsMatchAByteByByteReferenceWholeAndCut() {
+        var random = SystemRandomNumberGenerator()
+        let pieces: [[UInt8]] = [Array("abcdefgh".utf8), [34], [92], [10], [1], [0x7F], Array("é".utf8), Array("€".utf8), Array("😀".utf8),
+                                 [0xFF], [0xC3], [0xE2, 0x82], [0xED, 0xA0, 0x80], Array(String(repeating: "x", count: 20).utf8)]
+        for _ in 0..<300 {
+            var text: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...30, using: &random) { text += pieces.randomElement(using: &random)! }
+            let expected = referenceEscape(text)
+            let whole = escape(text, capacity: expected.count + 64)
+            #expect(whole.text == expected && whole.consumed == text.count, "\(text)")
+            let capacity = Int.random(in: 0...max(0, expected.count), using: &random)
+            let cut = escape(text, capacity: capacity)
+            #expect(cut.text.count <= capacity && Array(expected.prefix(cut.text.count)) == cut.text, "\(text) at \(capacity)")
+            #expect(String(validating: cut.text, as: UTF8.self) != nil)
+            #expect(cut.consumed == text.count || cut.text.count > capacity - 6, "cut only when the next character does not fit")
+        }
+    }
+
+    /// One character at a time: what `escapeAnyBytes` must write.
+    private func referenceEscape(_ text: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var i = 0
+        while i < text.count {
+            let b = text[i]
+            switch b {
+            case 34: out += Array(#"\""#.utf8)
+            case 92: out += Array(#"\\"#.utf8)
+            case 10: out += Array(#"\n"#.utf8)
+            case 13: out += Array(#"\r"#.utf8)
+            case 9: out += Array(#"\t"#.utf8)
+            case 8: out += Array(#"\b"#.utf8)
+            case 12: out += Array(#"\f"#.utf8)
+            case 0..<32: out += Array(String(format: "\\u%04x", b).utf8)
+            case 0..<128: out.append(b)
+            default:
+                let length = text.withUnsafeBytes { UTF8Validation.sequenceLength($0.baseAddress! + i, available: text.count - i) }
+                if length == 0 {
+                    out += [0xEF, 0xBF, 0xBD]
+                } else {
+                    out += text[i..<i + length]
+                    i += length
+                    continue
+                }
+            }
+            i += 1
+        }
+        return out
+    }
+
     @Test func longPlainStretchesAroundSpecialsAreCopiedWhole() {
         let text = Array(String(repeating: "abcdefghij", count: 20).utf8) + [34] + Array(String(repeating: "ü", count: 40).utf8)
         let r = escape(text, capacity: 1000)
