@@ -8,24 +8,32 @@ extension JSONEscaper {
     /// `capacity` (never inside an escape or a UTF-8 sequence); `consumed` below `bytes.count`
     /// means the text was cut there.
     ///
-    /// 16 bytes at a time: each vector is stored whole (when 16 bytes of room are left) and the
-    /// position moves to its first byte that needs a look (`"`, `\`, below 0x20, or a UTF-8
-    /// lead checked here, sequence by sequence), so a run of plain text costs no copy call and
-    /// no validation pass of its own (log lines quote every few bytes).
+    /// 16 bytes at a time: each vector is stored whole (while 16 bytes of room are left) and the
+    /// position moves to its first byte that needs a look, so a run of plain text costs no copy
+    /// call (log lines quote every few bytes). UTF-8 is validated in one vector pass from the
+    /// first byte >= 0x80 on (`UTF8Validation`); what it found valid is copied with the plain
+    /// text. After a byte that is not UTF-8, the rest is checked sequence by sequence (one pass
+    /// per bad byte would make a binary line quadratic).
     public static func escapeAnyBytes(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer,
                                       capacity: Int) -> (written: Int, consumed: Int) {
         guard let base = bytes.baseAddress else { return (0, 0) }
         let end = base + bytes.count
         var p = base
         var n = 0
+        // Bytes before `validEnd` are known to be well-formed UTF-8.
+        var validEnd = base
+        var sequenceBySequence = false
         while p < end {
             if end - p >= 16 && capacity - n >= 16 {
                 let v = p.loadUnaligned(as: SIMD16<UInt8>.self)
                 (out + n).storeBytes(of: v, as: SIMD16<UInt8>.self)
-                let look = bytesNeedingALook(v)
+                let validated = validEnd - p >= 16
+                let look = validated ? specialASCIIBytes(v) : specialASCIIBytes(v) | UInt32(truncatingIfNeeded: ByteMask.highBits(v))
                 if look == 0 {
-                    p += 16
-                    n += 16
+                    // Not into the middle of a sequence the vector cuts (its lead is looked at again).
+                    let step = validated ? wholeCharacterBytes(v) : 16
+                    p += step
+                    n += step
                     continue
                 }
                 let plain = look.trailingZeroBitCount
@@ -34,7 +42,12 @@ extension JSONEscaper {
             }
             let b = p.load(as: UInt8.self)
             if b >= 0x80 {
-                let length = UTF8Validation.sequenceLength(p, available: end - p)
+                if p >= validEnd && !sequenceBySequence {
+                    validEnd = p + (UTF8Validation.firstInvalidOffset(UnsafeRawBufferPointer(start: p, count: end - p)) ?? (end - p))
+                    sequenceBySequence = validEnd < end
+                }
+                let length = p < validEnd ? UTF8Validation.sequenceLength(p, available: validEnd - p)
+                    : UTF8Validation.sequenceLength(p, available: end - p)
                 if length == 0 {
                     guard n + 3 <= capacity else { break }
                     out.storeBytes(of: 0xEF, toByteOffset: n, as: UInt8.self)  // U+FFFD
@@ -64,14 +77,22 @@ extension JSONEscaper {
         return (n, p - base)
     }
 
-    /// Bit i set when byte i of `v` cannot be copied as it is: `"`, `\`, below 0x20, or 0x80
-    /// and above (part of a UTF-8 sequence, to be checked).
-    @inline(__always) static func bytesNeedingALook(_ v: SIMD16<UInt8>) -> UInt32 {
+    /// How many bytes of `v` (valid UTF-8) hold whole characters: 16, or less when the lead
+    /// byte of a sequence is among the last three and its sequence goes on past them.
+    @inline(__always) static func wholeCharacterBytes(_ v: SIMD16<UInt8>) -> Int {
+        if v[15] >= 0xC0 { return 15 }
+        if v[14] >= 0xE0 { return 14 }
+        if v[13] >= 0xF0 { return 13 }
+        return 16
+    }
+
+    /// Bit i set when byte i of `v` is `"`, `\` or below 0x20 (escaped in a JSON string).
+    @inline(__always) static func specialASCIIBytes(_ v: SIMD16<UInt8>) -> UInt32 {
         // The vector type is spelled out: with `SIMD16(repeating:)` inferred, the compiler picks
         // the generic SIMD compares, which run lane by lane.
         let special = (v .== SIMD16<UInt8>(repeating: 0x22)) .| (v .== SIMD16<UInt8>(repeating: 0x5C))
             .| (v .< SIMD16<UInt8>(repeating: 0x20))
-        return UInt32(truncatingIfNeeded: ByteMask.of(special) | ByteMask.highBits(v))
+        return UInt32(truncatingIfNeeded: ByteMask.of(special))
     }
 
     /// The longest start of `escaped` (valid JSON string contents) no longer than `limit` that

@@ -186,7 +186,7 @@ private func object(_ json: String) throws -> [String: Any] {
         var random = SystemRandomNumberGenerator()
         let pieces: [[UInt8]] = [Array("abcdefgh".utf8), [34], [92], [10], [1], [0x7F], Array("é".utf8), Array("€".utf8), Array("😀".utf8),
                                  [0xFF], [0xC3], [0xE2, 0x82], [0xED, 0xA0, 0x80], Array(String(repeating: "x", count: 20).utf8)]
-        for _ in 0..<300 {
+        for _ in 0..<3000 {
             var text: [UInt8] = []
             for _ in 0..<Int.random(in: 0...30, using: &random) { text += pieces.randomElement(using: &random)! }
             let expected = referenceEscape(text)
