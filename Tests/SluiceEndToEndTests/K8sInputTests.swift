@@ -118,6 +118,37 @@ extension EndToEndTests {
             #expect(stderr.contains("4 newer waiting"), "the reader was still in the first file after the last rotation: \(stderr)")
         }
 
+        /// A container removed: its log file is deleted. The node reads it to its end, hands on
+        /// the record its last partial line began (the rest will never come), and closes it.
+        @Test func aDeletedFileIsReadToItsEndItsPendingRecordHandedOnAndClosed() throws {
+            let directory = try TemporaryDirectory()
+            let containers = directory.path("containers"), output = directory.path("out.ndjson")
+            try FileManager.default.createDirectory(atPath: containers, withIntermediateDirectories: true)
+            let path = "\(containers)/\(Files.name(0))"
+            let content = Files.content(0, 0..<50, .cri)
+            let unfinished = Files.lines(Files.record(0, 11 * 1000 + 3), .cri)[0]  // the first of a long record's lines
+            try Data(content.bytes + unfinished).write(to: URL(fileURLWithPath: path))
+            let sluice = try SluiceProcess(["run", "--input", "k8s:path=\(containers)/*.log,poll-interval=20ms", "--output", "file:path=\(output)"],
+                                           in: directory)
+            try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+            let lineCount = { (try? Data(contentsOf: URL(fileURLWithPath: output)))?.reduce(0) { $0 + ($1 == 10 ? 1 : 0) } ?? 0 }
+            try waitUntil("\(content.records.count) events", within: .seconds(20), while: sluice) { lineCount() >= content.records.count }
+            #expect(sluice.openFiles().contains(path))
+            #expect(unlink(path) == 0)
+            try waitUntil("the pending record handed on", within: .seconds(20), while: sluice) { lineCount() > content.records.count }
+            try waitUntil("the deleted file closed", within: .seconds(20), while: sluice) { !sluice.openFiles().contains { $0.hasPrefix(path) } }
+            sluice.send(signal: SIGTERM)
+            #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+
+            let arrived = Files.Arrived(try Data(contentsOf: URL(fileURLWithPath: output)))
+            let events = arrived.byContainer["app-0"] ?? []
+            #expect(events.count == content.records.count + 1)
+            #expect(events.dropLast().map { $0["log"] as? String } == content.records.map(\.message))
+            let expectedPart = String(decoding: unfinished.dropFirst(unfinished.firstIndex(of: UInt8(ascii: "P"))! + 2).dropLast(), as: UTF8.self)
+            #expect(events.last?["log"] as? String == expectedPart)
+            #expect(sluice.standardError().contains("was deleted: read to its end, closed"))
+        }
+
         /// Four containers (CRI and Docker) written while the node is killed three times at random
         /// moments and started again with its offsets: every record arrives whole at least once
         /// (a record split into partial lines is read again from its first line, never in parts).

@@ -41,7 +41,7 @@ extension FileFamily {
                                     maxEventBytes: preparation.settings.pool.maxEventSizeBytes,
                                     startOffset: start, inode: readInode, device: readDevice, commitWords: words,
                                     inputRow: preparation.inputRow, maxRotated: file.maxRotated)
-            source.decoding = file.decoding
+            source.adopt(file)
             if resumed != nil { source.successors.append(Successor(fd: fd, inode: inode, device: device)) }
             assignments[reader].inputs.file.files.append(source)
         }

@@ -56,6 +56,9 @@ public struct FileInput: Sendable {
     public let decoding: RecordDecoder.Kind
     /// The input's name in logs and errors.
     public let pluginName: String
+    /// A followed file that was deleted (no name left) is closed once read to its end, its
+    /// last records handed on: container logs, whose names are never used again.
+    public let closesDeletedFiles: Bool
     /// Files smaller than this are not split by `parallel=true`.
     public static let minimumParallelFileBytes = 16 << 20
 
@@ -73,6 +76,7 @@ public struct FileInput: Sendable {
         parallelRangeBytes = try arguments.value(Self.parallelRange)
         decoding = .none
         pluginName = "file"
+        closesDeletedFiles = false
         if parallel && (follow || offsetsPath != nil) {
             throw PluginArgumentError(key: "parallel", "parallel=true reads a fixed file in ranges; it cannot be combined with follow=true or offsets=")
         }
@@ -81,7 +85,7 @@ public struct FileInput: Sendable {
     /// A file input another input is made of (`k8s`): followed files whose lines `decoding`
     /// turns into events; no parallel ranges.
     init(patterns: [String], follow: Bool, pollIntervalMicros: Int, maxRotated: Int, offsetsPath: String?, offsetsOp: OffsetsOp,
-         offsetsIntervalMicros: Int, rescanIntervalMicros: Int, decoding: RecordDecoder.Kind, pluginName: String) {
+         offsetsIntervalMicros: Int, rescanIntervalMicros: Int, decoding: RecordDecoder.Kind, pluginName: String, closesDeletedFiles: Bool) {
         self.patterns = patterns
         self.follow = follow
         self.pollIntervalMicros = pollIntervalMicros
@@ -92,6 +96,7 @@ public struct FileInput: Sendable {
         self.rescanIntervalMicros = rescanIntervalMicros
         self.decoding = decoding
         self.pluginName = pluginName
+        self.closesDeletedFiles = closesDeletedFiles
         parallel = false
         parallelRangeBytes = 0  // read only with parallel
     }

@@ -80,6 +80,8 @@ struct FileSource {
     /// How its records are decoded; the decoder itself is made by the worker that reads it
     /// (`FileFamily.attachDecoder`), with that worker's scratch.
     var decoding = RecordDecoder.Kind.none
+    /// Closed once read to its end after it was deleted (`FileInput.closesDeletedFiles`).
+    var closesWhenDeleted = false
     /// Index in the owner's table and generation (bumped on rotation/truncation): both are in
     /// the events' source id, so acks of a previous file are told apart.
     private(set) var index: Int
@@ -138,6 +140,13 @@ struct FileSource {
         framer.inputRow = inputRow
     }
 
+    /// Takes how `input` reads its files beyond where and how often: the decoding of its lines,
+    /// whether a deleted file is closed.
+    mutating func adopt(_ input: FileInput) {
+        decoding = input.decoding
+        closesWhenDeleted = input.closesDeletedFiles
+    }
+
     /// Puts a source prepared by the control thread (a reload) at its index in the worker's table.
     mutating func place(at index: Int) {
         self.index = index
@@ -175,7 +184,11 @@ extension FileFamily {
 
     /// Frames what was read and issues the next reads. Returns whether anything moved.
     func serviceFile(_ f: Int, _ context: InputContext) -> Bool {
-        if files[f].finishing { return finishFile(f, emitPartial: true, context) }
+        if files[f].finishing {
+            guard finishFile(f, emitPartial: true, context) else { return false }
+            if files[f].closesWhenDeleted { releaseDeleted(f) }
+            return true
+        }
         var progressed = false
         let depth = FileSource.readDepth
         while !files[f].finished {
@@ -253,6 +266,7 @@ extension FileFamily {
             guard context.now >= files[f].eofSince + files[f].pollIntervalNanos else { return }
             files[f].waitingForData = false
             if !files[f].isStdin { checkRotation(f, context) }
+            guard !files[f].finished, !files[f].finishing else { return }  // deleted and closed
         }
         let depth = files[f].isStdin ? 1 : FileSource.readDepth
         while files[f].readsInFlight < depth {
@@ -287,6 +301,10 @@ extension FileFamily {
             return
         }
         lookAtPath(f, context)
+        if files[f].closesWhenDeleted && opened.st_nlink == 0 && files[f].successors.isEmpty {
+            closeDeleted(f, context)
+            return
+        }
         if files[f].maxRotated == 0 && files[f].successors.isEmpty {
             // Without a queue, the file the path names now is the next one.
             var named = stat()
@@ -311,6 +329,21 @@ extension FileFamily {
         Glibc.close(files[f].fd)
         restartFile(f, fd: next.fd, inode: next.inode, device: next.device)
         watchFile(f, context)  // the inode the path names now
+    }
+
+    /// A followed file deleted and read to its end (its container removed): its records are
+    /// handed on, then it is closed and its buffers freed.
+    func closeDeleted(_ f: Int, _ context: InputContext) {
+        Log.info("input file", "\(files[f].path) was deleted: read to its end, closed")
+        guard finishFile(f, emitPartial: true, context) else { return }  // `finishing`: ends at a later turn
+        releaseDeleted(f)
+    }
+
+    func releaseDeleted(_ f: Int) {
+        guard files[f].readsInFlight == 0, files[f].fd >= 0 else { return }
+        Glibc.close(files[f].fd)
+        files[f].fd = -1
+        files[f].releaseBuffers()
     }
 
     /// A followed file still being read: has a newer file appeared under its path? If so it is

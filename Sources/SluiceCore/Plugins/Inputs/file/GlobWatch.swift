@@ -44,7 +44,7 @@ extension FileFamily {
                                         owner: worker, index: files.count, maxEventBytes: maxEventBytes,
                                         inode: UInt64(st.st_ino), device: UInt64(st.st_dev), commitWords: words,
                                         inputRow: globWatches[g].inputRow, maxRotated: input.maxRotated)
-                source.decoding = input.decoding
+                source.adopt(input)
                 addFile(source, context)
                 Log.info("input file", "following \(path), which appeared after start")
             }

@@ -10,7 +10,8 @@
 /// stream into the event of the line that ends them, their offsets committed with it. The
 /// metadata come from the file name the kubelet gives (`<pod>_<namespace>_<container>-<id>.log`).
 /// A line in neither format is kept whole in `log` with `parse_error`
-/// (container_log_parse_errors).
+/// (container_log_parse_errors). A file deleted (its container removed) is read to its end,
+/// its pending records handed on, and closed.
 public struct K8sInput: Sendable {
     static let defaultPath = "/var/log/containers/*.log"
     static let path = Parameter.defaulted("path", .path, default: defaultPath,
@@ -28,6 +29,7 @@ public struct K8sInput: Sendable {
                          pollIntervalMicros: try arguments.value(FileInput.pollInterval), maxRotated: try arguments.value(FileInput.maxRotated),
                          offsetsPath: try arguments.value(FileInput.offsets), offsetsOp: try arguments.value(FileInput.offsetsOp),
                          offsetsIntervalMicros: try arguments.value(FileInput.offsetsInterval),
-                         rescanIntervalMicros: try arguments.value(FileInput.rescanInterval), decoding: .containerLog, pluginName: "k8s")
+                         rescanIntervalMicros: try arguments.value(FileInput.rescanInterval), decoding: .containerLog, pluginName: "k8s",
+                         closesDeletedFiles: true)
     }
 }
