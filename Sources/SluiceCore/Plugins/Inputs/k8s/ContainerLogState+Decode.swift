@@ -50,7 +50,7 @@ extension ContainerLogState {
         }
         if joined {
             countCut(dropped: dropped, newly: p.pointee.cut && !before.cut, counters: counters, pipeline: pipeline)
-            p.pointee.active = false
+            release(p)
         }
         lineStart = end
         return .event(target, offset: committable(end))
@@ -129,7 +129,7 @@ extension ContainerLogState {
             slab.pointee.release(e.header.pointee.handle)
             return .needsRoom
         }
-        p.pointee.active = false
+        release(p)
         return .event(target, offset: committable(end))
     }
 }

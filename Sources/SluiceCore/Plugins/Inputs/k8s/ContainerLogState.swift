@@ -6,9 +6,11 @@ import Glibc
 /// their record.
 ///
 /// Partial lines give their pool slot back at once: their message is copied into the stream's
-/// buffer (`maxEventBytes`, allocated at the stream's first partial line and kept until the
-/// source ends; so at most two per file), and the line that ends the record is written as one
-/// event of the joined message. That event carries the offset past its own line, and every
+/// buffer (`maxEventBytes`, mapped at the stream's first partial line and kept until the source
+/// ends; so at most two per file), and the line that ends the record is written as one event of
+/// the joined message. Pages are resident only as far as a record reached, and past
+/// `retainedPartialBytes` they are given back once the record is handed on: at rest a file
+/// holds at most that much per stream. That event carries the offset past its own line, and every
 /// event handed on while a record is pending carries at most the offset where that record's
 /// first line starts: a crash, or a stop, reads the record again from its first line.
 struct ContainerLogState {
@@ -21,6 +23,9 @@ struct ContainerLogState {
     /// Where the next line starts: the end of the last line decoded.
     var lineStart: UInt64
     let maxEventBytes: Int
+    /// The bytes of a stream's buffer kept resident between records (the rest is returned to
+    /// the kernel after a longer record): most split lines are one or two runtime pieces (16 KiB).
+    static let retainedPartialBytes = 64 << 10
 
     /// The record a stream's partial lines make so far.
     struct PartialRecord {
@@ -65,8 +70,28 @@ struct ContainerLogState {
     func dispose() {
         members.deallocate()
         fields.deallocate()
-        for s in 0..<2 { partials[s].buffer?.deallocate() }
+        for s in 0..<2 {
+            if let buffer = partials[s].buffer { munmap(buffer, bufferBytes) }
+        }
         partials.deallocate()
+    }
+
+    /// A stream buffer's size: the time, then the message, in whole pages.
+    var bufferBytes: Int { (ContainerLogLine.maxTimeBytes + maxEventBytes + 4095) & ~4095 }
+
+    /// Anonymous memory: its pages are resident only once written, and can be given back.
+    func mapBuffer() -> UnsafeMutableRawPointer {
+        let memory = mmap(nil, bufferBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let memory, memory != MAP_FAILED else { fatalError("cannot map \(bufferBytes) bytes for a container log's partial lines: \(SystemError.lastErrno("mmap"))") }
+        return memory
+    }
+
+    /// A record was handed on: the pages it used past `retainedPartialBytes` go back to the kernel.
+    func release(_ p: UnsafeMutablePointer<PartialRecord>) {
+        p.pointee.active = false
+        let used = ContainerLogLine.maxTimeBytes + p.pointee.count
+        guard used > Self.retainedPartialBytes, let buffer = p.pointee.buffer else { return }
+        madvise(buffer + Self.retainedPartialBytes, (used - Self.retainedPartialBytes + 4095) & ~4095, MADV_DONTNEED)
     }
 
     /// The offset an event ending at `end` may commit: not past the first line of a record
@@ -81,8 +106,8 @@ struct ContainerLogState {
     /// The records pending are dropped (the source stops: they are read again from the committed
     /// offset, which is not past their first lines).
     mutating func abandon() {
-        partials[0].active = false
-        partials[1].active = false
+        release(partials)
+        release(partials + 1)
     }
 
     /// The source reads a new file from its start (a rotation): a pending record goes on with
@@ -99,7 +124,7 @@ struct ContainerLogState {
     mutating func fold(_ line: ContainerLogLine, _ raw: UnsafeRawBufferPointer, counters: CounterBlock, pipeline: Int) {
         let p = partials + line.stream.rawValue
         if !p.pointee.active {
-            if p.pointee.buffer == nil { p.pointee.buffer = .allocate(byteCount: ContainerLogLine.maxTimeBytes + maxEventBytes, alignment: 64) }
+            if p.pointee.buffer == nil { p.pointee.buffer = mapBuffer() }
             p.pointee.active = true
             p.pointee.format = line.format
             p.pointee.start = lineStart

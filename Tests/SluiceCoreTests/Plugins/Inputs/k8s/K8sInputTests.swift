@@ -210,6 +210,22 @@ private func ends(_ lines: [String]) -> [UInt64] {
         }
     }
 
+    /// A record longer than the bytes a stream keeps resident between records gives the rest
+    /// back once handed on; the buffer serves the next records as before.
+    @Test func recordsLongerThanTheRetainedBytesFollowOneAnother() throws {
+        let pool = try makePool(maxEventSizeBytes: 256 << 10)
+        let k = ContainerLogFraming(pool: pool)
+        let piece = String(repeating: "0123456789abcdef", count: 1024)  // 16 KiB, as containerd's
+        var lines: [String] = []
+        for record in 0..<3 {
+            lines += Array(repeating: "2024 stdout P \(piece)", count: 6 - 2 * record) + ["2024 stdout F end \(record)"]
+        }
+        k.framing.feed(bytes(lines), splitAt: [])
+        k.framing.drain()
+        #expect(k.logs == (0..<3).map { String(repeating: piece, count: 6 - 2 * $0) + "end \($0)" })
+        #expect(k.framing.slabIsWhole)
+    }
+
     /// The pool's large slot is taken: a line whose event outgrows its ordinary slot waits for
     /// it with its newline unread (nothing cut, nothing appended twice), and goes on once it is back.
     @Test func anEventThatNeedsALargeSlotWaitsForOne() throws {
