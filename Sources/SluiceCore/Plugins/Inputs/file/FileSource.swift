@@ -186,7 +186,7 @@ extension FileFamily {
     func serviceFile(_ f: Int, _ context: InputContext) -> Bool {
         if files[f].finishing {
             guard finishFile(f, emitPartial: true, context) else { return false }
-            if files[f].closesWhenDeleted { releaseDeleted(f) }
+            if files[f].closesWhenDeleted { releaseFinished(f) }
             return true
         }
         var progressed = false
@@ -336,11 +336,12 @@ extension FileFamily {
     func closeDeleted(_ f: Int, _ context: InputContext) {
         Log.info("input file", "\(files[f].path) was deleted: read to its end, closed")
         guard finishFile(f, emitPartial: true, context) else { return }  // `finishing`: ends at a later turn
-        releaseDeleted(f)
+        releaseFinished(f)
     }
 
-    func releaseDeleted(_ f: Int) {
-        guard files[f].readsInFlight == 0, files[f].fd >= 0 else { return }
+    /// A finished file with no read in flight: its descriptor closed, its buffers freed.
+    func releaseFinished(_ f: Int) {
+        guard files[f].finished, files[f].readsInFlight == 0, files[f].fd >= 0, !files[f].isStdin else { return }
         Glibc.close(files[f].fd)
         files[f].fd = -1
         files[f].releaseBuffers()

@@ -8,9 +8,10 @@ extension ContainerLogState {
     mutating func decode(_ e: Event, end: UInt64, mayWait: Bool, scratch: UnsafeMutableRawPointer,
                          slab: UnsafeMutablePointer<Slab>, counters: CounterBlock, pipeline: Int) -> RecordDecoder.Outcome {
         let raw = e.raw
-        let parsed = ContainerLogLine.parse(raw, fields: fields)
-        guard case .line(let line) = parsed else {
-            guard case .malformed(let reason) = parsed else { preconditionFailure() }
+        let line: ContainerLogLine
+        switch ContainerLogLine.parse(raw, fields: fields) {
+        case .line(let parsed): line = parsed
+        case .malformed(let reason):
             return writeUnparsed(e, reason: reason, end: end, mayWait: mayWait, scratch: scratch, slab: slab, counters: counters, pipeline: pipeline)
         }
         let p = partials + line.stream.rawValue
