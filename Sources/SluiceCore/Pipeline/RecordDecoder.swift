@@ -37,7 +37,7 @@ public struct RecordDecoder {
     }
 
     /// The decoder of one source named `path`, read from `startOffset`.
-    static func forSource(_ kind: Kind, path: String, startOffset: UInt64, maxEventBytes: Int, scratch: UnsafeMutableRawPointer) -> RecordDecoder {
+    public static func forSource(_ kind: Kind, path: String, startOffset: UInt64, maxEventBytes: Int, scratch: UnsafeMutableRawPointer) -> RecordDecoder {
         switch kind {
         case .none: .none
         case .syslog: RecordDecoder(kind: kind, scratch: scratch)
@@ -92,10 +92,10 @@ public struct RecordDecoder {
     func abandon() { containerLog?.pointee.abandon() }
 
     /// The source goes on with a new file from its start (rotation).
-    func restarted() { containerLog?.pointee.restarted() }
+    public func restarted() { containerLog?.pointee.restarted() }
 
     /// Frees the per-source state (the source is done).
-    func dispose() {
+    public func dispose() {
         guard let containerLog else { return }
         containerLog.pointee.dispose()
         containerLog.deallocate()

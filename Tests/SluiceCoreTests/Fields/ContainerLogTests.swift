@@ -75,6 +75,8 @@ private func object(_ json: String) throws -> [String: Any] {
         ("2024-05-01T10:00:00Z stdout f x", "CRI tags are not F or P"),
         ("", "not a CRI log line (TIME STREAM TAGS LOG)"),
         (String(repeating: "1", count: 65) + " stdout F x", "time longer than 64 bytes"),
+        ("2024-05-01T10:00:00\"Z stdout F x", "CRI time is not printable ASCII"),
+        ("2024-05-01T10:00:00\u{01}Z stdout F x", "CRI time is not printable ASCII"),
     ])
     func aLineInNeitherFormatSaysWhy(_ line: String, _ why: String) {
         #expect(reason(line) == why)

@@ -46,7 +46,8 @@ public struct ContainerLogLine: Equatable {
         return parseCRI(line)
     }
 
-    /// `TIME STREAM TAGS LOG`: TIME starts with a digit, STREAM is stdout or stderr, TAGS are
+    /// `TIME STREAM TAGS LOG`: TIME starts with a digit and is printable ASCII without `"` or
+    /// `\`, STREAM is stdout or stderr, TAGS are
     /// capital letters and `:` (the line is partial when one is `P`); LOG is everything after
     /// the space that ends TAGS (empty when the line ends with TAGS).
     public static func parseCRI(_ line: UnsafeRawBufferPointer) -> Parsed {
@@ -59,6 +60,10 @@ public struct ContainerLogLine: Equatable {
         }
         guard let time = word(), i < n, line[time.lowerBound] &- 48 < 10 else { return .malformed(reason: "not a CRI log line (TIME STREAM TAGS LOG)") }
         guard time.count <= maxTimeBytes else { return .malformed(reason: "time longer than 64 bytes") }
+        // RFC 3339 is digits, `-`, `:`, `T`, `Z`, `.`, `+`: nothing a JSON string escapes.
+        for k in time where line[k] < 0x21 || line[k] > 0x7E || line[k] == 0x22 || line[k] == 0x5C {
+            return .malformed(reason: "CRI time is not printable ASCII")
+        }
         i += 1
         guard let streamRange = word(), i < n else { return .malformed(reason: "not a CRI log line (TIME STREAM TAGS LOG)") }
         guard let stream = Self.stream(UnsafeRawBufferPointer(rebasing: line[streamRange])) else {

@@ -79,10 +79,11 @@ extension ContainerLogState {
     func place(_ e: Event, scratch out: UnsafeMutableRawPointer, mayWait: Bool, slab: UnsafeMutablePointer<Slab>, counters: CounterBlock,
                pipeline: Int, cutCounted: Bool, write: (UnsafeMutableRawPointer, Int) -> ContainerLogJSON.Written) -> Event? {
         let ownCapacity = min(Int(e.header.pointee.dataCapacity), maxEventBytes)
-        var written = write(out, maxEventBytes)
+        let largeCapacity = slab.pointee.largeCount > 0 ? min(slab.pointee.largeDataCapacity, maxEventBytes) : 0
+        var written = write(out, max(ownCapacity, largeCapacity))
         var target = e
         if case .wrote(let n, _) = written, n > ownCapacity {
-            if slab.pointee.largeCount > 0 && slab.pointee.largeDataCapacity > ownCapacity {
+            if largeCapacity > ownCapacity {
                 if let large = slab.pointee.takeLarge(forFraming: true) {
                     large.header.pointee.flags = e.header.pointee.flags
                     slab.pointee.release(e.header.pointee.handle)
