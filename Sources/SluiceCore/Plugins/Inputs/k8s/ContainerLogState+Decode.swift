@@ -57,7 +57,7 @@ extension ContainerLogState {
         return .event(target, offset: committable(end))
     }
 
-    func writeUnparsed(_ e: Event, reason: StaticString, end: UInt64, mayWait: Bool, scratch: UnsafeMutableRawPointer,
+    mutating func writeUnparsed(_ e: Event, reason: StaticString, end: UInt64, mayWait: Bool, scratch: UnsafeMutableRawPointer,
                        slab: UnsafeMutablePointer<Slab>, counters: CounterBlock, pipeline: Int) -> RecordDecoder.Outcome {
         let raw = e.raw
         let placed = place(e, scratch: scratch, mayWait: mayWait, slab: slab, counters: counters, pipeline: pipeline,
@@ -66,6 +66,7 @@ extension ContainerLogState {
         }
         guard let target = placed else { return .needsRoom }
         counters.add(.containerLogParseErrors, 1, pipeline: pipeline)
+        lineStart = end
         return .event(target, offset: committable(end))
     }
 }

@@ -184,6 +184,14 @@ private func ends(_ lines: [String]) -> [UInt64] {
         #expect(k.objects.allSatisfy { $0["pod"] as? String == "web-7d9f8b-x2v.canary" })
         #expect(k.offsets == [0, 0, ends(lines)[3]], "the pending record's first line starts the file")
         #expect(k.count(.containerLogParseErrors) == 2)
+
+        // A malformed line before the record: the record starts after it (found by the fuzzer:
+        // the start stayed at 0 and the next events committed behind the malformed line's end).
+        let after = ["garbage", "2024 stdout P start ", "2024 stderr F other", "2024 stdout F end"]
+        let m = ContainerLogFraming(pool: try makePool())
+        m.framing.feed(bytes(after), splitAt: [])
+        m.framing.drain()
+        #expect(m.offsets == [ends(after)[0], ends(after)[0], ends(after)[3]])
     }
 
     // MARK: - Limits
