@@ -6,8 +6,9 @@ import SluiceCore
 /// offset just past its newline; a last line without a newline comes out flagged partial; every
 /// byte is a record byte, a cut byte or a newline; no event leaks.
 ///
-/// Input layout: byte 0 picks the pool and the limits, bytes 1–8 seed the chunk sizes and how
-/// long records are held before release, the rest is the stream.
+/// Input layout: byte 0 picks the pool and the limits (bit 7: the container log decoder's run,
+/// `ContainerLogFuzzTarget`), bytes 1–8 seed the chunk sizes and how long records are held
+/// before release, the rest is the stream.
 enum FramerFuzzTarget {
     /// 1 KiB slots (about 700 data bytes after the header and 8 fields), 32 of them; with and
     /// without 2 large slots of 3000 data bytes.
@@ -29,6 +30,7 @@ enum FramerFuzzTarget {
     static func run(_ input: UnsafeRawBufferPointer) {
         guard input.count >= 9 else { return }
         let pool = pools[Int(input[0] & 1)]
+        if input[0] & 0x80 != 0 { return ContainerLogFuzzTarget.run(input, pool: pool, counters: Self.counters) }
         let maxEventBytes = maxEventBytesChoices[Int(input[0] >> 1) & 7]
         let batchCapacity = Int(input[0] >> 4) & 7 + 1
         var seed: UInt64 = 0
@@ -91,7 +93,7 @@ enum FramerFuzzTarget {
                 }
             }
         }
-        while !framer.finish(offset: UInt64(stream.count), nowNanos: 1, batch: &batch, counters: counters) { drainBatch() }
+        while framer.finish(offset: UInt64(stream.count), nowNanos: 1, batch: &batch, counters: counters) != .done { drainBatch() }
         drainBatch()
         precondition(framer.current == nil && !framer.skipping, "finish left a record open")
         releaseHeld()

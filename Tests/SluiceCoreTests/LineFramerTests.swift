@@ -2,110 +2,6 @@ import Testing
 
 @testable import SluiceCore
 
-/// A framed record copied out of its event.
-private struct Record: Equatable, CustomStringConvertible {
-    var bytes: [UInt8]
-    var flags: UInt16
-    var offset: UInt64
-
-    init(_ bytes: [UInt8], flags: UInt16 = 0, offset: UInt64) {
-        self.bytes = bytes
-        self.flags = flags
-        self.offset = offset
-    }
-
-    init(_ text: String, flags: UInt16 = 0, offset: UInt64) { self.init(Array(text.utf8), flags: flags, offset: offset) }
-
-    var description: String { "\(String(decoding: bytes, as: UTF8.self).prefix(40))(\(bytes.count) B, flags \(flags), offset \(offset))" }
-}
-
-/// One stream being framed into a pool: frames chunks, hands full batches on (copying the
-/// records out and releasing their events), and checks that nothing leaks from the slab.
-private final class Framing {
-    let pool: EventPool
-    var framer: LineFramer
-    var batch: EventBatch
-    let counters = CounterBlock(pipelines: 1)
-    var records: [Record] = []
-    /// Handles of every record emitted, in order (they are released on drain).
-    var handles: [EventHandle] = []
-
-    init(pool: EventPool, maxEventBytes: Int? = nil, batchCapacity: Int = 64) {
-        self.pool = pool
-        framer = LineFramer(sourceID: 1, pipelineID: 0, maxEventBytes: maxEventBytes ?? pool.configuration.maxEventSizeBytes)
-        batch = EventBatch(capacity: batchCapacity)
-    }
-
-    deinit { batch.deallocate() }
-
-    var slab: UnsafeMutablePointer<Slab> { pool.slabs }
-
-    /// One call of the framer on `chunk`.
-    func frame(_ chunk: ArraySlice<UInt8>, at offset: UInt64, now: UInt64 = 0) -> (consumed: Int, stop: LineFramer.Stop) {
-        chunk.withUnsafeBytes { bytes in
-            framer.frame(bytes, chunkOffset: offset, nowNanos: now, slab: slab, batch: &batch, counters: counters)
-        }
-    }
-
-    /// Frames all of `chunk`, handing on full batches; pool exhaustion fails the test.
-    func feed(_ chunk: ArraySlice<UInt8>, at offset: UInt64) {
-        var position = chunk.startIndex
-        while true {
-            let (consumed, stop) = frame(chunk[position...], at: offset + UInt64(position - chunk.startIndex))
-            position += consumed
-            switch stop {
-            case .consumedAll:
-                #expect(position == chunk.endIndex)
-                return
-            case .batchFull: drain()
-            case .poolExhausted:
-                Issue.record("pool exhausted at byte \(position) of a chunk")
-                return
-            case .malformed:
-                Issue.record("malformed framing at byte \(position) of a chunk")
-                return
-            }
-        }
-    }
-
-    /// Cuts `input` at `splits` and feeds the pieces in order.
-    func feed(_ input: [UInt8], splitAt splits: [Int]) {
-        var start = 0
-        for end in splits + [input.count] {
-            feed(input[start..<end], at: UInt64(start))
-            start = end
-        }
-    }
-
-    func feed(_ input: [UInt8], chunkSize: Int) {
-        feed(input, splitAt: Array(stride(from: chunkSize, to: input.count, by: chunkSize)))
-    }
-
-    func finish(at offset: UInt64) {
-        if !framer.finish(offset: offset, nowNanos: 0, batch: &batch, counters: counters) {
-            drain()
-            #expect(framer.finish(offset: offset, nowNanos: 0, batch: &batch, counters: counters))
-        }
-        drain()
-    }
-
-    /// Copies the batch's records out and gives their events back to the pool.
-    func drain() {
-        for i in 0..<batch.count {
-            let event = pool.event(batch[i])
-            records.append(Record(Array(event.raw), flags: event.header.pointee.flags, offset: event.header.pointee.offset))
-            handles.append(batch[i])
-            slab.pointee.release(batch[i])
-        }
-        batch.count = 0
-    }
-
-    func count(_ counter: Counter) -> UInt64 { counters.read(counter, pipeline: 0) }
-
-    /// Nothing taken from the slab is left over (the framer holds no record in progress).
-    var slabIsWhole: Bool { slab.pointee.takenCount == 0 }
-}
-
 private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 /// `count` printable bytes (no newline), varied so a misplaced copy shows.
@@ -115,7 +11,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
     // MARK: - Chunk boundaries
 
     private static let input = bytes("alpha\nbeta\n\ngamma\n")
-    private static let expected = [Record("alpha", offset: 6), Record("beta", offset: 11), Record("gamma", offset: 18)]
+    private static let expected = [FramedRecord("alpha", offset: 6), FramedRecord("beta", offset: 11), FramedRecord("gamma", offset: 18)]
 
     @Test func recordsSurviveASplitAtEveryPosition() throws {
         let pool = try makePool()
@@ -158,7 +54,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         let framing = Framing(pool: try makePool())
         framing.feed(bytes("\n\n\na\n\n"), chunkSize: 100)
         framing.drain()
-        #expect(framing.records == [Record("a", offset: 5)])
+        #expect(framing.records == [FramedRecord("a", offset: 5)])
         #expect(framing.count(.emptyLines) == 4)
         #expect(framing.count(.eventsIn) == 1)
         #expect(framing.slabIsWhole)
@@ -169,9 +65,9 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         framing.feed(bytes("one\ntw"), splitAt: [])
         framing.feed(bytes("o")[...], at: 6)
         framing.drain()
-        #expect(framing.records == [Record("one", offset: 4)])
+        #expect(framing.records == [FramedRecord("one", offset: 4)])
         framing.finish(at: 7)
-        #expect(framing.records == [Record("one", offset: 4), Record("two", flags: EventFlags.partial, offset: 7)])
+        #expect(framing.records == [FramedRecord("one", offset: 4), FramedRecord("two", flags: EventFlags.partial, offset: 7)])
         #expect(framing.count(.partialRecords) == 1)
         #expect(framing.count(.emptyLines) == 0)
         #expect(framing.slabIsWhole)
@@ -181,7 +77,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         let framing = Framing(pool: try makePool())
         framing.feed(bytes("a\n"), splitAt: [])
         framing.finish(at: 2)
-        #expect(framing.records == [Record("a", offset: 2)])
+        #expect(framing.records == [FramedRecord("a", offset: 2)])
         #expect(framing.count(.partialRecords) == 0)
         #expect(framing.count(.emptyLines) == 0)
     }
@@ -193,12 +89,12 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         #expect(framing.framer.current != nil)
         let filler = makeEvent("filler", in: pool)
         framing.batch.append(filler.header.pointee.handle)
-        #expect(!framing.framer.finish(offset: 3, nowNanos: 0, batch: &framing.batch, counters: framing.counters))
+        #expect(framing.framer.finish(offset: 3, nowNanos: 0, batch: &framing.batch, counters: framing.counters) == .batchFull)
         #expect(framing.framer.current != nil, "a refused finish keeps the record")
         framing.drain()
-        #expect(framing.framer.finish(offset: 3, nowNanos: 0, batch: &framing.batch, counters: framing.counters))
+        #expect(framing.framer.finish(offset: 3, nowNanos: 0, batch: &framing.batch, counters: framing.counters) == .done)
         framing.drain()
-        #expect(framing.records == [Record("a", offset: 2), Record("filler", offset: 0), Record("b", flags: EventFlags.partial, offset: 3)])
+        #expect(framing.records == [FramedRecord("a", offset: 2), FramedRecord("filler", offset: 0), FramedRecord("b", flags: EventFlags.partial, offset: 3)])
         #expect(framing.count(.partialRecords) == 1)
     }
 
@@ -212,7 +108,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         #expect(framing.slabIsWhole)
         framing.feed(bytes("x\n")[...], at: 0)
         framing.drain()
-        #expect(framing.records == [Record("x", offset: 2)])
+        #expect(framing.records == [FramedRecord("x", offset: 2)])
     }
 
     // MARK: - Long records
@@ -225,7 +121,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         let long = longRecord(2000)
         framing.feed(long + bytes("\nshort\n"), splitAt: splits)
         framing.drain()
-        #expect(framing.records == [Record(long, offset: 2001), Record("short", offset: 2007)])
+        #expect(framing.records == [FramedRecord(long, offset: 2001), FramedRecord("short", offset: 2007)])
         #expect(EventHandles.slot(framing.handles[0]) >= pool.slabs[0].smallCount, "the long record sits in a large slot")
         #expect(EventHandles.slot(framing.handles[1]) < pool.slabs[0].smallCount, "the next record is ordinary again")
         #expect(framing.slabIsWhole, "the ordinary slot the record started in was given back")
@@ -239,7 +135,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         let long = longRecord(10000)
         framing.feed(long + bytes("\nnext\n"), splitAt: splits)
         framing.drain()
-        #expect(framing.records == [Record(Array(long.prefix(8192)), flags: EventFlags.cut, offset: 10001), Record("next", offset: 10006)])
+        #expect(framing.records == [FramedRecord(Array(long.prefix(8192)), flags: EventFlags.cut, offset: 10001), FramedRecord("next", offset: 10006)])
         #expect(framing.count(.cutRecords) == 1)
         #expect(framing.count(.cutBytes) == 10000 - 8192)
         #expect(framing.count(.eventsIn) == 2)
@@ -252,7 +148,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         let long = longRecord(8192)
         framing.feed(long + bytes("\n"), chunkSize: 1000)
         framing.drain()
-        #expect(framing.records == [Record(long, offset: 8193)])
+        #expect(framing.records == [FramedRecord(long, offset: 8193)])
         #expect(framing.count(.cutRecords) == 0)
     }
 
@@ -260,7 +156,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         let framing = Framing(pool: try makePool(), maxEventBytes: 10)
         framing.feed(bytes("0123456789ABCDEF\nok\n"), chunkSize: 3)
         framing.drain()
-        #expect(framing.records == [Record("0123456789", flags: EventFlags.cut, offset: 17), Record("ok", offset: 20)])
+        #expect(framing.records == [FramedRecord("0123456789", flags: EventFlags.cut, offset: 17), FramedRecord("ok", offset: 20)])
         #expect(framing.count(.cutBytes) == 6)
         #expect(framing.slabIsWhole)
     }
@@ -269,7 +165,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         let framing = Framing(pool: try makePool(), maxEventBytes: 10)
         framing.feed(bytes("0123456789ABCDEF"), chunkSize: 5)
         framing.finish(at: 16)
-        #expect(framing.records == [Record("0123456789", flags: EventFlags.cut | EventFlags.partial, offset: 16)])
+        #expect(framing.records == [FramedRecord("0123456789", flags: EventFlags.cut | EventFlags.partial, offset: 16)])
         #expect(!framing.framer.skipping)
     }
 
@@ -292,7 +188,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
             framing.drain()
         }
         #expect(stops == [.poolExhausted, .poolExhausted, .consumedAll])
-        #expect(framing.records == (0..<10).map { Record("r\($0)", offset: UInt64(3 * $0 + 3)) })
+        #expect(framing.records == (0..<10).map { FramedRecord("r\($0)", offset: UInt64(3 * $0 + 3)) })
         #expect(framing.slabIsWhole)
     }
 
@@ -323,7 +219,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         pool.slabs[0].release(borrowed.header.pointee.handle)
         framing.feed(input[400...], at: 400)
         framing.drain()
-        #expect(framing.records == [Record(longRecord(1000), offset: 1001)])
+        #expect(framing.records == [FramedRecord(longRecord(1000), offset: 1001)])
         #expect(framing.slabIsWhole)
     }
 
@@ -421,7 +317,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         let (framing, _) = Self.framing(pool: try makePool())
         framing.feed(bytes("100 only a little"), splitAt: [])
         framing.finish(at: 17)
-        #expect(framing.records == [Record("only a little", flags: EventFlags.partial, offset: 17)])
+        #expect(framing.records == [FramedRecord("only a little", flags: EventFlags.partial, offset: 17)])
         #expect(framing.slabIsWhole)
     }
 
@@ -481,7 +377,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
             #expect(stop == .consumedAll)
         }
         framing.drain()
-        #expect(framing.records == [Record("one", offset: 1), Record("two", offset: 2), Record("three", offset: 3), Record("multi\nline", offset: 5)])
+        #expect(framing.records == [FramedRecord("one", offset: 1), FramedRecord("two", offset: 2), FramedRecord("three", offset: 3), FramedRecord("multi\nline", offset: 5)])
         #expect(framing.count(.emptyLines) == 1)
         #expect(framing.slabIsWhole)
     }

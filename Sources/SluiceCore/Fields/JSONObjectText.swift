@@ -208,33 +208,43 @@ public enum JSONEscaper {
                 if i == count { break }
             }
             let b = base.load(fromByteOffset: i, as: UInt8.self)
-            let short: UInt8
-            switch b {
-            case 34: short = 34
-            case 92: short = 92
-            case 10: short = 110
-            case 13: short = 114
-            case 9: short = 116
-            case 8: short = 98
-            case 12: short = 102
-            default: short = 0
-            }
-            if short != 0 {
-                guard n + 2 <= capacity else { return nil }
-                out.storeBytes(of: 92, toByteOffset: n, as: UInt8.self)
-                out.storeBytes(of: short, toByteOffset: n + 1, as: UInt8.self)
-                n += 2
-            } else {
-                guard n + 6 <= capacity else { return nil }
-                // \u00XX, as a 32-bit word "\u00" and the two hex digits.
-                out.storeBytes(of: UInt32(littleEndian: 0x3030_755C), toByteOffset: n, as: UInt32.self)
-                out.storeBytes(of: JSONText.hex(b >> 4), toByteOffset: n + 4, as: UInt8.self)
-                out.storeBytes(of: JSONText.hex(b & 15), toByteOffset: n + 5, as: UInt8.self)
-                n += 6
-            }
+            let width = escapeWidth(b)
+            guard n + width <= capacity else { return nil }
+            writeEscape(of: b, at: out + n)
+            n += width
             i += 1
         }
         return n
+    }
+
+    /// The length of the escape of `b` (`"`, `\\` or a byte below 0x20): 2 for the short ones,
+    /// 6 for `\u00XX`.
+    @inline(__always) static func escapeWidth(_ b: UInt8) -> Int {
+        b == 34 || b == 92 || b == 10 || b == 13 || b == 9 || b == 8 || b == 12 ? 2 : 6
+    }
+
+    /// Writes the escape of `b` (`escapeWidth(b)` bytes) at `out`.
+    @inline(__always) static func writeEscape(of b: UInt8, at out: UnsafeMutableRawPointer) {
+        let short: UInt8
+        switch b {
+        case 34: short = 34
+        case 92: short = 92
+        case 10: short = 110
+        case 13: short = 114
+        case 9: short = 116
+        case 8: short = 98
+        case 12: short = 102
+        default: short = 0
+        }
+        if short != 0 {
+            out.storeBytes(of: 92, as: UInt8.self)
+            out.storeBytes(of: short, toByteOffset: 1, as: UInt8.self)
+        } else {
+            // \u00XX, as a 32-bit word "\u00" and the two hex digits.
+            out.storeBytes(of: UInt32(littleEndian: 0x3030_755C), as: UInt32.self)
+            out.storeBytes(of: JSONText.hex(b >> 4), toByteOffset: 4, as: UInt8.self)
+            out.storeBytes(of: JSONText.hex(b & 15), toByteOffset: 5, as: UInt8.self)
+        }
     }
 
     /// True when `bytes` is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF).

@@ -58,12 +58,24 @@ struct InputContext {
     @inline(__always) func dispatch(to target: Int) { worker.dispatchInputBatch(to: target) }
 
     /// Hands on the record a framer holds without its newline, flagged partial (end of a file,
-    /// a closed connection, stdin at stop).
-    func deliverPartial(_ framer: inout LineFramer, offset: UInt64, to target: Int) {
-        while !framer.finish(offset: offset, nowNanos: worker.now, slab: worker.slab, batch: &worker.inputBatch, counters: worker.counters) {
-            worker.dispatchInputBatch(to: target)
+    /// a closed connection, stdin at stop, a rotated file read to its end). With `endOfSource`,
+    /// also the records its decoder still assembles; false when one of those found no free
+    /// event: call `waitForFreeEvents()` and again later.
+    @discardableResult
+    func deliverPartial(_ framer: inout LineFramer, offset: UInt64, to target: Int, endOfSource: Bool = false) -> Bool {
+        while true {
+            switch framer.finish(offset: offset, nowNanos: worker.now, slab: worker.slab, batch: &worker.inputBatch,
+                                 counters: worker.counters, endOfSource: endOfSource) {
+            case .batchFull:
+                worker.dispatchInputBatch(to: target)
+            case .done:
+                worker.dispatchInputBatch(to: target)
+                return true
+            case .poolExhausted:
+                worker.dispatchInputBatch(to: target)
+                return false
+            }
         }
-        worker.dispatchInputBatch(to: target)
     }
 
     /// Gives back a framer's half-assembled record (it will be read again).

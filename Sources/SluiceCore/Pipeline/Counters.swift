@@ -10,6 +10,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case editNotObject, fieldMissing, fieldWrongType, editTooLarge
     case derived, joined, throttleDropped, throttleEvicted, splitSkipped
     case framingErrors, syslogParseErrors, datagramsDropped
+    case containerLogParseErrors, partialLinesJoined
     case httpRequests, httpErrors
     case outputRetries, outputTimeouts
     case tlsHandshakes, tlsHandshakeFailures
@@ -61,6 +62,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .framingErrors: "framing_errors"
         case .syslogParseErrors: "syslog_parse_errors"
         case .datagramsDropped: "datagrams_dropped"
+        case .containerLogParseErrors: "container_log_parse_errors"
+        case .partialLinesJoined: "partial_lines_joined"
         case .httpRequests: "http_requests"
         case .httpErrors: "http_errors"
         case .outputRetries: "output_retries"
@@ -120,6 +123,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .framingErrors: "Connections closed for breaking their framing (an RFC 6587 octet count over max-event-size or not a number)."
         case .syslogParseErrors: "Syslog messages that did not parse, kept whole in message with parse_error."
         case .datagramsDropped: "Datagrams the kernel dropped because the socket's receive queue was full (SO_RXQ_OVFL)."
+        case .containerLogParseErrors: "Container log lines in neither the CRI nor the Docker JSON format, kept whole in log with parse_error."
+        case .partialLinesJoined: "Container log lines a runtime split (CRI P, Docker log without a newline), folded into the event of their record."
         case .httpRequests: "HTTP requests the http input read (their heads at least)."
         case .httpErrors: "HTTP requests the http input refused (4xx/5xx: malformed, over a limit, pool full); their connections were closed."
         case .outputRetries: "Requests an HTTP output sends again: the server answered 429, 5xx or an error it may recover from."
@@ -166,6 +171,11 @@ public struct CounterBlock {
     }
 
     /// One record framed by input row `row`.
+    /// Bytes of a record that became part of another event (a joined partial line).
+    @inline(__always) public func addInputBytes(row: Int32, bytes: Int) {
+        inputValues[Int(row) &* 2 &+ 1] &+= UInt64(truncatingIfNeeded: bytes)
+    }
+
     @inline(__always) public func addInput(row: Int32, bytes: Int) {
         let base = Int(row) &* 2
         inputValues[base] &+= 1

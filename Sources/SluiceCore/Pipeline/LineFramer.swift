@@ -70,7 +70,7 @@ public struct LineFramer {
                 if !append(UnsafeRawBufferPointer(start: base + position, count: take), slab: slab, counters: counters) { return (position, .poolExhausted) }
                 position += take
                 remaining -= take
-                if remaining == 0 { complete(offset: chunkOffset + UInt64(position), nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch, counters: counters) }
+                if remaining == 0 { _ = complete(offset: chunkOffset + UInt64(position), nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch, counters: counters) }
                 continue
             }
             if framing == .octetCountedOrNewline && current == nil {
@@ -87,25 +87,50 @@ public struct LineFramer {
             let segment = UnsafeRawBufferPointer(start: base + position, count: lineEnd - position)
             if !append(segment, slab: slab, counters: counters) { return (position, .poolExhausted) }
             if found == nil { return (end, .consumedAll) }
+            // A decoder that waits for a large slot leaves the newline unread: the record is
+            // completed again when the caller passes the rest after events came back.
+            if !complete(offset: chunkOffset + UInt64(lineEnd + 1), nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch,
+                         counters: counters, mayWait: true) { return (lineEnd, .poolExhausted) }
             position = lineEnd + 1
-            complete(offset: chunkOffset + UInt64(position), nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch, counters: counters)
         }
         return (end, .consumedAll)
     }
 
-    /// Ends the stream: a record without its newline goes out flagged `partial`. False when the
-    /// batch is full (call again after handing it on).
+    /// What `finish` did.
+    public enum Finish: Equatable {
+        case done
+        /// The batch is full: hand it on and call again.
+        case batchFull
+        /// The decoder holds a record and no slot is free for it: call again once events came back.
+        case poolExhausted
+    }
+
+    /// Ends the stream: a record without its newline goes out flagged `partial`. With
+    /// `endOfSource`, so do the records a decoder still assembles (container log lines split by
+    /// their runtime); without, those go on with the next bytes (a rotated file's successor).
     /// `slab`: where a decoder may find a large slot for a record that outgrew its own.
     public mutating func finish(offset: UInt64, nowNanos: UInt64, slab: UnsafeMutablePointer<Slab>? = nil,
-                                batch: inout EventBatch, counters: CounterBlock) -> Bool {
+                                batch: inout EventBatch, counters: CounterBlock, endOfSource: Bool = false) -> Finish {
         countValue = 0
         countDigits = 0
-        guard current != nil || skipping else { remaining = 0; return true }
-        if batch.isFull { return false }
-        counters.add(.partialRecords, 1, pipeline: Int(pipelineID))
+        if current != nil || skipping {
+            if batch.isFull { return .batchFull }
+            counters.add(.partialRecords, 1, pipeline: Int(pipelineID))
+            remaining = 0
+            _ = complete(offset: offset, nowNanos: nowNanos, flags: EventFlags.partial, slab: slab, batch: &batch, counters: counters)
+        }
         remaining = 0
-        complete(offset: offset, nowNanos: nowNanos, flags: EventFlags.partial, slab: slab, batch: &batch, counters: counters)
-        return true
+        guard endOfSource, decodes, let slab else { return .done }
+        while true {
+            if batch.isFull { return .batchFull }
+            switch decoder.takePending(end: offset, slab: slab, counters: counters, pipeline: Int(pipelineID)) {
+            case .none: return .done
+            case .needsRoom: return .poolExhausted
+            case .event(let e, let committed):
+                counters.add(.partialRecords, 1, pipeline: Int(pipelineID))
+                hand(e, offset: committed, flags: EventFlags.partial, receivedBytes: 0, nowNanos: nowNanos, batch: &batch, counters: counters)
+            }
+        }
     }
 
     /// Frames one datagram as one record (a trailing newline, or CR LF, removed), its end at
@@ -119,7 +144,7 @@ public struct LineFramer {
         if count > 0, let base = datagram.baseAddress {
             if !append(UnsafeRawBufferPointer(start: base, count: count), slab: slab, counters: counters) { return .poolExhausted }
         }
-        complete(offset: offset, nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch, counters: counters)
+        _ = complete(offset: offset, nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch, counters: counters)
         return .consumedAll
     }
 
@@ -139,7 +164,7 @@ public struct LineFramer {
     }
 
     /// Gives back a half-assembled record without emitting it (a file source stopping: the
-    /// record will be read again from the committed offset).
+    /// record will be read again from the committed offset), and what a decoder assembles.
     public mutating func abandon(slab: UnsafeMutablePointer<Slab>) {
         if let e = current { slab.pointee.release(e.header.pointee.handle) }
         current = nil
@@ -147,19 +172,47 @@ public struct LineFramer {
         countValue = 0
         countDigits = 0
         remaining = 0
+        decoder.abandon()
     }
 
+    /// Completes the record being assembled, its end at `offset`: decoded (when there is a
+    /// decoder) and handed on. False when the decoder waits for a large slot (only with
+    /// `mayWait`): the record is kept as it was, complete it again once events came back.
     mutating func complete(offset: UInt64, nowNanos: UInt64, flags: UInt16, slab: UnsafeMutablePointer<Slab>?,
-                           batch: inout EventBatch, counters: CounterBlock) {
-        skipping = false
+                           batch: inout EventBatch, counters: CounterBlock, mayWait: Bool = false) -> Bool {
         guard let e = current else {
+            skipping = false
             if flags & EventFlags.partial == 0 { counters.add(.emptyLines, 1, pipeline: Int(pipelineID)) }
-            return
+            return true
+        }
+        let receivedBytes = Int(e.header.pointee.rawLength)
+        var event = e
+        var committed = offset
+        if decodes {
+            switch decoder.decode(e, end: offset, mayWait: mayWait, maxEventBytes: maxEventBytes, slab: slab, counters: counters, pipeline: Int(pipelineID)) {
+            case .event(let decoded, let o):
+                event = decoded
+                committed = o
+            case .folded:
+                current = nil
+                skipping = false
+                counters.add(.bytesIn, receivedBytes, pipeline: Int(pipelineID))
+                counters.addInputBytes(row: inputRow, bytes: receivedBytes)
+                return true
+            case .needsRoom:
+                return false
+            }
         }
         current = nil
-        let receivedBytes = Int(e.header.pointee.rawLength)
-        let h = !decodes ? e.header
-            : decoder.decode(e, maxEventBytes: maxEventBytes, slab: slab, counters: counters, pipeline: Int(pipelineID)).header
+        skipping = false
+        hand(event, offset: committed, flags: flags, receivedBytes: receivedBytes, nowNanos: nowNanos, batch: &batch, counters: counters)
+        return true
+    }
+
+    /// Stamps a finished event and appends it to the batch.
+    @inline(__always) mutating func hand(_ e: Event, offset: UInt64, flags: UInt16, receivedBytes: Int, nowNanos: UInt64,
+                                         batch: inout EventBatch, counters: CounterBlock) {
+        let h = e.header
         h.pointee.usedLength = h.pointee.rawLength
         h.pointee.flags |= flags
         h.pointee.offset = offset

@@ -1,33 +1,104 @@
 import Glibc
 
 /// What a framer does to each record it completes before the record goes on: nothing (the raw
-/// bytes are the event), or rewrite it in its slot as the JSON event of a decoded protocol
-/// message (syslog). The decoder owns no memory: `scratch` (at least `maxEventBytes`, where
+/// bytes are the event), rewrite it in its slot as the JSON event of a decoded protocol
+/// message (syslog), or decode container log lines, which also joins the lines a runtime split
+/// (`ContainerLogState`). The decoder owns no memory: `scratch` (at least `maxEventBytes`, where
 /// the raw record is copied while its slot is rewritten) belongs to the family that made it,
-/// shared by all its framers on one worker.
+/// shared by all its framers on one worker; per-source state (`containerLog`) belongs to the
+/// source, which frees it with `dispose()`.
 public struct RecordDecoder {
-    public enum Kind: Equatable {
+    public enum Kind: Equatable, Sendable {
         case none
         case syslog(SyslogFormat)
+        /// Kubernetes container log lines (CRI or Docker JSON), partial lines joined.
+        case containerLog
     }
 
     public let kind: Kind
     let scratch: UnsafeMutableRawPointer?
+    let containerLog: UnsafeMutablePointer<ContainerLogState>?
 
     public static var none: RecordDecoder { RecordDecoder(kind: .none, scratch: nil) }
 
     public init(kind: Kind, scratch: UnsafeMutableRawPointer?) {
         precondition(kind == .none || scratch != nil, "a decoder needs scratch memory")
+        precondition(kind != .containerLog, "container logs need per-source state: init(containerLogOf:)")
         self.kind = kind
         self.scratch = scratch
+        containerLog = nil
     }
 
-    /// Rewrites `e`'s raw record as its decoded event and returns the event to hand on: `e`, or
-    /// a large slot it moved to when the JSON outgrew the ordinary one (`e` released). When no
-    /// slot can hold it the message is kept cut, with `parse_error` (flagged and counted).
-    @inline(__always) func decode(_ e: Event, maxEventBytes: Int, slab: UnsafeMutablePointer<Slab>?, counters: CounterBlock, pipeline: Int) -> Event {
-        guard case .syslog(let format) = kind, let scratch else { return e }
-        return decodeSyslog(e, format: format, scratch: scratch, maxEventBytes: maxEventBytes, slab: slab, counters: counters, pipeline: pipeline)
+    /// The decoder of one container log file (`path`, read from `startOffset`).
+    init(containerLogOf path: String, startOffset: UInt64, maxEventBytes: Int, scratch: UnsafeMutableRawPointer) {
+        kind = .containerLog
+        self.scratch = scratch
+        containerLog = ContainerLogState.make(path: path, maxEventBytes: maxEventBytes, startOffset: startOffset)
+    }
+
+    /// The decoder of one source named `path`, read from `startOffset`.
+    public static func forSource(_ kind: Kind, path: String, startOffset: UInt64, maxEventBytes: Int, scratch: UnsafeMutableRawPointer) -> RecordDecoder {
+        switch kind {
+        case .none: .none
+        case .syslog: RecordDecoder(kind: kind, scratch: scratch)
+        case .containerLog: RecordDecoder(containerLogOf: path, startOffset: startOffset, maxEventBytes: maxEventBytes, scratch: scratch)
+        }
+    }
+
+    /// What became of a record.
+    public enum Outcome {
+        /// The event to hand on and the offset it commits (at most the record's end).
+        case event(Event, offset: UInt64)
+        /// The record is part of one still being assembled: its slot was released.
+        case folded
+        /// The decoded event needs a large slot and none is free (only when the caller may
+        /// wait): nothing changed, decode the same record again once events come back.
+        case needsRoom
+    }
+
+    /// What a decoder still holds at the end of its source.
+    public enum Pending {
+        case none
+        case event(Event, offset: UInt64)
+        case needsRoom
+    }
+
+    /// Rewrites `e`'s raw record (ending at `offset` in its source) as its decoded event.
+    /// Syslog: `e`, or a large slot it moved to when the JSON outgrew the ordinary one (`e`
+    /// released); when no slot can hold it the message is kept cut, with `parse_error` (flagged
+    /// and counted). Container logs: see `ContainerLogState.decode`.
+    @inline(__always) func decode(_ e: Event, end offset: UInt64, mayWait: Bool, maxEventBytes: Int, slab: UnsafeMutablePointer<Slab>?,
+                                  counters: CounterBlock, pipeline: Int) -> Outcome {
+        switch kind {
+        case .none:
+            return .event(e, offset: offset)
+        case .syslog(let format):
+            return .event(decodeSyslog(e, format: format, scratch: scratch!, maxEventBytes: maxEventBytes, slab: slab, counters: counters, pipeline: pipeline),
+                          offset: offset)
+        case .containerLog:
+            guard let slab else { preconditionFailure("container log decoding needs the slab") }
+            return containerLog!.pointee.decode(e, end: offset, mayWait: mayWait, scratch: scratch!, slab: slab, counters: counters, pipeline: pipeline)
+        }
+    }
+
+    /// At the end of the source (`offset`): one record the decoder still assembles, as an event
+    /// (call again until `.none`), or `.needsRoom` when no slot is free for it.
+    func takePending(end offset: UInt64, slab: UnsafeMutablePointer<Slab>, counters: CounterBlock, pipeline: Int) -> Pending {
+        guard let containerLog else { return .none }
+        return containerLog.pointee.takePending(end: offset, scratch: scratch!, slab: slab, counters: counters, pipeline: pipeline)
+    }
+
+    /// Drops what is being assembled (the source stops; it is read again from the committed offset).
+    func abandon() { containerLog?.pointee.abandon() }
+
+    /// The source goes on with a new file from its start (rotation).
+    public func restarted() { containerLog?.pointee.restarted() }
+
+    /// Frees the per-source state (the source is done).
+    public func dispose() {
+        guard let containerLog else { return }
+        containerLog.pointee.dispose()
+        containerLog.deallocate()
     }
 
     func decodeSyslog(_ e: Event, format: SyslogFormat, scratch: UnsafeMutableRawPointer, maxEventBytes: Int,

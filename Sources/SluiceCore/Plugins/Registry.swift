@@ -15,6 +15,7 @@ public enum InputDefinition: Sendable {
     case udp(UDPInput)
     case unix(UnixInput)
     case nats(NATSInput)
+    case k8s(K8sInput)
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("file", "read files (paths or globs), optionally following appends", FileInput.parameters),
@@ -27,6 +28,8 @@ public enum InputDefinition: Sendable {
         ("udp", "one record per UDP datagram; kernel drops counted", UDPInput.parameters),
         ("unix", "a unix domain socket: newline-delimited stream connections or one record per datagram", UnixInput.parameters),
         ("nats", "a NATS JetStream durable pull consumer; each message acknowledged once the outputs acknowledged its event", NATSInput.parameters),
+        ("k8s", "Kubernetes container logs (CRI or Docker JSON lines) as JSON events with namespace, pod, container and container_id; split lines joined; followed and rotated as the file input",
+         K8sInput.parameters),
     ]
 
     public static func make(type: String, _ arguments: PluginArguments) throws(PluginArgumentError) -> InputDefinition {
@@ -43,6 +46,7 @@ public enum InputDefinition: Sendable {
         case "udp": return .udp(try UDPInput(arguments))
         case "unix": return .unix(try UnixInput(arguments))
         case "nats": return .nats(try NATSInput(arguments))
+        case "k8s": return .k8s(try K8sInput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown input '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
@@ -52,6 +56,7 @@ public enum InputDefinition: Sendable {
         switch self {
         case .generator(let g): g.problem(with: settings)
         case .file, .tcp, .http, .stdin, .journald, .syslog, .udp, .unix, .nats: nil
+        case .file, .tcp, .http, .stdin, .journald, .syslog, .udp, .unix, .k8s: nil
         }
     }
 
@@ -69,6 +74,7 @@ public enum InputDefinition: Sendable {
         case .udp(let udp): try DatagramFamily.prepareUDP(host: udp.host, port: udp.port, decoder: .none, input: "udp", &preparation, into: &assignments)
         case .unix(let unix): try unix.prepare(&preparation, into: &assignments)
         case .nats(let nats): try NATSFamily.prepare(nats, &preparation, into: &assignments)
+        case .k8s(let k8s): try FileFamily.prepare(k8s.file, &preparation, into: &assignments)
         }
     }
 }
@@ -399,6 +405,7 @@ extension InputDefinition {
         case .udp: "udp"
         case .unix: "unix"
         case .nats: "nats"
+        case .k8s: "k8s"
         }
     }
 }

@@ -136,32 +136,19 @@ enum Decoders {
     static let streamKey: StaticString = "stream"
     static let logKey: StaticString = "log"
     static let partialKey: StaticString = "partial"
+    static let stdoutName: StaticString = "stdout"
+    static let stderrName: StaticString = "stderr"
 
     /// The CRI container log line `TIME STREAM TAGS LOG` (`2024-01-02T03:04:05.123Z stdout F
-    /// text`): fields `time`, `stream` (stdout or stderr), `log`, and `partial: true` when the
-    /// tags say P (a line the runtime split; `join` puts them together).
+    /// text`, read by `ContainerLogLine`): fields `time`, `stream` (stdout or stderr), `log`,
+    /// and `partial: true` when the tags say P (a line the runtime split; `join` puts them
+    /// together, or the `k8s` input does as it reads).
     static func cri(_ text: UnsafeRawBufferPointer, into writer: inout FieldBatch, _ t: DecodeTarget) -> Bool {
-        let n = text.count
-        @inline(__always) func word(_ i: inout Int) -> Range<Int>? {
-            let start = i
-            while i < n && text[i] != 32 { i += 1 }
-            guard i > start, i < n else { return nil }
-            defer { i += 1 }
-            return start..<i
-        }
-        var i = 0
-        guard let time = word(&i), let stream = word(&i), let tags = word(&i) else { return false }
-        let streamBytes = UnsafeRawBufferPointer(rebasing: text[stream])
-        guard streamBytes.elementsEqual(literal("stdout")) || streamBytes.elementsEqual(literal("stderr")) else { return false }
-        var partial = false
-        for k in tags {
-            let c = text[k]
-            if c == 80 { partial = true } else if c != 70 && c != 58 && !(c >= 65 && c <= 90) { return false }
-        }
-        writer.setString(prefix: t.prefix, key: literal(timeKey), value: UnsafeRawBufferPointer(rebasing: text[time]))
-        writer.setString(prefix: t.prefix, key: literal(streamKey), value: streamBytes)
-        writer.setString(prefix: t.prefix, key: literal(logKey), value: UnsafeRawBufferPointer(rebasing: text[i...]))
-        if partial { writer.setRaw(prefix: t.prefix, key: literal(partialKey), json: literal(trueLiteral), kind: .trueLiteral) }
+        guard case .line(let line) = ContainerLogLine.parseCRI(text) else { return false }
+        writer.setString(prefix: t.prefix, key: literal(timeKey), value: UnsafeRawBufferPointer(rebasing: text[line.time]))
+        writer.setString(prefix: t.prefix, key: literal(streamKey), value: line.stream == .stdout ? literal(stdoutName) : literal(stderrName))
+        writer.setString(prefix: t.prefix, key: literal(logKey), value: UnsafeRawBufferPointer(rebasing: text[line.log]))
+        if line.partial { writer.setRaw(prefix: t.prefix, key: literal(partialKey), json: literal(trueLiteral), kind: .trueLiteral) }
         return true
     }
 

@@ -6,18 +6,18 @@ import Glibc
 extension FileFamily {
     static func prepare(_ file: FileInput, _ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
         let paths: [String]
-        do { paths = try file.expand() } catch { throw preparation.failure("file", "\(error)") }
+        do { paths = try file.expand() } catch { throw preparation.failure(file.pluginName, "\(error)") }
         if file.offsetsPath != nil { preparation.offsetsIntervalMicros = min(preparation.offsetsIntervalMicros, file.offsetsIntervalMicros) }
         var saved: [OffsetFile.Record] = []
         if let store = file.offsetsPath, file.offsetsOp == .continue {
             do { saved = try OffsetFile.read(path: store) } catch {
-                Log.error("input file", "\(error); starting every file from its beginning")
+                Log.error("input \(file.pluginName)", "\(error); starting every file from its beginning")
             }
         }
         let workerCount = preparation.workerCount
         for path in paths {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw preparation.failure("file", "\(SystemError.lastErrno("open \(path)"))") }
+            guard fd >= 0 else { throw preparation.failure(file.pluginName, "\(SystemError.lastErrno("open \(path)"))") }
             var st = stat()
             fstat(fd, &st)
             let inode = UInt64(st.st_ino), device = UInt64(st.st_dev), size = UInt64(st.st_size)
@@ -41,6 +41,7 @@ extension FileFamily {
                                     maxEventBytes: preparation.settings.pool.maxEventSizeBytes,
                                     startOffset: start, inode: readInode, device: readDevice, commitWords: words,
                                     inputRow: preparation.inputRow, maxRotated: file.maxRotated)
+            source.adopt(file)
             if resumed != nil { source.successors.append(Successor(fd: fd, inode: inode, device: device)) }
             assignments[reader].inputs.file.files.append(source)
         }
@@ -64,13 +65,35 @@ extension FileFamily {
     }
 
     /// The saved file of a followed path that now names another file: if a file with the saved
-    /// inode is still in the path's directory (logrotate's `app.log.1`) and holds the saved
-    /// offset, it is opened to be read on from there.
+    /// inode is still in the path's directory (logrotate's `app.log.1`), or in the directory of
+    /// the file the path leads to through symbolic links (the kubelet's
+    /// `/var/log/containers/*.log` lead to `/var/log/pods/…/0.log`, rotated to `0.log.<time>`
+    /// beside it), and holds the saved offset, it is opened to be read on from there.
     static func resumeRotated(_ file: FileInput, path: String, inode: UInt64, device: UInt64,
                               saved: [OffsetFile.Record]) -> (fd: Int32, inode: UInt64, device: UInt64, offset: UInt64)? {
         guard file.offsetsOp == .continue, let r = saved.last(where: { $0.path == path }),
               r.inode != inode || r.device != device else { return nil }
-        let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        var directories = [directoryOf(path)]
+        if let resolved = realpath(path, nil) {
+            let target = directoryOf(String(cString: resolved))
+            free(resolved)
+            if target != directories[0] { directories.append(target) }
+        }
+        for directory in directories {
+            guard let found = openSaved(r, in: directory) else { continue }
+            Log.info("input \(file.pluginName)", "\(path) was rotated while the node was down: reading \(found.path) on from its saved offset \(r.offset), then \(path) from its start")
+            return (found.fd, r.inode, r.device, r.offset)
+        }
+        return nil
+    }
+
+    static func directoryOf(_ path: String) -> String {
+        path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+    }
+
+    /// The file of `directory` with the saved record's inode and device, at least as long as its
+    /// offset, opened.
+    static func openSaved(_ r: OffsetFile.Record, in directory: String) -> (fd: Int32, path: String)? {
         guard let dir = opendir(directory) else { return nil }
         defer { closedir(dir) }
         while let entry = readdir(dir) {
@@ -84,8 +107,7 @@ extension FileFamily {
                 Glibc.close(fd)
                 continue
             }
-            Log.info("input file", "\(path) was rotated while the node was down: reading \(candidate) on from its saved offset \(r.offset), then \(path) from its start")
-            return (fd, r.inode, r.device, r.offset)
+            return (fd, candidate)
         }
         return nil
     }
@@ -124,7 +146,7 @@ extension FileFamily {
         let ranges = ParallelRanges(bounds: bounds, firstUnclaimed: (first.last ?? 0) + 1)
         for (n, k) in first.enumerated() {
             let rangeFD = n == 0 ? fd : open(path, O_RDONLY | O_CLOEXEC)
-            guard rangeFD >= 0 else { throw preparation.failure("file", "\(SystemError.lastErrno("open \(path)"))") }
+            guard rangeFD >= 0 else { throw preparation.failure(file.pluginName, "\(SystemError.lastErrno("open \(path)"))") }
             let reader = (preparation.nextReader + n) % workerCount
             var source = FileSource(path: path, fd: rangeFD, pipeline: preparation.slot, target: reader, follow: false, isStdin: false,
                                     pollIntervalMicros: file.pollIntervalMicros, readBytes: preparation.settings.readBufferBytes,

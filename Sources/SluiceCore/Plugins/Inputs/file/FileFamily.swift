@@ -32,6 +32,9 @@ final class FileFamily: SourceFamily {
     var activeFiles: [Int]
     var notify = FileNotify()
     var globWatches: [GlobWatch]
+    /// Where decoders write an event before it goes into its slot (`maxEventBytes`), made when
+    /// the first file that decodes its lines arrives; shared by this worker's files.
+    var decodeScratch: UnsafeMutableRawPointer?
 
     init(worker: Int, settings: NodeSettings, assignment: Assignment) {
         self.worker = worker
@@ -40,6 +43,15 @@ final class FileFamily: SourceFamily {
         files = assignment.files
         activeFiles = Array(files.indices)
         globWatches = assignment.globWatches
+        for f in files.indices { attachDecoder(f) }
+    }
+
+    /// Gives a file that decodes its lines (`decoding`) its decoder, with this worker's scratch.
+    func attachDecoder(_ f: Int) {
+        guard files[f].decoding != .none, files[f].framer.decoder.kind == .none else { return }
+        if decodeScratch == nil { decodeScratch = .allocate(byteCount: maxEventBytes, alignment: 64) }
+        files[f].framer.decoder = RecordDecoder.forSource(files[f].decoding, path: files[f].path, startOffset: files[f].expectedOffset,
+                                                          maxEventBytes: maxEventBytes, scratch: decodeScratch!)
     }
 
     func start(_ context: InputContext) {
@@ -139,14 +151,21 @@ final class FileFamily: SourceFamily {
 
     func close() {
         for f in files.indices where files[f].fd >= 0 && !files[f].isStdin { Glibc.close(files[f].fd) }
-        for f in files.indices { for s in files[f].successors { Glibc.close(s.fd) } }
+        for f in files.indices {
+            for s in files[f].successors { Glibc.close(s.fd) }
+            files[f].framer.decoder.dispose()
+            files[f].framer.decoder = .none
+        }
         if notify.fd >= 0 { Glibc.close(notify.fd) }
+        decodeScratch?.deallocate()
+        decodeScratch = nil
     }
 
     /// Adds a file source (a file found by a rescan, or started by a reload).
     func addFile(_ source: FileSource, _ context: InputContext) {
         activeFiles.append(files.count)
         files.append(source)
+        attachDecoder(files.count - 1)
         watchFile(files.count - 1, context)
     }
 }

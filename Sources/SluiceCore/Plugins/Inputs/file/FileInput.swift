@@ -52,6 +52,13 @@ public struct FileInput: Sendable {
     public let rescanIntervalMicros: Int
     /// With `parallel`: the size of the ranges workers claim one after another.
     public let parallelRangeBytes: Int
+    /// How each line is turned into an event (`k8s`: container log lines into JSON).
+    public let decoding: RecordDecoder.Kind
+    /// The input's name in logs and errors.
+    public let pluginName: String
+    /// A followed file that was deleted (no name left) is closed once read to its end, its
+    /// last records handed on: container logs, whose names are never used again.
+    public let closesDeletedFiles: Bool
     /// Files smaller than this are not split by `parallel=true`.
     public static let minimumParallelFileBytes = 16 << 20
 
@@ -67,9 +74,31 @@ public struct FileInput: Sendable {
         rescanIntervalMicros = try arguments.value(Self.rescanInterval)
         parallel = try arguments.value(Self.parallel)
         parallelRangeBytes = try arguments.value(Self.parallelRange)
+        decoding = .none
+        pluginName = "file"
+        closesDeletedFiles = false
         if parallel && (follow || offsetsPath != nil) {
             throw PluginArgumentError(key: "parallel", "parallel=true reads a fixed file in ranges; it cannot be combined with follow=true or offsets=")
         }
+    }
+
+    /// A file input another input is made of (`k8s`): followed files whose lines `decoding`
+    /// turns into events; no parallel ranges.
+    init(patterns: [String], follow: Bool, pollIntervalMicros: Int, maxRotated: Int, offsetsPath: String?, offsetsOp: OffsetsOp,
+         offsetsIntervalMicros: Int, rescanIntervalMicros: Int, decoding: RecordDecoder.Kind, pluginName: String, closesDeletedFiles: Bool) {
+        self.patterns = patterns
+        self.follow = follow
+        self.pollIntervalMicros = pollIntervalMicros
+        self.maxRotated = maxRotated
+        self.offsetsPath = offsetsPath
+        self.offsetsOp = offsetsOp
+        self.offsetsIntervalMicros = offsetsIntervalMicros
+        self.rescanIntervalMicros = rescanIntervalMicros
+        self.decoding = decoding
+        self.pluginName = pluginName
+        self.closesDeletedFiles = closesDeletedFiles
+        parallel = false
+        parallelRangeBytes = 0  // read only with parallel
     }
 
     /// The files the patterns name now, sorted, each once. A pattern that matches nothing is

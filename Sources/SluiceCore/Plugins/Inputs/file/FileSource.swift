@@ -70,10 +70,18 @@ struct FileSource {
     var eofSince: UInt64 = 0
     var waitingForData = false
     var finished = false
+    /// At its end, waiting for a free event for what its decoder still assembles
+    /// (`FileFamily.finishFile`): no more reads.
+    var finishing = false
     /// inotify watch descriptor of a followed file, or -1 (`FileNotify`).
     var watch: Int32 = -1
     var readsInFlight = 0
     var framer: LineFramer
+    /// How its records are decoded; the decoder itself is made by the worker that reads it
+    /// (`FileFamily.attachDecoder`), with that worker's scratch.
+    var decoding = RecordDecoder.Kind.none
+    /// Closed once read to its end after it was deleted (`FileInput.closesDeletedFiles`).
+    var closesWhenDeleted = false
     /// Index in the owner's table and generation (bumped on rotation/truncation): both are in
     /// the events' source id, so acks of a previous file are told apart.
     private(set) var index: Int
@@ -132,6 +140,13 @@ struct FileSource {
         framer.inputRow = inputRow
     }
 
+    /// Takes how `input` reads its files beyond where and how often: the decoding of its lines,
+    /// whether a deleted file is closed.
+    mutating func adopt(_ input: FileInput) {
+        decoding = input.decoding
+        closesWhenDeleted = input.closesDeletedFiles
+    }
+
     /// Puts a source prepared by the control thread (a reload) at its index in the worker's table.
     mutating func place(at index: Int) {
         self.index = index
@@ -145,6 +160,8 @@ struct FileSource {
         slots.deallocate()
         slots = .allocate(capacity: 0)
         tail.deallocate()
+        framer.decoder.dispose()
+        framer.decoder = .none
     }
 }
 
@@ -167,6 +184,11 @@ extension FileFamily {
 
     /// Frames what was read and issues the next reads. Returns whether anything moved.
     func serviceFile(_ f: Int, _ context: InputContext) -> Bool {
+        if files[f].finishing {
+            guard finishFile(f, emitPartial: true, context) else { return false }
+            if files[f].closesWhenDeleted { releaseFinished(f) }
+            return true
+        }
         var progressed = false
         let depth = FileSource.readDepth
         while !files[f].finished {
@@ -239,11 +261,12 @@ extension FileFamily {
     }
 
     func issueReads(_ f: Int, _ context: InputContext) {
-        guard !files[f].finished, !context.stopping else { return }
+        guard !files[f].finished, !files[f].finishing, !context.stopping else { return }
         if files[f].waitingForData {
             guard context.now >= files[f].eofSince + files[f].pollIntervalNanos else { return }
             files[f].waitingForData = false
             if !files[f].isStdin { checkRotation(f, context) }
+            guard !files[f].finished, !files[f].finishing else { return }  // deleted and closed
         }
         let depth = files[f].isStdin ? 1 : FileSource.readDepth
         while files[f].readsInFlight < depth {
@@ -278,6 +301,10 @@ extension FileFamily {
             return
         }
         lookAtPath(f, context)
+        if files[f].closesWhenDeleted && opened.st_nlink == 0 && files[f].successors.isEmpty {
+            closeDeleted(f, context)
+            return
+        }
         if files[f].maxRotated == 0 && files[f].successors.isEmpty {
             // Without a queue, the file the path names now is the next one.
             var named = stat()
@@ -302,6 +329,22 @@ extension FileFamily {
         Glibc.close(files[f].fd)
         restartFile(f, fd: next.fd, inode: next.inode, device: next.device)
         watchFile(f, context)  // the inode the path names now
+    }
+
+    /// A followed file deleted and read to its end (its container removed): its records are
+    /// handed on, then it is closed and its buffers freed.
+    func closeDeleted(_ f: Int, _ context: InputContext) {
+        Log.info("input file", "\(files[f].path) was deleted: read to its end, closed")
+        guard finishFile(f, emitPartial: true, context) else { return }  // `finishing`: ends at a later turn
+        releaseFinished(f)
+    }
+
+    /// A finished file with no read in flight: its descriptor closed, its buffers freed.
+    func releaseFinished(_ f: Int) {
+        guard files[f].finished, files[f].readsInFlight == 0, files[f].fd >= 0, !files[f].isStdin else { return }
+        Glibc.close(files[f].fd)
+        files[f].fd = -1
+        files[f].releaseBuffers()
     }
 
     /// A followed file still being read: has a newer file appeared under its path? If so it is
@@ -362,6 +405,7 @@ extension FileFamily {
         files[f].nextReadOffset = 0
         files[f].generation += 1
         files[f].framer.sourceID = SourceIDs.make(worker: worker, kind: .file, generation: files[f].generation, index: f)
+        files[f].framer.decoder.restarted()
         if let words = files[f].commitWords {
             sl_store_relaxed(words + 1, inode)
             sl_store_relaxed(words + 2, device)
@@ -379,21 +423,32 @@ extension FileFamily {
         sl_store_relaxed(words, h.pointee.offset)
     }
 
+    /// Hands on the record the file ends with, without its newline (a rotated file read to its
+    /// end: what the decoder assembles goes on with the next file).
     func deliverPartial(_ f: Int, _ context: InputContext) {
         context.deliverPartial(&files[f].framer, offset: files[f].expectedOffset, to: files[f].target)
     }
 
-    /// Ends a source: the last record without a newline goes out flagged partial.
-    func finishFile(_ f: Int, emitPartial: Bool, _ context: InputContext) {
+    /// Ends a source: the last record without a newline goes out flagged partial, and so do the
+    /// records its decoder still assembles. False when one of those found no free event: the
+    /// source waits (`finishing`, no more reads) and ends at a later turn.
+    @discardableResult
+    func finishFile(_ f: Int, emitPartial: Bool, _ context: InputContext) -> Bool {
         if emitPartial {
-            deliverPartial(f, context)
+            guard context.deliverPartial(&files[f].framer, offset: files[f].expectedOffset, to: files[f].target, endOfSource: true) else {
+                files[f].finishing = true
+                context.waitForFreeEvents()
+                return false
+            }
         } else {
             context.abandon(&files[f].framer)
         }
+        files[f].finishing = false
         files[f].finished = true
         if let i = activeFiles.firstIndex(of: f) { activeFiles.remove(at: i) }
         unwatchFile(f)
         for s in files[f].successors { Glibc.close(s.fd) }
         files[f].successors.removeAll()
+        return true
     }
 }

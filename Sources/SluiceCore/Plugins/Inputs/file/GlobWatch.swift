@@ -39,11 +39,13 @@ extension FileFamily {
                 }
                 let target = globWatches[g].nextProcessor % context.workerCount
                 globWatches[g].nextProcessor += 1
-                addFile(FileSource(path: path, fd: fd, pipeline: pipeline, target: target, follow: true, isStdin: false,
-                                   pollIntervalMicros: input.pollIntervalMicros, readBytes: readBufferBytes,
-                                   owner: worker, index: files.count, maxEventBytes: maxEventBytes,
-                                   inode: UInt64(st.st_ino), device: UInt64(st.st_dev), commitWords: words,
-                                   inputRow: globWatches[g].inputRow, maxRotated: input.maxRotated), context)
+                var source = FileSource(path: path, fd: fd, pipeline: pipeline, target: target, follow: true, isStdin: false,
+                                        pollIntervalMicros: input.pollIntervalMicros, readBytes: readBufferBytes,
+                                        owner: worker, index: files.count, maxEventBytes: maxEventBytes,
+                                        inode: UInt64(st.st_ino), device: UInt64(st.st_dev), commitWords: words,
+                                        inputRow: globWatches[g].inputRow, maxRotated: input.maxRotated)
+                source.adopt(input)
+                addFile(source, context)
                 Log.info("input file", "following \(path), which appeared after start")
             }
         }

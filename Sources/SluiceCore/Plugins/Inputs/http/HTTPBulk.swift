@@ -62,10 +62,10 @@ enum HTTPBulk {
         let name = UnsafeRawBufferPointer(rebasing: line[nameStart..<i])
         i += 1
         let operation: Operation
-        if equals(name, "index") { operation = .index }
-        else if equals(name, "create") { operation = .create }
-        else if equals(name, "update") { operation = .update }
-        else if equals(name, "delete") { operation = .delete }
+        if name.equals("index") { operation = .index }
+        else if name.equals("create") { operation = .create }
+        else if name.equals("update") { operation = .update }
+        else if name.equals("delete") { operation = .delete }
         else { return nil }
         guard expect(0x3A), expect(0x7B) else { return nil }
         var action = Action(operation: operation, index: nil)
@@ -86,10 +86,6 @@ enum HTTPBulk {
             j += 1
         }
         return action
-    }
-
-    static func equals(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
-        bytes.count == text.utf8CodeUnitCount && memcmp(bytes.baseAddress!, text.utf8Start, bytes.count) == 0
     }
 }
 

@@ -1,0 +1,35 @@
+/// `k8s`: the container logs a Kubernetes node keeps, each line turned into a JSON event
+/// `{"time","stream","log","namespace","pod","container","container_id"}`.
+///
+/// The files are read by the `file` input's family, followed and rotated the same way (by
+/// device and inode, `max-rotated` newer files kept open, offsets per inode, globs expanded
+/// again every `rescan-interval`); only how a line becomes an event differs
+/// (`RecordDecoder.Kind.containerLog`): the CRI format of containerd and CRI-O (`TIME STREAM
+/// F|P LOG`) or Docker's json-file (`{"log":"…\n","stream":…,"time":…}`), told apart per line.
+/// Lines the runtime split (CRI `P`, a Docker `log` without its final `\n`) are joined per
+/// stream into the event of the line that ends them, their offsets committed with it. The
+/// metadata come from the file name the kubelet gives (`<pod>_<namespace>_<container>-<id>.log`).
+/// A line in neither format is kept whole in `log` with `parse_error`
+/// (container_log_parse_errors). A file deleted (its container removed) is read to its end,
+/// its pending records handed on, and closed.
+public struct K8sInput: Sendable {
+    static let defaultPath = "/var/log/containers/*.log"
+    static let path = Parameter.defaulted("path", .path, default: defaultPath,
+                                          doc: "container log files (glob); the kubelet's names give each event its namespace, pod, container and container_id")
+    static let follow = Parameter.bool("follow", default: true,
+                                       doc: "keep reading what the runtime appends; false reads the files to their end and finishes")
+    public static let parameters = [path.doc, follow.doc, FileInput.pollInterval.doc, FileInput.maxRotated.doc, FileInput.offsets.doc,
+                                    FileInput.offsetsOp.doc, FileInput.offsetsInterval.doc, FileInput.rescanInterval.doc]
+    /// The file input that reads the files, decoding their lines.
+    public let file: FileInput
+
+    public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
+        try arguments.checkKnown(Self.parameters)
+        file = FileInput(patterns: [try arguments.value(Self.path)], follow: try arguments.value(Self.follow),
+                         pollIntervalMicros: try arguments.value(FileInput.pollInterval), maxRotated: try arguments.value(FileInput.maxRotated),
+                         offsetsPath: try arguments.value(FileInput.offsets), offsetsOp: try arguments.value(FileInput.offsetsOp),
+                         offsetsIntervalMicros: try arguments.value(FileInput.offsetsInterval),
+                         rescanIntervalMicros: try arguments.value(FileInput.rescanInterval), decoding: .containerLog, pluginName: "k8s",
+                         closesDeletedFiles: true)
+    }
+}
