@@ -157,7 +157,7 @@ struct Bench: ParsableCommand {
         BenchData.warmPageCache(path: path)
         let input = try InputDefinition.make(type: "file", PluginArguments(plugin: "file", pairs: [("path", path), ("parallel", parallel ? "true" : "false")]))
         let actions = json ? [try Action.make(type: "json_decode", PluginArguments(plugin: "json_decode", pairs: []), maxEventBytes: 1 << 20)] : []
-        let node = try Node(settings: try settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [input], actions: actions, output: .devnull)])
+        let node = try Node(settings: try settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [input], actions: actions, output: .devnull(DevNullOutput()))])
         node.summaryFD = -1
         let code = node.run()
         guard code == 0, let s = node.summary else { throw ValidationError("the pipeline failed (exit code \(code))") }
@@ -200,7 +200,7 @@ struct Bench: ParsableCommand {
             let (t, a) = try spec(text)
             return try Action.make(type: t, a, maxEventBytes: 1 << 20)
         }
-        var out = OutputDefinition.devnull
+        var out = OutputDefinition.devnull(DevNullOutput())
         if let output {
             unlink(output)
             let (ot, oa) = try spec("file:path=\(output)")

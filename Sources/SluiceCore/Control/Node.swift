@@ -18,6 +18,9 @@ public final class Node {
     public var summaryFD: Int32 = 2
     /// Committed positions of file inputs that keep offsets.
     public let offsets = OffsetBook()
+    /// The locks on the disk buffers' directories (`BufferDirectory.lock`), by path, held for
+    /// the node's life (a reload that prepares a buffer again keeps its lock).
+    var bufferLocks: [String: Int32] = [:]
     var offsetsIntervalMicros = Int.max
 
     /// What a finished run did, for `sluice bench` and tests.
@@ -141,6 +144,39 @@ public final class Node {
                     }
                     assignments[w].deadLetterFDs[p]!.append(deadLetterFD)
                 }
+            }
+            try prepareBuffers(pipeline, slot: p, into: &assignments)
+        }
+    }
+
+    /// Opens and checks every worker's directory of the pipeline's disk buffers (torn tails cut,
+    /// delivered segments removed: `BufferDirectory.recover`), after locking each buffer-dir.
+    func prepareBuffers(_ pipeline: PipelineDefinition, slot p: Int, into assignments: inout [WorkerAssignment]) throws(SetupError) {
+        for w in 0..<workerCount { assignments[w].buffers[p] = [] }
+        for (o, output) in pipeline.outputs.enumerated() {
+            let options = output.definition.buffer
+            guard options.isDisk else {
+                for w in 0..<workerCount { assignments[w].buffers[p]!.append(nil) }
+                continue
+            }
+            let name = "output \(pipeline.name)"
+            do {
+                if bufferLocks[options.directory] == nil { bufferLocks[options.directory] = try BufferDirectory.lock(options.directory) }
+                let stranded = BufferDirectory.strandedWorkers(options.directory, workerCount: workerCount)
+                if !stranded.isEmpty {
+                    throw SetupError(description: "pipeline \(pipeline.name): output \(o): the disk buffer \(options.directory) holds records of worker(s) \(stranded.map { String($0) }.joined(separator: ", ")) from a run with more workers; run with --workers \(stranded.max()! + 1) until it is drained")
+                }
+                let maxPayload = OutputBatcher.longestLineBytes(settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes)
+                for w in 0..<workerCount {
+                    let recovery = try BufferDirectory.recover(BufferDirectory.workerDirectory(options.directory, worker: w), maxPayloadBytes: maxPayload) {
+                        Log.warn(name, "disk buffer: \($0)")
+                    }
+                    assignments[w].buffers[p]!.append(recovery)
+                }
+            } catch let error as SetupError {
+                throw error
+            } catch {
+                throw SetupError(description: "pipeline \(pipeline.name): output \(o): disk buffer: \(error)")
             }
         }
     }
@@ -328,6 +364,10 @@ public final class Node {
                 if shared.phase == .running { Log.error("node", "stdout was closed by its reader: stopping inputs and draining the other pipelines") }
             }
             if shared.phase == .running && (signalled || allFinished || restartRequested || stdoutClosed) {
+                // Inputs that finished by themselves: disk buffers deliver everything before the
+                // exit. A signal or a restart leaves undelivered records for the next start.
+                let empty = allFinished && !signalled && !restartRequested && !stdoutClosed
+                sl_store_release(shared.emptyBuffersWord, empty ? 1 : 0)
                 shared.setPhase(.stopping)
                 if !restartRequested { control.notifyStopping() }  // a reload said RELOADING=1
                 stopSince = now
@@ -395,6 +435,15 @@ public final class Node {
             let v = shared.sum(c)
             if v > 0 { line += " \(c.name)=\(v)" }
         }
+        // Disk buffers, summed over every buffered output.
+        let buffered = pipelines.enumerated().flatMap { p in p.element.outputs.indices.filter { p.element.outputs[$0].definition.buffer.isDisk }.map { (p.offset, $0) } }
+        for (word, name) in [(BufferStats.Word.written, "buffer_written"), (.read, "buffer_read"), (.dropped, "buffer_dropped"),
+                             (.corrupt, "buffer_corrupt"), (.tornTails, "buffer_torn_tails"), (.bytes, "buffer_bytes")] {
+            let v = buffered.reduce(UInt64(0)) { $0 &+ shared.bufferStat(word, slot: $1.0, output: $1.1) }
+            if v > 0 { line += " \(name)=\(v)" }
+        }
+        let backpressure = (0..<workerCount).reduce(UInt64(0)) { $0 &+ shared.value($1, .backpressureNanos) }
+        if backpressure > 0 { line += " backpressure_seconds=\(Self.fixed(Double(backpressure) / 1e9, 3))" }
         line += "\n"
         var bytes = Array(line.utf8)
         _ = bytes.withUnsafeMutableBytes { Glibc.write(summaryFD, $0.baseAddress, $0.count) }

@@ -8,8 +8,10 @@ struct OutputContext {
     /// The worker's clock for this loop turn.
     let now: UInt64
     let pipeline: Int
-    /// The output's place among its pipeline's outputs.
+    /// The output's place among its pipeline's outputs, with `drainFlag` for the drain of its
+    /// disk buffer (its completions come back to the drain batcher).
     let output: Int
+    static let drainFlag = 1 << 16
     private let slabTable: UnsafeMutablePointer<Slab>
     /// Only for `ring`, `acknowledge`, the names and `stopNode`: outputs never reach the worker
     /// itself. The per-event acknowledgement calls through `_withUnsafeGuaranteedRef`: no retain and
@@ -54,6 +56,27 @@ struct OutputContext {
 
     /// Who speaks in this output's log lines.
     var logName: String { "output \(worker.pipelineNames[pipeline])" }
+
+    /// The same output's disk-buffer drain.
+    func forDrain() -> OutputContext {
+        OutputContext(worker: worker, pipeline: pipeline, output: output | OutputContext.drainFlag)
+    }
+
+    /// An event of this worker's slab to read a disk-buffer record of `dataBytes` into (a large
+    /// one past an ordinary slot's data). Ordinary slots only while more than the framers'
+    /// reserve are free, or `fromReserve` (the drain holds few: it must make progress when the
+    /// inputs filled the pool behind a full buffer); nil: none now.
+    func takeBufferedEvent(dataBytes: Int, fromReserve: Bool) -> Event? {
+        let slab = worker.slab
+        if dataBytes > slab.pointee.smallSlotBytes - slab.pointee.headerAndIndexBytes, slab.pointee.largeCount > 0 {
+            return slab.pointee.takeLarge(forFraming: true)
+        }
+        return slab.pointee.take(forFraming: !fromReserve)
+    }
+
+    /// A disk-buffer drain is done with an event it read (delivered, or given back at a stop):
+    /// its slot goes back, with no commit (the input was acknowledged when it was buffered).
+    @inline(__always) func releaseBuffered(_ handle: EventHandle) { slabTable[EventHandles.slab(handle)].release(handle) }
 
     /// The destination is gone for good (stdout's reader closed the pipe): the control thread
     /// drains the other pipelines and the node exits 1.
