@@ -29,6 +29,8 @@ public final class Node {
         public var cpuSeconds: Double
         public var peakRSSBytes: Int
         public var counters: [Counter: UInt64]
+        /// Disk buffers, summed over every buffered output: records written, read back, dropped.
+        public var bufferRecords = (written: UInt64(0), read: UInt64(0), dropped: UInt64(0))
         public func value(_ c: Counter) -> UInt64 { counters[c] ?? 0 }
     }
 
@@ -209,6 +211,11 @@ public final class Node {
     /// the process exit code.
     public func run() -> Int32 {
         _ = sl_block_control_signals()
+        defer {
+            // The buffers are free for the next node (a bench runs several in one process).
+            for fd in bufferLocks.values { Glibc.close(fd) }
+            bufferLocks = [:]
+        }
         let topology = NUMATopology.detect(cpus: cpus)
         let placements = (0..<workerCount).map { w in
             settings.numa ? SlabPlacement.forWorker(cpu: settings.pin ? cpus[w] : nil, topology: topology) : .anyNode
@@ -276,6 +283,7 @@ public final class Node {
         for c in Counter.allCases { totals[c] = shared.sum(c) }
         let peak = Node.peakResidentBytes() ?? Int(usage.ru_maxrss) * 1024
         summary = RunSummary(seconds: seconds, cpuSeconds: cpuSeconds, peakRSSBytes: peak, counters: totals)
+        summary?.bufferRecords = (bufferTotal(.written, shared), bufferTotal(.read, shared), bufferTotal(.dropped, shared))
         if summaryFD >= 0 { writeSummary(shared: shared, seconds: seconds, cpuSeconds: cpuSeconds, peakRSSBytes: peak) }
         withExtendedLifetime(workers) {}
         return exitCode
@@ -435,11 +443,9 @@ public final class Node {
             let v = shared.sum(c)
             if v > 0 { line += " \(c.name)=\(v)" }
         }
-        // Disk buffers, summed over every buffered output.
-        let buffered = pipelines.enumerated().flatMap { p in p.element.outputs.indices.filter { p.element.outputs[$0].definition.buffer.isDisk }.map { (p.offset, $0) } }
         for (word, name) in [(BufferStats.Word.written, "buffer_written"), (.read, "buffer_read"), (.dropped, "buffer_dropped"),
                              (.corrupt, "buffer_corrupt"), (.tornTails, "buffer_torn_tails"), (.bytes, "buffer_bytes")] {
-            let v = buffered.reduce(UInt64(0)) { $0 &+ shared.bufferStat(word, slot: $1.0, output: $1.1) }
+            let v = bufferTotal(word, shared)
             if v > 0 { line += " \(name)=\(v)" }
         }
         let backpressure = (0..<workerCount).reduce(UInt64(0)) { $0 &+ shared.value($1, .backpressureNanos) }
@@ -447,6 +453,17 @@ public final class Node {
         line += "\n"
         var bytes = Array(line.utf8)
         _ = bytes.withUnsafeMutableBytes { Glibc.write(summaryFD, $0.baseAddress, $0.count) }
+    }
+
+    /// A disk buffer stat summed over every buffered output of every pipeline.
+    func bufferTotal(_ word: BufferStats.Word, _ shared: NodeShared) -> UInt64 {
+        var total: UInt64 = 0
+        for (p, pipeline) in pipelines.enumerated() {
+            for (o, output) in pipeline.outputs.enumerated() where output.definition.buffer.isDisk {
+                total &+= shared.bufferStat(word, slot: p, output: o)
+            }
+        }
+        return total
     }
 
     static func fixed(_ v: Double, _ digits: Int) -> String {

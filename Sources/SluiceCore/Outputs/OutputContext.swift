@@ -13,6 +13,8 @@ struct OutputContext {
     let output: Int
     static let drainFlag = 1 << 16
     private let slabTable: UnsafeMutablePointer<Slab>
+    /// This worker's own slab (a disk buffer's drain takes its events there).
+    private let ownSlab: UnsafeMutablePointer<Slab>
     /// Only for `ring`, `acknowledge`, the names and `stopNode`: outputs never reach the worker
     /// itself. The per-event acknowledgement calls through `_withUnsafeGuaranteedRef`: no retain and
     /// release around the call (one through `unowned(unsafe)` had them, once per event:
@@ -25,6 +27,7 @@ struct OutputContext {
         latency = worker.latency
         now = worker.now
         slabTable = worker.slabTable
+        ownSlab = worker.slab
         guaranteed = Unmanaged.passUnretained(worker)
         self.pipeline = pipeline
         self.output = output
@@ -66,8 +69,8 @@ struct OutputContext {
     /// one past an ordinary slot's data). Ordinary slots only while more than the framers'
     /// reserve are free, or `fromReserve` (the drain holds few: it must make progress when the
     /// inputs filled the pool behind a full buffer); nil: none now.
-    func takeBufferedEvent(dataBytes: Int, fromReserve: Bool) -> Event? {
-        let slab = worker.slab
+    @inline(__always) func takeBufferedEvent(dataBytes: Int, fromReserve: Bool) -> Event? {
+        let slab = ownSlab
         if dataBytes > slab.pointee.smallSlotBytes - slab.pointee.headerAndIndexBytes, slab.pointee.largeCount > 0 {
             return slab.pointee.takeLarge(forFraming: true)
         }

@@ -69,7 +69,7 @@ extension Worker {
     /// and saved their position: the next definition's start may open their directories.
     func buffersQuiet(_ slot: Int) -> Bool {
         for o in 0..<outputCounts[slot] {
-            if let d = outputs[slot][o].diskBuffer, !d.pointee.isQuiet { return false }
+            if outputs[slot][o].diskBuffer != nil && !outputs[slot][o].isIdle { return false }
         }
         return true
     }

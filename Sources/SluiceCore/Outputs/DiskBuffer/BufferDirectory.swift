@@ -231,33 +231,22 @@ enum BufferDirectory {
             }
             if position >= filled { break }
             let atEnd = fileOffset + UInt64(filled) >= bytes
-            switch BufferRecord.check(buffer + position, available: filled - position, window: window, maxPayloadBytes: maxPayloadBytes) {
-            case .valid(let header):
+            let result = BufferRecord.check(buffer + position, available: filled - position, window: window, maxPayloadBytes: maxPayloadBytes)
+            if case .valid(let header) = result {
                 position += header.totalBytes
                 scan.records += 1
                 scan.lastSequence = header.sequence
                 scan.validEnd = fileOffset + UInt64(position)
                 window.after = header.sequence
                 corrupt = false
-            case .incomplete:
-                if atEnd {
-                    // Cut off by the end of the file: a torn tail (or a corrupt length).
-                    let next = BufferRecord.resynchronize(buffer + position + 1, available: filled - position - 1, from: 0, window: window,
-                                                          maxPayloadBytes: maxPayloadBytes)
-                    guard next < filled - position - 1 else { return scan }
-                    if !corrupt { scan.corruptRegions += 1 }
-                    corrupt = true
-                    position += 1 + next
-                    if case .incomplete = BufferRecord.check(buffer + position, available: filled - position, window: window,
-                                                             maxPayloadBytes: maxPayloadBytes) {
-                        return scan  // only plausible beginnings, cut off by the end
-                    }
-                }
-            case .invalid:
-                if !corrupt { scan.corruptRegions += 1 }
-                corrupt = true
-                position = BufferRecord.resynchronize(buffer, available: filled, from: position + 1, window: window, maxPayloadBytes: maxPayloadBytes)
+                continue
             }
+            if case .incomplete = result, !atEnd { continue }  // the loop reads more first
+            // Not a record (or one the end of the file cuts off): skip to the next valid one.
+            if !corrupt { scan.corruptRegions += 1 }
+            corrupt = true
+            position = BufferRecord.resynchronize(buffer, available: filled, from: position + 1, window: window,
+                                                  maxPayloadBytes: maxPayloadBytes, final: atEnd)
         }
         return scan
     }

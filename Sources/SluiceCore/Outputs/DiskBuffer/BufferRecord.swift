@@ -22,16 +22,20 @@ enum BufferRecord {
     }
 
     /// Which sequence numbers a record at some place may carry: after `after` (the record read
-    /// before it), and below `before` (what the buffer has not numbered yet, or the next
-    /// segment's first number). A corrupt header almost never lands in the window, so scanning
-    /// for the next valid record computes few checksums.
+    /// before it), at least `atLeast` (its segment's first number), below `before` (what the
+    /// buffer has not numbered yet, or the next segment's first number), and less than
+    /// `maxGap` past the one before (or the segment's first). A corrupt header almost never
+    /// lands in the window, so scanning for the next valid record computes few checksums.
     struct Window {
         var after: UInt64?
         var atLeast: UInt64
         var before: UInt64
+        /// Numbers skipped by dropped batches are far fewer.
+        static let maxGap: UInt64 = 1 << 32
 
         @inline(__always) func contains(_ sequence: UInt64) -> Bool {
-            sequence >= atLeast && sequence < before && (after.map { sequence > $0 } ?? true)
+            let base = after.map { $0 &+ 1 } ?? atLeast
+            return sequence >= atLeast && sequence < before && sequence >= base && sequence &- base < Self.maxGap
         }
     }
 
@@ -77,15 +81,19 @@ enum BufferRecord {
     }
 
     /// Where the next record may start in `start..<start+available`, from `from` on: the first
-    /// offset whose bytes are a valid record or a plausible one cut off by the end of the bytes
-    /// at hand (it needs more to tell); `available` when there is none.
-    static func resynchronize(_ start: UnsafeRawPointer, available: Int, from: Int, window: Window, maxPayloadBytes: Int) -> Int {
+    /// offset whose bytes are a valid record or (unless `final`: nothing follows the bytes at
+    /// hand) a plausible one cut off by their end, which needs more bytes to tell; `available`
+    /// when there is none.
+    static func resynchronize(_ start: UnsafeRawPointer, available: Int, from: Int, window: Window, maxPayloadBytes: Int,
+                              final: Bool = false) -> Int {
         var offset = from
         while offset < available {
             switch check(start + offset, available: available - offset, window: window, maxPayloadBytes: maxPayloadBytes) {
-            case .valid, .incomplete: return offset
-            case .invalid: offset += 1
+            case .valid: return offset
+            case .incomplete: if !final { return offset }
+            case .invalid: break
             }
+            offset += 1
         }
         return available
     }

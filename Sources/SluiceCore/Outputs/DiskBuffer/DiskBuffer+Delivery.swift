@@ -45,11 +45,15 @@ extension DiskBuffer {
     /// the writer waits for room, or when the buffer stops. Not for every delivery: a drain that
     /// keeps up would otherwise make a file per batch.
     mutating func retireDeliveredWriteSegment(context: OutputContext) {
-        guard writeFD >= 0, !writerBusy, inFlight == 0, readIndex == segments.count - 1, readFD >= 0, !readInFlight,
-              readEnd == readStart, readOffset == segments[readIndex].bytes, writeCursor > 0 else { return }
-        guard blockedByRoom || mode != .running || writeCursor >= segmentBytes / 4 else { return }
+        guard writeSegmentRetirable else { return }
         retireWriteSegment(context: context)
         moveToNextSegment(context: context)
+    }
+
+    var writeSegmentRetirable: Bool {
+        guard writeFD >= 0, !writerBusy, inFlight == 0, readIndex == segments.count - 1, readFD >= 0, !readInFlight,
+              readEnd == readStart, readOffset == segments[readIndex].bytes, writeCursor > 0 else { return false }
+        return blockedByRoom || mode != .running || writeCursor >= segmentBytes / 4
     }
 
     mutating func unlinkCompleted(result: Int32, context: OutputContext) {

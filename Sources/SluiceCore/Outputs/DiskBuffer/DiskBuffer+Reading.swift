@@ -11,11 +11,14 @@ extension DiskBuffer {
         case wait
     }
 
-    /// The numbers a record of the segment being read may carry.
-    var readWindow: BufferRecord.Window {
-        let before = readIndex + 1 < segments.count ? segments[readIndex + 1].number : nextSequence
-        return BufferRecord.Window(after: lastReadSequence, atLeast: segments[readIndex].number, before: before)
+    /// The numbers a record of the segment being read may carry (below the next segment's
+    /// first number; the one being written holds only numbers given out so far).
+    @inline(__always) var readWindow: BufferRecord.Window {
+        BufferRecord.Window(after: lastReadSequence, atLeast: readNumber, before: readBefore)
     }
+
+    /// The first number of the segment after the one being read (nextSequence when none).
+    var readBefore: UInt64 { readIndex + 1 < segments.count ? segments[readIndex + 1].number : nextSequence }
 
     /// The file offset of `readBuffer[readStart]`.
     var readPosition: UInt64 { readOffset - UInt64(readEnd - readStart) }
@@ -43,7 +46,7 @@ extension DiskBuffer {
             }
             readStart += header.totalBytes
             let received = header.wallNanos > wallOffsetNanos ? min(header.wallNanos - wallOffsetNanos, context.now) : 0
-            event.fill(length: copied, offset: readPosition, sourceID: segments[readIndex].ordinal, pipeline: context.pipeline, receivedNanos: received)
+            event.fill(length: copied, offset: readPosition, sourceID: readOrdinal, pipeline: context.pipeline, receivedNanos: received)
             event.header.pointee.routes = drain.pointee.routeBit
             event.header.pointee.pendingAcks = 1
             lastReadSequence = header.sequence
@@ -65,22 +68,24 @@ extension DiskBuffer {
                 return .wait
             }
             if readEnd > readStart {
+                // Nothing follows the bytes at hand: a record they cut off never completes.
+                let final = readOffset == readSegmentBytes && !isWriteSegment(readIndex)
                 let window = readWindow
                 if skippingCorrupt {
                     readStart += BufferRecord.resynchronize(readBuffer + readStart, available: readEnd - readStart, from: 0, window: window,
-                                                            maxPayloadBytes: maxPayloadBytes)
+                                                            maxPayloadBytes: maxPayloadBytes, final: final)
                 }
                 if readEnd > readStart {
                     switch BufferRecord.check(readBuffer + readStart, available: readEnd - readStart, window: window, maxPayloadBytes: maxPayloadBytes) {
                     case .valid(let header):
                         if skippingCorrupt { resumed(context: context) }
                         return .record(readBuffer + readStart, header)
-                    case .invalid:
+                    case .incomplete where !final:
+                        break
+                    case .invalid, .incomplete:
                         if !skippingCorrupt { corruptionFound(context: context) }
                         readStart += 1
                         continue
-                    case .incomplete:
-                        break
                     }
                 }
             }
@@ -92,10 +97,7 @@ extension DiskBuffer {
             }
             // Read to its end: the writer may add to the segment it writes; another one is done.
             guard !isWriteSegment(readIndex) else { return .wait }
-            if readEnd > readStart && !skippingCorrupt {
-                stats.add(.corrupt, 1)
-                Log.warn(context.logName, "disk buffer: \(path)/\(BufferDirectory.segmentName(segments[readIndex].number)) ends in the middle of a record at byte \(readPosition) (\(readEnd - readStart) byte(s) skipped)")
-            } else if skippingCorrupt {
+            if skippingCorrupt {
                 Log.warn(context.logName, "disk buffer: \(path)/\(BufferDirectory.segmentName(segments[readIndex].number)): no valid record after byte \(corruptFromOffset) to its end (\(segments[readIndex].bytes - corruptFromOffset) byte(s) skipped)")
             }
             moveToNextSegment(context: context)
@@ -137,6 +139,8 @@ extension DiskBuffer {
             return
         }
         readFD = result
+        readOrdinal = segments[readIndex].ordinal
+        readNumber = segments[readIndex].number
         readOffset = min(readStartOffset, segments[readIndex].bytes)
         readStartOffset = 0
         readStart = 0
@@ -186,6 +190,9 @@ extension DiskBuffer {
             readErrorLogged = true
         }
     }
+
+    /// Bytes of whole records in the segment being read.
+    var readSegmentBytes: UInt64 { segments[readIndex].bytes }
 
     /// Whether segment `i` takes writes (only the last one does, while it is open for them).
     @inline(__always) func isWriteSegment(_ i: Int) -> Bool { i == segments.count - 1 && writeFD >= 0 }

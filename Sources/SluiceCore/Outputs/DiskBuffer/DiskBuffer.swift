@@ -107,8 +107,11 @@ struct DiskBuffer {
 
     // MARK: Reading (stage 2's source)
 
-    /// The segment being read, an index into `segments` (== count: none yet).
+    /// The segment being read, an index into `segments` (== count: none yet); its ordinal and
+    /// first number, kept apart so the per-record path does not index the array.
     var readIndex = 0
+    var readOrdinal: UInt32 = 0
+    var readNumber: UInt64 = 0
     var readFD: Int32 = -1
     var readOpening = false
     /// Where reading of the first segment starts (the saved position), then 0.
@@ -430,7 +433,8 @@ struct DiskBuffer {
     /// `emptying`, every record was delivered too.
     var isQuiet: Bool {
         guard creating == .none, !intervalSyncInFlight, retiringFD < 0, !readOpening, !readInFlight, !unlinking,
-              positionStep == nil, !positionDirty, inFlight == 0, drain.pointee.isIdle else { return false }
+              positionStep == nil, !positionDirty, inFlight == 0, drain.pointee.isIdle, !drain.pointee.sink.isConnecting,
+              !writeSegmentRetirable else { return false }
         switch mode {
         case .running: return false
         case .halting: return true
