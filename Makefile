@@ -26,7 +26,8 @@ deps:
 # temporary directory, never as a service); systemd-journal-remote writes the journald tests' files.
 # syslog-ng-core conflicts with rsyslog (both are the system log daemon): its libraries are
 # installed and the package unpacked under /opt/syslog-ng, from where the test runs it.
-TEST_APT_PACKAGES = systemd-journal-remote rsyslog bsdutils libivykis0 libnet1 libjson-c5 libwrap0 libpcre3 libglib2.0-0 libcap2
+# clickhouse-server: the clickhouse output's suite starts one from a config in a temporary directory.
+TEST_APT_PACKAGES = systemd-journal-remote rsyslog bsdutils libivykis0 libnet1 libjson-c5 libwrap0 libpcre3 libglib2.0-0 libcap2 clickhouse-server
 test-deps: deps
 	$(call install-missing,$(TEST_APT_PACKAGES))
 	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
