@@ -110,6 +110,51 @@ extension EndToEndTests {
             #expect(BufferSegments.files(under: buffer).isEmpty, "delivered segments are deleted: \(BufferSegments.files(under: buffer))")
         }
 
+        /// A reload (SIGHUP) of a pipeline whose output is down: the old definition stops its
+        /// buffer without delivering, the new one takes the same directory over, and every line
+        /// from before and after the reload arrives once the receiver is there.
+        @Test func aReloadedPipelineTakesItsDiskBufferOverAndDeliversEveryLineOnce() throws {
+            let directory = try TemporaryDirectory()
+            let (inPort, outPort, admin) = (try LoopbackTCP.freePort(), try LoopbackTCP.freePort(), try LoopbackTCP.freePort())
+            let config = directory.path("sluice.yaml")
+            func write(reconnectMax: String) throws {
+                try """
+                settings: {admin: "127.0.0.1:\(admin)", workers: 2}
+                pipelines:
+                  main:
+                    input: {type: tcp, listen: "127.0.0.1:\(inPort)"}
+                    output: {type: tcp, address: "127.0.0.1:\(outPort)", reconnect-max: \(reconnectMax), buffer: disk, buffer-dir: \(directory.path("buffer")), buffer-max-size: 64MiB}
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            }
+            try write(reconnectMax: "200ms")
+            let sluice = try SluiceProcess(["run", "--config", config], in: directory)
+            try AdminHTTP.waitForReady(port: admin, sluice)
+            let count = 20_000
+            let before = NumberedLineSender(port: inPort, numbers: 0..<(count / 2), linesPerChunk: 1_000, chunkInterval: .milliseconds(10))
+            before.start()
+            try before.waitUntilDone(within: .seconds(30))
+            try AdminHTTP.waitFor("the first half in the buffer", within: .seconds(30)) {
+                PrometheusSample.value(try Self.metrics(admin), "sluice_buffer_records_written_total") == Double(count / 2)
+            }
+            try write(reconnectMax: "300ms")
+            sluice.send(signal: SIGHUP)
+            try sluice.waitForStandardError(containing: "reload done", within: .seconds(20))
+            let after = NumberedLineSender(port: inPort, numbers: (count / 2)..<count, linesPerChunk: 1_000, chunkInterval: .milliseconds(10))
+            after.start()
+            try after.waitUntilDone(within: .seconds(30))
+            let receiver = try LineReceiver(port: outPort)
+            defer { receiver.stop() }
+            var tally = NumberTally(expected: count)
+            try waitUntil("every line at the receiver", within: .seconds(30), while: sluice) {
+                tally = receiver.tally(expected: count)
+                return tally.missingCount == 0
+            }
+            sluice.send(signal: SIGTERM)
+            #expect(try sluice.waitForExit(within: .seconds(10)) == .exited(0))
+            tally = receiver.tally(expected: count)
+            #expect(tally.missingCount == 0 && tally.duplicates == 0, "\(tally)")
+        }
+
         /// SIGKILL while lines arrive over TCP and the output is down part of the time: every
         /// line that was in a segment file when the node died is delivered, every line of a
         /// connection that ended cleanly too, and what is lost is only the tail of a connection
