@@ -179,6 +179,11 @@ extension EndToEndTests {
                 // The output is down during odd runs.
                 if run % 2 == 1 { receiver.goAway() } else { try receiver.comeBack() }
                 let sluice = try SluiceProcess(arguments, in: directory)
+                // Killed once it wrote to the buffer (a slow start must not make an empty run).
+                let bytesBefore = BufferSegments.files(under: buffer).reduce(0) { $0 + fileSize($1) }
+                try? waitUntil("records written by run \(run)", within: .seconds(10), while: sluice) {
+                    BufferSegments.files(under: buffer).reduce(0) { $0 + fileSize($1) } > bytesBefore
+                }
                 let lifetimeMillis = Int.random(in: 400...1_200, using: &random)
                 usleep(UInt32(lifetimeMillis) * 1000)
                 sluice.send(signal: SIGKILL)
@@ -216,6 +221,11 @@ extension EndToEndTests {
                 + "lines lost per kill (sent, not yet in the buffer): \(lostPerKill); \(tally); last run: \(try last.summary())",
                 named: "disk-buffer-kill-\(sync)")
             #expect(missingBuffered.isEmpty, "\(missingBuffered.count) lines that were in the buffer never arrived, first \(missingBuffered.prefix(10))")
+            if !missingClean.isEmpty || !missingBuffered.isEmpty {
+                let left = Set(BufferSegments.payloads(under: buffer).flatMap { lineNumbers($0 + Data([10])) })
+                let files = BufferSegments.files(under: buffer).map { "\(($0 as NSString).lastPathComponent): \(fileSize($0)) B" }
+                Issue.record("still in the buffer after the last run: \(missingClean.filter(left.contains).count) of the missing clean lines; files \(files); last run's log:\n\(last.standardErrorTail())")
+            }
             #expect(missingClean.isEmpty, "\(missingClean.count) lines of cleanly closed connections never arrived")
             #expect(holes.isEmpty, "\(holes)")
             #expect(mustArrive.count > 0)

@@ -103,7 +103,7 @@ public final class Node {
     func prepare(shared: NodeShared, slots: [(slot: Int, definition: PipelineDefinition)]) throws(SetupError) -> [WorkerAssignment] {
         var assignments = [WorkerAssignment](repeating: WorkerAssignment(), count: workerCount)
         do {
-            try prepareSources(into: &assignments, rows: shared.pluginRows, openConnections: shared.openConnections, slots: slots)
+            try prepareSources(into: &assignments, shared: shared, slots: slots)
         } catch {
             // Nothing half-opened stays behind (a reload goes on without these pipelines).
             for a in assignments { a.closeAll() }
@@ -112,9 +112,10 @@ public final class Node {
         return assignments
     }
 
-    func prepareSources(into assignments: inout [WorkerAssignment], rows: PluginRows, openConnections: UnsafeMutablePointer<UInt64>,
+    func prepareSources(into assignments: inout [WorkerAssignment], shared: NodeShared,
                         slots: [(slot: Int, definition: PipelineDefinition)]) throws(SetupError) {
-        var preparation = InputPreparation(workerCount: workerCount, settings: settings, offsets: offsets, openConnections: openConnections)
+        let rows = shared.pluginRows
+        var preparation = InputPreparation(workerCount: workerCount, settings: settings, offsets: offsets, openConnections: shared.openConnections)
         for (p, pipeline) in slots {
             preparation.slot = p
             preparation.pipelineName = pipeline.name
@@ -147,13 +148,13 @@ public final class Node {
                     assignments[w].deadLetterFDs[p]!.append(deadLetterFD)
                 }
             }
-            try prepareBuffers(pipeline, slot: p, into: &assignments)
+            try prepareBuffers(pipeline, slot: p, shared: shared, into: &assignments)
         }
     }
 
     /// Opens and checks every worker's directory of the pipeline's disk buffers (torn tails cut,
     /// delivered segments removed: `BufferDirectory.recover`), after locking each buffer-dir.
-    func prepareBuffers(_ pipeline: PipelineDefinition, slot p: Int, into assignments: inout [WorkerAssignment]) throws(SetupError) {
+    func prepareBuffers(_ pipeline: PipelineDefinition, slot p: Int, shared: NodeShared, into assignments: inout [WorkerAssignment]) throws(SetupError) {
         for w in 0..<workerCount { assignments[w].buffers[p] = [] }
         for (o, output) in pipeline.outputs.enumerated() {
             let options = output.definition.buffer
@@ -168,11 +169,15 @@ public final class Node {
                 if !stranded.isEmpty {
                     throw SetupError(description: "pipeline \(pipeline.name): output \(o): the disk buffer \(options.directory) holds records of worker(s) \(stranded.map { String($0) }.joined(separator: ", ")) from a run with more workers; run with --workers \(stranded.max()! + 1) until it is drained")
                 }
+                guard let entry = shared.bufferStatsEntry(slot: p, output: o) else {
+                    throw SetupError(description: "pipeline \(pipeline.name): output \(o): the node has room for \(shared.bufferStatsCapacity) disk buffers over its life, and a reload added more: restart it")
+                }
                 let maxPayload = OutputBatcher.longestLineBytes(settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes)
                 for w in 0..<workerCount {
-                    let recovery = try BufferDirectory.recover(BufferDirectory.workerDirectory(options.directory, worker: w), maxPayloadBytes: maxPayload) {
+                    var recovery = try BufferDirectory.recover(BufferDirectory.workerDirectory(options.directory, worker: w), maxPayloadBytes: maxPayload) {
                         Log.warn(name, "disk buffer: \($0)")
                     }
+                    recovery.statsEntry = entry
                     assignments[w].buffers[p]!.append(recovery)
                 }
             } catch let error as SetupError {

@@ -24,8 +24,14 @@ public final class NodeShared: @unchecked Sendable {
     /// buffers deliver everything before the node exits (after a signal they keep it for the
     /// next start).
     let emptyBuffersWord: UnsafeMutablePointer<UInt64>
-    /// Per worker, slot and output: the disk buffer's `BufferStats` (zero for buffer=memory).
+    /// Per worker and disk-buffered output (an entry of `bufferStatsEntries`): its `BufferStats`.
     let bufferStatsWords: UnsafeMutablePointer<UInt64>
+    /// Entries of `bufferStatsWords`: the starting pipelines' disk-buffered outputs, and room for
+    /// `PipelineSlots.spare` × 4 more that reloads add.
+    let bufferStatsCapacity: Int
+    /// (slot × maxOutputs + output) → entry; the control thread's only (it assigns entries when
+    /// it prepares a buffer, and reads them for `/metrics`).
+    var bufferStatsEntries: [Int: Int] = [:]
     /// Wake-up eventfd per worker.
     let eventFDs: [Int32]
     /// Wakes the control thread when a worker's inputs finish or it has drained, so the node
@@ -91,7 +97,8 @@ public final class NodeShared: @unchecked Sendable {
         words.initialize(repeating: 0, count: n * 16 + 16)
         phaseWord = words + n * 16
         emptyBuffersWord = words + n * 16 + 1
-        let statsCount = n * slotCapacity * PipelineDefinition.maxOutputs * BufferStats.words
+        bufferStatsCapacity = pipelines.reduce(0) { $0 + $1.outputs.count(where: { $0.definition.buffer.isDisk }) } + 4 * PipelineSlots.spare
+        let statsCount = n * bufferStatsCapacity * BufferStats.words
         bufferStatsWords = .allocate(capacity: statsCount)
         bufferStatsWords.initialize(repeating: 0, count: statsCount)
         var fds: [Int32] = []
@@ -217,16 +224,27 @@ public final class NodeShared: @unchecked Sendable {
         return counters.reduce((UInt64(0), UInt64(0))) { t, c in let v = c.readAction(row: row); return (t.0 &+ v.dropped, t.1 &+ v.consumed) }
     }
 
-    /// Where worker `worker`'s disk buffer of output `output` of `slot` publishes its stats.
-    func bufferStats(worker: Int, slot: Int, output: Int) -> BufferStats {
-        BufferStats(base: bufferStatsWords + ((worker * slotCapacity + slot) * PipelineDefinition.maxOutputs + output) * BufferStats.words)
+    /// The stats entry of output `output` of `slot` (the same over reloads, so its counters keep
+    /// counting), assigned now if it has none; nil when every entry is taken.
+    func bufferStatsEntry(slot: Int, output: Int) -> Int? {
+        let key = slot * PipelineDefinition.maxOutputs + output
+        if let entry = bufferStatsEntries[key] { return entry }
+        guard bufferStatsEntries.count < bufferStatsCapacity else { return nil }
+        bufferStatsEntries[key] = bufferStatsEntries.count
+        return bufferStatsEntries.count - 1
+    }
+
+    /// Where worker `worker`'s disk buffer with stats entry `entry` publishes its stats.
+    func bufferStats(worker: Int, entry: Int) -> BufferStats {
+        BufferStats(base: bufferStatsWords + (worker * bufferStatsCapacity + entry) * BufferStats.words)
     }
 
     /// A disk buffer stat of one output summed over the workers (`oldestWallNanos`: the oldest).
     func bufferStat(_ word: BufferStats.Word, slot: Int, output: Int) -> UInt64 {
+        guard let entry = bufferStatsEntries[slot * PipelineDefinition.maxOutputs + output] else { return 0 }
         var total: UInt64 = 0
         for w in 0..<workerCount {
-            let v = bufferStats(worker: w, slot: slot, output: output).read(word)
+            let v = bufferStats(worker: w, entry: entry).read(word)
             if word == .oldestWallNanos {
                 if v != 0 && (total == 0 || v < total) { total = v }
             } else {

@@ -192,7 +192,7 @@ final class Worker {
         outputCounts[slot] = count
         outputs[slot] = .allocate(capacity: count)
         for (o, output) in definition.outputs.enumerated() {
-            let disk = (assignment.buffers[slot]?[o]).flatMap { $0 }.map { ($0, shared.bufferStats(worker: index, slot: slot, output: o)) }
+            let disk = (assignment.buffers[slot]?[o]).flatMap { $0 }.map { ($0, shared.bufferStats(worker: index, entry: $0.statsEntry)) }
             if disk != nil { hasDiskBuffers = true }
             (outputs[slot] + o).initialize(to: OutputBatcher(pipeline: slot, index: o, route: output.route?.forWorker(), definition: output.definition,
                                                            fd: assignment.outputFDs[slot]?[o] ?? -1,

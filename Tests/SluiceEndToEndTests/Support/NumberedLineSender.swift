@@ -71,11 +71,13 @@ final class NumberedLineSender: @unchecked Sendable {
                     if next > now { usleep(UInt32((next - now) / .microseconds(1))) }
                 }
                 if !broken {
-                    // A clean end: the node reads to the end of the stream before it closes.
+                    // A clean end: the node reads to the end of the stream, then closes it. A
+                    // reset instead means the node died with lines unread (the last sends
+                    // went into its socket buffer, not to it).
                     shutdown(fd, Int32(SHUT_WR))
                     var byte: UInt8 = 0
-                    _ = recv(fd, &byte, 1, 0)
-                    state.withLock { $0.connections[$0.connections.count - 1].closedCleanly = true }
+                    let ended = recv(fd, &byte, 1, 0) == 0
+                    state.withLock { $0.connections[$0.connections.count - 1].closedCleanly = ended }
                 }
                 close(fd)
             }

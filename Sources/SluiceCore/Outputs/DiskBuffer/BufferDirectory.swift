@@ -52,6 +52,8 @@ struct BufferRecovery {
     /// Torn tails cut from the last segment (0 or 1) and their bytes.
     var tornTails = 0
     var tornBytes: UInt64 = 0
+    /// Where the worker publishes the buffer's stats (`NodeShared.bufferStats(worker:entry:)`).
+    var statsEntry = 0
 }
 
 /// The files of a disk buffer: one directory per output (`buffer-dir`), one subdirectory per
