@@ -182,7 +182,7 @@ extension EndToEndTests {
                 // Killed once it wrote to the buffer (a slow start must not make an empty run).
                 let bytesBefore = BufferSegments.files(under: buffer).reduce(0) { $0 + fileSize($1) }
                 try? waitUntil("records written by run \(run)", within: .seconds(10), while: sluice) {
-                    BufferSegments.files(under: buffer).reduce(0) { $0 + fileSize($1) } > bytesBefore
+                    sender.isDone || BufferSegments.files(under: buffer).reduce(0) { $0 + fileSize($1) } > bytesBefore
                 }
                 let lifetimeMillis = Int.random(in: 400...1_200, using: &random)
                 usleep(UInt32(lifetimeMillis) * 1000)
