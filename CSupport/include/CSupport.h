@@ -9,3 +9,4 @@
 #include "sl_zlib.h"
 #include "sl_compress.h"
 #include "sl_crc32c.h"
+#include "sl_tls.h"
