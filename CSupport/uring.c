@@ -2,6 +2,7 @@
 #include "sl_uring.h"
 #include <liburing.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -94,6 +95,13 @@ int sl_prep_timeout(sl_ring *r, uint64_t nanos, uint64_t user_data) {
 int sl_prep_close(sl_ring *r, int fd, uint64_t user_data) { PREP(io_uring_prep_close(s, fd)); }
 int sl_prep_cancel(sl_ring *r, uint64_t target, uint64_t user_data) { PREP(io_uring_prep_cancel64(s, target, 0)); }
 int sl_prep_nop(sl_ring *r, uint64_t user_data) { PREP(io_uring_prep_nop(s)); }
+int sl_prep_openat(sl_ring *r, int dfd, const char *path, int flags, unsigned mode, uint64_t user_data) {
+    PREP(io_uring_prep_openat(s, dfd, path, flags | O_CLOEXEC, mode));
+}
+int sl_prep_unlinkat(sl_ring *r, int dfd, const char *path, uint64_t user_data) { PREP(io_uring_prep_unlinkat(s, dfd, path, 0)); }
+int sl_prep_renameat(sl_ring *r, int dfd, const char *old_path, const char *new_path, uint64_t user_data) {
+    PREP(io_uring_prep_renameat(s, dfd, old_path, dfd, new_path, 0));
+}
 
 int sl_ring_submit_and_wait(sl_ring *r, unsigned wait_nr, int64_t timeout_nanos) {
     // With DEFER_TASKRUN completions are only posted when the task asks for events, so the

@@ -8,5 +8,6 @@
 #include "sl_simd.h"
 #include "sl_zlib.h"
 #include "sl_compress.h"
+#include "sl_crc32c.h"
 #include "sl_tls.h"
 #include "sl_nats.h"

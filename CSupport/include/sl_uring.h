@@ -50,6 +50,11 @@ int sl_prep_timeout(sl_ring *ring, uint64_t nanos, uint64_t user_data);
 int sl_prep_close(sl_ring *ring, int fd, uint64_t user_data);
 int sl_prep_cancel(sl_ring *ring, uint64_t target_user_data, uint64_t user_data);
 int sl_prep_nop(sl_ring *ring, uint64_t user_data);
+/// File-system operations relative to the directory `dfd` (the disk buffer's segments and
+/// position file); `path` must stay valid until the completion. openat's result is the new fd.
+int sl_prep_openat(sl_ring *ring, int dfd, const char *path, int flags, unsigned mode, uint64_t user_data);
+int sl_prep_unlinkat(sl_ring *ring, int dfd, const char *path, uint64_t user_data);
+int sl_prep_renameat(sl_ring *ring, int dfd, const char *old_path, const char *new_path, uint64_t user_data);
 
 /// Submits prepared SQEs and waits for at least `wait_nr` completions or `timeout_nanos`
 /// (negative: no limit). Returns submitted count or -errno (-ETIME on timeout is normal).

@@ -24,6 +24,11 @@ struct Bench: ParsableCommand {
           latency            tcp → file at a fixed offered rate (--rate, default 100k events/s); each
                              line carries its send time; a reader woken by inotify on the output
                              file stamps arrival: p50/p99/p99.9 from an HDR histogram
+          disk-buffer        the disk buffer against the disk and the memory buffer, in one run: dd's
+                             sequential write speed of --data-dir; tcp-file with buffer=memory, then
+                             buffer=disk with buffer-sync=none and batch (ingest rate, and the rate until
+                             the output file has every line); writes into a buffer whose output is down
+                             and the drain of it into devnull (records/s, MB/s of records)
           ndjson-aggregate   {ts,type,user,value} lines → json_decode → discard type=view → aggregate
                              count/sum/avg of value per type → file; checked against totals the
                              data generator computed (fails loudly on any mismatch)
@@ -36,9 +41,10 @@ struct Bench: ParsableCommand {
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
         case fileDevnull = "file-devnull", fileJSONDevnull = "file-json-devnull"
         case fileJSONRealistic = "file-json-realistic", fileChainRealistic = "file-chain-realistic", tcpFile = "tcp-file", syslogFile = "syslog-file", httpBulk = "http-bulk", ndjsonAggregate = "ndjson-aggregate", latency
+        case diskBuffer = "disk-buffer"
     }
 
-    @Argument(help: "file-devnull, file-json-devnull, file-json-realistic, file-chain-realistic, tcp-file, syslog-file, http-bulk, ndjson-aggregate or latency")
+    @Argument(help: "file-devnull, file-json-devnull, file-json-realistic, file-chain-realistic, tcp-file, syslog-file, http-bulk, ndjson-aggregate, latency or disk-buffer")
     var scenario: Scenario
     @Option(help: "latency: offered events per second") var rate = 100_000
     @Option(name: .customLong("run-flag"), help: "latency: a tuning flag for the node, e.g. --run-flag busy-poll=true (repeatable)") var runFlags: [String] = []
@@ -145,6 +151,7 @@ struct Bench: ParsableCommand {
         case .httpBulk: return try runHTTPBulk()
         case .ndjsonAggregate: return try runAggregate()
         case .latency: return try runLatency()
+        case .diskBuffer: return try runDiskBuffer()
         }
     }
 
@@ -157,7 +164,7 @@ struct Bench: ParsableCommand {
         BenchData.warmPageCache(path: path)
         let input = try InputDefinition.make(type: "file", PluginArguments(plugin: "file", pairs: [("path", path), ("parallel", parallel ? "true" : "false")]))
         let actions = json ? [try Action.make(type: "json_decode", PluginArguments(plugin: "json_decode", pairs: []), maxEventBytes: 1 << 20)] : []
-        let node = try Node(settings: try settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [input], actions: actions, output: .devnull)])
+        let node = try Node(settings: try settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [input], actions: actions, output: .devnull(DevNullOutput()))])
         node.summaryFD = -1
         let code = node.run()
         guard code == 0, let s = node.summary else { throw ValidationError("the pipeline failed (exit code \(code))") }
@@ -200,7 +207,7 @@ struct Bench: ParsableCommand {
             let (t, a) = try spec(text)
             return try Action.make(type: t, a, maxEventBytes: 1 << 20)
         }
-        var out = OutputDefinition.devnull
+        var out = OutputDefinition.devnull(DevNullOutput())
         if let output {
             unlink(output)
             let (ot, oa) = try spec("file:path=\(output)")
@@ -267,12 +274,14 @@ struct Bench: ParsableCommand {
 
     // MARK: tcp-file
 
-    func runTCPFile() throws -> Result {
+    /// `buffer`: extra output keys (the disk-buffer scenario's buffer=disk runs); the lines the
+    /// node did not deliver before the senders' SIGTERM are then delivered by `drainBuffer`.
+    func runTCPFile(buffer: [(String, String)] = []) throws -> Result {
         let port = try BenchData.freePort()
         let out = "\(dataDir)/tcp-file-out.ndjson"
         unlink(out)
         let input = try InputDefinition.make(type: "tcp", PluginArguments(plugin: "tcp", pairs: [("listen", "127.0.0.1:\(port)")]))
-        let output = try OutputDefinition.make(type: "file", PluginArguments(plugin: "file", pairs: [("path", out)]))
+        let output = try OutputDefinition.make(type: "file", PluginArguments(plugin: "file", pairs: [("path", out)] + buffer))
         let node = try Node(settings: try settings(), pipelines: [PipelineDefinition(name: "bench", inputs: [input], actions: [], output: output)])
         node.summaryFD = -1
         let senders = TCPSenders(port: port, connections: connections, seconds: seconds, linesPerConnection: events.map { max(1, $0 / connections) })
@@ -281,12 +290,15 @@ struct Bench: ParsableCommand {
         let code = node.run()
         guard code == 0, let s = node.summary else { throw ValidationError("the pipeline failed (exit code \(code))") }
         let sent = senders.linesSent
+        var drainSeconds = 0.0
+        if !buffer.isEmpty { drainSeconds = try drainBuffer(output: output).seconds }
         let (lines, bytes) = try BenchData.countLines(path: out)
         guard lines == sent else {
             throw ValidationError("sent \(sent) lines, the output file has \(lines): LOST \(Int(sent) - Int(lines))")
         }
+        let untilDelivered = buffer.isEmpty ? "" : String(format: "; every line in the output file %.3f s after the senders stopped", drainSeconds + s.seconds - senders.elapsedSeconds)
         return Result(events: lines, bytes: bytes, seconds: senders.elapsedSeconds, cpuSeconds: s.cpuSeconds, peakRSSBytes: s.peakRSSBytes,
-                      note: "\(connections) connections, 256 B lines, \(lines) lines sent and counted in the output")
+                      note: "\(connections) connections, 256 B lines, \(lines) lines sent and counted in the output" + untilDelivered)
     }
 
     // MARK: syslog-file

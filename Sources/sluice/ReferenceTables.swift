@@ -15,13 +15,21 @@ enum ReferenceTables {
     }
 
     /// What every plugin of a role takes besides its own parameters: the condition of actions,
-    /// the route of outputs (the same declaration, from the mechanics).
-    static func common(_ role: String) -> (summary: String, parameters: [ParameterDoc])? {
+    /// the route of outputs (the same declaration, from the mechanics), and the buffer of outputs
+    /// (declared once in `BufferOptions`, listed once here rather than under every output).
+    static func common(_ role: String) -> [(summary: String, parameters: [ParameterDoc])] {
         switch role {
-        case "action": ("a condition: only events it matches are given to the action; the others pass untouched", Action.commonParameters)
-        case "output": ("a route, the same condition: the output writes only the events it matches", Action.commonParameters)
-        default: nil
+        case "action": [("a condition: only events it matches are given to the action; the others pass untouched", Action.commonParameters)]
+        case "output": [("a route, the same condition: the output writes only the events it matches", Action.commonParameters),
+                        ("a buffer: where the events it has not delivered yet wait (memory or disk)", BufferOptions.parameters)]
+        default: []
         }
+    }
+
+    /// A plugin's own parameters, without the shared ones `common` lists.
+    static func own(_ role: String, _ parameters: [ParameterDoc]) -> [ParameterDoc] {
+        let shared = Set(common(role).flatMap { $0.parameters.map(\.name) })
+        return parameters.filter { !shared.contains($0.name) }
     }
 
     static func pluginList() -> String {
@@ -29,9 +37,9 @@ enum ReferenceTables {
         for (role, types) in roles {
             for t in types {
                 text += "\(role) \(t.name): \(t.summary)\n"
-                for p in t.parameters { text += line(p) }
+                for p in own(role, t.parameters) { text += line(p) }
             }
-            if let (summary, parameters) = common(role) {
+            for (summary, parameters) in common(role) {
                 text += "every \(role) also takes \(summary):\n"
                 for p in parameters { text += line(p) }
             }
@@ -51,11 +59,11 @@ enum ReferenceTables {
         var text = "| role | plugin | parameters |\n|---|---|---|\n"
         for (role, types) in roles {
             for t in types {
-                let parameters = t.parameters.map { described($0, name: "`\($0.name)`") }
+                let parameters = own(role, t.parameters).map { described($0, name: "`\($0.name)`") }
                 let cell = ([t.summary] + parameters).joined(separator: "<br>")
                 text += "| \(role) | `\(t.name)` | \(escaped(cell)) |\n"
             }
-            if let (summary, parameters) = common(role) {
+            for (summary, parameters) in common(role) {
                 let cell = (["every \(role) also takes \(summary)"] + parameters.map { described($0, name: "`\($0.name)`") }).joined(separator: "<br>")
                 text += "| \(role) | *(all)* | \(escaped(cell)) |\n"
             }

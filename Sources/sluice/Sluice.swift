@@ -84,7 +84,24 @@ struct PipelineOptions: ParsableArguments {
         }
         let pipelines = try specs.map { (s: PipelineSpec) throws(ConfigError) in try PipelineBuilder.pipeline(s, settings: settings) }
         try Self.checkListenAddresses(specs, pipelines)
+        try Self.checkBufferDirectories(specs, pipelines)
         return (settings, pipelines, usedDefault)
+    }
+
+    /// Two outputs with a disk buffer in one directory would write each other's segments: refused.
+    static func checkBufferDirectories(_ specs: [PipelineSpec], _ pipelines: [PipelineDefinition]) throws(ConfigError) {
+        var seen: [String: String] = [:]
+        for (i, pipeline) in pipelines.enumerated() {
+            for (o, output) in pipeline.outputs.enumerated() where output.definition.buffer.isDisk {
+                let directory = output.definition.buffer.directory
+                let here = "pipeline \(pipeline.name), output \(o)"
+                if let other = seen[directory] {
+                    let location = specs[i].outputs[o].value("buffer-dir")?.location ?? specs[i].location
+                    throw ConfigError("\(here): buffer-dir \(directory) is also the disk buffer of \(other); each output needs its own", location: location)
+                }
+                seen[directory] = here
+            }
+        }
     }
 
     /// Two tcp or http inputs on one address would both listen (SO_REUSEPORT) and the kernel would

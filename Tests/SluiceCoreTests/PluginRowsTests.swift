@@ -6,7 +6,7 @@ import Testing
 /// counters stay monotonic), other types get new rows, and the spare rows bound what reloads add.
 @Suite struct PluginRowsTests {
     func pipeline(_ name: String, inputs: [InputDefinition], actions: [Action] = []) -> PipelineDefinition {
-        PipelineDefinition(name: name, inputs: inputs, actions: actions, output: .devnull)
+        PipelineDefinition(name: name, inputs: inputs, actions: actions, output: .devnull(DevNullOutput()))
     }
 
     @Test func startingPipelinesGetConsecutiveRows() throws {

@@ -257,11 +257,18 @@ final class ControlPlane {
                 let c = shared.actionCounts(slot: p, action: a)
                 return "{\"plugin\":\(quoted(pipeline.actions[a].typeName)),\"dropped\":\(c.dropped),\"consumed\":\(c.consumed)}"
             }.joined(separator: ",")
+            let buffers = diskBufferedOutputs([(p, pipeline)]).map { o in
+                let stat = { (w: BufferStats.Word) in self.shared.bufferStat(w, slot: p, output: o.output) }
+                return "{\"output\":\(o.output),\"plugin\":\(quoted(o.plugin)),\"bytes\":\(stat(.bytes)),\"segments\":\(stat(.segments)),"
+                    + "\"oldest_record_age_seconds\":\(PrometheusText.number(bufferAgeSeconds(slot: p, output: o.output))),"
+                    + "\"records_written\":\(stat(.written)),\"records_read\":\(stat(.read)),\"records_dropped\":\(stat(.dropped)),"
+                    + "\"corrupt\":\(stat(.corrupt)),\"torn_tails\":\(stat(.tornTails))}"
+            }.joined(separator: ",")
             entries.append("{\"name\":\(quoted(pipeline.name)),\"inputs\":\(list(pipeline.inputs.map(\.typeName))),"
                 + "\"actions\":\(list(pipeline.actions.map(\.typeName))),\"output\":\(quoted(pipeline.outputs[0].definition.typeName)),"
                 + "\"outputs\":\(list(pipeline.outputs.map(\.definition.typeName))),"
                 + "\"state\":\(quoted(state)),\"counters\":{\(counters)},"
-                + "\"input_counters\":[\(inputs)],\"action_counters\":[\(actions)]}")
+                + "\"input_counters\":[\(inputs)],\"action_counters\":[\(actions)],\"buffers\":[\(buffers)]}")
         }
         return "{\"state\":\(quoted(state)),\"ready\":\(isReady),\"workers\":\(shared.workerCount),"
             + "\"pipelines\":[\(entries.joined(separator: ","))]}\n"

@@ -112,6 +112,8 @@ extension ControlPlane {
             m.sample("sluice_commit_lag_seconds", ["pipeline": node.pipelines[entry.pipeline].name, "path": entry.path], seconds)
         }
 
+        bufferMetrics(&m, pipelines: pipelines)
+
         m.family("sluice_pool_slots", "gauge", "Event slots of the worker's pool slab.")
         for w in workers { m.sample("sluice_pool_slots", ["worker": String(w)], UInt64(shared.pool.slabs[w].smallCount + shared.pool.slabs[w].largeCount)) }
         m.family("sluice_pool_free_slots", "gauge", "Free event slots of the worker's pool slab.")
@@ -143,7 +145,52 @@ extension ControlPlane {
         for w in workers { m.sample("sluice_worker_busy_seconds_total", ["worker": String(w)], Double(shared.value(w, .busyNanos)) / 1e9) }
         m.family("sluice_worker_busy_ratio", "gauge", "Share of the last second the worker spent not sleeping.")
         for w in workers { m.sample("sluice_worker_busy_ratio", ["worker": String(w)], health.busyRatio[w]) }
+        m.family("sluice_backpressure_seconds_total", "counter", "Time the worker's inputs spent paused because its pool slab had no free event (backpressure).")
+        for w in workers { m.sample("sluice_backpressure_seconds_total", ["worker": String(w)], Double(shared.value(w, .backpressureNanos)) / 1e9) }
         return m.text
+    }
+
+    /// The outputs with buffer=disk: (slot, pipeline name, output index, plugin).
+    func diskBufferedOutputs(_ pipelines: [(offset: Int, element: PipelineDefinition)]) -> [(slot: Int, pipeline: String, output: Int, plugin: String)] {
+        pipelines.flatMap { p in
+            p.element.outputs.enumerated().filter { $0.element.definition.buffer.isDisk }.map { (p.offset, p.element.name, $0.offset, $0.element.definition.typeName) }
+        }
+    }
+
+    /// Seconds since the oldest undelivered record of a disk buffer was received (0: none).
+    func bufferAgeSeconds(slot: Int, output: Int) -> Double {
+        let oldest = shared.bufferStat(.oldestWallNanos, slot: slot, output: output)
+        guard oldest > 0 else { return 0 }
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let now = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+        return now > oldest ? Double(now - oldest) / 1e9 : 0
+    }
+
+    /// Disk buffers, per output summed over the workers.
+    func bufferMetrics(_ m: inout PrometheusText, pipelines: [(offset: Int, element: PipelineDefinition)]) {
+        let outputs = diskBufferedOutputs(pipelines)
+        let families: [(String, String, String, BufferStats.Word?)] = [
+            ("sluice_buffer_bytes", "gauge", "Bytes of a disk buffer's segment files (delivered segments until they are deleted).", .bytes),
+            ("sluice_buffer_segments", "gauge", "Segment files of a disk buffer.", .segments),
+            ("sluice_buffer_oldest_record_age_seconds", "gauge", "Time since the oldest record not yet delivered was received (0: none).", nil),
+            ("sluice_buffer_records_written_total", "counter", "Records written to a disk buffer (their events acknowledged to the inputs).", .written),
+            ("sluice_buffer_records_read_total", "counter", "Records read back from a disk buffer into events for the output.", .read),
+            ("sluice_buffer_records_dropped_total", "counter", "Records dropped because a disk buffer was full (buffer-full=drop-newest).", .dropped),
+            ("sluice_buffer_corrupt_total", "counter", "Stretches of corrupt bytes a disk buffer's reader skipped to the next valid record (flipped bytes, a segment cut mid-record).", .corrupt),
+            ("sluice_buffer_torn_tails_total", "counter", "Torn tails (a record cut off by a crash) cut from a disk buffer's last segment at start.", .tornTails),
+        ]
+        for (name, type, help, word) in families {
+            m.family(name, type, help)
+            for o in outputs {
+                let labels: KeyValuePairs<String, String> = ["pipeline": o.pipeline, "output": String(o.output), "plugin": o.plugin]
+                if let word {
+                    m.sample(name, labels, shared.bufferStat(word, slot: o.slot, output: o.output))
+                } else {
+                    m.sample(name, labels, bufferAgeSeconds(slot: o.slot, output: o.output))
+                }
+            }
+        }
     }
 
     /// File size less the committed offset, for the file at the record's path: when the path

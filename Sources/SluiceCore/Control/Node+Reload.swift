@@ -224,6 +224,6 @@ extension Node {
 extension PipelineDefinition {
     /// What a retired slot holds: no inputs, no actions, devnull (its old output gets closed).
     static func standIn(named name: String) -> PipelineDefinition {
-        PipelineDefinition(name: name, inputs: [], actions: [], output: .devnull)
+        PipelineDefinition(name: name, inputs: [], actions: [], output: .devnull(DevNullOutput()))
     }
 }

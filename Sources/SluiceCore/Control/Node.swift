@@ -18,6 +18,9 @@ public final class Node {
     public var summaryFD: Int32 = 2
     /// Committed positions of file inputs that keep offsets.
     public let offsets = OffsetBook()
+    /// The locks on the disk buffers' directories (`BufferDirectory.lock`), by path, held for
+    /// the node's life (a reload that prepares a buffer again keeps its lock).
+    var bufferLocks: [String: Int32] = [:]
     var offsetsIntervalMicros = Int.max
 
     /// What a finished run did, for `sluice bench` and tests.
@@ -26,6 +29,8 @@ public final class Node {
         public var cpuSeconds: Double
         public var peakRSSBytes: Int
         public var counters: [Counter: UInt64]
+        /// Disk buffers, summed over every buffered output: records written, read back, dropped.
+        public var bufferRecords = (written: UInt64(0), read: UInt64(0), dropped: UInt64(0))
         public func value(_ c: Counter) -> UInt64 { counters[c] ?? 0 }
     }
 
@@ -98,7 +103,7 @@ public final class Node {
     func prepare(shared: NodeShared, slots: [(slot: Int, definition: PipelineDefinition)]) throws(SetupError) -> [WorkerAssignment] {
         var assignments = [WorkerAssignment](repeating: WorkerAssignment(), count: workerCount)
         do {
-            try prepareSources(into: &assignments, rows: shared.pluginRows, openConnections: shared.openConnections, slots: slots)
+            try prepareSources(into: &assignments, shared: shared, slots: slots)
         } catch {
             // Nothing half-opened stays behind (a reload goes on without these pipelines).
             for a in assignments { a.closeAll() }
@@ -107,9 +112,10 @@ public final class Node {
         return assignments
     }
 
-    func prepareSources(into assignments: inout [WorkerAssignment], rows: PluginRows, openConnections: UnsafeMutablePointer<UInt64>,
+    func prepareSources(into assignments: inout [WorkerAssignment], shared: NodeShared,
                         slots: [(slot: Int, definition: PipelineDefinition)]) throws(SetupError) {
-        var preparation = InputPreparation(workerCount: workerCount, settings: settings, offsets: offsets, openConnections: openConnections)
+        let rows = shared.pluginRows
+        var preparation = InputPreparation(workerCount: workerCount, settings: settings, offsets: offsets, openConnections: shared.openConnections)
         for (p, pipeline) in slots {
             preparation.slot = p
             preparation.pipelineName = pipeline.name
@@ -142,6 +148,43 @@ public final class Node {
                     assignments[w].deadLetterFDs[p]!.append(deadLetterFD)
                 }
             }
+            try prepareBuffers(pipeline, slot: p, shared: shared, into: &assignments)
+        }
+    }
+
+    /// Opens and checks every worker's directory of the pipeline's disk buffers (torn tails cut,
+    /// delivered segments removed: `BufferDirectory.recover`), after locking each buffer-dir.
+    func prepareBuffers(_ pipeline: PipelineDefinition, slot p: Int, shared: NodeShared, into assignments: inout [WorkerAssignment]) throws(SetupError) {
+        for w in 0..<workerCount { assignments[w].buffers[p] = [] }
+        for (o, output) in pipeline.outputs.enumerated() {
+            let options = output.definition.buffer
+            guard options.isDisk else {
+                for w in 0..<workerCount { assignments[w].buffers[p]!.append(nil) }
+                continue
+            }
+            let name = "output \(pipeline.name)"
+            do {
+                if bufferLocks[options.directory] == nil { bufferLocks[options.directory] = try BufferDirectory.lock(options.directory) }
+                let stranded = BufferDirectory.strandedWorkers(options.directory, workerCount: workerCount)
+                if !stranded.isEmpty {
+                    throw SetupError(description: "pipeline \(pipeline.name): output \(o): the disk buffer \(options.directory) holds records of worker(s) \(stranded.map { String($0) }.joined(separator: ", ")) from a run with more workers; run with --workers \(stranded.max()! + 1) until it is drained")
+                }
+                guard let entry = shared.bufferStatsEntry(slot: p, output: o) else {
+                    throw SetupError(description: "pipeline \(pipeline.name): output \(o): the node has room for \(shared.bufferStatsCapacity) disk buffers over its life, and a reload added more: restart it")
+                }
+                let maxPayload = OutputBatcher.longestLineBytes(settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes)
+                for w in 0..<workerCount {
+                    var recovery = try BufferDirectory.recover(BufferDirectory.workerDirectory(options.directory, worker: w), maxPayloadBytes: maxPayload) {
+                        Log.warn(name, "disk buffer: \($0)")
+                    }
+                    recovery.statsEntry = entry
+                    assignments[w].buffers[p]!.append(recovery)
+                }
+            } catch let error as SetupError {
+                throw error
+            } catch {
+                throw SetupError(description: "pipeline \(pipeline.name): output \(o): disk buffer: \(error)")
+            }
         }
     }
 
@@ -173,6 +216,11 @@ public final class Node {
     /// the process exit code.
     public func run() -> Int32 {
         _ = sl_block_control_signals()
+        defer {
+            // The buffers are free for the next node (a bench runs several in one process).
+            for fd in bufferLocks.values { Glibc.close(fd) }
+            bufferLocks = [:]
+        }
         let topology = NUMATopology.detect(cpus: cpus)
         let placements = (0..<workerCount).map { w in
             settings.numa ? SlabPlacement.forWorker(cpu: settings.pin ? cpus[w] : nil, topology: topology) : .anyNode
@@ -240,6 +288,7 @@ public final class Node {
         for c in Counter.allCases { totals[c] = shared.sum(c) }
         let peak = Node.peakResidentBytes() ?? Int(usage.ru_maxrss) * 1024
         summary = RunSummary(seconds: seconds, cpuSeconds: cpuSeconds, peakRSSBytes: peak, counters: totals)
+        summary?.bufferRecords = (bufferTotal(.written, shared), bufferTotal(.read, shared), bufferTotal(.dropped, shared))
         if summaryFD >= 0 { writeSummary(shared: shared, seconds: seconds, cpuSeconds: cpuSeconds, peakRSSBytes: peak) }
         withExtendedLifetime(workers) {}
         return exitCode
@@ -328,6 +377,10 @@ public final class Node {
                 if shared.phase == .running { Log.error("node", "stdout was closed by its reader: stopping inputs and draining the other pipelines") }
             }
             if shared.phase == .running && (signalled || allFinished || restartRequested || stdoutClosed) {
+                // Inputs that finished by themselves: disk buffers deliver everything before the
+                // exit. A signal or a restart leaves undelivered records for the next start.
+                let empty = allFinished && !signalled && !restartRequested && !stdoutClosed
+                sl_store_release(shared.emptyBuffersWord, empty ? 1 : 0)
                 shared.setPhase(.stopping)
                 if !restartRequested { control.notifyStopping() }  // a reload said RELOADING=1
                 stopSince = now
@@ -395,9 +448,27 @@ public final class Node {
             let v = shared.sum(c)
             if v > 0 { line += " \(c.name)=\(v)" }
         }
+        for (word, name) in [(BufferStats.Word.written, "buffer_written"), (.read, "buffer_read"), (.dropped, "buffer_dropped"),
+                             (.corrupt, "buffer_corrupt"), (.tornTails, "buffer_torn_tails"), (.bytes, "buffer_bytes")] {
+            let v = bufferTotal(word, shared)
+            if v > 0 { line += " \(name)=\(v)" }
+        }
+        let backpressure = (0..<workerCount).reduce(UInt64(0)) { $0 &+ shared.value($1, .backpressureNanos) }
+        if backpressure > 0 { line += " backpressure_seconds=\(Self.fixed(Double(backpressure) / 1e9, 3))" }
         line += "\n"
         var bytes = Array(line.utf8)
         _ = bytes.withUnsafeMutableBytes { Glibc.write(summaryFD, $0.baseAddress, $0.count) }
+    }
+
+    /// A disk buffer stat summed over every buffered output of every pipeline.
+    func bufferTotal(_ word: BufferStats.Word, _ shared: NodeShared) -> UInt64 {
+        var total: UInt64 = 0
+        for (p, pipeline) in pipelines.enumerated() {
+            for (o, output) in pipeline.outputs.enumerated() where output.definition.buffer.isDisk {
+                total &+= shared.bufferStat(word, slot: p, output: o)
+            }
+        }
+        return total
     }
 
     static func fixed(_ v: Double, _ digits: Int) -> String {

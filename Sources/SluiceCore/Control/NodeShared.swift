@@ -20,6 +20,18 @@ public final class NodeShared: @unchecked Sendable {
     /// Per worker, 16 words (128 bytes): see `Word`.
     let words: UnsafeMutablePointer<UInt64>
     let phaseWord: UnsafeMutablePointer<UInt64>
+    /// Set by the control thread before `stopping` when the inputs finished by themselves: disk
+    /// buffers deliver everything before the node exits (after a signal they keep it for the
+    /// next start).
+    let emptyBuffersWord: UnsafeMutablePointer<UInt64>
+    /// Per worker and disk-buffered output (an entry of `bufferStatsEntries`): its `BufferStats`.
+    let bufferStatsWords: UnsafeMutablePointer<UInt64>
+    /// Entries of `bufferStatsWords`: the starting pipelines' disk-buffered outputs, and room for
+    /// `PipelineSlots.spare` × 4 more that reloads add.
+    let bufferStatsCapacity: Int
+    /// (slot × maxOutputs + output) → entry; the control thread's only (it assigns entries when
+    /// it prepares a buffer, and reads them for `/metrics`).
+    var bufferStatsEntries: [Int: Int] = [:]
     /// Wake-up eventfd per worker.
     let eventFDs: [Int32]
     /// Wakes the control thread when a worker's inputs finish or it has drained, so the node
@@ -31,6 +43,8 @@ public final class NodeShared: @unchecked Sendable {
 
     public enum Word: Int {
         case heartbeat = 0, sleeping, inputsFinished, drained, started, failed, busyNanos, loops
+        /// Time the worker's inputs spent paused because its slab had no free event.
+        case backpressureNanos
         /// The last reload round whose pipeline installs this worker has applied.
         case installed
         /// A stdout output of this worker found its pipe closed by the reader (EPIPE).
@@ -82,6 +96,11 @@ public final class NodeShared: @unchecked Sendable {
         words = .allocate(capacity: n * 16 + 16)
         words.initialize(repeating: 0, count: n * 16 + 16)
         phaseWord = words + n * 16
+        emptyBuffersWord = words + n * 16 + 1
+        bufferStatsCapacity = pipelines.reduce(0) { $0 + $1.outputs.count(where: { $0.definition.buffer.isDisk }) } + 4 * PipelineSlots.spare
+        let statsCount = n * bufferStatsCapacity * BufferStats.words
+        bufferStatsWords = .allocate(capacity: statsCount)
+        bufferStatsWords.initialize(repeating: 0, count: statsCount)
         var fds: [Int32] = []
         for _ in 0..<n {
             let fd = sl_wake_fd()
@@ -118,6 +137,7 @@ public final class NodeShared: @unchecked Sendable {
         forward.deallocate()
         returns.deallocate()
         words.deallocate()
+        bufferStatsWords.deallocate()
         for fd in eventFDs { Glibc.close(fd) }
         Glibc.close(controlWakeFD)
         for c in counters { c.deallocate() }
@@ -202,6 +222,36 @@ public final class NodeShared: @unchecked Sendable {
     func actionCounts(slot: Int, action: Int) -> (dropped: UInt64, consumed: UInt64) {
         let row = pluginRows.actionBase(slot: slot) + action
         return counters.reduce((UInt64(0), UInt64(0))) { t, c in let v = c.readAction(row: row); return (t.0 &+ v.dropped, t.1 &+ v.consumed) }
+    }
+
+    /// The stats entry of output `output` of `slot` (the same over reloads, so its counters keep
+    /// counting), assigned now if it has none; nil when every entry is taken.
+    func bufferStatsEntry(slot: Int, output: Int) -> Int? {
+        let key = slot * PipelineDefinition.maxOutputs + output
+        if let entry = bufferStatsEntries[key] { return entry }
+        guard bufferStatsEntries.count < bufferStatsCapacity else { return nil }
+        bufferStatsEntries[key] = bufferStatsEntries.count
+        return bufferStatsEntries.count - 1
+    }
+
+    /// Where worker `worker`'s disk buffer with stats entry `entry` publishes its stats.
+    func bufferStats(worker: Int, entry: Int) -> BufferStats {
+        BufferStats(base: bufferStatsWords + (worker * bufferStatsCapacity + entry) * BufferStats.words)
+    }
+
+    /// A disk buffer stat of one output summed over the workers (`oldestWallNanos`: the oldest).
+    func bufferStat(_ word: BufferStats.Word, slot: Int, output: Int) -> UInt64 {
+        guard let entry = bufferStatsEntries[slot * PipelineDefinition.maxOutputs + output] else { return 0 }
+        var total: UInt64 = 0
+        for w in 0..<workerCount {
+            let v = bufferStats(worker: w, entry: entry).read(word)
+            if word == .oldestWallNanos {
+                if v != 0 && (total == 0 || v < total) { total = v }
+            } else {
+                total &+= v
+            }
+        }
+        return total
     }
 
     /// Events taken from slab `w` and not yet back (a gauge for metrics and the summary).

@@ -113,6 +113,23 @@ public final class Ring {
         prep { sl_prep_nop(raw, userData) }
     }
 
+    /// Opens `path` relative to the directory `directoryFD` (close-on-exec); the completion's
+    /// result is the descriptor. `path` must stay valid until the completion.
+    public func open(directoryFD: Int32, path: UnsafePointer<CChar>, flags: Int32, mode: UInt32, userData: UInt64) {
+        prep { sl_prep_openat(raw, directoryFD, path, flags, mode, userData) }
+    }
+
+    /// Removes `path` relative to `directoryFD`; `path` must stay valid until the completion.
+    public func unlink(directoryFD: Int32, path: UnsafePointer<CChar>, userData: UInt64) {
+        prep { sl_prep_unlinkat(raw, directoryFD, path, userData) }
+    }
+
+    /// Renames `from` to `to`, both in `directoryFD` (replacing `to` atomically); both paths must
+    /// stay valid until the completion.
+    public func rename(directoryFD: Int32, from: UnsafePointer<CChar>, to: UnsafePointer<CChar>, userData: UInt64) {
+        prep { sl_prep_renameat(raw, directoryFD, from, to, userData) }
+    }
+
     /// Submits queued SQEs; waits for one completion up to `timeoutNanos` when `wait` is true
     /// (nil: no limit). A timeout or an interrupted wait is not an error.
     @inlinable public func submit(wait: Bool, timeoutNanos: Int64? = nil) throws(SystemError) {

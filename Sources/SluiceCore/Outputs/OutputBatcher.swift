@@ -1,3 +1,5 @@
+import Glibc
+
 /// One worker's instance of a pipeline's output: the mechanics every output shares — two write
 /// buffers (one filling while the other is out), the handles of the events each holds, flushes
 /// by count, bytes or interval, acknowledgements in order, retries with backoff, dead letters
@@ -50,9 +52,20 @@ struct OutputBatcher {
     /// A failed dead-letter write is tried again, backing off like the output's own writes.
     var deadLetterRetry = Backoff()
     var rejectionLogged = false
+    /// buffer=disk, stage 1: events are written as records into this buffer (`sink` is its
+    /// `.disk`), and a batch is acknowledged to the inputs once it is there.
+    let diskBuffer: UnsafeMutablePointer<DiskBuffer>?
+    /// buffer=disk, stage 2 (the drain): events read from this buffer; acknowledged to it.
+    let drainedBuffer: UnsafeMutablePointer<DiskBuffer>?
+    /// Bytes in front of each event's line in a buffer: a record header with a disk buffer.
+    let recordHeaderBytes: Int
 
+    /// `disk`: what the start found in this worker's buffer directory and where its stats go
+    /// (buffer=disk); the batcher is then stage 1 and makes its drain. `drainOf`: this batcher
+    /// is the drain of that buffer.
     init(pipeline: Int, index: Int = 0, route: Condition? = nil, definition: OutputDefinition, fd: Int32, deadLetterFD: Int32 = -1,
-         settings: NodeSettings, maxEventBytes: Int, tuning: PipelineTuning = PipelineTuning()) {
+         settings: NodeSettings, maxEventBytes: Int, tuning: PipelineTuning = PipelineTuning(),
+         disk: (recovery: BufferRecovery, stats: BufferStats)? = nil, drainOf: UnsafeMutablePointer<DiskBuffer>? = nil) {
         self.pipeline = pipeline
         self.index = index
         routeBit = 1 << UInt32(index)
@@ -60,7 +73,9 @@ struct OutputBatcher {
         hasRoute = route != nil
         flushIntervalNanos = UInt64(tuning.flushIntervalMicros ?? settings.flushIntervalMicros) * 1000
         let batchSize = tuning.batchSize ?? settings.batchSize
-        requireJSON = definition.delivery.requireJSON
+        // A drain's events passed the stage-1 check already.
+        requireJSON = definition.delivery.requireJSON && drainOf == nil
+        drainedBuffer = drainOf
         if deadLetterFD >= 0 {
             deadLetter = .allocate(capacity: 1)
             deadLetter!.initialize(to: DeadLetterQueue(fd: deadLetterFD, capacity: DeadLetterQueue.capacity(maxEventBytes: maxEventBytes)))
@@ -68,8 +83,8 @@ struct OutputBatcher {
         // Room for at least two of the largest encodings, so any single event always fits.
         recordOverheadBytes = OutputSink.recordOverheadBytes(definition)
         encoder = OutputEncoder(definition)
-        let worstEvent = encoder.bound(lineBytes: maxEventBytes + 4 * settings.pool.maxFields + 8 + settings.pool.eventSizeBytes) + recordOverheadBytes
-        if case .devnull = definition {
+        let worstEvent = encoder.bound(lineBytes: OutputBatcher.longestLineBytes(settings: settings, maxEventBytes: maxEventBytes)) + recordOverheadBytes
+        if case .devnull = definition, disk == nil {
             bufferCapacity = 0
             let dummy = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
             buffers = (dummy, dummy)
@@ -77,17 +92,39 @@ struct OutputBatcher {
             bufferCapacity = max(tuning.outputBufferBytes ?? settings.outputBufferBytes, 2 * worstEvent)
             buffers = (.allocate(byteCount: bufferCapacity, alignment: 4096), .allocate(byteCount: bufferCapacity, alignment: 4096))
         }
-        sink = OutputSink(definition, fd: fd, bufferBytes: bufferCapacity, batchSize: batchSize)
-        acknowledgesAtOnce = sink.acknowledgesAtOnce
-        handsOff = sink.handsOff
         handles = (EventBatch(capacity: batchSize), EventBatch(capacity: batchSize))
         lineEnds = (.allocate(capacity: batchSize), .allocate(capacity: batchSize))
         requests = RequestRanges(batchSize: batchSize)
+        if let disk {
+            let buffer = UnsafeMutablePointer<DiskBuffer>.allocate(capacity: 1)
+            let drain = UnsafeMutablePointer<OutputBatcher>.allocate(capacity: 1)
+            drain.initialize(to: OutputBatcher(pipeline: pipeline, index: index, definition: definition, fd: fd,
+                                               deadLetterFD: deadLetterFD >= 0 ? dup(deadLetterFD) : -1, settings: settings,
+                                               maxEventBytes: maxEventBytes, tuning: tuning, drainOf: buffer))
+            buffer.initialize(to: DiskBuffer(pipeline: pipeline, output: index, options: definition.buffer, recovery: disk.recovery,
+                                             maxPayloadBytes: worstEvent,
+                                             stats: disk.stats, drain: drain))
+            diskBuffer = buffer
+            recordHeaderBytes = BufferRecord.headerBytes
+            sink = .disk(DiskSink(buffer: buffer))
+        } else {
+            diskBuffer = nil
+            recordHeaderBytes = 0
+            sink = OutputSink(definition, fd: fd, bufferBytes: bufferCapacity, batchSize: batchSize)
+        }
+        acknowledgesAtOnce = sink.acknowledgesAtOnce
+        handsOff = sink.handsOff
+    }
+
+    /// The longest line an output may have to write for one event (a record of a disk buffer
+    /// is at most this long after its header).
+    static func longestLineBytes(settings: NodeSettings, maxEventBytes: Int) -> Int {
+        maxEventBytes + 4 * settings.pool.maxFields + 8 + settings.pool.eventSizeBytes
     }
 
     var isIdle: Bool {
         states.0.isOpen && states.1.isOpen && used.0 == 0 && used.1 == 0 && handles.0.count == 0 && handles.1.count == 0
-            && (deadLetter?.pointee.isIdle ?? true)
+            && (deadLetter?.pointee.isIdle ?? true) && (diskBuffer?.pointee.isQuiet ?? true)
     }
 
     @inline(__always) func buffer(_ i: Int) -> UnsafeMutableRawPointer { i == 0 ? buffers.0 : buffers.1 }
@@ -127,11 +164,17 @@ struct OutputBatcher {
     /// Upper bound of this output's encoding of an event in this slot.
     @inline(__always) func encodedBound(_ event: Event) -> Int { encoder.bound(lineBytes: OutputBatcher.worstCase(event)) }
 
+    /// Upper bound of what this output writes for an event in this slot: its record with a disk
+    /// buffer (the event's line and a record header), else its encoding (and a message record's
+    /// overhead, nats).
+    @inline(__always) func worstCase(_ event: Event) -> Int {
+        diskBuffer != nil ? OutputBatcher.worstCase(event) + recordHeaderBytes : encodedBound(event) + recordOverheadBytes
+    }
+
     @inline(__always) func canAccept(_ event: Event) -> Bool {
         if acknowledgesAtOnce { return true }
         if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: Int(event.header.pointee.dataCapacity)) { return false }
-        return state(filling).isOpen && !batch(filling).isFull
-            && usedBytes(filling) + encodedBound(event) + recordOverheadBytes <= bufferCapacity
+        return state(filling).isOpen && !batch(filling).isFull && usedBytes(filling) + worstCase(event) <= bufferCapacity
     }
 
     /// Encodes the event into the filling buffer (devnull: acknowledges it at once).
@@ -141,6 +184,10 @@ struct OutputBatcher {
             context.count(.bytesOut, Int(event.header.pointee.rawLength) + 1)
             // Metrics: devnull acks at once, at this turn's clock.
             context.recordLatency(of: event, ackNanos: context.now)
+            if let d = drainedBuffer {
+                deliveredAtOnce(event, handle: handle, buffer: d, context: context)
+                return
+            }
             context.acknowledge(handle)
             return
         }
@@ -151,7 +198,11 @@ struct OutputBatcher {
         let f = filling
         let start = usedBytes(f)
         let n: Int
-        if handsOff {
+        if let d = diskBuffer {
+            n = BufferRecord.encode(event, sequence: d.pointee.nextSequence, wallNanos: event.header.pointee.receivedNanos &+ d.pointee.wallOffsetNanos,
+                                    into: buffer(f) + start)
+            d.pointee.nextSequence &+= 1
+        } else if handsOff {
             guard let length = sink.encodeMessage(event, into: buffer(f) + start, context: context) else {
                 reject(event, handle: handle, reason: "larger than the server's max_payload", context: context)
                 return
@@ -168,7 +219,7 @@ struct OutputBatcher {
         if batch(f).count == 0 { oldestNanos = context.now }
         setUsed(f, start + n)
         appendHandle(f, handle)
-        if batch(f).isFull || usedBytes(f) + encodedBound(event) + recordOverheadBytes > bufferCapacity { _ = flush(context: context) }
+        if batch(f).isFull || usedBytes(f) + worstCase(event) > bufferCapacity { _ = flush(context: context) }
     }
 
     /// Whether this output writes the event (its route matches, or it has none).
@@ -197,6 +248,7 @@ struct OutputBatcher {
     /// Linux when a batch is one small segment).
     var fillingMayGoOut: Bool {
         guard state(filling).isOpen else { return false }
+        if let d = diskBuffer, d.pointee.options.full == .block, !d.pointee.hasRoom(forBytes: usedBytes(filling)) { return false }
         switch state(1 - filling) {
         case .open: return true
         case .sentAwaitingPeer, .awaitingDeadLetter: return sink.waitsForPeer
@@ -209,7 +261,12 @@ struct OutputBatcher {
     mutating func flush(context: OutputContext) -> Bool {
         if acknowledgesAtOnce { return true }
         flushDeadLetter(context: context)
-        if !fillingMayGoOut { return false }
+        if !fillingMayGoOut {
+            if let d = diskBuffer, state(filling).isOpen, hasPending(filling), !d.pointee.hasRoom(forBytes: usedBytes(filling)) {
+                d.pointee.noteFull(blocking: true, logName: context.logName, now: context.now)
+            }
+            return false
+        }
         if !hasPending(filling) { return true }
         let b = filling
         filling = 1 - filling
@@ -219,6 +276,7 @@ struct OutputBatcher {
             handOff(b, context: context)
             return true
         }
+        if let d = diskBuffer, !bufferGoesToDisk(b, d, context: context) { return true }
         if usedBytes(b) == 0 {
             // Only placeholders: nothing to write. Behind a batch still out, acknowledged after it.
             if !state(filling).isOpen {
@@ -251,8 +309,15 @@ struct OutputBatcher {
         }
     }
 
-    /// Flushes on idle / interval / stop and retries a failed write when its backoff passed.
+    /// Flushes on idle / interval / stop and retries a failed write when its backoff passed;
+    /// with a disk buffer, then drains it. True when something moved.
     mutating func tick(idle: Bool, context: OutputContext) -> Bool {
+        let own = tickBatches(idle: idle, context: context)
+        guard let d = diskBuffer else { return own }
+        return tickDiskBuffer(d, idle: idle, context: context) || own
+    }
+
+    mutating func tickBatches(idle: Bool, context: OutputContext) -> Bool {
         if deadLetterRetry.takeDue(now: context.now) { resumeDeadLetter(context: context) }
         if acknowledgesAtOnce { return false }
         if deadLetter != nil && idle { flushDeadLetter(context: context) }
@@ -274,8 +339,13 @@ struct OutputBatcher {
     }
 
     func deadline(now: UInt64) -> UInt64? {
-        let own = ownDeadline(now: now)
-        if deadLetterRetry.isWaiting { return min(deadLetterRetry.atNanos, own ?? .max) }
+        var own = ownDeadline(now: now)
+        if deadLetterRetry.isWaiting { own = min(deadLetterRetry.atNanos, own ?? .max) }
+        if let d = diskBuffer {
+            for other in [d.pointee.deadline(now: now), d.pointee.drain.pointee.deadline(now: now)] {
+                if let other { own = min(other, own ?? .max) }
+            }
+        }
         return own
     }
 
@@ -316,6 +386,8 @@ struct OutputBatcher {
             errorLogged = true
         case .continuing:
             return
+        case .dropped(let error):
+            dropBatch(b, error: error, context: context)
         case .wrote(let n):
             let total = written + n
             if sink.answers {
@@ -335,7 +407,7 @@ struct OutputBatcher {
 
     /// All of buffer `b` is written: it is safe now, after its fsync, or after the peer's ack.
     mutating func bufferWritten(_ b: Int, context: OutputContext) {
-        switch sink.whenWritten(context: context) {
+        switch diskBuffer?.pointee.committed(b, context: context) ?? sink.whenWritten(context: context) {
         case .now: acknowledge(buffer: b, context: context)
         case .afterSync: move(b, to: .syncing)
         case .afterPeerAcknowledged:
@@ -392,6 +464,10 @@ struct OutputBatcher {
             return
         }
         let h = batch(b)
+        if diskBuffer != nil || drainedBuffer != nil {
+            acknowledgeBuffered(b, context: context)
+            return
+        }
         var dropped = 0
         // Metrics: one clock read per batch, one receive → ack latency per delivered event.
         let ackNanos = monotonicNanos()
@@ -408,15 +484,26 @@ struct OutputBatcher {
         context.count(.eventsOut, h.count - dropped)
         context.count(.bytesOut, usedBytes(b))
         if usedBytes(b) > 0 { context.count(.outputBatches, 1) }
+        reopen(b, context: context)
+    }
+
+    /// Buffer `b` was acknowledged: it takes events again, and a full filling buffer, which
+    /// waited for this moment, goes out.
+    mutating func reopen(_ b: Int, context: OutputContext) {
         clearHandles(b)
         setUsed(b, 0)
         move(b, to: .open)
-        // A full filling buffer waits for this moment.
         if batch(filling).isFull || usedBytes(filling) > bufferCapacity / 2 { _ = flush(context: context) }
     }
 
     /// Closes the sink's descriptor (the worker's last act).
-    func close() { sink.close() }
+    func close() {
+        sink.close()
+        if let d = diskBuffer {
+            d.pointee.drain.pointee.close()
+            d.pointee.close()
+        }
+    }
 
     /// Closes and frees everything of an idle output a reload replaces.
     mutating func dispose() {
@@ -429,6 +516,15 @@ struct OutputBatcher {
             d.deinitialize(count: 1)
             d.deallocate()
             deadLetter = nil
+        }
+        if let d = diskBuffer {
+            d.pointee.close()
+            d.pointee.drain.pointee.dispose()
+            d.pointee.drain.deinitialize(count: 1)
+            d.pointee.drain.deallocate()
+            d.pointee.deallocate()
+            d.deinitialize(count: 1)
+            d.deallocate()
         }
         buffers.0.deallocate()
         if !acknowledgesAtOnce { buffers.1.deallocate() }

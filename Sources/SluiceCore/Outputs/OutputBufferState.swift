@@ -43,6 +43,8 @@ enum OutputBufferState: Equatable {
             return true  // acknowledged; retried; connection lost; the next part of the batch
         case (.retrying, .writing), (.retrying, .awaitingConnection): return true
         case (.awaitingConnection, .writing(written: 0)), (.awaitingConnection, .sentAwaitingPeer): return true
+        case (.awaitingConnection, .open), (.retrying, .open):
+            return true  // a disk buffer's drain giving back what it has not sent, at a stop
         case (.syncing, .awaitingDeadLetter), (.syncing, .open): return true
         case (.sentAwaitingPeer, .awaitingConnection), (.sentAwaitingPeer, .awaitingDeadLetter), (.sentAwaitingPeer, .open):
             return true

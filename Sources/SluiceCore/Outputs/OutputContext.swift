@@ -8,9 +8,13 @@ struct OutputContext {
     /// The worker's clock for this loop turn.
     let now: UInt64
     let pipeline: Int
-    /// The output's place among its pipeline's outputs.
+    /// The output's place among its pipeline's outputs, with `drainFlag` for the drain of its
+    /// disk buffer (its completions come back to the drain batcher).
     let output: Int
+    static let drainFlag = 1 << 16
     private let slabTable: UnsafeMutablePointer<Slab>
+    /// This worker's own slab (a disk buffer's drain takes its events there).
+    private let ownSlab: UnsafeMutablePointer<Slab>
     /// Only for `ring`, `acknowledge`, the names and `stopNode`: outputs never reach the worker
     /// itself. The per-event acknowledgement calls through `_withUnsafeGuaranteedRef`: no retain and
     /// release around the call (one through `unowned(unsafe)` had them, once per event:
@@ -23,6 +27,7 @@ struct OutputContext {
         latency = worker.latency
         now = worker.now
         slabTable = worker.slabTable
+        ownSlab = worker.slab
         guaranteed = Unmanaged.passUnretained(worker)
         self.pipeline = pipeline
         self.output = output
@@ -71,6 +76,27 @@ struct OutputContext {
 
     /// Who speaks in this output's log lines.
     var logName: String { "output \(worker.pipelineNames[pipeline])" }
+
+    /// The same output's disk-buffer drain.
+    func forDrain() -> OutputContext {
+        OutputContext(worker: worker, pipeline: pipeline, output: output | OutputContext.drainFlag)
+    }
+
+    /// An event of this worker's slab to read a disk-buffer record of `dataBytes` into (a large
+    /// one past an ordinary slot's data). Ordinary slots only while more than the framers'
+    /// reserve are free, or `fromReserve` (the drain holds few: it must make progress when the
+    /// inputs filled the pool behind a full buffer); nil: none now.
+    @inline(__always) func takeBufferedEvent(dataBytes: Int, fromReserve: Bool) -> Event? {
+        let slab = ownSlab
+        if dataBytes > slab.pointee.smallSlotBytes - slab.pointee.headerAndIndexBytes, slab.pointee.largeCount > 0 {
+            return slab.pointee.takeLarge(forFraming: true)
+        }
+        return slab.pointee.take(forFraming: !fromReserve)
+    }
+
+    /// A disk-buffer drain is done with an event it read (delivered, or given back at a stop):
+    /// its slot goes back, with no commit (the input was acknowledged when it was buffered).
+    @inline(__always) func releaseBuffered(_ handle: EventHandle) { slabTable[EventHandles.slab(handle)].release(handle) }
 
     /// The destination is gone for good (stdout's reader closed the pipe): the control thread
     /// drains the other pipelines and the node exits 1.

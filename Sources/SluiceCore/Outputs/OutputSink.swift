@@ -11,6 +11,9 @@ enum SinkWriteResult {
     /// http: part of the request went out and the sink sent the rest itself (it reports
     /// `.wrote` with the whole count given once all of it is out).
     case continuing
+    /// A disk buffer with buffer-full=drop-newest found the disk full: the batch is dropped,
+    /// counted, and its events acknowledged.
+    case dropped(Int32)
 }
 
 /// When the bytes of a buffer written in full are safe.
@@ -39,6 +42,8 @@ enum OutputSink {
     case nats(NATSSink)
     /// One datagram per event (`syslog` over UDP).
     case datagram(DatagramSink)
+    /// The first stage of an output with buffer=disk: its segment files.
+    case disk(DiskSink)
 
     /// `bufferBytes`: the batcher's buffer size (the largest body a sink is given); `batchSize`:
     /// the most events a buffer holds.
@@ -131,6 +136,7 @@ enum OutputSink {
         case .tcp(let t): return t.connected
         case .http(let h): return h.connected
         case .datagram(let d): return d.connected
+        case .disk(let d): return d.buffer.pointee.isWritable
         default: return true
         }
     }
@@ -141,6 +147,7 @@ enum OutputSink {
         case .tcp(let t): return t.connecting
         case .http(let h): return h.connecting
         case .datagram(let d): return d.connecting
+        case .disk(let d): return d.buffer.pointee.creating != .none
         default: return false
         }
     }
@@ -152,6 +159,7 @@ enum OutputSink {
         case .stdout(let s): s.write(from: bytes, count: count, context: context)
         case .file(let s): s.write(from: bytes, count: count, context: context)
         case .tcp(let s): s.write(from: bytes, count: count, context: context)
+        case .disk(let d): d.buffer.pointee.write(from: bytes, count: count, context: context)
         case .http(var s):
             s.write(from: bytes, count: count, context: context)
             self = .http(s)
@@ -176,6 +184,7 @@ enum OutputSink {
             return outcome
         case .file(let s): return s.written(result: result)
         case .tcp(let s): return s.written(result: result)
+        case .disk(let d): return d.buffer.pointee.written(result: result, context: context)
         case .http(var s):
             let outcome = s.written(result: result, context: context)
             self = .http(s)
@@ -214,13 +223,17 @@ enum OutputSink {
         case .tcp: return .afterPeerAcknowledged
         case .http: return .afterResponse
         case .nats: preconditionFailure("nats hands its buffers off")
+        case .disk: preconditionFailure("a disk buffer's batch is committed by the batcher (OutputBatcher.bufferWritten)")
         }
     }
 
     /// Whether the fsync made the bytes safe (false: the sink submitted it again).
     func synced(result: Int32, context: OutputContext) -> Bool {
-        guard case .file(let s) = self else { preconditionFailure("fsync completion for an output that does not sync") }
-        return s.synced(result: result, context: context)
+        switch self {
+        case .file(let s): return s.synced(result: result, context: context)
+        case .disk(let d): return d.synced(result: result, context: context)
+        default: preconditionFailure("fsync completion for an output that does not sync")
+        }
     }
 
     /// tcp: bytes the peer has not acknowledged yet; nil when the connection is gone.
@@ -245,6 +258,7 @@ enum OutputSink {
         case .datagram(var d):
             d.tick(context: context)
             self = .datagram(d)
+        case .disk(let d): d.buffer.pointee.tickWriter(context: context)
         default: return
         }
     }
@@ -255,6 +269,8 @@ enum OutputSink {
         case .tcp(let t) where !t.connected && !t.connecting: return t.reconnect.atNanos
         case .http(let h) where !h.connected && !h.connecting: return h.reconnect.atNanos
         case .datagram(let d) where !d.connected && !d.connecting: return d.reconnect.atNanos
+        case .disk(let d) where !d.buffer.pointee.isWritable && d.buffer.pointee.segmentWanted && d.buffer.pointee.creating == .none:
+            return d.buffer.pointee.createRetry.atNanos
         default: return nil
         }
     }
@@ -274,6 +290,7 @@ enum OutputSink {
             let connected = d.connectCompleted(result: result, context: context)
             self = .datagram(d)
             return connected
+        case .disk(let d): return d.buffer.pointee.creationCompleted(result: result, context: context)
         default: preconditionFailure("connect completion for an output without a connection")
         }
     }
@@ -294,7 +311,7 @@ enum OutputSink {
     /// Closes the descriptor it owns (stdout's is not its own).
     func close() {
         switch self {
-        case .devnull, .stdout: break
+        case .devnull, .stdout, .disk: break  // disk: the batcher closes its buffer
         case .file(let s): s.close()
         case .tcp(let t): t.close()
         case .http(let h): h.close()

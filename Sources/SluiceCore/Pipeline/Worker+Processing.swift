@@ -358,6 +358,7 @@ extension Worker {
     func flushOutputs(idle: Bool) -> Bool {
         var any = false
         for p in 0..<pipelineCount {
+            if hasDiskBuffers { setBufferModes(slot: p) }
             for o in 0..<outputCounts[p] {
                 any = outputs[p][o].tick(idle: idle || stopping, context: outputContext(p, o)) || any
             }

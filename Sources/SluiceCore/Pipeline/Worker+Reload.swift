@@ -31,7 +31,7 @@ extension Worker {
             case .running: break
             case .stopping:
                 transitioning = true
-                if inputsQuiet(pipeline: slot) { acknowledge(slot, round: round, .quiet) }
+                if inputsQuiet(pipeline: slot) && buffersQuiet(slot) { acknowledge(slot, round: round, .quiet) }
             case .finalizing:
                 transitioning = true
                 if slotProgress[slot].phase != .finalizing {
@@ -63,6 +63,15 @@ extension Worker {
             news = true
         }
         if news { shared.wakeControl() }
+    }
+
+    /// The slot's disk buffers have stopped reading, given back what their drains had not sent
+    /// and saved their position: the next definition's start may open their directories.
+    func buffersQuiet(_ slot: Int) -> Bool {
+        for o in 0..<outputCounts[slot] {
+            if outputs[slot][o].diskBuffer != nil && !outputs[slot][o].isIdle { return false }
+        }
+        return true
     }
 
     /// A connection of a pipeline being stopped is closed once quiet, like at node shutdown.

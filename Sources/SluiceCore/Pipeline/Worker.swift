@@ -6,6 +6,8 @@ import Glibc
 /// own user data (`SourceFamily.userData`, top bit set).
 enum CompletionKind: UInt64 {
     case outputWrite = 4, outputSync, wake, close, cancel, outputConnect, deadLetterWrite, outputReceive, outputNotify
+    /// A disk buffer's own file operations (`DiskBufferOperation` in the low word's bits 8...).
+    case bufferFile
 }
 
 @inline(__always) func userData(_ kind: CompletionKind, _ a: Int, _ b: Int = 0) -> UInt64 {
@@ -102,6 +104,13 @@ final class Worker {
     /// turn as busy time up to the last sleep plus the time awake since.
     var busyBeforeSleepNanos: UInt64 = 0
     var awakeSinceNanos: UInt64 = 0
+    /// Metrics: time the inputs spent paused for lack of free events (the pool exhausted at
+    /// the end of a turn counts until the next turn starts).
+    var backpressureNanos: UInt64 = 0
+    var exhaustedAtTurnEnd = false
+    var lastTurnNanos: UInt64 = 0
+    /// Some output of some slot has a disk buffer (its mode is set every turn).
+    var hasDiskBuffers = false
     /// Supervision tests only: an injected stall, inert unless its variables are set.
     var testStall: TestStall
 
@@ -191,11 +200,13 @@ final class Worker {
         outputCounts[slot] = count
         outputs[slot] = .allocate(capacity: count)
         for (o, output) in definition.outputs.enumerated() {
+            let disk = (assignment.buffers[slot]?[o]).flatMap { $0 }.map { ($0, shared.bufferStats(worker: index, entry: $0.statsEntry)) }
+            if disk != nil { hasDiskBuffers = true }
             (outputs[slot] + o).initialize(to: OutputBatcher(pipeline: slot, index: o, route: output.route?.forWorker(), definition: output.definition,
                                                            fd: assignment.outputFDs[slot]?[o] ?? -1,
                                                            deadLetterFD: assignment.deadLetterFDs[slot]?[o] ?? -1,
                                                            settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes,
-                                                           tuning: definition.tuning))
+                                                           tuning: definition.tuning, disk: disk))
         }
     }
 
@@ -246,6 +257,11 @@ final class Worker {
         testStall.start(now: awakeSinceNanos)
         while true {
             now = monotonicNanos()
+            if exhaustedAtTurnEnd {
+                backpressureNanos &+= now &- lastTurnNanos
+                sl_store_relaxed(shared.word(index, .backpressureNanos), backpressureNanos)
+            }
+            lastTurnNanos = now
             let heartbeat = shared.word(index, .heartbeat)
             sl_store_relaxed(heartbeat, heartbeat.pointee &+ 1)
             // Busy time for the metrics; the injected stall of the supervision tests.
@@ -266,6 +282,7 @@ final class Worker {
             progressed = flushOutputs(idle: !progressed) || progressed
             flushReturns()
             updateStatus()
+            exhaustedAtTurnEnd = poolExhausted
 
             if progressed || busyPoll {
                 submit(wait: false)
@@ -356,6 +373,7 @@ final class Worker {
         case .deadLetterWrite: deadLetterWriteCompleted(pipeline: a, output: b, result: result)
         case .outputReceive: outputReceiveCompleted(pipeline: a, output: b, result: result)
         case .outputNotify: outputNotifyCompleted(pipeline: a, output: b & 0xFFFF, tag: b >> 16)
+        case .bufferFile: bufferFileCompleted(pipeline: a, word: b, result: result)
         case .wake: armWake()
         case .close, .cancel: break
         }
@@ -411,12 +429,15 @@ struct WorkerAssignment {
     var outputFDs: [Int: [Int32]] = [:]
     /// Per pipeline slot, the dead-letter file of each of its outputs (-1: none).
     var deadLetterFDs: [Int: [Int32]] = [:]
+    /// Per pipeline slot, this worker's disk buffer of each of its outputs (nil: buffer=memory).
+    var buffers: [Int: [BufferRecovery?]] = [:]
 
     /// Adds another preparation's sources (a reload that prepared pipelines one by one).
     mutating func merge(_ other: WorkerAssignment) {
         inputs.merge(other.inputs)
         outputFDs.merge(other.outputFDs) { a, _ in a }
         deadLetterFDs.merge(other.deadLetterFDs) { a, _ in a }
+        buffers.merge(other.buffers) { a, _ in a }
     }
 
     /// Closes every descriptor in it (a reload that could not use it).
@@ -424,5 +445,6 @@ struct WorkerAssignment {
         inputs.closeAll()
         for fd in outputFDs.values.joined() where fd > 2 { Glibc.close(fd) }
         for fd in deadLetterFDs.values.joined() where fd > 2 { Glibc.close(fd) }
+        for recovery in buffers.values.joined() { if let recovery { Glibc.close(recovery.directoryFD) } }
     }
 }

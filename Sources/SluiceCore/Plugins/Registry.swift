@@ -336,7 +336,7 @@ public struct Action: @unchecked Sendable {
 
 /// One configured output.
 public enum OutputDefinition: Sendable {
-    case devnull
+    case devnull(DevNullOutput)
     case stdout(StdoutOutput)
     case file(FileOutput)
     case tcp(TCPOutput)
@@ -373,11 +373,24 @@ public enum OutputDefinition: Sendable {
         }
     }
 
+    /// Where undelivered events wait: the pool, or a disk buffer.
+    public var buffer: BufferOptions {
+        switch self {
+        case .devnull(let o): o.buffer
+        case .stdout(let o): o.buffer
+        case .file(let o): o.buffer
+        case .tcp(let o): o.buffer
+        case .http(let o): o.buffer
+        case .clickhouse(let o): o.buffer
+        case .nats(let o): o.buffer
+        case .elasticsearch(let o): o.buffer
+        case .syslog(let o): o.buffer
+        }
+    }
+
     public static func make(type: String, _ arguments: PluginArguments) throws(PluginArgumentError) -> OutputDefinition {
         switch type {
-        case "devnull":
-            try arguments.checkKnown(DevNullOutput.parameters)
-            return .devnull
+        case "devnull": return .devnull(try DevNullOutput(arguments))
         case "stdout": return .stdout(try StdoutOutput(arguments))
         case "file": return .file(try FileOutput(arguments))
         case "tcp": return .tcp(try TCPOutput(arguments))

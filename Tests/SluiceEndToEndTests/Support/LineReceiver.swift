@@ -24,8 +24,9 @@ final class LineReceiver: @unchecked Sendable {
     private let scratch = UnsafeMutableRawPointer.allocate(byteCount: 256 << 10, alignment: 16)
     private let scratchBytes = 256 << 10
 
-    init() throws {
-        listener = try Self.listen(port: 0)
+    /// Listens on `port` (0: any free one).
+    init(port requested: UInt16 = 0) throws {
+        listener = try Self.listen(port: requested)
         var address = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
@@ -86,6 +87,11 @@ final class LineReceiver: @unchecked Sendable {
     /// Every connection's bytes, in the order the connections were closed, then the open ones.
     func receivedData() -> Data {
         lock.withLock { (closed + open.map(\.bytes)).reduce(into: Data()) { $0 += $1.data } }
+    }
+
+    /// Every connection's bytes, in the order the connections were closed, then the open ones.
+    func connectionData() -> [Data] {
+        lock.withLock { (closed + open.map(\.bytes)).map(\.data) }
     }
 
     /// Every connection's bytes, tallied as numbered lines.

@@ -19,9 +19,10 @@ public struct ClickHouseOutput: Sendable {
     static let skipUnknown = Parameter.bool("skip-unknown-fields", default: false,
                                             doc: "ignore event fields that are not columns (off: such rows are refused)")
     public static let parameters = [url.doc, table.doc, database.doc, user.doc, password.doc, compression.doc, skipUnknown.doc]
-        + HTTPOptions.parameters
+        + HTTPOptions.parameters + BufferOptions.parameters
     public let endpoint: HTTPEndpoint
     public let delivery: DeliveryOptions
+    public let buffer: BufferOptions
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -45,6 +46,7 @@ public struct ClickHouseOutput: Sendable {
         try HTTPOptions.read(arguments, into: &endpoint, delivery: &delivery)
         self.endpoint = endpoint
         self.delivery = delivery
+        buffer = try BufferOptions(arguments)
     }
 
     static func isIdentifier(_ name: String) -> Bool {

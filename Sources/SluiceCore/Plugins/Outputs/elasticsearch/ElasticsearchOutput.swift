@@ -28,9 +28,11 @@ public struct ElasticsearchOutput: Sendable {
     static let apiKey = Parameter.optional("api-key", .text, doc: "an API key (its base64 form), sent as Authorization: ApiKey")
     static let header = Parameter.repeatable("header", .httpHeader, required: false, doc: "an extra request header NAME:VALUE (repeatable)")
     public static let parameters = [url.doc, index.doc, action.doc, timeField.doc, compression.doc, user.doc, password.doc, apiKey.doc, header.doc]
-        + HTTPOptions.parameters
+        + HTTPOptions.parameters + BufferOptions.parameters
     public let endpoint: HTTPEndpoint
     public let delivery: DeliveryOptions
+    /// Where undelivered events wait (`buffer=memory|disk`).
+    public let buffer: BufferOptions
     public let index: String
     public let action: Action
     public let timeField: String?
@@ -69,6 +71,7 @@ public struct ElasticsearchOutput: Sendable {
         try HTTPOptions.read(arguments, into: &endpoint, delivery: &delivery)
         self.endpoint = endpoint
         self.delivery = delivery
+        buffer = try BufferOptions(arguments)
     }
 
     /// The URL's path with `/_bulk` added (unless it ends with it), its query kept.

@@ -3,15 +3,17 @@
 public struct FileOutput: Sendable {
     static let path = Parameter.required("path", .path, doc: "file to append to")
     static let sync = Parameter.bool("sync", default: false, doc: "fsync each batch before acknowledging it")
-    public static let parameters = [path.doc, sync.doc] + DeliveryOptions.parameters
+    public static let parameters = [path.doc, sync.doc] + DeliveryOptions.parameters + BufferOptions.parameters
     public let path: String
     public let sync: Bool
     public let delivery: DeliveryOptions
+    public let buffer: BufferOptions
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
         path = try arguments.value(Self.path)
         sync = try arguments.value(Self.sync)
         delivery = try DeliveryOptions(arguments)
+        buffer = try BufferOptions(arguments)
     }
 }

@@ -14,9 +14,10 @@ public struct HTTPOutput: Sendable {
     static let compression = Parameter.choice("compression", default: HTTPEndpoint.Compression.none,
                                               doc: "body compression, sent as Content-Encoding")
     static let header = Parameter.repeatable("header", .httpHeader, required: false, doc: "an extra request header NAME:VALUE (repeatable)")
-    public static let parameters = [url.doc, format.doc, compression.doc, header.doc] + HTTPOptions.parameters
+    public static let parameters = [url.doc, format.doc, compression.doc, header.doc] + HTTPOptions.parameters + BufferOptions.parameters
     public let endpoint: HTTPEndpoint
     public let delivery: DeliveryOptions
+    public let buffer: BufferOptions
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -32,5 +33,6 @@ public struct HTTPOutput: Sendable {
         try HTTPOptions.read(arguments, into: &endpoint, delivery: &delivery)
         self.endpoint = endpoint
         self.delivery = delivery
+        buffer = try BufferOptions(arguments)
     }
 }

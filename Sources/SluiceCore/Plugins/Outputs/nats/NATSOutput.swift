@@ -29,7 +29,7 @@ public struct NATSOutput: Sendable {
                                              doc: "create the stream when it is missing, taking the subject with each `${…}` token as `*` (file storage)")
     static let replicas = Parameter.int("replicas", default: 1, range: 1...5, doc: "replicas of a stream create-stream makes")
     public static let parameters = [subject.doc, stream.doc, window.doc, ackTimeout.doc, retryWait.doc, idPrefix.doc, createStream.doc, replicas.doc]
-        + NATSServers.parameters + DeliveryOptions.parameters
+        + NATSServers.parameters + DeliveryOptions.parameters + BufferOptions.parameters
 
     /// Longest subject and message id a message may have (the C publisher's limits too).
     static let maxSubjectBytes = 256
@@ -47,6 +47,8 @@ public struct NATSOutput: Sendable {
     public let createSubjects: String?
     public let replicas: Int
     public let delivery: DeliveryOptions
+    /// Where undelivered events wait (`buffer=memory|disk`).
+    public let buffer: BufferOptions
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -88,5 +90,6 @@ public struct NATSOutput: Sendable {
             : nil
         replicas = try arguments.value(Self.replicas)
         delivery = try DeliveryOptions(arguments)
+        buffer = try BufferOptions(arguments)
     }
 }

@@ -49,7 +49,7 @@ public struct SyslogOutput: Sendable {
     ]
 
     public static let parameters = [address.doc, transport.doc, format.doc, framing.doc] + fields.map(\.doc)
-        + [defaultFacility.doc, defaultSeverity.doc, maxSize.doc, reconnectMax.doc, DeliveryOptions.deadLetter.doc]
+        + [defaultFacility.doc, defaultSeverity.doc, maxSize.doc, reconnectMax.doc, DeliveryOptions.deadLetter.doc] + BufferOptions.parameters
 
     public let host: String
     public let port: UInt16
@@ -63,6 +63,8 @@ public struct SyslogOutput: Sendable {
     public let maxSize: Int
     public let reconnectMaxMicros: Int
     public let delivery: DeliveryOptions
+    /// Where undelivered events wait (`buffer=memory|disk`).
+    public let buffer: BufferOptions
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -101,6 +103,7 @@ public struct SyslogOutput: Sendable {
         var delivery = DeliveryOptions()
         delivery.deadLetterPath = try arguments.value(DeliveryOptions.deadLetter)
         self.delivery = delivery
+        buffer = try BufferOptions(arguments)
     }
 }
 

@@ -10,11 +10,12 @@ public struct TCPOutput: Sendable {
     static let address = Parameter.required("address", .address(example: "127.0.0.1:6000", portZero: false), doc: "the receiver")
     static let reconnectMax = Parameter.duration("reconnect-max", default: "5s", atLeast: "10ms",
                                                  doc: "longest wait between reconnection attempts")
-    public static let parameters = [address.doc, reconnectMax.doc] + DeliveryOptions.parameters
+    public static let parameters = [address.doc, reconnectMax.doc] + DeliveryOptions.parameters + BufferOptions.parameters
     public let host: String
     public let port: UInt16
     public let reconnectMaxMicros: Int
     public let delivery: DeliveryOptions
+    public let buffer: BufferOptions
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -23,5 +24,6 @@ public struct TCPOutput: Sendable {
         port = address.port
         reconnectMaxMicros = try arguments.value(Self.reconnectMax)
         delivery = try DeliveryOptions(arguments)
+        buffer = try BufferOptions(arguments)
     }
 }
