@@ -8,3 +8,4 @@
 #include "sl_simd.h"
 #include "sl_zlib.h"
 #include "sl_compress.h"
+#include "sl_pq.h"

@@ -12,6 +12,8 @@ struct OutputBatcher {
     var route: Condition?
     let hasRoute: Bool
     var sink: OutputSink
+    /// Lines, or rows of COPY text (postgres).
+    let encoding: OutputEncoding
     /// devnull: events are acknowledged as they come; nothing is buffered.
     let acknowledgesAtOnce: Bool
     /// This pipeline's flush interval (its own `settings:` or the node's).
@@ -59,7 +61,8 @@ struct OutputBatcher {
             deadLetter!.initialize(to: DeadLetterQueue(fd: deadLetterFD, capacity: DeadLetterQueue.capacity(maxEventBytes: maxEventBytes)))
         }
         // Room for at least two of the largest encodings, so any single event always fits.
-        let worstEvent = maxEventBytes + 4 * settings.pool.maxFields + 8 + settings.pool.eventSizeBytes
+        encoding = OutputEncoding(definition)
+        let worstEvent = encoding.worstCase(dataBytes: maxEventBytes + settings.pool.eventSizeBytes, fields: settings.pool.maxFields)
         if case .devnull = definition {
             bufferCapacity = 0
             let dummy = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
@@ -117,7 +120,7 @@ struct OutputBatcher {
     @inline(__always) func canAccept(_ event: Event) -> Bool {
         if acknowledgesAtOnce { return true }
         if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: Int(event.header.pointee.dataCapacity)) { return false }
-        return state(filling).isOpen && !batch(filling).isFull && usedBytes(filling) + OutputBatcher.worstCase(event) <= bufferCapacity
+        return state(filling).isOpen && !batch(filling).isFull && usedBytes(filling) + encoding.worstCase(event) <= bufferCapacity
     }
 
     /// Encodes the event into the filling buffer (devnull: acknowledges it at once).
@@ -136,11 +139,20 @@ struct OutputBatcher {
         }
         let f = filling
         let start = usedBytes(f)
-        let n = EventEncoder.encodeLine(event, into: buffer(f) + start)
+        let n: Int
+        switch encoding {
+        case .lines: n = EventEncoder.encodeLine(event, into: buffer(f) + start)
+        case .copyRows(let encoder):
+            guard let row = encoder.encodeRow(event, into: buffer(f) + start) else {
+                reject(event, handle: handle, reason: CopyRowEncoder.notAnObject, context: context)
+                return
+            }
+            n = row
+        }
         if batch(f).count == 0 { oldestNanos = context.now }
         setUsed(f, start + n)
         appendHandle(f, handle)
-        if batch(f).isFull || usedBytes(f) + OutputBatcher.worstCase(event) > bufferCapacity { _ = flush(context: context) }
+        if batch(f).isFull || usedBytes(f) + encoding.worstCase(event) > bufferCapacity { _ = flush(context: context) }
     }
 
     /// Whether this output writes the event (its route matches, or it has none).
@@ -379,6 +391,7 @@ struct OutputBatcher {
         route?.disposeScratch()
         route = nil
         sink.dispose()
+        encoding.dispose()
         if let d = deadLetter {
             d.pointee.dispose()
             d.deinitialize(count: 1)

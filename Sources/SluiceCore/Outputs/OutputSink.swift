@@ -7,9 +7,27 @@ enum SinkWriteResult {
     case failed(Int32, reported: Bool)
     /// tcp: the connection is gone; everything not acknowledged by the peer is sent again.
     case connectionLost(Int32)
-    /// http: part of the request went out and the sink sent the rest itself (it reports
-    /// `.wrote` with the whole count given once all of it is out).
+    /// http, postgres: part of the request went out and the sink sent the rest itself (it
+    /// reports `.wrote` with the whole count given once all of it is out).
     case continuing
+}
+
+/// What a sink that answers (http, postgres) made of the response to its request; the batcher
+/// acts on it.
+enum SinkResponse {
+    /// More of the response is to come (another receive is in flight).
+    case incomplete
+    /// The destination has the request's events.
+    case accepted
+    /// Try the same events again later: not before `afterNanos` when the server said so
+    /// (Retry-After), else after the output's backoff. `reason` for the log.
+    case retry(afterNanos: UInt64, reason: String)
+    /// The destination refuses these events for good (`reason`: its own words). `line`: which
+    /// of the request's lines (0-based, events with bytes only) it refused, when it says
+    /// (PostgreSQL's `COPY …, line N`); nil: the batch is halved to find it.
+    case rejected(String, line: Int?)
+    /// The connection failed or the answer did not come in time: sent again on a new one.
+    case connectionLost(Int32)
 }
 
 /// When the bytes of a buffer written in full are safe.
@@ -19,7 +37,7 @@ enum SinkSafety {
     case afterSync
     /// tcp: once the peer's TCP acknowledged them (`unacknowledgedBytes`, polled).
     case afterPeerAcknowledged
-    /// http: once the server answered (`received`, a receive completion per piece).
+    /// http, postgres: once the server answered (`received`, a completion per piece).
     case afterResponse
 }
 
@@ -34,6 +52,8 @@ enum OutputSink {
     case tcp(TCPSink)
     /// Every output that speaks HTTP (`http`, `clickhouse`): the endpoint says how.
     case http(HTTPSink)
+    /// libpq's connection, its socket polled through the ring.
+    case postgres(PostgresSink)
 
     /// `bufferBytes`: the batcher's buffer size (the largest body a sink is given).
     init(_ definition: OutputDefinition, fd: Int32, bufferBytes: Int) {
@@ -44,6 +64,7 @@ enum OutputSink {
         case .tcp(let t): self = .tcp(TCPSink(t))
         case .http(let h): self = .http(HTTPSink(h.endpoint, bufferBytes: bufferBytes))
         case .clickhouse(let c): self = .http(HTTPSink(c.endpoint, bufferBytes: bufferBytes))
+        case .postgres(let p): self = .postgres(PostgresSink(p))
         }
     }
 
@@ -58,11 +79,13 @@ enum OutputSink {
         return false
     }
 
-    /// Whether the destination answers each write (http): one request at a time, acknowledged,
-    /// retried or rejected by the answer (`received`), and a batch may go out in parts.
+    /// Whether the destination answers each write (http, postgres): one request at a time,
+    /// acknowledged, retried or rejected by the answer (`received`), and a batch may go out in parts.
     var answers: Bool {
-        if case .http = self { return true }
-        return false
+        switch self {
+        case .http, .postgres: return true
+        default: return false
+        }
     }
 
     /// Whether a write can be submitted now (tcp, http: connected).
@@ -70,6 +93,7 @@ enum OutputSink {
         switch self {
         case .tcp(let t): return t.connected
         case .http(let h): return h.connected
+        case .postgres(let p): return p.isReady
         default: return true
         }
     }
@@ -79,6 +103,7 @@ enum OutputSink {
         switch self {
         case .tcp(let t): return t.connecting
         case .http(let h): return h.connecting
+        case .postgres(let p): return p.isConnecting
         default: return false
         }
     }
@@ -92,6 +117,9 @@ enum OutputSink {
         case .http(var s):
             s.write(from: bytes, count: count, context: context)
             self = .http(s)
+        case .postgres(var s):
+            s.write(from: bytes, count: count, context: context)
+            self = .postgres(s)
         }
     }
 
@@ -108,27 +136,44 @@ enum OutputSink {
             let outcome = s.written(result: result, context: context)
             self = .http(s)
             return outcome
+        case .postgres(var s):
+            let outcome = s.written(result: result, context: context)
+            self = .postgres(s)
+            return outcome
         }
     }
 
-    /// http: a receive of the answer completed.
+    /// http, postgres: a receive of the answer (postgres: a poll for it) completed.
     mutating func received(result: Int32, context: OutputContext) -> SinkResponse {
-        guard case .http(var h) = self else { preconditionFailure("receive completion for an output that reads no answer") }
-        let response = h.received(result: result, context: context)
-        self = .http(h)
-        return response
+        switch self {
+        case .http(var h):
+            let response = h.received(result: result, context: context)
+            self = .http(h)
+            return response
+        case .postgres(var p):
+            let response = p.received(result: result, context: context)
+            self = .postgres(p)
+            return response
+        default: preconditionFailure("receive completion for an output that reads no answer")
+        }
     }
 
-    /// http: when the request in flight times out.
+    /// http, postgres: when the request in flight (or the connect) times out.
     var responseDeadline: UInt64? {
-        if case .http(let h) = self { return h.responseDeadline }
-        return nil
+        switch self {
+        case .http(let h): return h.responseDeadline
+        case .postgres(let p): return p.responseDeadline
+        default: return nil
+        }
     }
 
-    /// http: the longest wait between retries.
+    /// http, postgres: the longest wait between retries.
     var retryMaxNanos: UInt64 {
-        if case .http(let h) = self { return h.retryMaxNanos }
-        return Backoff.maxNanos
+        switch self {
+        case .http(let h): return h.retryMaxNanos
+        case .postgres(let p): return p.retryMaxNanos
+        default: return Backoff.maxNanos
+        }
     }
 
     func whenWritten(context: OutputContext) -> SinkSafety {
@@ -136,7 +181,7 @@ enum OutputSink {
         case .devnull, .stdout: return .now
         case .file(let s): return s.whenWritten(context: context)
         case .tcp: return .afterPeerAcknowledged
-        case .http: return .afterResponse
+        case .http, .postgres: return .afterResponse
         }
     }
 
@@ -162,6 +207,9 @@ enum OutputSink {
         case .http(var h):
             h.tick(context: context)
             self = .http(h)
+        case .postgres(var p):
+            p.tick(context: context)
+            self = .postgres(p)
         default: return
         }
     }
@@ -171,6 +219,7 @@ enum OutputSink {
         switch self {
         case .tcp(let t) where !t.connected && !t.connecting: return t.reconnect.atNanos
         case .http(let h) where !h.connected && !h.connecting: return h.reconnect.atNanos
+        case .postgres(let p): return p.reconnectDeadline
         default: return nil
         }
     }
@@ -186,6 +235,10 @@ enum OutputSink {
             let connected = h.connectCompleted(result: result, context: context)
             self = .http(h)
             return connected
+        case .postgres(var p):
+            let connected = p.connectCompleted(result: result, context: context)
+            self = .postgres(p)
+            return connected
         default: preconditionFailure("connect completion for an output without a connection")
         }
     }
@@ -199,6 +252,9 @@ enum OutputSink {
         case .http(var h):
             h.disconnect(result: result, context: context)
             self = .http(h)
+        case .postgres(var p):
+            p.disconnect(result: result, context: context)
+            self = .postgres(p)
         default: preconditionFailure("connection lost on an output without a connection")
         }
     }
@@ -210,6 +266,7 @@ enum OutputSink {
         case .file(let s): s.close()
         case .tcp(let t): t.close()
         case .http(let h): h.close()
+        case .postgres(let p): p.close()
         }
     }
 
@@ -220,6 +277,7 @@ enum OutputSink {
             close()
             t.address.deallocate()
         case .http(let h): h.dispose()
+        case .postgres(let p): p.dispose()
         default: close()
         }
     }

@@ -334,6 +334,7 @@ public enum OutputDefinition: Sendable {
     case tcp(TCPOutput)
     case http(HTTPOutput)
     case clickhouse(ClickHouseOutput)
+    case postgres(PostgresOutput)
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("devnull", "count and drop (for benchmarks)", DevNullOutput.parameters),
@@ -342,6 +343,7 @@ public enum OutputDefinition: Sendable {
         ("tcp", "one line per event over TCP; the unacknowledged batch is resent after reconnecting with backoff and jitter", TCPOutput.parameters),
         ("http", "POST each batch over HTTP/1.1 (keep-alive); acknowledged on 2xx, 429/5xx retried, refused events to the dead-letter file", HTTPOutput.parameters),
         ("clickhouse", "INSERT each batch into a ClickHouse table (HTTP, JSONEachRow); acknowledged on 200, refused rows to the dead-letter file", ClickHouseOutput.parameters),
+        ("postgres", "COPY each batch into a PostgreSQL table in a transaction (libpq, non-blocking); acknowledged on COMMIT, refused rows to the dead-letter file", PostgresOutput.parameters),
     ]
 
     /// Which events the output accepts and where rejected ones go.
@@ -353,6 +355,7 @@ public enum OutputDefinition: Sendable {
         case .tcp(let o): o.delivery
         case .http(let o): o.delivery
         case .clickhouse(let o): o.delivery
+        case .postgres(let o): o.delivery
         }
     }
 
@@ -366,6 +369,7 @@ public enum OutputDefinition: Sendable {
         case "tcp": return .tcp(try TCPOutput(arguments))
         case "http": return .http(try HTTPOutput(arguments))
         case "clickhouse": return .clickhouse(try ClickHouseOutput(arguments))
+        case "postgres": return .postgres(try PostgresOutput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown output '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
@@ -426,6 +430,7 @@ extension OutputDefinition {
         case .tcp: "tcp"
         case .http: "http"
         case .clickhouse: "clickhouse"
+        case .postgres: "postgres"
         }
     }
 }
