@@ -65,7 +65,7 @@ public struct PostgresOutput: Sendable {
         for spec in try arguments.value(Self.columns) { columns.append(try Self.column(spec)) }
         self.columns = columns
         jsonColumn = try arguments.value(Self.jsonColumn)
-        conflict = try arguments.value(Self.conflict).flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: " ") } }
+        conflict = try arguments.value(Self.conflict).flatMap { $0.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: " ") } }
         let names = columns.map(\.name) + (jsonColumn.map { [$0] } ?? [])
         guard !names.isEmpty else {
             throw PluginArgumentError(key: Self.columns.name, "give the table's columns (columns=COL:PATH, repeatable) and/or json-column=COL")
