@@ -228,5 +228,104 @@ extension EndToEndTests {
             #expect(took >= .milliseconds(500), "a 500 ms timeout before the first answer")
             #expect(sluice.standardError().contains("no answer from PostgreSQL within 500 ms"))
         }
+
+        /// The sum of a metric's samples on a /metrics page (0 when absent).
+        static func metric(_ page: String, _ name: String) -> Double {
+            page.split(separator: "\n").reduce(0) { sum, line in
+                guard line.hasPrefix(name + "{") || line.hasPrefix(name + " "), let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { return sum }
+                return sum + value
+            }
+        }
+
+        /// The issue's outage: 1,000,000 numbered lines appended to a followed file at 50,000 a
+        /// second; once 150,000 rows are in the table the server is stopped (`pg_ctl stop -m
+        /// fast`, as a service stop does) for 10 s and started again. With `conflict=n` every
+        /// line is in the table exactly once; meanwhile nothing is acknowledged, the input
+        /// pauses (what the node read and did not deliver stays within its pool), RSS stays
+        /// flat, and /metrics counts the failed attempts.
+        @Test func aServerStoppedForTenSecondsMidStreamHasEveryRowExactlyOnceWithConflict() throws {
+            let server = try PostgresServer.shared()
+            let table = PostgresServer.tableName("outage")
+            try server.query(#"CREATE TABLE \#(table) (n bigint PRIMARY KEY, "check" text, pad text)"#)
+            let directory = try TemporaryDirectory()
+            let input = directory.path("app.ndjson"), count = 1_000_000
+            #expect(FileManager.default.createFile(atPath: input, contents: nil))
+            let (sluice, port) = try AdminHTTP.startReadyNode(["--input", "file:path=\(input),follow=true", "--output",
+                                                               "postgres:dsn=\(server.dsn),table=\(table),\(Self.numberedColumns),conflict=n,retry-max=500ms"],
+                                                              in: directory)
+            let pid = try ProcessStatus.processID(of: sluice)
+            let writer = NumberedLineAppender(path: input, numbers: 0..<count, linesPerChunk: 1_000, chunkInterval: .milliseconds(20))
+            writer.start()
+            try waitUntil("150,000 rows in the table", within: .seconds(60), while: sluice) { try Self.rows(server, table) >= 150_000 }
+            let rssBefore = try ProcessStatus.residentBytes(of: pid)
+            try server.stop(mode: "fast")
+            let stopped = ContinuousClock.now
+            var samples: [(inMinusOut: Double, out: Double, failures: Double, rss: Int)] = []
+            while ContinuousClock.now - stopped < .seconds(10) {
+                usleep(500_000)
+                let page = try AdminHTTP.get(port: port, "/metrics").body
+                samples.append((Self.metric(page, "sluice_events_in_total") - Self.metric(page, "sluice_events_out_total"),
+                                Self.metric(page, "sluice_events_out_total"),
+                                Self.metric(page, "sluice_output_errors_total") + Self.metric(page, "sluice_output_retries_total"),
+                                try ProcessStatus.residentBytes(of: pid)))
+            }
+            try server.start()
+            try writer.waitUntilDone(within: .seconds(60))
+            try waitUntil("every row in the table", within: .seconds(90), while: sluice) { try Self.rows(server, table) >= count }
+            sluice.send(signal: SIGTERM)
+            #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0), "\(sluice.standardErrorTail())")
+            let tally = try Tally(server, table, expected: count)
+            let summary = try sluice.summary()
+            recordMeasurement("server stopped 10 s mid-stream: \(tally); during the outage events in − out \(samples.map { Int($0.inMinusOut) }), "
+                + "failed attempts \(samples.map { Int($0.failures) }), RSS before \(rssBefore) B, during \(samples.map(\.rss).min() ?? 0)…\(samples.map(\.rss).max() ?? 0) B; \(summary)",
+                named: "postgres-outage")
+            #expect(tally.rows == count && tally.missing == 0 && tally.duplicates == 0 && tally.wrong == 0, "\(tally)")
+            // Late samples: the batch in flight when the server stopped has failed by then.
+            let late = samples.suffix(samples.count / 2)
+            #expect(Set(late.map(\.out)).count == 1, "nothing acknowledged while the server is down: \(samples.map(\.out))")
+            #expect((late.last?.failures ?? 0) > (late.first?.failures ?? 0), "/metrics counts the retries: \(samples.map(\.failures))")
+            #expect(late.allSatisfy { $0.inMinusOut <= 4_096 }, "the input pauses within the pool: \(samples.map(\.inMinusOut))")
+            #expect(samples.allSatisfy { Double($0.rss) <= Double(rssBefore) * 1.10 }, "RSS before \(rssBefore) B, during \(samples.map(\.rss))")
+            #expect(summary.count("output_retries") >= 1 && summary.count("events_out") == count, "\(summary)")
+        }
+
+        /// The node is SIGKILLed five times (300 ms to 2 s into each run) while 1,000,000 lines
+        /// are appended to the followed file it reads with saved offsets: every line is in the
+        /// table (at least once; the seed of the kill moments is printed, `SLUICE_E2E_SEED=N`
+        /// repeats it).
+        @Test func killedFiveTimesWhileAFollowedFileGrowsEveryLineIsInTheTable() throws {
+            let server = try PostgresServer.shared()
+            let table = PostgresServer.tableName("killed")
+            try server.query("CREATE TABLE \(table) \(Self.numberedTable)")
+            let directory = try TemporaryDirectory()
+            let input = directory.path("app.ndjson"), offsets = directory.path("offsets"), count = 1_000_000
+            #expect(FileManager.default.createFile(atPath: input, contents: nil))
+            let arguments = ["run", "--admin", "off", "--input", "file:path=\(input),follow=true,offsets=\(offsets),offsets-interval=100ms",
+                             "--output", "postgres:dsn=\(server.dsn),table=\(table),\(Self.numberedColumns)"]
+            let seed = ProcessInfo.processInfo.environment["SLUICE_E2E_SEED"].flatMap { UInt64($0) } ?? .random(in: 1...UInt64.max)
+            var random = SeededRandom(seed: seed)
+            let writer = NumberedLineAppender(path: input, numbers: 0..<count, linesPerChunk: 5_000, chunkInterval: .milliseconds(50))
+            writer.start()
+            var runs: [String] = []
+            for run in 1...5 {
+                let sluice = try SluiceProcess(arguments, in: directory)
+                let lifetimeMillis = Int.random(in: 300...2_000, using: &random)
+                usleep(UInt32(lifetimeMillis) * 1000)
+                sluice.send(signal: SIGKILL)
+                #expect(try sluice.waitForExit(within: .seconds(10)) == .signalled(SIGKILL), "run \(run)")
+                runs.append("run \(run): SIGKILL after \(lifetimeMillis) ms, \(writer.linesWritten) lines written, \(try Self.rows(server, table)) rows")
+            }
+            let last = try SluiceProcess(arguments, in: directory)
+            try writer.waitUntilDone(within: .seconds(60))
+            let inputBytes = fileSize(input)
+            try waitUntil("saved offset \(inputBytes) (the last run caught up)", within: .seconds(90), while: last) {
+                try CrashRecovery.savedOffset(of: input, in: offsets) == inputBytes
+            }
+            last.send(signal: SIGTERM)
+            #expect(try last.waitForExit(within: .seconds(15)) == .exited(0))
+            let tally = try Tally(server, table, expected: count)
+            recordMeasurement("seed \(seed); \(runs.joined(separator: "; ")); last run: \(try last.summary()); \(tally)", named: "postgres-kill-9")
+            #expect(tally.missing == 0 && tally.wrong == 0, "\(tally)")
+        }
     }
 }
