@@ -115,8 +115,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .datagramsDropped: "Datagrams the kernel dropped because the socket's receive queue was full (SO_RXQ_OVFL)."
         case .httpRequests: "HTTP requests the http input read (their heads at least)."
         case .httpErrors: "HTTP requests the http input refused (4xx/5xx: malformed, over a limit, pool full); their connections were closed."
-        case .outputRetries: "Requests an HTTP output sends again: the server answered 429, 5xx or an error it may recover from."
-        case .outputTimeouts: "Requests an HTTP output gave up waiting for (timeout=), sent again on a new connection."
+        case .outputRetries: "Requests an HTTP or postgres output sends again: the server answered 429, 5xx or an error it may recover from (postgres: also a batch whose connection was lost)."
+        case .outputTimeouts: "Requests (postgres: connects and batch steps) an HTTP or postgres output gave up waiting for (timeout=), sent again on a new connection."
         }
     }
 }
