@@ -2,7 +2,7 @@
 #   make run   - install the C libraries if missing, build, run the embedded default pipeline
 #   make test  - install the C libraries if missing, build, run the whole test suite
 SWIFT ?= swift
-APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev libsystemd-dev zlib1g-dev libzstd-dev libpq-dev
+APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev libsystemd-dev zlib1g-dev libzstd-dev libssl-dev libpq-dev
 # Real clients and servers the end-to-end tests start (never as services).
 
 .PHONY: run test deps test-deps build release clean
@@ -28,7 +28,11 @@ deps:
 # installed and the package unpacked under /opt/syslog-ng, from where the test runs it.
 # postgresql: the postgres output's tests make a cluster with its initdb in a temporary
 # directory and start it with pg_ctl on a free port (as the postgres user when run as root).
-TEST_APT_PACKAGES = systemd-journal-remote rsyslog bsdutils libivykis0 libnet1 libjson-c5 libwrap0 libpcre3 libglib2.0-0 libcap2 postgresql
+# clickhouse-server: the clickhouse output's suite starts one from a config in a temporary directory.
+# The TLS tests make their certificates with the openssl command line, send with openssl s_client
+# and curl, and forward syslog over TLS with rsyslog's GnuTLS stream driver (rsyslog-gnutls).
+TEST_APT_PACKAGES = systemd-journal-remote rsyslog bsdutils libivykis0 libnet1 libjson-c5 libwrap0 libpcre3 libglib2.0-0 libcap2 clickhouse-server \
+	openssl curl rsyslog-gnutls postgresql
 test-deps: deps
 	$(call install-missing,$(TEST_APT_PACKAGES))
 	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

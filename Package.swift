@@ -19,7 +19,7 @@ let package = Package(
         .target(
             name: "CSupport",
             path: "CSupport",
-            linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("numa"), .linkedLibrary("pcre2-8"), .linkedLibrary("systemd"), .linkedLibrary("z"), .linkedLibrary("zstd"), .linkedLibrary("pq")]
+            linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("numa"), .linkedLibrary("pcre2-8"), .linkedLibrary("systemd"), .linkedLibrary("z"), .linkedLibrary("zstd"), .linkedLibrary("ssl"), .linkedLibrary("crypto"), .linkedLibrary("pq")]
         ),
         .target(
             name: "SluiceCore",

@@ -1,6 +1,8 @@
 // Load for perf/peers.sh: N TCP connections to 127.0.0.1:PORT, each sending LINES lines of
 // 256 bytes ("<seq>-<conn> xxxx...\n") as fast as the receiver takes them. Prints the number of
 // lines sent and the seconds it took. Same load for every receiver.
+// With a fifth argument `syslog`, each record is an RFC 5424 message with structured data,
+// octet-counted (RFC 6587: "LEN SP MSG", no newline), 256 bytes with its count.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,6 +16,7 @@
 
 static int port;
 static long lines_per_conn;
+static int syslog_mode;
 
 static void *sender(void *arg) {
     long conn = (long)arg;
@@ -28,6 +31,13 @@ static void *sender(void *arg) {
         long n = lines_per_conn - seq < PER_WRITE ? lines_per_conn - seq : PER_WRITE;
         for (long i = 0; i < n; i++) {
             char *p = buf + i * LINE;
+            if (syslog_mode) {
+                // "252 " + a 252-byte message: every record is LINE bytes on the wire.
+                int k = snprintf(p, LINE, "%d <165>1 2026-12-05T07:00:00.123456Z host.example.com app %ld ID47 "
+                                 "[meta seq=\"%ld\" conn=\"%ld\"] m%ld-%ld ", LINE - 4, conn, seq + i, conn, seq + i, conn);
+                memset(p + k, 'x', LINE - k);
+                continue;
+            }
             int k = snprintf(p, LINE, "m%ld-%ld ", seq + i, conn);
             memset(p + k, 'x', LINE - 1 - k);
             p[LINE - 1] = '\n';
@@ -45,7 +55,11 @@ static void *sender(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) { fprintf(stderr, "usage: loadgen PORT CONNECTIONS LINES_PER_CONNECTION\n"); return 2; }
+    if (argc != 4 && !(argc == 5 && strcmp(argv[4], "syslog") == 0)) {
+        fprintf(stderr, "usage: loadgen PORT CONNECTIONS LINES_PER_CONNECTION [syslog]\n");
+        return 2;
+    }
+    syslog_mode = argc == 5;
     port = atoi(argv[1]);
     int conns = atoi(argv[2]);
     lines_per_conn = atol(argv[3]);

@@ -8,4 +8,5 @@
 #include "sl_simd.h"
 #include "sl_zlib.h"
 #include "sl_compress.h"
+#include "sl_tls.h"
 #include "sl_pq.h"

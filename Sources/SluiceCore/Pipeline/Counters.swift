@@ -12,6 +12,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case framingErrors, syslogParseErrors, datagramsDropped
     case httpRequests, httpErrors
     case outputRetries, outputTimeouts
+    case tlsHandshakes, tlsHandshakeFailures
 
     public var name: String {
         switch self {
@@ -63,6 +64,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .httpErrors: "http_errors"
         case .outputRetries: "output_retries"
         case .outputTimeouts: "output_timeouts"
+        case .tlsHandshakes: "tls_handshakes"
+        case .tlsHandshakeFailures: "tls_handshake_failures"
         }
     }
 
@@ -117,6 +120,8 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .httpErrors: "HTTP requests the http input refused (4xx/5xx: malformed, over a limit, pool full); their connections were closed."
         case .outputRetries: "Requests an HTTP or postgres output sends again: the server answered 429, 5xx or an error it may recover from (postgres: also a batch whose connection was lost)."
         case .outputTimeouts: "Requests (postgres: connects and batch steps) an HTTP or postgres output gave up waiting for (timeout=), sent again on a new connection."
+        case .tlsHandshakes: "TLS handshakes completed by the tcp, syslog and http inputs."
+        case .tlsHandshakeFailures: "TLS handshakes that failed (protocol version, cipher, client certificate missing or refused, not TLS at all); only that connection was closed."
         }
     }
 }

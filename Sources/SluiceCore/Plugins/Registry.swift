@@ -133,7 +133,7 @@ public struct Action: @unchecked Sendable {
         ("mask", "replace matches of PCRE2 patterns in a string field, or in every string value, with a text or a stable hash (mask_failed, parse_too_large)",
          MaskAction.parameters),
         ("parse_re", "set a field per named group of a PCRE2 pattern matched against a string field (parse_re_failed)", ParseRegexAction.parameters),
-        ("decode", "parse a string field as json, logfmt, cri or nginx_error into top-level fields (decode_failed)", DecodeAction.parameters),
+        ("decode", "parse a string field as json, logfmt, cri, nginx_error, rfc5424 or rfc3164 into top-level fields (decode_failed)", DecodeAction.parameters),
         ("convert_date", "rewrite a time field from rfc3339, rfc3164, epoch numbers or a strftime layout to rfc3339 or epoch numbers (convert_date_failed)",
          ConvertDateAction.parameters),
         ("convert_log_level", "rewrite a log level as a syslog severity: a number 0-7 or a lower- or upper-case name (convert_log_level_failed)",

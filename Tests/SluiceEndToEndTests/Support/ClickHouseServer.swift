@@ -4,7 +4,7 @@ import Synchronization
 
 /// One Debian `clickhouse-server` for the whole ClickHouse suite: started on first use from a
 /// config written into its own temporary directory, listening on 127.0.0.1 on free ports (HTTP
-/// for sluice, native for `clickhouse-client`), never as a system service; killed when the test
+/// for sluice and for the tests' queries, native unused), never as a system service; killed when the test
 /// process exits. Each test makes its own table.
 final class ClickHouseServer: @unchecked Sendable {
     struct Failure: Error, CustomStringConvertible {
@@ -14,7 +14,12 @@ final class ClickHouseServer: @unchecked Sendable {
     let directory: TemporaryDirectory
     let httpPort: UInt16
     let nativePort: UInt16
-    private let process = Mutex<Process?>(nil)
+    /// The server's pid (0: not running). Started with posix_spawn, not Foundation's `Process`:
+    /// clickhouse-server closes the descriptors it inherits, which Foundation takes for the
+    /// child's exit, and its one monitoring thread then blocks in waitpid on the running server,
+    /// so no other child's exit (sluice's, in `waitForExit`) was ever seen again: the hang that
+    /// kept this suite disabled.
+    private let process = Mutex<pid_t>(0)
     private static let tableCounter = Atomic<Int>(0)
 
     private static let started = Mutex<Result<ClickHouseServer, Failure>?>(nil)
@@ -37,11 +42,11 @@ final class ClickHouseServer: @unchecked Sendable {
     /// Debian installs the server under /usr/sbin.
     static let serverPath = "/usr/sbin/clickhouse-server"
 
-    private var pid: Int32 { process.withLock { $0?.processIdentifier ?? 0 } }
+    private var pid: Int32 { process.withLock { $0 } }
 
     private init() throws(Failure) {
         guard FileManager.default.isExecutableFile(atPath: Self.serverPath) else {
-            throw Failure(description: "clickhouse-server is not installed: apt-get install -y clickhouse-server clickhouse-client")
+            throw Failure(description: "clickhouse-server is not installed: apt-get install -y clickhouse-server")
         }
         do {
             directory = try TemporaryDirectory()
@@ -85,18 +90,26 @@ final class ClickHouseServer: @unchecked Sendable {
 
     /// Starts the server (again, after `stop`) and waits until it answers.
     func start() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.serverPath)
-        p.arguments = ["--config-file=\(directory.path("config.xml"))"]
-        p.currentDirectoryURL = directory.url
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath()))
-        p.standardError = p.standardOutput
-        try p.run()
-        process.withLock { $0 = p }
-        ClickHouseServer.runningPID = p.processIdentifier
+        let log = logPath()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_APPEND, 0)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let arguments = [Self.serverPath, "--config-file=\(directory.path("config.xml"))"]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, Self.serverPath, &actions, nil, &argv, environ)
+        guard rc == 0 else { throw Failure(description: "posix_spawn \(Self.serverPath): \(String(cString: strerror(rc)))") }
+        process.withLock { $0 = child }
+        ClickHouseServer.runningPID = child
         try waitUntil("clickhouse-server answering on \(httpPort)", within: .seconds(60)) {
-            if !p.isRunning {
-                throw Failure(description: "clickhouse-server exited: \((try? String(contentsOfFile: logPath(), encoding: .utf8)) ?? "")")
+            var status: Int32 = 0
+            if waitpid(child, &status, WNOHANG) == child {
+                process.withLock { $0 = 0 }
+                throw Failure(description: "clickhouse-server exited: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
             }
             return (try? query("SELECT 1")) == "1\n"
         }
@@ -111,39 +124,42 @@ final class ClickHouseServer: @unchecked Sendable {
     /// Stops the server the hard way (SIGKILL: the test runner's blocked signals are inherited,
     /// so a SIGTERM may never land; and an insert cut off by a crash is the harder case).
     func stop() {
-        process.withLock { p in
-            guard let p, p.isRunning else { return }
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
+        process.withLock { pid in
+            guard pid > 0 else { return }
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            pid = 0
         }
         ClickHouseServer.runningPID = 0
     }
 
-    /// Runs `sql` with clickhouse-client; its standard output. Output goes through files, not
-    /// pipes: a pipe's write end inherited by another child kept the read waiting forever.
+    /// Runs `sql` over the server's HTTP interface (a POST whose body is the query, HTTP/1.0 so
+    /// the server closes the connection after the answer); the answer's body. clickhouse-client
+    /// is not used: run from the test harness, its call never returned on these machines.
     @discardableResult
     func query(_ sql: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/clickhouse-client")
-        p.arguments = ["--host", "127.0.0.1", "--port", "\(nativePort)", "--query", sql]
-        let id = UUID().uuidString.prefix(8)
-        let outPath = directory.path("query-\(id).out"), errPath = directory.path("query-\(id).err")
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(atPath: outPath)
-            try? FileManager.default.removeItem(atPath: errPath)
+        let fd = try LoopbackTCP.connect(port: httpPort, within: .seconds(5))
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let body = Array(sql.utf8)
+        let request = Array("POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+        try request.withUnsafeBytes { try LoopbackTCP.sendAll(fd, $0) }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { break }
+            guard n > 0 else { throw Failure(description: "query \(sql): no answer from clickhouse-server (\(String(cString: strerror(errno))))") }
+            answer += buffer[0..<n]
         }
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        p.standardInput = FileHandle.nullDevice  // a client whose stdin is not a terminal reads it
-        try p.run()
-        p.waitUntilExit()
-        let output = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
-        guard p.terminationStatus == 0 else {
-            throw Failure(description: "clickhouse-client --query \(sql): \((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")")
-        }
-        return output
+        let text = String(decoding: answer, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { throw Failure(description: "query \(sql): a malformed answer: \(text.prefix(200))") }
+        let status = text[..<split.lowerBound].split(separator: " ", maxSplits: 2)
+        let result = String(text[split.upperBound...])
+        guard status.count >= 2, status[1] == "200" else { throw Failure(description: "query \(sql): \(text[..<split.lowerBound].prefix(80)): \(result)") }
+        return result
     }
 
     /// A new table name for one test.

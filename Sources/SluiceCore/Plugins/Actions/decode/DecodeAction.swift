@@ -1,7 +1,8 @@
 /// `decode`: parses a string field in a format (`DecodeFormat`) and sets top-level fields,
 /// named `prefix` + the decoded name, from it; existing fields of those names are replaced.
 /// `json`: the members of an object held in a string; `logfmt`: `key=value` pairs; `cri`: the
-/// CRI container log line; `nginx_error`: nginx's error log line (see `Decoders`). The field
+/// CRI container log line; `nginx_error`: nginx's error log line; `rfc5424`, `rfc3164`: a syslog
+/// message, into the syslog input's fields (see `Decoders`). The field
 /// decoded (top-level or nested) is removed unless `keep-origin=true` or a decoded field took
 /// its name.
 ///

@@ -5,6 +5,7 @@ import Glibc
 public enum DecodeFormat: String, Sendable, CaseIterable {
     case json, logfmt, cri
     case nginxError = "nginx_error"
+    case rfc5424, rfc3164
 }
 
 /// What a parser may use: the writer its fields go to, the prefix of their names, and a
@@ -29,6 +30,8 @@ enum Decoders {
         case .logfmt: logfmt(text, into: &writer, target)
         case .cri: cri(text, into: &writer, target)
         case .nginxError: nginxError(text, into: &writer, target)
+        case .rfc5424: syslog(text, .rfc5424, into: &writer, target)
+        case .rfc3164: syslog(text, .rfc3164, into: &writer, target)
         }
     }
 
@@ -52,6 +55,22 @@ enum Decoders {
             writer.setRaw(prefix: t.prefix, key: key, keyIsEscaped: e.flags & FieldEntry.keyHasEscapes != 0, json: value, kind: e.kind)
         }
         return true
+    }
+
+    // MARK: rfc5424, rfc3164
+
+    /// A syslog message, parsed as the syslog input parses it (`SyslogJSON`): the fields
+    /// `timestamp` (RFC 3339; an RFC 3164 one gets its year from the clock), `hostname`,
+    /// `app_name`, `procid`, `msgid`, `facility`, `severity`, `structured_data` (RFC 5424) and
+    /// `message`. The message is written as a JSON object into the scratch area, whose members
+    /// then become the fields. Not in the format (or larger than the scratch area): false.
+    static func syslog(_ text: UnsafeRawBufferPointer, _ format: SyslogFormat, into writer: inout FieldBatch, _ t: DecodeTarget) -> Bool {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        guard case .wrote(let bytes, let parsed) = SyslogJSON.convert(text, format: format, nowSeconds: Int(ts.tv_sec),
+                                                                      into: t.scratch, capacity: t.capacity),
+              parsed else { return false }
+        return json(UnsafeRawBufferPointer(start: t.scratch, count: bytes), into: &writer, t)
     }
 
     // MARK: logfmt

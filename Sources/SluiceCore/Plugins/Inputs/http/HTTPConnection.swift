@@ -29,9 +29,8 @@ struct HTTPConnection {
     var closeAfterAnswer = false
     var queued = false
     var sendsInFlight = 0
-    var pendingHead: Int32 = -1
-    var pendingTail: Int32 = -1
-    var headConsumed = 0
+    var queue = ReceiveQueue()
+    var tls = TLSSession()
     var lastReceiveNanos: UInt64 = 0
     var requestStartNanos: UInt64 = 0
 
@@ -69,6 +68,7 @@ struct HTTPConnection {
     var inflateStreamEnded = false
 
     mutating func freeMemory() {
+        tls.free()
         scratch?.deallocate()
         scratch = nil
         response.free()
@@ -155,6 +155,17 @@ extension HTTPFamily {
             Glibc.close(fd)
             return
         }
+        var tls = TLSSession()
+        if let server = listeners[l].tls {
+            guard let session = TLSSession(server, now: context.now) else {
+                if let count = listeners[l].openAcrossWorkers { sl_fetch_add(count, UInt64.max) }
+                context.counters.add(.inputErrors, 1, pipeline: listeners[l].pipeline)
+                Log.warn("input http", "no memory for a TLS session; closing the connection")
+                Glibc.close(fd)
+                return
+            }
+            tls = session
+        }
         listeners[l].open += 1
         openConnections += 1
         usedSlots += 1
@@ -169,6 +180,7 @@ extension HTTPFamily {
         connection.generation = nextGeneration & 0xFF
         nextGeneration &+= 1
         connection.lastReceiveNanos = context.now
+        connection.tls = tls
         connection.scratch = .allocate(byteCount: HTTPScratch.bytes(maxHeaderBytes: o.maxHeaderBytes), alignment: 16)
         connection.framer = LineFramer(sourceID: SourceIDs.make(worker: worker, kind: .http, generation: connection.generation, index: c),
                                        pipelineID: UInt16(listeners[l].pipeline), maxEventBytes: maxEventBytes)
@@ -178,7 +190,7 @@ extension HTTPFamily {
     }
 
     func armReceive(_ c: Int, _ context: InputContext) {
-        context.ring.receiveMultishot(fd: connections[c].fd, bufferGroup: bufferRing!.group, userData: HTTPFamily.userData(.receive, c))
+        context.ring.receiveMultishot(fd: connections[c].fd, bufferGroup: received.group, userData: HTTPFamily.userData(.receive, c))
         connections[c].receiveArmed = true
         connections[c].needsRearm = false
     }
@@ -187,10 +199,7 @@ extension HTTPFamily {
         let more = CompletionFlags.hasMore(flags)
         if result > 0, let id = CompletionFlags.bufferID(flags) {
             connections[c].lastReceiveNanos = context.now
-            bufferLength[id] = result
-            bufferNext[id] = -1
-            if connections[c].pendingTail >= 0 { bufferNext[Int(connections[c].pendingTail)] = Int32(id) } else { connections[c].pendingHead = Int32(id) }
-            connections[c].pendingTail = Int32(id)
+            received.append(id, bytes: result, to: &connections[c].queue)
             markReady(c)
         }
         if more { return }
@@ -231,8 +240,9 @@ extension HTTPFamily {
 
     /// Sends what the answer still holds.
     func sendAnswer(_ c: Int, _ context: InputContext) {
-        let pending = connections[c].response.pending
         connections[c].phase = .sending
+        if connections[c].tls.isOn { return sendTLSAnswer(c, context) }
+        let pending = connections[c].response.pending
         connections[c].sendsInFlight += 1
         context.ring.send(fd: connections[c].fd, from: pending.baseAddress!, count: pending.count,
                           userData: HTTPFamily.userData(.send, c, connections[c].generation))
@@ -259,8 +269,17 @@ extension HTTPFamily {
             sendAnswer(c, context)
             return
         }
-        let p = connections[c].pipeline
-        if connections[c].closeAfterAnswer || context.stopping || context.pipelineStopping(p) {
+        answerSent(c, context)
+    }
+
+    /// The connection closes after this answer.
+    func closesAfterAnswer(_ c: Int, _ context: InputContext) -> Bool {
+        connections[c].closeAfterAnswer || context.stopping || context.pipelineStopping(connections[c].pipeline)
+    }
+
+    /// The whole answer went out: the connection closes, or reads its next request.
+    func answerSent(_ c: Int, _ context: InputContext) {
+        if closesAfterAnswer(c, context) {
             connections[c].phase = .closed
             endReading(c, context)
             return
@@ -281,13 +300,8 @@ extension HTTPFamily {
             listeners[l].open -= 1
             openConnections -= 1
             context.abandon(&connections[c].framer)
-            while connections[c].pendingHead >= 0 {
-                let id = Int(connections[c].pendingHead)
-                connections[c].pendingHead = bufferNext[id]
-                bufferRing!.recycle(id)
-                buffersRecycled = true
-            }
-            connections[c].pendingTail = -1
+            received.drop(&connections[c].queue)
+            connections[c].tls.free()
             connections[c].phase = .closed
         }
         if connections[c].outstanding == 0 {
@@ -306,8 +320,16 @@ extension HTTPFamily {
             let l = connections[c].listener
             let p = connections[c].pipeline
             let closing = context.stopping || context.pipelineStopping(p)
+            if connections[c].tls.handshakeExpired(now: now, timeoutNanos: listeners[l].tlsHandshakeTimeoutNanos) {
+                // A TLS handshake that never completes holds a connection slot: closed after
+                // tls-handshake-timeout, however slowly its sender keeps it busy.
+                context.counters.add(.connectionsTimedOut, 1, pipeline: p)
+                connections[c].phase = .closed
+                endReading(c, context)
+                continue
+            }
             switch connections[c].phase {
-            case .head where connections[c].headLength == 0 && connections[c].pendingHead < 0:
+            case .head where connections[c].headLength == 0 && connections[c].queue.isEmpty && !connections[c].tls.hasPlaintext:
                 var limit = listeners[l].idleTimeoutNanos
                 if closing { limit = limit == 0 ? HTTPFamily.stopQuietNanos : min(limit, HTTPFamily.stopQuietNanos) }
                 guard limit > 0, now &- connections[c].lastReceiveNanos > limit else { continue }

@@ -36,8 +36,8 @@ extension HTTPFamily {
                 i += 1
             }
         }
-        if buffersRecycled {
-            buffersRecycled = false
+        if received.recycled {
+            received.recycled = false
             for c in 0..<connectionCapacity where connections[c].fd >= 0 && connections[c].needsRearm && !connections[c].ended { armReceive(c, context) }
         }
         return progressed
@@ -89,27 +89,18 @@ extension HTTPFamily {
 
     // MARK: Received bytes
 
-    /// The unread part of the connection's oldest received buffer.
-    func currentRaw(_ c: Int) -> UnsafeRawBufferPointer? {
-        let head = connections[c].pendingHead
-        guard head >= 0 else { return nil }
-        let consumed = connections[c].headConsumed
-        return UnsafeRawBufferPointer(start: bufferRing!.buffer(Int(head)) + consumed, count: Int(bufferLength[Int(head)]) - consumed)
+    /// The connection's next unread bytes: the unread part of its oldest received buffer, or
+    /// over TLS the decrypted bytes (ciphertext is decrypted as they are read).
+    func currentRaw(_ c: Int, _ context: InputContext) -> UnsafeRawBufferPointer? {
+        guard connections[c].tls.isOn else { return received.unread(connections[c].queue) }
+        let bytes = received.readable(&connections[c].queue, &connections[c].tls, context, pipeline: connections[c].pipeline)
+        if bytes == nil { settleTLS(c, context) }
+        return bytes
     }
 
-    /// `count` bytes of the oldest buffer were used; a buffer used up goes back to the kernel.
+    /// `count` of those bytes were used; a buffer used up goes back to the kernel.
     func consumeRaw(_ c: Int, _ count: Int) {
-        guard count > 0 else { return }
-        let id = Int(connections[c].pendingHead)
-        connections[c].headConsumed += count
-        precondition(connections[c].headConsumed <= Int(bufferLength[id]), "consumed past a receive buffer")
-        if connections[c].headConsumed == Int(bufferLength[id]) {
-            connections[c].pendingHead = bufferNext[id]
-            if connections[c].pendingHead < 0 { connections[c].pendingTail = -1 }
-            connections[c].headConsumed = 0
-            bufferRing!.recycle(id)
-            buffersRecycled = true
-        }
+        received.consume(count, &connections[c].queue, &connections[c].tls)
     }
 
     // MARK: Head
@@ -119,7 +110,7 @@ extension HTTPFamily {
     func readHead(_ c: Int, _ context: InputContext) -> Outcome {
         let o = options[connections[c].listener]
         let head = connections[c].scratch!
-        while let raw = currentRaw(c) {
+        while let raw = currentRaw(c, context) {
             var skip = 0
             if connections[c].headLength == 0 {
                 // Empty lines before a request are ignored (RFC 9112 2.2).
@@ -202,7 +193,11 @@ extension HTTPFamily {
             connections[c].inflated = .allocate(byteCount: HTTPFamily.inflateBufferBytes, alignment: 16)
             guard connections[c].inflater != nil else { return fail(c, .serverError, "out of memory for a gzip body", context) }
         }
-        if request.expectContinue && request.body != .none {
+        if request.expectContinue && request.body != .none && connections[c].tls.isOn {
+            let line = UnsafeRawBufferPointer(start: HTTPAnswers.continueLine.utf8Start, count: HTTPAnswers.continueLine.utf8CodeUnitCount)
+            _ = connections[c].tls.write(line, context, pipeline: connections[c].pipeline)  // the output is empty between requests
+            flushTLS(c, context)
+        } else if request.expectContinue && request.body != .none {
             connections[c].sendsInFlight += 1
             context.ring.send(fd: connections[c].fd, from: HTTPAnswers.continueLine.utf8Start, count: HTTPAnswers.continueLine.utf8CodeUnitCount,
                               userData: HTTPFamily.userData(.sendContinue, c, connections[c].generation))
@@ -226,7 +221,7 @@ extension HTTPFamily {
                 return .ok
             case .length:
                 if connections[c].bodyLeft == 0 { return .ok }
-                guard let raw = currentRaw(c) else { return .stuck }
+                guard let raw = currentRaw(c, context) else { return .stuck }
                 let data = UnsafeRawBufferPointer(rebasing: raw[0..<min(connections[c].bodyLeft, raw.count)])
                 let r = feedDecoded(c, data, context)
                 connections[c].bodyLeft -= r.used
@@ -234,7 +229,7 @@ extension HTTPFamily {
                 if r.outcome != .ok { return r.outcome }
             case .chunked:
                 if connections[c].chunked.state == .done { return .ok }
-                guard let raw = currentRaw(c) else { return .stuck }
+                guard let raw = currentRaw(c, context) else { return .stuck }
                 switch connections[c].chunked.advance(raw) {
                 case .malformed(let why):
                     fail(c, .badRequest, why, context)

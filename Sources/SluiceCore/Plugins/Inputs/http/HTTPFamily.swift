@@ -3,9 +3,10 @@ import Glibc
 
 /// The http family on one worker: its listening sockets (every worker listens on each http
 /// input's address with SO_REUSEPORT, as tcp does, with tcp's `Listener`), the connections it
-/// accepted and the provided buffer ring their multishot receives fill. Each connection reads
-/// one request at a time: head, body (framed into events as it arrives), answer; a pipelined
-/// request waits in its receive buffers until the answer before it is sent.
+/// accepted and the provided buffer ring their multishot receives fill (`ReceiveBuffers`). Each
+/// connection reads one request at a time: head, body (framed into events as it arrives),
+/// answer; a pipelined request waits in its receive buffers until the answer before it is sent.
+/// Over TLS the same parser reads the decrypted bytes (`TLSSession`) and answers are encrypted.
 final class HTTPFamily: SourceFamily {
     struct Assignment: SourceAssignment {
         var listeners: [Listener] = []
@@ -25,7 +26,6 @@ final class HTTPFamily: SourceFamily {
 
     /// While stopping, a connection with no request under way and silent this long is closed.
     static let stopQuietNanos: UInt64 = 100_000_000
-    /// The receive buffer group of the http family (tcp's is 1).
     /// Its provided-buffer group in the ring: the family kind, so no two families share one.
     static let bufferGroup = Int32(kind.rawValue)
     /// Decompressed bytes made per inflate call, per connection sending gzip.
@@ -33,8 +33,6 @@ final class HTTPFamily: SourceFamily {
 
     let worker: Int
     let maxEventBytes: Int
-    let receiveBuffers: Int
-    let receiveBufferBytes: Int
     let shutdownTimeoutNanos: UInt64
     var listeners: [Listener]
     /// Per listener: its input's request limits and acknowledgement.
@@ -47,10 +45,7 @@ final class HTTPFamily: SourceFamily {
     var usedSlots = 0
     var readyConnections: UnsafeMutablePointer<Int32>
     var readyCount = 0
-    var bufferRing: BufferRing?
-    var bufferNext: UnsafeMutablePointer<Int32>
-    var bufferLength: UnsafeMutablePointer<Int32>
-    var buffersRecycled = false
+    var received: ReceiveBuffers
     var nextGeneration = 1
     var timerCheckAtNanos: UInt64 = 0
     /// Since when the pool has been exhausted (0: it is not).
@@ -59,8 +54,6 @@ final class HTTPFamily: SourceFamily {
     init(worker: Int, settings: NodeSettings, assignment: Assignment) {
         self.worker = worker
         maxEventBytes = settings.pool.maxEventSizeBytes
-        receiveBuffers = settings.recvBuffers
-        receiveBufferBytes = settings.recvBufferBytes
         shutdownTimeoutNanos = UInt64(settings.shutdownTimeoutMicros) * 1000
         listeners = assignment.listeners
         options = assignment.options
@@ -68,15 +61,14 @@ final class HTTPFamily: SourceFamily {
         connections = .allocate(capacity: connectionCapacity)
         connections.initialize(repeating: HTTPConnection(), count: connectionCapacity)
         readyConnections = .allocate(capacity: connectionCapacity)
-        bufferNext = .allocate(capacity: settings.recvBuffers)
-        bufferLength = .allocate(capacity: settings.recvBuffers)
+        received = ReceiveBuffers(count: settings.recvBuffers, size: settings.recvBufferBytes)
     }
 
     static func prepare(_ http: HTTPInput, _ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
         for w in 0..<preparation.workerCount {
             let fd: Int32
             do { fd = try SocketAddress.listen(host: http.host, port: http.port) } catch { throw preparation.failure("http", "\(error)") }
-            let listener = Listener(fd: fd, StreamListening(maxConnections: http.maxConnections, idleTimeoutMicros: http.idleTimeoutMicros), preparation)
+            let listener = Listener(fd: fd, StreamListening(maxConnections: http.maxConnections, idleTimeoutMicros: http.idleTimeoutMicros, tls: http.tls), preparation)
             assignments[w].inputs.http.listeners.append(listener)
             assignments[w].inputs.http.options.append(HTTPServerOptions(http))
             assignments[w].inputs.http.connectionCapacity += http.maxConnections
@@ -85,7 +77,7 @@ final class HTTPFamily: SourceFamily {
 
     func start(_ context: InputContext) throws(SystemError) {
         guard !listeners.isEmpty else { return }
-        bufferRing = try context.ring.makeBufferRing(count: receiveBuffers, size: receiveBufferBytes, group: HTTPFamily.bufferGroup)
+        try received.register(on: context.ring, group: HTTPFamily.bufferGroup)
         for l in listeners.indices { armAccept(l, context) }
     }
 
@@ -106,14 +98,14 @@ final class HTTPFamily: SourceFamily {
     }
 
     func service(_ context: InputContext) -> Bool {
-        guard readyCount > 0 || buffersRecycled else { return false }
+        guard readyCount > 0 || received.recycled else { return false }
         return serviceConnections(context)
     }
 
     static let kind = SourceIDs.Kind.http
-    /// A multishot accept on a listener (`a`); a multishot receive, an answer's send and a
-    /// `100 Continue`'s send on a connection (`a`, its generation `b`).
-    enum Completion: UInt8 { case accept, receive, send, sendContinue }
+    /// A multishot accept on a listener (`a`); a multishot receive, an answer's send, a
+    /// `100 Continue`'s send and a send of TLS ciphertext on a connection (`a`, its generation `b`).
+    enum Completion: UInt8 { case accept, receive, send, sendContinue, tlsSend }
 
     func complete(_ kind: Completion, _ a: Int, _ b: Int, result: Int32, flags: UInt32, _ context: InputContext) {
         switch kind {
@@ -121,6 +113,7 @@ final class HTTPFamily: SourceFamily {
         case .receive: receiveCompleted(connection: a, result: result, flags: flags, context)
         case .send: sendCompleted(connection: a, result: result, continue: false, context)
         case .sendContinue: sendCompleted(connection: a, result: result, continue: true, context)
+        case .tlsSend: tlsSendCompleted(connection: a, result: result, context)
         }
     }
 
@@ -155,9 +148,9 @@ final class HTTPFamily: SourceFamily {
     func install(_ assignment: Assignment, _ context: InputContext) {
         guard !assignment.listeners.isEmpty else { return }
         growConnections(by: assignment.connectionCapacity)
-        if bufferRing == nil {
+        if !received.isRegistered {
             do {
-                bufferRing = try context.ring.makeBufferRing(count: receiveBuffers, size: receiveBufferBytes, group: HTTPFamily.bufferGroup)
+                try received.register(on: context.ring, group: HTTPFamily.bufferGroup)
             } catch {
                 Log.error("worker \(worker)", "\(error): the new http listeners are not started")
                 for l in assignment.listeners {
@@ -192,7 +185,7 @@ final class HTTPFamily: SourceFamily {
             if connections[c].fd >= 0 { Glibc.close(connections[c].fd) }
             connections[c].freeMemory()
         }
-        bufferRing = nil
+        received.unregister()
     }
 
     /// More connection slots for listeners a reload added (existing indices stay valid).

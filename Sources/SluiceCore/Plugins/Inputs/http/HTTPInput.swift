@@ -7,7 +7,8 @@
 /// With `ack=output` a request is answered only once every one of its events was acknowledged
 /// by the outputs: end-to-end at-least-once for senders that retry unanswered requests.
 /// Every limit of a request is a parameter; a request over one is answered 400 or 413
-/// and its connection closed.
+/// and its connection closed. With `tls-cert` and `tls-key` it serves HTTPS (`TLSServerOptions`);
+/// answers are encrypted on the worker and sent through its ring.
 public struct HTTPInput: Sendable {
     public enum Acknowledge: String, Sendable, CaseIterable { case output, receive }
 
@@ -35,7 +36,7 @@ public struct HTTPInput: Sendable {
     static let refuseAfter = Parameter.duration("refuse-after", default: "100ms", example: "100ms (0: at once)",
                                                 doc: "answer new requests 429 (body read and dropped) once the event pool has been full this long")
     public static let parameters = [listen.doc, ack.doc, maxBody.doc, maxHeaderBytes.doc, maxHeaders.doc,
-                                    maxConnections.doc, idleTimeout.doc, requestTimeout.doc, refuseAfter.doc]
+                                    maxConnections.doc, idleTimeout.doc, requestTimeout.doc, refuseAfter.doc] + TLSServerOptions.parameters
 
     public let host: String
     public let port: UInt16
@@ -47,6 +48,7 @@ public struct HTTPInput: Sendable {
     public let idleTimeoutMicros: Int
     public let requestTimeoutMicros: Int
     public let refuseAfterMicros: Int
+    public let tls: TLSServerOptions?
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -61,5 +63,6 @@ public struct HTTPInput: Sendable {
         idleTimeoutMicros = try arguments.value(Self.idleTimeout)
         requestTimeoutMicros = try arguments.value(Self.requestTimeout)
         refuseAfterMicros = try arguments.value(Self.refuseAfter)
+        tls = try TLSServerOptions.parse(arguments)
     }
 }

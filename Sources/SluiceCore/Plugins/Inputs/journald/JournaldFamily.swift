@@ -17,6 +17,11 @@ struct JournalSource {
     /// The entry at the saved cursor is read again by `sd_journal_next` after the seek: skipped.
     var skipCursor: String?
     var finished = false
+    /// The journal is at an entry not yet made into an event (no event was free): the next read
+    /// takes it without moving, and no cursor is taken meanwhile (it would be one entry ahead of
+    /// `sequence`). Stepping back with `sd_journal_previous` instead cannot work at the journal's
+    /// first entry, where it does not move and the entry would be skipped.
+    var pendingEntry = false
     /// At the end of the journal since this time (0: not waiting).
     var endSince: UInt64 = 0
     /// Entries read so far: an event's offset is its entry's number, 1, 2, …
@@ -141,7 +146,13 @@ final class JournaldFamily: SourceFamily {
         let counters = context.counters
         var made = 0
         while made < context.batchCapacity {
-            let rc = sd_journal_next(journal)
+            let rc: Int32
+            if journals[j].pendingEntry {
+                journals[j].pendingEntry = false
+                rc = 1
+            } else {
+                rc = sd_journal_next(journal)
+            }
             if rc < 0 {
                 counters.add(.inputErrors, 1, pipeline: pipeline)
                 Log.error("input journald", "\(SystemError(negated: rc, operation: "read the journal")); this journal is no longer read")
@@ -161,7 +172,7 @@ final class JournaldFamily: SourceFamily {
                 if sd_journal_test_cursor(journal, skip) > 0 { continue }
             }
             guard let event = context.takeEvent() else {
-                sd_journal_previous(journal)  // read it again once an event is free
+                journals[j].pendingEntry = true  // read it once an event is free
                 context.waitForFreeEvents()
                 break
             }
@@ -215,7 +226,9 @@ final class JournaldFamily: SourceFamily {
     func saveCursor(_ j: Int, now: UInt64, final: Bool) {
         guard let path = journals[j].offsetsPath, !journals[j].closed else { return }
         let journal = journals[j].journal
-        if final, journals[j].acknowledged == journals[j].sequence, journals[j].sequence > journals[j].savedSequence,
+        // While an entry waits for an event the journal is one entry ahead of `sequence`.
+        let atLastRead = !journals[j].pendingEntry
+        if final, atLastRead, journals[j].acknowledged == journals[j].sequence, journals[j].sequence > journals[j].savedSequence,
            let cursor = Self.cursor(journal) {
             write(cursor, to: path)
             journals[j].savedSequence = journals[j].sequence
@@ -227,7 +240,7 @@ final class JournaldFamily: SourceFamily {
             journals[j].savedSequence = c.sequence
             journals[j].checkpoint = nil
         }
-        if !final, journals[j].checkpoint == nil, journals[j].sequence > journals[j].savedSequence, now >= journals[j].nextCheckpointNanos,
+        if !final, atLastRead, journals[j].checkpoint == nil, journals[j].sequence > journals[j].savedSequence, now >= journals[j].nextCheckpointNanos,
            let cursor = Self.cursor(journal) {
             journals[j].checkpoint = (journals[j].sequence, cursor)
             journals[j].nextCheckpointNanos = now + journals[j].offsetsIntervalNanos

@@ -5,7 +5,8 @@
 /// Over TCP it is the `tcp` input's listener with syslog framing and decoding; over UDP the
 /// `udp` input's socket with syslog decoding. A message that does not parse is kept whole in
 /// `message` with `parse_error` (counted in syslog_parse_errors); a connection whose octet
-/// count exceeds `--max-event-size` or is not a number is closed (framing_errors).
+/// count exceeds `--max-event-size` or is not a number is closed (framing_errors). Over TCP it
+/// may speak TLS (`tls-cert`, `tls-key`, …: RFC 5425, syslog over TLS).
 public struct SyslogInput: Sendable {
     public enum Transport: String, Sendable, CaseIterable { case tcp, udp }
 
@@ -15,12 +16,14 @@ public struct SyslogInput: Sendable {
     static let format = Parameter.choice("format", default: SyslogFormat.auto,
                                          doc: "auto tells RFC 5424 (`<PRI>1 …`) from RFC 3164; RFC 3164 timestamps, which carry no year or zone, are taken as UTC in the current year")
     public static let parameters = [listen.doc, transport.doc, format.doc, TCPInput.maxConnections.doc, TCPInput.idleTimeout.doc]
+        + TLSServerOptions.parameters
     public let host: String
     public let port: UInt16
     public let transport: Transport
     public let format: SyslogFormat
     public let maxConnections: Int
     public let idleTimeoutMicros: Int
+    public let tls: TLSServerOptions?
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -31,13 +34,17 @@ public struct SyslogInput: Sendable {
         format = try arguments.value(Self.format)
         maxConnections = try arguments.value(TCPInput.maxConnections)
         idleTimeoutMicros = try arguments.value(TCPInput.idleTimeout)
+        tls = try TLSServerOptions.parse(arguments)
+        if tls != nil && transport == .udp {
+            throw PluginArgumentError(key: TLSServerOptions.cert.name, "TLS needs transport=tcp (syslog over UDP has no TLS; DTLS is not supported)")
+        }
     }
 
     func prepare(_ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
         switch transport {
         case .tcp:
             let listening = StreamListening(maxConnections: maxConnections, idleTimeoutMicros: idleTimeoutMicros,
-                                            framing: .octetCountedOrNewline, decoder: .syslog(format))
+                                            framing: .octetCountedOrNewline, decoder: .syslog(format), tls: tls)
             try TCPFamily.prepare(host: host, port: port, listening, input: "syslog", &preparation, into: &assignments)
         case .udp:
             try DatagramFamily.prepareUDP(host: host, port: port, decoder: .syslog(format), input: "syslog", &preparation, into: &assignments)

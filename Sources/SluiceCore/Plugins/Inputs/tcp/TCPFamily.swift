@@ -4,9 +4,10 @@ import Glibc
 /// The stream-socket family on one worker: its listening sockets (every worker listens on each
 /// tcp or syslog input's address with SO_REUSEPORT; a unix socket has one listener), the
 /// connections it accepted, and the provided buffer ring their multishot receives fill.
-/// Received buffers queue per connection (an intrusive list over buffer ids, no allocation)
-/// and go back to the kernel once framed. The `tcp`, `syslog` (transport=tcp) and `unix`
-/// (mode=stream) inputs differ only in their `StreamListening`: framing and decoding.
+/// Received buffers queue per connection (`ReceiveBuffers`: no allocation) and go back to the
+/// kernel once framed, or once decrypted over TLS (`TLSSession`). The `tcp`, `syslog`
+/// (transport=tcp) and `unix` (mode=stream) inputs differ only in their `StreamListening`:
+/// framing, decoding and TLS.
 final class TCPFamily: SourceFamily {
     struct Assignment: SourceAssignment {
         var listeners: [Listener] = []
@@ -31,8 +32,6 @@ final class TCPFamily: SourceFamily {
 
     let worker: Int
     let maxEventBytes: Int
-    let receiveBuffers: Int
-    let receiveBufferBytes: Int
     /// A connection of a pipeline being reloaded that never falls quiet is closed this late.
     let shutdownTimeoutNanos: UInt64
     var listeners: [Listener]
@@ -42,11 +41,7 @@ final class TCPFamily: SourceFamily {
     /// Connections with received buffers or an end to handle, in arrival order.
     var readyConnections: UnsafeMutablePointer<Int32>
     var readyCount = 0
-    var bufferRing: BufferRing?
-    /// Per receive buffer: the next buffer of its connection's queue, and its length.
-    var bufferNext: UnsafeMutablePointer<Int32>
-    var bufferLength: UnsafeMutablePointer<Int32>
-    var buffersRecycled = false
+    var received: ReceiveBuffers
     /// Bumped per accepted connection: its low byte is the connection's source-id generation.
     var nextSourceID: UInt32
     var idleCheckAtNanos: UInt64 = 0
@@ -57,8 +52,6 @@ final class TCPFamily: SourceFamily {
     init(worker: Int, settings: NodeSettings, assignment: Assignment) {
         self.worker = worker
         maxEventBytes = settings.pool.maxEventSizeBytes
-        receiveBuffers = settings.recvBuffers
-        receiveBufferBytes = settings.recvBufferBytes
         shutdownTimeoutNanos = UInt64(settings.shutdownTimeoutMicros) * 1000
         listeners = assignment.listeners
         nextSourceID = UInt32(worker) << 24 | 1
@@ -66,8 +59,7 @@ final class TCPFamily: SourceFamily {
         connections = .allocate(capacity: connectionCapacity)
         connections.initialize(repeating: Connection(), count: connectionCapacity)
         readyConnections = .allocate(capacity: connectionCapacity)
-        bufferNext = .allocate(capacity: settings.recvBuffers)
-        bufferLength = .allocate(capacity: settings.recvBuffers)
+        received = ReceiveBuffers(count: settings.recvBuffers, size: settings.recvBufferBytes)
         allocateDecodeScratch(for: listeners)
     }
 
@@ -112,7 +104,7 @@ final class TCPFamily: SourceFamily {
 
     func start(_ context: InputContext) throws(SystemError) {
         guard !listeners.isEmpty else { return }
-        bufferRing = try context.ring.makeBufferRing(count: receiveBuffers, size: receiveBufferBytes, group: TCPFamily.bufferGroup)
+        try received.register(on: context.ring, group: TCPFamily.bufferGroup)
         for l in listeners.indices { armAccept(l, context) }
     }
 
@@ -125,18 +117,20 @@ final class TCPFamily: SourceFamily {
     }
 
     func service(_ context: InputContext) -> Bool {
-        guard readyCount > 0 || buffersRecycled else { return false }
+        guard readyCount > 0 || received.recycled else { return false }
         return serviceConnections(context)
     }
 
     static let kind = SourceIDs.Kind.tcp
-    /// A multishot accept on a listener (`a`); a multishot receive on a connection (`a`).
-    enum Completion: UInt8 { case accept, receive }
+    /// A multishot accept on a listener (`a`); a multishot receive on a connection (`a`); a
+    /// send of TLS ciphertext (handshake, alert) on a connection (`a`).
+    enum Completion: UInt8 { case accept, receive, tlsSend }
 
     func complete(_ kind: Completion, _ a: Int, _ b: Int, result: Int32, flags: UInt32, _ context: InputContext) {
         switch kind {
         case .accept: acceptCompleted(listener: a, result: result, flags: flags, context)
         case .receive: receiveCompleted(connection: a, result: result, flags: flags, context)
+        case .tlsSend: tlsSendCompleted(connection: a, result: result, context)
         }
     }
 
@@ -169,9 +163,9 @@ final class TCPFamily: SourceFamily {
         guard !assignment.listeners.isEmpty else { return }
         growConnections(by: assignment.connectionCapacity)
         allocateDecodeScratch(for: assignment.listeners)
-        if bufferRing == nil {
+        if !received.isRegistered {
             do {
-                bufferRing = try context.ring.makeBufferRing(count: receiveBuffers, size: receiveBufferBytes, group: TCPFamily.bufferGroup)
+                try received.register(on: context.ring, group: TCPFamily.bufferGroup)
             } catch {
                 Log.error("worker \(worker)", "\(error): the new tcp listeners are not started")
                 for l in assignment.listeners {
@@ -194,8 +188,11 @@ final class TCPFamily: SourceFamily {
 
     func close() {
         for l in listeners.indices where listeners[l].fd >= 0 { listeners[l].closeSocket() }
-        for c in 0..<connectionCapacity where connections[c].active { Glibc.close(connections[c].fd) }
-        bufferRing = nil
+        for c in 0..<connectionCapacity where connections[c].active {
+            Glibc.close(connections[c].fd)
+            connections[c].tls.free()
+        }
+        received.unregister()
         decodeScratch?.deallocate()
         decodeScratch = nil
     }

@@ -7,6 +7,7 @@
 ///
 /// Connections closed for `idle-timeout` or `min-rate` have their partial line delivered;
 /// `min-rate` stops senders that trickle a byte at a time from holding `max-connections` slots.
+/// With `tls-cert` and `tls-key` it speaks TLS (`TLSServerOptions`), decrypted on the worker.
 public struct TCPInput: Sendable {
     static let listen = Parameter.defaulted("listen", .address(example: "127.0.0.1:5140", portZero: true),
                                             default: IPv4Endpoint(host: "127.0.0.1", port: 5140), doc: "address and port to listen on")
@@ -18,13 +19,14 @@ public struct TCPInput: Sendable {
                                         doc: "bytes per second a connection must average over each min-rate-window, or be closed (0: no minimum)")
     static let minRateWindow = Parameter.duration("min-rate-window", default: "30s", atLeast: "100ms", example: "30s",
                                                   doc: "window over which min-rate is measured")
-    public static let parameters = [listen.doc, maxConnections.doc, idleTimeout.doc, minRate.doc, minRateWindow.doc]
+    public static let parameters = [listen.doc, maxConnections.doc, idleTimeout.doc, minRate.doc, minRateWindow.doc] + TLSServerOptions.parameters
     public let host: String
     public let port: UInt16
     public let maxConnections: Int
     public let idleTimeoutMicros: Int
     public let minBytesPerSecond: Int
     public let minRateWindowMicros: Int
+    public let tls: TLSServerOptions?
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -35,10 +37,11 @@ public struct TCPInput: Sendable {
         idleTimeoutMicros = try arguments.value(Self.idleTimeout)
         minBytesPerSecond = try arguments.value(Self.minRate)
         minRateWindowMicros = try arguments.value(Self.minRateWindow)
+        tls = try TLSServerOptions.parse(arguments)
     }
 
     var listening: StreamListening {
         StreamListening(maxConnections: maxConnections, idleTimeoutMicros: idleTimeoutMicros,
-                        minBytesPerSecond: minBytesPerSecond, minRateWindowMicros: minRateWindowMicros)
+                        minBytesPerSecond: minBytesPerSecond, minRateWindowMicros: minRateWindowMicros, tls: tls)
     }
 }

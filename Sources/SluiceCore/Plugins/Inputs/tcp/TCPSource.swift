@@ -13,6 +13,8 @@ struct StreamListening {
     var minRateWindowMicros = 30_000_000
     var framing = LineFramer.Framing.newline
     var decoder = RecordDecoder.Kind.none
+    /// The listener speaks TLS (`tls-cert=`…); nil: plain.
+    var tls: TLSServerOptions? = nil
 }
 
 /// A listening socket of one worker (every worker listens on the same port with SO_REUSEPORT).
@@ -34,6 +36,10 @@ struct Listener {
     var unixPath: String? = nil
     var open = 0
     var armed = false
+    /// Its connections' TLS sessions are made from this (nil: plain).
+    var tls: TLSServerContext? { listening.tls?.context }
+    /// A connection still in its TLS handshake this long after it was accepted is closed.
+    let tlsHandshakeTimeoutNanos: UInt64
 
     init(fd: Int32, _ listening: StreamListening, _ preparation: InputPreparation) {
         self.fd = fd
@@ -44,6 +50,7 @@ struct Listener {
         minRateWindowNanos = UInt64(listening.minRateWindowMicros) * 1000
         minBytesPerWindow = UInt64(listening.minBytesPerSecond) * UInt64(listening.minRateWindowMicros) / 1_000_000
         inputRow = preparation.inputRow
+        tlsHandshakeTimeoutNanos = UInt64(listening.tls?.handshakeTimeoutMicros ?? 0) * 1000
     }
 
     /// Closes the socket outside the ring (setup failures, exit) and removes a unix socket's file.
@@ -64,9 +71,8 @@ struct Connection {
     /// The peer closed, or the connection failed: frame what is queued, then close.
     var ended = false
     var queued = false
-    var pendingHead: Int32 = -1
-    var pendingTail: Int32 = -1
-    var headConsumed = 0
+    var queue = ReceiveQueue()
+    var tls = TLSSession()
     /// Bytes framed so far (the stream offset).
     var received: UInt64 = 0
     /// The connection broke its framing: what still arrives is dropped until it closes.
@@ -114,6 +120,17 @@ extension TCPFamily {
             Glibc.close(fd)
             return
         }
+        var tls = TLSSession()
+        if let server = listeners[l].tls {
+            guard let session = TLSSession(server, now: context.now) else {
+                if let count = listeners[l].openAcrossWorkers { sl_fetch_add(count, UInt64.max) }
+                context.counters.add(.inputErrors, 1, pipeline: listeners[l].pipeline)
+                Log.warn("input tcp", "no memory for a TLS session; closing the connection")
+                Glibc.close(fd)
+                return
+            }
+            tls = session
+        }
         listeners[l].open += 1
         activeConnections += 1
         context.counters.add(.connectionsAccepted, 1, pipeline: listeners[l].pipeline)
@@ -124,6 +141,7 @@ extension TCPFamily {
         connection.pipeline = listeners[l].pipeline
         connection.lastReceiveNanos = context.now
         connection.windowStartNanos = context.now
+        connection.tls = tls
         connection.framer = LineFramer(sourceID: SourceIDs.make(worker: worker, kind: .tcp, generation: Int(nextSourceID & 0xFF), index: c),
                                        pipelineID: UInt16(listeners[l].pipeline), maxEventBytes: maxEventBytes)
         connection.framer.inputRow = listeners[l].inputRow
@@ -160,7 +178,7 @@ extension TCPFamily {
     }
 
     func armReceive(_ c: Int, _ context: InputContext) {
-        context.ring.receiveMultishot(fd: connections[c].fd, bufferGroup: bufferRing!.group, userData: TCPFamily.userData(.receive, c))
+        context.ring.receiveMultishot(fd: connections[c].fd, bufferGroup: received.group, userData: TCPFamily.userData(.receive, c))
         connections[c].receiveArmed = true
         connections[c].needsRearm = false
         connections[c].lastReceiveNanos = context.now
@@ -169,15 +187,11 @@ extension TCPFamily {
     func receiveCompleted(connection c: Int, result: Int32, flags: UInt32, _ context: InputContext) {
         let more = CompletionFlags.hasMore(flags)
         if result > 0, let id = CompletionFlags.bufferID(flags), connections[c].discarding {
-            bufferRing!.recycle(id)
-            buffersRecycled = true
+            received.recycle(id)
         } else if result > 0, let id = CompletionFlags.bufferID(flags) {
             connections[c].lastReceiveNanos = context.now
             connections[c].arrived &+= UInt64(result)
-            bufferLength[id] = result
-            bufferNext[id] = -1
-            if connections[c].pendingTail >= 0 { bufferNext[Int(connections[c].pendingTail)] = Int32(id) } else { connections[c].pendingHead = Int32(id) }
-            connections[c].pendingTail = Int32(id)
+            received.append(id, bytes: result, to: &connections[c].queue)
             markReady(c)
         }
         if more { return }
@@ -226,45 +240,76 @@ extension TCPFamily {
                 i += 1
             }
         }
-        if buffersRecycled {
-            buffersRecycled = false
+        if received.recycled {
+            received.recycled = false
             for c in 0..<connectionCapacity where connections[c].active && connections[c].needsRearm && !connections[c].ended { armReceive(c, context) }
         }
         return progressed
     }
 
-    /// True when nothing of the connection waits any more.
+    /// True when nothing of the connection waits any more: what was received is framed (over
+    /// TLS: decrypted and framed), or it waits for more, or for its TLS output to be sent.
     func drainConnection(_ c: Int, _ context: InputContext) -> Bool {
-        let buffers = bufferRing!
-        while connections[c].pendingHead >= 0 {
-            let id = Int(connections[c].pendingHead)
-            let length = Int(bufferLength[id])
-            let consumed = connections[c].headConsumed
-            let chunk = UnsafeRawBufferPointer(start: buffers.buffer(id) + consumed, count: length - consumed)
+        let p = connections[c].pipeline
+        while let chunk = received.readable(&connections[c].queue, &connections[c].tls, context, pipeline: p) {
             let r = context.frame(&connections[c].framer, chunk, at: connections[c].received)
-            connections[c].headConsumed += r.consumed
+            received.consume(r.consumed, &connections[c].queue, &connections[c].tls)
             connections[c].received += UInt64(r.consumed)
             context.dispatch(to: context.workerIndex)
             if r.stop == .poolExhausted {
                 context.waitForFreeEvents()
                 return false
             }
-            if r.stop == .batchFull { continue }
             if r.stop == .malformed {
                 discardConnection(c, context)
                 break
             }
-            connections[c].pendingHead = bufferNext[id]
-            if connections[c].pendingHead < 0 { connections[c].pendingTail = -1 }
-            connections[c].headConsumed = 0
-            buffers.recycle(id)
-            buffersRecycled = true
         }
-        if connections[c].ended && !connections[c].receiveArmed {
+        if connections[c].tls.isOn { settleTLS(c, context) }
+        if connections[c].ended && !connections[c].receiveArmed && !connections[c].tls.isSending {
             context.deliverPartial(&connections[c].framer, offset: connections[c].received, to: context.workerIndex)
             closeConnection(c, context)
         }
         return true
+    }
+
+    /// After its session was read: a connection whose session failed (its alert still goes out)
+    /// or was closed by the peer (close_notify) reads no more; ciphertext the session made is sent.
+    func settleTLS(_ c: Int, _ context: InputContext) {
+        switch connections[c].tls.phase {
+        case .failed, .closed:
+            connections[c].tls.queueCloseNotify()  // the peer's close_notify is answered
+            if !connections[c].discarding {
+                received.drop(&connections[c].queue)
+                connections[c].discarding = true
+                stopReceiving(c, context)
+            }
+        case .off, .handshaking, .established:
+            break
+        }
+        _ = connections[c].tls.flush(context.ring, fd: connections[c].fd, userData: TCPFamily.userData(.tlsSend, c))
+    }
+
+    /// A send of TLS ciphertext completed: the rest goes next; the connection reads on (its
+    /// session may have waited for room) or closes (it waited for its alert to go out).
+    func tlsSendCompleted(connection c: Int, result: Int32, _ context: InputContext) {
+        if !connections[c].tls.sent(result) {
+            if result != -EPIPE && result != -ECONNRESET {
+                context.counters.add(.inputErrors, 1, pipeline: connections[c].pipeline)
+                Log.warn("input tcp", "\(SystemError(negated: result, operation: "send")) of TLS data; closing the connection")
+            }
+            stopReceiving(c, context)
+        }
+        markReady(c)
+    }
+
+    /// No more reading: the receive is cancelled, and the connection closes once what it
+    /// received is framed.
+    func stopReceiving(_ c: Int, _ context: InputContext) {
+        connections[c].ended = true
+        if connections[c].receiveArmed {
+            context.ring.cancel(target: TCPFamily.userData(.receive, c), userData: SluiceCore.userData(.cancel, 0))
+        }
     }
 
     /// Closes connections silent for longer than their listener's idle timeout (checked about
@@ -300,8 +345,12 @@ extension TCPFamily {
                 restartRateWindow(c, now: now)
             }
             // Bytes still queued for framing: not idle, whatever the time since they came.
-            let idle = connections[c].pendingHead < 0 && limit > 0 && now &- connections[c].lastReceiveNanos > limit
-            guard slow || forced || idle else { continue }
+            let unread = !connections[c].queue.isEmpty || connections[c].tls.hasPlaintext
+            let idle = !unread && limit > 0 && now &- connections[c].lastReceiveNanos > limit
+            // A TLS handshake that never completes holds a connection slot: closed after
+            // tls-handshake-timeout, however slowly its sender keeps it busy.
+            let handshakeLate = connections[c].tls.handshakeExpired(now: now, timeoutNanos: listeners[l].tlsHandshakeTimeoutNanos)
+            guard slow || forced || idle || handshakeLate else { continue }
             if forced {
                 context.counters.add(.connectionsTimedOut, 1, pipeline: p)
                 Log.warn("input tcp", "reload: a connection of pipeline \(context.pipelineName(p)) kept sending for \(shutdownTimeoutNanos / 1_000_000) ms (--shutdown-timeout); closing it so the reload can go on (the sender reconnects)")
@@ -323,20 +372,10 @@ extension TCPFamily {
     func discardConnection(_ c: Int, _ context: InputContext) {
         context.counters.add(.framingErrors, 1, pipeline: connections[c].pipeline)
         Log.warn("input", "a connection broke its framing after \(connections[c].received) bytes (an octet count over --max-event-size \(maxEventBytes) or not a number); closing it")
-        let buffers = bufferRing!
-        while connections[c].pendingHead >= 0 {
-            let id = Int(connections[c].pendingHead)
-            connections[c].pendingHead = bufferNext[id]
-            buffers.recycle(id)
-        }
-        buffersRecycled = true
-        connections[c].pendingTail = -1
-        connections[c].headConsumed = 0
+        received.drop(&connections[c].queue)
+        connections[c].tls.dropPlaintext()
         connections[c].discarding = true
-        connections[c].ended = true
-        if connections[c].receiveArmed {
-            context.ring.cancel(target: TCPFamily.userData(.receive, c), userData: SluiceCore.userData(.cancel, 0))
-        }
+        stopReceiving(c, context)
     }
 
     func restartRateWindow(_ c: Int, now: UInt64) {
@@ -349,6 +388,7 @@ extension TCPFamily {
         if let count = listeners[connections[c].listener].openAcrossWorkers { sl_fetch_add(count, UInt64.max) }
         listeners[connections[c].listener].open -= 1
         activeConnections -= 1
+        connections[c].tls.free()
         connections[c] = Connection()
     }
 }

@@ -41,6 +41,32 @@ import Testing
         #expect(!event.has(EventFlags.modified) && run.count(.decodeFailed) == 1)
     }
 
+    // MARK: - rfc5424, rfc3164
+
+    @Test func anRFC5424MessageInAFieldBecomesTheSyslogFields() throws {
+        let run = try ActionRun("decode", ("field", "raw"), ("format", "rfc5424"), ("prefix", "sys_"))
+        let message = #"<165>1 2003-10-11T22:14:15.003Z host.example.com evntslog 1234 ID47 [meta seq=\"1\" q=\"a\\\"b\"] Grüße \"x\"\t日本"#
+        #expect(try run.line(#"{"n":1,"raw":"\#(message)"}"#)
+            == #"{"n":1,"sys_timestamp":"2003-10-11T22:14:15.003Z","sys_hostname":"host.example.com","sys_app_name":"evntslog","sys_procid":"1234","sys_msgid":"ID47","sys_facility":"local4","sys_severity":"notice","sys_structured_data":{"meta":{"seq":"1","q":"a\"b"}},"sys_message":"Grüße \"x\"\t日本"}"#)
+    }
+
+    @Test func anRFC3164MessageInAFieldBecomesTheSyslogFields() throws {
+        let run = try ActionRun("decode", ("field", "raw"), ("format", "rfc3164"), ("keep-origin", "true"))
+        let line = try run.line(#"{"raw":"<34>Oct 11 22:14:15 mymachine su[231]: 'su root' failed"}"#)
+        #expect(line.hasPrefix(#"{"raw":"<34>Oct 11 22:14:15 mymachine su[231]: 'su root' failed","timestamp":""#), "\(line)")
+        #expect(line.hasSuffix(#"-10-11T22:14:15Z","hostname":"mymachine","app_name":"su","procid":"231","msgid":null,"facility":"auth","severity":"crit","structured_data":{},"message":"'su root' failed"}"#), "\(line)")
+    }
+
+    @Test(arguments: [("rfc5424", "<34>Oct 11 22:14:15 mymachine su: x"), ("rfc5424", "plain text"), ("rfc3164", "no priority here"),
+                      ("rfc5424", "<999>1 - - - - - -"), ("rfc3164", "")])
+    func textThatIsNotSyslogIsLeftAndCounted(format: String, text: String) throws {
+        let run = try ActionRun("decode", ("field", "raw"), ("format", format))
+        let escaped = String(decoding: JSONText.quoted(text), as: UTF8.self)
+        let (event, _) = run.run(try makeDecodedEvent(#"{"raw":\#(escaped)}"#, in: run.pool))
+        #expect(!event.has(EventFlags.modified))
+        #expect(run.count(.decodeFailed) == 1)
+    }
+
     // MARK: - logfmt
 
     @Test func logfmtPairsQuotedValuesAndBareKeys() throws {
@@ -121,7 +147,7 @@ import Testing
 
     @Test func parameterErrorsNameTheKey() {
         #expect(parsingRejection("decode", ("format", "json"))?.key == "field")
-        #expect(parsingRejection("decode", ("field", "a"), ("format", "xml"))?.message == "expected json, logfmt, cri or nginx_error, got 'xml'")
+        #expect(parsingRejection("decode", ("field", "a"), ("format", "xml"))?.message == "expected json, logfmt, cri, nginx_error, rfc5424 or rfc3164, got 'xml'")
         #expect(parsingRejection("decode", ("field", "a"), ("nginx-with-custom-fields", "true"))?.key == "nginx-with-custom-fields")
         #expect(parsingRejection("decode", ("field", "a"), ("max-fields", "0"))?.key == "max-fields")
     }
