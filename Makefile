@@ -2,7 +2,7 @@
 #   make run   - install the C libraries if missing, build, run the embedded default pipeline
 #   make test  - install the C libraries if missing, build, run the whole test suite
 SWIFT ?= swift
-APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev libsystemd-dev zlib1g-dev libzstd-dev libssl-dev libnats-dev
+APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev libsystemd-dev zlib1g-dev libzstd-dev libssl-dev libnats-dev libpq-dev
 # Real clients and servers the end-to-end tests start (never as services).
 
 .PHONY: run test deps test-deps build release clean
@@ -31,12 +31,14 @@ deps:
 # reads deploy/kubernetes/ for its structural check.
 # syslog-ng-core conflicts with rsyslog (both are the system log daemon): its libraries are
 # installed and the package unpacked under /opt/syslog-ng, from where the test runs it.
+# postgresql: the postgres output's tests make a cluster with its initdb in a temporary
+# directory and start it with pg_ctl on a free port (as the postgres user when run as root).
 # clickhouse-server: the clickhouse output's suite starts one from a config in a temporary directory.
 # The TLS tests make their certificates with the openssl command line, send with openssl s_client
 # and curl, and forward syslog over TLS with rsyslog's GnuTLS stream driver (rsyslog-gnutls).
 # nats-server: the nats suites start JetStream servers (one, and a three-server cluster).
 TEST_APT_PACKAGES = systemd-journal-remote rsyslog bsdutils libivykis0 libnet1 libjson-c5 libwrap0 libpcre3 libglib2.0-0 libcap2 clickhouse-server \
-	openssl curl rsyslog-gnutls nats-server
+	openssl curl rsyslog-gnutls nats-server postgresql
 test-deps: deps
 	$(call install-missing,$(TEST_APT_PACKAGES))
 	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -20,7 +20,7 @@ let package = Package(
             name: "CSupport",
             path: "CSupport",
             linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("numa"), .linkedLibrary("pcre2-8"), .linkedLibrary("systemd"), .linkedLibrary("z"), .linkedLibrary("zstd"),
-                             .linkedLibrary("ssl"), .linkedLibrary("crypto"), .linkedLibrary("nats")]
+                             .linkedLibrary("ssl"), .linkedLibrary("crypto"), .linkedLibrary("nats"), .linkedLibrary("pq")]
         ),
         .target(
             name: "SluiceCore",

@@ -79,6 +79,7 @@ int sl_prep_recv_multishot(sl_ring *r, int fd, int group, uint64_t user_data) {
 int sl_prep_recv(sl_ring *r, int fd, void *buf, unsigned len, uint64_t user_data) { PREP(io_uring_prep_recv(s, fd, buf, len, 0)); }
 int sl_prep_connect(sl_ring *r, int fd, const void *address, unsigned length, uint64_t user_data) { PREP(io_uring_prep_connect(s, fd, (const struct sockaddr *)address, length)); }
 int sl_prep_send(sl_ring *r, int fd, const void *buf, unsigned len, uint64_t user_data) { PREP(io_uring_prep_send(s, fd, buf, len, MSG_NOSIGNAL)); }
+int sl_prep_poll_add(sl_ring *r, int fd, unsigned poll_mask, uint64_t user_data) { PREP(io_uring_prep_poll_add(s, fd, poll_mask)); }
 
 // Timeouts copy the timespec into the SQE at prep time only for the _update variants; the plain
 // one keeps a pointer until submit, so each thread (one ring per worker thread) keeps a small rotating store of them.

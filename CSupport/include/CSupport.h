@@ -11,3 +11,4 @@
 #include "sl_crc32c.h"
 #include "sl_tls.h"
 #include "sl_nats.h"
+#include "sl_pq.h"

@@ -45,6 +45,9 @@ int sl_prep_recv_multishot(sl_ring *ring, int fd, int buffer_group, uint64_t use
 int sl_prep_recv(sl_ring *ring, int fd, void *buf, unsigned len, uint64_t user_data);
 int sl_prep_connect(sl_ring *ring, int fd, const void *address, unsigned address_length, uint64_t user_data);
 int sl_prep_send(sl_ring *ring, int fd, const void *buf, unsigned len, uint64_t user_data);
+/// One-shot readiness poll (IORING_OP_POLL_ADD): completes with the ready events (POLLIN, POLLOUT,
+/// POLLERR, POLLHUP) or -errno; for sockets a C library reads and writes itself (libpq).
+int sl_prep_poll_add(sl_ring *ring, int fd, unsigned poll_mask, uint64_t user_data);
 /// Relative timeout of `nanos`; fires a CQE with -ETIME.
 int sl_prep_timeout(sl_ring *ring, uint64_t nanos, uint64_t user_data);
 int sl_prep_close(sl_ring *ring, int fd, uint64_t user_data);

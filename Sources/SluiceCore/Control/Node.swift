@@ -133,7 +133,7 @@ public final class Node {
                 for output in pipeline.outputs {
                     var fd: Int32 = -1
                     switch output.definition {
-                    case .devnull, .tcp, .http, .clickhouse, .nats, .elasticsearch, .syslog: break
+                    case .devnull, .tcp, .http, .clickhouse, .nats, .elasticsearch, .syslog, .postgres: break
                     case .stdout: fd = 1
                     case .file(let f):
                         fd = open(f.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)

@@ -779,7 +779,8 @@ private enum Literal {
 
 /// Bit tricks on 8 bytes at once. Each kernel returns a mask with the high bit of every selected
 /// byte set; all of them are exact (no carry crosses a byte), so the lowest set bit is the first hit.
-private enum SWAR {
+/// Shared with the COPY row encoder of the postgres output.
+enum SWAR {
     static let lowSeven: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
     static let highBits: UInt64 = 0x8080_8080_8080_8080
 
@@ -804,6 +805,16 @@ private enum SWAR {
         let notBackslash = (low ^ 0x5C5C_5C5C_5C5C_5C5C) &+ lowSeven
         let notControl = low &+ 0x6060_6060_6060_6060
         return ~(notQuote & notBackslash & notControl) & ~word & highBits
+    }
+
+    /// Bytes PostgreSQL's COPY text format escapes or that start a JSON escape: '\\' and < 0x20
+    /// (bytes >= 0x80 are never selected).
+    @inline(__always)
+    static func backslashOrControlBytes(_ word: UInt64) -> UInt64 {
+        let low = word & lowSeven
+        let notBackslash = (low ^ 0x5C5C_5C5C_5C5C_5C5C) &+ lowSeven
+        let notControl = low &+ 0x6060_6060_6060_6060
+        return ~(notBackslash & notControl) & ~word & highBits
     }
 
     @inline(__always)

@@ -97,6 +97,13 @@ public final class Ring {
         prep { sl_prep_send(raw, fd, buffer, UInt32(count), userData) }
     }
 
+    /// Completes once `fd` is ready for `events` (POLLIN, POLLOUT; errors and hang-ups always
+    /// complete it) with the ready events as the result: for sockets a library reads and
+    /// writes itself, in its non-blocking mode.
+    @inlinable public func poll(fd: Int32, events: Int16, userData: UInt64) {
+        prep { sl_prep_poll_add(raw, fd, UInt32(UInt16(bitPattern: events)), userData) }
+    }
+
     @inlinable public func timeout(nanoseconds: UInt64, userData: UInt64) {
         prep { sl_prep_timeout(raw, nanoseconds, userData) }
     }

@@ -1,11 +1,13 @@
 import Glibc
 
-/// Which events of the buffer out a sink that answers (http) is sending: the range
+/// Which events of the buffer out a sink that answers (http, postgres) is sending: the range
 /// `first..<end` of the batch's handles, and the ranges still to send after it. A batch goes
-/// whole; when the server refuses it, it is split in halves, each sent on its own, down to the
+/// whole; when the server refuses it, the event it names is rejected and the lines around it
+/// sent again (postgres), or the range is split in halves, each sent on its own, down to the
 /// single events the server refuses (they go to the dead-letter file with its words); the
 /// buffer is acknowledged once every range was answered. Preallocated: each split adds one
-/// pending range, so the stack is never deeper than log2(batch size) + 1.
+/// pending range; named refusals stack at most `stackCapacity / 2` deep, halving then adds at
+/// most log2(batch size) + 1, so the stack never overflows.
 struct RequestRanges {
     static let stackCapacity = 64
     var first = 0
@@ -97,8 +99,8 @@ extension OutputBatcher {
             nextRequest(b, context: context)
         case .retry(let afterNanos, let reason):
             retryRange(b, afterNanos: afterNanos, reason: reason, context: context)
-        case .rejected(let reason):
-            rangeRejected(b, reason: reason, context: context)
+        case .rejected(let reason, let line):
+            rangeRejected(b, reason: reason, line: line, context: context)
         case .itemized(let items):
             itemsAnswered(b, items, context: context)
         case .connectionLost(let error):
@@ -214,18 +216,35 @@ extension OutputBatcher {
         }
     }
 
-    /// The server refused the current range: halves are tried on their own; a single event is
-    /// rejected (dead-letter file) and the rest of the batch goes on.
-    mutating func rangeRejected(_ b: Int, reason: String, context: OutputContext) {
+    /// The server refused the current range. When it named the line, that event is rejected
+    /// (dead-letter file) and the lines before and after it go again, each range on its own;
+    /// otherwise halves are tried on their own down to the single event refused.
+    mutating func rangeRejected(_ b: Int, reason: String, line: Int?, context: OutputContext) {
         var lines = 0
-        var middle = requests.first
+        var named: Int? = nil
         for i in requests.first..<requests.end where lineEnd(b, i) > lineStart(b, i) {
+            if lines == line { named = i }
             lines += 1
-            if lines == 1 { middle = i }
+        }
+        if lines > 1, let refused = named, requests.depth < RequestRanges.stackCapacity / 2 {
+            guard reject(b, at: refused, reason: reason, context: context) else { return }
+            // The lines before it go first, then the ones after it (an empty side is skipped).
+            if refused > requests.first {
+                if refused + 1 < requests.end { requests.push(refused + 1, requests.end) }
+                requests.end = refused
+                sendRequest(b, context: context)
+            } else if refused + 1 < requests.end {
+                requests.first = refused + 1
+                sendRequest(b, context: context)
+            } else {
+                nextRequest(b, context: context)
+            }
+            return
         }
         if lines > 1 {
             // The handle where the second half of the lines starts.
             var seen = 0
+            var middle = requests.first
             for i in requests.first..<requests.end where lineEnd(b, i) > lineStart(b, i) {
                 if seen == lines / 2 {
                     middle = i
@@ -238,13 +257,21 @@ extension OutputBatcher {
             sendRequest(b, context: context)
             return
         }
-        let event = context.event(batch(b)[middle])
+        var only = requests.first
+        for i in requests.first..<requests.end where lineEnd(b, i) > lineStart(b, i) { only = i }
+        guard reject(b, at: only, reason: reason, context: context) else { return }
+        nextRequest(b, context: context)
+    }
+
+    /// Rejects the event at `index` of buffer `b` (the server refused it); false when the
+    /// dead-letter buffer has no room until its write completes: the range is then asked again.
+    mutating func reject(_ b: Int, at index: Int, reason: String, context: OutputContext) -> Bool {
+        let event = context.event(batch(b)[index])
         if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: Int(event.header.pointee.dataCapacity)) {
-            // The dead-letter buffer is full until its write completes: ask again later.
             flushDeadLetter(context: context)
             writeRetry.failed(now: context.now)
             move(b, to: .retrying(written: 0))
-            return
+            return false
         }
         if !rejectionLogged {
             Log.warn(context.logName, "the server refused an event: \(reason)" + (deadLetter == nil ? "; no dead-letter file is set, so refused events are dropped and counted (rejected)" : "; it goes to the dead-letter file"))
@@ -252,6 +279,6 @@ extension OutputBatcher {
         }
         recordRejection(event, reason: reason, inBuffer: b, context: context)
         flushDeadLetter(context: context)
-        nextRequest(b, context: context)
+        return true
     }
 }

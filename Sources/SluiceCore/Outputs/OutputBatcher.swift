@@ -162,7 +162,7 @@ struct OutputBatcher {
     }
 
     /// Upper bound of this output's encoding of an event in this slot.
-    @inline(__always) func encodedBound(_ event: Event) -> Int { encoder.bound(lineBytes: OutputBatcher.worstCase(event)) }
+    @inline(__always) func encodedBound(_ event: Event) -> Int { encoder.bound(event) }
 
     /// Upper bound of what this output writes for an event in this slot: its record with a disk
     /// buffer (the event's line and a record header), else its encoding (and a message record's

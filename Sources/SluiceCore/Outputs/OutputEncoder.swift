@@ -8,11 +8,14 @@ enum OutputEncoder {
     case line
     case elasticsearchBulk(ElasticsearchBulkEncoder)
     case syslog(SyslogEncoder)
+    /// A row of PostgreSQL's COPY text format (postgres).
+    case copyRows(CopyRowEncoder)
 
     init(_ definition: OutputDefinition) {
         switch definition {
         case .elasticsearch(let e): self = .elasticsearchBulk(ElasticsearchBulkEncoder(e))
         case .syslog(let s): self = .syslog(SyslogEncoder(s))
+        case .postgres(let p): self = .copyRows(CopyRowEncoder(columns: p.columns, wholeEvent: p.jsonColumn != nil))
         default: self = .line
         }
     }
@@ -24,7 +27,15 @@ enum OutputEncoder {
         case .line: lineBytes
         case .elasticsearchBulk: lineBytes + ElasticsearchBulkEncoder.actionLineBytesLimit
         case .syslog(let s): s.bound(lineBytes: lineBytes)
+        // A line bound covers the slot's data and field index, which is what a row's bound is made of.
+        case .copyRows(let c): c.worstCase(dataBytes: lineBytes, fields: 0)
         }
+    }
+
+    /// Upper bound of this output's bytes for an event in this slot.
+    @inline(__always) func bound(_ event: Event) -> Int {
+        if case .copyRows(let c) = self { return c.worstCase(event) }
+        return bound(lineBytes: OutputBatcher.worstCase(event))
     }
 
     /// Writes the event's bytes at `out` (room for `bound` bytes).
@@ -39,6 +50,9 @@ enum OutputEncoder {
             let encoded = s.encode(event, into: out)
             self = .syslog(s)
             return encoded
+        case .copyRows(let c):
+            guard let row = c.encodeRow(event, into: out) else { return .refused(CopyRowEncoder.notAnObject) }
+            return .wrote(row)
         }
     }
 
@@ -47,6 +61,7 @@ enum OutputEncoder {
         case .line: break
         case .elasticsearchBulk(let e): e.dispose()
         case .syslog(let s): s.dispose()
+        case .copyRows(let c): c.dispose()
         }
     }
 }

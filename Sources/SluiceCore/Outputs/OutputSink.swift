@@ -8,12 +8,33 @@ enum SinkWriteResult {
     case failed(Int32, reported: Bool, wrote: Int = 0)
     /// tcp: the connection is gone; everything not acknowledged by the peer is sent again.
     case connectionLost(Int32)
-    /// http: part of the request went out and the sink sent the rest itself (it reports
-    /// `.wrote` with the whole count given once all of it is out).
+    /// http, postgres: part of the request went out and the sink sent the rest itself (it
+    /// reports `.wrote` with the whole count given once all of it is out).
     case continuing
     /// A disk buffer with buffer-full=drop-newest found the disk full: the batch is dropped,
     /// counted, and its events acknowledged.
     case dropped(Int32)
+}
+
+/// What a sink that answers (http, postgres) made of the response to its request; the batcher
+/// acts on it.
+enum SinkResponse {
+    /// More of the response is to come (another receive is in flight).
+    case incomplete
+    /// The destination has the request's events.
+    case accepted
+    /// Try the same events again later: not before `afterNanos` when the server said so
+    /// (Retry-After), else after the output's backoff. `reason` for the log.
+    case retry(afterNanos: UInt64, reason: String)
+    /// The destination refuses these events for good (`reason`: its own words). `line`: which
+    /// of the request's lines (0-based, events with bytes only) it refused, when it says
+    /// (PostgreSQL's `COPY …, line N`); nil: the batch is halved to find it.
+    case rejected(String, line: Int?)
+    /// The destination answered for each event of the request on its own (accepted, to retry,
+    /// refused); the view is valid until the next request.
+    case itemized(ItemVerdicts)
+    /// The connection failed or the answer did not come in time: sent again on a new one.
+    case connectionLost(Int32)
 }
 
 /// When the bytes of a buffer written in full are safe.
@@ -23,7 +44,7 @@ enum SinkSafety {
     case afterSync
     /// tcp: once the peer's TCP acknowledged them (`unacknowledgedBytes`, polled).
     case afterPeerAcknowledged
-    /// http: once the server answered (`received`, a receive completion per piece).
+    /// http, postgres: once the server answered (`received`, a completion per piece).
     case afterResponse
 }
 
@@ -44,6 +65,8 @@ enum OutputSink {
     case datagram(DatagramSink)
     /// The first stage of an output with buffer=disk: its segment files.
     case disk(DiskSink)
+    /// libpq's connection, its socket polled through the ring.
+    case postgres(PostgresSink)
 
     /// `bufferBytes`: the batcher's buffer size (the largest body a sink is given); `batchSize`:
     /// the most events a buffer holds.
@@ -62,6 +85,7 @@ enum OutputSink {
             case .tcp: self = .tcp(TCPSink(host: s.host, port: s.port, reconnectMaxMicros: s.reconnectMaxMicros))
             case .udp: self = .datagram(DatagramSink(host: s.host, port: s.port, reconnectMaxMicros: s.reconnectMaxMicros))
             }
+        case .postgres(let p): self = .postgres(PostgresSink(p))
         }
     }
 
@@ -116,11 +140,13 @@ enum OutputSink {
         return false
     }
 
-    /// Whether the destination answers each write (http): one request at a time, acknowledged,
-    /// retried or rejected by the answer (`received`), and a batch may go out in parts.
+    /// Whether the destination answers each write (http, postgres): one request at a time,
+    /// acknowledged, retried or rejected by the answer (`received`), and a batch may go out in parts.
     var answers: Bool {
-        if case .http = self { return true }
-        return false
+        switch self {
+        case .http, .postgres: return true
+        default: return false
+        }
     }
 
     /// Whether each event goes out on its own (datagrams): the batcher hands the sink where
@@ -137,6 +163,7 @@ enum OutputSink {
         case .http(let h): return h.connected
         case .datagram(let d): return d.connected
         case .disk(let d): return d.buffer.pointee.isWritable
+        case .postgres(let p): return p.isReady
         default: return true
         }
     }
@@ -148,6 +175,7 @@ enum OutputSink {
         case .http(let h): return h.connecting
         case .datagram(let d): return d.connecting
         case .disk(let d): return d.buffer.pointee.creating != .none
+        case .postgres(let p): return p.isConnecting
         default: return false
         }
     }
@@ -164,6 +192,9 @@ enum OutputSink {
             s.write(from: bytes, count: count, context: context)
             self = .http(s)
         case .datagram: preconditionFailure("datagrams are written with writeDatagrams")
+        case .postgres(var s):
+            s.write(from: bytes, count: count, context: context)
+            self = .postgres(s)
         }
     }
 
@@ -193,27 +224,44 @@ enum OutputSink {
             let outcome = d.written(result: result, context: context)
             self = .datagram(d)
             return outcome
+        case .postgres(var s):
+            let outcome = s.written(result: result, context: context)
+            self = .postgres(s)
+            return outcome
         }
     }
 
-    /// http: a receive of the answer completed.
+    /// http, postgres: a receive of the answer (postgres: a poll for it) completed.
     mutating func received(result: Int32, context: OutputContext) -> SinkResponse {
-        guard case .http(var h) = self else { preconditionFailure("receive completion for an output that reads no answer") }
-        let response = h.received(result: result, context: context)
-        self = .http(h)
-        return response
+        switch self {
+        case .http(var h):
+            let response = h.received(result: result, context: context)
+            self = .http(h)
+            return response
+        case .postgres(var p):
+            let response = p.received(result: result, context: context)
+            self = .postgres(p)
+            return response
+        default: preconditionFailure("receive completion for an output that reads no answer")
+        }
     }
 
-    /// http: when the request in flight times out.
+    /// http, postgres: when the request in flight (or the connect) times out.
     var responseDeadline: UInt64? {
-        if case .http(let h) = self { return h.responseDeadline }
-        return nil
+        switch self {
+        case .http(let h): return h.responseDeadline
+        case .postgres(let p): return p.responseDeadline
+        default: return nil
+        }
     }
 
-    /// http: the longest wait between retries.
+    /// http, postgres: the longest wait between retries.
     var retryMaxNanos: UInt64 {
-        if case .http(let h) = self { return h.retryMaxNanos }
-        return Backoff.maxNanos
+        switch self {
+        case .http(let h): return h.retryMaxNanos
+        case .postgres(let p): return p.retryMaxNanos
+        default: return Backoff.maxNanos
+        }
     }
 
     func whenWritten(context: OutputContext) -> SinkSafety {
@@ -221,7 +269,7 @@ enum OutputSink {
         case .devnull, .stdout, .datagram: return .now
         case .file(let s): return s.whenWritten(context: context)
         case .tcp: return .afterPeerAcknowledged
-        case .http: return .afterResponse
+        case .http, .postgres: return .afterResponse
         case .nats: preconditionFailure("nats hands its buffers off")
         case .disk: preconditionFailure("a disk buffer's batch is committed by the batcher (OutputBatcher.bufferWritten)")
         }
@@ -259,6 +307,9 @@ enum OutputSink {
             d.tick(context: context)
             self = .datagram(d)
         case .disk(let d): d.buffer.pointee.tickWriter(context: context)
+        case .postgres(var p):
+            p.tick(context: context)
+            self = .postgres(p)
         default: return
         }
     }
@@ -271,6 +322,7 @@ enum OutputSink {
         case .datagram(let d) where !d.connected && !d.connecting: return d.reconnect.atNanos
         case .disk(let d) where !d.buffer.pointee.isWritable && d.buffer.pointee.segmentWanted && d.buffer.pointee.creating == .none:
             return d.buffer.pointee.createRetry.atNanos
+        case .postgres(let p): return p.reconnectDeadline
         default: return nil
         }
     }
@@ -291,6 +343,10 @@ enum OutputSink {
             self = .datagram(d)
             return connected
         case .disk(let d): return d.buffer.pointee.creationCompleted(result: result, context: context)
+        case .postgres(var p):
+            let connected = p.connectCompleted(result: result, context: context)
+            self = .postgres(p)
+            return connected
         default: preconditionFailure("connect completion for an output without a connection")
         }
     }
@@ -304,6 +360,9 @@ enum OutputSink {
         case .http(var h):
             h.disconnect(result: result, context: context)
             self = .http(h)
+        case .postgres(var p):
+            p.disconnect(result: result, context: context)
+            self = .postgres(p)
         default: preconditionFailure("connection lost on an output without a connection")
         }
     }
@@ -317,6 +376,7 @@ enum OutputSink {
         case .http(let h): h.close()
         case .nats(let n): n.close()
         case .datagram(let d): d.close()
+        case .postgres(let p): p.close()
         }
     }
 
@@ -329,6 +389,7 @@ enum OutputSink {
         case .http(let h): h.dispose()
         case .nats(let n): n.dispose()
         case .datagram(let d): d.dispose()
+        case .postgres(let p): p.dispose()
         default: close()
         }
     }

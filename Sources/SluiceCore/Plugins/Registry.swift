@@ -345,6 +345,7 @@ public enum OutputDefinition: Sendable {
     case nats(NATSOutput)
     case elasticsearch(ElasticsearchOutput)
     case syslog(SyslogOutput)
+    case postgres(PostgresOutput)
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = [
         ("devnull", "count and drop (for benchmarks)", DevNullOutput.parameters),
@@ -356,6 +357,7 @@ public enum OutputDefinition: Sendable {
         ("nats", "publish each event to a NATS JetStream stream (asynchronous, a bounded window); acknowledged on its PubAck, Nats-Msg-Id from source and offset", NATSOutput.parameters),
         ("elasticsearch", "the Elasticsearch bulk API (index name from a pattern); each event judged by its item: 429/5xx items retried, refused ones to the dead-letter file", ElasticsearchOutput.parameters),
         ("syslog", "RFC 5424 or RFC 3164 messages from the event's fields, over TCP (octet counting or newline framing) or UDP (a datagram per event)", SyslogOutput.parameters),
+        ("postgres", "COPY each batch into a PostgreSQL table in a transaction (libpq, non-blocking); acknowledged on COMMIT, refused rows to the dead-letter file", PostgresOutput.parameters),
     ]
 
     /// Which events the output accepts and where rejected ones go.
@@ -370,6 +372,7 @@ public enum OutputDefinition: Sendable {
         case .nats(let o): o.delivery
         case .elasticsearch(let o): o.delivery
         case .syslog(let o): o.delivery
+        case .postgres(let o): o.delivery
         }
     }
 
@@ -385,6 +388,7 @@ public enum OutputDefinition: Sendable {
         case .nats(let o): o.buffer
         case .elasticsearch(let o): o.buffer
         case .syslog(let o): o.buffer
+        case .postgres(let o): o.buffer
         }
     }
 
@@ -399,6 +403,7 @@ public enum OutputDefinition: Sendable {
         case "nats": return .nats(try NATSOutput(arguments))
         case "elasticsearch": return .elasticsearch(try ElasticsearchOutput(arguments))
         case "syslog": return .syslog(try SyslogOutput(arguments))
+        case "postgres": return .postgres(try PostgresOutput(arguments))
         default: throw PluginArgumentError(key: nil, "unknown output '\(type)' (known: \(types.map(\.name).joined(separator: ", ")))")
         }
     }
@@ -464,6 +469,7 @@ extension OutputDefinition {
         case .nats: "nats"
         case .elasticsearch: "elasticsearch"
         case .syslog: "syslog"
+        case .postgres: "postgres"
         }
     }
 }

@@ -1,24 +1,6 @@
 import CSupport
 import Glibc
 
-/// What a sink that answers made of the response to its request (`OutputBatcher` acts on it).
-enum SinkResponse {
-    /// More of the response is to come (another receive is in flight).
-    case incomplete
-    /// The destination has the request's events.
-    case accepted
-    /// Try the same events again later: not before `afterNanos` when the server said so
-    /// (Retry-After), else after the output's backoff. `reason` for the log.
-    case retry(afterNanos: UInt64, reason: String)
-    /// The destination refuses these events for good (`reason`: its own words).
-    case rejected(String)
-    /// The destination answered for each event of the request on its own (accepted, to retry,
-    /// refused); the view is valid until the next request.
-    case itemized(ItemVerdicts)
-    /// The connection failed or the answer did not come in time: sent again on a new one.
-    case connectionLost(Int32)
-}
-
 /// The HTTP/1.1 client every HTTP output shares: one keep-alive connection per worker, one
 /// request per batch (or part of a batch) at a time, all through the worker's ring: connect,
 /// send (head and body with one writev; gzip or zstd into a buffer allocated at start), and
@@ -222,12 +204,12 @@ struct HTTPSink {
             if status == 408 || status == 429 || status >= 500 || status < 200 || (300...399).contains(status) {
                 return .retry(afterNanos: retryAfter, reason: text)
             }
-            return .rejected(text)
+            return .rejected(text, line: nil)
         case .clickhouse:
             if status == 200 { return .accepted }
             let text = reason()
             if let code = ClickHouseErrors.code(in: parser.bodyKept, count: parser.keptCount), ClickHouseErrors.isDataError(code) {
-                return .rejected(text)
+                return .rejected(text, line: nil)
             }
             return .retry(afterNanos: retryAfter, reason: text)
         }
