@@ -155,25 +155,32 @@ struct CopyRowEncoder {
     @inline(__always) static func putEscaped(_ source: UnsafeRawPointer, _ count: Int, _ out: UnsafeMutableRawPointer) -> Int {
         var i = 0, o = 0
         while true {
-            while count - i >= 8 {
-                let word = SWAR.load(source + i)
-                let special = SWAR.backslashOrControlBytes(word)
-                // The whole word is stored; only the bytes before the first special one count.
-                // The extra bytes land within this value's bound (o <= 4 * i, i + 8 <= count).
-                (out + o).storeBytes(of: word.littleEndian, as: UInt64.self)
-                if special != 0 {
-                    let plain = special.trailingZeroBitCount >> 3
-                    i += plain
-                    o += plain
-                    break
-                }
-                i += 8
-                o += 8
-            }
+            copyPlainRun(source, count, &i, out, &o)
             if i >= count { return o }
             let c = source.load(fromByteOffset: i, as: UInt8.self)
             i += 1
             o += putCopyByte(c, out + o)
+        }
+    }
+
+    /// Copies bytes from `source + i` to `out + o`, 8 at a time, up to the first backslash or
+    /// control byte (or the last whole word before `count`), advancing both. The whole word is
+    /// stored; only the bytes before the first special one count. The extra bytes land within
+    /// the value's bound (o <= 4 * i, i + 8 <= count).
+    @inline(__always) static func copyPlainRun(_ source: UnsafeRawPointer, _ count: Int, _ i: inout Int,
+                                               _ out: UnsafeMutableRawPointer, _ o: inout Int) {
+        while count - i >= 8 {
+            let word = SWAR.load(source + i)
+            let special = SWAR.backslashOrControlBytes(word)
+            (out + o).storeBytes(of: word.littleEndian, as: UInt64.self)
+            if special != 0 {
+                let plain = special.trailingZeroBitCount >> 3
+                i += plain
+                o += plain
+                return
+            }
+            i += 8
+            o += 8
         }
     }
 
@@ -194,19 +201,7 @@ struct CopyRowEncoder {
     static func putString(_ body: UnsafeRawPointer, _ count: Int, _ out: UnsafeMutableRawPointer) -> Int {
         var i = 0, o = 0
         while true {
-            while count - i >= 8 {
-                let word = SWAR.load(body + i)
-                let special = SWAR.backslashOrControlBytes(word)
-                (out + o).storeBytes(of: word.littleEndian, as: UInt64.self)
-                if special != 0 {
-                    let plain = special.trailingZeroBitCount >> 3
-                    i += plain
-                    o += plain
-                    break
-                }
-                i += 8
-                o += 8
-            }
+            copyPlainRun(body, count, &i, out, &o)
             if i >= count { return o }
             let c = body.load(fromByteOffset: i, as: UInt8.self)
             i += 1
