@@ -302,18 +302,10 @@ extension EndToEndTests {
             #expect(FileManager.default.createFile(atPath: input, contents: nil))
             let arguments = ["run", "--admin", "off", "--input", "file:path=\(input),follow=true,offsets=\(offsets),offsets-interval=100ms",
                              "--output", "postgres:dsn=\(server.dsn),table=\(table),\(Self.numberedColumns)"]
-            let seed = ProcessInfo.processInfo.environment["SLUICE_E2E_SEED"].flatMap { UInt64($0) } ?? .random(in: 1...UInt64.max)
-            var random = SeededRandom(seed: seed)
             let writer = NumberedLineAppender(path: input, numbers: 0..<count, linesPerChunk: 5_000, chunkInterval: .milliseconds(50))
             writer.start()
-            var runs: [String] = []
-            for run in 1...5 {
-                let sluice = try SluiceProcess(arguments, in: directory)
-                let lifetimeMillis = Int.random(in: 300...2_000, using: &random)
-                usleep(UInt32(lifetimeMillis) * 1000)
-                sluice.send(signal: SIGKILL)
-                #expect(try sluice.waitForExit(within: .seconds(10)) == .signalled(SIGKILL), "run \(run)")
-                runs.append("run \(run): SIGKILL after \(lifetimeMillis) ms, \(writer.linesWritten) lines written, \(try Self.rows(server, table)) rows")
+            let kills = try killRepeatedly(arguments, in: directory, times: 5, at: .randomly(milliseconds: 300...2_000)) { _ in
+                "\(writer.linesWritten) lines written, \(try Self.rows(server, table)) rows"
             }
             let last = try SluiceProcess(arguments, in: directory)
             try writer.waitUntilDone(within: .seconds(60))
@@ -324,7 +316,7 @@ extension EndToEndTests {
             last.send(signal: SIGTERM)
             #expect(try last.waitForExit(within: .seconds(15)) == .exited(0))
             let tally = try Tally(server, table, expected: count)
-            recordMeasurement("seed \(seed); \(runs.joined(separator: "; ")); last run: \(try last.summary()); \(tally)", named: "postgres-kill-9")
+            recordMeasurement("\(kills); last run: \(try last.summary()); \(tally)", named: "postgres-kill-9")
             #expect(tally.missing == 0 && tally.wrong == 0, "\(tally)")
         }
     }

@@ -262,6 +262,7 @@ struct HTTPSink {
         precondition(connecting, "connect completion without a connect in flight")
         connecting = false
         guard result == 0 else {
+            context.count(.outputErrors, 1)  // each failed connect: /metrics shows an outage's attempts
             Glibc.close(fd)
             fd = -1
             scheduleReconnect(context: context, reason: SystemError(negated: result, operation: "connect to \(endpoint.host):\(endpoint.port)").description)

@@ -67,6 +67,7 @@ struct TCPSink {
         precondition(connecting, "connect completion without a connect in flight")
         connecting = false
         guard result == 0 else {
+            context.count(.outputErrors, 1)  // each failed connect: /metrics shows an outage's attempts
             Glibc.close(fd)
             fd = -1
             scheduleReconnect(context: context, reason: SystemError(negated: result, operation: "connect").description)
