@@ -100,6 +100,28 @@ extension EndToEndTests {
             recordMeasurement("\(lines.count) realistic rows (\(decoded ? "decoded" : "undecoded")): \(try sluice.summary())", named: "postgres-realistic")
         }
 
+        /// Without `--batch-size` the output copies 1,024 rows per transaction (each COMMIT waits
+        /// for the WAL flush, so the node's 256 made small rows several times slower); a
+        /// `--batch-size` given is kept.
+        @Test func batchesAre1024RowsUnlessABatchSizeIsGiven() throws {
+            let server = try PostgresServer.shared()
+            let directory = try TemporaryDirectory()
+            let input = directory.path("in.ndjson"), count = 20_000
+            try NumberedLines.bytes(0..<count).write(to: input)
+            var batches: [Int] = []
+            for flags in [[], ["--batch-size", "256"]] {
+                let table = PostgresServer.tableName("batches")
+                try server.query("CREATE TABLE \(table) \(Self.numberedTable)")
+                let sluice = try SluiceProcess(["run", "--admin", "off"] + flags + ["--input", "file:path=\(input)",
+                                                "--output", "postgres:dsn=\(server.dsn),table=\(table),\(Self.numberedColumns)"], in: directory)
+                #expect(try sluice.waitForExit(within: .seconds(60)) == .exited(0), "\(sluice.standardErrorTail())")
+                #expect(try Self.rows(server, table) == count)
+                batches.append(try sluice.summary().count("output_batches"))
+            }
+            #expect(batches[0] >= count / 1024 && batches[0] < count / 256, "\(batches)")
+            #expect(batches[1] >= count / 256, "\(batches)")
+        }
+
         /// json-column alone, into jsonb: every realistic document is in the table as the same JSON.
         @Test func theWholeEventGoesIntoAJSONBColumn() throws {
             let server = try PostgresServer.shared()

@@ -49,7 +49,7 @@ func killRepeatedly(_ arguments: [String], in directory: TemporaryDirectory, tim
             try waitUntil("\(what) (run \(run))", within: timeout, while: sluice, check)
             sluice.send(signal: SIGKILL)
             #expect(try sluice.waitForExit(within: .seconds(10)) == .signalled(SIGKILL), "run \(run): \(sluice.standardErrorTail())")
-            killed = "after \(what), \((ContinuousClock.now - started) / .milliseconds(1)) ms"
+            killed = "after \(what), \(Int((ContinuousClock.now - started) / .milliseconds(1))) ms"
         }
         let noted = try note(run)
         kills.runs.append("run \(run): SIGKILL \(killed)" + (noted.isEmpty ? "" : ", " + noted))
