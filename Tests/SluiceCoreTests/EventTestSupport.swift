@@ -4,11 +4,13 @@
 /// tests never depend on the machine's THP settings.
 func makePool(
     capacity: Int = 128, eventSizeBytes: Int = 1024, maxEventSizeBytes: Int = 8192, largeSlots: Int = 4,
-    maxFields: Int = 8, workers: Int = 1
+    maxFields: Int = 8, workers: Int = 1, mediumSlots: Int = 0, mediumEventSizeBytes: Int = 2048
 ) throws -> EventPool {
-    let configuration = PoolConfiguration(
+    var configuration = PoolConfiguration(
         capacity: capacity, eventSizeBytes: eventSizeBytes, maxEventSizeBytes: maxEventSizeBytes,
         largeSlots: largeSlots, maxFields: maxFields, hugePages: false)
+    configuration.mediumSlots = mediumSlots
+    configuration.mediumEventSizeBytes = mediumEventSizeBytes
     return try EventPool(configuration, placements: Array(repeating: .anyNode, count: workers))
 }
 
@@ -57,6 +59,8 @@ extension EventPool {
     func take(slab: Int = 0) -> Event? { slabs[slab].take() }
 
     func takeLarge(slab: Int = 0) -> Event? { slabs[slab].takeLarge() }
+
+    func takeLonger(dataBytes: Int, slab: Int = 0) -> Event? { slabs[slab].takeLonger(dataBytes: dataBytes) }
 }
 
 extension Action {

@@ -241,10 +241,12 @@ public struct LineFramer {
         var used = Int(e.header.pointee.rawLength)
         var capacity = min(Int(e.header.pointee.dataCapacity), maxEventBytes)
         if used + segment.count > capacity && capacity < maxEventBytes && Int(e.header.pointee.dataCapacity) < slab.pointee.largeDataCapacity {
-            // Outgrew an ordinary slot: move into a large one (a large slot that is full is cut
-            // below: moving it to another large slot gains nothing, and with the last large slot
-            // kept for actions it waited for one forever; found by the framer fuzzer).
-            guard let large = slab.pointee.takeLarge(forFraming: true) else {
+            // Outgrew its slot: move into a medium one when the record so far fits it, else a
+            // large one (it may move on from medium to large as it grows; a large slot that is
+            // full is cut below: moving it to another large slot gains nothing, and with the
+            // last large slot kept for actions it waited for one forever; found by the framer
+            // fuzzer).
+            guard let large = slab.pointee.takeLonger(dataBytes: used + segment.count, forFraming: true) else {
                 if slab.pointee.largeCount == 0 { return cut(e, used: used, capacity: capacity, segment, counters: counters) }
                 return false
             }

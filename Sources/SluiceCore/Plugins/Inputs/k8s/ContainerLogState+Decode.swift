@@ -85,7 +85,7 @@ extension ContainerLogState {
         var target = e
         if case .wrote(let n, _) = written, n > ownCapacity {
             if largeCapacity > ownCapacity {
-                if let large = slab.pointee.takeLarge(forFraming: true) {
+                if let large = slab.pointee.takeLonger(dataBytes: n, forFraming: true) {
                     large.header.pointee.flags = e.header.pointee.flags
                     slab.pointee.release(e.header.pointee.handle)
                     target = large
