@@ -204,7 +204,7 @@ import Testing
         event.header.pointee.rawLength = 10
         event.header.pointee.usedLength = 20
         event.header.pointee.fieldCount = 3
-        event.header.pointee.flags = EventFlags.cut | EventFlags.modified
+        event.header.pointee.flags = [.cut, .modified]
         event.header.pointee.offset = 99
         let handle = event.header.pointee.handle
         pool.slabs[0].release(handle)
@@ -215,7 +215,7 @@ import Testing
         #expect(again.header.pointee.rawLength == 0)
         #expect(again.header.pointee.usedLength == 0)
         #expect(again.header.pointee.fieldCount == 0)
-        #expect(again.header.pointee.flags == 0)
+        #expect(again.header.pointee.flags == [])
         #expect(again.header.pointee.offset == 0)
         #expect(again.header.pointee.dataCapacity == UInt32(pool.configuration.smallDataCapacity))
     }

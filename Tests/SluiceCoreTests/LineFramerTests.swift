@@ -181,7 +181,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         let framing = Framing(pool: try makePool(), maxEventBytes: 10)
         framing.feed(bytes("0123456789ABCDEF"), chunkSize: 5)
         framing.finish(at: 16)
-        #expect(framing.records == [FramedRecord("0123456789", flags: EventFlags.cut | EventFlags.partial, offset: 16)])
+        #expect(framing.records == [FramedRecord("0123456789", flags: [.cut, .partial], offset: 16)])
         #expect(!framing.framer.skipping)
     }
 
@@ -289,7 +289,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
             #expect(event.header.pointee.pipelineID == 2)
             #expect(event.header.pointee.receivedNanos == 777)
             #expect(event.header.pointee.usedLength == event.header.pointee.rawLength)
-            #expect(event.header.pointee.flags == 0)
+            #expect(event.header.pointee.flags == [])
         }
         #expect(counters.read(.eventsIn, pipeline: 2) == 2)
         #expect(counters.read(.bytesIn, pipeline: 2) == 11)
@@ -376,7 +376,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         framing.feed(bytes("\(big.count) ") + big, splitAt: [])
         framing.drain()
         #expect(framing.records.count == 1)
-        #expect(framing.records.first.map { $0.flags & EventFlags.cut != 0 } == true)
+        #expect(framing.records.first.map { $0.flags.contains(.cut) } == true)
         let text = String(decoding: framing.records[0].bytes, as: UTF8.self)
         #expect(text.hasSuffix(#","parse_error":"too large for max-event-size"}"#), "\(text.suffix(80))")
         #expect(framing.count(.syslogParseErrors) == 1)

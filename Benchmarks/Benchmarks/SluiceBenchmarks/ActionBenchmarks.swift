@@ -37,7 +37,7 @@ func registerActionBenchmarks() {
             let h = event.header
             h.pointee.usedLength = h.pointee.rawLength
             h.pointee.fieldCount = fieldCounts[i]
-            h.pointee.flags &= ~EventFlags.modified
+            h.pointee.flags.remove(.modified)
             // A context per event, as the worker makes one (the change fits: nothing moves).
             var context = ActionContext(event: event, handle: h.pointee.handle, slab: pool.slabs)
             precondition(modify.apply(event, context: &context) == .changed && context.handle == h.pointee.handle, "modify skipped or moved an event")

@@ -182,7 +182,7 @@ public struct EventEditor: @unchecked Sendable {
         precondition(index < count, "removing a field entry past the index")
         if index + 1 < count { (event.fields + index).update(from: event.fields + index + 1, count: count - index - 1) }
         h.pointee.fieldCount = UInt16(count - 1)
-        h.pointee.flags |= EventFlags.modified
+        h.pointee.flags.insert(.modified)
     }
 
     /// Gives the index room for every member of an event cut at `--max-fields` (plus one
@@ -288,7 +288,7 @@ public struct EventEditor: @unchecked Sendable {
                 valueLength: UInt32(valueLength), kind: kind, flags: keyFlags | flags))
             h.pointee.fieldCount += 1
         }
-        h.pointee.flags |= EventFlags.modified
+        h.pointee.flags.insert(.modified)
         return .done
     }
 }

@@ -11,37 +11,40 @@ public enum EventHandles {
     @inlinable public static func slot(_ handle: EventHandle) -> Int { Int(handle & slotMask) }
 }
 
-/// Bits of `EventHeader.flags`.
-public enum EventFlags {
+/// What happened to an event on its way (`EventHeader.flags`), one bit each.
+@frozen public struct EventFlags: OptionSet, Sendable {
+    public let rawValue: UInt16
+    @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
+
     /// The record was longer than max-event-size; the rest of it was dropped (counted).
-    public static let cut: UInt16 = 1
+    public static let cut = EventFlags(rawValue: 1)
     /// json_decode found the bytes not to be valid JSON; the event passes on unparsed.
-    public static let invalidJSON: UInt16 = 2
+    public static let invalidJSON = EventFlags(rawValue: 2)
     /// The field index holds the top-level members of a JSON object.
-    public static let decoded: UInt16 = 4
+    public static let decoded = EventFlags(rawValue: 4)
     /// An action changed fields: outputs re-encode from the field index.
-    public static let modified: UInt16 = 8
+    public static let modified = EventFlags(rawValue: 8)
     /// The object had more members than the field index holds.
-    public static let fieldsTruncated: UInt16 = 16
+    public static let fieldsTruncated = EventFlags(rawValue: 16)
     /// The record ended without a newline (end of file, closed connection, shutdown).
-    public static let partial: UInt16 = 32
+    public static let partial = EventFlags(rawValue: 32)
     /// An action dropped the event; it waits in the output queue only to keep acks in order.
-    public static let discarded: UInt16 = 64
+    public static let discarded = EventFlags(rawValue: 64)
     /// The decoded document is an object (fields can be added to it).
-    public static let object: UInt16 = 128
+    public static let object = EventFlags(rawValue: 128)
     /// An action's change did not fit the slot the event was framed in, so the event moved to a
     /// large slot of the processing worker; `EventHeader.origin` is the slot it came from, held
     /// until this one is released and then released in its place (it carries the count and the
     /// commit to the slab and source that made it).
-    public static let grown: UInt16 = 256
+    public static let grown = EventFlags(rawValue: 256)
     /// An action made this event from another one (`split`: one per array element), ahead of it
     /// in the stream: it is released without an offset commit (the event it came from carries
     /// the commit and is acknowledged after it by every output) and counted `events_derived`.
-    public static let derived: UInt16 = 512
+    public static let derived = EventFlags(rawValue: 512)
     /// An action folded the next event of its stream into this one (`join`): `EventHeader.origin`
     /// is that next event, released right after this one (count and commit, in stream order).
     /// A chain of folded events is released when the event they were folded into is.
-    public static let chained: UInt16 = 1024
+    public static let chained = EventFlags(rawValue: 1024)
 }
 
 /// The fixed header at the start of every slot; the field index and the data follow it.
@@ -51,7 +54,7 @@ public enum EventFlags {
     /// Raw bytes plus values appended by actions.
     public var usedLength: UInt32
     public var fieldCount: UInt16
-    public var flags: UInt16
+    public var flags: EventFlags
     public var fieldCapacity: UInt16
     public var pipelineID: UInt16
     public var sourceID: UInt32
@@ -93,9 +96,14 @@ public enum EventFlags {
 
     @inlinable public var fieldCount: Int { Int(header.pointee.fieldCount) }
 
-    @inlinable public func has(_ flag: UInt16) -> Bool { header.pointee.flags & flag != 0 }
+    @inlinable public var flags: EventFlags { header.pointee.flags }
 
-    @inlinable public func set(_ flag: UInt16) { header.pointee.flags |= flag }
+    /// Whether any of `flags` is set.
+    @inlinable public func has(_ flags: EventFlags) -> Bool { !header.pointee.flags.isDisjoint(with: flags) }
+
+    @inlinable public func set(_ flags: EventFlags) { header.pointee.flags.formUnion(flags) }
+
+    @inlinable public func clear(_ flags: EventFlags) { header.pointee.flags.subtract(flags) }
 
     /// Bytes of field `index`'s key (still escaped) and value (raw JSON), relative to data.
     @inlinable public func key(_ index: Int) -> UnsafeRawBufferPointer {
@@ -190,13 +198,13 @@ public enum EventFlags {
     /// index was given room for all of them: the event is no longer `fieldsTruncated`.
     public func indexAllMembers() {
         let h = header
-        assert(h.pointee.flags & EventFlags.modified == 0, "an action changed the index of an event it could not fully index")
+        assert(!h.pointee.flags.contains(.modified), "an action changed the index of an event it could not fully index")
         let outcome = JSONScanner.scan(raw, fields: fields, fieldCapacity: Int(h.pointee.fieldCapacity), maxDepth: Int(h.pointee.rawLength))
         guard case .valid(let count, let truncated) = outcome, !truncated else {
             preconditionFailure("a decoded object no longer scans, or its members outgrew the room made for them")
         }
         h.pointee.fieldCount = UInt16(count)
-        h.pointee.flags &= ~EventFlags.fieldsTruncated
+        h.pointee.flags.remove(.fieldsTruncated)
     }
 
     /// Byte equality without a call for the short keys of log lines (memcmp beyond 16 bytes).

@@ -236,7 +236,7 @@ public struct Slab {
         h.pointee.rawLength = 0
         h.pointee.usedLength = 0
         h.pointee.fieldCount = 0
-        h.pointee.flags = 0
+        h.pointee.flags = []
         h.pointee.offset = 0
     }
 

@@ -164,7 +164,7 @@ struct OutputBatcher {
     /// logs went out after a few events.
     @inline(__always) static func worstCase(_ event: Event) -> Int {
         let h = event.header
-        if h.pointee.flags & EventFlags.modified == 0 { return Int(h.pointee.rawLength) + 1 }
+        if !h.pointee.flags.contains(.modified) { return Int(h.pointee.rawLength) + 1 }
         let fields = event.fields
         var n = 3
         var i = 0

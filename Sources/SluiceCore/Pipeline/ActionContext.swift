@@ -101,7 +101,7 @@ public struct ActionContext {
         guard let large = longer else { return .wait }
         let copied = event.copy(into: large, fieldEntries: entries, dataBytes: bytes)
         precondition(copied, "a longer slot is smaller than the room computed for it")
-        if event.header.pointee.flags & EventFlags.grown != 0 {
+        if event.header.pointee.flags.contains(.grown) {
             // Moved once already (into a medium slot of this worker): the new slot links to the
             // slot the event was framed in, and the medium one goes back now.
             large.header.pointee.origin = event.header.pointee.origin
@@ -110,7 +110,8 @@ public struct ActionContext {
             large.header.pointee.origin = handle
         }
         // `chained` stays on the slot the event was framed in, which still links the chain.
-        large.header.pointee.flags = (large.header.pointee.flags & ~EventFlags.chained) | EventFlags.grown
+        large.header.pointee.flags.remove(.chained)
+        large.header.pointee.flags.insert(.grown)
         event = large
         handle = large.header.pointee.handle
         return .ready

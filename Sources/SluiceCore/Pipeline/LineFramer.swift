@@ -70,7 +70,7 @@ public struct LineFramer {
                 if !append(UnsafeRawBufferPointer(start: base + position, count: take), slab: slab, counters: counters) { return (position, .poolExhausted) }
                 position += take
                 remaining -= take
-                if remaining == 0 { _ = complete(offset: chunkOffset + UInt64(position), nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch, counters: counters) }
+                if remaining == 0 { _ = complete(offset: chunkOffset + UInt64(position), nowNanos: nowNanos, flags: [], slab: slab, batch: &batch, counters: counters) }
                 continue
             }
             if framing == .octetCountedOrNewline && current == nil {
@@ -89,7 +89,7 @@ public struct LineFramer {
             if found == nil { return (end, .consumedAll) }
             // A decoder that waits for a large slot leaves the newline unread: the record is
             // completed again when the caller passes the rest after events came back.
-            if !complete(offset: chunkOffset + UInt64(lineEnd + 1), nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch,
+            if !complete(offset: chunkOffset + UInt64(lineEnd + 1), nowNanos: nowNanos, flags: [], slab: slab, batch: &batch,
                          counters: counters, mayWait: true) { return (lineEnd, .poolExhausted) }
             position = lineEnd + 1
         }
@@ -144,7 +144,7 @@ public struct LineFramer {
         if count > 0, let base = datagram.baseAddress {
             if !append(UnsafeRawBufferPointer(start: base, count: count), slab: slab, counters: counters) { return .poolExhausted }
         }
-        _ = complete(offset: offset, nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch, counters: counters)
+        _ = complete(offset: offset, nowNanos: nowNanos, flags: [], slab: slab, batch: &batch, counters: counters)
         return .consumedAll
     }
 
@@ -178,11 +178,11 @@ public struct LineFramer {
     /// Completes the record being assembled, its end at `offset`: decoded (when there is a
     /// decoder) and handed on. False when the decoder waits for a large slot (only with
     /// `mayWait`): the record is kept as it was, complete it again once events came back.
-    mutating func complete(offset: UInt64, nowNanos: UInt64, flags: UInt16, slab: UnsafeMutablePointer<Slab>?,
+    mutating func complete(offset: UInt64, nowNanos: UInt64, flags: EventFlags, slab: UnsafeMutablePointer<Slab>?,
                            batch: inout EventBatch, counters: CounterBlock, mayWait: Bool = false) -> Bool {
         guard let e = current else {
             skipping = false
-            if flags & EventFlags.partial == 0 { counters.add(.emptyLines, 1, pipeline: Int(pipelineID)) }
+            if !flags.contains(.partial) { counters.add(.emptyLines, 1, pipeline: Int(pipelineID)) }
             return true
         }
         let receivedBytes = Int(e.header.pointee.rawLength)
@@ -210,11 +210,11 @@ public struct LineFramer {
     }
 
     /// Stamps a finished event and appends it to the batch.
-    @inline(__always) mutating func hand(_ e: Event, offset: UInt64, flags: UInt16, receivedBytes: Int, nowNanos: UInt64,
+    @inline(__always) mutating func hand(_ e: Event, offset: UInt64, flags: EventFlags, receivedBytes: Int, nowNanos: UInt64,
                                          batch: inout EventBatch, counters: CounterBlock) {
         let h = e.header
         h.pointee.usedLength = h.pointee.rawLength
-        h.pointee.flags |= flags
+        h.pointee.flags.formUnion(flags)
         h.pointee.offset = offset
         h.pointee.receivedNanos = nowNanos
         h.pointee.sourceID = sourceID
@@ -268,7 +268,7 @@ public struct LineFramer {
         let fits = max(0, capacity - used)
         if fits > 0 { (e.data + used).copyMemory(from: segment.baseAddress!, byteCount: fits) }
         e.header.pointee.rawLength = UInt32(used + fits)
-        e.header.pointee.flags |= EventFlags.cut
+        e.header.pointee.flags.insert(.cut)
         counters.add(.cutRecords, 1, pipeline: Int(pipelineID))
         counters.add(.cutBytes, segment.count - fits, pipeline: Int(pipelineID))
         skipping = true

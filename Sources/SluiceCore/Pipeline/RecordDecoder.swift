@@ -127,7 +127,7 @@ public struct RecordDecoder {
             let capacity = min(Int(target.header.pointee.dataCapacity), maxEventBytes)
             guard capacity >= 128 else { return target }  // too small for any JSON: the raw bytes stay, as they are
             bytes = SyslogJSON.writeTruncated(message, reason: "too large for max-event-size", into: target.data, capacity: capacity)
-            target.header.pointee.flags |= EventFlags.cut
+            target.header.pointee.flags.insert(.cut)
             counters.add(.cutRecords, 1, pipeline: pipeline)
             counters.add(.syslogParseErrors, 1, pipeline: pipeline)
         }

@@ -20,7 +20,7 @@ extension Worker {
     /// An event of this worker's slab is done: commit its offset, then free its slot.
     @inline(__always) func releaseOwned(_ handle: EventHandle) {
         let event = slab.pointee.event(handle)
-        if event.header.pointee.flags & (EventFlags.grown | EventFlags.derived | EventFlags.chained) != 0 {
+        if !event.header.pointee.flags.isDisjoint(with: [.grown, .derived, .chained]) {
             releaseLinked(handle)
             return
         }
@@ -41,13 +41,13 @@ extension Worker {
             let event = slab.pointee.event(handle)
             let flags = event.header.pointee.flags
             let next: EventHandle
-            if flags & EventFlags.grown != 0 {
+            if flags.contains(.grown) {
                 next = event.header.pointee.origin
                 slab.pointee.release(handle)
             } else {
                 counters.add(.released, 1, pipeline: Int(event.header.pointee.pipelineID))
-                if flags & EventFlags.derived == 0 { inputs.acknowledged(event) }
-                let chained = flags & EventFlags.chained != 0
+                if !flags.contains(.derived) { inputs.acknowledged(event) }
+                let chained = flags.contains(.chained)
                 next = event.header.pointee.origin
                 slab.pointee.release(handle)
                 if !chained { return }
@@ -218,7 +218,7 @@ extension Worker {
     func pushPending(_ handle: EventHandle, nextAction: Int) {
         precondition(pendingCount < Worker.maxPendingEvents, "more nested emitted events than Worker.maxPendingEvents")
         let event = slabTable[EventHandles.slab(handle)].event(handle)
-        if event.header.pointee.flags & EventFlags.derived != 0 {
+        if event.header.pointee.flags.contains(.derived) {
             counters.add(.derived, 1, pipeline: Int(event.header.pointee.pipelineID))
         }
         pending[pendingCount] = PendingEvent(handle: handle, nextAction: nextAction, cursor: 0)
@@ -281,7 +281,7 @@ extension Worker {
                     // (and their offset committed) only after every earlier event of the stream.
                     counters.add(verdict == .drop ? .discarded : .aggregated, 1, pipeline: pipeline)
                     counters.addActionVerdict(row: actionRowBase[pipeline] &+ a, consumed: verdict != .drop)
-                    context.event.header.pointee.flags |= EventFlags.discarded
+                    context.event.header.pointee.flags.insert(.discarded)
                     hand(context.event, handle: context.handle, routes: 0, to: outs, count: outputCount, pipeline: pipeline)
                     return true
                 }
@@ -351,7 +351,7 @@ extension Worker {
     /// and the one it was framed in if an action moved it, go back without a count or commit.
     func abandon(_ handle: EventHandle) {
         let event = slab.pointee.event(handle)
-        if event.header.pointee.flags & EventFlags.grown != 0 { slab.pointee.release(event.header.pointee.origin) }
+        if event.header.pointee.flags.contains(.grown) { slab.pointee.release(event.header.pointee.origin) }
         slab.pointee.release(handle)
     }
 

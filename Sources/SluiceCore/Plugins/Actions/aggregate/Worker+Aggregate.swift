@@ -49,7 +49,7 @@ extension Worker {
                     // A row is a JSON object: index it so later actions can use its fields.
                     if case .valid(let n, let truncated) = JSONScanner.scan(event.raw, fields: event.fields, fieldCapacity: Int(h.pointee.fieldCapacity)) {
                         h.pointee.fieldCount = UInt16(n)
-                        h.pointee.flags |= EventFlags.decoded | EventFlags.object | (truncated ? EventFlags.fieldsTruncated : 0)
+                        h.pointee.flags.formUnion(truncated ? [.decoded, .object, .fieldsTruncated] : [.decoded, .object])
                     }
                     // A row that cannot go on now is made again on the next pass.
                     var handle = h.pointee.handle, next = a + 1, cursor: UInt32 = 0

@@ -25,11 +25,11 @@ public struct JSONDecodeAction: Sendable {
         switch outcome {
         case .valid(let count, let truncated):
             h.pointee.fieldCount = UInt16(count)
-            h.pointee.flags |= EventFlags.decoded | (truncated ? EventFlags.fieldsTruncated : 0)
-            if JSONDecodeAction.isObject(event.raw) { h.pointee.flags |= EventFlags.object }
+            h.pointee.flags.formUnion(truncated ? [.decoded, .fieldsTruncated] : .decoded)
+            if JSONDecodeAction.isObject(event.raw) { h.pointee.flags.insert(.object) }
         case .invalid:
             h.pointee.fieldCount = 0
-            h.pointee.flags |= EventFlags.invalidJSON
+            h.pointee.flags.insert(.invalidJSON)
             counters.add(.invalidJSON, 1, pipeline: pipeline)
         }
     }

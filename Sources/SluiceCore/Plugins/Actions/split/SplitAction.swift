@@ -77,7 +77,7 @@ public struct SplitAction: @unchecked Sendable {
         let n = write(event, place, element, into: scratch)
         event.data.copyMemory(from: scratch, byteCount: n)
         let h = event.header
-        h.pointee.flags &= ~(EventFlags.modified | EventFlags.fieldsTruncated)
+        h.pointee.flags.subtract([.modified, .fieldsTruncated])
         h.pointee.rawLength = UInt32(n)
         h.pointee.usedLength = UInt32(n)
         index(event)
@@ -165,6 +165,6 @@ public struct SplitAction: @unchecked Sendable {
             preconditionFailure("split made an object that does not scan")
         }
         h.pointee.fieldCount = UInt16(count)
-        h.pointee.flags |= EventFlags.decoded | EventFlags.object | (truncated ? EventFlags.fieldsTruncated : 0)
+        h.pointee.flags.formUnion(truncated ? [.decoded, .object, .fieldsTruncated] : [.decoded, .object])
     }
 }

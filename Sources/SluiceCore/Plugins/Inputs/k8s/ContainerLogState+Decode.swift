@@ -19,7 +19,7 @@ extension ContainerLogState {
             return writeUnparsed(e, reason: "line format differs from the partial line before it", end: end, mayWait: mayWait,
                                  scratch: scratch, slab: slab, counters: counters, pipeline: pipeline)
         }
-        let lineCut = e.header.pointee.flags & EventFlags.cut != 0  // by the framer (counted there)
+        let lineCut = e.header.pointee.flags.contains(.cut)  // by the framer (counted there)
         if line.partial {
             fold(line, raw, counters: counters, pipeline: pipeline)
             if lineCut { p.pointee.cut = true }
@@ -61,7 +61,7 @@ extension ContainerLogState {
                        slab: UnsafeMutablePointer<Slab>, counters: CounterBlock, pipeline: Int) -> RecordDecoder.Outcome {
         let raw = e.raw
         let placed = place(e, scratch: scratch, mayWait: mayWait, slab: slab, counters: counters, pipeline: pipeline,
-                           cutCounted: e.header.pointee.flags & EventFlags.cut != 0) { out, capacity in
+                           cutCounted: e.header.pointee.flags.contains(.cut)) { out, capacity in
             ContainerLogJSON.writeUnparsed(raw, reason: reason, members: UnsafeRawBufferPointer(members), into: out, capacity: capacity)
         }
         guard let target = placed else { return .needsRoom }
@@ -104,8 +104,8 @@ extension ContainerLogState {
         target.data.copyMemory(from: out, byteCount: n)
         target.header.pointee.rawLength = UInt32(n)
         if cut {
-            if !cutCounted && target.header.pointee.flags & EventFlags.cut == 0 { counters.add(.cutRecords, 1, pipeline: pipeline) }
-            target.header.pointee.flags |= EventFlags.cut
+            if !cutCounted && !target.header.pointee.flags.contains(.cut) { counters.add(.cutRecords, 1, pipeline: pipeline) }
+            target.header.pointee.flags.insert(.cut)
         }
         return target
     }

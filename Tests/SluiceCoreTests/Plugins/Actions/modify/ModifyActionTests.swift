@@ -78,7 +78,7 @@ private func modifyRejection(_ pairs: (String, String)...) -> PluginArgumentErro
         let action = try modify(("field", "a"), ("value", "b"))
         let plain = makeEvent(#"{"a":1}"#, in: pool)
         #expect(!action.apply(plain, in: pool))
-        #expect(plain.header.pointee.flags == 0)
+        #expect(plain.header.pointee.flags == [])
         let invalid = try makeDecodedEvent(#"{"a":"#, in: pool)
         #expect(!action.apply(invalid, in: pool))
         #expect(!invalid.has(EventFlags.modified))
