@@ -201,11 +201,11 @@ import Testing
     @Test func aRetakenSlotStartsEmpty() throws {
         let pool = try makePool(capacity: 64)
         let event = try #require(pool.take())
-        event.header.pointee.rawLength = 10
-        event.header.pointee.usedLength = 20
-        event.header.pointee.fieldCount = 3
-        event.header.pointee.flags = [.cut, .modified]
-        event.header.pointee.offset = 99
+        event.mutableHeader.pointee.rawLength = 10
+        event.mutableHeader.pointee.usedLength = 20
+        event.mutableHeader.pointee.fieldCount = 3
+        event.mutableHeader.pointee.flags = [.cut, .modified]
+        event.mutableHeader.pointee.offset = 99
         let handle = event.header.pointee.handle
         pool.slabs[0].release(handle)
         #expect(event.header.pointee.inUse == 0)

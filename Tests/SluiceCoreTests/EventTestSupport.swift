@@ -19,8 +19,8 @@ func makeEvent(_ bytes: [UInt8], in pool: EventPool) -> Event {
     guard let event = pool.take() else { fatalError("test pool exhausted") }
     precondition(bytes.count <= Int(event.header.pointee.dataCapacity), "test record does not fit an ordinary slot")
     bytes.withUnsafeBytes { if $0.count > 0 { event.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-    event.header.pointee.rawLength = UInt32(bytes.count)
-    event.header.pointee.usedLength = UInt32(bytes.count)
+    event.mutableHeader.pointee.rawLength = UInt32(bytes.count)
+    event.mutableHeader.pointee.usedLength = UInt32(bytes.count)
     return event
 }
 
@@ -86,8 +86,8 @@ func makeDecodedLargeEvent(_ json: String, in pool: EventPool, counters: Counter
     let bytes = Array(json.utf8)
     precondition(bytes.count <= Int(event.header.pointee.dataCapacity), "test record does not fit a large slot")
     bytes.withUnsafeBytes { event.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-    event.header.pointee.rawLength = UInt32(bytes.count)
-    event.header.pointee.usedLength = UInt32(bytes.count)
+    event.mutableHeader.pointee.rawLength = UInt32(bytes.count)
+    event.mutableHeader.pointee.usedLength = UInt32(bytes.count)
     try JSONDecodeAction(arguments("json_decode")).apply(event, counters: counters, pipeline: 0)
     return event
 }

@@ -81,7 +81,13 @@ public enum EventHandles {
 
     @inlinable public init(base: UnsafeMutableRawPointer) { self.base = base }
 
-    @inlinable public var header: UnsafeMutablePointer<EventHeader> { base.assumingMemoryBound(to: EventHeader.self) }
+    /// The header, to read. Its words are written only here and in `EventPool` (`mutableHeader`), through
+    /// the narrow API below: sources seal what they framed, actions set flags and links, the
+    /// pipeline routes and counts acknowledgements.
+    @inlinable public var header: UnsafePointer<EventHeader> { UnsafePointer(base.assumingMemoryBound(to: EventHeader.self)) }
+
+    /// The header, to write: for `Memory/` only (a test keeps it so).
+    @inlinable @usableFromInline var mutableHeader: UnsafeMutablePointer<EventHeader> { base.assumingMemoryBound(to: EventHeader.self) }
 
     @inlinable public var data: UnsafeMutableRawPointer { base + Int(header.pointee.dataOffset) }
 
@@ -101,9 +107,9 @@ public enum EventHandles {
     /// Whether any of `flags` is set.
     @inlinable public func has(_ flags: EventFlags) -> Bool { !header.pointee.flags.isDisjoint(with: flags) }
 
-    @inlinable public func set(_ flags: EventFlags) { header.pointee.flags.formUnion(flags) }
+    @inlinable public func set(_ flags: EventFlags) { mutableHeader.pointee.flags.formUnion(flags) }
 
-    @inlinable public func clear(_ flags: EventFlags) { header.pointee.flags.subtract(flags) }
+    @inlinable public func clear(_ flags: EventFlags) { mutableHeader.pointee.flags.subtract(flags) }
 
     /// Bytes of field `index`'s key (still escaped) and value (raw JSON), relative to data.
     @inlinable public func key(_ index: Int) -> UnsafeRawBufferPointer {
@@ -119,7 +125,7 @@ public enum EventHandles {
     /// Completes an event a source wrote itself: `length` bytes of record in the data area, the
     /// offset just past it in its stream, who made it and when.
     @inlinable public func fill(length: Int, offset: UInt64, sourceID: UInt32, pipeline: Int, receivedNanos: UInt64) {
-        let h = header
+        let h = mutableHeader
         h.pointee.rawLength = UInt32(length)
         h.pointee.usedLength = UInt32(length)
         h.pointee.offset = offset
@@ -134,7 +140,7 @@ public enum EventHandles {
         let used = Int(header.pointee.usedLength)
         guard used + bytes.count <= Int(header.pointee.dataCapacity) else { return nil }
         if bytes.count > 0 { (data + used).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-        header.pointee.usedLength = UInt32(used + bytes.count)
+        mutableHeader.pointee.usedLength = UInt32(used + bytes.count)
         return UInt32(used)
     }
 
@@ -151,7 +157,7 @@ public enum EventHandles {
 
     /// The index can hold `entries` entries and the data area `bytes` more bytes as they are.
     @inlinable public func hasRoom(fieldEntries entries: Int, dataBytes bytes: Int) -> Bool {
-        let h = header
+        let h = mutableHeader
         return entries <= Int(h.pointee.fieldCapacity) && Int(h.pointee.usedLength) + bytes <= Int(h.pointee.dataCapacity)
     }
 
@@ -160,7 +166,7 @@ public enum EventHandles {
     /// free data behind the used part. False, with nothing changed, when the slot is too small.
     /// The slab restores the geometry when the slot is next taken.
     public func growIndex(toHold entries: Int, dataBytes bytes: Int) -> Bool {
-        let h = header
+        let h = mutableHeader
         if entries <= Int(h.pointee.fieldCapacity) { return Int(h.pointee.usedLength) + bytes <= Int(h.pointee.dataCapacity) }
         let offset = Event.dataOffset(forFieldEntries: entries)
         let used = Int(h.pointee.usedLength)
@@ -178,7 +184,7 @@ public enum EventHandles {
     /// Copies this event (header, index, data) into the fresh slot `target`, whose index gets
     /// room for `entries` entries; the target keeps its own handle. False when it does not fit.
     public func copy(into target: Event, fieldEntries entries: Int, dataBytes bytes: Int) -> Bool {
-        let from = header, to = target.header
+        let from = header, to = target.mutableHeader
         to.pointee.usedLength = 0
         guard target.growIndex(toHold: max(entries, fieldCount), dataBytes: Int(from.pointee.usedLength) + bytes) else { return false }
         to.pointee.rawLength = from.pointee.rawLength
@@ -197,7 +203,7 @@ public enum EventHandles {
     /// Indexes every top-level member of the (already validated) object in `raw`, after the
     /// index was given room for all of them: the event is no longer `fieldsTruncated`.
     public func indexAllMembers() {
-        let h = header
+        let h = mutableHeader
         assert(!h.pointee.flags.contains(.modified), "an action changed the index of an event it could not fully index")
         let outcome = JSONScanner.scan(raw, fields: fields, fieldCapacity: Int(h.pointee.fieldCapacity), maxDepth: Int(h.pointee.rawLength))
         guard case .valid(let count, let truncated) = outcome, !truncated else {
@@ -240,3 +246,125 @@ public enum EventHandles {
 }
 
 import Glibc
+
+// MARK: - Writing the header
+// Every write of a header word outside `Memory/` goes through these (`header` is read-only).
+
+extension Event {
+    /// While framing: the record so far is the data area's first `length` bytes.
+    @inlinable public func setRecordLength(_ length: Int) { mutableHeader.pointee.rawLength = UInt32(length) }
+
+    /// A source or an action rewrote the record: it is the data area's first `length` bytes,
+    /// with nothing appended behind it.
+    @inlinable public func setRecord(length: Int) {
+        let h = mutableHeader
+        h.pointee.rawLength = UInt32(length)
+        h.pointee.usedLength = UInt32(length)
+    }
+
+    /// A framed record is complete: where its stream is past it, what the framer saw, who made
+    /// it and when.
+    @inlinable public func seal(offset: UInt64, flags: EventFlags, sourceID: UInt32, pipeline: UInt16, receivedNanos: UInt64) {
+        let h = mutableHeader
+        h.pointee.usedLength = h.pointee.rawLength
+        h.pointee.flags.formUnion(flags)
+        h.pointee.offset = offset
+        h.pointee.receivedNanos = receivedNanos
+        h.pointee.sourceID = sourceID
+        h.pointee.pipelineID = pipeline
+    }
+
+    /// An event an action made from `origin` (`split`: one per element), `length` bytes of
+    /// record: in origin's pipeline and stream, at its offset and time, flagged `derived`.
+    @inlinable public func fillDerived(length: Int, from origin: Event) {
+        let h = mutableHeader, o = origin.header
+        h.pointee.rawLength = UInt32(length)
+        h.pointee.usedLength = UInt32(length)
+        h.pointee.pipelineID = o.pointee.pipelineID
+        h.pointee.sourceID = o.pointee.sourceID
+        h.pointee.offset = o.pointee.offset
+        h.pointee.receivedNanos = o.pointee.receivedNanos
+        h.pointee.flags = .derived
+    }
+
+    /// Bytes written after the used part of the data area by the caller (`join`) now belong to
+    /// the event.
+    @inlinable public func extendUsed(by bytes: Int) { mutableHeader.pointee.usedLength += UInt32(bytes) }
+
+    // MARK: The field index
+
+    /// The one way an event's record becomes a field index: scans the record as JSON (at most
+    /// `maxDepth` deep) into the index. Valid: the top-level members are indexed (`decoded`,
+    /// `object` when it is an object, `fieldsTruncated` when the index had no room for all);
+    /// invalid: no fields, `invalidJSON`. Returns whether it was valid.
+    @inlinable @discardableResult public func indexJSON(maxDepth: Int = JSONScanner.defaultMaxDepth) -> Bool {
+        let h = mutableHeader
+        switch JSONScanner.scan(raw, fields: fields, fieldCapacity: Int(h.pointee.fieldCapacity), maxDepth: maxDepth) {
+        case .valid(let count, let truncated):
+            h.pointee.fieldCount = UInt16(count)
+            h.pointee.flags.insert(.decoded)
+            if truncated { h.pointee.flags.insert(.fieldsTruncated) }
+            if Event.startsAnObject(raw) { h.pointee.flags.insert(.object) }
+            return true
+        case .invalid:
+            h.pointee.fieldCount = 0
+            h.pointee.flags.insert(.invalidJSON)
+            return false
+        }
+    }
+
+    /// Whether the first byte after whitespace opens an object.
+    @inlinable public static func startsAnObject(_ raw: UnsafeRawBufferPointer) -> Bool {
+        for b in raw where b != 32 && b != 9 && b != 10 && b != 13 { return b == 123 }
+        return false
+    }
+
+    /// An action edited the index: it holds `count` entries now, and outputs re-encode the
+    /// event from it (`modified`).
+    @inlinable public func setFieldCount(_ count: Int) {
+        let h = mutableHeader
+        h.pointee.fieldCount = UInt16(count)
+        h.pointee.flags.insert(.modified)
+    }
+
+    // MARK: Links between slots
+
+    /// This event is `origin`'s content moved into a longer slot by an action (`grown`): the
+    /// slot the event was framed in is released in its place.
+    @inlinable public func linkGrown(from origin: EventHandle) {
+        let h = mutableHeader
+        h.pointee.origin = origin
+        // `chained` stays on the slot the event was framed in, which still links the chain.
+        h.pointee.flags.remove(.chained)
+        h.pointee.flags.insert(.grown)
+    }
+
+    /// `join` folded the event in slot `next` into this one's record: it is released right
+    /// after this one.
+    @inlinable public func chain(to next: EventHandle) {
+        let h = mutableHeader
+        h.pointee.origin = next
+        h.pointee.flags.insert(.chained)
+    }
+
+    // MARK: Delivery
+
+    /// The outputs whose bit is set in `routes` write the event; `outputs` acknowledgements
+    /// release it.
+    @inlinable public func route(_ routes: UInt32, acknowledgements outputs: Int) {
+        let h = mutableHeader
+        h.pointee.routes = routes
+        h.pointee.pendingAcks = UInt32(outputs)
+    }
+
+    /// The output with `bit` does not write the event after all (rejected to dead letters).
+    @inlinable public func unroute(_ bit: UInt32) { mutableHeader.pointee.routes &= ~bit }
+
+    /// One output acknowledged the event; true when it was the last.
+    @inlinable public func acknowledgedOnce() -> Bool {
+        let h = mutableHeader
+        precondition(h.pointee.pendingAcks > 0, "event acknowledged by more outputs than it was given to")
+        h.pointee.pendingAcks -= 1
+        return h.pointee.pendingAcks == 0
+    }
+}

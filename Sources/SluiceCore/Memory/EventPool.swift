@@ -226,7 +226,7 @@ public struct Slab {
             h.pointee.inUse = 0
             (e.base + MemoryLayout<EventHeader>.stride).bindMemory(to: FieldEntry.self, capacity: fieldCapacity)
         }
-        let h = e.header
+        let h = e.mutableHeader
         precondition(h.pointee.inUse == 0, "event slot taken twice")
         // Every take: an action may have grown the index into the data area (`Event.growIndex`).
         h.pointee.dataCapacity = UInt32(dataCapacity)
@@ -245,7 +245,7 @@ public struct Slab {
         precondition(EventHandles.slab(handle) == index, "event released to a foreign slab")
         let e = event(handle)
         precondition(e.header.pointee.inUse == 1, "event released twice")
-        e.header.pointee.inUse = 0
+        e.mutableHeader.pointee.inUse = 0
         let slot = EventHandles.slot(handle)
         if slot < smallCount {
             freeSmall[freeSmallCount] = UInt32(slot)

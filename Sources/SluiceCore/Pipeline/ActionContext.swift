@@ -101,17 +101,14 @@ public struct ActionContext {
         guard let large = longer else { return .wait }
         let copied = event.copy(into: large, fieldEntries: entries, dataBytes: bytes)
         precondition(copied, "a longer slot is smaller than the room computed for it")
-        if event.header.pointee.flags.contains(.grown) {
+        if event.has(.grown) {
             // Moved once already (into a medium slot of this worker): the new slot links to the
             // slot the event was framed in, and the medium one goes back now.
-            large.header.pointee.origin = event.header.pointee.origin
+            large.linkGrown(from: event.header.pointee.origin)
             slab.pointee.release(handle)
         } else {
-            large.header.pointee.origin = handle
+            large.linkGrown(from: handle)
         }
-        // `chained` stays on the slot the event was framed in, which still links the chain.
-        large.header.pointee.flags.remove(.chained)
-        large.header.pointee.flags.insert(.grown)
         event = large
         handle = large.header.pointee.handle
         return .ready

@@ -212,17 +212,11 @@ public struct LineFramer {
     /// Stamps a finished event and appends it to the batch.
     @inline(__always) mutating func hand(_ e: Event, offset: UInt64, flags: EventFlags, receivedBytes: Int, nowNanos: UInt64,
                                          batch: inout EventBatch, counters: CounterBlock) {
-        let h = e.header
-        h.pointee.usedLength = h.pointee.rawLength
-        h.pointee.flags.formUnion(flags)
-        h.pointee.offset = offset
-        h.pointee.receivedNanos = nowNanos
-        h.pointee.sourceID = sourceID
-        h.pointee.pipelineID = pipelineID
+        e.seal(offset: offset, flags: flags, sourceID: sourceID, pipeline: pipelineID, receivedNanos: nowNanos)
         counters.add(.eventsIn, 1, pipeline: Int(pipelineID))
         counters.add(.bytesIn, receivedBytes, pipeline: Int(pipelineID))
         counters.addInput(row: inputRow, bytes: receivedBytes)
-        batch.append(h.pointee.handle)
+        batch.append(e.header.pointee.handle)
     }
 
     /// Adds a segment (no newline in it) to the current record. False, with nothing consumed,
@@ -251,7 +245,7 @@ public struct LineFramer {
                 return false
             }
             large.data.copyMemory(from: e.data, byteCount: used)
-            large.header.pointee.rawLength = UInt32(used)
+            large.setRecordLength(used)
             slab.pointee.release(e.header.pointee.handle)
             e = large
             current = large
@@ -260,15 +254,15 @@ public struct LineFramer {
         }
         if used + segment.count > capacity { return cut(e, used: used, capacity: capacity, segment, counters: counters) }
         (e.data + used).copyMemory(from: segment.baseAddress!, byteCount: segment.count)
-        e.header.pointee.rawLength = UInt32(used + segment.count)
+        e.setRecordLength(used + segment.count)
         return true
     }
 
     mutating func cut(_ e: Event, used: Int, capacity: Int, _ segment: UnsafeRawBufferPointer, counters: CounterBlock) -> Bool {
         let fits = max(0, capacity - used)
         if fits > 0 { (e.data + used).copyMemory(from: segment.baseAddress!, byteCount: fits) }
-        e.header.pointee.rawLength = UInt32(used + fits)
-        e.header.pointee.flags.insert(.cut)
+        e.setRecordLength(used + fits)
+        e.set(.cut)
         counters.add(.cutRecords, 1, pipeline: Int(pipelineID))
         counters.add(.cutBytes, segment.count - fits, pipeline: Int(pipelineID))
         skipping = true

@@ -281,7 +281,7 @@ extension Worker {
                     // (and their offset committed) only after every earlier event of the stream.
                     counters.add(verdict == .drop ? .discarded : .aggregated, 1, pipeline: pipeline)
                     counters.addActionVerdict(row: actionRowBase[pipeline] &+ a, consumed: verdict != .drop)
-                    context.event.header.pointee.flags.insert(.discarded)
+                    context.event.set(.discarded)
                     hand(context.event, handle: context.handle, routes: 0, to: outs, count: outputCount, pipeline: pipeline)
                     return true
                 }
@@ -304,8 +304,7 @@ extension Worker {
     @inline(__always) func deliver(_ event: Event, handle: EventHandle, to outs: UnsafeMutablePointer<OutputBatcher>, count: Int, pipeline: Int) {
         if count == 1 && !outs[0].hasRoute {
             // The common pipeline: one output taking every event.
-            event.header.pointee.routes = 1
-            event.header.pointee.pendingAcks = 1
+            event.route(1, acknowledgements: 1)
             outs[0].append(event, handle: handle, context: outputContext(pipeline, 0))
             return
         }
@@ -326,8 +325,7 @@ extension Worker {
     /// Gives the event to every output: written where its bit in `routes` is set, a placeholder
     /// elsewhere; it is released once all `count` acknowledged it.
     func hand(_ event: Event, handle: EventHandle, routes: UInt32, to outs: UnsafeMutablePointer<OutputBatcher>, count: Int, pipeline: Int) {
-        event.header.pointee.routes = routes
-        event.header.pointee.pendingAcks = UInt32(count)
+        event.route(routes, acknowledgements: count)
         var o = 0
         while o < count {
             if routes & outs[o].routeBit != 0 {
@@ -341,10 +339,7 @@ extension Worker {
 
     /// One output acknowledged the event; it is released when the last one did.
     @inline(__always) func outputAcked(_ handle: EventHandle) {
-        let header = slabTable[EventHandles.slab(handle)].event(handle).header
-        precondition(header.pointee.pendingAcks > 0, "event acknowledged by more outputs than it was given to")
-        header.pointee.pendingAcks -= 1
-        if header.pointee.pendingAcks == 0 { release(handle) }
+        if slabTable[EventHandles.slab(handle)].event(handle).acknowledgedOnce() { release(handle) }
     }
 
     /// An event that never reached an output (an aggregate row that could not go on): its slot,

@@ -86,7 +86,7 @@ extension ContainerLogState {
         if case .wrote(let n, _) = written, n > ownCapacity {
             if largeCapacity > ownCapacity {
                 if let large = slab.pointee.takeLonger(dataBytes: n, forFraming: true) {
-                    large.header.pointee.flags = e.header.pointee.flags
+                    large.set(e.flags)
                     slab.pointee.release(e.header.pointee.handle)
                     target = large
                 } else if mayWait {
@@ -102,10 +102,10 @@ extension ContainerLogState {
             return target  // max-event-size leaves no room for any JSON: the line stays as it came
         }
         target.data.copyMemory(from: out, byteCount: n)
-        target.header.pointee.rawLength = UInt32(n)
+        target.setRecordLength(n)
         if cut {
             if !cutCounted && !target.header.pointee.flags.contains(.cut) { counters.add(.cutRecords, 1, pipeline: pipeline) }
-            target.header.pointee.flags.insert(.cut)
+            target.set(.cut)
         }
         return target
     }
