@@ -212,6 +212,7 @@ struct DiskBuffer {
         temporaryName = name(BufferPosition.temporaryName)
         positionName = name(BufferPosition.fileName)
         stats.add(.tornTails, recovery.tornTails)
+        stats.add(.corrupt, recovery.corruptRegions)
         publishSize()
     }
 
