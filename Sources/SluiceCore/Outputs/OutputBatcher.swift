@@ -103,7 +103,7 @@ struct OutputBatcher {
                                                maxEventBytes: maxEventBytes, tuning: tuning, drainOf: buffer))
             buffer.initialize(to: DiskBuffer(pipeline: pipeline, output: index, options: definition.buffer, recovery: disk.recovery,
                                              maxPayloadBytes: worstEvent, stats: disk.stats,
-                                             liveEvents: settings.pool.capacity + settings.pool.largeSlots, drain: drain))
+                                             liveEvents: settings.pool.capacity + settings.pool.mediumSlots + settings.pool.largeSlots, drain: drain))
             diskBuffer = buffer
             recordHeaderBytes = BufferRecord.headerBytes
             sink = .disk(DiskSink(buffer: buffer))

@@ -172,7 +172,7 @@ struct DiskBuffer {
     /// while the buffer is full, and the drain must still empty it to make room.
     static let reserveEvents = 8
 
-    /// `liveEvents`: how many events the node's pool holds (ordinary and large slots), the
+    /// `liveEvents`: how many events the node's pool holds (ordinary, medium and large slots), the
     /// most that can wait for an fdatasync.
     init(pipeline: Int, output: Int, options: BufferOptions, recovery: BufferRecovery, maxPayloadBytes: Int, stats: BufferStats,
          liveEvents: Int, drain: UnsafeMutablePointer<OutputBatcher>) {
