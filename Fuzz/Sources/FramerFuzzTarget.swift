@@ -23,7 +23,7 @@ enum FramerFuzzTarget {
 
     struct Record: Equatable {
         var bytes: [UInt8]
-        var flags: UInt16
+        var flags: EventFlags
         var offset: UInt64
     }
 
@@ -113,7 +113,7 @@ enum FramerFuzzTarget {
         precondition(count(.cutRecords) == expected.cutRecords && count(.cutBytes) == expected.cutBytes,
                      "cut \(count(.cutRecords)) records / \(count(.cutBytes)) B, the model \(expected.cutRecords) / \(expected.cutBytes)")
         precondition(count(.emptyLines) == expected.emptyLines, "empty_lines \(count(.emptyLines)), the model \(expected.emptyLines)")
-        precondition(count(.partialRecords) == (expected.records.last.map { $0.flags & EventFlags.partial != 0 ? 1 : 0 } ?? 0), "partial_records")
+        precondition(count(.partialRecords) == (expected.records.last.map { $0.flags.contains(.partial) ? 1 : 0 } ?? 0), "partial_records")
         let recordBytes = records.reduce(0) { $0 + $1.bytes.count }
         precondition(count(.bytesIn) == recordBytes, "bytes_in \(count(.bytesIn)) for \(recordBytes) record bytes")
         precondition(recordBytes + count(.cutBytes) + expected.newlines == stream.count, "bytes unaccounted for")
@@ -131,9 +131,9 @@ enum FramerFuzzTarget {
                 if terminated { emptyLines += 1 }
                 return
             }
-            var flags: UInt16 = terminated ? 0 : EventFlags.partial
+            var flags: EventFlags = terminated ? [] : .partial
             if length > limit {
-                flags |= EventFlags.cut
+                flags.insert(.cut)
                 cutRecords += 1
                 cutBytes += length - limit
             }

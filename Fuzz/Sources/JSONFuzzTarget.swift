@@ -83,8 +83,7 @@ enum JSONFuzzTarget {
         let handle = event.header.pointee.handle
         defer { slab.pointee.release(handle) }
         if text.count > 0 { event.data.copyMemory(from: text.baseAddress!, byteCount: text.count) }
-        event.header.pointee.rawLength = UInt32(text.count)
-        event.header.pointee.usedLength = UInt32(text.count)
+        event.setRecord(length: text.count)
         let invalidBefore = counters.read(.invalidJSON, pipeline: 0)
         var context = ActionContext(event: event, handle: event.header.pointee.handle, slab: slab)
         precondition(decode.apply(event, counters: counters, pipeline: 0, context: &context) == .pass)

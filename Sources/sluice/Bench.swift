@@ -177,7 +177,7 @@ struct Bench: ParsableCommand {
 
     // MARK: realistic corpus
 
-    /// file-chain-realistic's actions, as a user would write them (issue 11's chain): json_decode →
+    /// file-chain-realistic's actions, as a user would write them: json_decode →
     /// rename → remove_fields → mask on `message` → convert_date → throttle with a limit never
     /// reached → modify, into a file. None drops an event, so every line comes out.
     static let realisticChain = [

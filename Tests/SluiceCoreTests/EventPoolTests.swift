@@ -104,6 +104,45 @@ import Testing
         #expect((0..<3).map { pool.slabs[$0].index } == [0, 1, 2])
     }
 
+    // MARK: - Medium slots
+
+    @Test func mediumSlotsTakeWhatOutgrowsAnOrdinarySlotAndFitsThemBeforeLargeOnes() throws {
+        let pool = try makePool(capacity: 64, maxEventSizeBytes: 8192, largeSlots: 2, mediumSlots: 3, mediumEventSizeBytes: 2048)
+        let slab = pool.slabs[0]
+        #expect(slab.mediumCount == 3 && slab.largeFirst == 67 && slab.slotCount == 69)
+        var medium: [Event] = []
+        for _ in 0..<3 { medium.append(try #require(pool.takeLonger(dataBytes: 1500))) }
+        for event in medium {
+            let slot = EventHandles.slot(event.header.pointee.handle)
+            #expect(slot >= 64 && slot < 67, "medium slots sit between ordinary and large ones")
+            #expect(event.header.pointee.dataCapacity == 2048)
+            #expect(pool.event(event.header.pointee.handle).base == event.base)
+        }
+        // Medium slots exhausted: a large one takes the record.
+        let overflow = try #require(pool.takeLonger(dataBytes: 1500))
+        #expect(overflow.header.pointee.dataCapacity == 8192 && EventHandles.slot(overflow.header.pointee.handle) >= 67)
+        // Longer than a medium slot: large at once.
+        let long = try #require(pool.takeLonger(dataBytes: 4000))
+        #expect(long.header.pointee.dataCapacity == 8192)
+        #expect(pool.takeLonger(dataBytes: 100) == nil, "every longer slot taken")
+        #expect(pool.slabs[0].freeSmallCount == 64, "longer slots never use ordinary ones")
+        #expect(pool.slabs[0].takenCount == 5)
+        pool.slabs[0].release(medium[1].header.pointee.handle)
+        #expect(pool.slabs[0].freeMediumCount == 1 && pool.slabs[0].freeLargeCount == 0)
+        #expect(pool.takeLonger(dataBytes: 2048)?.base == medium[1].base)
+        for event in [medium[0], medium[2], overflow, long] { pool.slabs[0].release(event.header.pointee.handle) }
+        #expect(pool.slabs[0].takenCount == 1)
+    }
+
+    @Test func mediumSlotsExistOnlyBetweenAnOrdinarySlotAndMaxEventSize() throws {
+        #expect(try makePool(maxEventSizeBytes: 8192, mediumSlots: 4, mediumEventSizeBytes: 8192).slabs[0].mediumCount == 0)
+        #expect(try makePool(eventSizeBytes: 1024, mediumSlots: 4, mediumEventSizeBytes: 512).slabs[0].mediumCount == 0)
+        #expect(try makePool(workers: 2, mediumSlots: 5, mediumEventSizeBytes: 2048).slabs[1].mediumCount == 2)
+        var odd = PoolConfiguration()
+        odd.mediumEventSizeBytes = 20000
+        #expect(odd.problem(workers: 1) == "medium-event-size must be a multiple of 64 bytes")
+    }
+
     // MARK: - Large slots
 
     @Test func largeSlotsAreSeparateFromOrdinaryOnes() throws {
@@ -162,11 +201,11 @@ import Testing
     @Test func aRetakenSlotStartsEmpty() throws {
         let pool = try makePool(capacity: 64)
         let event = try #require(pool.take())
-        event.header.pointee.rawLength = 10
-        event.header.pointee.usedLength = 20
-        event.header.pointee.fieldCount = 3
-        event.header.pointee.flags = EventFlags.cut | EventFlags.modified
-        event.header.pointee.offset = 99
+        event.mutableHeader.pointee.rawLength = 10
+        event.mutableHeader.pointee.usedLength = 20
+        event.mutableHeader.pointee.fieldCount = 3
+        event.mutableHeader.pointee.flags = [.cut, .modified]
+        event.mutableHeader.pointee.offset = 99
         let handle = event.header.pointee.handle
         pool.slabs[0].release(handle)
         #expect(event.header.pointee.inUse == 0)
@@ -176,7 +215,7 @@ import Testing
         #expect(again.header.pointee.rawLength == 0)
         #expect(again.header.pointee.usedLength == 0)
         #expect(again.header.pointee.fieldCount == 0)
-        #expect(again.header.pointee.flags == 0)
+        #expect(again.header.pointee.flags == [])
         #expect(again.header.pointee.offset == 0)
         #expect(again.header.pointee.dataCapacity == UInt32(pool.configuration.smallDataCapacity))
     }

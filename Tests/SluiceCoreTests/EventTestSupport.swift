@@ -4,11 +4,13 @@
 /// tests never depend on the machine's THP settings.
 func makePool(
     capacity: Int = 128, eventSizeBytes: Int = 1024, maxEventSizeBytes: Int = 8192, largeSlots: Int = 4,
-    maxFields: Int = 8, workers: Int = 1
+    maxFields: Int = 8, workers: Int = 1, mediumSlots: Int = 0, mediumEventSizeBytes: Int = 2048
 ) throws -> EventPool {
-    let configuration = PoolConfiguration(
+    var configuration = PoolConfiguration(
         capacity: capacity, eventSizeBytes: eventSizeBytes, maxEventSizeBytes: maxEventSizeBytes,
         largeSlots: largeSlots, maxFields: maxFields, hugePages: false)
+    configuration.mediumSlots = mediumSlots
+    configuration.mediumEventSizeBytes = mediumEventSizeBytes
     return try EventPool(configuration, placements: Array(repeating: .anyNode, count: workers))
 }
 
@@ -17,8 +19,8 @@ func makeEvent(_ bytes: [UInt8], in pool: EventPool) -> Event {
     guard let event = pool.take() else { fatalError("test pool exhausted") }
     precondition(bytes.count <= Int(event.header.pointee.dataCapacity), "test record does not fit an ordinary slot")
     bytes.withUnsafeBytes { if $0.count > 0 { event.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-    event.header.pointee.rawLength = UInt32(bytes.count)
-    event.header.pointee.usedLength = UInt32(bytes.count)
+    event.mutableHeader.pointee.rawLength = UInt32(bytes.count)
+    event.mutableHeader.pointee.usedLength = UInt32(bytes.count)
     return event
 }
 
@@ -57,6 +59,8 @@ extension EventPool {
     func take(slab: Int = 0) -> Event? { slabs[slab].take() }
 
     func takeLarge(slab: Int = 0) -> Event? { slabs[slab].takeLarge() }
+
+    func takeLonger(dataBytes: Int, slab: Int = 0) -> Event? { slabs[slab].takeLonger(dataBytes: dataBytes) }
 }
 
 extension Action {
@@ -82,8 +86,8 @@ func makeDecodedLargeEvent(_ json: String, in pool: EventPool, counters: Counter
     let bytes = Array(json.utf8)
     precondition(bytes.count <= Int(event.header.pointee.dataCapacity), "test record does not fit a large slot")
     bytes.withUnsafeBytes { event.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-    event.header.pointee.rawLength = UInt32(bytes.count)
-    event.header.pointee.usedLength = UInt32(bytes.count)
+    event.mutableHeader.pointee.rawLength = UInt32(bytes.count)
+    event.mutableHeader.pointee.usedLength = UInt32(bytes.count)
     try JSONDecodeAction(arguments("json_decode")).apply(event, counters: counters, pipeline: 0)
     return event
 }

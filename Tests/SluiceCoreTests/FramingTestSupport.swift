@@ -5,16 +5,16 @@ import Testing
 /// A framed record copied out of its event.
 struct FramedRecord: Equatable, CustomStringConvertible {
     var bytes: [UInt8]
-    var flags: UInt16
+    var flags: EventFlags
     var offset: UInt64
 
-    init(_ bytes: [UInt8], flags: UInt16 = 0, offset: UInt64) {
+    init(_ bytes: [UInt8], flags: EventFlags = [], offset: UInt64) {
         self.bytes = bytes
         self.flags = flags
         self.offset = offset
     }
 
-    init(_ text: String, flags: UInt16 = 0, offset: UInt64) { self.init(Array(text.utf8), flags: flags, offset: offset) }
+    init(_ text: String, flags: EventFlags = [], offset: UInt64) { self.init(Array(text.utf8), flags: flags, offset: offset) }
 
     var description: String { "\(String(decoding: bytes, as: UTF8.self).prefix(40))(\(bytes.count) B, flags \(flags), offset \(offset))" }
 }

@@ -128,6 +128,22 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         #expect(framing.count(.cutRecords) == 0)
     }
 
+    @Test(arguments: [[], [767], [768], [1500], [1, 1000, 1999]])
+    func aRecordThatFitsAMediumSlotTakesOneAndALongerOneMovesOnToALargeSlot(splits: [Int]) throws {
+        let pool = try makePool(eventSizeBytes: 1024, maxEventSizeBytes: 8192, largeSlots: 4, mediumSlots: 4, mediumEventSizeBytes: 2048)
+        let framing = Framing(pool: pool)
+        let medium = longRecord(2000), long = longRecord(5000)
+        framing.feed(medium + bytes("\n") + long + bytes("\nshort\n"), splitAt: splits)
+        framing.drain()
+        #expect(framing.records == [FramedRecord(medium, offset: 2001), FramedRecord(long, offset: 7002), FramedRecord("short", offset: 7008)])
+        let slab = pool.slabs[0]
+        #expect((slab.smallCount..<slab.largeFirst).contains(EventHandles.slot(framing.handles[0])), "the 2000-byte record sits in a medium slot")
+        #expect(EventHandles.slot(framing.handles[1]) >= slab.largeFirst, "the 5000-byte record moved on to a large slot")
+        #expect(EventHandles.slot(framing.handles[2]) < slab.smallCount)
+        #expect(framing.slabIsWhole, "the slots the records passed through were given back")
+        #expect(framing.count(.cutRecords) == 0)
+    }
+
     @Test(arguments: [[], [4096], [8191], [8192], [8193], [10000], [10001], [100, 9000, 10003]])
     func aRecordLongerThanMaxEventBytesIsCutAndTheRestSkipped(splits: [Int]) throws {
         let pool = try makePool(eventSizeBytes: 1024, maxEventSizeBytes: 8192, largeSlots: 4)
@@ -165,7 +181,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         let framing = Framing(pool: try makePool(), maxEventBytes: 10)
         framing.feed(bytes("0123456789ABCDEF"), chunkSize: 5)
         framing.finish(at: 16)
-        #expect(framing.records == [FramedRecord("0123456789", flags: EventFlags.cut | EventFlags.partial, offset: 16)])
+        #expect(framing.records == [FramedRecord("0123456789", flags: [.cut, .partial], offset: 16)])
         #expect(!framing.framer.skipping)
     }
 
@@ -273,7 +289,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
             #expect(event.header.pointee.pipelineID == 2)
             #expect(event.header.pointee.receivedNanos == 777)
             #expect(event.header.pointee.usedLength == event.header.pointee.rawLength)
-            #expect(event.header.pointee.flags == 0)
+            #expect(event.header.pointee.flags == [])
         }
         #expect(counters.read(.eventsIn, pipeline: 2) == 2)
         #expect(counters.read(.bytesIn, pipeline: 2) == 11)
@@ -360,7 +376,7 @@ private func longRecord(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(65 + 
         framing.feed(bytes("\(big.count) ") + big, splitAt: [])
         framing.drain()
         #expect(framing.records.count == 1)
-        #expect(framing.records.first.map { $0.flags & EventFlags.cut != 0 } == true)
+        #expect(framing.records.first.map { $0.flags.contains(.cut) } == true)
         let text = String(decoding: framing.records[0].bytes, as: UTF8.self)
         #expect(text.hasSuffix(#","parse_error":"too large for max-event-size"}"#), "\(text.suffix(80))")
         #expect(framing.count(.syslogParseErrors) == 1)

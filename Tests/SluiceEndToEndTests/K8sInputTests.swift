@@ -80,7 +80,9 @@ extension EndToEndTests {
             let receiver = try LineReceiver()
             defer { receiver.stop() }
             receiver.stopReading()
-            let sluice = try SluiceProcess(["run", "--workers", "1", "--pool-capacity", "1024",
+            // A small pool without medium slots, so the stalled output holds the reader back
+            // (the long records wait for the few large slots).
+            let sluice = try SluiceProcess(["run", "--workers", "1", "--pool-capacity", "1024", "--medium-event-slots", "0",
                                             "--input", "k8s:path=\(containers)/*.log",
                                             "--output", "tcp:address=127.0.0.1:\(receiver.port)"], in: directory)
             try sluice.waitForStandardError(containing: "started", within: .seconds(10))

@@ -35,9 +35,9 @@ func registerActionBenchmarks() {
         precondition(benchmark.scaledIterations.count == toModify.count)
         for (i, event) in toModify.enumerated() {
             let h = event.header
-            h.pointee.usedLength = h.pointee.rawLength
-            h.pointee.fieldCount = fieldCounts[i]
-            h.pointee.flags &= ~EventFlags.modified
+            event.setRecord(length: Int(h.pointee.rawLength))
+            event.setFieldCount(Int(fieldCounts[i]))
+            event.clear(.modified)
             // A context per event, as the worker makes one (the change fits: nothing moves).
             var context = ActionContext(event: event, handle: h.pointee.handle, slab: pool.slabs)
             precondition(modify.apply(event, context: &context) == .changed && context.handle == h.pointee.handle, "modify skipped or moved an event")

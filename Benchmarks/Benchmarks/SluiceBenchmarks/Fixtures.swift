@@ -51,8 +51,7 @@ enum Fixtures {
             guard let event = pool.slabs[0].take() else { fatalError("benchmark pool too small for the corpus") }
             let line = corpus.line(i)
             event.data.copyMemory(from: line.baseAddress!, byteCount: line.count)
-            event.header.pointee.rawLength = UInt32(line.count)
-            event.header.pointee.usedLength = UInt32(line.count)
+            event.setRecord(length: line.count)
             if decoded {
                 decode.apply(event, counters: counters, pipeline: 0)
                 precondition(event.has(EventFlags.decoded), "corpus line \(i) is not valid JSON")

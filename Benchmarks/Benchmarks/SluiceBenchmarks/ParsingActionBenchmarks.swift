@@ -74,8 +74,7 @@ private func criEvents(_ corpus: Corpus, _ pool: EventPool) -> UnsafeMutableBuff
         }
         bytes += Array(#""}"#.utf8)
         bytes.withUnsafeBytes { event.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        event.header.pointee.rawLength = UInt32(bytes.count)
-        event.header.pointee.usedLength = UInt32(bytes.count)
+        event.setRecord(length: bytes.count)
         decode.apply(event, counters: counters, pipeline: 0)
         precondition(event.has(EventFlags.object), "cri line \(i) is not a JSON object")
         events.initializeElement(at: i, to: event)

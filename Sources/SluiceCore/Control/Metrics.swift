@@ -115,10 +115,10 @@ extension ControlPlane {
         bufferMetrics(&m, pipelines: pipelines)
 
         m.family("sluice_pool_slots", "gauge", "Event slots of the worker's pool slab.")
-        for w in workers { m.sample("sluice_pool_slots", ["worker": String(w)], UInt64(shared.pool.slabs[w].smallCount + shared.pool.slabs[w].largeCount)) }
+        for w in workers { m.sample("sluice_pool_slots", ["worker": String(w)], UInt64(shared.pool.slabs[w].slotCount)) }
         m.family("sluice_pool_free_slots", "gauge", "Free event slots of the worker's pool slab.")
         for w in workers {
-            let slots = shared.pool.slabs[w].smallCount + shared.pool.slabs[w].largeCount
+            let slots = shared.pool.slabs[w].slotCount
             m.sample("sluice_pool_free_slots", ["worker": String(w)], UInt64(max(0, slots - shared.inFlight(w))))
         }
         m.family("sluice_events_in_flight", "gauge", "Events taken from the worker's slab and not yet released.")

@@ -87,8 +87,8 @@ public final class NodeShared: @unchecked Sendable {
         for from in 0..<n {
             for to in 0..<n {
                 // Sized to the producer's / owner's whole slab, so a push never finds the ring full.
-                let fromSlots = pool.slabs[from].smallCount + pool.slabs[from].largeCount
-                let toSlots = pool.slabs[to].smallCount + pool.slabs[to].largeCount
+                let fromSlots = pool.slabs[from].slotCount
+                let toSlots = pool.slabs[to].slotCount
                 (forward + from * n + to).initialize(to: HandleRing(capacity: fromSlots))
                 (returns + from * n + to).initialize(to: HandleRing(capacity: toSlots))
             }

@@ -181,8 +181,7 @@ public struct EventEditor: @unchecked Sendable {
         let count = Int(h.pointee.fieldCount)
         precondition(index < count, "removing a field entry past the index")
         if index + 1 < count { (event.fields + index).update(from: event.fields + index + 1, count: count - index - 1) }
-        h.pointee.fieldCount = UInt16(count - 1)
-        h.pointee.flags |= EventFlags.modified
+        event.setFieldCount(count - 1)
     }
 
     /// Gives the index room for every member of an event cut at `--max-fields` (plus one
@@ -286,9 +285,9 @@ public struct EventEditor: @unchecked Sendable {
             (event.fields + Int(h.pointee.fieldCount)).initialize(to: FieldEntry(
                 keyOffset: keyOffset, keyLength: UInt32(keyLength), valueOffset: valueOffset,
                 valueLength: UInt32(valueLength), kind: kind, flags: keyFlags | flags))
-            h.pointee.fieldCount += 1
+            event.setFieldCount(Int(h.pointee.fieldCount) + 1)
         }
-        h.pointee.flags |= EventFlags.modified
+        event.set(.modified)
         return .done
     }
 }

@@ -11,37 +11,40 @@ public enum EventHandles {
     @inlinable public static func slot(_ handle: EventHandle) -> Int { Int(handle & slotMask) }
 }
 
-/// Bits of `EventHeader.flags`.
-public enum EventFlags {
+/// What happened to an event on its way (`EventHeader.flags`), one bit each.
+@frozen public struct EventFlags: OptionSet, Sendable {
+    public let rawValue: UInt16
+    @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
+
     /// The record was longer than max-event-size; the rest of it was dropped (counted).
-    public static let cut: UInt16 = 1
+    public static let cut = EventFlags(rawValue: 1)
     /// json_decode found the bytes not to be valid JSON; the event passes on unparsed.
-    public static let invalidJSON: UInt16 = 2
+    public static let invalidJSON = EventFlags(rawValue: 2)
     /// The field index holds the top-level members of a JSON object.
-    public static let decoded: UInt16 = 4
+    public static let decoded = EventFlags(rawValue: 4)
     /// An action changed fields: outputs re-encode from the field index.
-    public static let modified: UInt16 = 8
+    public static let modified = EventFlags(rawValue: 8)
     /// The object had more members than the field index holds.
-    public static let fieldsTruncated: UInt16 = 16
+    public static let fieldsTruncated = EventFlags(rawValue: 16)
     /// The record ended without a newline (end of file, closed connection, shutdown).
-    public static let partial: UInt16 = 32
+    public static let partial = EventFlags(rawValue: 32)
     /// An action dropped the event; it waits in the output queue only to keep acks in order.
-    public static let discarded: UInt16 = 64
+    public static let discarded = EventFlags(rawValue: 64)
     /// The decoded document is an object (fields can be added to it).
-    public static let object: UInt16 = 128
+    public static let object = EventFlags(rawValue: 128)
     /// An action's change did not fit the slot the event was framed in, so the event moved to a
     /// large slot of the processing worker; `EventHeader.origin` is the slot it came from, held
     /// until this one is released and then released in its place (it carries the count and the
     /// commit to the slab and source that made it).
-    public static let grown: UInt16 = 256
+    public static let grown = EventFlags(rawValue: 256)
     /// An action made this event from another one (`split`: one per array element), ahead of it
     /// in the stream: it is released without an offset commit (the event it came from carries
     /// the commit and is acknowledged after it by every output) and counted `events_derived`.
-    public static let derived: UInt16 = 512
+    public static let derived = EventFlags(rawValue: 512)
     /// An action folded the next event of its stream into this one (`join`): `EventHeader.origin`
     /// is that next event, released right after this one (count and commit, in stream order).
     /// A chain of folded events is released when the event they were folded into is.
-    public static let chained: UInt16 = 1024
+    public static let chained = EventFlags(rawValue: 1024)
 }
 
 /// The fixed header at the start of every slot; the field index and the data follow it.
@@ -51,7 +54,7 @@ public enum EventFlags {
     /// Raw bytes plus values appended by actions.
     public var usedLength: UInt32
     public var fieldCount: UInt16
-    public var flags: UInt16
+    public var flags: EventFlags
     public var fieldCapacity: UInt16
     public var pipelineID: UInt16
     public var sourceID: UInt32
@@ -78,7 +81,13 @@ public enum EventFlags {
 
     @inlinable public init(base: UnsafeMutableRawPointer) { self.base = base }
 
-    @inlinable public var header: UnsafeMutablePointer<EventHeader> { base.assumingMemoryBound(to: EventHeader.self) }
+    /// The header, to read. Its words are written only here and in `EventPool` (`mutableHeader`), through
+    /// the narrow API below: sources seal what they framed, actions set flags and links, the
+    /// pipeline routes and counts acknowledgements.
+    @inlinable public var header: UnsafePointer<EventHeader> { UnsafePointer(base.assumingMemoryBound(to: EventHeader.self)) }
+
+    /// The header, to write: for `Memory/` only (a test keeps it so).
+    @inlinable @usableFromInline var mutableHeader: UnsafeMutablePointer<EventHeader> { base.assumingMemoryBound(to: EventHeader.self) }
 
     @inlinable public var data: UnsafeMutableRawPointer { base + Int(header.pointee.dataOffset) }
 
@@ -93,9 +102,14 @@ public enum EventFlags {
 
     @inlinable public var fieldCount: Int { Int(header.pointee.fieldCount) }
 
-    @inlinable public func has(_ flag: UInt16) -> Bool { header.pointee.flags & flag != 0 }
+    @inlinable public var flags: EventFlags { header.pointee.flags }
 
-    @inlinable public func set(_ flag: UInt16) { header.pointee.flags |= flag }
+    /// Whether any of `flags` is set.
+    @inlinable public func has(_ flags: EventFlags) -> Bool { !header.pointee.flags.isDisjoint(with: flags) }
+
+    @inlinable public func set(_ flags: EventFlags) { mutableHeader.pointee.flags.formUnion(flags) }
+
+    @inlinable public func clear(_ flags: EventFlags) { mutableHeader.pointee.flags.subtract(flags) }
 
     /// Bytes of field `index`'s key (still escaped) and value (raw JSON), relative to data.
     @inlinable public func key(_ index: Int) -> UnsafeRawBufferPointer {
@@ -111,7 +125,7 @@ public enum EventFlags {
     /// Completes an event a source wrote itself: `length` bytes of record in the data area, the
     /// offset just past it in its stream, who made it and when.
     @inlinable public func fill(length: Int, offset: UInt64, sourceID: UInt32, pipeline: Int, receivedNanos: UInt64) {
-        let h = header
+        let h = mutableHeader
         h.pointee.rawLength = UInt32(length)
         h.pointee.usedLength = UInt32(length)
         h.pointee.offset = offset
@@ -126,7 +140,7 @@ public enum EventFlags {
         let used = Int(header.pointee.usedLength)
         guard used + bytes.count <= Int(header.pointee.dataCapacity) else { return nil }
         if bytes.count > 0 { (data + used).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-        header.pointee.usedLength = UInt32(used + bytes.count)
+        mutableHeader.pointee.usedLength = UInt32(used + bytes.count)
         return UInt32(used)
     }
 
@@ -143,7 +157,7 @@ public enum EventFlags {
 
     /// The index can hold `entries` entries and the data area `bytes` more bytes as they are.
     @inlinable public func hasRoom(fieldEntries entries: Int, dataBytes bytes: Int) -> Bool {
-        let h = header
+        let h = mutableHeader
         return entries <= Int(h.pointee.fieldCapacity) && Int(h.pointee.usedLength) + bytes <= Int(h.pointee.dataCapacity)
     }
 
@@ -152,7 +166,7 @@ public enum EventFlags {
     /// free data behind the used part. False, with nothing changed, when the slot is too small.
     /// The slab restores the geometry when the slot is next taken.
     public func growIndex(toHold entries: Int, dataBytes bytes: Int) -> Bool {
-        let h = header
+        let h = mutableHeader
         if entries <= Int(h.pointee.fieldCapacity) { return Int(h.pointee.usedLength) + bytes <= Int(h.pointee.dataCapacity) }
         let offset = Event.dataOffset(forFieldEntries: entries)
         let used = Int(h.pointee.usedLength)
@@ -170,7 +184,7 @@ public enum EventFlags {
     /// Copies this event (header, index, data) into the fresh slot `target`, whose index gets
     /// room for `entries` entries; the target keeps its own handle. False when it does not fit.
     public func copy(into target: Event, fieldEntries entries: Int, dataBytes bytes: Int) -> Bool {
-        let from = header, to = target.header
+        let from = header, to = target.mutableHeader
         to.pointee.usedLength = 0
         guard target.growIndex(toHold: max(entries, fieldCount), dataBytes: Int(from.pointee.usedLength) + bytes) else { return false }
         to.pointee.rawLength = from.pointee.rawLength
@@ -189,14 +203,14 @@ public enum EventFlags {
     /// Indexes every top-level member of the (already validated) object in `raw`, after the
     /// index was given room for all of them: the event is no longer `fieldsTruncated`.
     public func indexAllMembers() {
-        let h = header
-        assert(h.pointee.flags & EventFlags.modified == 0, "an action changed the index of an event it could not fully index")
+        let h = mutableHeader
+        assert(!h.pointee.flags.contains(.modified), "an action changed the index of an event it could not fully index")
         let outcome = JSONScanner.scan(raw, fields: fields, fieldCapacity: Int(h.pointee.fieldCapacity), maxDepth: Int(h.pointee.rawLength))
         guard case .valid(let count, let truncated) = outcome, !truncated else {
             preconditionFailure("a decoded object no longer scans, or its members outgrew the room made for them")
         }
         h.pointee.fieldCount = UInt16(count)
-        h.pointee.flags &= ~EventFlags.fieldsTruncated
+        h.pointee.flags.remove(.fieldsTruncated)
     }
 
     /// Byte equality without a call for the short keys of log lines (memcmp beyond 16 bytes).
@@ -232,3 +246,125 @@ public enum EventFlags {
 }
 
 import Glibc
+
+// MARK: - Writing the header
+// Every write of a header word outside `Memory/` goes through these (`header` is read-only).
+
+extension Event {
+    /// While framing: the record so far is the data area's first `length` bytes.
+    @inlinable public func setRecordLength(_ length: Int) { mutableHeader.pointee.rawLength = UInt32(length) }
+
+    /// A source or an action rewrote the record: it is the data area's first `length` bytes,
+    /// with nothing appended behind it.
+    @inlinable public func setRecord(length: Int) {
+        let h = mutableHeader
+        h.pointee.rawLength = UInt32(length)
+        h.pointee.usedLength = UInt32(length)
+    }
+
+    /// A framed record is complete: where its stream is past it, what the framer saw, who made
+    /// it and when.
+    @inlinable public func seal(offset: UInt64, flags: EventFlags, sourceID: UInt32, pipeline: UInt16, receivedNanos: UInt64) {
+        let h = mutableHeader
+        h.pointee.usedLength = h.pointee.rawLength
+        h.pointee.flags.formUnion(flags)
+        h.pointee.offset = offset
+        h.pointee.receivedNanos = receivedNanos
+        h.pointee.sourceID = sourceID
+        h.pointee.pipelineID = pipeline
+    }
+
+    /// An event an action made from `origin` (`split`: one per element), `length` bytes of
+    /// record: in origin's pipeline and stream, at its offset and time, flagged `derived`.
+    @inlinable public func fillDerived(length: Int, from origin: Event) {
+        let h = mutableHeader, o = origin.header
+        h.pointee.rawLength = UInt32(length)
+        h.pointee.usedLength = UInt32(length)
+        h.pointee.pipelineID = o.pointee.pipelineID
+        h.pointee.sourceID = o.pointee.sourceID
+        h.pointee.offset = o.pointee.offset
+        h.pointee.receivedNanos = o.pointee.receivedNanos
+        h.pointee.flags = .derived
+    }
+
+    /// Bytes written after the used part of the data area by the caller (`join`) now belong to
+    /// the event.
+    @inlinable public func extendUsed(by bytes: Int) { mutableHeader.pointee.usedLength += UInt32(bytes) }
+
+    // MARK: The field index
+
+    /// The one way an event's record becomes a field index: scans the record as JSON (at most
+    /// `maxDepth` deep) into the index. Valid: the top-level members are indexed (`decoded`,
+    /// `object` when it is an object, `fieldsTruncated` when the index had no room for all);
+    /// invalid: no fields, `invalidJSON`. Returns whether it was valid.
+    @inlinable @discardableResult public func indexJSON(maxDepth: Int = JSONScanner.defaultMaxDepth) -> Bool {
+        let h = mutableHeader
+        switch JSONScanner.scan(raw, fields: fields, fieldCapacity: Int(h.pointee.fieldCapacity), maxDepth: maxDepth) {
+        case .valid(let count, let truncated):
+            h.pointee.fieldCount = UInt16(count)
+            h.pointee.flags.insert(.decoded)
+            if truncated { h.pointee.flags.insert(.fieldsTruncated) }
+            if Event.startsAnObject(raw) { h.pointee.flags.insert(.object) }
+            return true
+        case .invalid:
+            h.pointee.fieldCount = 0
+            h.pointee.flags.insert(.invalidJSON)
+            return false
+        }
+    }
+
+    /// Whether the first byte after whitespace opens an object.
+    @inlinable public static func startsAnObject(_ raw: UnsafeRawBufferPointer) -> Bool {
+        for b in raw where b != 32 && b != 9 && b != 10 && b != 13 { return b == 123 }
+        return false
+    }
+
+    /// An action edited the index: it holds `count` entries now, and outputs re-encode the
+    /// event from it (`modified`).
+    @inlinable public func setFieldCount(_ count: Int) {
+        let h = mutableHeader
+        h.pointee.fieldCount = UInt16(count)
+        h.pointee.flags.insert(.modified)
+    }
+
+    // MARK: Links between slots
+
+    /// This event is `origin`'s content moved into a longer slot by an action (`grown`): the
+    /// slot the event was framed in is released in its place.
+    @inlinable public func linkGrown(from origin: EventHandle) {
+        let h = mutableHeader
+        h.pointee.origin = origin
+        // `chained` stays on the slot the event was framed in, which still links the chain.
+        h.pointee.flags.remove(.chained)
+        h.pointee.flags.insert(.grown)
+    }
+
+    /// `join` folded the event in slot `next` into this one's record: it is released right
+    /// after this one.
+    @inlinable public func chain(to next: EventHandle) {
+        let h = mutableHeader
+        h.pointee.origin = next
+        h.pointee.flags.insert(.chained)
+    }
+
+    // MARK: Delivery
+
+    /// The outputs whose bit is set in `routes` write the event; `outputs` acknowledgements
+    /// release it.
+    @inlinable public func route(_ routes: UInt32, acknowledgements outputs: Int) {
+        let h = mutableHeader
+        h.pointee.routes = routes
+        h.pointee.pendingAcks = UInt32(outputs)
+    }
+
+    /// The output with `bit` does not write the event after all (rejected to dead letters).
+    @inlinable public func unroute(_ bit: UInt32) { mutableHeader.pointee.routes &= ~bit }
+
+    /// One output acknowledged the event; true when it was the last.
+    @inlinable public func acknowledgedOnce() -> Bool {
+        let h = mutableHeader
+        precondition(h.pointee.pendingAcks > 0, "event acknowledged by more outputs than it was given to")
+        h.pointee.pendingAcks -= 1
+        return h.pointee.pendingAcks == 0
+    }
+}

@@ -12,6 +12,13 @@ public struct PoolConfiguration: Sendable, Equatable {
     public var maxEventSizeBytes: Int
     /// Large slots in the whole pool (split across workers, at least one each).
     public var largeSlots: Int
+    /// Data bytes of a medium slot: a record or a change that outgrows an ordinary slot but fits
+    /// this takes a medium slot before a large one. Production logs have many lines of a few KiB
+    /// to a few tens of KiB; with only ordinary and max-event-size slots every such line held a
+    /// 1 MiB slot, of which there are few, and inputs waited for them.
+    public var mediumEventSizeBytes: Int = defaultMediumEventSizeBytes
+    /// Medium slots in the whole pool (split across workers); 0: none.
+    public var mediumSlots: Int = defaultMediumSlots
     /// Field index entries per event.
     public var maxFields: Int
     public var hugePages: Bool
@@ -44,6 +51,12 @@ public struct PoolConfiguration: Sendable, Equatable {
     public static let defaultEventSizeBytes = 4096
     public static let defaultMaxEventSizeBytes = 1 << 20
     public static let defaultLargeSlots = 8
+    /// Lines of realistic logs run to 12 KiB and more (stack traces, request bodies).
+    public static let defaultMediumEventSizeBytes = 16 << 10
+    /// An eighth of the ordinary slots. On the realistic corpus (28% of lines over 4 KiB),
+    /// `file-chain-realistic` ran as fast with 256 as with 1024, and 1024 cost 10 MB more RSS
+    /// (perf/README.md, memory).
+    public static let defaultMediumSlots = 512
     public static let defaultMaxFields = 32
     /// The smallest slab a worker may have.
     public static let minimumSlotsPerWorker = 64
@@ -68,6 +81,12 @@ public struct PoolConfiguration: Sendable, Equatable {
 
     public var smallDataCapacity: Int { eventSizeBytes - headerAndIndexBytes }
 
+    /// Whether the pool has medium slots: some configured, and their size between an ordinary
+    /// slot's data and max-event-size (else ordinary or large slots already cover it).
+    public var hasMediumSlots: Bool {
+        mediumSlots > 0 && mediumEventSizeBytes > smallDataCapacity && mediumEventSizeBytes < maxEventSizeBytes
+    }
+
     /// Why these sizes cannot work, or nil.
     public func problem(workers: Int) -> String? {
         if workers < 1 { return "at least one worker is needed" }
@@ -78,6 +97,9 @@ public struct PoolConfiguration: Sendable, Equatable {
         if capacity < workers * PoolConfiguration.minimumSlotsPerWorker { return "pool-capacity \(capacity) is below \(PoolConfiguration.minimumSlotsPerWorker) events per worker (\(workers) workers)" }
         if capacity / workers > EventHandles.maxSlotsPerSlab - largeSlots { return "pool-capacity is too large for one slab" }
         if largeSlots < 0 { return "large-event-slots must not be negative" }
+        if mediumSlots < 0 { return "medium-event-slots must not be negative" }
+        if mediumEventSizeBytes % 64 != 0 { return "medium-event-size must be a multiple of 64 bytes" }
+        if capacity / workers + mediumSlots / workers + 1 > EventHandles.maxSlotsPerSlab - largeSlots { return "pool-capacity and medium-event-slots are too large for one slab" }
         if maxEventSizeBytes > smallDataCapacity && largeSlots < workers { return "large-event-slots must be at least the number of workers (\(workers)) when max-event-size exceeds the data part of an event slot" }
         return nil
     }
@@ -89,6 +111,12 @@ public struct Slab {
     public let smallBase: UnsafeMutableRawPointer
     public let smallCount: Int
     public let smallSlotBytes: Int
+    /// Medium slots follow the ordinary ones in the slab's slot numbers, large ones follow them.
+    public let mediumBase: UnsafeMutableRawPointer?
+    public let mediumCount: Int
+    public let mediumSlotBytes: Int
+    /// 0 without medium slots.
+    public let mediumDataCapacity: Int
     public let largeBase: UnsafeMutableRawPointer?
     public let largeCount: Int
     public let largeSlotBytes: Int
@@ -100,9 +128,16 @@ public struct Slab {
     let memory: UnsafeMutableRawPointer
     /// Free lists (stacks of slot numbers) and their depths: touched by the owning worker only.
     public let freeSmall: UnsafeMutablePointer<UInt32>
+    public let freeMedium: UnsafeMutablePointer<UInt32>
     public let freeLarge: UnsafeMutablePointer<UInt32>
     public var freeSmallCount: Int
+    public var freeMediumCount: Int
     public var freeLargeCount: Int
+
+    /// Slot number of the first large slot.
+    @inlinable public var largeFirst: Int { smallCount + mediumCount }
+    /// Slots of every size.
+    public var slotCount: Int { smallCount + mediumCount + largeCount }
 
     /// Faults this slab's ordinary slots in (MADV_POPULATE_WRITE, or one write per page where
     /// the kernel lacks it). Pages land where the slab's NUMA binding says (libnuma binds it to
@@ -128,12 +163,13 @@ public struct Slab {
     public static let maximumSlotsKeptForActions = 64
 
     /// Events of this slab currently taken (anywhere in the node).
-    public var takenCount: Int { smallCount - freeSmallCount + largeCount - freeLargeCount }
+    public var takenCount: Int { slotCount - freeSmallCount - freeMediumCount - freeLargeCount }
 
     @inlinable public func event(_ handle: EventHandle) -> Event {
         let slot = EventHandles.slot(handle)
         if slot < smallCount { return Event(base: smallBase + slot * smallSlotBytes) }
-        return Event(base: largeBase! + (slot - smallCount) * largeSlotBytes)
+        if slot < largeFirst { return Event(base: mediumBase.unsafelyUnwrapped + (slot - smallCount) * mediumSlotBytes) }
+        return Event(base: largeBase.unsafelyUnwrapped + (slot - largeFirst) * largeSlotBytes)
     }
 
     /// A fresh ordinary event, or nil when the slab is exhausted (the caller stops reading).
@@ -158,8 +194,27 @@ public struct Slab {
         freeLargeCount -= 1
         let slot = Int(freeLarge[freeLargeCount])
         let e = Event(base: largeBase! + slot * largeSlotBytes)
-        reset(e, slot: smallCount + slot, dataCapacity: largeDataCapacity)
+        reset(e, slot: largeFirst + slot, dataCapacity: largeDataCapacity)
         return e
+    }
+
+    /// A fresh medium event, or nil. Framers leave the last free one (`forFraming`) to actions,
+    /// as with large slots.
+    @inlinable public mutating func takeMedium(forFraming: Bool = false) -> Event? {
+        guard freeMediumCount > (forFraming && mediumCount > 1 ? 1 : 0) else { return nil }
+        freeMediumCount -= 1
+        let slot = Int(freeMedium[freeMediumCount])
+        let e = Event(base: mediumBase.unsafelyUnwrapped + slot * mediumSlotBytes)
+        reset(e, slot: smallCount + slot, dataCapacity: mediumDataCapacity)
+        return e
+    }
+
+    /// A fresh event for a record or a change that outgrew an ordinary slot and needs
+    /// `dataBytes` of data: a medium slot when it fits one and one is free, else a large one;
+    /// nil when none is free now. (A record still growing may later move on to a large slot.)
+    @inlinable public mutating func takeLonger(dataBytes: Int, forFraming: Bool = false) -> Event? {
+        if dataBytes <= mediumDataCapacity, let e = takeMedium(forFraming: forFraming) { return e }
+        return takeLarge(forFraming: forFraming)
     }
 
     /// Headers are written when a slot is first taken, by the owning worker: pages are touched
@@ -171,7 +226,7 @@ public struct Slab {
             h.pointee.inUse = 0
             (e.base + MemoryLayout<EventHeader>.stride).bindMemory(to: FieldEntry.self, capacity: fieldCapacity)
         }
-        let h = e.header
+        let h = e.mutableHeader
         precondition(h.pointee.inUse == 0, "event slot taken twice")
         // Every take: an action may have grown the index into the data area (`Event.growIndex`).
         h.pointee.dataCapacity = UInt32(dataCapacity)
@@ -181,7 +236,7 @@ public struct Slab {
         h.pointee.rawLength = 0
         h.pointee.usedLength = 0
         h.pointee.fieldCount = 0
-        h.pointee.flags = 0
+        h.pointee.flags = []
         h.pointee.offset = 0
     }
 
@@ -190,13 +245,16 @@ public struct Slab {
         precondition(EventHandles.slab(handle) == index, "event released to a foreign slab")
         let e = event(handle)
         precondition(e.header.pointee.inUse == 1, "event released twice")
-        e.header.pointee.inUse = 0
+        e.mutableHeader.pointee.inUse = 0
         let slot = EventHandles.slot(handle)
         if slot < smallCount {
             freeSmall[freeSmallCount] = UInt32(slot)
             freeSmallCount += 1
+        } else if slot < largeFirst {
+            freeMedium[freeMediumCount] = UInt32(slot - smallCount)
+            freeMediumCount += 1
         } else {
-            freeLarge[freeLargeCount] = UInt32(slot - smallCount)
+            freeLarge[freeLargeCount] = UInt32(slot - largeFirst)
             freeLargeCount += 1
         }
     }
@@ -220,11 +278,14 @@ public final class EventPool: @unchecked Sendable {
         let headerBytes = configuration.headerAndIndexBytes
         let largeSlotBytes = configuration.maxEventSizeBytes > configuration.smallDataCapacity
             ? ((headerBytes + configuration.maxEventSizeBytes + 63) & ~63) : 0
+        let mediumSlotBytes = configuration.hasMediumSlots ? ((headerBytes + configuration.mediumEventSizeBytes + 63) & ~63) : 0
         for w in 0..<workers {
             let small = configuration.capacity / workers + (w < configuration.capacity % workers ? 1 : 0)
+            let medium = mediumSlotBytes == 0 ? 0 : configuration.mediumSlots / workers + (w < configuration.mediumSlots % workers ? 1 : 0)
             let large = largeSlotBytes == 0 ? 0 : configuration.largeSlots / workers + (w < configuration.largeSlots % workers ? 1 : 0)
             let smallBytes = small * configuration.eventSizeBytes
-            let total = smallBytes + large * largeSlotBytes
+            let mediumBytes = medium * mediumSlotBytes
+            let total = smallBytes + mediumBytes + large * largeSlotBytes
             guard let memory = SlabMemory.allocate(bytes: total, placement: placements[w], hugePages: configuration.hugePages) else {
                 throw SystemError(code: 12, operation: "allocating \(total) bytes for the event pool slab of worker \(w)")
             }
@@ -233,16 +294,22 @@ public final class EventPool: @unchecked Sendable {
                 if rc != 0 { throw SystemError(negated: rc, operation: "mlock of the event pool (raise LimitMEMLOCK or drop --lock-memory)") }
             }
             let freeSmall = UnsafeMutablePointer<UInt32>.allocate(capacity: max(small, 1))
+            let freeMedium = UnsafeMutablePointer<UInt32>.allocate(capacity: max(medium, 1))
             let freeLarge = UnsafeMutablePointer<UInt32>.allocate(capacity: max(large, 1))
             // Free lists are stacks popped from the top: push in reverse so slot 0 goes out first.
             for i in 0..<small { freeSmall[i] = UInt32(small - 1 - i) }
+            for i in 0..<medium { freeMedium[i] = UInt32(medium - 1 - i) }
             for i in 0..<large { freeLarge[i] = UInt32(large - 1 - i) }
-            let largeBase = large > 0 ? memory + smallBytes : nil
+            let mediumBase = medium > 0 ? memory + smallBytes : nil
+            let largeBase = large > 0 ? memory + smallBytes + mediumBytes : nil
             (slabs + w).initialize(to: Slab(index: w, smallBase: memory, smallCount: small, smallSlotBytes: configuration.eventSizeBytes,
+                                            mediumBase: mediumBase, mediumCount: medium, mediumSlotBytes: mediumSlotBytes,
+                                            mediumDataCapacity: medium > 0 ? configuration.mediumEventSizeBytes : 0,
                                             largeBase: largeBase, largeCount: large, largeSlotBytes: largeSlotBytes,
                                             placement: placements[w], headerAndIndexBytes: headerBytes, fieldCapacity: fieldCapacity,
                                             largeDataCapacity: configuration.maxEventSizeBytes, totalBytes: total, memory: memory,
-                                            freeSmall: freeSmall, freeLarge: freeLarge, freeSmallCount: small, freeLargeCount: large))
+                                            freeSmall: freeSmall, freeMedium: freeMedium, freeLarge: freeLarge, freeSmallCount: small,
+                                            freeMediumCount: medium, freeLargeCount: large))
             // Before any listener opens, so no sender's first events wait for it.
             if configuration.prefault { slabs[w].prefaultOrdinarySlots() }
         }
@@ -253,6 +320,7 @@ public final class EventPool: @unchecked Sendable {
             let s = slabs[w]
             SlabMemory.free(s.memory, bytes: s.totalBytes, placement: s.placement)
             s.freeSmall.deallocate()
+            s.freeMedium.deallocate()
             s.freeLarge.deallocate()
         }
         slabs.deallocate()

@@ -15,13 +15,10 @@ import Glibc
 struct DatagramSink {
     /// Most sends in one round (and in flight at once).
     static let roundLimit = 256
-    private(set) var fd: Int32 = -1
-    let address: UnsafeMutablePointer<sockaddr_in>
-    let endpoint: String
-    let reconnectMaxNanos: UInt64
-    private(set) var connected = false
-    private(set) var connecting = false
-    private(set) var reconnect = Backoff()
+    var connection: OutboundConnection
+    @inline(__always) var fd: Int32 { connection.fd }
+    var endpoint: String { connection.endpoint }
+    /// A send error was logged; its end is logged once sends go through again.
     var errorLogged = false
 
     /// The write in flight: the buffer, where each event's bytes end in it, how many events.
@@ -37,10 +34,7 @@ struct DatagramSink {
     private var roundError: Int32 = 0
 
     init(host: String, port: UInt16, reconnectMaxMicros: Int) {
-        address = .allocate(capacity: 1)
-        address.initialize(to: SocketAddress.ipv4(host, port: port)!)
-        endpoint = "\(host):\(port)"
-        reconnectMaxNanos = UInt64(reconnectMaxMicros) * 1000
+        connection = OutboundConnection(host: host, port: port, stream: false, reconnectMaxNanos: UInt64(reconnectMaxMicros) * 1000)
     }
 
     @inline(__always) private func start(_ i: Int) -> Int { i == 0 ? 0 : Int(ends.unsafelyUnwrapped[i - 1]) }
@@ -50,7 +44,7 @@ struct DatagramSink {
     /// start at `fromByte` or later, one datagram each; events without bytes (placeholders)
     /// send nothing.
     mutating func write(buffer: UnsafeRawPointer, ends: UnsafePointer<Int32>, count: Int, fromByte: Int, context: OutputContext) {
-        precondition(connected && inFlight == 0, "datagram write without a socket, or with one in flight")
+        precondition(connection.connected && inFlight == 0, "datagram write without a socket, or with one in flight")
         base = buffer
         self.ends = ends
         records = count
@@ -110,52 +104,9 @@ struct DatagramSink {
 
     // MARK: Socket
 
-    mutating func tick(context: OutputContext) {
-        if !connected && !connecting && context.now >= reconnect.atNanos { startConnect(context: context) }
-    }
+    mutating func tick(context: OutputContext) { connection.tick(context: context) }
 
-    /// A UDP connect only sets the peer (no packet is sent); through the ring like every other.
-    mutating func startConnect(context: OutputContext) {
-        let s = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard s >= 0 else {
-            scheduleReconnect(context: context, reason: SystemError.lastErrno("socket").description)
-            return
-        }
-        fd = s
-        connecting = true
-        context.ring.connect(fd: s, address: UnsafeRawPointer(address), length: MemoryLayout<sockaddr_in>.size,
-                             userData: context.userData(.outputConnect))
-    }
+    func close() { connection.close() }
 
-    mutating func connectCompleted(result: Int32, context: OutputContext) -> Bool {
-        precondition(connecting, "connect completion without a connect in flight")
-        connecting = false
-        guard result == 0 else {
-            Glibc.close(fd)
-            fd = -1
-            scheduleReconnect(context: context, reason: SystemError(negated: result, operation: "connect to \(endpoint)").description)
-            return false
-        }
-        connected = true
-        reconnect.succeeded()
-        return true
-    }
-
-    mutating func scheduleReconnect(context: OutputContext, reason: String) {
-        context.count(.outputErrors, 1)
-        reconnect.failedWithJitter(now: context.now, limit: reconnectMaxNanos)
-        if !errorLogged {
-            Log.error(context.logName, "\(reason); retrying with backoff, events held")
-            errorLogged = true
-        }
-    }
-
-    func close() {
-        if fd >= 0 { Glibc.close(fd) }
-    }
-
-    func dispose() {
-        close()
-        address.deallocate()
-    }
+    func dispose() { connection.dispose() }
 }

@@ -4,7 +4,7 @@ public enum EventEncoder {
     /// Writes the line at `out` (room for `OutputBatcher.worstCase` bytes); returns its length.
     @inline(__always) public static func encodeLine(_ event: Event, into out: UnsafeMutableRawPointer) -> Int {
         let h = event.header
-        if h.pointee.flags & EventFlags.modified == 0 {
+        if !h.pointee.flags.contains(.modified) {
             let n = Int(h.pointee.rawLength)
             out.copyMemory(from: event.data, byteCount: n)
             out.storeBytes(of: 10, toByteOffset: n, as: UInt8.self)

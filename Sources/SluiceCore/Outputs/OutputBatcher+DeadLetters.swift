@@ -31,7 +31,7 @@ extension OutputBatcher {
             Log.warn(context.logName, "rejected an event (\(reason)); no dead-letter file is set, so rejected events are dropped and counted (rejected)")
             rejectionLogged = true
         }
-        event.header.pointee.routes &= ~routeBit  // not delivered here (other outputs may write it)
+        event.unroute(routeBit)  // not delivered here (other outputs may write it)
     }
 
     func deadLetterNeeded(_ b: Int) -> UInt64 { b == 0 ? deadLetterNeeded.0 : deadLetterNeeded.1 }

@@ -156,9 +156,24 @@ struct OutputBatcher {
     /// The buffer that went out first (when only one is out: that one; none: an open one).
     var olderOut: Int { state(filling).isOpen ? 1 - filling : filling }
 
-    /// Upper bound of the line of an event in this slot (`EventEncoder`).
+    /// Upper bound of the event's line (`EventEncoder`), from what the event holds, not from
+    /// its slot's size: an unchanged record is its bytes and a newline; a changed one is each
+    /// field's key and value with their quotes, colon and comma, the braces and a newline.
+    /// Judging room by the slot's capacity instead made every event in a large slot (a line
+    /// over the pool's event size) count as a whole max-event-size, so buffers of realistic
+    /// logs went out after a few events.
     @inline(__always) static func worstCase(_ event: Event) -> Int {
-        Int(event.header.pointee.dataCapacity) + 4 * Int(event.header.pointee.fieldCapacity) + 4
+        let h = event.header
+        if !h.pointee.flags.contains(.modified) { return Int(h.pointee.rawLength) + 1 }
+        let fields = event.fields
+        var n = 3
+        var i = 0
+        let count = event.fieldCount
+        while i < count {
+            n += Int(fields[i].keyLength) + Int(fields[i].valueLength) + 4
+            i += 1
+        }
+        return n
     }
 
     /// Upper bound of this output's encoding of an event in this slot.
@@ -219,7 +234,8 @@ struct OutputBatcher {
         if batch(f).count == 0 { oldestNanos = context.now }
         setUsed(f, start + n)
         appendHandle(f, handle)
-        if batch(f).isFull || usedBytes(f) + worstCase(event) > bufferCapacity { _ = flush(context: context) }
+        // Out now when the next event, were it like this one, would not fit.
+        if batch(f).isFull || usedBytes(f) + n > bufferCapacity { _ = flush(context: context) }
     }
 
     /// Whether this output writes the event (its route matches, or it has none).

@@ -89,7 +89,7 @@ struct OutputContext {
     @inline(__always) func takeBufferedEvent(dataBytes: Int, fromReserve: Bool) -> Event? {
         let slab = ownSlab
         if dataBytes > slab.pointee.smallSlotBytes - slab.pointee.headerAndIndexBytes, slab.pointee.largeCount > 0 {
-            return slab.pointee.takeLarge(forFraming: true)
+            return slab.pointee.takeLonger(dataBytes: dataBytes, forFraming: true)
         }
         return slab.pointee.take(forFraming: !fromReserve)
     }

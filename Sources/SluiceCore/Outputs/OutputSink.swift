@@ -156,12 +156,20 @@ enum OutputSink {
         return false
     }
 
+    /// The connection of a sink that connects out (tcp, http, datagram).
+    var outbound: OutboundConnection? {
+        switch self {
+        case .tcp(let t): t.connection
+        case .http(let h): h.connection
+        case .datagram(let d): d.connection
+        default: nil
+        }
+    }
+
     /// Whether a write can be submitted now (tcp, http, datagram: connected).
     var isReady: Bool {
+        if let c = outbound { return c.connected }
         switch self {
-        case .tcp(let t): return t.connected
-        case .http(let h): return h.connected
-        case .datagram(let d): return d.connected
         case .disk(let d): return d.buffer.pointee.isWritable
         case .postgres(let p): return p.isReady
         default: return true
@@ -170,10 +178,8 @@ enum OutputSink {
 
     /// tcp, http, datagram: a connect is in flight (its completion would reach a replacement output).
     var isConnecting: Bool {
+        if let c = outbound { return c.connecting }
         switch self {
-        case .tcp(let t): return t.connecting
-        case .http(let h): return h.connecting
-        case .datagram(let d): return d.connecting
         case .disk(let d): return d.buffer.pointee.creating != .none
         case .postgres(let p): return p.isConnecting
         default: return false
@@ -258,7 +264,7 @@ enum OutputSink {
     /// http, postgres: the longest wait between retries.
     var retryMaxNanos: UInt64 {
         switch self {
-        case .http(let h): return h.retryMaxNanos
+        case .http(let h): return h.connection.reconnectMaxNanos
         case .postgres(let p): return p.retryMaxNanos
         default: return Backoff.maxNanos
         }
@@ -316,10 +322,8 @@ enum OutputSink {
 
     /// tcp, http while disconnected: when the next connect is due (nothing can be written before).
     var reconnectDeadline: UInt64? {
+        if let c = outbound { return c.reconnectDeadline }
         switch self {
-        case .tcp(let t) where !t.connected && !t.connecting: return t.reconnect.atNanos
-        case .http(let h) where !h.connected && !h.connecting: return h.reconnect.atNanos
-        case .datagram(let d) where !d.connected && !d.connecting: return d.reconnect.atNanos
         case .disk(let d) where !d.buffer.pointee.isWritable && d.buffer.pointee.segmentWanted && d.buffer.pointee.creating == .none:
             return d.buffer.pointee.createRetry.atNanos
         case .postgres(let p): return p.reconnectDeadline
@@ -331,15 +335,15 @@ enum OutputSink {
     mutating func connectCompleted(result: Int32, context: OutputContext) -> Bool {
         switch self {
         case .tcp(var t):
-            let connected = t.connectCompleted(result: result, context: context)
+            let connected = t.connection.connectCompleted(result: result, context: context)
             self = .tcp(t)
             return connected
         case .http(var h):
-            let connected = h.connectCompleted(result: result, context: context)
+            let connected = h.connection.connectCompleted(result: result, context: context)
             self = .http(h)
             return connected
         case .datagram(var d):
-            let connected = d.connectCompleted(result: result, context: context)
+            let connected = d.connection.connectCompleted(result: result, context: context)
             self = .datagram(d)
             return connected
         case .disk(let d): return d.buffer.pointee.creationCompleted(result: result, context: context)
@@ -383,9 +387,7 @@ enum OutputSink {
     /// Closes and frees everything (an idle output a reload replaces).
     func dispose() {
         switch self {
-        case .tcp(let t):
-            close()
-            t.address.deallocate()
+        case .tcp(let t): t.dispose()
         case .http(let h): h.dispose()
         case .nats(let n): n.dispose()
         case .datagram(let d): d.dispose()

@@ -45,13 +45,13 @@ public struct ActionContext {
     }
 
     /// A fresh event of this worker's slab for an action to fill and `emit`: an ordinary slot
-    /// when `dataBytes` fit one, else a large one. `nil` when none is free now: the action
+    /// when `dataBytes` fit one, else a medium or a large one. `nil` when none is free now: the action
     /// returns `.wait` and runs again (events of this worker come back as outputs acknowledge).
     /// The caller fills it whole (raw bytes, lengths, pipeline, source, offset, flags).
     public mutating func takeEvent(dataBytes: Int) -> Event? {
         if dataBytes <= slab.pointee.smallSlotBytes - slab.pointee.headerAndIndexBytes { return slab.pointee.take() }
         precondition(dataBytes <= slab.pointee.largeDataCapacity, "an emitted event larger than --max-event-size")
-        return slab.pointee.takeLarge()
+        return slab.pointee.takeLonger(dataBytes: dataBytes)
     }
 
     /// Gives back an event `takeEvent` gave that the action will not emit after all.
@@ -78,8 +78,8 @@ public struct ActionContext {
     }
 
     /// Room in `event` for `entries` index entries and `bytes` more data bytes: the index grows
-    /// into the slot's data area when that suffices, else the event moves to a large slot of
-    /// this worker (header, index and data copied). The slot it leaves stays taken until the
+    /// into the slot's data area when that suffices, else the event moves to a medium slot of
+    /// this worker when the room fits one, else a large one (header, index and data copied). The slot it leaves stays taken until the
     /// moved event is released (`EventFlags.grown`): it carries the event's release count and
     /// offset commit to the slab and source that made it, in stream order.
     public mutating func makeRoom(fieldEntries entries: Int, dataBytes bytes: Int) -> Room {
@@ -91,12 +91,24 @@ public struct ActionContext {
         // An event in a large slot already has all the room there is (the index grew above).
         guard slab.pointee.largeCount > 0, event.slotBytes < largeSlotBytes, needed <= largeSlotBytes,
               entries <= Int(UInt16.max) else { return .tooLarge }
-        guard let large = slab.pointee.takeLarge() else { return .wait }
+        let mediumSlotBytes = slab.pointee.headerAndIndexBytes + slab.pointee.mediumDataCapacity
+        let longer: Event?
+        if needed <= mediumSlotBytes && event.slotBytes < mediumSlotBytes {
+            longer = slab.pointee.takeLonger(dataBytes: needed - slab.pointee.headerAndIndexBytes)
+        } else {
+            longer = slab.pointee.takeLarge()
+        }
+        guard let large = longer else { return .wait }
         let copied = event.copy(into: large, fieldEntries: entries, dataBytes: bytes)
-        precondition(copied, "a large slot is smaller than the room computed for it")
-        large.header.pointee.origin = handle
-        // `chained` stays on the slot the event was framed in, which still links the chain.
-        large.header.pointee.flags = (large.header.pointee.flags & ~EventFlags.chained) | EventFlags.grown
+        precondition(copied, "a longer slot is smaller than the room computed for it")
+        if event.has(.grown) {
+            // Moved once already (into a medium slot of this worker): the new slot links to the
+            // slot the event was framed in, and the medium one goes back now.
+            large.linkGrown(from: event.header.pointee.origin)
+            slab.pointee.release(handle)
+        } else {
+            large.linkGrown(from: handle)
+        }
         event = large
         handle = large.header.pointee.handle
         return .ready

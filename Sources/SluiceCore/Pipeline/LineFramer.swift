@@ -73,7 +73,7 @@ public struct LineFramer {
                 if !append(UnsafeRawBufferPointer(start: base + position, count: take), slab: slab, counters: counters) { return (position, .poolExhausted) }
                 position += take
                 remaining -= take
-                if remaining == 0 { _ = complete(offset: chunkOffset + UInt64(position), nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch, counters: counters) }
+                if remaining == 0 { _ = complete(offset: chunkOffset + UInt64(position), nowNanos: nowNanos, flags: [], slab: slab, batch: &batch, counters: counters) }
                 continue
             }
             if framing == .octetCountedOrNewline && current == nil {
@@ -92,7 +92,7 @@ public struct LineFramer {
             if found == nil { return (end, .consumedAll) }
             // A decoder that waits for a large slot leaves the newline unread: the record is
             // completed again when the caller passes the rest after events came back.
-            if !complete(offset: chunkOffset + UInt64(lineEnd + 1), nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch,
+            if !complete(offset: chunkOffset + UInt64(lineEnd + 1), nowNanos: nowNanos, flags: [], slab: slab, batch: &batch,
                          counters: counters, mayWait: true) { return (lineEnd, .poolExhausted) }
             position = lineEnd + 1
         }
@@ -165,7 +165,7 @@ public struct LineFramer {
         if count > 0, let base = datagram.baseAddress {
             if !append(UnsafeRawBufferPointer(start: base, count: count), slab: slab, counters: counters) { return .poolExhausted }
         }
-        _ = complete(offset: offset, nowNanos: nowNanos, flags: 0, slab: slab, batch: &batch, counters: counters)
+        _ = complete(offset: offset, nowNanos: nowNanos, flags: [], slab: slab, batch: &batch, counters: counters)
         return .consumedAll
     }
 
@@ -199,11 +199,11 @@ public struct LineFramer {
     /// Completes the record being assembled, its end at `offset`: decoded (when there is a
     /// decoder) and handed on. False when the decoder waits for a large slot (only with
     /// `mayWait`): the record is kept as it was, complete it again once events came back.
-    mutating func complete(offset: UInt64, nowNanos: UInt64, flags: UInt16, slab: UnsafeMutablePointer<Slab>?,
+    mutating func complete(offset: UInt64, nowNanos: UInt64, flags: EventFlags, slab: UnsafeMutablePointer<Slab>?,
                            batch: inout EventBatch, counters: CounterBlock, mayWait: Bool = false) -> Bool {
         guard let e = current else {
             skipping = false
-            if flags & EventFlags.partial == 0 { counters.add(.emptyLines, 1, pipeline: Int(pipelineID)) }
+            if !flags.contains(.partial) { counters.add(.emptyLines, 1, pipeline: Int(pipelineID)) }
             return true
         }
         let receivedBytes = Int(e.header.pointee.rawLength)
@@ -232,20 +232,14 @@ public struct LineFramer {
     }
 
     /// Stamps a finished event and appends it to the batch.
-    @inline(__always) mutating func hand(_ e: Event, offset: UInt64, flags: UInt16, receivedBytes: Int, nowNanos: UInt64,
+    @inline(__always) mutating func hand(_ e: Event, offset: UInt64, flags: EventFlags, receivedBytes: Int, nowNanos: UInt64,
                                          batch: inout EventBatch, counters: CounterBlock) {
-        let h = e.header
-        h.pointee.usedLength = h.pointee.rawLength
-        h.pointee.flags |= flags
-        h.pointee.offset = offset
-        h.pointee.receivedNanos = nowNanos
-        h.pointee.sourceID = sourceID
-        h.pointee.pipelineID = pipelineID
+        e.seal(offset: offset, flags: flags, sourceID: sourceID, pipeline: pipelineID, receivedNanos: nowNanos)
         handed &+= 1
         counters.add(.eventsIn, 1, pipeline: Int(pipelineID))
         counters.add(.bytesIn, receivedBytes, pipeline: Int(pipelineID))
         counters.addInput(row: inputRow, bytes: receivedBytes)
-        batch.append(h.pointee.handle)
+        batch.append(e.header.pointee.handle)
     }
 
     /// Adds a segment (no newline in it) to the current record. False, with nothing consumed,
@@ -264,15 +258,17 @@ public struct LineFramer {
         var used = Int(e.header.pointee.rawLength)
         var capacity = min(Int(e.header.pointee.dataCapacity), maxEventBytes)
         if used + segment.count > capacity && capacity < maxEventBytes && Int(e.header.pointee.dataCapacity) < slab.pointee.largeDataCapacity {
-            // Outgrew an ordinary slot: move into a large one (a large slot that is full is cut
-            // below: moving it to another large slot gains nothing, and with the last large slot
-            // kept for actions it waited for one forever; found by the framer fuzzer).
-            guard let large = slab.pointee.takeLarge(forFraming: true) else {
+            // Outgrew its slot: move into a medium one when the record so far fits it, else a
+            // large one (it may move on from medium to large as it grows; a large slot that is
+            // full is cut below: moving it to another large slot gains nothing, and with the
+            // last large slot kept for actions it waited for one forever; found by the framer
+            // fuzzer).
+            guard let large = slab.pointee.takeLonger(dataBytes: used + segment.count, forFraming: true) else {
                 if slab.pointee.largeCount == 0 { return cut(e, used: used, capacity: capacity, segment, counters: counters) }
                 return false
             }
             large.data.copyMemory(from: e.data, byteCount: used)
-            large.header.pointee.rawLength = UInt32(used)
+            large.setRecordLength(used)
             slab.pointee.release(e.header.pointee.handle)
             e = large
             current = large
@@ -281,15 +277,15 @@ public struct LineFramer {
         }
         if used + segment.count > capacity { return cut(e, used: used, capacity: capacity, segment, counters: counters) }
         (e.data + used).copyMemory(from: segment.baseAddress!, byteCount: segment.count)
-        e.header.pointee.rawLength = UInt32(used + segment.count)
+        e.setRecordLength(used + segment.count)
         return true
     }
 
     mutating func cut(_ e: Event, used: Int, capacity: Int, _ segment: UnsafeRawBufferPointer, counters: CounterBlock) -> Bool {
         let fits = max(0, capacity - used)
         if fits > 0 { (e.data + used).copyMemory(from: segment.baseAddress!, byteCount: fits) }
-        e.header.pointee.rawLength = UInt32(used + fits)
-        e.header.pointee.flags |= EventFlags.cut
+        e.setRecordLength(used + fits)
+        e.set(.cut)
         counters.add(.cutRecords, 1, pipeline: Int(pipelineID))
         counters.add(.cutBytes, segment.count - fits, pipeline: Int(pipelineID))
         skipping = true

@@ -125,7 +125,7 @@ public struct RecordDecoder {
         var written = SyslogJSON.convert(message, format: format, nowSeconds: now, into: e.data, capacity: min(Int(e.header.pointee.dataCapacity), maxEventBytes))
         if written == .needsRoom, let slab, Int(e.header.pointee.dataCapacity) < min(slab.pointee.largeDataCapacity, maxEventBytes),
            let large = slab.pointee.takeLarge(forFraming: true) {
-            large.header.pointee.flags = e.header.pointee.flags
+            large.set(e.flags)
             slab.pointee.release(e.header.pointee.handle)
             target = large
             written = SyslogJSON.convert(message, format: format, nowSeconds: now, into: large.data, capacity: min(Int(large.header.pointee.dataCapacity), maxEventBytes))
@@ -139,11 +139,11 @@ public struct RecordDecoder {
             let capacity = min(Int(target.header.pointee.dataCapacity), maxEventBytes)
             guard capacity >= 128 else { return target }  // too small for any JSON: the raw bytes stay, as they are
             bytes = SyslogJSON.writeTruncated(message, reason: "too large for max-event-size", into: target.data, capacity: capacity)
-            target.header.pointee.flags |= EventFlags.cut
+            target.set(.cut)
             counters.add(.cutRecords, 1, pipeline: pipeline)
             counters.add(.syslogParseErrors, 1, pipeline: pipeline)
         }
-        target.header.pointee.rawLength = UInt32(bytes)
+        target.setRecordLength(bytes)
         return target
     }
 }

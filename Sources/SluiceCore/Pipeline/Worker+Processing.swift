@@ -20,7 +20,7 @@ extension Worker {
     /// An event of this worker's slab is done: commit its offset, then free its slot.
     @inline(__always) func releaseOwned(_ handle: EventHandle) {
         let event = slab.pointee.event(handle)
-        if event.header.pointee.flags & (EventFlags.grown | EventFlags.derived | EventFlags.chained) != 0 {
+        if !event.header.pointee.flags.isDisjoint(with: [.grown, .derived, .chained]) {
             releaseLinked(handle)
             return
         }
@@ -41,13 +41,13 @@ extension Worker {
             let event = slab.pointee.event(handle)
             let flags = event.header.pointee.flags
             let next: EventHandle
-            if flags & EventFlags.grown != 0 {
+            if flags.contains(.grown) {
                 next = event.header.pointee.origin
                 slab.pointee.release(handle)
             } else {
                 counters.add(.released, 1, pipeline: Int(event.header.pointee.pipelineID))
-                if flags & EventFlags.derived == 0 { inputs.acknowledged(event) }
-                let chained = flags & EventFlags.chained != 0
+                if !flags.contains(.derived) { inputs.acknowledged(event) }
+                let chained = flags.contains(.chained)
                 next = event.header.pointee.origin
                 slab.pointee.release(handle)
                 if !chained { return }
@@ -218,7 +218,7 @@ extension Worker {
     func pushPending(_ handle: EventHandle, nextAction: Int) {
         precondition(pendingCount < Worker.maxPendingEvents, "more nested emitted events than Worker.maxPendingEvents")
         let event = slabTable[EventHandles.slab(handle)].event(handle)
-        if event.header.pointee.flags & EventFlags.derived != 0 {
+        if event.header.pointee.flags.contains(.derived) {
             counters.add(.derived, 1, pipeline: Int(event.header.pointee.pipelineID))
         }
         pending[pendingCount] = PendingEvent(handle: handle, nextAction: nextAction, cursor: 0)
@@ -281,7 +281,7 @@ extension Worker {
                     // (and their offset committed) only after every earlier event of the stream.
                     counters.add(verdict == .drop ? .discarded : .aggregated, 1, pipeline: pipeline)
                     counters.addActionVerdict(row: actionRowBase[pipeline] &+ a, consumed: verdict != .drop)
-                    context.event.header.pointee.flags |= EventFlags.discarded
+                    context.event.set(.discarded)
                     hand(context.event, handle: context.handle, routes: 0, to: outs, count: outputCount, pipeline: pipeline)
                     return true
                 }
@@ -304,8 +304,7 @@ extension Worker {
     @inline(__always) func deliver(_ event: Event, handle: EventHandle, to outs: UnsafeMutablePointer<OutputBatcher>, count: Int, pipeline: Int) {
         if count == 1 && !outs[0].hasRoute {
             // The common pipeline: one output taking every event.
-            event.header.pointee.routes = 1
-            event.header.pointee.pendingAcks = 1
+            event.route(1, acknowledgements: 1)
             outs[0].append(event, handle: handle, context: outputContext(pipeline, 0))
             return
         }
@@ -326,8 +325,7 @@ extension Worker {
     /// Gives the event to every output: written where its bit in `routes` is set, a placeholder
     /// elsewhere; it is released once all `count` acknowledged it.
     func hand(_ event: Event, handle: EventHandle, routes: UInt32, to outs: UnsafeMutablePointer<OutputBatcher>, count: Int, pipeline: Int) {
-        event.header.pointee.routes = routes
-        event.header.pointee.pendingAcks = UInt32(count)
+        event.route(routes, acknowledgements: count)
         var o = 0
         while o < count {
             if routes & outs[o].routeBit != 0 {
@@ -341,17 +339,14 @@ extension Worker {
 
     /// One output acknowledged the event; it is released when the last one did.
     @inline(__always) func outputAcked(_ handle: EventHandle) {
-        let header = slabTable[EventHandles.slab(handle)].event(handle).header
-        precondition(header.pointee.pendingAcks > 0, "event acknowledged by more outputs than it was given to")
-        header.pointee.pendingAcks -= 1
-        if header.pointee.pendingAcks == 0 { release(handle) }
+        if slabTable[EventHandles.slab(handle)].event(handle).acknowledgedOnce() { release(handle) }
     }
 
     /// An event that never reached an output (an aggregate row that could not go on): its slot,
     /// and the one it was framed in if an action moved it, go back without a count or commit.
     func abandon(_ handle: EventHandle) {
         let event = slab.pointee.event(handle)
-        if event.header.pointee.flags & EventFlags.grown != 0 { slab.pointee.release(event.header.pointee.origin) }
+        if event.header.pointee.flags.contains(.grown) { slab.pointee.release(event.header.pointee.origin) }
         slab.pointee.release(handle)
     }
 

@@ -47,8 +47,7 @@ extension DiskBuffer {
             readStart += header.totalBytes
             let received = header.wallNanos > wallOffsetNanos ? min(header.wallNanos - wallOffsetNanos, context.now) : 0
             event.fill(length: copied, offset: readPosition, sourceID: readOrdinal, pipeline: context.pipeline, receivedNanos: received)
-            event.header.pointee.routes = drain.pointee.routeBit
-            event.header.pointee.pendingAcks = 1
+            event.route(drain.pointee.routeBit, acknowledgements: 1)
             lastReadSequence = header.sequence
             if inFlight == 0 { stats.set(.oldestWallNanos, header.wallNanos) }
             inFlight += 1

@@ -8,15 +8,11 @@ import Glibc
 /// its connection shut down and is sent again on a new one. The verdict comes from the
 /// endpoint's dialect.
 struct HTTPSink {
-    private(set) var fd: Int32 = -1
-    let address: UnsafeMutablePointer<sockaddr_in>
+    var connection: OutboundConnection
     let endpoint: HTTPEndpoint
     let timeoutNanos: UInt64
-    let retryMaxNanos: UInt64
-    private(set) var connected = false
-    private(set) var connecting = false
-    private(set) var reconnect = Backoff()
-    var outageLogged = false
+    @inline(__always) var fd: Int32 { connection.fd }
+    var connected: Bool { connection.connected }
 
     /// The head: its fixed part at start, Content-Length and the blank line per request.
     let head: UnsafeMutableRawPointer
@@ -46,10 +42,9 @@ struct HTTPSink {
     /// `items`: the most events one request carries (the bulk dialect's answers hold one item each).
     init(_ endpoint: HTTPEndpoint, bufferBytes: Int, items: Int = 0) {
         self.endpoint = endpoint
-        address = .allocate(capacity: 1)
-        address.initialize(to: SocketAddress.ipv4(endpoint.host, port: endpoint.port)!)
+        connection = OutboundConnection(host: endpoint.host, port: endpoint.port, stream: true,
+                                        reconnectMaxNanos: UInt64(endpoint.retryMaxMicros) * 1000)
         timeoutNanos = UInt64(endpoint.timeoutMicros) * 1000
-        retryMaxNanos = UInt64(endpoint.retryMaxMicros) * 1000
         let fixed = endpoint.fixedHead
         headFixedBytes = fixed.count
         let head = UnsafeMutableRawPointer.allocate(byteCount: fixed.count + Self.headTailBytes, alignment: 64)
@@ -181,10 +176,7 @@ struct HTTPSink {
 
     /// The response is whole and the server closes (or closed): a new connection, at once.
     private mutating func closeAfterResponse(context: OutputContext) {
-        context.ring.close(fd: fd, userData: userData(.close, 0))
-        fd = -1
-        connected = false
-        reconnect.atNanos = context.now
+        connection.closedByPeer(context: context)
     }
 
     /// The endpoint's dialect judges the complete response.
@@ -238,72 +230,24 @@ struct HTTPSink {
             Log.error(context.logName, "no answer from \(endpoint.host):\(endpoint.port) within \(timeoutNanos / 1_000_000) ms; sending again on a new connection")
             shutdown(fd, Int32(SHUT_RDWR))
         }
-        if !connected && !connecting && context.now >= reconnect.atNanos { startConnect(context: context) }
+        connection.tick(context: context)
     }
 
     /// The request's timeout, when one is in flight.
     var responseDeadline: UInt64? { inFlight && !timedOut ? deadlineNanos : nil }
 
-    mutating func startConnect(context: OutputContext) {
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard s >= 0 else {
-            scheduleReconnect(context: context, reason: SystemError.lastErrno("socket").description)
-            return
-        }
-        var one: Int32 = 1
-        setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        fd = s
-        connecting = true
-        context.ring.connect(fd: s, address: UnsafeRawPointer(address), length: MemoryLayout<sockaddr_in>.size,
-                             userData: context.userData(.outputConnect))
-    }
-
-    mutating func connectCompleted(result: Int32, context: OutputContext) -> Bool {
-        precondition(connecting, "connect completion without a connect in flight")
-        connecting = false
-        guard result == 0 else {
-            Glibc.close(fd)
-            fd = -1
-            scheduleReconnect(context: context, reason: SystemError(negated: result, operation: "connect to \(endpoint.host):\(endpoint.port)").description)
-            return false
-        }
-        connected = true
-        reconnect.succeeded()
-        if outageLogged {
-            Log.info(context.logName, "connected again to \(endpoint.host):\(endpoint.port)")
-            outageLogged = false
-        }
-        return true
-    }
-
-    /// Closes the failed connection (no operation of ours is in flight on it any more) and
-    /// schedules the next one.
+    /// The connection failed, timed out or did not answer: closed, and the next one scheduled.
     mutating func disconnect(result: Int32, context: OutputContext) {
-        context.count(.outputErrors, 1)
         inFlight = false
         deadlineNanos = 0
-        if fd >= 0 { context.ring.close(fd: fd, userData: userData(.close, 0)) }
-        fd = -1
-        connected = false
         let what = result == -ETIMEDOUT ? "request timed out" : SystemError(negated: result, operation: "HTTP request").description
-        scheduleReconnect(context: context, reason: what)
+        connection.lost(context: context, reason: what)
     }
 
-    mutating func scheduleReconnect(context: OutputContext, reason: String) {
-        reconnect.failedWithJitter(now: context.now, limit: retryMaxNanos)
-        if !outageLogged {
-            Log.error(context.logName, "\(reason); reconnecting with backoff, events held")
-            outageLogged = true
-        }
-    }
-
-    func close() {
-        if fd >= 0 { Glibc.close(fd) }
-    }
+    func close() { connection.close() }
 
     func dispose() {
-        close()
-        address.deallocate()
+        connection.dispose()
         head.deallocate()
         shaped?.deallocate()
         compressed?.deallocate()

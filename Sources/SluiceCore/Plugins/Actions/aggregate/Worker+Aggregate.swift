@@ -40,19 +40,11 @@ extension Worker {
                         return progressed
                     }
                     row.withUnsafeBytes { event.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-                    let h = event.header
-                    h.pointee.rawLength = UInt32(row.count)
-                    h.pointee.usedLength = UInt32(row.count)
-                    h.pointee.pipelineID = UInt16(p)
-                    h.pointee.sourceID = 0
-                    h.pointee.receivedNanos = now
+                    event.fill(length: row.count, offset: 0, sourceID: 0, pipeline: p, receivedNanos: now)
                     // A row is a JSON object: index it so later actions can use its fields.
-                    if case .valid(let n, let truncated) = JSONScanner.scan(event.raw, fields: event.fields, fieldCapacity: Int(h.pointee.fieldCapacity)) {
-                        h.pointee.fieldCount = UInt16(n)
-                        h.pointee.flags |= EventFlags.decoded | EventFlags.object | (truncated ? EventFlags.fieldsTruncated : 0)
-                    }
+                    event.indexJSON()
                     // A row that cannot go on now is made again on the next pass.
-                    var handle = h.pointee.handle, next = a + 1, cursor: UInt32 = 0
+                    var handle = event.header.pointee.handle, next = a + 1, cursor: UInt32 = 0
                     if !process(&handle, from: &next, cursor: &cursor) {
                         abandon(handle)
                         return progressed

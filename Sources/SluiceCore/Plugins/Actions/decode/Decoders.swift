@@ -46,7 +46,7 @@ enum Decoders {
     /// A JSON object: each member becomes a field, its value kept as it is.
     static func json(_ text: UnsafeRawBufferPointer, into writer: inout FieldBatch, _ t: DecodeTarget) -> Bool {
         guard case .valid(let count, let truncated) = JSONScanner.scan(text, fields: t.entries, fieldCapacity: t.fieldCapacity),
-              !truncated, JSONDecodeAction.isObject(text) else { return false }
+              !truncated, Event.startsAnObject(text) else { return false }
         let base = text.baseAddress!
         for i in 0..<count {
             let e = t.entries[i]

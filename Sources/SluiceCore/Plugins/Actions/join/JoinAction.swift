@@ -179,7 +179,7 @@ public struct JoinAction: @unchecked Sendable {
         quote.storeBytes(of: 92, as: UInt8.self)
         (quote + 1).storeBytes(of: 110, as: UInt8.self)
         if line.count > 0 { (quote + 2).copyMemory(from: line.baseAddress!, byteCount: line.count) }
-        head.header.pointee.usedLength += UInt32(insert)
+        head.extendUsed(by: insert)
         head.fields[top].valueLength += UInt32(insert)
         head.fields[top].flags |= FieldEntry.valueHasEscapes
         head.set(EventFlags.modified)
@@ -189,8 +189,7 @@ public struct JoinAction: @unchecked Sendable {
             framed = context.event(event.header.pointee.origin)
             context.giveBack(event)
         }
-        record.pointee.tail.header.pointee.origin = framed.header.pointee.handle
-        record.pointee.tail.set(EventFlags.chained)
+        record.pointee.tail.chain(to: framed.header.pointee.handle)
         record.pointee.tail = framed
         record.pointee.events += 1
         record.pointee.bytes += insert

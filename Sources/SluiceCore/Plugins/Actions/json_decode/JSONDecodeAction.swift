@@ -13,24 +13,7 @@ public struct JSONDecodeAction: Sendable {
         maxDepth = try arguments.value(Self.maxDepth)
     }
 
-    /// The first byte after leading whitespace is `{` (the text is already valid JSON).
-    @inline(__always) static func isObject(_ raw: UnsafeRawBufferPointer) -> Bool {
-        for b in raw where b != 32 && b != 9 && b != 10 && b != 13 { return b == 123 }
-        return false
-    }
-
     public func apply(_ event: Event, counters: CounterBlock, pipeline: Int) {
-        let h = event.header
-        let outcome = JSONScanner.scan(event.raw, fields: event.fields, fieldCapacity: Int(h.pointee.fieldCapacity), maxDepth: maxDepth)
-        switch outcome {
-        case .valid(let count, let truncated):
-            h.pointee.fieldCount = UInt16(count)
-            h.pointee.flags |= EventFlags.decoded | (truncated ? EventFlags.fieldsTruncated : 0)
-            if JSONDecodeAction.isObject(event.raw) { h.pointee.flags |= EventFlags.object }
-        case .invalid:
-            h.pointee.fieldCount = 0
-            h.pointee.flags |= EventFlags.invalidJSON
-            counters.add(.invalidJSON, 1, pipeline: pipeline)
-        }
+        if !event.indexJSON(maxDepth: maxDepth) { counters.add(.invalidJSON, 1, pipeline: pipeline) }
     }
 }

@@ -80,7 +80,7 @@ public struct KeepFieldsAction: @unchecked Sendable {
             i += 1
         }
         if kept != count {
-            event.header.pointee.fieldCount = UInt16(kept)
+            event.setFieldCount(kept)
             event.set(EventFlags.modified)
         }
         return .pass

@@ -76,10 +76,8 @@ public struct SplitAction: @unchecked Sendable {
         // The last element: the original event becomes it.
         let n = write(event, place, element, into: scratch)
         event.data.copyMemory(from: scratch, byteCount: n)
-        let h = event.header
-        h.pointee.flags &= ~(EventFlags.modified | EventFlags.fieldsTruncated)
-        h.pointee.rawLength = UInt32(n)
-        h.pointee.usedLength = UInt32(n)
+        event.clear([.modified, .fieldsTruncated])
+        event.setRecord(length: n)
         index(event)
         context.cursor = 0
         return .pass
@@ -147,24 +145,13 @@ public struct SplitAction: @unchecked Sendable {
 
     /// A new event holding one element's document, in the original's stream and pipeline.
     func fill(_ made: Event, length: Int, from event: Event) {
-        let h = made.header, o = event.header
-        h.pointee.rawLength = UInt32(length)
-        h.pointee.usedLength = UInt32(length)
-        h.pointee.pipelineID = o.pointee.pipelineID
-        h.pointee.sourceID = o.pointee.sourceID
-        h.pointee.offset = o.pointee.offset
-        h.pointee.receivedNanos = o.pointee.receivedNanos
-        h.pointee.flags = EventFlags.derived
+        made.fillDerived(length: length, from: event)
         index(made)
     }
 
     /// Indexes the (valid) object now in the event's raw bytes.
     func index(_ event: Event) {
-        let h = event.header
-        guard case .valid(let count, let truncated) = JSONScanner.scan(event.raw, fields: event.fields, fieldCapacity: Int(h.pointee.fieldCapacity)) else {
-            preconditionFailure("split made an object that does not scan")
-        }
-        h.pointee.fieldCount = UInt16(count)
-        h.pointee.flags |= EventFlags.decoded | EventFlags.object | (truncated ? EventFlags.fieldsTruncated : 0)
+        let valid = event.indexJSON()
+        precondition(valid && event.has(.object), "split made an object that does not scan")
     }
 }

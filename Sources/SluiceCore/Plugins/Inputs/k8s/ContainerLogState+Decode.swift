@@ -19,7 +19,7 @@ extension ContainerLogState {
             return writeUnparsed(e, reason: "line format differs from the partial line before it", end: end, mayWait: mayWait,
                                  scratch: scratch, slab: slab, counters: counters, pipeline: pipeline)
         }
-        let lineCut = e.header.pointee.flags & EventFlags.cut != 0  // by the framer (counted there)
+        let lineCut = e.header.pointee.flags.contains(.cut)  // by the framer (counted there)
         if line.partial {
             fold(line, raw, nowNanos: nowNanos, counters: counters, pipeline: pipeline)
             if lineCut { p.pointee.cut = true }
@@ -61,7 +61,7 @@ extension ContainerLogState {
                        slab: UnsafeMutablePointer<Slab>, counters: CounterBlock, pipeline: Int) -> RecordDecoder.Outcome {
         let raw = e.raw
         let placed = place(e, scratch: scratch, mayWait: mayWait, slab: slab, counters: counters, pipeline: pipeline,
-                           cutCounted: e.header.pointee.flags & EventFlags.cut != 0) { out, capacity in
+                           cutCounted: e.header.pointee.flags.contains(.cut)) { out, capacity in
             ContainerLogJSON.writeUnparsed(raw, reason: reason, members: UnsafeRawBufferPointer(members), into: out, capacity: capacity)
         }
         guard let target = placed else { return .needsRoom }
@@ -85,8 +85,8 @@ extension ContainerLogState {
         var target = e
         if case .wrote(let n, _) = written, n > ownCapacity {
             if largeCapacity > ownCapacity {
-                if let large = slab.pointee.takeLarge(forFraming: true) {
-                    large.header.pointee.flags = e.header.pointee.flags
+                if let large = slab.pointee.takeLonger(dataBytes: n, forFraming: true) {
+                    large.set(e.flags)
                     slab.pointee.release(e.header.pointee.handle)
                     target = large
                 } else if mayWait {
@@ -102,10 +102,10 @@ extension ContainerLogState {
             return target  // max-event-size leaves no room for any JSON: the line stays as it came
         }
         target.data.copyMemory(from: out, byteCount: n)
-        target.header.pointee.rawLength = UInt32(n)
+        target.setRecordLength(n)
         if cut {
-            if !cutCounted && target.header.pointee.flags & EventFlags.cut == 0 { counters.add(.cutRecords, 1, pipeline: pipeline) }
-            target.header.pointee.flags |= EventFlags.cut
+            if !cutCounted && !target.header.pointee.flags.contains(.cut) { counters.add(.cutRecords, 1, pipeline: pipeline) }
+            target.set(.cut)
         }
         return target
     }

@@ -48,12 +48,12 @@ import Testing
     @Test func rfc3164TakesTheYearOfReceiptAndTheTimezone() throws {
         let run = try ActionRun("convert_date", ("from", "rfc3164"), ("to", "rfc3339"), ("timezone", "+02:00"))
         let event = try makeDecodedEvent(#"{"time":"Mar  5 10:00:00"}"#, in: run.pool)
-        event.header.pointee.receivedNanos = 1_717_200_000 * 1_000_000_000  // 2024-06-01
+        event.mutableHeader.pointee.receivedNanos = 1_717_200_000 * 1_000_000_000  // 2024-06-01
         let (after, _) = run.run(event)
         #expect(encoded(after) == #"{"time":"2024-03-05T10:00:00+02:00"}"#)
         // A December line received on the 1st of January belongs to the year before.
         let december = try makeDecodedEvent(#"{"time":"Dec 31 23:59:59"}"#, in: run.pool)
-        december.header.pointee.receivedNanos = 1_704_067_200 * 1_000_000_000  // 2024-01-01T00:00:00Z
+        december.mutableHeader.pointee.receivedNanos = 1_704_067_200 * 1_000_000_000  // 2024-01-01T00:00:00Z
         #expect(encoded(run.run(december).0) == #"{"time":"2023-12-31T23:59:59+02:00"}"#)
     }
 

@@ -36,9 +36,9 @@ import Testing
     func feed(_ action: JoinAction, _ json: String, stream: UInt32 = 1, at nanos: UInt64 = 0, offset: UInt64 = 0,
               _ pool: EventPool, _ counters: CounterBlock) throws -> (Step, Event) {
         let event = try makeDecodedEvent(json, in: pool)
-        event.header.pointee.sourceID = stream
-        event.header.pointee.receivedNanos = nanos
-        event.header.pointee.offset = offset
+        event.mutableHeader.pointee.sourceID = stream
+        event.mutableHeader.pointee.receivedNanos = nanos
+        event.mutableHeader.pointee.offset = offset
         var step = Step()
         while true {
             var context = ActionContext(event: event, handle: event.header.pointee.handle, slab: pool.slabs)

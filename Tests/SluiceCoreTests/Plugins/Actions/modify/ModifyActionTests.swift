@@ -78,7 +78,7 @@ private func modifyRejection(_ pairs: (String, String)...) -> PluginArgumentErro
         let action = try modify(("field", "a"), ("value", "b"))
         let plain = makeEvent(#"{"a":1}"#, in: pool)
         #expect(!action.apply(plain, in: pool))
-        #expect(plain.header.pointee.flags == 0)
+        #expect(plain.header.pointee.flags == [])
         let invalid = try makeDecodedEvent(#"{"a":"#, in: pool)
         #expect(!action.apply(invalid, in: pool))
         #expect(!invalid.has(EventFlags.modified))
@@ -121,6 +121,29 @@ private func modifyRejection(_ pairs: (String, String)...) -> PluginArgumentErro
         #expect(moved.has(EventFlags.grown) && moved.header.pointee.origin == handle)
         #expect(text(moved.value(0)) == #""a value that does not fit""#)
         #expect(text(moved.raw) == #"{"a":"\#(filler)"}"#)
+        #expect(counters.read(.modifySkipped, pipeline: 0) == 0)
+    }
+
+    @Test func anEventGrownIntoAMediumSlotMovesOnToALargeOneLinkedToTheSlotItWasFramedIn() throws {
+        let pool = try makePool(eventSizeBytes: 1024, maxEventSizeBytes: 8192, mediumSlots: 4, mediumEventSizeBytes: 2048)
+        let filler = String(repeating: "x", count: pool.configuration.smallDataCapacity - 12)
+        let event = try makeDecodedEvent(#"{"a":"\#(filler)"}"#, in: pool)
+        let framed = event.header.pointee.handle
+        let counters = CounterBlock(pipelines: 1)
+        var context = ActionContext(event: event, handle: framed, slab: pool.slabs)
+        let slab = pool.slabs.pointee
+        let first = Action.modify(try modify(("field", "b"), ("value", String(repeating: "m", count: 500))))
+        #expect(first.apply(event, counters: counters, pipeline: 0, context: &context) == .pass)
+        #expect((slab.smallCount..<slab.largeFirst).contains(EventHandles.slot(context.handle)), "first into a medium slot")
+        #expect(context.event.header.pointee.origin == framed)
+        let second = Action.modify(try modify(("field", "c"), ("value", String(repeating: "l", count: 3000))))
+        #expect(second.apply(context.event, counters: counters, pipeline: 0, context: &context) == .pass)
+        let moved = context.event
+        #expect(EventHandles.slot(context.handle) >= slab.largeFirst, "then into a large one")
+        #expect(moved.has(EventFlags.grown) && moved.header.pointee.origin == framed, "linked to the framed slot, not the medium one")
+        #expect(pool.slabs.pointee.freeMediumCount == 4, "the medium slot went back when the event left it")
+        #expect(pool.slabs.pointee.takenCount == 2)
+        #expect(fieldTexts(moved).map(\.key) == ["a", "b", "c"])
         #expect(counters.read(.modifySkipped, pipeline: 0) == 0)
     }
 

@@ -45,8 +45,8 @@ import Testing
         let action = try split()
         defer { action.dispose(); action.disposeShared() }
         let event = try makeDecodedEvent(#"{"a":1,"items":[1, {"x":"y,]"} ,"th\"ree",[2,3]],"z":true}"#, in: pool)
-        event.header.pointee.sourceID = 77
-        event.header.pointee.offset = 1234
+        event.mutableHeader.pointee.sourceID = 77
+        event.mutableHeader.pointee.offset = 1234
         let (texts, verdicts, emitted) = run(action, event, pool)
         #expect(texts == [#"{"a":1,"items":1,"z":true}"#, #"{"a":1,"items":{"x":"y,]"},"z":true}"#,
                           #"{"a":1,"items":"th\"ree","z":true}"#, #"{"a":1,"items":[2,3],"z":true}"#])

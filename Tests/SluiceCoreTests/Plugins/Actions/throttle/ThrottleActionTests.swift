@@ -8,7 +8,7 @@ import Testing
     /// A decoded event received at `nanos` (the throttle's clock).
     func event(_ json: String, at nanos: UInt64, _ pool: EventPool) throws -> Event {
         let e = try makeDecodedEvent(json, in: pool)
-        e.header.pointee.receivedNanos = nanos
+        e.mutableHeader.pointee.receivedNanos = nanos
         return e
     }
 
@@ -46,7 +46,7 @@ import Testing
         #expect(try passes(action, #"{"other":1}"#, at: 1, pool, counters))
         #expect(try passes(action, #"{"user":"not an object"}"#, at: 2, pool, counters))
         let plain = makeEvent("not json \u{FF}", in: pool)
-        plain.header.pointee.receivedNanos = 3
+        plain.mutableHeader.pointee.receivedNanos = 3
         #expect(!action.apply(plain, counters: counters, pipeline: 0), "the shared bucket is used up")
         // A nested key is its own bucket, compared by its raw JSON value (1 and "1" differ).
         #expect(try passes(action, #"{"user":{"id":1}}"#, at: 4, pool, counters))

@@ -210,7 +210,7 @@ private func ends(_ lines: [String]) -> [UInt64] {
             #expect(k.records.count == 2)
             #expect(k.records.allSatisfy { $0.bytes.count <= 4096 })
             #expect(k.objects[0]["cut"] as? Bool == true && k.objects[0]["invalid"] == nil, "\(k.texts[0].suffix(100))")
-            #expect(k.records[0].flags & EventFlags.cut != 0)
+            #expect(k.records[0].flags.contains(.cut))
             #expect(k.objects[1]["log"] as? String == "next" && k.objects[1]["cut"] == nil)
             #expect(k.count(.cutRecords) == 1)
             #expect(k.offsets == [ends(lines)[5], ends(lines)[6]])
@@ -256,7 +256,7 @@ private func ends(_ lines: [String]) -> [UInt64] {
         k.framing.drain()
         #expect(k.logs.map { $0.unicodeScalars.count } == [800] && k.logs.allSatisfy { $0.unicodeScalars.allSatisfy { $0 == "\u{01}" } },
                 "both lines' messages once, not the last one twice")
-        #expect(k.records.first.map { $0.bytes.count > 4800 && $0.flags & EventFlags.cut == 0 } == true)
+        #expect(k.records.first.map { $0.bytes.count > 4800 && !$0.flags.contains(.cut) } == true)
         #expect(k.offsets == [UInt64(input.count)])
         #expect(k.framing.slabIsWhole)
     }
@@ -278,7 +278,7 @@ private func ends(_ lines: [String]) -> [UInt64] {
         k.framing.finish(at: UInt64(new.count), endOfSource: true)
         #expect(k.logs == ["old", "other stream", "begun in the old file, ended in the new one", "left open"])
         #expect(k.offsets == [ends(["2024 stdout F old"])[0], 0, ends(["2024 stderr F other stream", "2024 stdout F ended in the new one"])[1], UInt64(new.count)])
-        #expect(k.records.last.map { $0.flags & EventFlags.partial != 0 } == true)
+        #expect(k.records.last.map { $0.flags.contains(.partial) } == true)
         #expect(k.count(.partialRecords) == 1)
         #expect(k.framing.slabIsWhole)
     }
