@@ -65,6 +65,12 @@ struct sl_nats_publisher {
     sem_t closed;
     _Atomic int stopping;
     _Atomic int reconnected;
+    // The publisher thread waits for room in the window: PubAcks wake it once `wake_room`
+    // messages of room came (not each PubAck: a wake per message cost a context switch per
+    // message, and with the window not the limit — both hand-offs published — it had nothing
+    // to do; perf/README.md, nats).
+    _Atomic int window_stalled;
+    uint64_t wake_room;
     pthread_t thread;
     int thread_started;
     // Window accounting: first publications and first PubAcks.
@@ -137,6 +143,19 @@ static int contains(const char *data, int length, const char *needle) {
     return 0;
 }
 
+// Messages published and not acknowledged yet.
+static uint64_t window_outstanding(sl_nats_publisher *p) { return atomic_load(&p->sent_first) - atomic_load(&p->acknowledged); }
+
+// The window is full: the publisher thread is to sleep until a PubAck makes room. False when a
+// PubAck came meanwhile (the flag is stored before the window is looked at again, so a PubAck
+// after that look sees it and wakes the thread).
+static int window_stall(sl_nats_publisher *p) {
+    atomic_store(&p->window_stalled, 1);
+    if (window_outstanding(p) >= (uint64_t)p->options.window) return 1;
+    atomic_store(&p->window_stalled, 0);
+    return 0;
+}
+
 // A PubAck or an error answer for message `<inbox>.<slot>.<generation>.<index>`.
 static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
     (void)nc;
@@ -175,7 +194,11 @@ static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
         atomic_store_explicit(&s->confirmed, generation, memory_order_release);
         wake_worker(p);
     }
-    sem_post(&p->wake);  // the window has room again
+    // After `acknowledged` grew (seq_cst, against the stall's store then load of it).
+    if (atomic_load(&p->window_stalled) && window_outstanding(p) + p->wake_room <= (uint64_t)p->options.window
+        && atomic_exchange(&p->window_stalled, 0)) {
+        sem_post(&p->wake);
+    }
 done:
     natsMsg_Destroy(msg);
 }
@@ -264,7 +287,7 @@ static void publish_due(sl_nats_publisher *p, int64_t now) {
                 continue;
             }
             int first = i >= s->sent;
-            if (first && atomic_load(&p->sent_first) - atomic_load(&p->acknowledged) >= (uint64_t)p->options.window) return;
+            if (first && window_outstanding(p) >= (uint64_t)p->options.window && window_stall(p)) return;
             natsStatus status = publish_one(p, order[k], s, generation, i);
             if (status != NATS_OK) {
                 sl_nats_error_set(&p->error, "publish failed: %s; publishing again in %lld ms", natsStatus_GetText(status),
@@ -397,6 +420,7 @@ sl_nats_publisher *sl_nats_publisher_start(const sl_nats_publisher_options *opti
         return NULL;
     }
     p->options = *options;
+    p->wake_room = options->window / 16 > 1 ? (uint64_t)options->window / 16 : 1;
     p->servers = strdup(options->servers);
     p->stream = options->stream && options->stream[0] ? strdup(options->stream) : NULL;
     p->name = strdup(options->name ? options->name : "sluice");

@@ -6,7 +6,11 @@
 #
 #     perf/nats.sh [LINES] [WINDOW] [BATCH]
 #
-# SLUICE=path runs a given binary (default: the release build in .build-bench). Lines are JSON
+# SLUICE=path runs a given binary (default: the release build in .build-bench); OLD=path runs a
+# second one beside it in every round (before/after a change). ROUNDS=N repeats the publish
+# comparison N times, C publisher and Sluice interleaved, and prints the median ratio;
+# PUBLISH_ONLY=1 skips the consumer comparison. OUTPUT_BATCH sets the output's --batch-size
+# (empty: the node's default). Lines are JSON
 # log events `{"ts":…,"level":…,"service":…,"user":…,"latency_ms":…,"msg":…}` (about 150 B, as
 # in perf/clickhouse.sh). The publishers get a fresh stream each; the Sluice input is timed from
 # its start until its output file holds every line.
@@ -15,9 +19,12 @@ cd "$(dirname "$0")/.."
 LINES=${1:-500000}
 WINDOW=${2:-512}
 BATCH=${3:-256}
-# The output batch: above half the window, so one buffer's messages go out while the other waits for PubAcks.
-OUTPUT_BATCH=${OUTPUT_BATCH:-1024}
+# The output's --batch-size; empty: the node's default.
+OUTPUT_BATCH=${OUTPUT_BATCH-}
 SLUICE=${SLUICE:-.build-bench/release/sluice}
+OLD=${OLD:-}
+ROUNDS=${ROUNDS:-1}
+PUBLISH_ONLY=${PUBLISH_ONLY:-0}
 DIR=$(mktemp -d /tmp/sluice-nats-perf.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 URL=nats://127.0.0.1:$PORT
@@ -56,18 +63,42 @@ PY
 }
 
 sleep 0.5
-echo "lines: $LINES ($BYTES B), window $WINDOW, fetch batch $BATCH, output batch $OUTPUT_BATCH, $(nproc) CPUs"
+echo "lines: $LINES ($BYTES B), window $WINDOW, fetch batch $BATCH, output batch ${OUTPUT_BATCH:-default}, $(nproc) CPUs, $ROUNDS round(s)"
+BATCH_FLAG=()
+[ -n "$OUTPUT_BATCH" ] && BATCH_FLAG=(--batch-size "$OUTPUT_BATCH")
 
-stream fresh
-"$DIR/nats-bench" publish "$URL" PERF perf.app "$DIR/lines.ndjson" "$WINDOW"
+publish_sluice() {  # publish_sluice BINARY NAME: prints messages/s; its CPU seconds go to $DIR/cpu-NAME
+    stream fresh
+    local start end
+    start=$(date +%s.%N)
+    "$1" run --admin off "${BATCH_FLAG[@]}" --input "file:path=$DIR/lines.ndjson" \
+        --output "nats:url=$URL,subject=perf.app,stream=PERF,window=$WINDOW" 2> "$DIR/sluice-out.log"
+    end=$(date +%s.%N)
+    local held
+    held=$(stream count)
+    [ "$held" -ge "$LINES" ] || { echo "the stream holds $held messages, not $LINES" >&2; exit 1; }
+    python3 -c "print('%.0f' % ($LINES/($end-$start)))"
+    sed -n 's/.*cpu_seconds=\([0-9.]*\).*/\1/p' "$DIR/sluice-out.log" | tail -1 > "$DIR/cpu-$2"
+}
 
-stream fresh
-START=$(date +%s.%N)
-"$SLUICE" run --admin off --batch-size "$OUTPUT_BATCH" --input "file:path=$DIR/lines.ndjson" \
-    --output "nats:url=$URL,subject=perf.app,stream=PERF,window=$WINDOW" 2> "$DIR/sluice-out.log"
-END=$(date +%s.%N)
-tail -1 "$DIR/sluice-out.log"
-python3 -c "print('sluice file→nats: %d messages in %.3f s: %.0f messages/s (stream holds %s)' % ($LINES, $END-$START, $LINES/($END-$START), '$(stream count)'))"
+RATIOS=""
+OLD_RATIOS=""
+for round in $(seq 1 "$ROUNDS"); do
+    stream fresh
+    C=$("$DIR/nats-bench" publish "$URL" PERF perf.app "$DIR/lines.ndjson" "$WINDOW" | sed -n 's/.* s: \([0-9]*\) messages\/s.*/\1/p')
+    S=$(publish_sluice "$SLUICE" new)
+    line="round $round: c-publisher $C/s, sluice file→nats $S/s ($(python3 -c "print('%.0f' % (100*$S/$C))") %, cpu $(cat "$DIR/cpu-new") s)"
+    RATIOS="$RATIOS $(python3 -c "print($S/$C)")"
+    if [ -n "$OLD" ]; then
+        O=$(publish_sluice "$OLD" old)
+        line="$line, old $O/s ($(python3 -c "print('%.0f' % (100*$O/$C))") %, cpu $(cat "$DIR/cpu-old") s)"
+        OLD_RATIOS="$OLD_RATIOS $(python3 -c "print($O/$C)")"
+    fi
+    echo "$line (load $(cut -d' ' -f1 /proc/loadavg))"
+done
+median() { python3 -c "import statistics,sys; print('%.0f %%' % (100*statistics.median(map(float, sys.argv[1:]))))" $1; }
+echo "median sluice / c-publisher: $(median "$RATIOS")${OLD:+, old: $(median "$OLD_RATIOS")}"
+[ "$PUBLISH_ONLY" = 1 ] && exit 0
 
 "$DIR/nats-bench" consume "$URL" PERF c-consumer "$LINES" "$BATCH"
 

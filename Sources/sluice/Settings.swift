@@ -89,6 +89,8 @@ enum Settings {
                  help: "longest wait of an event in an output batch (batches also flush when a worker goes idle)"),
         number("ring-entries", \.ringEntries, 8...32768, help: "io_uring submission entries per worker"),
         number("read-buffer-size", \.readBufferBytes, 4096...(64 << 20), value: "BYTES", help: "bytes per file read; two reads in flight per file"),
+        number("max-file-sources", \.maxFileSources, 1...SourceIDs.maxSourcesPerWorker,
+               help: "files one worker reads at once (file, k8s inputs); a finished file's entry is reused once all its events came back"),
         number("output-buffer-size", \.outputBufferBytes, 4096...(256 << 20), value: "BYTES",
                help: "bytes per output write buffer, raised to at least twice the largest encoded event (about 2 × max-event-size, so 2 MiB with the defaults); two per output and worker, resident only as far as batches fill them"),
         number("recv-buffers", \.recvBuffers, 1...32768,

@@ -155,6 +155,52 @@ extension EndToEndTests {
             #expect(tally.missingCount == 0 && tally.duplicates == 0, "\(tally)")
         }
 
+        /// A buffer filled by two workers while the output is down, then a run with one worker and
+        /// the output up: the second worker's directory, which no worker owns any more, is
+        /// adopted by worker 0 at start and every line is delivered once.
+        @Test func aWorkerDirectoryLeftByARunWithMoreWorkersIsAdoptedAndDelivered() throws {
+            let directory = try TemporaryDirectory()
+            let (inPort, outPort, admin) = (try LoopbackTCP.freePort(), try LoopbackTCP.freePort(), try LoopbackTCP.freePort())
+            let buffer = directory.path("buffer")
+            func arguments(workers: Int) -> [String] {
+                ["run", "--workers", "\(workers)", "--admin", "127.0.0.1:\(admin)", "--input", "tcp:listen=127.0.0.1:\(inPort)",
+                 "--output", Self.output(port: outPort, buffer: buffer)]
+            }
+            let count = 40_000, connections = 8
+            let first = try SluiceProcess(arguments(workers: 2), in: directory)
+            try AdminHTTP.waitForReady(port: admin, first)
+            // Eight connections: the kernel spreads them over both workers' listening sockets.
+            let senders = (0..<connections).map { c in
+                NumberedLineSender(port: inPort, numbers: (c * count / connections)..<((c + 1) * count / connections), linesPerChunk: 500,
+                                   chunkInterval: .milliseconds(5))
+            }
+            senders.forEach { $0.start() }
+            for s in senders { try s.waitUntilDone(within: .seconds(30)) }
+            try AdminHTTP.waitFor("every line in the buffer", within: .seconds(30)) {
+                PrometheusSample.value(try Self.metrics(admin), "sluice_buffer_records_written_total") == Double(count)
+            }
+            first.send(signal: SIGTERM)
+            #expect(try first.waitForExit(within: .seconds(10)) == .exited(0))
+            let secondWorker = BufferSegments.files(under: buffer).filter { $0.contains("/worker-1/") }
+            #expect(!secondWorker.isEmpty, "worker 1 wrote nothing: \(BufferSegments.files(under: buffer))")
+
+            let receiver = try LineReceiver(port: outPort)
+            defer { receiver.stop() }
+            let second = try SluiceProcess(arguments(workers: 1), in: directory)
+            var tally = NumberTally(expected: count)
+            try waitUntil("every line at the receiver", within: .seconds(60), while: second) {
+                tally = receiver.tally(expected: count)
+                return tally.missingCount == 0
+            }
+            second.send(signal: SIGTERM)
+            #expect(try second.waitForExit(within: .seconds(10)) == .exited(0))
+            tally = receiver.tally(expected: count)
+            recordMeasurement("\(secondWorker.count) segment(s) of worker 1 adopted; \(tally)", named: "disk-buffer-adoption")
+            #expect(tally.missingCount == 0 && tally.duplicates == 0, "\(tally)")
+            #expect(!FileManager.default.fileExists(atPath: buffer + "/worker-1"), "the adopted directory is removed")
+            #expect(second.standardError().contains("adopted by"), "\(second.standardErrorTail())")
+        }
+
         /// SIGKILL while lines arrive over TCP and the output is down part of the time: every
         /// line that was in a segment file when the node died is delivered, every line of a
         /// connection that ended cleanly too, and what is lost is only the tail of a connection

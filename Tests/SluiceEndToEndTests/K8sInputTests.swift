@@ -214,3 +214,108 @@ extension EndToEndTests {
         }
     }
 }
+
+extension EndToEndTests.K8sInput {
+    /// A CRI container that wrote a `P` line and died before its `F`, and a Docker container
+    /// whose last `log` has no final `\n`: once the files have been read to their end for
+    /// `partial-timeout`, each pending record comes out alone as one event with
+    /// `"partial":true`, counted in partial_timeouts; a line written after that is a record of
+    /// its own, and the records before arrive untouched.
+    @Test func aRecordWhoseLastLineNeverComesIsHandedOnPartialAfterTheTimeout() throws {
+        let directory = try TemporaryDirectory()
+        let containers = directory.path("containers"), output = directory.path("out.ndjson")
+        try FileManager.default.createDirectory(atPath: containers, withIntermediateDirectories: true)
+        let formats: [Files.Format] = [.cri, .docker]
+        let paths = (0..<2).map { "\(containers)/\(Files.name($0))" }
+        var contents: [(bytes: [UInt8], records: [Files.Record])] = []
+        var unfinished: [[UInt8]] = []
+        for f in 0..<2 {
+            let content = Files.content(f, 0..<40, formats[f])
+            let first = Files.lines(Files.record(f, 11 * 1000 + 3), formats[f])[0]  // the first of a long record's lines
+            try Data(content.bytes + first).write(to: URL(fileURLWithPath: paths[f]))
+            contents.append(content)
+            unfinished.append(first)
+        }
+        let sluice = try SluiceProcess(["run", "--input", "k8s:path=\(containers)/*.log,poll-interval=20ms,partial-timeout=300ms",
+                                        "--output", "file:path=\(output)"], in: directory)
+        try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+        let lineCount = { (try? Data(contentsOf: URL(fileURLWithPath: output)))?.reduce(0) { $0 + ($1 == 10 ? 1 : 0) } ?? 0 }
+        try waitUntil("every record and both partial ones", within: .seconds(20), while: sluice) { lineCount() >= 40 + 40 + 2 }
+        // Later lines: records of their own (the pending ones are gone).
+        let later = (0..<2).map { Files.content($0, 50..<52, formats[$0]) }
+        for f in 0..<2 {
+            let fd = open(paths[f], O_WRONLY | O_APPEND)
+            #expect(later[f].bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == later[f].bytes.count)
+            close(fd)
+        }
+        try waitUntil("the later records", within: .seconds(20), while: sluice) { lineCount() >= 40 + 40 + 2 + 4 }
+        sluice.send(signal: SIGTERM)
+        #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+
+        let arrived = Files.Arrived(try Data(contentsOf: URL(fileURLWithPath: output)))
+        #expect(arrived.unreadable == 0)
+        for f in 0..<2 {
+            let events = arrived.byContainer["app-\(f)"] ?? []
+            try #require(events.count == 40 + 1 + 2, "\(events.count) events of file \(f)")
+            #expect(events.prefix(40).map { $0["log"] as? String } == contents[f].records.map(\.message))
+            #expect(events.prefix(40).allSatisfy { $0["partial"] == nil })
+            let pending = events[40]
+            #expect(pending["partial"] as? Bool == true, "\(pending)")
+            // The unfinished line's message: CRI as written (a character the runtime cut in two
+            // comes out as U+FFFD), Docker's log unescaped.
+            let line = unfinished[f]
+            let expectedPart = formats[f] == .cri
+                ? String(decoding: line.dropFirst(line.firstIndex(of: UInt8(ascii: "P"))! + 2).dropLast(), as: UTF8.self)
+                : (try JSONSerialization.jsonObject(with: Data(line.dropLast())) as? [String: Any])?["log"] as? String
+            #expect(pending["log"] as? String == expectedPart, "file \(f)")
+            #expect(events.suffix(2).map { $0["log"] as? String } == later[f].records.map(\.message))
+        }
+        let summary = try sluice.summary()
+        #expect(summary.count("partial_timeouts") == 2 && summary.count("partial_records") == 2, "\(summary)")
+    }
+
+    /// Fifteen containers come and go, three at a time, on one worker that may hold only four
+    /// file sources (`--max-file-sources 4`): each deleted file is read to its end and closed,
+    /// and its entry is reused once its events came back, so every container's records
+    /// arrive once, in order, none refused; the offsets file keeps no more entries than that.
+    @Test func moreContainersThanFileSourcesComeAndGoOverTheNodesLife() throws {
+        let directory = try TemporaryDirectory()
+        let containers = directory.path("containers"), output = directory.path("out.ndjson"), offsets = directory.path("offsets")
+        try FileManager.default.createDirectory(atPath: containers, withIntermediateDirectories: true)
+        let sluice = try SluiceProcess(["run", "--workers", "1", "--max-file-sources", "4",
+                                        "--input", "k8s:path=\(containers)/*.log,rescan-interval=50ms,poll-interval=20ms,offsets=\(offsets),offsets-interval=50ms",
+                                        "--output", "file:path=\(output)"], in: directory)
+        try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+        let lineCount = { (try? Data(contentsOf: URL(fileURLWithPath: output)))?.reduce(0) { $0 + ($1 == 10 ? 1 : 0) } ?? 0 }
+        let waves = 5, perWave = 3, perFile = 60
+        var contents: [[Files.Record]] = []
+        for wave in 0..<waves {
+            let files = (wave * perWave..<(wave + 1) * perWave)
+            for f in files {
+                let content = Files.content(f, 0..<perFile, f % 2 == 0 ? .cri : .docker)
+                try Data(content.bytes).write(to: URL(fileURLWithPath: "\(containers)/\(Files.name(f))"))
+                contents.append(content.records)
+            }
+            let expected = contents.reduce(0) { $0 + $1.count }
+            try waitUntil("wave \(wave): \(expected) events", within: .seconds(20), while: sluice) { lineCount() >= expected }
+            for f in files { #expect(unlink("\(containers)/\(Files.name(f))") == 0) }
+            try waitUntil("wave \(wave): its files closed", within: .seconds(20), while: sluice) {
+                !sluice.openFiles().contains { $0.hasPrefix(containers) }
+            }
+        }
+        sluice.send(signal: SIGTERM)
+        #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+
+        let arrived = Files.Arrived(try Data(contentsOf: URL(fileURLWithPath: output)))
+        #expect(arrived.unreadable == 0)
+        for f in 0..<waves * perWave {
+            let problems = arrived.problems(file: f, expected: contents[f])
+            #expect(problems.isEmpty, "file \(f): \(problems)")
+        }
+        let summary = try sluice.summary()
+        #expect(summary.count("input_errors") == 0, "\(summary)")
+        #expect(!sluice.standardError().contains("max-file-sources"), "\(sluice.standardErrorTail())")
+        let saved = try OffsetFile.read(path: offsets)
+        #expect(saved.count <= 4, "\(saved.count) entries in the offsets file: \(saved.map(\.path))")
+    }
+}

@@ -443,3 +443,81 @@ extension EndToEndTests.TLSInput {
         #expect(summary.count("tls_handshakes") == 3 && summary.count("input_errors") == 0, "\(summary)")
     }
 }
+
+extension EndToEndTests.TLSInput {
+    /// Sends the lines of a file over `connections` TLS connections to a unix socket at once
+    /// (lines dealt round-robin), each closed with close_notify; prints the versions negotiated.
+    static let sendLinesOverUnix = """
+        import json, socket, ssl, sys, threading
+        path, cafile, lines_path, connections = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+        cert, key = (sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else (None, None)
+        lines = open(lines_path, "rb").read().splitlines(keepends=True)
+        parts = [b"".join(lines[i::connections]) for i in range(connections)]
+        context = ssl.create_default_context(cafile=cafile)
+        if cert: context.load_cert_chain(cert, key)
+        versions, errors = [], []
+        def send(i):
+            try:
+                raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                raw.connect(path)
+                with context.wrap_socket(raw, server_hostname="localhost") as s:
+                    versions.append(s.version())
+                    s.sendall(parts[i])
+                    s.unwrap()
+            except Exception as e:
+                errors.append(repr(e))
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(connections)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        print(json.dumps({"versions": sorted(set(versions)), "errors": errors}))
+        """
+
+    /// The unix input with tls-cert/tls-key/tls-ca (mutual TLS): every one of 100,000 numbered
+    /// lines that Python's ssl sends over AF_UNIX on 3 connections at once, and those of
+    /// `openssl s_client -unix`, arrives once; a client without a certificate is refused and
+    /// counted, its line never arrives.
+    @Test func unixSocketSpeaksMutualTLSToPythonSSLAndOpenSSLSClient() throws {
+        let directory = try TemporaryDirectory()
+        let certificates = try TestCertificates(in: directory)
+        let output = directory.path("out.ndjson"), socketPath = directory.path("tls.sock")
+        let sluice = try startNode(directory, "unix:path=\(socketPath),\(certificates.listenerParameters(mutual: true))", output: "file:path=\(output)")
+        let count = 100_000, fromSClient = 5_000
+        try NumberedLines.bytes(0..<count - fromSClient).write(to: directory.path("python.ndjson"))
+        try NumberedLines.bytes(count - fromSClient..<count).write(to: directory.path("s_client.ndjson"))
+
+        let sent = try EndToEndTests.HTTPInput.python(Self.sendLinesOverUnix, [socketPath, certificates.caCertificate, directory.path("python.ndjson"), "3",
+                                                                 certificates.clientCertificate, certificates.clientKey])
+        let result = try JSONSerialization.jsonObject(with: Data(sent.utf8)) as? [String: Any] ?? [:]
+        #expect(result["errors"] as? [String] == [], "\(result)")
+        #expect(result["versions"] as? [String] == ["TLSv1.3"], "\(result)")
+        try runProgram("/bin/sh", ["-c", "/usr/bin/openssl s_client -unix \(socketPath) -CAfile \(certificates.caCertificate) "
+                                   + "-cert \(certificates.clientCertificate) -key \(certificates.clientKey) "
+                                   + "-verify_return_error -servername localhost -quiet -no_ign_eof -nocommands < \(directory.path("s_client.ndjson"))"])
+        try "999999999\n".write(toFile: directory.path("refused.ndjson"), atomically: false, encoding: .utf8)
+        _ = try EndToEndTests.HTTPInput.python(Self.sendLinesOverUnix, [socketPath, certificates.caCertificate, directory.path("refused.ndjson"), "1"])
+
+        var tally = NumberTally(expected: count)
+        try waitUntil("\(count) lines", within: .seconds(30), while: sluice) {
+            tally = NumberTally(expected: count)
+            try Data(contentsOf: URL(fileURLWithPath: output)).withUnsafeBytes { tally.add($0) }
+            return tally.missingCount == 0
+        }
+        let summary = try stop(sluice)
+        #expect(tally.missingCount == 0 && tally.duplicates == 0 && tally.malformedLines == 0, "\(tally)")
+        #expect(!String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self).contains("999999999"))
+        #expect(summary.count("events_in") == count, "\(summary)")
+        #expect(summary.count("tls_handshakes") == 4 && summary.count("tls_handshake_failures") == 1, "\(summary)")
+        #expect(!FileManager.default.fileExists(atPath: socketPath), "the socket file is removed at stop")
+    }
+
+    /// TLS on a datagram unix socket is a config error (exit 2) naming the key and the fix.
+    @Test func tlsOnADatagramUnixSocketIsAConfigError() throws {
+        let directory = try TemporaryDirectory()
+        let certificates = try TestCertificates(in: directory)
+        let sluice = try SluiceProcess(["run", "--admin", "off", "--input",
+                                        "unix:path=\(directory.path("d.sock")),mode=dgram,\(certificates.listenerParameters())",
+                                        "--output", "devnull"], in: directory)
+        #expect(try sluice.waitForExit(within: .seconds(10)) == .exited(2))
+        #expect(sluice.standardError().contains("tls-cert") && sluice.standardError().contains("mode=stream"), "\(sluice.standardError())")
+    }
+}

@@ -33,11 +33,11 @@ func registerParsingActionBenchmarks() {
         let events = type == "decode" ? criEvents(corpus, pool) : Fixtures.events(holding: corpus, in: pool, decoded: true)
         // The header words and the whole index as json_decode left them: the actions repoint
         // and drop entries, so restoring the counts alone would leave them pointing elsewhere.
-        let saved = UnsafeMutablePointer<(UInt32, UInt16, UInt16)>.allocate(capacity: events.count)
+        let saved = UnsafeMutablePointer<Event.EditState>.allocate(capacity: events.count)
         let fields = PoolConfiguration.defaultMaxFields
         let entries = UnsafeMutablePointer<FieldEntry>.allocate(capacity: events.count * fields)
         for (i, e) in events.enumerated() {
-            saved[i] = (e.header.pointee.usedLength, e.header.pointee.fieldCount, e.header.pointee.flags)
+            saved.advanced(by: i).initialize(to: e.editState)
             precondition(e.fieldCount <= fields && !e.has(EventFlags.fieldsTruncated), "\(name): a corpus line has more fields than the index")
             (entries + i * fields).initialize(from: e.fields, count: e.fieldCount)
         }
@@ -46,7 +46,7 @@ func registerParsingActionBenchmarks() {
             var changed = 0
             for (i, event) in events.enumerated() {
                 let h = event.header
-                (h.pointee.usedLength, h.pointee.fieldCount, h.pointee.flags) = saved[i]
+                event.restore(saved[i])
                 event.fields.update(from: entries + i * fields, count: Int(h.pointee.fieldCount))
                 var context = ActionContext(event: event, handle: h.pointee.handle, slab: pool.slabs)
                 let verdict = action.apply(event, counters: counters, pipeline: 0, context: &context)

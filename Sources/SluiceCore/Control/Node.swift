@@ -153,7 +153,8 @@ public final class Node {
     }
 
     /// Opens and checks every worker's directory of the pipeline's disk buffers (torn tails cut,
-    /// delivered segments removed: `BufferDirectory.recover`), after locking each buffer-dir.
+    /// delivered segments removed: `BufferDirectory.recover`), after locking each buffer-dir;
+    /// directories of workers a run with more workers had are adopted (`BufferDirectory.adopt`).
     func prepareBuffers(_ pipeline: PipelineDefinition, slot p: Int, shared: NodeShared, into assignments: inout [WorkerAssignment]) throws(SetupError) {
         for w in 0..<workerCount { assignments[w].buffers[p] = [] }
         for (o, output) in pipeline.outputs.enumerated() {
@@ -165,10 +166,7 @@ public final class Node {
             let name = "output \(pipeline.name)"
             do {
                 if bufferLocks[options.directory] == nil { bufferLocks[options.directory] = try BufferDirectory.lock(options.directory) }
-                let stranded = BufferDirectory.strandedWorkers(options.directory, workerCount: workerCount)
-                if !stranded.isEmpty {
-                    throw SetupError(description: "pipeline \(pipeline.name): output \(o): the disk buffer \(options.directory) holds records of worker(s) \(stranded.map { String($0) }.joined(separator: ", ")) from a run with more workers; run with --workers \(stranded.max()! + 1) until it is drained")
-                }
+                let orphans = BufferDirectory.orphanedWorkers(options.directory, workerCount: workerCount)
                 guard let entry = shared.bufferStatsEntry(slot: p, output: o) else {
                     throw SetupError(description: "pipeline \(pipeline.name): output \(o): the node has room for \(shared.bufferStatsCapacity) disk buffers over its life, and a reload added more: restart it")
                 }
@@ -176,6 +174,11 @@ public final class Node {
                 for w in 0..<workerCount {
                     var recovery = try BufferDirectory.recover(BufferDirectory.workerDirectory(options.directory, worker: w), maxPayloadBytes: maxPayload) {
                         Log.warn(name, "disk buffer: \($0)")
+                    }
+                    // Directories of workers a run with more workers had: worker K mod workers drains them.
+                    for k in orphans where k % workerCount == w {
+                        _ = try BufferDirectory.adopt(BufferDirectory.workerDirectory(options.directory, worker: k), into: &recovery,
+                                                      maxPayloadBytes: maxPayload) { Log.warn(name, "disk buffer: \($0)") }
                     }
                     recovery.statsEntry = entry
                     assignments[w].buffers[p]!.append(recovery)
@@ -444,7 +447,7 @@ public final class Node {
         line += " bytes_in=\(bytesIn) bytes_out=\(shared.sum(.bytesOut))"
         line += " seconds=\(Self.fixed(seconds, 3)) events_per_s=\(Self.fixed(eventsPerSecond, 0)) mb_per_s=\(Self.fixed(mbPerSecond, 1))"
         line += " cpu_seconds=\(Self.fixed(cpuSeconds, 2)) peak_rss_mb=\(Self.fixed(Double(peakRSSBytes) / 1048576, 1))"
-        for c in [Counter.outputBatches, .aggregated, .aggregateRows, .aggregateSkipped, .derived, .joined, .splitSkipped, .throttleDropped, .throttleEvicted, .rejected, .deadLettered, .invalidJSON, .cutRecords, .cutBytes, .partialRecords, .emptyLines, .modifySkipped, .modifyTooLarge, .maskFailed, .parseREFailed, .decodeFailed, .convertDateFailed, .convertLogLevelFailed, .parseTooLarge, .editNotObject, .fieldMissing, .fieldWrongType, .editTooLarge, .connectionsAccepted, .connectionsRejected, .connectionsTimedOut, .connectionsTooSlow, .unrouted, .inputErrors, .outputErrors, .framingErrors, .syslogParseErrors, .datagramsDropped, .containerLogParseErrors, .partialLinesJoined, .httpRequests, .httpErrors, .outputRetries, .outputTimeouts, .tlsHandshakes, .tlsHandshakeFailures] {
+        for c in [Counter.outputBatches, .aggregated, .aggregateRows, .aggregateSkipped, .derived, .joined, .splitSkipped, .throttleDropped, .throttleEvicted, .rejected, .deadLettered, .invalidJSON, .cutRecords, .cutBytes, .partialRecords, .emptyLines, .modifySkipped, .modifyTooLarge, .maskFailed, .parseREFailed, .decodeFailed, .convertDateFailed, .convertLogLevelFailed, .parseTooLarge, .editNotObject, .fieldMissing, .fieldWrongType, .editTooLarge, .connectionsAccepted, .connectionsRejected, .connectionsTimedOut, .connectionsTooSlow, .unrouted, .inputErrors, .outputErrors, .framingErrors, .syslogParseErrors, .datagramsDropped, .containerLogParseErrors, .partialLinesJoined, .partialTimeouts, .httpRequests, .httpErrors, .outputRetries, .outputTimeouts, .tlsHandshakes, .tlsHandshakeFailures] {
             let v = shared.sum(c)
             if v > 0 { line += " \(c.name)=\(v)" }
         }

@@ -78,6 +78,25 @@ struct InputContext {
         }
     }
 
+    /// Hands on the records a framer's decoder assembles whose last line was read at or before
+    /// `cutoff` (`LineFramer.flushLatePending`); false when one found no free event: call
+    /// `waitForFreeEvents()` and again later.
+    func flushLatePending(_ framer: inout LineFramer, updatedBy cutoff: UInt64, to target: Int) -> Bool {
+        while true {
+            switch framer.flushLatePending(updatedBy: cutoff, nowNanos: worker.now, slab: worker.slab, batch: &worker.inputBatch,
+                                           counters: worker.counters) {
+            case .batchFull:
+                worker.dispatchInputBatch(to: target)
+            case .done:
+                worker.dispatchInputBatch(to: target)
+                return true
+            case .poolExhausted:
+                worker.dispatchInputBatch(to: target)
+                return false
+            }
+        }
+    }
+
     /// Gives back a framer's half-assembled record (it will be read again).
     func abandon(_ framer: inout LineFramer) { framer.abandon(slab: worker.slab) }
 

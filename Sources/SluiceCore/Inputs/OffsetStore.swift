@@ -23,10 +23,13 @@ public final class OffsetBook: @unchecked Sendable {
     private var list: [Entry] = []
     private var lock = pthread_mutex_t()
 
-    /// A snapshot of the entries.
+    /// A snapshot of the entries. Read on the control thread only: it frees the words of the
+    /// entries workers forgot since the last snapshot (no snapshot outlives the next one).
     public var entries: [Entry] {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
+        for words in forgotten { words.deallocate() }
+        forgotten.removeAll(keepingCapacity: true)
         return list
     }
 
@@ -34,6 +37,7 @@ public final class OffsetBook: @unchecked Sendable {
 
     deinit {
         for e in list + retired { e.words.deallocate() }
+        for words in forgotten { words.deallocate() }
         pthread_mutex_destroy(&lock)
     }
 
@@ -59,6 +63,20 @@ public final class OffsetBook: @unchecked Sendable {
         pthread_mutex_unlock(&lock)
     }
     private var retired: [Entry] = []
+    /// Words of entries `forget` dropped, freed by the control thread's next snapshot.
+    private var forgotten: [UnsafeMutablePointer<UInt64>] = []
+
+    /// Drops the entry of a file that is done for good (deleted and read to its end, every
+    /// event acknowledged): it leaves the offsets file, so the book does not grow over a
+    /// node's life with the files that came and went. The worker no longer uses `words`.
+    func forget(_ words: UnsafeMutablePointer<UInt64>) {
+        pthread_mutex_lock(&lock)
+        if let i = list.firstIndex(where: { $0.words == words }) {
+            list.remove(at: i)
+            forgotten.append(words)
+        }
+        pthread_mutex_unlock(&lock)
+    }
 
     /// Every store path with the records that go into it.
     public var stores: [String: [OffsetFile.Record]] {

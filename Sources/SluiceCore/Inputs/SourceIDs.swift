@@ -3,7 +3,8 @@
 /// the worker's table. The owner uses it, when an acknowledged event comes back, to advance
 /// that source's committed offset without any lookup table.
 public enum SourceIDs {
-    /// File sources one worker can hold (12 bits of index).
+    /// Sources of one kind one worker can hold at once (12 bits of index); a file's entry is
+    /// reused once it is finished and all its events came back (`FileFamily.takeSlot`).
     public static let maxSourcesPerWorker = 4096
 
     @inline(__always) public static func make(worker: Int, kind: Kind, generation: Int, index: Int) -> UInt32 {

@@ -368,3 +368,25 @@ extension Event {
         return h.pointee.pendingAcks == 0
     }
 }
+
+extension Event {
+    /// The header words actions change (used bytes, index length, flags), to put an event back
+    /// as it was: benchmarks run one corpus of events through an action again and again.
+    public struct EditState: Sendable {
+        public let usedLength: UInt32
+        public let fieldCount: UInt16
+        public let flags: EventFlags
+    }
+
+    public var editState: EditState {
+        let h = header
+        return EditState(usedLength: h.pointee.usedLength, fieldCount: h.pointee.fieldCount, flags: h.pointee.flags)
+    }
+
+    public func restore(_ state: EditState) {
+        let h = mutableHeader
+        h.pointee.usedLength = state.usedLength
+        h.pointee.fieldCount = state.fieldCount
+        h.pointee.flags = state.flags
+    }
+}

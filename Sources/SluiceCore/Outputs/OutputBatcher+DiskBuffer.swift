@@ -40,11 +40,17 @@ extension OutputBatcher {
     }
 
     /// Buffer `b` is safe: stage 1 acknowledges its events to the inputs (their records are in
-    /// the disk buffer; `events_out` counts them when the drain delivers them); the drain gives
+    /// the disk buffer; `events_out` counts them when the drain delivers them), or with
+    /// buffer-sync=batch hands them to the buffer, which does once they are synced; the drain gives
     /// its events' slots back and tells the buffer how far delivery got.
     mutating func acknowledgeBuffered(_ b: Int, context: OutputContext) {
         let h = batch(b)
         if let d = diskBuffer {
+            if d.pointee.options.sync == .batch {
+                d.pointee.hold(h, bytes: usedBytes(b), context: context)
+                reopen(b, context: context)
+                return
+            }
             var records = 0
             for i in 0..<h.count {
                 let event = context.event(h[i])

@@ -102,8 +102,8 @@ struct OutputBatcher {
                                                deadLetterFD: deadLetterFD >= 0 ? dup(deadLetterFD) : -1, settings: settings,
                                                maxEventBytes: maxEventBytes, tuning: tuning, drainOf: buffer))
             buffer.initialize(to: DiskBuffer(pipeline: pipeline, output: index, options: definition.buffer, recovery: disk.recovery,
-                                             maxPayloadBytes: worstEvent,
-                                             stats: disk.stats, drain: drain))
+                                             maxPayloadBytes: worstEvent, stats: disk.stats,
+                                             liveEvents: settings.pool.capacity + settings.pool.mediumSlots + settings.pool.largeSlots, drain: drain))
             diskBuffer = buffer
             recordHeaderBytes = BufferRecord.headerBytes
             sink = .disk(DiskSink(buffer: buffer))

@@ -285,7 +285,6 @@ enum OutputSink {
     func synced(result: Int32, context: OutputContext) -> Bool {
         switch self {
         case .file(let s): return s.synced(result: result, context: context)
-        case .disk(let d): return d.synced(result: result, context: context)
         default: preconditionFailure("fsync completion for an output that does not sync")
         }
     }

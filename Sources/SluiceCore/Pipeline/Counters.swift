@@ -10,7 +10,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     case editNotObject, fieldMissing, fieldWrongType, editTooLarge
     case derived, joined, throttleDropped, throttleEvicted, splitSkipped
     case framingErrors, syslogParseErrors, datagramsDropped
-    case containerLogParseErrors, partialLinesJoined
+    case containerLogParseErrors, partialLinesJoined, partialTimeouts
     case httpRequests, httpErrors
     case outputRetries, outputTimeouts
     case tlsHandshakes, tlsHandshakeFailures
@@ -64,6 +64,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .datagramsDropped: "datagrams_dropped"
         case .containerLogParseErrors: "container_log_parse_errors"
         case .partialLinesJoined: "partial_lines_joined"
+        case .partialTimeouts: "partial_timeouts"
         case .httpRequests: "http_requests"
         case .httpErrors: "http_errors"
         case .outputRetries: "output_retries"
@@ -125,6 +126,7 @@ public enum Counter: Int, CaseIterable, Sendable {
         case .datagramsDropped: "Datagrams the kernel dropped because the socket's receive queue was full (SO_RXQ_OVFL)."
         case .containerLogParseErrors: "Container log lines in neither the CRI nor the Docker JSON format, kept whole in log with parse_error."
         case .partialLinesJoined: "Container log lines a runtime split (CRI P, Docker log without a newline), folded into the event of their record."
+        case .partialTimeouts: "Container log records whose last line did not come within partial-timeout, handed on as they were with \"partial\":true (also in partial_records)."
         case .httpRequests: "HTTP requests the http input read (their heads at least)."
         case .httpErrors: "HTTP requests the http input refused (4xx/5xx: malformed, over a limit, pool full); their connections were closed."
         case .outputRetries: "Requests an HTTP or postgres output sends again: the server answered 429, 5xx or an error it may recover from (postgres: also a batch whose connection was lost)."

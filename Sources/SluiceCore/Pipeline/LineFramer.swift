@@ -28,6 +28,9 @@ public struct LineFramer {
     var countValue = 0
     var countDigits = 0
     var remaining = 0
+    /// Events handed on over the framer's life: a source that must know when all of its events
+    /// came back compares it with its acknowledgements (`FileFamily.acknowledged`).
+    public private(set) var handed: UInt64 = 0
 
     public enum Framing: Equatable {
         case newline
@@ -133,6 +136,24 @@ public struct LineFramer {
         }
     }
 
+    /// Hands on the records the decoder assembles whose last line was read at or before
+    /// `cutoff` (their rest is late: `partial-timeout`), each flagged partial. The record being
+    /// framed, if any, is not touched.
+    public mutating func flushLatePending(updatedBy cutoff: UInt64, nowNanos: UInt64, slab: UnsafeMutablePointer<Slab>,
+                                          batch: inout EventBatch, counters: CounterBlock) -> Finish {
+        while true {
+            if batch.isFull { return .batchFull }
+            switch decoder.takeLatePending(updatedBy: cutoff, slab: slab, counters: counters, pipeline: Int(pipelineID)) {
+            case .none: return .done
+            case .needsRoom: return .poolExhausted
+            case .event(let e, let committed):
+                counters.add(.partialRecords, 1, pipeline: Int(pipelineID))
+                counters.add(.partialTimeouts, 1, pipeline: Int(pipelineID))
+                hand(e, offset: committed, flags: EventFlags.partial, receivedBytes: 0, nowNanos: nowNanos, batch: &batch, counters: counters)
+            }
+        }
+    }
+
     /// Frames one datagram as one record (a trailing newline, or CR LF, removed), its end at
     /// `offset`. Nothing is consumed on `.poolExhausted` or `.batchFull`: pass it again.
     public mutating func frameDatagram(_ datagram: UnsafeRawBufferPointer, offset: UInt64, nowNanos: UInt64,
@@ -189,7 +210,8 @@ public struct LineFramer {
         var event = e
         var committed = offset
         if decodes {
-            switch decoder.decode(e, end: offset, mayWait: mayWait, maxEventBytes: maxEventBytes, slab: slab, counters: counters, pipeline: Int(pipelineID)) {
+            switch decoder.decode(e, end: offset, nowNanos: nowNanos, mayWait: mayWait, maxEventBytes: maxEventBytes, slab: slab,
+                                  counters: counters, pipeline: Int(pipelineID)) {
             case .event(let decoded, let o):
                 event = decoded
                 committed = o
@@ -213,6 +235,7 @@ public struct LineFramer {
     @inline(__always) mutating func hand(_ e: Event, offset: UInt64, flags: EventFlags, receivedBytes: Int, nowNanos: UInt64,
                                          batch: inout EventBatch, counters: CounterBlock) {
         e.seal(offset: offset, flags: flags, sourceID: sourceID, pipeline: pipelineID, receivedNanos: nowNanos)
+        handed &+= 1
         counters.add(.eventsIn, 1, pipeline: Int(pipelineID))
         counters.add(.bytesIn, receivedBytes, pipeline: Int(pipelineID))
         counters.addInput(row: inputRow, bytes: receivedBytes)

@@ -16,6 +16,9 @@ public struct NodeSettings: Sendable {
     public var ringEntries = NodeSettings.defaultRingEntries
     /// Bytes per file read (`--read-buffer-size`); each file source has two.
     public var readBufferBytes = NodeSettings.defaultReadBufferBytes
+    /// File sources one worker holds at once (`--max-file-sources`): files being read, and
+    /// finished ones until every event of theirs came back; at most the source id's 12 bits.
+    public var maxFileSources = SourceIDs.maxSourcesPerWorker
     /// Bytes per output write buffer (`--output-buffer-size`); each output has two.
     public var outputBufferBytes = NodeSettings.defaultOutputBufferBytes
     /// Provided receive buffers per worker for tcp (`--recv-buffers`, power of two) and their size (`--recv-buffer-size`).

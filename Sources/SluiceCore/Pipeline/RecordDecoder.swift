@@ -67,8 +67,8 @@ public struct RecordDecoder {
     /// Syslog: `e`, or a large slot it moved to when the JSON outgrew the ordinary one (`e`
     /// released); when no slot can hold it the message is kept cut, with `parse_error` (flagged
     /// and counted). Container logs: see `ContainerLogState.decode`.
-    @inline(__always) func decode(_ e: Event, end offset: UInt64, mayWait: Bool, maxEventBytes: Int, slab: UnsafeMutablePointer<Slab>?,
-                                  counters: CounterBlock, pipeline: Int) -> Outcome {
+    @inline(__always) func decode(_ e: Event, end offset: UInt64, nowNanos: UInt64, mayWait: Bool, maxEventBytes: Int,
+                                  slab: UnsafeMutablePointer<Slab>?, counters: CounterBlock, pipeline: Int) -> Outcome {
         switch kind {
         case .none:
             return .event(e, offset: offset)
@@ -77,7 +77,8 @@ public struct RecordDecoder {
                           offset: offset)
         case .containerLog:
             guard let slab else { preconditionFailure("container log decoding needs the slab") }
-            return containerLog!.pointee.decode(e, end: offset, mayWait: mayWait, scratch: scratch!, slab: slab, counters: counters, pipeline: pipeline)
+            return containerLog!.pointee.decode(e, end: offset, nowNanos: nowNanos, mayWait: mayWait, scratch: scratch!, slab: slab,
+                                                counters: counters, pipeline: pipeline)
         }
     }
 
@@ -86,6 +87,17 @@ public struct RecordDecoder {
     func takePending(end offset: UInt64, slab: UnsafeMutablePointer<Slab>, counters: CounterBlock, pipeline: Int) -> Pending {
         guard let containerLog else { return .none }
         return containerLog.pointee.takePending(end: offset, scratch: scratch!, slab: slab, counters: counters, pipeline: pipeline)
+    }
+
+    /// Whether a record waits whose last line was read at or before `cutoff` (its rest late).
+    func hasPending(updatedBy cutoff: UInt64) -> Bool { containerLog?.pointee.hasPending(updatedBy: cutoff) ?? false }
+
+    /// One record whose last line was read at or before `cutoff`, handed on without its rest
+    /// (call again until `.none`); its offset commits the lines read so far.
+    func takeLatePending(updatedBy cutoff: UInt64, slab: UnsafeMutablePointer<Slab>, counters: CounterBlock, pipeline: Int) -> Pending {
+        guard let containerLog else { return .none }
+        return containerLog.pointee.takePending(end: containerLog.pointee.lineStart, updatedBy: cutoff, scratch: scratch!, slab: slab,
+                                                counters: counters, pipeline: pipeline)
     }
 
     /// Drops what is being assembled (the source stops; it is read again from the committed offset).

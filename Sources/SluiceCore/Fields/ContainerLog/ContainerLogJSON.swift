@@ -1,7 +1,8 @@
 /// Container log records as JSON events, written into memory the caller gives:
 /// `{"time":"…","stream":"stdout","log":"…"}` followed by the members the source adds (its
 /// Kubernetes metadata, already JSON: `,"namespace":"…",…`), `"cut":true` before them when the
-/// message was cut to fit. A line that is in neither format is written whole as
+/// message was cut to fit, `"partial":true` when the record's last line never came (its parts
+/// handed on after `partial-timeout`, or at the end of the file). A line that is in neither format is written whole as
 /// `{"log":"…","parse_error":"…"}` with the same members after it.
 public enum ContainerLogJSON {
     public enum Written: Equatable {
@@ -20,24 +21,29 @@ public enum ContainerLogJSON {
         public var escaped: Bool
         /// The message was already cut while its parts were joined.
         public var cut: Bool
+        /// Its last line never came: the parts that did are handed on alone.
+        public var partial: Bool
 
-        public init(time: UnsafeRawBufferPointer, stream: ContainerLogLine.Stream, log: UnsafeRawBufferPointer, escaped: Bool, cut: Bool = false) {
+        public init(time: UnsafeRawBufferPointer, stream: ContainerLogLine.Stream, log: UnsafeRawBufferPointer, escaped: Bool, cut: Bool = false,
+                    partial: Bool = false) {
             self.time = time
             self.stream = stream
             self.log = log
             self.escaped = escaped
             self.cut = cut
+            self.partial = partial
         }
     }
 
     static let cutMember: StaticString = ",\"cut\":true"
+    static let partialMember: StaticString = ",\"partial\":true"
 
     public static func write(_ r: Record, members: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer, capacity: Int) -> Written {
         var w = BoundedJSONWriter(base: out, capacity: capacity)
         w.put("{\"time\":\"")
         guard !w.overflowed, put(r.time, escaped: r.escaped, limit: w.capacity, into: &w) else { return .tooSmall }
         w.put(r.stream == .stdout ? "\",\"stream\":\"stdout\",\"log\":\"" : "\",\"stream\":\"stderr\",\"log\":\"")
-        return finish(r.log, escaped: r.escaped, alreadyCut: r.cut, reason: nil, members: members, &w)
+        return finish(r.log, escaped: r.escaped, alreadyCut: r.cut, partial: r.partial, reason: nil, members: members, &w)
     }
 
     /// `line` (bytes as read) whole in `log`, with `parse_error`.
@@ -45,13 +51,14 @@ public enum ContainerLogJSON {
                                      into out: UnsafeMutableRawPointer, capacity: Int) -> Written {
         var w = BoundedJSONWriter(base: out, capacity: capacity)
         w.put("{\"log\":\"")
-        return finish(line, escaped: false, alreadyCut: false, reason: reason, members: members, &w)
+        return finish(line, escaped: false, alreadyCut: false, partial: false, reason: reason, members: members, &w)
     }
 
     /// The message, as much of it as leaves room for what follows it, then the rest.
-    static func finish(_ log: UnsafeRawBufferPointer, escaped: Bool, alreadyCut: Bool, reason: StaticString?,
+    static func finish(_ log: UnsafeRawBufferPointer, escaped: Bool, alreadyCut: Bool, partial: Bool, reason: StaticString?,
                        members: UnsafeRawBufferPointer, _ w: inout BoundedJSONWriter) -> Written {
         var tail = 1 + cutMember.utf8CodeUnitCount + members.count + 1
+        if partial { tail += partialMember.utf8CodeUnitCount }
         if let reason { tail += 16 + reason.utf8CodeUnitCount + 1 }  // ,"parse_error":"…"
         guard !w.overflowed, w.count + tail <= w.capacity else { return .tooSmall }
         let cut = !put(log, escaped: escaped, limit: w.capacity - tail, into: &w) || alreadyCut
@@ -62,6 +69,7 @@ public enum ContainerLogJSON {
             w.put(byte: UInt8(ascii: "\""))
         }
         if cut { w.put(cutMember) }
+        if partial { w.put(partialMember) }
         if let m = members.baseAddress, members.count > 0 {
             (w.base! + w.count).copyMemory(from: m, byteCount: members.count)
             w.count += members.count

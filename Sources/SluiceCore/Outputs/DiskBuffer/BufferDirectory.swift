@@ -52,6 +52,8 @@ struct BufferRecovery {
     /// Torn tails cut from the last segment (0 or 1) and their bytes.
     var tornTails = 0
     var tornBytes: UInt64 = 0
+    /// Corrupt stretches skipped while adopting an orphaned worker directory (`adopt`).
+    var corruptRegions = 0
     /// Where the worker publishes the buffer's stats (`NodeShared.bufferStats(worker:entry:)`).
     var statsEntry = 0
 }
@@ -115,15 +117,6 @@ enum BufferDirectory {
             throw error
         }
         return fd
-    }
-
-    /// Worker directories of an earlier run with more workers that still hold segments: their
-    /// records would not be delivered by this run.
-    static func strandedWorkers(_ base: String, workerCount: Int) -> [Int] {
-        entries(base).compactMap { name -> Int? in
-            guard name.hasPrefix("worker-"), let w = Int(name.dropFirst("worker-".count)), w >= workerCount else { return nil }
-            return entries(base + "/" + name).contains { segmentNumber($0) != nil } ? w : nil
-        }.sorted()
     }
 
     /// Opens and checks one worker's directory (created when missing). `log` receives what was
@@ -204,8 +197,10 @@ enum BufferDirectory {
     }
 
     /// Reads a segment from `from` on, record by record, skipping corrupt stretches to the next
-    /// valid record (blocking reads: a start, on the control thread).
-    static func scanSegment(fd: Int32, bytes: UInt64, number: UInt64, from: UInt64, maxPayloadBytes: Int) throws(SystemError) -> SegmentScan {
+    /// valid record (blocking reads: a start, on the control thread); `visit` sees each valid
+    /// record.
+    static func scanSegment(fd: Int32, bytes: UInt64, number: UInt64, from: UInt64, maxPayloadBytes: Int,
+                            visit: (UnsafeRawPointer, BufferRecord.Header) -> Void = { _, _ in }) throws(SystemError) -> SegmentScan {
         let capacity = max(1 << 20, 2 * (BufferRecord.headerBytes + maxPayloadBytes))
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 4096)
         defer { buffer.deallocate() }
@@ -235,6 +230,7 @@ enum BufferDirectory {
             let atEnd = fileOffset + UInt64(filled) >= bytes
             let result = BufferRecord.check(buffer + position, available: filled - position, window: window, maxPayloadBytes: maxPayloadBytes)
             if case .valid(let header) = result {
+                visit(buffer + position, header)
                 position += header.totalBytes
                 scan.records += 1
                 scan.lastSequence = header.sequence

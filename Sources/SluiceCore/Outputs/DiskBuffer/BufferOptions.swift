@@ -14,7 +14,8 @@ public struct BufferOptions: Sendable, Equatable {
         /// Never: the kernel writes them back (a crash of the node loses nothing, a crash of
         /// the machine loses what was not written back yet).
         case none
-        /// Each batch before its events are acknowledged to the inputs.
+        /// Before a batch's events are acknowledged to the inputs (a group commit: one
+        /// fdatasync in flight covers every batch written since the last).
         case batch
         /// Every interval (microseconds): a machine crash loses at most that much.
         case interval(Int)
@@ -35,7 +36,7 @@ public struct BufferOptions: Sendable, Equatable {
     static let maxSize = Parameter.optional("buffer-max-size", .size(atLeast: "256KiB", example: "1GiB"),
                                             doc: "buffer=disk (required): most bytes of segment files per worker")
     static let sync = Parameter.defaulted("buffer-sync", .bufferSync, default: Sync.batch,
-                                          doc: "buffer=disk: fdatasync each batch before acknowledging it (batch), every DURATION (interval:DURATION), or never (none)")
+                                          doc: "buffer=disk: acknowledge a batch once an fdatasync covering it completed (batch: one at a time, covering every batch written meanwhile), fdatasync every DURATION (interval:DURATION), or never (none)")
     static let full = Parameter.choice("buffer-full", default: Full.block,
                                        doc: "buffer=disk, at buffer-max-size or a full disk: pause the inputs (block) or drop the newest batch, counted (drop-newest)")
     static let segmentSize = Parameter.size("buffer-segment-size", default: "32MiB", atLeast: "64KiB",

@@ -51,7 +51,7 @@ extension DiskBuffer {
     }
 
     var writeSegmentRetirable: Bool {
-        guard writeFD >= 0, !writerBusy, inFlight == 0, readIndex == segments.count - 1, readFD >= 0, !readInFlight,
+        guard writeFD >= 0, retiringFD < 0, !writerBusy, inFlight == 0, readIndex == segments.count - 1, readFD >= 0, !readInFlight,
               readEnd == readStart, readOffset == segments[readIndex].bytes, writeCursor > 0 else { return false }
         return blockedByRoom || mode != .running || writeCursor >= segmentBytes / 4
     }
@@ -159,6 +159,7 @@ extension DiskBuffer {
         case .retireSync:
             context.ring.close(fd: retiringFD, userData: SluiceCore.userData(.close, 0))
             retiringFD = -1
+        case .heldSync: heldSynced(result: result, context: context)
         case .readOpen: readOpenCompleted(result: result, context: context)
         case .read: readCompleted(result: result, context: context)
         case .unlink: unlinkCompleted(result: result, context: context)

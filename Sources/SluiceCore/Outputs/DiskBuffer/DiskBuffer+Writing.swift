@@ -45,15 +45,21 @@ extension DiskBuffer {
 
     /// Before a batch of `bytes` is written: a full segment is closed for writes, so the batch
     /// waits for the next one (`isWritable` false until it is created).
+    /// While the last closed segment's final fdatasync is in flight, the batch goes into this
+    /// one still (a segment may grow past buffer-segment-size by a batch).
     mutating func prepareWrite(bytes: Int, context: OutputContext) {
-        guard writeFD >= 0, writeCursor > 0, writeCursor + UInt64(bytes) > segmentBytes else { return }
+        guard writeFD >= 0, writeCursor > 0, writeCursor + UInt64(bytes) > segmentBytes, retiringFD < 0 else { return }
         retireWriteSegment(context: context)
     }
 
-    /// Closes the segment being written: after its last fdatasync with buffer-sync=interval
-    /// (with batch every write was synced already; with none nothing is).
+    /// Closes the segment being written: after its last fdatasync with buffer-sync=interval, or
+    /// with batch when events of it wait for theirs (`retiringCovers`); with none nothing is.
     mutating func retireWriteSegment(context: OutputContext) {
-        if case .interval = options.sync, unsynced, retiringFD < 0 {
+        if options.sync == .batch, heldIn > heldOut {
+            precondition(retiringFD < 0 && heldSyncInFlight, "disk buffer: a segment retired while the last one still syncs")
+            retiringFD = writeFD
+            retiringCovers = heldIn
+        } else if case .interval = options.sync, unsynced, retiringFD < 0 {
             retiringFD = writeFD
             context.ring.fsync(fd: retiringFD, dataOnly: true, userData: userData(.retireSync))
             unsynced = false
@@ -156,26 +162,17 @@ extension DiskBuffer {
         return .failed(error, reported: diskFull)
     }
 
-    /// All of stage-1 buffer `b` is written: its records become readable; it is safe now, or
-    /// (buffer-sync=batch) after the fdatasync submitted here.
+    /// All of stage-1 buffer `b` is written: its records become readable, and the buffer takes
+    /// events again (with buffer-sync=batch its events wait in `held` for their fdatasync).
     mutating func committed(_ b: Int, context: OutputContext) -> SinkSafety {
         let last = segments.count - 1
         totalBytes += writeCursor - segments[last].bytes
         segments[last].bytes = writeCursor
         unwrittenSequence = batchEnd(b)
         publishSize()
-        switch options.sync {
-        case .batch:
-            context.ring.fsync(fd: writeFD, dataOnly: true, userData: context.userData(.outputSync))
-            return .afterSync  // `DiskSink.synced` ends the write
-        case .interval:
-            unsynced = true
-            writerBusy = false
-            return .now
-        case .none:
-            writerBusy = false
-            return .now
-        }
+        if case .interval = options.sync { unsynced = true }
+        writerBusy = false
+        return .now
     }
 
     /// A batch of `records` records is dropped (drop-newest): the bytes written of it, if any,

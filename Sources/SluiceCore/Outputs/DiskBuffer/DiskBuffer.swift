@@ -3,11 +3,12 @@ import Glibc
 
 /// The file operations of a disk buffer whose completions come back to it (kind
 /// `CompletionKind.bufferFile`, the operation in bits 8... of the user data's low word).
-/// Writes, batch fsyncs, and the opening of the segment being written go through the stage-1
-/// batcher's sink path instead (`outputWrite`, `outputSync`, `outputConnect`).
+/// Writes and the opening of the segment being written go through the stage-1 batcher's sink
+/// path instead (`outputWrite`, `outputConnect`).
 enum DiskBufferOperation: Int {
     case intervalSync = 1, retireSync, readOpen, read, unlink
     case positionOpen, positionWrite, positionSync, positionRename, positionDirectorySync
+    case heldSync
 }
 
 /// One worker's disk buffer for one output: append-only segment files written through the
@@ -16,8 +17,9 @@ enum DiskBufferOperation: Int {
 /// go, the read position saved atomically, the size limit and the stats.
 ///
 /// Stage 1 is the output's ordinary `OutputBatcher` with a `.disk` sink: it encodes each event
-/// as a record (`BufferRecord`) and acknowledges a batch to the inputs once its write (and, with
-/// `buffer-sync=batch`, its fdatasync) completed. Stage 2 (`drain`) is a second `OutputBatcher`
+/// as a record (`BufferRecord`) and acknowledges a batch to the inputs once its write completed
+/// (with `buffer-sync=batch`, once an fdatasync covering it completed: the batch's events wait
+/// in `held` while the next batches are written, `DiskBuffer+GroupCommit.swift`). Stage 2 (`drain`) is a second `OutputBatcher`
 /// with the output's own sink; it acknowledges to this buffer (`delivered`), never to the inputs.
 struct DiskBuffer {
     /// A segment file: its name is `number`, the first sequence number it may hold; `ordinal`
@@ -87,6 +89,25 @@ struct DiskBuffer {
     var intervalSyncInFlight = false
     /// A segment closed for writes whose last fdatasync is in flight (closed after it).
     var retiringFD: Int32 = -1
+
+    // MARK: Group commit (buffer-sync=batch)
+
+    /// Events of batches written to the segment, waiting for an fdatasync that covers them
+    /// (a ring, indexed by the running counts below modulo its capacity): every live event of
+    /// the node at most, so it never overflows.
+    let held: UnsafeMutablePointer<EventHandle>
+    let heldCapacity: Int
+    /// Events put into `held` and acknowledged from it, since the start.
+    var heldIn: UInt64 = 0
+    var heldOut: UInt64 = 0
+    /// The fdatasync in flight: on which descriptor, and `heldIn` when it was submitted (the
+    /// events it makes safe).
+    var heldSyncFD: Int32 = -1
+    var heldSyncCovers: UInt64 = 0
+    var heldSyncInFlight = false
+    /// `heldIn` when the segment now in `retiringFD` was closed for writes: the events before
+    /// are safe once that descriptor is synced.
+    var retiringCovers: UInt64 = 0
     /// Wall clock minus monotonic clock, refreshed every turn: records carry wall-clock times.
     var wallOffsetNanos: UInt64 = 0
 
@@ -151,8 +172,10 @@ struct DiskBuffer {
     /// while the buffer is full, and the drain must still empty it to make room.
     static let reserveEvents = 8
 
+    /// `liveEvents`: how many events the node's pool holds (ordinary, medium and large slots), the
+    /// most that can wait for an fdatasync.
     init(pipeline: Int, output: Int, options: BufferOptions, recovery: BufferRecovery, maxPayloadBytes: Int, stats: BufferStats,
-         drain: UnsafeMutablePointer<OutputBatcher>) {
+         liveEvents: Int, drain: UnsafeMutablePointer<OutputBatcher>) {
         self.pipeline = pipeline
         self.output = output
         self.options = options
@@ -175,6 +198,8 @@ struct DiskBuffer {
         readCapacity = max(1 << 20, 2 * (BufferRecord.headerBytes + maxPayloadBytes))
         readBuffer = .allocate(byteCount: readCapacity, alignment: 4096)
         positionText = .allocate(byteCount: Self.positionTextCapacity, alignment: 8)
+        heldCapacity = options.sync == .batch ? liveEvents : 1
+        held = .allocate(capacity: heldCapacity)
         func name(_ text: String?) -> UnsafeMutablePointer<CChar> {
             let p = UnsafeMutablePointer<CChar>.allocate(capacity: Self.nameBytes)
             p.initialize(repeating: 0, count: Self.nameBytes)
@@ -187,6 +212,7 @@ struct DiskBuffer {
         temporaryName = name(BufferPosition.temporaryName)
         positionName = name(BufferPosition.fileName)
         stats.add(.tornTails, recovery.tornTails)
+        stats.add(.corrupt, recovery.corruptRegions)
         publishSize()
     }
 
@@ -194,6 +220,7 @@ struct DiskBuffer {
     func deallocate() {
         readBuffer.deallocate()
         positionText.deallocate()
+        held.deallocate()
         for p in [createName, readName, unlinkName, temporaryName, positionName] { p.deallocate() }
     }
 
@@ -232,7 +259,7 @@ struct DiskBuffer {
     /// with `halting`, everything not yet sent was given back and the position saved; with
     /// `emptying`, every record was delivered too.
     var isQuiet: Bool {
-        guard creating == .none, !intervalSyncInFlight, retiringFD < 0, !readOpening, !readInFlight, !unlinking,
+        guard creating == .none, !intervalSyncInFlight, !heldSyncInFlight, heldIn == heldOut, retiringFD < 0, !readOpening, !readInFlight, !unlinking,
               positionStep == nil, !positionDirty, inFlight == 0, drain.pointee.isIdle, !drain.pointee.sink.isConnecting,
               !writeSegmentRetirable else { return false }
         switch mode {

@@ -176,13 +176,41 @@ func fileSize(_ path: String) -> Int {
         #expect(throws: SystemError.self) { _ = try BufferDirectory.lock(dir.base) }
     }
 
-    @Test func workerDirectoriesBeyondTheWorkerCountWithSegmentsAreReported() throws {
+    @Test func anOrphanedWorkerDirectoryIsCopiedAfterTheAdoptersRecordsRenumberedAndRemoved() throws {
         let dir = try BufferDirectoryFixture()
-        let third = BufferDirectory.workerDirectory(dir.base, worker: 2)
-        try FileManager.default.createDirectory(atPath: third, withIntermediateDirectories: true)
-        #expect(BufferDirectory.strandedWorkers(dir.base, workerCount: 2).isEmpty)
-        FileManager.default.createFile(atPath: third + "/" + BufferDirectory.segmentName(1), contents: Data(SegmentBytes.records(1...2).bytes))
-        #expect(BufferDirectory.strandedWorkers(dir.base, workerCount: 2) == [2])
-        #expect(BufferDirectory.strandedWorkers(dir.base, workerCount: 3).isEmpty)
+        dir.write(.records(1...100), number: 1)
+        let orphan = BufferDirectory.workerDirectory(dir.base, worker: 3)
+        try FileManager.default.createDirectory(atPath: orphan, withIntermediateDirectories: true)
+        #expect(BufferDirectory.orphanedWorkers(dir.base, workerCount: 1) == [3])
+        #expect(BufferDirectory.orphanedWorkers(dir.base, workerCount: 4).isEmpty)
+        // Records 1...40 of the orphan were delivered (its position), 41...90 were not.
+        let first = SegmentBytes.records(1...60), second = SegmentBytes.records(61...90)
+        FileManager.default.createFile(atPath: orphan + "/" + BufferDirectory.segmentName(1), contents: Data(first.bytes))
+        FileManager.default.createFile(atPath: orphan + "/" + BufferDirectory.segmentName(61), contents: Data(second.bytes))
+        try BufferDirectory.writePosition(BufferPosition(segment: 1, offset: UInt64(first.starts[40]), sequence: 40), directory: orphan)
+
+        var recovery = try BufferDirectory.recover(dir.worker, maxPayloadBytes: 1 << 16) { dir.logged.append($0) }
+        defer { close(recovery.directoryFD) }
+        let adoption = try BufferDirectory.adopt(orphan, into: &recovery, maxPayloadBytes: 1 << 16) { dir.logged.append($0) }
+        #expect(adoption.records == 50 && adoption.segments == 2 && adoption.corruptRegions == 0)
+        #expect(!FileManager.default.fileExists(atPath: orphan))
+        #expect(BufferDirectory.orphanedWorkers(dir.base, workerCount: 1).isEmpty)
+        #expect(recovery.segments.map(\.number) == [1, 101, 121])
+        #expect(recovery.nextSequence == 151)
+        // The copies read back as valid records numbered on, with the orphan's payloads in order.
+        let again = try dir.recover()
+        #expect(again.segments == recovery.segments)
+        #expect(again.nextSequence == 151)
+        var payloads: [String] = []
+        for number: UInt64 in [101, 121] {
+            let fd = open(dir.path(number), O_RDONLY)
+            defer { close(fd) }
+            let scan = try BufferDirectory.scanSegment(fd: fd, bytes: UInt64(dir.size(number)), number: number, from: 0, maxPayloadBytes: 1 << 16) { record, header in
+                payloads.append(String(decoding: UnsafeRawBufferPointer(start: record + BufferRecord.headerBytes, count: header.payloadBytes), as: UTF8.self))
+            }
+            #expect(scan.corruptRegions == 0)
+        }
+        #expect(payloads == (41...90).map { "{\"n\":\($0),\"pad\":\"abcdefghijklmnop\"}" })
+        #expect(dir.logged.contains { $0.contains("50 undelivered record(s)") }, "\(dir.logged)")
     }
 }

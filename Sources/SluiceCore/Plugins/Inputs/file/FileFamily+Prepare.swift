@@ -164,8 +164,9 @@ extension FileFamily {
     /// The index the next file source of this worker gets (12 bits of the source id).
     static func nextIndex(_ assignment: WorkerAssignment, _ preparation: InputPreparation) throws(Node.SetupError) -> Int {
         let i = assignment.inputs.file.files.count
-        if i >= SourceIDs.maxSourcesPerWorker {
-            throw Node.SetupError(description: "more than \(SourceIDs.maxSourcesPerWorker * preparation.workerCount) files for \(preparation.workerCount) worker(s); narrow the globs or add workers")
+        let limit = preparation.settings.maxFileSources
+        if i >= limit {
+            throw Node.SetupError(description: "more than \(limit * preparation.workerCount) files for \(preparation.workerCount) worker(s) (--max-file-sources \(limit)); narrow the globs or add workers")
         }
         return i
     }

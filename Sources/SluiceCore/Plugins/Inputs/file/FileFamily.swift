@@ -26,7 +26,11 @@ final class FileFamily: SourceFamily {
     let worker: Int
     let readBufferBytes: Int
     let maxEventBytes: Int
+    /// Entries `files` may have (`--max-file-sources`).
+    let maxFileSources: Int
     var files: [FileSource]
+    /// Finished and closed files whose entries are reused once their events all came back.
+    var retiredFiles: [Int] = []
     /// Indices of the files not finished, in order: the loops walk these, not every source a
     /// worker ever had (finished ones stay in `files`, their indices are in source ids).
     var activeFiles: [Int]
@@ -40,6 +44,7 @@ final class FileFamily: SourceFamily {
         self.worker = worker
         readBufferBytes = settings.readBufferBytes
         maxEventBytes = settings.pool.maxEventSizeBytes
+        maxFileSources = settings.maxFileSources
         files = assignment.files
         activeFiles = Array(files.indices)
         globWatches = assignment.globWatches
@@ -65,6 +70,19 @@ final class FileFamily: SourceFamily {
             for f in activeFiles where files[f].maxRotated > 0 && !files[f].waitingForData && context.now >= files[f].nextPathCheckNanos {
                 lookAtPath(f, context)
             }
+            for f in activeFiles where files[f].partialTimeoutNanos > 0 && files[f].waitingForData { flushLatePending(f, context) }
+        }
+    }
+
+    /// A file read to its end whose decoder holds a record whose rest has not come for
+    /// `partial-timeout` (a CRI `P` line without its `F`, a Docker line without its `\n`): the
+    /// record is handed on as it is, with `"partial":true`, so it is never held forever. Lines
+    /// that come later are records of their own.
+    func flushLatePending(_ f: Int, _ context: InputContext) {
+        let timeout = files[f].partialTimeoutNanos
+        guard context.now > timeout, files[f].framer.decoder.hasPending(updatedBy: context.now - timeout) else { return }
+        if !context.flushLatePending(&files[f].framer, updatedBy: context.now - timeout, to: files[f].target) {
+            context.waitForFreeEvents()  // no free event now: the next turn tries again
         }
     }
 
@@ -117,15 +135,9 @@ final class FileFamily: SourceFamily {
     }
 
     func install(_ assignment: Assignment, _ context: InputContext) {
-        for var source in assignment.files {
-            guard files.count < SourceIDs.maxSourcesPerWorker else {
-                Log.error("input file", "cannot read \(source.path): this worker already has \(SourceIDs.maxSourcesPerWorker) file sources")
-                context.counters.add(.inputErrors, 1, pipeline: source.pipeline)
-                Glibc.close(source.fd)
-                continue
-            }
-            source.place(at: files.count)
-            addFile(source, context)
+        for var source in assignment.files where !addFile(source, context) {
+            Glibc.close(source.fd)
+            source.releaseBuffers()
         }
         globWatches += assignment.globWatches
     }
@@ -137,6 +149,7 @@ final class FileFamily: SourceFamily {
             if !files[f].isStdin { Glibc.close(files[f].fd) }
             files[f].fd = -1
             files[f].releaseBuffers()
+            retiredFiles.append(f)
         }
     }
 
@@ -161,11 +174,40 @@ final class FileFamily: SourceFamily {
         decodeScratch = nil
     }
 
-    /// Adds a file source (a file found by a rescan, or started by a reload).
-    func addFile(_ source: FileSource, _ context: InputContext) {
-        activeFiles.append(files.count)
-        files.append(source)
-        attachDecoder(files.count - 1)
-        watchFile(files.count - 1, context)
+    /// Adds a file source (a file found by a rescan, or started by a reload) at the entry
+    /// `takeSlot` gives; false (logged, counted) when every entry is in use.
+    func addFile(_ source: FileSource, _ context: InputContext) -> Bool {
+        guard let f = takeSlot(context) else {
+            Log.error("input \(source.closesWhenDeleted ? "k8s" : "file")",
+                      "cannot read \(source.path): this worker already has \(maxFileSources) file sources (--max-file-sources)")
+            context.counters.add(.inputErrors, 1, pipeline: source.pipeline)
+            return false
+        }
+        var placed = source
+        placed.place(at: f, generation: f < files.count ? files[f].generation + 1 : 0)
+        if f < files.count {
+            files[f].slots.deallocate()  // the empty table `releaseBuffers` left
+            files[f] = placed
+        } else {
+            files.append(placed)
+        }
+        activeFiles.append(f)
+        attachDecoder(f)
+        watchFile(f, context)
+        return true
+    }
+
+    /// The entry for a new file source: one a finished file left once all of its events came
+    /// back (its offsets entry dropped: the file is gone), else a new one below
+    /// `--max-file-sources`; nil when every entry is in use.
+    func takeSlot(_ context: InputContext) -> Int? {
+        if let i = retiredFiles.firstIndex(where: { files[$0].drained }) {
+            let f = retiredFiles[i]
+            retiredFiles[i] = retiredFiles[retiredFiles.count - 1]
+            retiredFiles.removeLast()
+            if files[f].closesWhenDeleted, let words = files[f].commitWords { context.offsetBook.forget(words) }
+            return f
+        }
+        return files.count < maxFileSources ? files.count : nil
     }
 }

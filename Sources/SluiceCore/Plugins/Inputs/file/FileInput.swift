@@ -59,6 +59,9 @@ public struct FileInput: Sendable {
     /// A followed file that was deleted (no name left) is closed once read to its end, its
     /// last records handed on: container logs, whose names are never used again.
     public let closesDeletedFiles: Bool
+    /// A record the decoder assembles whose rest has not come for this long is handed on alone
+    /// (`k8s` `partial-timeout`); 0: not before the file ends.
+    public let partialTimeoutMicros: Int
     /// Files smaller than this are not split by `parallel=true`.
     public static let minimumParallelFileBytes = 16 << 20
 
@@ -77,6 +80,7 @@ public struct FileInput: Sendable {
         decoding = .none
         pluginName = "file"
         closesDeletedFiles = false
+        partialTimeoutMicros = 0
         if parallel && (follow || offsetsPath != nil) {
             throw PluginArgumentError(key: "parallel", "parallel=true reads a fixed file in ranges; it cannot be combined with follow=true or offsets=")
         }
@@ -85,7 +89,8 @@ public struct FileInput: Sendable {
     /// A file input another input is made of (`k8s`): followed files whose lines `decoding`
     /// turns into events; no parallel ranges.
     init(patterns: [String], follow: Bool, pollIntervalMicros: Int, maxRotated: Int, offsetsPath: String?, offsetsOp: OffsetsOp,
-         offsetsIntervalMicros: Int, rescanIntervalMicros: Int, decoding: RecordDecoder.Kind, pluginName: String, closesDeletedFiles: Bool) {
+         offsetsIntervalMicros: Int, rescanIntervalMicros: Int, decoding: RecordDecoder.Kind, pluginName: String, closesDeletedFiles: Bool,
+         partialTimeoutMicros: Int) {
         self.patterns = patterns
         self.follow = follow
         self.pollIntervalMicros = pollIntervalMicros
@@ -97,6 +102,7 @@ public struct FileInput: Sendable {
         self.decoding = decoding
         self.pluginName = pluginName
         self.closesDeletedFiles = closesDeletedFiles
+        self.partialTimeoutMicros = partialTimeoutMicros
         parallel = false
         parallelRangeBytes = 0  // read only with parallel
     }

@@ -82,6 +82,12 @@ struct FileSource {
     var decoding = RecordDecoder.Kind.none
     /// Closed once read to its end after it was deleted (`FileInput.closesDeletedFiles`).
     var closesWhenDeleted = false
+    /// A record its decoder assembles whose rest has not come for this long, while the file is
+    /// read to its end, is handed on alone (`k8s` `partial-timeout`); 0: never.
+    var partialTimeoutNanos: UInt64 = 0
+    /// Its events that came back acknowledged (of every generation): once the source is finished
+    /// and this equals `framer.handed`, nothing of it is in flight and its entry can be reused.
+    var acknowledgedCount: UInt64 = 0
     /// Index in the owner's table and generation (bumped on rotation/truncation): both are in
     /// the events' source id, so acks of a previous file are told apart.
     private(set) var index: Int
@@ -145,13 +151,19 @@ struct FileSource {
     mutating func adopt(_ input: FileInput) {
         decoding = input.decoding
         closesWhenDeleted = input.closesDeletedFiles
+        partialTimeoutNanos = UInt64(input.partialTimeoutMicros) * 1000
     }
 
-    /// Puts a source prepared by the control thread (a reload) at its index in the worker's table.
-    mutating func place(at index: Int) {
+    /// Puts a source at its index in the worker's table (a reload's, or one found by a rescan),
+    /// with `generation` (a reused entry's next: no id of the previous file's events repeats).
+    mutating func place(at index: Int, generation: Int) {
         self.index = index
+        self.generation = generation
         framer.sourceID = SourceIDs.make(worker: owner, kind: .file, generation: generation, index: index)
     }
+
+    /// Finished, closed, and every event it handed on came back: its entry may be reused.
+    var drained: Bool { finished && fd < 0 && readsInFlight == 0 && framer.handed == acknowledgedCount }
 
     /// Frees the read buffers of a finished source with no read in flight.
     mutating func releaseBuffers() {
@@ -335,16 +347,21 @@ extension FileFamily {
     /// handed on, then it is closed and its buffers freed.
     func closeDeleted(_ f: Int, _ context: InputContext) {
         Log.info("input file", "\(files[f].path) was deleted: read to its end, closed")
+        // A file under the same name later is another one: the rescan takes it (and the set of
+        // names seen does not grow with every container that came and went).
+        for g in globWatches.indices where globWatches[g].pipeline == files[f].pipeline { globWatches[g].known.remove(files[f].path) }
         guard finishFile(f, emitPartial: true, context) else { return }  // `finishing`: ends at a later turn
         releaseFinished(f)
     }
 
-    /// A finished file with no read in flight: its descriptor closed, its buffers freed.
+    /// A finished file with no read in flight: its descriptor closed, its buffers freed, its
+    /// entry reused once its events all came back (`takeSlot`).
     func releaseFinished(_ f: Int) {
         guard files[f].finished, files[f].readsInFlight == 0, files[f].fd >= 0, !files[f].isStdin else { return }
         Glibc.close(files[f].fd)
         files[f].fd = -1
         files[f].releaseBuffers()
+        retiredFiles.append(f)
     }
 
     /// A followed file still being read: has a newer file appeared under its path? If so it is
@@ -419,7 +436,9 @@ extension FileFamily {
         let h = event.header
         let id = h.pointee.sourceID
         let f = SourceIDs.index(id)
-        guard f < files.count, let words = files[f].commitWords, files[f].generation & 0xFF == SourceIDs.generation(id) else { return }
+        guard f < files.count else { return }
+        files[f].acknowledgedCount &+= 1
+        guard let words = files[f].commitWords, files[f].generation & 0xFF == SourceIDs.generation(id) else { return }
         sl_store_relaxed(words, h.pointee.offset)
     }
 

@@ -22,11 +22,6 @@ extension FileFamily {
             globWatches[g].nextScanNanos = now + globWatches[g].intervalNanos
             guard let paths = try? globWatches[g].input.expand() else { continue }
             for path in paths where !globWatches[g].known.contains(path) {
-                guard files.count < SourceIDs.maxSourcesPerWorker else {
-                    Log.error("input file", "cannot follow \(path): this worker already reads \(SourceIDs.maxSourcesPerWorker) files")
-                    globWatches[g].known.insert(path)
-                    continue
-                }
                 let fd = open(path, O_RDONLY | O_CLOEXEC)
                 guard fd >= 0 else { continue }  // gone again, or not readable yet: next scan
                 globWatches[g].known.insert(path)
@@ -41,12 +36,19 @@ extension FileFamily {
                 globWatches[g].nextProcessor += 1
                 var source = FileSource(path: path, fd: fd, pipeline: pipeline, target: target, follow: true, isStdin: false,
                                         pollIntervalMicros: input.pollIntervalMicros, readBytes: readBufferBytes,
-                                        owner: worker, index: files.count, maxEventBytes: maxEventBytes,
+                                        owner: worker, index: 0, maxEventBytes: maxEventBytes,
                                         inode: UInt64(st.st_ino), device: UInt64(st.st_dev), commitWords: words,
                                         inputRow: globWatches[g].inputRow, maxRotated: input.maxRotated)
                 source.adopt(input)
-                addFile(source, context)
-                Log.info("input file", "following \(path), which appeared after start")
+                guard addFile(source, context) else {
+                    // Every entry is in use: tried again at the next rescan (the node goes on).
+                    Glibc.close(fd)
+                    source.releaseBuffers()
+                    globWatches[g].known.remove(path)
+                    if let words { context.offsetBook.forget(words) }
+                    continue
+                }
+                Log.info("input \(input.pluginName)", "following \(path), which appeared after start")
             }
         }
     }

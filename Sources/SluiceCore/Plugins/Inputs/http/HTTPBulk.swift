@@ -45,6 +45,12 @@ enum HTTPBulk {
         return true
     }
 
+    /// Only spaces, tabs and carriage returns (a blank line between bulk lines).
+    static func isBlank(_ line: UnsafeRawBufferPointer) -> Bool {
+        for b in line where b != 0x20 && b != 0x09 && b != 0x0D { return false }
+        return true
+    }
+
     /// Reads an action line: `{"OP":{…,"_index":"NAME",…}}`. nil: not an action line.
     static func parseAction(_ line: UnsafeRawBufferPointer) -> Action? {
         var i = 0
@@ -163,18 +169,20 @@ extension HTTPFamily {
                     fail(c, .badRequest, "bulk action line over 4096 bytes", context)
                     return (i, .failed)
                 }
+                if length == 0, let nl = newline {
+                    // The whole line is in these bytes (the common case): read where it is.
+                    let line = UnsafeRawBufferPointer(rebasing: bytes[i..<nl])
+                    i = nl + 1
+                    if !readAction(c, line, context) { return (i, .failed) }
+                    continue
+                }
                 (scratch + HTTPScratch.action(maxHeaderBytes) + length).copyMemory(from: bytes.baseAddress! + i, byteCount: end - i)
                 connections[c].actionLength = length + end - i
                 guard let nl = newline else { return (bytes.count, .ok) }
                 i = nl + 1
                 let line = UnsafeRawBufferPointer(start: scratch + HTTPScratch.action(maxHeaderBytes), count: connections[c].actionLength)
                 connections[c].actionLength = 0
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                guard let action = HTTPBulk.parseAction(line) else {
-                    fail(c, .badRequest, "malformed bulk action line", context)
-                    return (i, .failed)
-                }
-                startAction(c, action, line, context)
+                if !readAction(c, line, context) { return (i, .failed) }
             case .docStart, .docAfterBrace:
                 let b = bytes[i]
                 if b == 0x20 || b == 0x09 || b == 0x0D {
@@ -183,10 +191,17 @@ extension HTTPFamily {
                 }
                 if connections[c].bulkLine == .docStart {
                     if b == 0x7B {
-                        let prefix = UnsafeRawBufferPointer(start: scratch + HTTPScratch.prefix(maxHeaderBytes), count: connections[c].indexPrefixLength)
+                        // The document's object opens: `{"_index":"…"` goes first, and with it
+                        // the comma when a member is seen to follow in these bytes (one
+                        // framing call instead of two); else the next bytes decide.
+                        var next = i + 1
+                        while next < bytes.count && (bytes[next] == 0x20 || bytes[next] == 0x09 || bytes[next] == 0x0D) { next += 1 }
+                        let member = next < bytes.count && bytes[next] != 0x7D && bytes[next] != 0x0A
+                        let prefix = UnsafeRawBufferPointer(start: scratch + HTTPScratch.prefix(maxHeaderBytes),
+                                                            count: connections[c].indexPrefixLength + (member ? 1 : 0))
                         if frame(c, prefix, context).stuck { return (i, .stuck) }
                         i += 1
-                        connections[c].bulkLine = .docAfterBrace
+                        connections[c].bulkLine = member ? .docBody : .docAfterBrace
                     } else {
                         connections[c].bulkLine = .docBody  // not an object: kept as it is
                     }
@@ -214,6 +229,18 @@ extension HTTPFamily {
         return (i, .ok)
     }
 
+    /// A whole action line: an action starts, a blank line is skipped; anything else is
+    /// answered 400 (false).
+    func readAction(_ c: Int, _ line: UnsafeRawBufferPointer, _ context: InputContext) -> Bool {
+        if let action = HTTPBulk.parseAction(line) {
+            startAction(c, action, line, context)
+            return true
+        }
+        if HTTPBulk.isBlank(line) { return true }
+        fail(c, .badRequest, "malformed bulk action line", context)
+        return false
+    }
+
     /// An action line read: its item goes into the answer, and the document that follows gets
     /// its index as the prefix of its object.
     func startAction(_ c: Int, _ action: HTTPBulk.Action, _ line: UnsafeRawBufferPointer, _ context: InputContext) {
@@ -224,6 +251,18 @@ extension HTTPFamily {
         let valid = !index.isEmpty && index.count <= HTTPScratch.maxIndexNameBytes && HTTPBulk.isValidIndexName(index)
         if connections[c].items > 0 { connections[c].response.append(",") }
         connections[c].items += 1
+        let prefix = scratch + HTTPScratch.prefix(maxHeaderBytes)
+        let opening: StaticString = "{\"_index\":\""
+        if valid, let last = connections[c].lastItem, connections[c].lastItemOperation == action.operation,
+           connections[c].indexPrefixLength == opening.utf8CodeUnitCount + index.count + 1,
+           memcmp(prefix + opening.utf8CodeUnitCount, index.baseAddress!, index.count) == 0 {
+            // The same operation on the same index as the last document (most bulk requests):
+            // its item again, and the document prefix as it is.
+            connections[c].response.appendCopy(last)
+            connections[c].bulkLine = .docStart
+            return
+        }
+        let itemStart = connections[c].response.end
         connections[c].response.append("{\"")
         connections[c].response.append(action.operation.name)
         connections[c].response.append("\":{\"_index\":")
@@ -245,11 +284,13 @@ extension HTTPFamily {
         case .index, .create:
             connections[c].response.append("\",\"status\":201,\"result\":\"created\"}}")
         }
-        let prefix = scratch + HTTPScratch.prefix(maxHeaderBytes)
-        let opening: StaticString = "{\"_index\":\""
+        connections[c].lastItem = itemStart..<connections[c].response.end
+        connections[c].lastItemOperation = action.operation
         prefix.copyMemory(from: opening.utf8Start, byteCount: opening.utf8CodeUnitCount)
         (prefix + opening.utf8CodeUnitCount).copyMemory(from: index.baseAddress!, byteCount: index.count)
         prefix.storeBytes(of: 0x22, toByteOffset: opening.utf8CodeUnitCount + index.count, as: UInt8.self)
+        // The comma after it is framed with it when the document has members (`feedBulk`).
+        prefix.storeBytes(of: 0x2C, toByteOffset: opening.utf8CodeUnitCount + index.count + 1, as: UInt8.self)
         connections[c].indexPrefixLength = opening.utf8CodeUnitCount + index.count + 1
         connections[c].bulkLine = .docStart
     }
@@ -308,6 +349,7 @@ extension HTTPFamily {
         context.counters.add(.httpErrors, 1, pipeline: connections[c].pipeline)
         context.abandon(&connections[c].framer)
         connections[c].response.reset()
+        connections[c].lastItem = nil
         connections[c].response.append("{\"error\":{\"type\":\"")
         connections[c].response.append(status.type)
         connections[c].response.append("\",\"reason\":\"")

@@ -50,6 +50,10 @@ struct HTTPConnection {
     var pathIndexLength = 0
     var items = 0
     var itemErrors = false
+    /// The last document's item in the answer (and its operation), repeated for the next
+    /// document of the same operation on the same index; nil at the start of a request.
+    var lastItem: Range<Int>? = nil
+    var lastItemOperation = HTTPBulk.Operation.index
     /// Events of this connection not yet acknowledged, and of the current request.
     var outstanding = 0
     var requestEvents = 0
@@ -93,6 +97,7 @@ struct HTTPConnection {
         pathIndexLength = 0
         items = 0
         itemErrors = false
+        lastItem = nil
         requestEvents = 0
         response.reset()
         inflatedStart = 0

@@ -59,6 +59,15 @@ struct HTTPResponse {
         end += bytes.count
     }
 
+    /// Appends a copy of bytes it already holds (`range`, before the end): a bulk item like
+    /// the one before it.
+    @inline(__always) mutating func appendCopy(_ range: Range<Int>) {
+        precondition(range.upperBound <= end, "copying bytes the answer does not hold")
+        reserve(range.count)
+        (storage! + end).copyMemory(from: storage! + range.lowerBound, byteCount: range.count)
+        end += range.count
+    }
+
     mutating func append(decimal value: UInt64) {
         reserve(20)
         var writer = ByteWriter(storage! + end)

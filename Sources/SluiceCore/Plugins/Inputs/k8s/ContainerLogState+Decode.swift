@@ -5,7 +5,7 @@ extension ContainerLogState {
     /// Decodes the line framed in `e` (ending at `end`). `.folded`: a partial line, its slot
     /// released; `.needsRoom` (only with `mayWait`): the event needs a large slot and none is
     /// free, nothing changed (`e` still holds the line).
-    mutating func decode(_ e: Event, end: UInt64, mayWait: Bool, scratch: UnsafeMutableRawPointer,
+    mutating func decode(_ e: Event, end: UInt64, nowNanos: UInt64, mayWait: Bool, scratch: UnsafeMutableRawPointer,
                          slab: UnsafeMutablePointer<Slab>, counters: CounterBlock, pipeline: Int) -> RecordDecoder.Outcome {
         let raw = e.raw
         let line: ContainerLogLine
@@ -21,7 +21,7 @@ extension ContainerLogState {
         }
         let lineCut = e.header.pointee.flags.contains(.cut)  // by the framer (counted there)
         if line.partial {
-            fold(line, raw, counters: counters, pipeline: pipeline)
+            fold(line, raw, nowNanos: nowNanos, counters: counters, pipeline: pipeline)
             if lineCut { p.pointee.cut = true }
             slab.pointee.release(e.header.pointee.handle)
             counters.add(.partialLinesJoined, 1, pipeline: pipeline)
@@ -110,12 +110,13 @@ extension ContainerLogState {
         return target
     }
 
-    /// At the end of the source: the pending record that started first, as an event flagged
-    /// partial in a slot of its own; `.none` when no record is pending.
-    mutating func takePending(end: UInt64, scratch: UnsafeMutableRawPointer, slab: UnsafeMutablePointer<Slab>,
+    /// The pending record that started first, of those whose last line was read at or before
+    /// `cutoff` (the end of the source: all), as an event with `"partial":true` in a slot of its
+    /// own; `.none` when no such record is pending. `end`: where the lines read so far end.
+    mutating func takePending(end: UInt64, updatedBy cutoff: UInt64 = .max, scratch: UnsafeMutableRawPointer, slab: UnsafeMutablePointer<Slab>,
                               counters: CounterBlock, pipeline: Int) -> RecordDecoder.Pending {
         let first: Int
-        switch (partials[0].active, partials[1].active) {
+        switch (partials[0].active && partials[0].updatedNanos <= cutoff, partials[1].active && partials[1].updatedNanos <= cutoff) {
         case (false, false): return .none
         case (true, false): first = 0
         case (false, true): first = 1
@@ -124,7 +125,7 @@ extension ContainerLogState {
         guard let e = slab.pointee.take(forFraming: true) else { return .needsRoom }
         let p = partials + first
         let record = ContainerLogJSON.Record(time: p.pointee.time, stream: ContainerLogLine.Stream(rawValue: first)!, log: p.pointee.message,
-                                             escaped: p.pointee.format == .docker, cut: p.pointee.cut)
+                                             escaped: p.pointee.format == .docker, cut: p.pointee.cut, partial: true)
         let placed = place(e, scratch: scratch, mayWait: true, slab: slab, counters: counters, pipeline: pipeline, cutCounted: p.pointee.cut) { out, capacity in
             ContainerLogJSON.write(record, members: UnsafeRawBufferPointer(members), into: out, capacity: capacity)
         }

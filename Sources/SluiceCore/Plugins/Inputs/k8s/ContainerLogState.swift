@@ -40,6 +40,8 @@ struct ContainerLogState {
         var cut = false
         /// Where its first line starts in the file.
         var start: UInt64 = 0
+        /// When its last line was read (the worker's clock): `partial-timeout` counts from it.
+        var updatedNanos: UInt64 = 0
 
         var time: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: buffer, count: timeLength) }
         var message: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: buffer.map { $0 + ContainerLogLine.maxTimeBytes }, count: count) }
@@ -103,6 +105,11 @@ struct ContainerLogState {
         return offset
     }
 
+    /// A record is pending whose last line was read at or before `cutoff`.
+    func hasPending(updatedBy cutoff: UInt64) -> Bool {
+        (partials[0].active && partials[0].updatedNanos <= cutoff) || (partials[1].active && partials[1].updatedNanos <= cutoff)
+    }
+
     /// The records pending are dropped (the source stops: they are read again from the committed
     /// offset, which is not past their first lines).
     mutating func abandon() {
@@ -121,8 +128,9 @@ struct ContainerLogState {
 
     /// Adds a partial line's message to its stream's record (started by this line when none
     /// is pending). Past `maxEventBytes` the message is cut (flagged once, counted).
-    mutating func fold(_ line: ContainerLogLine, _ raw: UnsafeRawBufferPointer, counters: CounterBlock, pipeline: Int) {
+    mutating func fold(_ line: ContainerLogLine, _ raw: UnsafeRawBufferPointer, nowNanos: UInt64, counters: CounterBlock, pipeline: Int) {
         let p = partials + line.stream.rawValue
+        p.pointee.updatedNanos = nowNanos
         if !p.pointee.active {
             if p.pointee.buffer == nil { p.pointee.buffer = mapBuffer() }
             p.pointee.active = true

@@ -7,7 +7,10 @@
 /// (`RecordDecoder.Kind.containerLog`): the CRI format of containerd and CRI-O (`TIME STREAM
 /// F|P LOG`) or Docker's json-file (`{"log":"…\n","stream":…,"time":…}`), told apart per line.
 /// Lines the runtime split (CRI `P`, a Docker `log` without its final `\n`) are joined per
-/// stream into the event of the line that ends them, their offsets committed with it. The
+/// stream into the event of the line that ends them, their offsets committed with it; a record
+/// whose last line has not come `partial-timeout` after its latest one, while the file is read to
+/// its end, is handed on as it is with `"partial":true` (partial_timeouts), and so is one still
+/// pending when its file ends (deleted, or at stop with `follow=false`). The
 /// metadata come from the file name the kubelet gives (`<pod>_<namespace>_<container>-<id>.log`).
 /// A line in neither format is kept whole in `log` with `parse_error`
 /// (container_log_parse_errors). A file deleted (its container removed) is read to its end,
@@ -18,7 +21,12 @@ public struct K8sInput: Sendable {
                                           doc: "container log files (glob); the kubelet's names give each event its namespace, pod, container and container_id")
     static let follow = Parameter.bool("follow", default: true,
                                        doc: "keep reading what the runtime appends; false reads the files to their end and finishes")
-    public static let parameters = [path.doc, follow.doc, FileInput.pollInterval.doc, FileInput.maxRotated.doc, FileInput.offsets.doc,
+    // As Fluent Bit's multiline parsers flush an unterminated record after their flush_timeout:
+    // seconds are long enough for a runtime that writes a long line's pieces apart, short
+    // enough that what a container wrote before it died mid-line is seen soon.
+    static let partialTimeout = Parameter.duration("partial-timeout", default: "5s", atLeast: "1ms", example: "5s",
+                                                   doc: "hand on a record split into partial lines whose last line has not come for this long, with \"partial\":true (partial_timeouts)")
+    public static let parameters = [path.doc, follow.doc, partialTimeout.doc, FileInput.pollInterval.doc, FileInput.maxRotated.doc, FileInput.offsets.doc,
                                     FileInput.offsetsOp.doc, FileInput.offsetsInterval.doc, FileInput.rescanInterval.doc]
     /// The file input that reads the files, decoding their lines.
     public let file: FileInput
@@ -30,6 +38,6 @@ public struct K8sInput: Sendable {
                          offsetsPath: try arguments.value(FileInput.offsets), offsetsOp: try arguments.value(FileInput.offsetsOp),
                          offsetsIntervalMicros: try arguments.value(FileInput.offsetsInterval),
                          rescanIntervalMicros: try arguments.value(FileInput.rescanInterval), decoding: .containerLog, pluginName: "k8s",
-                         closesDeletedFiles: true)
+                         closesDeletedFiles: true, partialTimeoutMicros: try arguments.value(Self.partialTimeout))
     }
 }
