@@ -123,13 +123,10 @@ extension EndToEndTests {
             let writer = NumberedLineAppender(path: input, numbers: 0..<count, linesPerChunk: 1_000, chunkInterval: .milliseconds(10))
             writer.start()
             func rows() -> Int { Int((try? server.query("SELECT count() FROM \(table)"))?.dropLast() ?? "") ?? 0 }
-            for round in 1...3 {
+            let kills = try killRepeatedly(arguments, in: directory, times: 3, at: .once("10,000 more rows", within: .seconds(30)) { _ in
                 let before = rows()
-                let sluice = try SluiceProcess(arguments, in: directory)
-                try waitUntil("more rows in round \(round)", within: .seconds(30), while: sluice) { rows() > before + 10_000 }
-                sluice.send(signal: SIGKILL)
-                _ = try sluice.waitForExit(within: .seconds(10))
-            }
+                return { rows() > before + 10_000 }
+            }) { _ in "\(writer.linesWritten) lines written, \(rows()) rows" }
             try writer.waitUntilDone(within: .seconds(60))
             let last = try SluiceProcess(arguments, in: directory)
             try waitUntil("every row in the table", within: .seconds(60), while: last) {
@@ -139,7 +136,7 @@ extension EndToEndTests {
             #expect(try last.waitForExit(within: .seconds(15)) == .exited(0))
             let tally = try Self.tally(server, table, expected: count)
             #expect(tally.missingCount == 0 && tally.malformedLines == 0, "\(tally)")
-            recordMeasurement("3 SIGKILLs while the file grew: \(tally)", named: "clickhouse-kill")
+            recordMeasurement("3 SIGKILLs while the file grew: \(kills); \(tally)", named: "clickhouse-kill")
         }
     }
 }

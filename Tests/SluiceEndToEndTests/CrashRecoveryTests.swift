@@ -29,20 +29,11 @@ extension EndToEndTests {
             let count = 1_000_000
             #expect(FileManager.default.createFile(atPath: input, contents: nil))
             let arguments = Self.arguments(input: input, offsets: offsets, output: output)
-            let seed = ProcessInfo.processInfo.environment["SLUICE_E2E_SEED"].flatMap { UInt64($0) } ?? .random(in: 1...UInt64.max)
-            var random = SeededRandom(seed: seed)
             let writer = NumberedLineAppender(path: input, numbers: 0..<count, linesPerChunk: 5_000, chunkInterval: .milliseconds(50))
             writer.start()
 
-            var runs: [String] = []
-            for run in 1...5 {
-                let sluice = try SluiceProcess(arguments, in: directory)
-                let lifetimeMillis = Int.random(in: 300...2_000, using: &random)
-                usleep(UInt32(lifetimeMillis) * 1000)
-                sluice.send(signal: SIGKILL)
-                #expect(try sluice.waitForExit(within: .seconds(10)) == .signalled(SIGKILL), "run \(run)")
-                runs.append("run \(run): SIGKILL after \(lifetimeMillis) ms, \(writer.linesWritten) lines written, "
-                    + "\(fileSize(output)) B out, saved offset \(try Self.savedOffset(of: input, in: offsets))")
+            let kills = try killRepeatedly(arguments, in: directory, times: 5, at: .randomly(milliseconds: 300...2_000)) { _ in
+                "\(writer.linesWritten) lines written, \(fileSize(output)) B out, saved offset \(try Self.savedOffset(of: input, in: offsets))"
             }
             let last = try SluiceProcess(arguments, in: directory)
             try writer.waitUntilDone(within: .seconds(60))
@@ -56,7 +47,7 @@ extension EndToEndTests {
             var tally = NumberTally(expected: count)
             let written = try Data(contentsOf: URL(fileURLWithPath: output))
             written.withUnsafeBytes { tally.add($0) }
-            recordMeasurement("seed \(seed); \(runs.joined(separator: "; ")); last run: \(try last.summary()); \(tally)", named: "kill-9")
+            recordMeasurement("\(kills); last run: \(try last.summary()); \(tally)", named: "kill-9")
             #expect(tally.missingCount == 0, "\(tally)")
             #expect(tally.unterminatedBytes == 0, "\(tally)")
             #expect(tally.completeLines >= count, "\(tally)")

@@ -150,13 +150,10 @@ extension EndToEndTests {
             let arguments = ["run", "--input", "journald:directory=\(journal),offsets=\(cursor),offsets-interval=20ms",
                              "--output", "file:path=\(output)"]
             func lines() -> Int { (try? Data(contentsOf: URL(fileURLWithPath: output)))?.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 } ?? 0 }
-            for round in 1...3 {
+            let kills = try killRepeatedly(arguments, in: directory, times: 3, at: .once("15,000 more entries", within: .seconds(30)) { _ in
                 let before = lines()
-                let sluice = try SluiceProcess(arguments, in: directory)
-                try waitUntil("more entries in round \(round)", within: .seconds(30), while: sluice) { lines() > before + 15_000 }
-                sluice.send(signal: SIGKILL)
-                _ = try sluice.waitForExit(within: .seconds(10))
-            }
+                return { lines() > before + 15_000 }
+            }) { _ in "\(lines()) lines out" }
             let last = try SluiceProcess(arguments, in: directory)
             // A SIGKILL can cut the output's last write short, so a torn line is allowed (the file
             // output promises whole lines only up to the last acknowledged batch); what is checked
@@ -173,7 +170,7 @@ extension EndToEndTests {
             }
             #expect(Set(seen) == Set(0..<count))
             #expect(torn <= 3, "at most one torn line per SIGKILL, found \(torn)")
-            recordMeasurement("\(seen.count) events written for \(count) entries over 3 SIGKILLs (\(seen.count - count) read again, \(torn) torn lines)", named: "journald-kill")
+            recordMeasurement("\(seen.count) events written for \(count) entries over 3 SIGKILLs (\(seen.count - count) read again, \(torn) torn lines); \(kills)", named: "journald-kill")
         }
 
         /// Followed: entries written after the start arrive; SIGTERM stops the node cleanly.

@@ -69,15 +69,10 @@ extension EndToEndTests {
             let output = directory.path("out.ndjson")
             let arguments = ["run", "--admin", "off", "--input", Self.input(server.url, consumer: "aggregator", extra: ",ack-wait=2s,batch=128"),
                              "--output", "file:path=\(output),sync=true"]
-            var kills: [String] = []
-            for run in 1...2 {
-                let node = try SluiceProcess(arguments, in: directory)
+            let kills = try killRepeatedly(arguments, in: directory, times: 2, at: .once("200,000 more bytes out", within: .seconds(60)) { _ in
                 let reach = fileSize(output) + 200_000
-                try node.waitForFile(output, toReach: reach, within: .seconds(60))
-                node.send(signal: SIGKILL)
-                #expect(try node.waitForExit(within: .seconds(10)) == .signalled(SIGKILL))
-                kills.append("kill \(run) at \(fileSize(output)) B")
-            }
+                return { fileSize(output) >= reach }
+            }) { _ in "\(fileSize(output)) B out" }
             let last = try SluiceProcess(arguments, in: directory)
             try waitUntil("every line in \(output)", within: .seconds(90), while: last) {
                 NumberTally(file: output, expected: count).missingCount == 0
@@ -89,7 +84,7 @@ extension EndToEndTests {
             last.send(signal: SIGTERM)
             #expect(try last.waitForExit(within: .seconds(15)) == .exited(0), "\(last.standardErrorTail())")
             let tally = NumberTally(file: output, expected: count)
-            recordMeasurement("\(kills.joined(separator: "; ")); \(tally); last run: \(try last.summary())", named: "nats-input-kills")
+            recordMeasurement("\(kills); \(tally); last run: \(try last.summary())", named: "nats-input-kills")
             #expect(tally.missingCount == 0, "\(tally)")
             #expect(tally.malformedLines == 0, "\(tally)")
         }

@@ -100,6 +100,28 @@ extension EndToEndTests {
             recordMeasurement("\(lines.count) realistic rows (\(decoded ? "decoded" : "undecoded")): \(try sluice.summary())", named: "postgres-realistic")
         }
 
+        /// Without `--batch-size` the output copies 1,024 rows per transaction (each COMMIT waits
+        /// for the WAL flush, so the node's 256 made small rows several times slower); a
+        /// `--batch-size` given is kept.
+        @Test func batchesAre1024RowsUnlessABatchSizeIsGiven() throws {
+            let server = try PostgresServer.shared()
+            let directory = try TemporaryDirectory()
+            let input = directory.path("in.ndjson"), count = 20_000
+            try NumberedLines.bytes(0..<count).write(to: input)
+            var batches: [Int] = []
+            for flags in [[], ["--batch-size", "256"]] {
+                let table = PostgresServer.tableName("batches")
+                try server.query("CREATE TABLE \(table) \(Self.numberedTable)")
+                let sluice = try SluiceProcess(["run", "--admin", "off"] + flags + ["--input", "file:path=\(input)",
+                                                "--output", "postgres:dsn=\(server.dsn),table=\(table),\(Self.numberedColumns)"], in: directory)
+                #expect(try sluice.waitForExit(within: .seconds(60)) == .exited(0), "\(sluice.standardErrorTail())")
+                #expect(try Self.rows(server, table) == count)
+                batches.append(try sluice.summary().count("output_batches"))
+            }
+            #expect(batches[0] >= count / 1024 && batches[0] < count / 256, "\(batches)")
+            #expect(batches[1] >= count / 256, "\(batches)")
+        }
+
         /// json-column alone, into jsonb: every realistic document is in the table as the same JSON.
         @Test func theWholeEventGoesIntoAJSONBColumn() throws {
             let server = try PostgresServer.shared()
@@ -302,18 +324,10 @@ extension EndToEndTests {
             #expect(FileManager.default.createFile(atPath: input, contents: nil))
             let arguments = ["run", "--admin", "off", "--input", "file:path=\(input),follow=true,offsets=\(offsets),offsets-interval=100ms",
                              "--output", "postgres:dsn=\(server.dsn),table=\(table),\(Self.numberedColumns)"]
-            let seed = ProcessInfo.processInfo.environment["SLUICE_E2E_SEED"].flatMap { UInt64($0) } ?? .random(in: 1...UInt64.max)
-            var random = SeededRandom(seed: seed)
             let writer = NumberedLineAppender(path: input, numbers: 0..<count, linesPerChunk: 5_000, chunkInterval: .milliseconds(50))
             writer.start()
-            var runs: [String] = []
-            for run in 1...5 {
-                let sluice = try SluiceProcess(arguments, in: directory)
-                let lifetimeMillis = Int.random(in: 300...2_000, using: &random)
-                usleep(UInt32(lifetimeMillis) * 1000)
-                sluice.send(signal: SIGKILL)
-                #expect(try sluice.waitForExit(within: .seconds(10)) == .signalled(SIGKILL), "run \(run)")
-                runs.append("run \(run): SIGKILL after \(lifetimeMillis) ms, \(writer.linesWritten) lines written, \(try Self.rows(server, table)) rows")
+            let kills = try killRepeatedly(arguments, in: directory, times: 5, at: .randomly(milliseconds: 300...2_000)) { _ in
+                "\(writer.linesWritten) lines written, \(try Self.rows(server, table)) rows"
             }
             let last = try SluiceProcess(arguments, in: directory)
             try writer.waitUntilDone(within: .seconds(60))
@@ -324,7 +338,7 @@ extension EndToEndTests {
             last.send(signal: SIGTERM)
             #expect(try last.waitForExit(within: .seconds(15)) == .exited(0))
             let tally = try Tally(server, table, expected: count)
-            recordMeasurement("seed \(seed); \(runs.joined(separator: "; ")); last run: \(try last.summary()); \(tally)", named: "postgres-kill-9")
+            recordMeasurement("\(kills); last run: \(try last.summary()); \(tally)", named: "postgres-kill-9")
             #expect(tally.missing == 0 && tally.wrong == 0, "\(tally)")
         }
     }

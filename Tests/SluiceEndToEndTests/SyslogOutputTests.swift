@@ -159,5 +159,89 @@ extension EndToEndTests {
             }
             #expect(seen.count == count)
         }
+        /// The issue's outage against rsyslogd: 200,000 numbered lines appended to a followed file
+        /// at 12,500 a second; once 30,000 arrived rsyslogd is stopped (SIGTERM, as a service
+        /// stop) for 10 s and started again on the same port. Every line arrives at least once;
+        /// meanwhile nothing is acknowledged, the input pauses (what the node read and did not
+        /// deliver stays within its pool), RSS stays flat, and /metrics counts the failed
+        /// attempts.
+        @Test func rsyslogStoppedForTenSecondsMidStreamGetsEveryEvent() throws {
+            try #require(FileManager.default.isExecutableFile(atPath: RsyslogReceiver.binary), "rsyslog is not installed (apt-get install rsyslog)")
+            let directory = try TemporaryDirectory()
+            let rsyslog = try RsyslogReceiver(in: directory)
+            let input = directory.path("app.ndjson"), count = 200_000
+            #expect(FileManager.default.createFile(atPath: input, contents: nil))
+            let (sluice, port) = try AdminHTTP.startReadyNode(["--input", "file:path=\(input),follow=true", "--output",
+                                                               "syslog:address=127.0.0.1:\(rsyslog.tcpPort),reconnect-max=500ms"], in: directory)
+            let pid = try ProcessStatus.processID(of: sluice)
+            let writer = NumberedLineAppender(path: input, numbers: 0..<count, linesPerChunk: 1_000, chunkInterval: .milliseconds(80))
+            writer.start()
+            try waitUntil("30,000 messages in rsyslog's file", within: .seconds(30), while: sluice) { lineCount(rsyslog.messagesPath) >= 30_000 }
+            let rssBefore = try ProcessStatus.residentBytes(of: pid)
+            let terminated = rsyslog.stop()
+            let stopped = ContinuousClock.now
+            var samples: [(inMinusOut: Double, out: Double, failures: Double, rss: Int)] = []
+            while ContinuousClock.now - stopped < .seconds(10) {
+                usleep(500_000)
+                let page = try AdminHTTP.get(port: port, "/metrics").body
+                let metric = { (name: String) in EndToEndTests.PostgresOutput.metric(page, name) }
+                samples.append((metric("sluice_events_in_total") - metric("sluice_events_out_total"), metric("sluice_events_out_total"),
+                                metric("sluice_output_errors_total") + metric("sluice_output_retries_total"), try ProcessStatus.residentBytes(of: pid)))
+            }
+            try rsyslog.start()
+            try writer.waitUntilDone(within: .seconds(60))
+            try waitUntil("every event acknowledged", within: .seconds(60), while: sluice) {
+                EndToEndTests.PostgresOutput.metric(try AdminHTTP.get(port: port, "/metrics").body, "sluice_events_out_total") >= Double(count)
+            }
+            sluice.send(signal: SIGTERM)
+            #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0), "\(sluice.standardErrorTail())")
+            try? waitUntil("rsyslogd wrote \(count) messages", within: .seconds(10)) { lineCount(rsyslog.messagesPath) >= count }
+            let tally = NumberTally(file: rsyslog.messagesPath, expected: count)
+            let summary = try sluice.summary()
+            recordMeasurement("rsyslogd stopped 10 s mid-stream (\(terminated ? "SIGTERM" : "SIGKILL after SIGTERM did nothing in 5 s")): \(tally); "
+                + "during the outage events in − out \(samples.map { Int($0.inMinusOut) }), failed attempts \(samples.map { Int($0.failures) }), "
+                + "RSS before \(rssBefore) B, during \(samples.map(\.rss).min() ?? 0)…\(samples.map(\.rss).max() ?? 0) B; \(summary)",
+                named: "syslog-outage")
+            #expect(terminated, "rsyslogd stops on SIGTERM")
+            #expect(tally.missingCount == 0 && tally.malformedLines == 0, "\(tally)")
+            let late = samples.suffix(samples.count / 2)
+            #expect(Set(late.map(\.out)).count == 1, "nothing acknowledged while rsyslogd is down: \(samples.map(\.out))")
+            #expect((late.last?.failures ?? 0) > (late.first?.failures ?? 0), "/metrics counts the retries: \(samples.map(\.failures))")
+            #expect(late.allSatisfy { $0.inMinusOut <= 4_096 }, "the input pauses within the pool: \(samples.map(\.inMinusOut))")
+            #expect(samples.allSatisfy { Double($0.rss) <= Double(rssBefore) * 1.10 }, "RSS before \(rssBefore) B, during \(samples.map(\.rss))")
+            #expect(summary.count("events_out") == count, "\(summary)")
+        }
+
+        /// The node is SIGKILLed five times (300 ms to 2 s into each run) while 200,000 lines are
+        /// appended to the followed file it reads with saved offsets: every line arrives in
+        /// rsyslogd at least once (a kill may cut the frame being sent: at most one cut message
+        /// per kill). The seed of the kill moments is printed, `SLUICE_E2E_SEED=N` repeats it.
+        @Test func killedFiveTimesWhileAFollowedFileGrowsEveryLineArrives() throws {
+            try #require(FileManager.default.isExecutableFile(atPath: RsyslogReceiver.binary), "rsyslog is not installed (apt-get install rsyslog)")
+            let directory = try TemporaryDirectory()
+            let rsyslog = try RsyslogReceiver(in: directory)
+            let input = directory.path("app.ndjson"), offsets = directory.path("offsets"), count = 200_000
+            #expect(FileManager.default.createFile(atPath: input, contents: nil))
+            let arguments = ["run", "--admin", "off", "--input", "file:path=\(input),follow=true,offsets=\(offsets),offsets-interval=100ms",
+                             "--output", "syslog:address=127.0.0.1:\(rsyslog.tcpPort)"]
+            let writer = NumberedLineAppender(path: input, numbers: 0..<count, linesPerChunk: 1_000, chunkInterval: .milliseconds(50))
+            writer.start()
+            let kills = try killRepeatedly(arguments, in: directory, times: 5, at: .randomly(milliseconds: 300...2_000)) { _ in
+                "\(writer.linesWritten) lines written, \(lineCount(rsyslog.messagesPath)) messages"
+            }
+            let last = try SluiceProcess(arguments, in: directory)
+            try writer.waitUntilDone(within: .seconds(60))
+            let inputBytes = fileSize(input)
+            try waitUntil("saved offset \(inputBytes) (the last run caught up)", within: .seconds(60), while: last) {
+                try CrashRecovery.savedOffset(of: input, in: offsets) == inputBytes
+            }
+            last.send(signal: SIGTERM)
+            #expect(try last.waitForExit(within: .seconds(15)) == .exited(0))
+            usleep(300_000)  // rsyslogd writes what it has
+            let tally = NumberTally(file: rsyslog.messagesPath, expected: count)
+            recordMeasurement("\(kills); last run: \(try last.summary()); \(tally)", named: "syslog-kill-9")
+            #expect(tally.missingCount == 0, "\(tally)")
+            #expect(tally.malformedLines <= 5, "at most one cut message per SIGKILL: \(tally)")
+        }
     }
 }

@@ -58,6 +58,7 @@ struct OutboundConnection {
         precondition(connecting, "connect completion without a connect in flight")
         connecting = false
         guard result == 0 else {
+            context.count(.outputErrors, 1)  // each failed connect: /metrics shows an outage's attempts
             Glibc.close(fd)
             fd = -1
             failed(context: context, reason: SystemError(negated: result, operation: "connect to \(endpoint)").description)

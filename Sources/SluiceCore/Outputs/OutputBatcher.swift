@@ -72,7 +72,7 @@ struct OutputBatcher {
         self.route = route
         hasRoute = route != nil
         flushIntervalNanos = UInt64(tuning.flushIntervalMicros ?? settings.flushIntervalMicros) * 1000
-        let batchSize = tuning.batchSize ?? settings.batchSize
+        let batchSize = tuning.batchSize ?? (settings.batchSizeIsDefault ? definition.preferredBatchSize : nil) ?? settings.batchSize
         // A drain's events passed the stage-1 check already.
         requireJSON = definition.delivery.requireJSON && drainOf == nil
         drainedBuffer = drainOf

@@ -7,6 +7,9 @@ public struct NodeSettings: Sendable {
     public var pool = PoolConfiguration()
     /// Events per output batch (`--batch-size`).
     public var batchSize = NodeSettings.defaultBatchSize
+    /// False once `--batch-size` (or the key) set `batchSize`: only then does an output that
+    /// prefers larger batches (`OutputDefinition.preferredBatchSize`) take its own.
+    public var batchSizeIsDefault = true
     /// Longest time an event waits in an output batch (`--flush-interval`).
     public var flushIntervalMicros = NodeSettings.defaultFlushIntervalMicros
     /// Submission queue entries per worker ring (`--ring-entries`).

@@ -20,28 +20,46 @@ final class BulkEndpoint {
     let acceptedPath: String
     let othersPath: String
     let logPath: String
-    private let process = Process()
+    private let directory: TemporaryDirectory
+    private let flaky: Bool
+    private var process = Process()
 
-    init(flaky: Bool, in directory: TemporaryDirectory) throws {
-        let script = directory.path("bulk_endpoint.py")
-        try Self.source.write(toFile: script, atomically: true, encoding: .utf8)
+    /// `port` 0: a free one; `stop()` and `start()` take the endpoint down and up again on it.
+    init(flaky: Bool, port: Int = 0, in directory: TemporaryDirectory) throws {
+        self.directory = directory
+        self.flaky = flaky
         acceptedPath = directory.path("accepted.ndjson")
         othersPath = directory.path("others.ndjson")
         logPath = directory.path("requests.log")
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, directory.url.path, flaky ? "flaky" : "plain"]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let portFile = directory.path("bulk_port")
-        try waitUntil("the bulk endpoint's port file", within: .seconds(10)) { FileManager.default.fileExists(atPath: portFile) }
-        port = Int(try String(contentsOfFile: portFile, encoding: .utf8))!
+        try Self.source.write(toFile: directory.path("bulk_endpoint.py"), atomically: true, encoding: .utf8)
+        self.port = try Self.launch(process, flaky: flaky, port: port, in: directory)
     }
 
-    deinit {
+    private static func launch(_ process: Process, flaky: Bool, port: Int, in directory: TemporaryDirectory) throws -> Int {
+        let portFile = directory.path("bulk_port")
+        try? FileManager.default.removeItem(atPath: portFile)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", directory.path("bulk_endpoint.py"), directory.url.path, flaky ? "flaky" : "plain", "\(port)"]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        try waitUntil("the bulk endpoint's port file", within: .seconds(10)) { FileManager.default.fileExists(atPath: portFile) }
+        return Int(try String(contentsOfFile: portFile, encoding: .utf8))!
+    }
+
+    deinit { stop() }
+
+    /// Kills the endpoint (SIGKILL, as a crash: a request in flight gets no answer).
+    func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+    }
+
+    /// Starts it again on the same port, appending to the same files.
+    func start() throws {
+        process = Process()
+        _ = try Self.launch(process, flaky: flaky, port: port, in: directory)
     }
 
     /// One entry per bulk request, in order.
@@ -56,7 +74,7 @@ final class BulkEndpoint {
     static let source = #"""
 # An Elasticsearch-compatible bulk endpoint for tests: answers as the bulk API documents.
 import gzip, http.server, json, os, socketserver, sys, threading, time, urllib.parse, uuid
-directory, mode = sys.argv[1], sys.argv[2]
+directory, mode, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 lock = threading.Lock()
 state = {"requests": 0, "seen": {}, "seq": 0}
 accepted = open(os.path.join(directory, "accepted.ndjson"), "ab")
@@ -92,6 +110,9 @@ def judge(doc, index):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The answer's head and body are two writes: without TCP_NODELAY the body waits for the
+    # client's delayed ACK (40 ms a request).
+    disable_nagle_algorithm = True
     def log_message(self, *args):
         pass
     def answer(self, status, obj, head=False):
@@ -120,6 +141,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         default_index = path[1:-len("/_bulk")] or None
         lines = [l for l in body.split(b"\n") if l.strip()]
         items, numbers, errors, i = [], [], False, 0
+        taken, taken_others = [], []
         started = time.time()
         while i + 1 < len(lines):
             action = json.loads(lines[i])
@@ -137,16 +159,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 errors = True
                 items.append({op: {"_index": index, "_id": uuid.uuid4().hex[:20], "status": status, "error": error}})
                 continue
-            with lock:
-                if isinstance(doc.get("n"), int) and set(doc) == {"n", "check", "pad"}:
-                    accepted.write(raw + b"\n")
-                    accepted.flush()
-                else:
-                    others.write(json.dumps({"_index": index, "doc": doc}, separators=(",", ":")).encode() + b"\n")
-                    others.flush()
+            if isinstance(doc.get("n"), int) and set(doc) == {"n", "check", "pad"}:
+                taken.append(raw + b"\n")
+            else:
+                taken_others.append(json.dumps({"_index": index, "doc": doc}, separators=(",", ":")).encode() + b"\n")
             items.append({op: {"_index": index, "_id": uuid.uuid4().hex[:20], "_version": 1, "result": "created",
                                "_shards": {"total": 2, "successful": 1, "failed": 0}, "_seq_no": seq, "_primary_term": 1, "status": status}})
+        # Taken documents are in the files (one write each) before the answer goes.
         with lock:
+            if taken:
+                accepted.write(b"".join(taken))
+                accepted.flush()
+            if taken_others:
+                others.write(b"".join(taken_others))
+                others.flush()
             state["requests"] += 1
             number = state["requests"]
             log.write("%d %s %s %s %s\n" % (number, self.path, self.headers.get("Content-Encoding", "-"),
@@ -156,7 +182,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
-server = Server(("127.0.0.1", 0), Handler)
+server = Server(("127.0.0.1", port), Handler)
 with open(os.path.join(directory, "bulk_port.tmp"), "w") as f:
     f.write(str(server.server_address[1]))
 os.rename(os.path.join(directory, "bulk_port.tmp"), os.path.join(directory, "bulk_port"))

@@ -26,3 +26,19 @@ func fileSize(_ path: String) -> Int {
     var info = stat()
     return stat(path, &info) == 0 ? Int(info.st_size) : 0
 }
+
+/// The lines (newlines) in `path`, 0 when it does not exist; cheap enough to poll on files of
+/// a few tens of MB.
+func lineCount(_ path: String) -> Int {
+    guard let data = FileManager.default.contents(atPath: path) else { return 0 }
+    return data.withUnsafeBytes { bytes in
+        guard var p = bytes.baseAddress else { return 0 }
+        let end = p + bytes.count
+        var n = 0
+        while p < end, let newline = memchr(p, 0x0A, end - p) {
+            n += 1
+            p = UnsafeRawPointer(newline) + 1
+        }
+        return n
+    }
+}
