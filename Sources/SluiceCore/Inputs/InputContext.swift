@@ -63,18 +63,9 @@ struct InputContext {
     /// event: call `waitForFreeEvents()` and again later.
     @discardableResult
     func deliverPartial(_ framer: inout LineFramer, offset: UInt64, to target: Int, endOfSource: Bool = false) -> Bool {
-        while true {
-            switch framer.finish(offset: offset, nowNanos: worker.now, slab: worker.slab, batch: &worker.inputBatch,
-                                 counters: worker.counters, endOfSource: endOfSource) {
-            case .batchFull:
-                worker.dispatchInputBatch(to: target)
-            case .done:
-                worker.dispatchInputBatch(to: target)
-                return true
-            case .poolExhausted:
-                worker.dispatchInputBatch(to: target)
-                return false
-            }
+        dispatchEachBatch(to: target) {
+            framer.finish(offset: offset, nowNanos: worker.now, slab: worker.slab, batch: &worker.inputBatch,
+                          counters: worker.counters, endOfSource: endOfSource)
         }
     }
 
@@ -82,17 +73,22 @@ struct InputContext {
     /// `cutoff` (`LineFramer.flushLatePending`); false when one found no free event: call
     /// `waitForFreeEvents()` and again later.
     func flushLatePending(_ framer: inout LineFramer, updatedBy cutoff: UInt64, to target: Int) -> Bool {
+        dispatchEachBatch(to: target) {
+            framer.flushLatePending(updatedBy: cutoff, nowNanos: worker.now, slab: worker.slab, batch: &worker.inputBatch,
+                                    counters: worker.counters)
+        }
+    }
+
+    /// Runs `step` (a framer handing on what it holds) until it is done or the pool is
+    /// exhausted, dispatching the input batch after each step; false when the pool ran out.
+    private func dispatchEachBatch(to target: Int, _ step: () -> LineFramer.Finish) -> Bool {
         while true {
-            switch framer.flushLatePending(updatedBy: cutoff, nowNanos: worker.now, slab: worker.slab, batch: &worker.inputBatch,
-                                           counters: worker.counters) {
-            case .batchFull:
-                worker.dispatchInputBatch(to: target)
-            case .done:
-                worker.dispatchInputBatch(to: target)
-                return true
-            case .poolExhausted:
-                worker.dispatchInputBatch(to: target)
-                return false
+            let outcome = step()
+            worker.dispatchInputBatch(to: target)
+            switch outcome {
+            case .batchFull: continue
+            case .done: return true
+            case .poolExhausted: return false
             }
         }
     }
