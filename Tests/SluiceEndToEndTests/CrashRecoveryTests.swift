@@ -35,14 +35,7 @@ extension EndToEndTests {
             let kills = try killRepeatedly(arguments, in: directory, times: 5, at: .randomly(milliseconds: 300...2_000)) { _ in
                 "\(writer.linesWritten) lines written, \(fileSize(output)) B out, saved offset \(try Self.savedOffset(of: input, in: offsets))"
             }
-            let last = try SluiceProcess(arguments, in: directory)
-            try writer.waitUntilDone(within: .seconds(60))
-            let inputBytes = fileSize(input)
-            try waitUntil("saved offset \(inputBytes) (the last run caught up)", within: .seconds(60), while: last) {
-                try Self.savedOffset(of: input, in: offsets) == inputBytes
-            }
-            last.send(signal: SIGTERM)
-            #expect(try last.waitForExit(within: .seconds(15)) == .exited(0))
+            let last = try lastRunCatchingUp(arguments, in: directory, input: input, offsets: offsets, writer: writer)
 
             var tally = NumberTally(expected: count)
             let written = try Data(contentsOf: URL(fileURLWithPath: output))

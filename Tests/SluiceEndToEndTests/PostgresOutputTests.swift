@@ -329,14 +329,7 @@ extension EndToEndTests {
             let kills = try killRepeatedly(arguments, in: directory, times: 5, at: .randomly(milliseconds: 300...2_000)) { _ in
                 "\(writer.linesWritten) lines written, \(try Self.rows(server, table)) rows"
             }
-            let last = try SluiceProcess(arguments, in: directory)
-            try writer.waitUntilDone(within: .seconds(60))
-            let inputBytes = fileSize(input)
-            try waitUntil("saved offset \(inputBytes) (the last run caught up)", within: .seconds(90), while: last) {
-                try CrashRecovery.savedOffset(of: input, in: offsets) == inputBytes
-            }
-            last.send(signal: SIGTERM)
-            #expect(try last.waitForExit(within: .seconds(15)) == .exited(0))
+            let last = try lastRunCatchingUp(arguments, in: directory, input: input, offsets: offsets, writer: writer, within: .seconds(90))
             let tally = try Tally(server, table, expected: count)
             recordMeasurement("\(kills); last run: \(try last.summary()); \(tally)", named: "postgres-kill-9")
             #expect(tally.missing == 0 && tally.wrong == 0, "\(tally)")

@@ -229,14 +229,7 @@ extension EndToEndTests {
             let kills = try killRepeatedly(arguments, in: directory, times: 5, at: .randomly(milliseconds: 300...2_000)) { _ in
                 "\(writer.linesWritten) lines written, \(lineCount(rsyslog.messagesPath)) messages"
             }
-            let last = try SluiceProcess(arguments, in: directory)
-            try writer.waitUntilDone(within: .seconds(60))
-            let inputBytes = fileSize(input)
-            try waitUntil("saved offset \(inputBytes) (the last run caught up)", within: .seconds(60), while: last) {
-                try CrashRecovery.savedOffset(of: input, in: offsets) == inputBytes
-            }
-            last.send(signal: SIGTERM)
-            #expect(try last.waitForExit(within: .seconds(15)) == .exited(0))
+            let last = try lastRunCatchingUp(arguments, in: directory, input: input, offsets: offsets, writer: writer)
             usleep(300_000)  // rsyslogd writes what it has
             let tally = NumberTally(file: rsyslog.messagesPath, expected: count)
             recordMeasurement("\(kills); last run: \(try last.summary()); \(tally)", named: "syslog-kill-9")

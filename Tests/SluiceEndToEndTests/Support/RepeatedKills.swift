@@ -56,3 +56,20 @@ func killRepeatedly(_ arguments: [String], in directory: TemporaryDirectory, tim
     }
     return kills
 }
+
+/// The run after the kills of a followed-file test: starts the node with `arguments`, waits for
+/// `writer` to finish and for the offset saved for `input` in `offsets` to reach the file's end
+/// (the run caught up), then stops it with SIGTERM, which must end it with exit code 0. The
+/// caller counts what arrived (the process's summary is still readable).
+func lastRunCatchingUp(_ arguments: [String], in directory: TemporaryDirectory, input: String, offsets: String,
+                       writer: NumberedLineAppender, within timeout: Duration = .seconds(60)) throws -> SluiceProcess {
+    let last = try SluiceProcess(arguments, in: directory)
+    try writer.waitUntilDone(within: .seconds(60))
+    let inputBytes = fileSize(input)
+    try waitUntil("saved offset \(inputBytes) (the last run caught up)", within: timeout, while: last) {
+        try EndToEndTests.CrashRecovery.savedOffset(of: input, in: offsets) == inputBytes
+    }
+    last.send(signal: SIGTERM)
+    #expect(try last.waitForExit(within: .seconds(15)) == .exited(0))
+    return last
+}
