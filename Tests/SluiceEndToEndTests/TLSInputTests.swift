@@ -9,10 +9,11 @@ import Testing
 extension EndToEndTests {
     @Suite struct TLSInput {
         /// Sends the lines of a file over `connections` TLS connections at once (lines dealt
-        /// round-robin), each closed with close_notify; prints the versions negotiated.
+        /// round-robin), each closed with close_notify; prints the versions negotiated. The first
+        /// argument is a port on 127.0.0.1, or the path of a unix socket.
         static let sendLines = """
             import json, socket, ssl, sys, threading
-            port, cafile, path, connections = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+            target, cafile, path, connections = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
             cert, key = (sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else (None, None)
             lines = open(path, "rb").read().splitlines(keepends=True)
             parts = [b"".join(lines[i::connections]) for i in range(connections)]
@@ -21,11 +22,15 @@ extension EndToEndTests {
             versions, errors = [], []
             def send(i):
                 try:
-                    with socket.create_connection(("127.0.0.1", port)) as raw:
-                        with context.wrap_socket(raw, server_hostname="localhost") as s:
-                            versions.append(s.version())
-                            s.sendall(parts[i])
-                            s.unwrap()
+                    if target.isdigit():
+                        raw = socket.create_connection(("127.0.0.1", int(target)))
+                    else:
+                        raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                        raw.connect(target)
+                    with raw, context.wrap_socket(raw, server_hostname="localhost") as s:
+                        versions.append(s.version())
+                        s.sendall(parts[i])
+                        s.unwrap()
                 except Exception as e:
                     errors.append(repr(e))
             threads = [threading.Thread(target=send, args=(i,)) for i in range(connections)]
@@ -445,33 +450,6 @@ extension EndToEndTests.TLSInput {
 }
 
 extension EndToEndTests.TLSInput {
-    /// Sends the lines of a file over `connections` TLS connections to a unix socket at once
-    /// (lines dealt round-robin), each closed with close_notify; prints the versions negotiated.
-    static let sendLinesOverUnix = """
-        import json, socket, ssl, sys, threading
-        path, cafile, lines_path, connections = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-        cert, key = (sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else (None, None)
-        lines = open(lines_path, "rb").read().splitlines(keepends=True)
-        parts = [b"".join(lines[i::connections]) for i in range(connections)]
-        context = ssl.create_default_context(cafile=cafile)
-        if cert: context.load_cert_chain(cert, key)
-        versions, errors = [], []
-        def send(i):
-            try:
-                raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                raw.connect(path)
-                with context.wrap_socket(raw, server_hostname="localhost") as s:
-                    versions.append(s.version())
-                    s.sendall(parts[i])
-                    s.unwrap()
-            except Exception as e:
-                errors.append(repr(e))
-        threads = [threading.Thread(target=send, args=(i,)) for i in range(connections)]
-        for t in threads: t.start()
-        for t in threads: t.join()
-        print(json.dumps({"versions": sorted(set(versions)), "errors": errors}))
-        """
-
     /// The unix input with tls-cert/tls-key/tls-ca (mutual TLS): every one of 100,000 numbered
     /// lines that Python's ssl sends over AF_UNIX on 3 connections at once, and those of
     /// `openssl s_client -unix`, arrives once; a client without a certificate is refused and
@@ -485,7 +463,7 @@ extension EndToEndTests.TLSInput {
         try NumberedLines.bytes(0..<count - fromSClient).write(to: directory.path("python.ndjson"))
         try NumberedLines.bytes(count - fromSClient..<count).write(to: directory.path("s_client.ndjson"))
 
-        let sent = try EndToEndTests.HTTPInput.python(Self.sendLinesOverUnix, [socketPath, certificates.caCertificate, directory.path("python.ndjson"), "3",
+        let sent = try EndToEndTests.HTTPInput.python(Self.sendLines, [socketPath, certificates.caCertificate, directory.path("python.ndjson"), "3",
                                                                  certificates.clientCertificate, certificates.clientKey])
         let result = try JSONSerialization.jsonObject(with: Data(sent.utf8)) as? [String: Any] ?? [:]
         #expect(result["errors"] as? [String] == [], "\(result)")
@@ -494,7 +472,7 @@ extension EndToEndTests.TLSInput {
                                    + "-cert \(certificates.clientCertificate) -key \(certificates.clientKey) "
                                    + "-verify_return_error -servername localhost -quiet -no_ign_eof -nocommands < \(directory.path("s_client.ndjson"))"])
         try "999999999\n".write(toFile: directory.path("refused.ndjson"), atomically: false, encoding: .utf8)
-        _ = try EndToEndTests.HTTPInput.python(Self.sendLinesOverUnix, [socketPath, certificates.caCertificate, directory.path("refused.ndjson"), "1"])
+        _ = try EndToEndTests.HTTPInput.python(Self.sendLines, [socketPath, certificates.caCertificate, directory.path("refused.ndjson"), "1"])
 
         var tally = NumberTally(expected: count)
         try waitUntil("\(count) lines", within: .seconds(30), while: sluice) {
