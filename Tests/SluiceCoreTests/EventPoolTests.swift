@@ -6,7 +6,7 @@ import Testing
     // MARK: - Sizing
 
     @Test func theDefaultSizesGrowWithTheWorkersButExplicitOnesAreChecked() throws {
-        let pipeline = PipelineDefinition(name: "p", inputs: [.stdin], actions: [], output: .devnull(DevNullOutput()))
+        let pipeline = PipelineDefinition(name: "p", inputs: [.stdin(StdinInput())], actions: [], output: .devnull(DevNullOutput()))
         var settings = NodeSettings()
         settings.workers = 100
         let node = try Node(settings: settings, pipelines: [pipeline])

@@ -131,13 +131,9 @@ public final class Node {
                 assignments[w].outputFDs[p] = []
                 assignments[w].deadLetterFDs[p] = []
                 for output in pipeline.outputs {
-                    var fd: Int32 = -1
-                    switch output.definition {
-                    case .devnull, .tcp, .http, .clickhouse, .nats, .elasticsearch, .syslog, .postgres: break
-                    case .stdout: fd = 1
-                    case .file(let f):
-                        fd = open(f.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-                        guard fd >= 0 else { throw SetupError(description: "pipeline \(pipeline.name): output file: \(SystemError.lastErrno("open \(f.path)"))") }
+                    let fd: Int32
+                    do throws(SetupError) { fd = try output.definition.openDescriptor() } catch {
+                        throw SetupError(description: "pipeline \(pipeline.name): \(error.description)")
                     }
                     assignments[w].outputFDs[p]!.append(fd)
                     var deadLetterFD: Int32 = -1
@@ -447,7 +443,7 @@ public final class Node {
         line += " bytes_in=\(bytesIn) bytes_out=\(shared.sum(.bytesOut))"
         line += " seconds=\(Self.fixed(seconds, 3)) events_per_s=\(Self.fixed(eventsPerSecond, 0)) mb_per_s=\(Self.fixed(mbPerSecond, 1))"
         line += " cpu_seconds=\(Self.fixed(cpuSeconds, 2)) peak_rss_mb=\(Self.fixed(Double(peakRSSBytes) / 1048576, 1))"
-        for c in [Counter.outputBatches, .aggregated, .aggregateRows, .aggregateSkipped, .derived, .joined, .splitSkipped, .throttleDropped, .throttleEvicted, .rejected, .deadLettered, .invalidJSON, .cutRecords, .cutBytes, .partialRecords, .emptyLines, .modifySkipped, .modifyTooLarge, .maskFailed, .parseREFailed, .decodeFailed, .convertDateFailed, .convertLogLevelFailed, .parseTooLarge, .editNotObject, .fieldMissing, .fieldWrongType, .editTooLarge, .connectionsAccepted, .connectionsRejected, .connectionsTimedOut, .connectionsTooSlow, .unrouted, .inputErrors, .outputErrors, .framingErrors, .syslogParseErrors, .datagramsDropped, .containerLogParseErrors, .partialLinesJoined, .partialTimeouts, .httpRequests, .httpErrors, .outputRetries, .outputTimeouts, .tlsHandshakes, .tlsHandshakeFailures] {
+        for c in Counter.allCases where c.inSummary {
             let v = shared.sum(c)
             if v > 0 { line += " \(c.name)=\(v)" }
         }

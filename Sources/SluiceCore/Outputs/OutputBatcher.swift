@@ -81,8 +81,8 @@ struct OutputBatcher {
             deadLetter!.initialize(to: DeadLetterQueue(fd: deadLetterFD, capacity: DeadLetterQueue.capacity(maxEventBytes: maxEventBytes)))
         }
         // Room for at least two of the largest encodings, so any single event always fits.
-        recordOverheadBytes = OutputSink.recordOverheadBytes(definition)
-        encoder = OutputEncoder(definition)
+        recordOverheadBytes = definition.recordOverheadBytes
+        encoder = definition.encoder()
         let worstEvent = encoder.bound(lineBytes: OutputBatcher.longestLineBytes(settings: settings, maxEventBytes: maxEventBytes)) + recordOverheadBytes
         if case .devnull = definition, disk == nil {
             bufferCapacity = 0
@@ -110,7 +110,7 @@ struct OutputBatcher {
         } else {
             diskBuffer = nil
             recordHeaderBytes = 0
-            sink = OutputSink(definition, fd: fd, bufferBytes: bufferCapacity, batchSize: batchSize)
+            sink = definition.sink(fd: fd, bufferBytes: bufferCapacity, batchSize: batchSize)
         }
         acknowledgesAtOnce = sink.acknowledgesAtOnce
         handsOff = sink.handsOff

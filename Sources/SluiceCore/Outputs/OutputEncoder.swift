@@ -11,15 +11,6 @@ enum OutputEncoder {
     /// A row of PostgreSQL's COPY text format (postgres).
     case copyRows(CopyRowEncoder)
 
-    init(_ definition: OutputDefinition) {
-        switch definition {
-        case .elasticsearch(let e): self = .elasticsearchBulk(ElasticsearchBulkEncoder(e))
-        case .syslog(let s): self = .syslog(SyslogEncoder(s))
-        case .postgres(let p): self = .copyRows(CopyRowEncoder(columns: p.columns, wholeEvent: p.jsonColumn != nil))
-        default: self = .line
-        }
-    }
-
     /// The most bytes `encode` writes for an event whose line takes at most `lineBytes`
     /// (`OutputBatcher.lineBound`).
     @inline(__always) func bound(lineBytes: Int) -> Int {

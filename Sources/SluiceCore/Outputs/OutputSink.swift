@@ -68,33 +68,6 @@ enum OutputSink {
     /// libpq's connection, its socket polled through the ring.
     case postgres(PostgresSink)
 
-    /// `bufferBytes`: the batcher's buffer size (the largest body a sink is given); `batchSize`:
-    /// the most events a buffer holds.
-    init(_ definition: OutputDefinition, fd: Int32, bufferBytes: Int, batchSize: Int) {
-        switch definition {
-        case .devnull: self = .devnull
-        case .stdout: self = .stdout(StdoutSink(fd: fd))
-        case .file(let f): self = .file(FileSink(fd: fd, sync: f.sync))
-        case .tcp(let t): self = .tcp(TCPSink(t))
-        case .http(let h): self = .http(HTTPSink(h.endpoint, bufferBytes: bufferBytes))
-        case .clickhouse(let c): self = .http(HTTPSink(c.endpoint, bufferBytes: bufferBytes))
-        case .nats(let n): self = .nats(NATSSink(n, batchSize: batchSize))
-        case .elasticsearch(let e): self = .http(HTTPSink(e.endpoint, bufferBytes: bufferBytes, items: batchSize))
-        case .syslog(let s):
-            switch s.transport {
-            case .tcp: self = .tcp(TCPSink(host: s.host, port: s.port, reconnectMaxMicros: s.reconnectMaxMicros))
-            case .udp: self = .datagram(DatagramSink(host: s.host, port: s.port, reconnectMaxMicros: s.reconnectMaxMicros))
-            }
-        case .postgres(let p): self = .postgres(PostgresSink(p))
-        }
-    }
-
-    /// Bytes the sink's record of an event adds to its encoded line, at most.
-    static func recordOverheadBytes(_ definition: OutputDefinition) -> Int {
-        if case .nats = definition { return NATSSink.recordOverheadBytes }
-        return 0
-    }
-
     /// Whether buffers go to a thread of the sink's own, which confirms them (nats).
     var handsOff: Bool {
         if case .nats = self { return true }

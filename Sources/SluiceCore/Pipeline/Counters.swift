@@ -1,143 +1,138 @@
 import CSupport
 
-/// What the node counts, per worker and pipeline; the control thread sums them.
-public enum Counter: Int, CaseIterable, Sendable {
-    case eventsIn, bytesIn, eventsOut, bytesOut, discarded, cutRecords, cutBytes, invalidJSON
-    case partialRecords, connectionsAccepted, connectionsRejected, inputErrors, outputErrors
-    case outputBatches, modifySkipped, emptyLines, connectionsTimedOut, aggregated, aggregateSkipped, aggregateRows
-    case rejected, deadLettered, connectionsTooSlow, released, unrouted, modifyTooLarge
-    case maskFailed, parseREFailed, decodeFailed, convertDateFailed, convertLogLevelFailed, parseTooLarge
-    case editNotObject, fieldMissing, fieldWrongType, editTooLarge
-    case derived, joined, throttleDropped, throttleEvicted, splitSkipped
-    case framingErrors, syslogParseErrors, datagramsDropped
-    case containerLogParseErrors, partialLinesJoined, partialTimeouts
-    case httpRequests, httpErrors
-    case outputRetries, outputTimeouts
-    case tlsHandshakes, tlsHandshakeFailures
-    case natsRepublished, natsRedelivered, natsProgressAcks
+/// What the node counts, per worker and pipeline; the control thread sums them. A counter is
+/// an index into a flat per-pipeline array (`CounterBlock`), so counting is one add. The
+/// mechanics' counters are the `Core` cases below; a plugin declares its own in its folder: its
+/// `CounterSpec`s in its conformance's `counters` and a `Counter` of each by name,
+/// `extension Counter { static let x = Counter.plugin("x") }`, numbered after the core ones in
+/// the registry's order.
+public struct Counter: Hashable, Sendable {
+    public let rawValue: Int
 
-    public var name: String {
-        switch self {
-        case .eventsIn: "events_in"
-        case .bytesIn: "bytes_in"
-        case .eventsOut: "events_out"
-        case .bytesOut: "bytes_out"
-        case .discarded: "discarded"
-        case .cutRecords: "cut_records"
-        case .cutBytes: "cut_bytes"
-        case .invalidJSON: "invalid_json"
-        case .partialRecords: "partial_records"
-        case .connectionsAccepted: "connections_accepted"
-        case .connectionsRejected: "connections_rejected"
-        case .inputErrors: "input_errors"
-        case .outputErrors: "output_errors"
-        case .outputBatches: "output_batches"
-        case .modifySkipped: "modify_skipped"
-        case .emptyLines: "empty_lines"
-        case .connectionsTimedOut: "connections_timed_out"
-        case .aggregated: "aggregated"
-        case .aggregateSkipped: "aggregate_skipped"
-        case .aggregateRows: "aggregate_rows"
-        case .rejected: "rejected"
-        case .deadLettered: "dead_lettered"
-        case .connectionsTooSlow: "connections_too_slow"
-        case .released: "events_released"
-        case .unrouted: "unrouted"
-        case .modifyTooLarge: "modify_too_large"
-        case .maskFailed: "mask_failed"
-        case .parseREFailed: "parse_re_failed"
-        case .decodeFailed: "decode_failed"
-        case .convertDateFailed: "convert_date_failed"
-        case .convertLogLevelFailed: "convert_log_level_failed"
-        case .parseTooLarge: "parse_too_large"
-        case .editNotObject: "edit_not_object"
-        case .fieldMissing: "field_missing"
-        case .fieldWrongType: "field_wrong_type"
-        case .editTooLarge: "edit_too_large"
-        case .derived: "events_derived"
-        case .joined: "joined"
-        case .throttleDropped: "throttle_dropped"
-        case .throttleEvicted: "throttle_evicted"
-        case .splitSkipped: "split_skipped"
-        case .framingErrors: "framing_errors"
-        case .syslogParseErrors: "syslog_parse_errors"
-        case .datagramsDropped: "datagrams_dropped"
-        case .containerLogParseErrors: "container_log_parse_errors"
-        case .partialLinesJoined: "partial_lines_joined"
-        case .partialTimeouts: "partial_timeouts"
-        case .httpRequests: "http_requests"
-        case .httpErrors: "http_errors"
-        case .outputRetries: "output_retries"
-        case .outputTimeouts: "output_timeouts"
-        case .tlsHandshakes: "tls_handshakes"
-        case .tlsHandshakeFailures: "tls_handshake_failures"
-        case .natsRepublished: "nats_republished"
-        case .natsRedelivered: "nats_redelivered"
-        case .natsProgressAcks: "nats_progress_acks"
+    /// The counters of the mechanics (framing, delivery, outputs, connections, field editing).
+    enum Core: Int, CaseIterable {
+        case eventsIn, bytesIn, eventsOut, bytesOut, discarded, outputBatches, aggregated, aggregateRows, aggregateSkipped, derived, rejected, deadLettered, invalidJSON, cutRecords, cutBytes, partialRecords, emptyLines, parseTooLarge, editNotObject, fieldMissing, fieldWrongType, editTooLarge, connectionsAccepted, connectionsRejected, connectionsTimedOut, connectionsTooSlow, unrouted, inputErrors, outputErrors, syslogParseErrors, partialTimeouts, outputRetries, outputTimeouts, tlsHandshakes, tlsHandshakeFailures, released
+
+        var spec: CounterSpec {
+            switch self {
+            case .eventsIn: CounterSpec("events_in", "Records framed into events by the inputs.", inSummary: false)
+            case .bytesIn: CounterSpec("bytes_in", "Bytes of the records framed by the inputs.", inSummary: false)
+            case .eventsOut: CounterSpec("events_out", "Events acknowledged by the outputs (written, synced or sent); an event written by two outputs counts twice.", inSummary: false)
+            case .bytesOut: CounterSpec("bytes_out", "Bytes written by the output.", inSummary: false)
+            case .discarded: CounterSpec("discarded", "Events dropped by actions.", inSummary: false)
+            case .outputBatches: CounterSpec("output_batches", "Batches written by the output.")
+            case .aggregated: CounterSpec("aggregated", "Events folded into aggregate tables.")
+            case .aggregateRows: CounterSpec("aggregate_rows", "Rows emitted by aggregate.")
+            case .aggregateSkipped: CounterSpec("aggregate_skipped", "Events aggregate could not use, and its rows too large for an event slot (dropped).")
+            case .derived: CounterSpec("events_derived", "Events actions made from others (split: one per array element but the last, which stays in the original event).")
+            case .rejected: CounterSpec("rejected", "Events an output rejected permanently (format=json and not valid JSON, or refused by an HTTP server).")
+            case .deadLettered: CounterSpec("dead_lettered", "Rejected events written to the dead-letter file.")
+            case .invalidJSON: CounterSpec("invalid_json", "Events json_decode found invalid (passed on unchanged).")
+            case .cutRecords: CounterSpec("cut_records", "Records longer than max-event-size, cut and flagged.")
+            case .cutBytes: CounterSpec("cut_bytes", "Bytes dropped from cut records.")
+            case .partialRecords: CounterSpec("partial_records", "Last records without a newline, delivered flagged partial.")
+            case .emptyLines: CounterSpec("empty_lines", "Empty lines skipped by the framer.")
+            case .parseTooLarge: CounterSpec("parse_too_large", "Events mask, parse_re, decode, convert_date or convert_log_level left unchanged because the result would not fit max-event-size.")
+            case .editNotObject: CounterSpec("edit_not_object", "Events a field-editing action (rename, remove_fields, keep_fields, flatten, json_encode, hash, add_host, set_time) left alone: not decoded JSON objects.")
+            case .fieldMissing: CounterSpec("field_missing", "Fields a field-editing action needed and did not find (rename's from, flatten, json_encode, hash, modify's ${PATH}); the event passed without that change.")
+            case .fieldWrongType: CounterSpec("field_wrong_type", "Fields of a type the action cannot use (flatten of a non-object, json_encode of a scalar), or a non-object on the path to set; the event passed without that change.")
+            case .editTooLarge: CounterSpec("edit_too_large", "Events a field-editing action left unchanged because the change would not fit max-event-size.")
+            case .connectionsAccepted: CounterSpec("connections_accepted", "TCP connections accepted.")
+            case .connectionsRejected: CounterSpec("connections_rejected", "TCP connections refused (max-connections) or failed on accept.")
+            case .connectionsTimedOut: CounterSpec("connections_timed_out", "TCP connections closed after idle-timeout.")
+            case .connectionsTooSlow: CounterSpec("connections_too_slow", "Connections closed for sending less than min-rate.")
+            case .unrouted: CounterSpec("unrouted", "Events no output's route matched (not written anywhere, released in order).")
+            case .inputErrors: CounterSpec("input_errors", "Read, receive and accept errors of the inputs.")
+            case .outputErrors: CounterSpec("output_errors", "Failed writes, fsyncs and sends of the output (retried).")
+            case .syslogParseErrors: CounterSpec("syslog_parse_errors", "Syslog messages that did not parse, kept whole in message with parse_error.")
+            case .partialTimeouts: CounterSpec("partial_timeouts", "Container log records whose last line did not come within partial-timeout, handed on as they were with \"partial\":true (also in partial_records).")
+            case .outputRetries: CounterSpec("output_retries", "Requests an HTTP or postgres output sends again: the server answered 429, 5xx or an error it may recover from (postgres: also a batch whose connection was lost).")
+            case .outputTimeouts: CounterSpec("output_timeouts", "Requests (postgres: connects and batch steps) an HTTP or postgres output gave up waiting for (timeout=), sent again on a new connection.")
+            case .tlsHandshakes: CounterSpec("tls_handshakes", "TLS handshakes completed by the tcp, syslog and http inputs.")
+            case .tlsHandshakeFailures: CounterSpec("tls_handshake_failures", "TLS handshakes that failed (protocol version, cipher, client certificate missing or refused, not TLS at all); only that connection was closed.")
+            case .released: CounterSpec("events_released", "Events whose processing ended (delivered, dropped, aggregated or rejected), back in the pool.", inSummary: false)
+            }
         }
     }
 
-    /// One line for the metric's `# HELP` (metrics name: `sluice_<name>_total`).
-    public var help: String {
-        switch self {
-        case .eventsIn: "Records framed into events by the inputs."
-        case .bytesIn: "Bytes of the records framed by the inputs."
-        case .eventsOut: "Events acknowledged by the outputs (written, synced or sent); an event written by two outputs counts twice."
-        case .bytesOut: "Bytes written by the output."
-        case .discarded: "Events dropped by actions."
-        case .cutRecords: "Records longer than max-event-size, cut and flagged."
-        case .cutBytes: "Bytes dropped from cut records."
-        case .invalidJSON: "Events json_decode found invalid (passed on unchanged)."
-        case .partialRecords: "Last records without a newline, delivered flagged partial."
-        case .connectionsAccepted: "TCP connections accepted."
-        case .connectionsRejected: "TCP connections refused (max-connections) or failed on accept."
-        case .inputErrors: "Read, receive and accept errors of the inputs."
-        case .outputErrors: "Failed writes, fsyncs and sends of the output (retried)."
-        case .outputBatches: "Batches written by the output."
-        case .modifySkipped: "Events modify could not edit: not decoded JSON objects."
-        case .emptyLines: "Empty lines skipped by the framer."
-        case .connectionsTimedOut: "TCP connections closed after idle-timeout."
-        case .aggregated: "Events folded into aggregate tables."
-        case .aggregateSkipped: "Events aggregate could not use, and its rows too large for an event slot (dropped)."
-        case .aggregateRows: "Rows emitted by aggregate."
-        case .rejected: "Events an output rejected permanently (format=json and not valid JSON, or refused by an HTTP server)."
-        case .deadLettered: "Rejected events written to the dead-letter file."
-        case .connectionsTooSlow: "Connections closed for sending less than min-rate."
-        case .released: "Events whose processing ended (delivered, dropped, aggregated or rejected), back in the pool."
-        case .unrouted: "Events no output's route matched (not written anywhere, released in order)."
-        case .modifyTooLarge: "Events modify left unchanged because the change would not fit max-event-size."
-        case .maskFailed: "Events mask could not mask: not decoded objects, the field not a string, or a pattern that hit a PCRE2 limit (left unchanged)."
-        case .parseREFailed: "Events parse_re could not parse: not decoded objects, the field not a string, no match, or a PCRE2 limit (left unchanged)."
-        case .decodeFailed: "Events decode could not decode: not decoded objects, the field not a string, or a value not in the format (left unchanged)."
-        case .convertDateFailed: "Events convert_date could not convert: not decoded objects, or a value not in the from format (left unchanged)."
-        case .convertLogLevelFailed: "Events convert_log_level could not convert: not decoded objects, or an unknown level (left unchanged)."
-        case .parseTooLarge: "Events mask, parse_re, decode, convert_date or convert_log_level left unchanged because the result would not fit max-event-size."
-        case .editNotObject: "Events a field-editing action (rename, remove_fields, keep_fields, flatten, json_encode, hash, add_host, set_time) left alone: not decoded JSON objects."
-        case .fieldMissing: "Fields a field-editing action needed and did not find (rename's from, flatten, json_encode, hash, modify's ${PATH}); the event passed without that change."
-        case .fieldWrongType: "Fields of a type the action cannot use (flatten of a non-object, json_encode of a scalar), or a non-object on the path to set; the event passed without that change."
-        case .editTooLarge: "Events a field-editing action left unchanged because the change would not fit max-event-size."
-        case .derived: "Events actions made from others (split: one per array element but the last, which stays in the original event)."
-        case .joined: "Events join folded into the record before them (released when that record is acknowledged)."
-        case .throttleDropped: "Events throttle dropped: over its limit for their key in the interval."
-        case .throttleEvicted: "Keys throttle forgot to make room for a new one (the key first seen longest ago)."
-        case .splitSkipped: "Events split passed unchanged: not decoded, without the field, or the field not a non-empty array."
-        case .framingErrors: "Connections closed for breaking their framing (an RFC 6587 octet count over max-event-size or not a number)."
-        case .syslogParseErrors: "Syslog messages that did not parse, kept whole in message with parse_error."
-        case .datagramsDropped: "Datagrams the kernel dropped because the socket's receive queue was full (SO_RXQ_OVFL)."
-        case .containerLogParseErrors: "Container log lines in neither the CRI nor the Docker JSON format, kept whole in log with parse_error."
-        case .partialLinesJoined: "Container log lines a runtime split (CRI P, Docker log without a newline), folded into the event of their record."
-        case .partialTimeouts: "Container log records whose last line did not come within partial-timeout, handed on as they were with \"partial\":true (also in partial_records)."
-        case .httpRequests: "HTTP requests the http input read (their heads at least)."
-        case .httpErrors: "HTTP requests the http input refused (4xx/5xx: malformed, over a limit, pool full); their connections were closed."
-        case .outputRetries: "Requests an HTTP or postgres output sends again: the server answered 429, 5xx or an error it may recover from (postgres: also a batch whose connection was lost)."
-        case .outputTimeouts: "Requests (postgres: connects and batch steps) an HTTP or postgres output gave up waiting for (timeout=), sent again on a new connection."
-        case .tlsHandshakes: "TLS handshakes completed by the tcp, syslog and http inputs."
-        case .tlsHandshakeFailures: "TLS handshakes that failed (protocol version, cipher, client certificate missing or refused, not TLS at all); only that connection was closed."
-        case .natsRepublished: "Messages the nats output published again: no PubAck within ack-timeout, a reconnection, or an error answer (JetStream drops those it has by Nats-Msg-Id)."
-        case .natsRedelivered: "Messages the nats input fetched that JetStream had delivered before (not acknowledged in time, or given back)."
-        case .natsProgressAcks: "Progress acknowledgements (+WPI) the nats input sent for messages held longer than half of ack-wait."
+    /// Every counter: the core ones, then each plugin's in the registry's order.
+    static let specs: [CounterSpec] = {
+        let specs = Core.allCases.map(\.spec) + InputDefinition.plugins.flatMap { $0.counters }
+            + Action.plugins.flatMap { $0.counters } + OutputDefinition.plugins.flatMap { $0.counters }
+        precondition(Set(specs.map(\.name)).count == specs.count, "two counters share a name")
+        return specs
+    }()
+
+    public static var allCases: [Counter] { specs.indices.map { Counter(rawValue: $0) } }
+    /// The metric's name (`sluice_<name>_total`) and the exit summary's key.
+    public var name: String { Counter.specs[rawValue].name }
+    /// One line for the metric's `# HELP`.
+    public var help: String { Counter.specs[rawValue].help }
+    /// Whether the exit summary lists it when not zero (the first five lead the line anyway).
+    var inSummary: Bool { Counter.specs[rawValue].inSummary }
+
+    init(rawValue: Int) { self.rawValue = rawValue }
+    init(_ core: Core) { rawValue = core.rawValue }
+
+    /// A plugin's counter, by the name in its `counters`.
+    static func plugin(_ name: String) -> Counter {
+        guard let i = specs.indices.dropFirst(Core.allCases.count).first(where: { specs[$0].name == name }) else {
+            preconditionFailure("counter '\(name)' is in no plugin's counters")
         }
+        return Counter(rawValue: i)
     }
+}
+
+/// A counter's declaration.
+public struct CounterSpec: Sendable {
+    public let name: String
+    public let help: String
+    public let inSummary: Bool
+
+    public init(_ name: String, _ help: String, inSummary: Bool = true) {
+        self.name = name
+        self.help = help
+        self.inSummary = inSummary
+    }
+}
+
+extension Counter {
+    public static var eventsIn: Counter { Counter(.eventsIn) }
+    public static var bytesIn: Counter { Counter(.bytesIn) }
+    public static var eventsOut: Counter { Counter(.eventsOut) }
+    public static var bytesOut: Counter { Counter(.bytesOut) }
+    public static var discarded: Counter { Counter(.discarded) }
+    public static var outputBatches: Counter { Counter(.outputBatches) }
+    public static var aggregated: Counter { Counter(.aggregated) }
+    public static var aggregateRows: Counter { Counter(.aggregateRows) }
+    public static var aggregateSkipped: Counter { Counter(.aggregateSkipped) }
+    public static var derived: Counter { Counter(.derived) }
+    public static var rejected: Counter { Counter(.rejected) }
+    public static var deadLettered: Counter { Counter(.deadLettered) }
+    public static var invalidJSON: Counter { Counter(.invalidJSON) }
+    public static var cutRecords: Counter { Counter(.cutRecords) }
+    public static var cutBytes: Counter { Counter(.cutBytes) }
+    public static var partialRecords: Counter { Counter(.partialRecords) }
+    public static var emptyLines: Counter { Counter(.emptyLines) }
+    public static var parseTooLarge: Counter { Counter(.parseTooLarge) }
+    public static var editNotObject: Counter { Counter(.editNotObject) }
+    public static var fieldMissing: Counter { Counter(.fieldMissing) }
+    public static var fieldWrongType: Counter { Counter(.fieldWrongType) }
+    public static var editTooLarge: Counter { Counter(.editTooLarge) }
+    public static var connectionsAccepted: Counter { Counter(.connectionsAccepted) }
+    public static var connectionsRejected: Counter { Counter(.connectionsRejected) }
+    public static var connectionsTimedOut: Counter { Counter(.connectionsTimedOut) }
+    public static var connectionsTooSlow: Counter { Counter(.connectionsTooSlow) }
+    public static var unrouted: Counter { Counter(.unrouted) }
+    public static var inputErrors: Counter { Counter(.inputErrors) }
+    public static var outputErrors: Counter { Counter(.outputErrors) }
+    public static var syslogParseErrors: Counter { Counter(.syslogParseErrors) }
+    public static var partialTimeouts: Counter { Counter(.partialTimeouts) }
+    public static var outputRetries: Counter { Counter(.outputRetries) }
+    public static var outputTimeouts: Counter { Counter(.outputTimeouts) }
+    public static var tlsHandshakes: Counter { Counter(.tlsHandshakes) }
+    public static var tlsHandshakeFailures: Counter { Counter(.tlsHandshakeFailures) }
+    public static var released: Counter { Counter(.released) }
 }
 
 /// One worker's counters for every pipeline: plain integers written only by the worker (no
@@ -145,7 +140,7 @@ public enum Counter: Int, CaseIterable, Sendable {
 public struct CounterBlock {
     public let values: UnsafeMutablePointer<UInt64>
     public let pipelines: Int
-    static let stride = (Counter.allCases.count + 7) & ~7  // whole cache lines per pipeline
+    static let stride = (Counter.specs.count + 7) & ~7  // whole cache lines per pipeline
     /// Per plugin instance: every input has a row of (events, bytes) and every action a
     /// row of (dropped, consumed); rows are numbered by the node (`PluginRows`). Row 0 exists
     /// always, so a framer that was given no row counts there.

@@ -44,3 +44,17 @@ public struct AddHostAction: @unchecked Sendable {
         editor.set(path, to: UnsafeRawBufferPointer(value), kind: .string, context: &context).verdict(counters: counters, pipeline: pipeline)
     }
 }
+
+extension AddHostAction: ActionPlugin {
+    public static let name = "add_host"
+    public static let summary = "set a field to the node's host name"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> AddHostAction {
+        try AddHostAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .addHost(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(context: &context, counters: counters, pipeline: pipeline)
+    }
+}

@@ -199,3 +199,17 @@ public struct AggregateAction: @unchecked Sendable {
         s.pointee.emitCursor = 0
     }
 }
+
+extension AggregateAction: ActionPlugin {
+    public static let name = "aggregate"
+    public static let summary = "count, sum and average a field per key; rows on interval and at stop (a sum or average that is not finite, e.g. from 1e999, is written as null; a row too large for an event slot is dropped, logged and counted in aggregate_skipped)"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> AggregateAction {
+        try AggregateAction(arguments)
+    }
+
+    public var kind: Action.Kind { .aggregate(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(event, counters: counters, pipeline: pipeline) ? .pass : .consumed
+    }
+}

@@ -138,3 +138,27 @@ public struct ConvertDateAction: @unchecked Sendable {
         }
     }
 }
+
+extension ConvertDateAction: ActionPlugin {
+    public static let name = "convert_date"
+    public static let summary = "rewrite a time field from rfc3339, rfc3164, epoch numbers or a strftime layout to rfc3339 or epoch numbers (convert_date_failed)"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> ConvertDateAction {
+        try ConvertDateAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .convertDate(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(event, context: &context).verdict(failed: .convertDateFailed, counters: counters, pipeline: pipeline)
+    }
+}
+
+extension Counter {
+    public static let convertDateFailed = Counter.plugin("convert_date_failed")
+}
+
+extension ConvertDateAction {
+    public static let counters = [
+        CounterSpec("convert_date_failed", "Events convert_date could not convert: not decoded objects, or a value not in the from format (left unchanged)."),
+    ]
+}

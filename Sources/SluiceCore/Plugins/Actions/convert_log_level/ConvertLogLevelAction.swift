@@ -98,3 +98,27 @@ public struct ConvertLogLevelAction: @unchecked Sendable {
         return EditResult(editor.set(path, to: json, kind: style == .number ? .number : .string, context: &context))
     }
 }
+
+extension ConvertLogLevelAction: ActionPlugin {
+    public static let name = "convert_log_level"
+    public static let summary = "rewrite a log level as a syslog severity: a number 0-7 or a lower- or upper-case name (convert_log_level_failed)"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> ConvertLogLevelAction {
+        try ConvertLogLevelAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .convertLogLevel(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(event, context: &context).verdict(failed: .convertLogLevelFailed, counters: counters, pipeline: pipeline)
+    }
+}
+
+extension Counter {
+    public static let convertLogLevelFailed = Counter.plugin("convert_log_level_failed")
+}
+
+extension ConvertLogLevelAction {
+    public static let counters = [
+        CounterSpec("convert_log_level_failed", "Events convert_log_level could not convert: not decoded objects, or an unknown level (left unchanged)."),
+    ]
+}

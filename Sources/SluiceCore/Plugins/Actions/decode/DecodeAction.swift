@@ -125,3 +125,27 @@ public struct DecodeAction: @unchecked Sendable {
         return result
     }
 }
+
+extension DecodeAction: ActionPlugin {
+    public static let name = "decode"
+    public static let summary = "parse a string field as json, logfmt, cri, nginx_error, rfc5424 or rfc3164 into top-level fields (decode_failed)"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> DecodeAction {
+        try DecodeAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .decode(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(event, context: &context).verdict(failed: .decodeFailed, counters: counters, pipeline: pipeline)
+    }
+}
+
+extension Counter {
+    public static let decodeFailed = Counter.plugin("decode_failed")
+}
+
+extension DecodeAction {
+    public static let counters = [
+        CounterSpec("decode_failed", "Events decode could not decode: not decoded objects, the field not a string, or a value not in the format (left unchanged)."),
+    ]
+}

@@ -41,3 +41,17 @@ public struct DiscardAction: @unchecked Sendable {
     /// found to match).
     @inline(__always) public func shouldDiscard(_ event: Event) -> Bool { own?.matches(event) ?? true }
 }
+
+extension DiscardAction: ActionPlugin {
+    public static let name = "discard"
+    public static let summary = "drop the events its condition matches"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> DiscardAction {
+        try DiscardAction(arguments, maxEventBytes: setup.maxEventBytes, hasCondition: setup.hasCondition)
+    }
+
+    public var kind: Action.Kind { .discard(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return shouldDiscard(event) ? .drop : .pass
+    }
+}

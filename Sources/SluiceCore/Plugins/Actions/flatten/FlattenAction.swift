@@ -138,3 +138,17 @@ public struct FlattenAction: @unchecked Sendable {
         return false
     }
 }
+
+extension FlattenAction: ActionPlugin {
+    public static let name = "flatten"
+    public static let summary = "turn a nested object into top-level fields named by the keys on the way"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> FlattenAction {
+        try FlattenAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .flatten(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(context: &context, counters: counters, pipeline: pipeline)
+    }
+}

@@ -85,3 +85,17 @@ public struct HashAction: @unchecked Sendable {
 }
 
 import Glibc
+
+extension HashAction: ActionPlugin {
+    public static let name = "hash"
+    public static let summary = "write the XXH64 hash of a field's value to another field (hex string or number)"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> HashAction {
+        try HashAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .hash(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(context: &context, counters: counters, pipeline: pipeline)
+    }
+}

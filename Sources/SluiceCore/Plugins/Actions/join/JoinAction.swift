@@ -208,3 +208,28 @@ public struct JoinAction: @unchecked Sendable {
         return nil
     }
 }
+
+extension JoinAction: ActionPlugin {
+    public static let name = "join"
+    public static let summary = "multi-line records (stack traces): a line matching start and the lines after it matching continue become one event, the field's lines joined with \\n; flushed at timeout, limits and stop"
+    public static var holdsEvents: Bool { true }
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> JoinAction {
+        try JoinAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .join(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(event, counters: counters, pipeline: pipeline, context: &context)
+    }
+}
+
+extension Counter {
+    public static let joined = Counter.plugin("joined")
+}
+
+extension JoinAction {
+    public static let counters = [
+        CounterSpec("joined", "Events join folded into the record before them (released when that record is acknowledged)."),
+    ]
+}

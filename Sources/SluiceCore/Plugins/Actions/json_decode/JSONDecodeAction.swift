@@ -17,3 +17,18 @@ public struct JSONDecodeAction: Sendable {
         if !event.indexJSON(maxDepth: maxDepth) { counters.add(.invalidJSON, 1, pipeline: pipeline) }
     }
 }
+
+extension JSONDecodeAction: ActionPlugin {
+    public static let name = "json_decode"
+    public static let summary = "parse the event as JSON and index its top-level fields"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> JSONDecodeAction {
+        try JSONDecodeAction(arguments)
+    }
+
+    public var kind: Action.Kind { .jsonDecode(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        apply(event, counters: counters, pipeline: pipeline)
+        return .pass
+    }
+}

@@ -51,3 +51,17 @@ public struct JSONEncodeAction: @unchecked Sendable {
         return editor.set(path, to: encoded, kind: .string, context: &context).verdict(counters: counters, pipeline: pipeline)
     }
 }
+
+extension JSONEncodeAction: ActionPlugin {
+    public static let name = "json_encode"
+    public static let summary = "replace an object or array field with its JSON text as a string"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> JSONEncodeAction {
+        try JSONEncodeAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .jsonEncode(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(context: &context, counters: counters, pipeline: pipeline)
+    }
+}

@@ -86,3 +86,17 @@ public struct KeepFieldsAction: @unchecked Sendable {
         return .pass
     }
 }
+
+extension KeepFieldsAction: ActionPlugin {
+    public static let name = "keep_fields"
+    public static let summary = "keep only these top-level fields"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> KeepFieldsAction {
+        try KeepFieldsAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .keepFields(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(context: &context, counters: counters, pipeline: pipeline)
+    }
+}

@@ -163,3 +163,27 @@ public struct MaskAction: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: out, count: n + 2)
     }
 }
+
+extension MaskAction: ActionPlugin {
+    public static let name = "mask"
+    public static let summary = "replace matches of PCRE2 patterns in a string field, or in every string value, with a text or a stable hash (mask_failed, parse_too_large)"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> MaskAction {
+        try MaskAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .mask(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(event, context: &context).verdict(failed: .maskFailed, counters: counters, pipeline: pipeline)
+    }
+}
+
+extension Counter {
+    public static let maskFailed = Counter.plugin("mask_failed")
+}
+
+extension MaskAction {
+    public static let counters = [
+        CounterSpec("mask_failed", "Events mask could not mask: not decoded objects, the field not a string, or a pattern that hit a PCRE2 limit (left unchanged)."),
+    ]
+}

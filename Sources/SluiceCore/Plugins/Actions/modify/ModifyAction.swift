@@ -179,3 +179,37 @@ public struct ModifyAction: @unchecked Sendable {
     /// The field path, for messages.
     public var fieldName: String { path.text }
 }
+
+extension ModifyAction: ActionPlugin {
+    public static let name = "modify"
+    public static let summary = "set a field (or dotted path, creating objects on the way) to a value, which may insert other fields with ${PATH}"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> ModifyAction {
+        try ModifyAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .modify(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        switch apply(event, context: &context, counters: counters, pipeline: pipeline) {
+        case .changed: return .pass
+        case .notAnObject, .pathBlocked: counters.add(.modifySkipped, 1, pipeline: pipeline)
+        case .waitForRoom: return .wait
+        case .tooLarge:
+            counters.add(.modifyTooLarge, 1, pipeline: pipeline)
+            Log.warn("action modify", "pipeline slot \(pipeline): an event of \(context.event.header.pointee.usedLength) bytes with \(context.event.fieldCount) indexed fields cannot take field '\(fieldName)' within --max-event-size; it passes unchanged (counted as modify_too_large)")
+        }
+        return .pass
+    }
+}
+
+extension Counter {
+    public static let modifySkipped = Counter.plugin("modify_skipped")
+    public static let modifyTooLarge = Counter.plugin("modify_too_large")
+}
+
+extension ModifyAction {
+    public static let counters = [
+        CounterSpec("modify_skipped", "Events modify could not edit: not decoded JSON objects."),
+        CounterSpec("modify_too_large", "Events modify left unchanged because the change would not fit max-event-size."),
+    ]
+}

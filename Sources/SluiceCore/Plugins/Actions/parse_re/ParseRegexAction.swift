@@ -113,3 +113,27 @@ public struct ParseRegexAction: @unchecked Sendable {
         return EditResult(s.pointee.batch.apply(with: s.pointee.editor, context: &context))
     }
 }
+
+extension ParseRegexAction: ActionPlugin {
+    public static let name = "parse_re"
+    public static let summary = "set a field per named group of a PCRE2 pattern matched against a string field (parse_re_failed)"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> ParseRegexAction {
+        try ParseRegexAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .parseRegex(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(event, context: &context).verdict(failed: .parseREFailed, counters: counters, pipeline: pipeline)
+    }
+}
+
+extension Counter {
+    public static let parseREFailed = Counter.plugin("parse_re_failed")
+}
+
+extension ParseRegexAction {
+    public static let counters = [
+        CounterSpec("parse_re_failed", "Events parse_re could not parse: not decoded objects, the field not a string, no match, or a PCRE2 limit (left unchanged)."),
+    ]
+}

@@ -51,3 +51,17 @@ public struct RemoveFieldsAction: @unchecked Sendable {
         return .pass
     }
 }
+
+extension RemoveFieldsAction: ActionPlugin {
+    public static let name = "remove_fields"
+    public static let summary = "remove fields (names or dotted paths)"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> RemoveFieldsAction {
+        try RemoveFieldsAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .removeFields(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(context: &context, counters: counters, pipeline: pipeline)
+    }
+}

@@ -52,3 +52,17 @@ public struct RenameAction: @unchecked Sendable {
         return editor.remove(from, context: &context).verdict(counters: counters, pipeline: pipeline)
     }
 }
+
+extension RenameAction: ActionPlugin {
+    public static let name = "rename"
+    public static let summary = "move a field to another name or path (overwriting what is there)"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> RenameAction {
+        try RenameAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .rename(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(context: &context, counters: counters, pipeline: pipeline)
+    }
+}

@@ -89,3 +89,17 @@ public struct SetTimeAction: @unchecked Sendable {
         return 32
     }
 }
+
+extension SetTimeAction: ActionPlugin {
+    public static let name = "set_time"
+    public static let summary = "set a field to the current time (RFC 3339 with nanoseconds, or Unix milliseconds)"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> SetTimeAction {
+        try SetTimeAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .setTime(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(context: &context, counters: counters, pipeline: pipeline)
+    }
+}

@@ -155,3 +155,27 @@ public struct SplitAction: @unchecked Sendable {
         precondition(valid && event.has(.object), "split made an object that does not scan")
     }
 }
+
+extension SplitAction: ActionPlugin {
+    public static let name = "split"
+    public static let summary = "one event per element of an array field, the rest of the object copied into each (split_skipped: not an object, no such field, not a non-empty array)"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> SplitAction {
+        try SplitAction(arguments, maxEventBytes: setup.maxEventBytes)
+    }
+
+    public var kind: Action.Kind { .split(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(event, counters: counters, pipeline: pipeline, context: &context)
+    }
+}
+
+extension Counter {
+    public static let splitSkipped = Counter.plugin("split_skipped")
+}
+
+extension SplitAction {
+    public static let counters = [
+        CounterSpec("split_skipped", "Events split passed unchanged: not decoded, without the field, or the field not a non-empty array."),
+    ]
+}

@@ -162,3 +162,29 @@ public struct ThrottleAction: @unchecked Sendable {
         s.pointee.index[hole] = -1
     }
 }
+
+extension ThrottleAction: ActionPlugin {
+    public static let name = "throttle"
+    public static let summary = "at most limit events per key value and interval, per worker; the others are dropped (throttle_dropped); events without the key share one bucket"
+    public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> ThrottleAction {
+        try ThrottleAction(arguments)
+    }
+
+    public var kind: Action.Kind { .throttle(self) }
+
+    @inline(__always) public func run(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        return apply(event, counters: counters, pipeline: pipeline) ? .pass : .drop
+    }
+}
+
+extension Counter {
+    public static let throttleDropped = Counter.plugin("throttle_dropped")
+    public static let throttleEvicted = Counter.plugin("throttle_evicted")
+}
+
+extension ThrottleAction {
+    public static let counters = [
+        CounterSpec("throttle_dropped", "Events throttle dropped: over its limit for their key in the interval."),
+        CounterSpec("throttle_evicted", "Keys throttle forgot to make room for a new one (the key first seen longest ago)."),
+    ]
+}

@@ -130,3 +130,16 @@ public struct FileInput: Sendable {
         return result.filter { seen.insert($0).inserted }
     }
 }
+
+extension FileInput: InputPlugin {
+    public static let name = "file"
+    public static let summary = "read files (paths or globs), optionally following appends"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> FileInput {
+        try FileInput(arguments)
+    }
+    public var definition: InputDefinition { .file(self) }
+
+    func prepare(_ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
+        try FileFamily.prepare(self, &preparation, into: &assignments)
+    }
+}

@@ -27,3 +27,16 @@ public struct GeneratorInput: Sendable {
         return "generator size=\(lineBytes) does not fit an event slot (\(settings.pool.smallDataCapacity) data bytes); raise --event-size"
     }
 }
+
+extension GeneratorInput: InputPlugin {
+    public static let name = "generator"
+    public static let summary = "synthetic NDJSON events for benchmarks"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> GeneratorInput {
+        try GeneratorInput(arguments)
+    }
+    public var definition: InputDefinition { .generator(self) }
+
+    func prepare(_ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
+        GeneratorFamily.prepare(self, &preparation, into: &assignments)
+    }
+}

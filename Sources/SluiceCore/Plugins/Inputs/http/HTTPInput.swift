@@ -66,3 +66,28 @@ public struct HTTPInput: Sendable {
         tls = try TLSServerOptions.parse(arguments)
     }
 }
+
+extension HTTPInput: InputPlugin {
+    public static let name = "http"
+    public static let summary = "NDJSON POSTs and the Elasticsearch bulk API over HTTP/1.1; answered after the outputs acknowledged (ack=output)"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> HTTPInput {
+        try HTTPInput(arguments)
+    }
+    public var definition: InputDefinition { .http(self) }
+
+    func prepare(_ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
+        try HTTPFamily.prepare(self, &preparation, into: &assignments)
+    }
+}
+
+extension Counter {
+    public static let httpRequests = Counter.plugin("http_requests")
+    public static let httpErrors = Counter.plugin("http_errors")
+}
+
+extension HTTPInput {
+    public static let counters = [
+        CounterSpec("http_requests", "HTTP requests the http input read (their heads at least)."),
+        CounterSpec("http_errors", "HTTP requests the http input refused (4xx/5xx: malformed, over a limit, pool full); their connections were closed."),
+    ]
+}

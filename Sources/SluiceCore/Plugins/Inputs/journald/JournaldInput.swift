@@ -32,3 +32,16 @@ public struct JournaldInput: Sendable {
         pollIntervalMicros = try arguments.value(Self.pollInterval)
     }
 }
+
+extension JournaldInput: InputPlugin {
+    public static let name = "journald"
+    public static let summary = "systemd journal entries as JSON events, resuming from the last acknowledged cursor"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> JournaldInput {
+        try JournaldInput(arguments)
+    }
+    public var definition: InputDefinition { .journald(self) }
+
+    func prepare(_ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
+        try JournaldFamily.prepare(self, &preparation, into: &assignments)
+    }
+}

@@ -41,3 +41,28 @@ public struct K8sInput: Sendable {
                          closesDeletedFiles: true, partialTimeoutMicros: try arguments.value(Self.partialTimeout))
     }
 }
+
+extension K8sInput: InputPlugin {
+    public static let name = "k8s"
+    public static let summary = "Kubernetes container logs (CRI or Docker JSON lines) as JSON events with namespace, pod, container and container_id; split lines joined; followed and rotated as the file input"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> K8sInput {
+        try K8sInput(arguments)
+    }
+    public var definition: InputDefinition { .k8s(self) }
+
+    func prepare(_ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
+        try FileFamily.prepare(file, &preparation, into: &assignments)
+    }
+}
+
+extension Counter {
+    public static let containerLogParseErrors = Counter.plugin("container_log_parse_errors")
+    public static let partialLinesJoined = Counter.plugin("partial_lines_joined")
+}
+
+extension K8sInput {
+    public static let counters = [
+        CounterSpec("container_log_parse_errors", "Container log lines in neither the CRI nor the Docker JSON format, kept whole in log with parse_error."),
+        CounterSpec("partial_lines_joined", "Container log lines a runtime split (CRI P, Docker log without a newline), folded into the event of their record."),
+    ]
+}

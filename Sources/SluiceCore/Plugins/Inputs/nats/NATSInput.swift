@@ -50,3 +50,28 @@ public struct NATSInput: Sendable {
         fetchWaitMillis = try arguments.value(Self.fetchWait) / 1000
     }
 }
+
+extension NATSInput: InputPlugin {
+    public static let name = "nats"
+    public static let summary = "a NATS JetStream durable pull consumer; each message acknowledged once the outputs acknowledged its event"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> NATSInput {
+        try NATSInput(arguments)
+    }
+    public var definition: InputDefinition { .nats(self) }
+
+    func prepare(_ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
+        try NATSFamily.prepare(self, &preparation, into: &assignments)
+    }
+}
+
+extension Counter {
+    public static let natsRedelivered = Counter.plugin("nats_redelivered")
+    public static let natsProgressAcks = Counter.plugin("nats_progress_acks")
+}
+
+extension NATSInput {
+    public static let counters = [
+        CounterSpec("nats_redelivered", "Messages the nats input fetched that JetStream had delivered before (not acknowledged in time, or given back)."),
+        CounterSpec("nats_progress_acks", "Progress acknowledgements (+WPI) the nats input sent for messages held longer than half of ack-wait."),
+    ]
+}

@@ -51,3 +51,12 @@ public struct SyslogInput: Sendable {
         }
     }
 }
+
+extension SyslogInput: InputPlugin {
+    public static let name = "syslog"
+    public static let summary = "RFC 5424 and RFC 3164 messages over TCP (octet-counted or newline-framed) or UDP, each parsed into a JSON event"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> SyslogInput {
+        try SyslogInput(arguments)
+    }
+    public var definition: InputDefinition { .syslog(self) }
+}

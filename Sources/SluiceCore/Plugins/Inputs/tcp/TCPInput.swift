@@ -45,3 +45,26 @@ public struct TCPInput: Sendable {
                         minBytesPerSecond: minBytesPerSecond, minRateWindowMicros: minRateWindowMicros, tls: tls)
     }
 }
+
+extension TCPInput: InputPlugin {
+    public static let name = "tcp"
+    public static let summary = "newline-delimited records from TCP connections"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> TCPInput {
+        try TCPInput(arguments)
+    }
+    public var definition: InputDefinition { .tcp(self) }
+
+    func prepare(_ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
+        try TCPFamily.prepare(self, &preparation, into: &assignments)
+    }
+}
+
+extension Counter {
+    public static let framingErrors = Counter.plugin("framing_errors")
+}
+
+extension TCPInput {
+    public static let counters = [
+        CounterSpec("framing_errors", "Connections closed for breaking their framing (an RFC 6587 octet count over max-event-size or not a number)."),
+    ]
+}

@@ -16,3 +16,26 @@ public struct UDPInput: Sendable {
         port = listen.port
     }
 }
+
+extension UDPInput: InputPlugin {
+    public static let name = "udp"
+    public static let summary = "one record per UDP datagram; kernel drops counted"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> UDPInput {
+        try UDPInput(arguments)
+    }
+    public var definition: InputDefinition { .udp(self) }
+
+    func prepare(_ preparation: inout InputPreparation, into assignments: inout [WorkerAssignment]) throws(Node.SetupError) {
+        try DatagramFamily.prepareUDP(host: host, port: port, decoder: .none, input: "udp", &preparation, into: &assignments)
+    }
+}
+
+extension Counter {
+    public static let datagramsDropped = Counter.plugin("datagrams_dropped")
+}
+
+extension UDPInput {
+    public static let counters = [
+        CounterSpec("datagrams_dropped", "Datagrams the kernel dropped because the socket's receive queue was full (SO_RXQ_OVFL)."),
+    ]
+}

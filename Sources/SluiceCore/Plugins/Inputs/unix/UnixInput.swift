@@ -44,3 +44,12 @@ public struct UnixInput: Sendable {
         }
     }
 }
+
+extension UnixInput: InputPlugin {
+    public static let name = "unix"
+    public static let summary = "a unix domain socket: newline-delimited stream connections or one record per datagram"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> UnixInput {
+        try UnixInput(arguments)
+    }
+    public var definition: InputDefinition { .unix(self) }
+}

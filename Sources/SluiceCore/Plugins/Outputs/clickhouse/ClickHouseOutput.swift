@@ -54,3 +54,16 @@ public struct ClickHouseOutput: Sendable {
         return name.utf8.allSatisfy { (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 95 }
     }
 }
+
+extension ClickHouseOutput: OutputPlugin {
+    public static let name = "clickhouse"
+    public static let summary = "INSERT each batch into a ClickHouse table (HTTP, JSONEachRow); acknowledged on 200, refused rows to the dead-letter file"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> ClickHouseOutput { try ClickHouseOutput(arguments) }
+    public var definition: OutputDefinition { .clickhouse(self) }
+
+    var preferredBatchSize: Int? { OutputDefinition.bulkLoaderBatchSize }
+
+    func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {
+        .http(HTTPSink(endpoint, bufferBytes: bufferBytes))
+    }
+}

@@ -11,3 +11,14 @@ public struct DevNullOutput: Sendable {
         buffer = try BufferOptions(arguments)
     }
 }
+
+extension DevNullOutput: OutputPlugin {
+    public static let name = "devnull"
+    public static let summary = "count and drop (for benchmarks)"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> DevNullOutput { try DevNullOutput(arguments) }
+    public var definition: OutputDefinition { .devnull(self) }
+
+    func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {
+        .devnull
+    }
+}

@@ -87,3 +87,16 @@ public struct ElasticsearchOutput: Sendable {
         return path + query
     }
 }
+
+extension ElasticsearchOutput: OutputPlugin {
+    public static let name = "elasticsearch"
+    public static let summary = "the Elasticsearch bulk API (index name from a pattern); each event judged by its item: 429/5xx items retried, refused ones to the dead-letter file"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> ElasticsearchOutput { try ElasticsearchOutput(arguments) }
+    public var definition: OutputDefinition { .elasticsearch(self) }
+
+    func encoder() -> OutputEncoder { .elasticsearchBulk(ElasticsearchBulkEncoder(self)) }
+
+    func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {
+        .http(HTTPSink(endpoint, bufferBytes: bufferBytes, items: batchSize))
+    }
+}

@@ -1,3 +1,5 @@
+import Glibc
+
 /// `file`: appends each event as one line to a file (created when missing, mode 0644); every
 /// worker appends whole batches with O_APPEND. `format` and `dead-letter`: see `DeliveryOptions`.
 public struct FileOutput: Sendable {
@@ -15,5 +17,22 @@ public struct FileOutput: Sendable {
         sync = try arguments.value(Self.sync)
         delivery = try DeliveryOptions(arguments)
         buffer = try BufferOptions(arguments)
+    }
+}
+
+extension FileOutput: OutputPlugin {
+    public static let name = "file"
+    public static let summary = "append one line per event to a file"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> FileOutput { try FileOutput(arguments) }
+    public var definition: OutputDefinition { .file(self) }
+
+    func openDescriptor() throws(Node.SetupError) -> Int32 {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Node.SetupError(description: "output file: \(SystemError.lastErrno("open \(path)"))") }
+        return fd
+    }
+
+    func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {
+        .file(FileSink(fd: fd, sync: sync))
     }
 }

@@ -36,3 +36,14 @@ public struct HTTPOutput: Sendable {
         buffer = try BufferOptions(arguments)
     }
 }
+
+extension HTTPOutput: OutputPlugin {
+    public static let name = "http"
+    public static let summary = "POST each batch over HTTP/1.1 (keep-alive); acknowledged on 2xx, 429/5xx retried, refused events to the dead-letter file"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> HTTPOutput { try HTTPOutput(arguments) }
+    public var definition: OutputDefinition { .http(self) }
+
+    func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {
+        .http(HTTPSink(endpoint, bufferBytes: bufferBytes))
+    }
+}

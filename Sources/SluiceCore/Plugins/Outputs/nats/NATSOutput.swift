@@ -93,3 +93,26 @@ public struct NATSOutput: Sendable {
         buffer = try BufferOptions(arguments)
     }
 }
+
+extension NATSOutput: OutputPlugin {
+    public static let name = "nats"
+    public static let summary = "publish each event to a NATS JetStream stream (asynchronous, a bounded window); acknowledged on its PubAck, Nats-Msg-Id from source and offset"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> NATSOutput { try NATSOutput(arguments) }
+    public var definition: OutputDefinition { .nats(self) }
+
+    var recordOverheadBytes: Int { NATSSink.recordOverheadBytes }
+
+    func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {
+        .nats(NATSSink(self, batchSize: batchSize))
+    }
+}
+
+extension Counter {
+    public static let natsRepublished = Counter.plugin("nats_republished")
+}
+
+extension NATSOutput {
+    public static let counters = [
+        CounterSpec("nats_republished", "Messages the nats output published again: no PubAck within ack-timeout, a reconnection, or an error answer (JetStream drops those it has by Nats-Msg-Id)."),
+    ]
+}

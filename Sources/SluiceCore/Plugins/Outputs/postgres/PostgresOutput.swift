@@ -164,3 +164,17 @@ extension String {
         return out
     }
 }
+
+extension PostgresOutput: OutputPlugin {
+    public static let name = "postgres"
+    public static let summary = "COPY each batch into a PostgreSQL table in a transaction (libpq, non-blocking); acknowledged on COMMIT, refused rows to the dead-letter file"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> PostgresOutput { try PostgresOutput(arguments) }
+    public var definition: OutputDefinition { .postgres(self) }
+
+    var preferredBatchSize: Int? { OutputDefinition.bulkLoaderBatchSize }
+    func encoder() -> OutputEncoder { .copyRows(CopyRowEncoder(columns: columns, wholeEvent: jsonColumn != nil)) }
+
+    func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {
+        .postgres(PostgresSink(self))
+    }
+}

@@ -12,3 +12,16 @@ public struct StdoutOutput: Sendable {
         buffer = try BufferOptions(arguments)
     }
 }
+
+extension StdoutOutput: OutputPlugin {
+    public static let name = "stdout"
+    public static let summary = "one line per event on standard output"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> StdoutOutput { try StdoutOutput(arguments) }
+    public var definition: OutputDefinition { .stdout(self) }
+
+    func openDescriptor() throws(Node.SetupError) -> Int32 { 1 }
+
+    func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {
+        .stdout(StdoutSink(fd: fd))
+    }
+}

@@ -131,3 +131,19 @@ enum SyslogNames {
         LogLevels.severity(of: bytes, table: table, count: count)
     }
 }
+
+extension SyslogOutput: OutputPlugin {
+    public static let name = "syslog"
+    public static let summary = "RFC 5424 or RFC 3164 messages from the event's fields, over TCP (octet counting or newline framing) or UDP (a datagram per event)"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> SyslogOutput { try SyslogOutput(arguments) }
+    public var definition: OutputDefinition { .syslog(self) }
+
+    func encoder() -> OutputEncoder { .syslog(SyslogEncoder(self)) }
+
+    func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {
+        switch transport {
+        case .tcp: .tcp(TCPSink(host: host, port: port, reconnectMaxMicros: reconnectMaxMicros))
+        case .udp: .datagram(DatagramSink(host: host, port: port, reconnectMaxMicros: reconnectMaxMicros))
+        }
+    }
+}

@@ -27,3 +27,14 @@ public struct TCPOutput: Sendable {
         buffer = try BufferOptions(arguments)
     }
 }
+
+extension TCPOutput: OutputPlugin {
+    public static let name = "tcp"
+    public static let summary = "one line per event over TCP; the unacknowledged batch is resent after reconnecting with backoff and jitter"
+    static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> TCPOutput { try TCPOutput(arguments) }
+    public var definition: OutputDefinition { .tcp(self) }
+
+    func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {
+        .tcp(TCPSink(self))
+    }
+}
