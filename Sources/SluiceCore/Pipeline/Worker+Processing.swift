@@ -244,10 +244,10 @@ extension Worker {
                 let verdict: Action.Verdict
                 if let s = sampleAt, s == a, sampler.claim() {
                     sampler.record(before: context.event)
-                    verdict = chain[a].apply(context.event, counters: counters, pipeline: pipeline, context: &context)
+                    verdict = withUnsafeMutablePointer(to: &context) { Action.apply(chain + a, $0.pointee.event, counters: counters, pipeline: pipeline, context: $0) }
                     if verdict == .wait || verdict == .emit { sampler.unclaim() } else { sampler.finish(after: context.event, verdict: verdict) }
                 } else {
-                    verdict = chain[a].apply(context.event, counters: counters, pipeline: pipeline, context: &context)
+                    verdict = withUnsafeMutablePointer(to: &context) { Action.apply(chain + a, $0.pointee.event, counters: counters, pipeline: pipeline, context: $0) }
                 }
                 if verdict == .wait {
                     handle = context.handle

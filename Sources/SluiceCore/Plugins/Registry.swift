@@ -186,12 +186,21 @@ public struct Action: @unchecked Sendable {
 
     /// Runs the action on one event when its condition matches (`context.event`: an action may
     /// move it to a larger slot).
-    @inline(__always) public func apply(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Verdict {
-        if let condition, !condition.matches(event) { return .pass }
-        return withUnsafeMutablePointer(to: &context) { context in
-            var visitor = Run(event: event, counters: counters, pipeline: pipeline, context: context)
-            return kind.open(&visitor)
+    public func apply(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Verdict {
+        var copy = self
+        return withUnsafeMutablePointer(to: &copy) { action in
+            withUnsafeMutablePointer(to: &context) { Action.apply(action, event, counters: counters, pipeline: pipeline, context: $0) }
         }
+    }
+
+    /// The processor's entry: the action and the context stay where they are (an `Action` is
+    /// 168 bytes; a copy per event and action was a `memcpy` each, a tenth of the CPU of
+    /// `ndjson-aggregate`).
+    @inline(__always) static func apply(_ action: UnsafeMutablePointer<Action>, _ event: Event, counters: CounterBlock, pipeline: Int,
+                                        context: UnsafeMutablePointer<ActionContext>) -> Verdict {
+        if action.pointee.condition != nil && !action.pointee.condition.unsafelyUnwrapped.matches(event) { return .pass }
+        var visitor = Run(event: event, counters: counters, pipeline: pipeline, context: context)
+        return action.pointee.kind.open(&visitor)
     }
 
     /// The plugin's registered name (as in `Action.types`).

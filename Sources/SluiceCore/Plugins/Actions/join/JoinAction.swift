@@ -49,8 +49,9 @@ public struct JoinAction: @unchecked Sendable {
     }
 
     public let path: FieldPath
-    let startPattern: PCRERegex
-    let continuePattern: PCRERegex
+    /// Retained until `disposeShared()`: unmanaged so the action stays plain memory.
+    let startPattern: Unmanaged<PCRERegex>
+    let continuePattern: Unmanaged<PCRERegex>
     public let maxEvents: Int
     public let maxBytes: Int
     public let timeoutNanos: UInt64
@@ -61,10 +62,10 @@ public struct JoinAction: @unchecked Sendable {
     public init(_ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
         do { path = try FieldPath(try arguments.value(Self.field)) } catch { throw PluginArgumentError(key: "field", error.message) }
-        do { startPattern = try PCRERegex.compile(try arguments.value(Self.start)) } catch let e as RegexError {
+        do { startPattern = .passRetained(try PCRERegex.compile(try arguments.value(Self.start))) } catch let e as RegexError {
             throw PluginArgumentError(key: "start", "\(e)")
         } catch { throw error as! PluginArgumentError }
-        do { continuePattern = try PCRERegex.compile(try arguments.value(Self.continue)) } catch let e as RegexError {
+        do { continuePattern = .passRetained(try PCRERegex.compile(try arguments.value(Self.continue))) } catch let e as RegexError {
             throw PluginArgumentError(key: "continue", "\(e)")
         } catch { throw error as! PluginArgumentError }
         maxEvents = try arguments.value(Self.maxEvents)
@@ -78,8 +79,8 @@ public struct JoinAction: @unchecked Sendable {
         var copy = self
         copy.state = .allocate(capacity: 1)
         copy.state!.initialize(to: State(records: .allocate(capacity: maxStreams),
-                                         startMatcher: .passRetained(RegexMatcher(startPattern)),
-                                         continueMatcher: .passRetained(RegexMatcher(continuePattern)),
+                                         startMatcher: .passRetained(RegexMatcher(startPattern.takeUnretainedValue())),
+                                         continueMatcher: .passRetained(RegexMatcher(continuePattern.takeUnretainedValue())),
                                          scratch: .allocate(byteCount: max(scratchCapacity, 1), alignment: 8)))
         return copy
     }
@@ -95,7 +96,11 @@ public struct JoinAction: @unchecked Sendable {
         state.deallocate()
     }
 
-    public func disposeShared() { path.dispose() }
+    public func disposeShared() {
+        startPattern.release()
+        continuePattern.release()
+        path.dispose()
+    }
 
     /// Open records on this worker.
     public var openRecords: Int { state?.pointee.count ?? 0 }

@@ -16,7 +16,9 @@ public struct MaskAction: @unchecked Sendable {
     public static let parameters = [field.doc, pattern.doc, replace.doc, hash.doc]
 
     let path: FieldPath?
-    let regexes: [PCRERegex]
+    /// The compiled patterns, retained until `disposeShared()`: unmanaged so the action stays
+    /// plain memory and running it copies no reference (`ActionLayoutTests`).
+    let regexes: UnsafeMutableBufferPointer<Unmanaged<PCRERegex>>
     let replacement: UnsafeMutableRawBufferPointer
     let hashes: Bool
     let maxEventBytes: Int
@@ -50,7 +52,8 @@ public struct MaskAction: @unchecked Sendable {
             throw PluginArgumentError(key: "replace", "mask takes replace= or hash=true, not both")
         }
         path = try fieldText.map { t throws(PluginArgumentError) in try FieldPath(t) }
-        regexes = compiled
+        regexes = .allocate(capacity: compiled.count)
+        _ = regexes.initialize(from: compiled.map { Unmanaged.passRetained($0) })
         replacement = .allocate(byteCount: max(text.utf8.count, 1), alignment: 1)
         replacement.copyBytes(from: Array(text.utf8))
         self.maxEventBytes = maxEventBytes
@@ -69,7 +72,7 @@ public struct MaskAction: @unchecked Sendable {
     /// A copy with its own matchers and buffers, for one worker.
     public func forWorker() -> MaskAction {
         let matchers = UnsafeMutablePointer<Unmanaged<RegexMatcher>>.allocate(capacity: regexes.count)
-        for (i, r) in regexes.enumerated() { (matchers + i).initialize(to: .passRetained(RegexMatcher(r))) }
+        for (i, r) in regexes.enumerated() { (matchers + i).initialize(to: .passRetained(RegexMatcher(r.takeUnretainedValue()))) }
         let bytes = max(maxEventBytes, 1)
         let s = UnsafeMutablePointer<Scratch>.allocate(capacity: 1)
         s.initialize(to: Scratch(matchers: matchers, unescaped: .allocate(byteCount: bytes, alignment: 8),
@@ -96,6 +99,8 @@ public struct MaskAction: @unchecked Sendable {
 
     /// Frees what every copy shares.
     public func disposeShared() {
+        for r in regexes { r.release() }
+        regexes.deallocate()
         replacement.deallocate()
         path?.dispose()
     }

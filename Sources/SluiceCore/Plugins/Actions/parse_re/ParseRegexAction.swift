@@ -13,7 +13,8 @@ public struct ParseRegexAction: @unchecked Sendable {
     public static let parameters = [field.doc, pattern.doc, prefix.doc]
 
     let path: FieldPath
-    let regex: PCRERegex
+    /// Retained until `disposeShared()`: unmanaged so the action stays plain memory.
+    let regex: Unmanaged<PCRERegex>
     /// Group numbers, and their names back to back (plain UTF-8).
     let groups: UnsafeMutablePointer<(number: Int, offset: Int, length: Int)>
     let groupCount: Int
@@ -34,11 +35,13 @@ public struct ParseRegexAction: @unchecked Sendable {
         try arguments.checkKnown(Self.parameters)
         path = try FieldPath(try arguments.value(Self.field))
         let text = try arguments.value(Self.pattern)
-        do { regex = try PCRERegex.compile(text) } catch { throw PluginArgumentError(key: "pattern", "'\(text)': \(error)") }
-        let named = regex.namedGroups.sorted { $0.number < $1.number }
+        let compiled: PCRERegex
+        do { compiled = try PCRERegex.compile(text) } catch { throw PluginArgumentError(key: "pattern", "'\(text)': \(error)") }
+        let named = compiled.namedGroups.sorted { $0.number < $1.number }
         guard !named.isEmpty else {
             throw PluginArgumentError(key: "pattern", "'\(text)' has no named group: name what to keep, as in (?<status>\\d+)")
         }
+        regex = .passRetained(compiled)
         groupCount = named.count
         groups = .allocate(capacity: named.count)
         var bytes: [UInt8] = []
@@ -71,7 +74,7 @@ public struct ParseRegexAction: @unchecked Sendable {
     public func forWorker() -> ParseRegexAction {
         let bytes = max(maxEventBytes, 64)
         let s = UnsafeMutablePointer<Scratch>.allocate(capacity: 1)
-        s.initialize(to: Scratch(matcher: .passRetained(RegexMatcher(regex)), unescaped: .allocate(byteCount: bytes, alignment: 8),
+        s.initialize(to: Scratch(matcher: .passRetained(RegexMatcher(regex.takeUnretainedValue())), unescaped: .allocate(byteCount: bytes, alignment: 8),
                                  batch: FieldBatch(byteCapacity: bytes, fieldCapacity: groupCount),
                                  editor: EventEditor(maxEventBytes: maxEventBytes)))
         return ParseRegexAction(self, scratch: s)
@@ -87,6 +90,7 @@ public struct ParseRegexAction: @unchecked Sendable {
     }
 
     public func disposeShared() {
+        regex.release()
         path.dispose()
         groups.deallocate()
         names.deallocate()
