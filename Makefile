@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES = liburing-dev libnuma-dev libpcre2-dev libsystemd-dev zlib1g-dev libzstd-dev libssl-dev libnats-dev libpq-dev
 # Real clients and servers the end-to-end tests start (never as services).
 
-.PHONY: run test deps test-deps build release clean
+.PHONY: run test deps test-deps perf-deps build release clean
 
 # Installs the Debian packages of $(1) that are not installed yet.
 define install-missing
@@ -50,6 +50,12 @@ test-deps: deps
 	@python3 -c 'import elasticsearch' 2>/dev/null || python3 -m pip install -q elasticsearch
 	@python3 -c 'import nats' 2>/dev/null || python3 -m pip install -q nats-py
 	@python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml
+
+# Tools the scripts in perf/ drive, not needed by the tests: wrk loads the http input
+# (perf/http-wrk.sh).
+PERF_APT_PACKAGES = wrk
+perf-deps: deps
+	$(call install-missing,$(PERF_APT_PACKAGES))
 
 build: deps
 	$(SWIFT) build

@@ -67,6 +67,65 @@ extension EndToEndTests {
             #expect(try jsonLinesCount(output) == summary.count("events_in"))
         }
 
+        /// A flood of more datagrams than the pool can take while the output is held back (its
+        /// receiver reads nothing): the input stops reading once every event is taken, the
+        /// kernel drops what overflows the socket's queue, and /metrics counts it while it
+        /// happens. Every datagram is either delivered or counted dropped, and the datagrams
+        /// of a sender after the flood all arrive.
+        @Test func aFloodBeyondThePoolWhileTheOutputIsHeldBackHasEveryLossCountedInMetrics() throws {
+            let directory = try TemporaryDirectory()
+            let port = try LoopbackTCP.freePort()
+            let admin = try LoopbackTCP.freePort()
+            let receiver = try LineReceiver()
+            defer { receiver.stop() }
+            receiver.stopReading()
+            let sluice = try SluiceProcess(["run", "--workers", "1", "--pool-capacity", "1024", "--admin", "127.0.0.1:\(admin)",
+                                            "--input", "udp:listen=127.0.0.1:\(port)",
+                                            "--output", "tcp:address=127.0.0.1:\(receiver.port)"], in: directory)
+            try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+            let flood = 200_000
+            #expect(try Self.python("""
+                import socket
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                for i in range(\(flood)):
+                    s.sendto(b'{"flood":%d,"pad":"%s"}' % (i, b'x' * 80), ('127.0.0.1', \(port)))
+                """) == 0)
+            func metric(_ name: String) -> Int {
+                let text = (try? AdminHTTP.get(port: admin, "/metrics").body) ?? ""
+                return text.split(separator: "\n").filter { $0.hasPrefix(name) }
+                    .compactMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) }.reduce(0, +)
+            }
+            // Still held back: the loss is already in /metrics, not only at exit.
+            try waitUntil("drops in /metrics", within: .seconds(20), while: sluice) { metric("sluice_datagrams_dropped_total") > 0 }
+            #expect(receiver.receivedBytes < 1024 * 100, "the output was not held back: \(receiver.receivedBytes) bytes")
+            receiver.resumeReading()
+            try waitUntil("every datagram delivered or counted dropped", within: .seconds(30), while: sluice) {
+                metric("sluice_events_in_total") + metric("sluice_datagrams_dropped_total") == flood
+            }
+            let after = 2_000
+            #expect(try Self.python("""
+                import socket, time
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                for i in range(\(after)):
+                    s.sendto(b'{"after":%d}' % i, ('127.0.0.1', \(port)))
+                    if i % 200 == 199: time.sleep(0.02)
+                """) == 0)
+            try waitUntil("the later sender's datagrams", within: .seconds(20), while: sluice) {
+                metric("sluice_events_out_total") == metric("sluice_events_in_total") && metric("sluice_events_in_total") + metric("sluice_datagrams_dropped_total") == flood + after
+            }
+            sluice.send(signal: SIGTERM)
+            #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+            receiver.stop()
+            let summary = try sluice.summary()
+            let dropped = summary.count("datagrams_dropped")
+            #expect(dropped > 0 && summary.count("events_in") + dropped == flood + after, "\(summary)")
+            let lines = String(decoding: receiver.receivedData(), as: UTF8.self).split(separator: "\n")
+            #expect(lines.count == summary.count("events_in"), "\(lines.count) lines delivered, \(summary)")
+            let later = lines.filter { $0.hasPrefix("{\"after\":") }
+            #expect(later.count == after, "\(later.count) of the later sender's \(after) datagrams")
+            #expect(Set(lines.filter { $0.hasPrefix("{\"flood\":") }).count == flood - dropped)
+        }
+
         func jsonLinesCount(_ path: String) throws -> Int {
             try Data(contentsOf: URL(fileURLWithPath: path)).reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
         }

@@ -15,6 +15,9 @@ extension FileFamily {
             }
         }
         let workerCount = preparation.workerCount
+        // Read by the worker that rescans the paths, written by whichever worker closes a
+        // deleted file.
+        let deletedPaths = file.follow ? DeletedPaths() : nil
         for path in paths {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw preparation.failure(file.pluginName, "\(SystemError.lastErrno("open \(path)"))") }
@@ -41,14 +44,15 @@ extension FileFamily {
                                     maxEventBytes: preparation.settings.pool.maxEventSizeBytes,
                                     startOffset: start, inode: readInode, device: readDevice, commitWords: words,
                                     inputRow: preparation.inputRow, maxRotated: file.maxRotated)
-            source.adopt(file)
+            source.adopt(file, deletedPaths: deletedPaths)
             if resumed != nil { source.successors.append(Successor(fd: fd, inode: inode, device: device)) }
             assignments[reader].inputs.file.files.append(source)
         }
         if file.follow {
             // Files that appear later under these paths are picked up by one worker.
             let scanner = (preparation.nextReader + workerCount - 1) % workerCount
-            var watch = GlobWatch(pipeline: preparation.slot, input: file, known: Set(paths), intervalNanos: UInt64(file.rescanIntervalMicros) * 1000)
+            var watch = GlobWatch(pipeline: preparation.slot, input: file, known: Set(paths), intervalNanos: UInt64(file.rescanIntervalMicros) * 1000,
+                                  deletedPaths: deletedPaths!)
             watch.inputRow = preparation.inputRow
             assignments[scanner].inputs.file.globWatches.append(watch)
         }

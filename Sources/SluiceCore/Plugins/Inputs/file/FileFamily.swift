@@ -178,7 +178,7 @@ final class FileFamily: SourceFamily {
     /// `takeSlot` gives; false (logged, counted) when every entry is in use.
     func addFile(_ source: FileSource, _ context: InputContext) -> Bool {
         guard let f = takeSlot(context) else {
-            Log.error("input \(source.closesWhenDeleted ? "k8s" : "file")",
+            Log.error("input \(source.decoding == .none ? "file" : "k8s")",
                       "cannot read \(source.path): this worker already has \(maxFileSources) file sources (--max-file-sources)")
             context.counters.add(.inputErrors, 1, pipeline: source.pipeline)
             return false
@@ -205,7 +205,7 @@ final class FileFamily: SourceFamily {
             let f = retiredFiles[i]
             retiredFiles[i] = retiredFiles[retiredFiles.count - 1]
             retiredFiles.removeLast()
-            if files[f].closesWhenDeleted, let words = files[f].commitWords { context.offsetBook.forget(words) }
+            if files[f].deleted, let words = files[f].commitWords { context.offsetBook.forget(words) }
             return f
         }
         return files.count < maxFileSources ? files.count : nil

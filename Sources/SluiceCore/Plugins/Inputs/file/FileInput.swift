@@ -39,8 +39,15 @@ public struct FileInput: Sendable {
                                          doc: "for one large file read once: cut each file into byte ranges that the workers claim one after another (no follow, no offsets; order kept within a range only)")
     static let parallelRange = Parameter.size("parallel-range", default: "16MiB", atLeast: "1MiB", example: "16MiB",
                                               doc: "with parallel: the size of one range")
+    /// How long a followed file that was deleted stays open after its last bytes were read and
+    /// its events acknowledged. The process that wrote it may hold it open and still append
+    /// until it reopens its log (logrotate without `copytruncate`, then a signal to the
+    /// writer); seconds cover that, and the disk space comes free soon after.
+    public static let defaultDeletedGrace = "5s"
+    static let deletedGrace = Parameter.duration("deleted-grace", default: defaultDeletedGrace, example: "5s",
+                                                 doc: "followed files: a deleted file (no name left) is closed, freeing its disk space, once read to its end, its events acknowledged and nothing appended for this long")
     public static let parameters = [path.doc, follow.doc, pollInterval.doc, maxRotated.doc, offsets.doc, offsetsOp.doc, offsetsInterval.doc,
-                                    rescanInterval.doc, parallel.doc, parallelRange.doc]
+                                    rescanInterval.doc, deletedGrace.doc, parallel.doc, parallelRange.doc]
     public let patterns: [String]
     public let follow: Bool
     public let pollIntervalMicros: Int
@@ -57,8 +64,8 @@ public struct FileInput: Sendable {
     /// The input's name in logs and errors.
     public let pluginName: String
     /// A followed file that was deleted (no name left) is closed once read to its end, its
-    /// last records handed on: container logs, whose names are never used again.
-    public let closesDeletedFiles: Bool
+    /// events acknowledged and nothing appended for this long; its last records are handed on.
+    public let deletedGraceMicros: Int
     /// A record the decoder assembles whose rest has not come for this long is handed on alone
     /// (`k8s` `partial-timeout`); 0: not before the file ends.
     public let partialTimeoutMicros: Int
@@ -77,9 +84,9 @@ public struct FileInput: Sendable {
         rescanIntervalMicros = try arguments.value(Self.rescanInterval)
         parallel = try arguments.value(Self.parallel)
         parallelRangeBytes = try arguments.value(Self.parallelRange)
+        deletedGraceMicros = try arguments.value(Self.deletedGrace)
         decoding = .none
         pluginName = "file"
-        closesDeletedFiles = false
         partialTimeoutMicros = 0
         if parallel && (follow || offsetsPath != nil) {
             throw PluginArgumentError(key: "parallel", "parallel=true reads a fixed file in ranges; it cannot be combined with follow=true or offsets=")
@@ -89,7 +96,7 @@ public struct FileInput: Sendable {
     /// A file input another input is made of (`k8s`): followed files whose lines `decoding`
     /// turns into events; no parallel ranges.
     init(patterns: [String], follow: Bool, pollIntervalMicros: Int, maxRotated: Int, offsetsPath: String?, offsetsOp: OffsetsOp,
-         offsetsIntervalMicros: Int, rescanIntervalMicros: Int, decoding: RecordDecoder.Kind, pluginName: String, closesDeletedFiles: Bool,
+         offsetsIntervalMicros: Int, rescanIntervalMicros: Int, decoding: RecordDecoder.Kind, pluginName: String, deletedGraceMicros: Int,
          partialTimeoutMicros: Int) {
         self.patterns = patterns
         self.follow = follow
@@ -101,7 +108,7 @@ public struct FileInput: Sendable {
         self.rescanIntervalMicros = rescanIntervalMicros
         self.decoding = decoding
         self.pluginName = pluginName
-        self.closesDeletedFiles = closesDeletedFiles
+        self.deletedGraceMicros = deletedGraceMicros
         self.partialTimeoutMicros = partialTimeoutMicros
         parallel = false
         parallelRangeBytes = 0  // read only with parallel

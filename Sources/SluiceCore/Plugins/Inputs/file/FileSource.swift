@@ -80,8 +80,17 @@ struct FileSource {
     /// How its records are decoded; the decoder itself is made by the worker that reads it
     /// (`FileFamily.attachDecoder`), with that worker's scratch.
     var decoding = RecordDecoder.Kind.none
-    /// Closed once read to its end after it was deleted (`FileInput.closesDeletedFiles`).
-    var closesWhenDeleted = false
+    /// A followed file deleted (no name left) is closed once read to its end, its events
+    /// acknowledged and nothing appended for this long (`deleted-grace`).
+    var deletedGraceNanos: UInt64 = 0
+    /// When it was first seen deleted at its end, and the offset it ended at then (0: not seen
+    /// deleted); bytes appended since start the grace again.
+    var deletedSince: UInt64 = 0
+    var deletedAtOffset: UInt64 = 0
+    /// Deleted and closed: its offsets entry is dropped once its events all came back.
+    var deleted = false
+    /// Where its path goes when it is deleted and closed, for the rescan (followed inputs).
+    var deletedPaths: DeletedPaths? = nil
     /// A record its decoder assembles whose rest has not come for this long, while the file is
     /// read to its end, is handed on alone (`k8s` `partial-timeout`); 0: never.
     var partialTimeoutNanos: UInt64 = 0
@@ -147,10 +156,11 @@ struct FileSource {
     }
 
     /// Takes how `input` reads its files beyond where and how often: the decoding of its lines,
-    /// whether a deleted file is closed.
-    mutating func adopt(_ input: FileInput) {
+    /// when a deleted file is closed.
+    mutating func adopt(_ input: FileInput, deletedPaths: DeletedPaths?) {
         decoding = input.decoding
-        closesWhenDeleted = input.closesDeletedFiles
+        deletedGraceNanos = UInt64(input.deletedGraceMicros) * 1000
+        self.deletedPaths = deletedPaths
         partialTimeoutNanos = UInt64(input.partialTimeoutMicros) * 1000
     }
 
@@ -198,7 +208,7 @@ extension FileFamily {
     func serviceFile(_ f: Int, _ context: InputContext) -> Bool {
         if files[f].finishing {
             guard finishFile(f, emitPartial: true, context) else { return false }
-            if files[f].closesWhenDeleted { releaseFinished(f) }
+            if files[f].deleted { releaseFinished(f) }
             return true
         }
         var progressed = false
@@ -313,10 +323,11 @@ extension FileFamily {
             return
         }
         lookAtPath(f, context)
-        if files[f].closesWhenDeleted && opened.st_nlink == 0 && files[f].successors.isEmpty {
-            closeDeleted(f, context)
+        if opened.st_nlink == 0 && files[f].successors.isEmpty {
+            if deletedFileIsDone(f, context) { closeDeleted(f, context) }
             return
         }
+        files[f].deletedSince = 0
         if files[f].maxRotated == 0 && files[f].successors.isEmpty {
             // Without a queue, the file the path names now is the next one.
             var named = stat()
@@ -343,13 +354,26 @@ extension FileFamily {
         watchFile(f, context)  // the inode the path names now
     }
 
-    /// A followed file deleted and read to its end (its container removed): its records are
-    /// handed on, then it is closed and its buffers freed.
+    /// A followed file with no name left, at its end: may it be closed? Only once every event it
+    /// handed on came back and nothing was appended for `deleted-grace` (a writer that still
+    /// holds it open may add more until it reopens its log).
+    func deletedFileIsDone(_ f: Int, _ context: InputContext) -> Bool {
+        if files[f].deletedSince == 0 || files[f].deletedAtOffset != files[f].expectedOffset {
+            files[f].deletedSince = context.now
+            files[f].deletedAtOffset = files[f].expectedOffset
+        }
+        return context.now - files[f].deletedSince >= files[f].deletedGraceNanos && files[f].framer.handed == files[f].acknowledgedCount
+    }
+
+    /// A followed file deleted and read to its end (its container removed, a log rotated away
+    /// and deleted): its records are handed on, then it is closed, which frees its disk space,
+    /// and its buffers freed.
     func closeDeleted(_ f: Int, _ context: InputContext) {
         Log.info("input file", "\(files[f].path) was deleted: read to its end, closed")
+        files[f].deleted = true
         // A file under the same name later is another one: the rescan takes it (and the set of
         // names seen does not grow with every container that came and went).
-        for g in globWatches.indices where globWatches[g].pipeline == files[f].pipeline { globWatches[g].known.remove(files[f].path) }
+        files[f].deletedPaths?.add(files[f].path)
         guard finishFile(f, emitPartial: true, context) else { return }  // `finishing`: ends at a later turn
         releaseFinished(f)
     }

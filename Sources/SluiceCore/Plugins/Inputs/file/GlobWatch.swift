@@ -13,6 +13,36 @@ struct GlobWatch {
     let intervalNanos: UInt64
     var nextScanNanos: UInt64 = 0
     var nextProcessor = 0
+    /// Paths whose file was deleted and closed since the last scan: a file created under the
+    /// same name later is a new one, read from its start.
+    let deletedPaths: DeletedPaths
+}
+
+/// The paths of a followed input whose files were deleted and closed, handed from the worker
+/// that read each (any worker) to the one that rescans the input's paths. Touched once per
+/// deleted file and once per rescan, never per event.
+final class DeletedPaths: @unchecked Sendable {
+    private var lock = pthread_mutex_t()
+    private var paths: [String] = []
+
+    init() { pthread_mutex_init(&lock, nil) }
+    deinit { pthread_mutex_destroy(&lock) }
+
+    func add(_ path: String) {
+        pthread_mutex_lock(&lock)
+        paths.append(path)
+        pthread_mutex_unlock(&lock)
+    }
+
+    /// The paths added since the last call.
+    func take() -> [String] {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        guard !paths.isEmpty else { return [] }
+        let taken = paths
+        paths.removeAll()
+        return taken
+    }
 }
 
 extension FileFamily {
@@ -20,6 +50,7 @@ extension FileFamily {
         let now = context.now
         for g in globWatches.indices where now >= globWatches[g].nextScanNanos {
             globWatches[g].nextScanNanos = now + globWatches[g].intervalNanos
+            for path in globWatches[g].deletedPaths.take() { globWatches[g].known.remove(path) }
             guard let paths = try? globWatches[g].input.expand() else { continue }
             for path in paths where !globWatches[g].known.contains(path) {
                 let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -39,7 +70,7 @@ extension FileFamily {
                                         owner: worker, index: 0, maxEventBytes: maxEventBytes,
                                         inode: UInt64(st.st_ino), device: UInt64(st.st_dev), commitWords: words,
                                         inputRow: globWatches[g].inputRow, maxRotated: input.maxRotated)
-                source.adopt(input)
+                source.adopt(input, deletedPaths: globWatches[g].deletedPaths)
                 guard addFile(source, context) else {
                     // Every entry is in use: tried again at the next rescan (the node goes on).
                     Glibc.close(fd)

@@ -209,16 +209,19 @@ extension HTTPFamily {
         }
         if more { return }
         connections[c].receiveArmed = false
-        if result == -ENOBUFS {
+        if result == -ENOBUFS && !connections[c].ended {
             // Every receive buffer waits to be read (the pool is full): re-arm once some come back.
             connections[c].needsRearm = true
             return
         }
+        // Ended meanwhile (timed out, its receive cancelled): a receive that stopped for want
+        // of buffers instead of the cancel is its last completion too, so the connection closes
+        // now; it would otherwise keep its descriptor with nothing left to close it.
         if result > 0 && !connections[c].ended {
             armReceive(c, context)
             return
         }
-        if result < 0 && result != -ECANCELED && result != -ECONNRESET {
+        if result < 0 && result != -ECANCELED && result != -ECONNRESET && result != -ENOBUFS {
             context.counters.add(.inputErrors, 1, pipeline: connections[c].pipeline)
             Log.warn("input http", "\(SystemError(negated: result, operation: "recv")); closing the connection")
         }

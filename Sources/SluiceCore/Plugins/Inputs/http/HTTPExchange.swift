@@ -121,14 +121,25 @@ extension HTTPFamily {
             let length = connections[c].headLength
             let take = min(raw.count - skip, o.maxHeaderBytes - length)
             (head + length).copyMemory(from: raw.baseAddress! + skip, byteCount: take)
-            var i = max(0, length - 3)
-            while i + 3 < length + take {
-                if head.loadUnaligned(fromByteOffset: i, as: UInt32.self) == 0x0A0D_0A0D {
-                    consumeRaw(c, skip + i + 4 - length)
-                    connections[c].headLength = i + 4
-                    return .ok
+            // Each new byte in order: the blank line that ends the head, or a line ended by LF
+            // alone, which some servers and proxies read as a line end and others do not (a way
+            // to smuggle a request past one of them). It is refused at once rather than waited
+            // on, since the CRLF CRLF that ends a head would never come.
+            var j = length
+            while j < length + take {
+                if head.load(fromByteOffset: j, as: UInt8.self) == 0x0A {
+                    guard j > 0, head.load(fromByteOffset: j - 1, as: UInt8.self) == 0x0D else {
+                        consumeRaw(c, skip + take)
+                        fail(c, .badRequest, "bare LF in the head", context)
+                        return .failed
+                    }
+                    if j >= 3 && head.loadUnaligned(fromByteOffset: j - 3, as: UInt32.self) == 0x0A0D_0A0D {
+                        consumeRaw(c, skip + j + 1 - length)
+                        connections[c].headLength = j + 1
+                        return .ok
+                    }
                 }
-                i += 1
+                j += 1
             }
             consumeRaw(c, skip + take)
             connections[c].headLength = length + take

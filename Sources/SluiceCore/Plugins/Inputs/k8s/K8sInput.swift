@@ -14,7 +14,8 @@
 /// metadata come from the file name the kubelet gives (`<pod>_<namespace>_<container>-<id>.log`).
 /// A line in neither format is kept whole in `log` with `parse_error`
 /// (container_log_parse_errors). A file deleted (its container removed) is read to its end,
-/// its pending records handed on, and closed.
+/// its pending records handed on, and closed once its events are acknowledged
+/// (`deleted-grace`, 0 by default).
 public struct K8sInput: Sendable {
     static let defaultPath = "/var/log/containers/*.log"
     static let path = Parameter.defaulted("path", .path, default: defaultPath,
@@ -26,7 +27,13 @@ public struct K8sInput: Sendable {
     // enough that what a container wrote before it died mid-line is seen soon.
     static let partialTimeout = Parameter.duration("partial-timeout", default: "5s", atLeast: "1ms", example: "5s",
                                                    doc: "hand on a record split into partial lines whose last line has not come for this long, with \"partial\":true (partial_timeouts)")
-    public static let parameters = [path.doc, follow.doc, partialTimeout.doc, FileInput.pollInterval.doc, FileInput.maxRotated.doc, FileInput.offsets.doc,
+    // The kubelet deletes a container's logs when the container is removed, and its rotated
+    // files once it keeps more than its limit: nothing writes a deleted file any more, so it is
+    // closed as soon as it is read and acknowledged.
+    public static let defaultDeletedGrace = "0"
+    static let deletedGrace = Parameter.duration("deleted-grace", default: defaultDeletedGrace, example: "5s",
+                                                 doc: "a deleted file (no name left) is closed once read to its end, its events acknowledged and nothing appended for this long")
+    public static let parameters = [path.doc, follow.doc, partialTimeout.doc, deletedGrace.doc, FileInput.pollInterval.doc, FileInput.maxRotated.doc, FileInput.offsets.doc,
                                     FileInput.offsetsOp.doc, FileInput.offsetsInterval.doc, FileInput.rescanInterval.doc]
     /// The file input that reads the files, decoding their lines.
     public let file: FileInput
@@ -38,7 +45,7 @@ public struct K8sInput: Sendable {
                          offsetsPath: try arguments.value(FileInput.offsets), offsetsOp: try arguments.value(FileInput.offsetsOp),
                          offsetsIntervalMicros: try arguments.value(FileInput.offsetsInterval),
                          rescanIntervalMicros: try arguments.value(FileInput.rescanInterval), decoding: .containerLog, pluginName: "k8s",
-                         closesDeletedFiles: true, partialTimeoutMicros: try arguments.value(Self.partialTimeout))
+                         deletedGraceMicros: try arguments.value(Self.deletedGrace), partialTimeoutMicros: try arguments.value(Self.partialTimeout))
     }
 }
 

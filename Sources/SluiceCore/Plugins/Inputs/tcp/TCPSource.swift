@@ -196,11 +196,14 @@ extension TCPFamily {
         }
         if more { return }
         connections[c].receiveArmed = false
-        if result == -ENOBUFS {
+        if result == -ENOBUFS && !connections[c].ended {
             // Every receive buffer waits to be framed (the pool is full): re-arm once some come back.
             connections[c].needsRearm = true
             return
         }
+        // Ended meanwhile (timed out, its receive cancelled): a receive that stopped for want
+        // of buffers instead of the cancel is its last completion too, so the connection closes
+        // now; it would otherwise keep its descriptor with nothing left to close it.
         if result > 0 && !connections[c].ended {
             armReceive(c, context)
             return
@@ -318,26 +321,34 @@ extension TCPFamily {
         let now = context.now
         // While the pool is full every connection is held back, neither idle nor slow: its
         // unread bytes would be lost if it were closed now, and its rate window restarts.
-        if context.poolExhausted {
-            for c in 0..<connectionCapacity where connections[c].active { restartRateWindow(c, now: now) }
-            return
-        }
-        for c in 0..<connectionCapacity where connections[c].active && !connections[c].ended {
+        // Not a TLS handshake past its time: it has framed nothing, so nothing is lost, and
+        // handshakes that never finish must not hold their slots while the pool is full.
+        let held = context.poolExhausted
+        for c in 0..<connectionCapacity where connections[c].active && (held || !connections[c].ended) {
+            let l = connections[c].listener
+            // A TLS handshake that never completes holds a connection slot: closed after
+            // tls-handshake-timeout, however slowly its sender keeps it busy.
+            let handshakeLate = !connections[c].ended && connections[c].tls.handshakeExpired(now: now, timeoutNanos: listeners[l].tlsHandshakeTimeoutNanos)
+            if held && !handshakeLate {
+                restartRateWindow(c, now: now)
+                continue
+            }
             // A reload stops this pipeline, but the sender never pauses: close it after
             // --shutdown-timeout (what it sent after our last read is lost; it sees the reset).
             let p = connections[c].pipeline
             let forced = !context.stopping && context.pipelineStopping(p) && now &- context.stopNanos(pipeline: p) > shutdownTimeoutNanos
             // Held back by backpressure (no receive buffer left, so nothing is read from it):
             // neither idle nor slow; its rate window restarts. Bytes merely waiting to be framed
-            // in this turn are not backpressure: they were received, and count as arrived.
-            if connections[c].needsRearm, !forced {
+            // in this turn are not backpressure: they were received, and count as arrived. A
+            // handshake stopped that way (other connections' partial handshakes hold the
+            // buffers) is still late.
+            if connections[c].needsRearm, !forced, !handshakeLate {
                 restartRateWindow(c, now: now)
                 continue
             }
             var limit = listeners[connections[c].listener].idleTimeoutNanos
             let closing = context.stopping || context.pipelineStopping(connections[c].pipeline)
             if closing { limit = limit == 0 ? TCPFamily.stopQuietNanos : min(limit, TCPFamily.stopQuietNanos) }
-            let l = connections[c].listener
             var slow = false
             if !closing && listeners[l].minBytesPerWindow > 0 && now &- connections[c].windowStartNanos >= listeners[l].minRateWindowNanos {
                 let got = connections[c].arrived &- connections[c].windowStartBytes
@@ -347,9 +358,6 @@ extension TCPFamily {
             // Bytes still queued for framing: not idle, whatever the time since they came.
             let unread = !connections[c].queue.isEmpty || connections[c].tls.hasPlaintext
             let idle = !unread && limit > 0 && now &- connections[c].lastReceiveNanos > limit
-            // A TLS handshake that never completes holds a connection slot: closed after
-            // tls-handshake-timeout, however slowly its sender keeps it busy.
-            let handshakeLate = connections[c].tls.handshakeExpired(now: now, timeoutNanos: listeners[l].tlsHandshakeTimeoutNanos)
             guard slow || forced || idle || handshakeLate else { continue }
             if forced {
                 context.counters.add(.connectionsTimedOut, 1, pipeline: p)
