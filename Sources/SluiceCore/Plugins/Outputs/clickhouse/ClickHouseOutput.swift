@@ -16,7 +16,7 @@ public struct ClickHouseOutput: Sendable {
     static let password = Parameter.defaulted("password", .text, default: "", doc: "password")
     static let compression = Parameter.choice("compression", default: HTTPEndpoint.Compression.none,
                                               doc: "body compression (gzip: ClickHouse decompresses it; zstd needs a newer server than Debian's 18.16)")
-    static let connections = Lanes.parameter(default: 1)
+    static let connections = Lanes.parameter(default: 2)
     static let skipUnknown = Parameter.bool("skip-unknown-fields", default: false,
                                             doc: "ignore event fields that are not columns (off: such rows are refused)")
     public static let parameters = [url.doc, table.doc, database.doc, user.doc, password.doc, compression.doc, skipUnknown.doc, connections.doc]
