@@ -6,7 +6,8 @@
 #
 #     perf/clickhouse.sh [ROWS] [RUNS] [sluice run flags…]
 #
-# SLUICE=path runs a given binary (default: the release build in .build-bench). Rows are
+# SLUICE=path runs a given binary (default: the release build in .build-bench). CONNECTIONS="1 2"
+# runs sluice once per value (the output's connections=N) after the same clickhouse-client load. Rows are
 # `{"ts":…,"level":…,"service":…,"user":…,"latency_ms":…,"msg":…}` (about 150 B each).
 # Per run: rows/s and MB/s (of the NDJSON file) of each, sluice's peak RSS, the ratio; then the
 # medians (of the times) over the runs. Fails when a table does not have every row.
@@ -52,35 +53,45 @@ PY
 BYTES=$(stat -c %s "$DIR/rows.ndjson")
 COLUMNS="(ts UInt32, level String, service String, user String, latency_ms UInt32, msg String) ENGINE = MergeTree ORDER BY ts"
 echo "rows=$ROWS bytes=$BYTES server=$(clickhouse-client --version 2>/dev/null | head -1) sluice=$SLUICE $*"
-LOADER_TIMES=() SLUICE_TIMES=()
+LOADER_TIMES=()
+declare -A SLUICE_TIMES
 for run in $(seq "$RUNS"); do
     cat "$DIR/rows.ndjson" >/dev/null  # warm the page cache
     $C --query "CREATE TABLE loader_$run $COLUMNS"
-    $C --query "CREATE TABLE sluice_$run $COLUMNS"
     start=$(date +%s.%N)
     $C --query "INSERT INTO loader_$run FORMAT JSONEachRow" < "$DIR/rows.ndjson"
     loader=$(echo "$(date +%s.%N) - $start" | bc)
-    for _ in $(seq 600); do [ "$($C --query 'SELECT count() FROM system.merges')" = 0 ] && break; sleep 0.5; done
-    start=$(date +%s.%N)
-    "$SLUICE" run --admin off --input "file:path=$DIR/rows.ndjson" \
-        --output "clickhouse:url=http://127.0.0.1:$HTTP_PORT,table=sluice_$run" "$@" 2>"$DIR/sluice.err"
-    took=$(echo "$(date +%s.%N) - $start" | bc)
-    rows=$($C --query "SELECT count() FROM sluice_$run")
     loaded=$($C --query "SELECT count() FROM loader_$run")
-    [ "$rows" = "$ROWS" ] && [ "$loaded" = "$ROWS" ] || { echo "run $run: rows differ: sluice $rows, loader $loaded of $ROWS" >&2; exit 1; }
-    rss=$(grep -o 'peak_rss_mb=[0-9.]*' "$DIR/sluice.err" || true)
-    printf 'run %d: clickhouse-client %.0f rows/s %.1f MB/s (%.2f s) | sluice %.0f rows/s %.1f MB/s (%.2f s, %s, %s inserts) | ratio %.2f\n' \
-        "$run" "$(echo "$ROWS / $loader" | bc -l)" "$(echo "$BYTES / $loader / 1000000" | bc -l)" "$loader" \
-        "$(echo "$ROWS / $took" | bc -l)" "$(echo "$BYTES / $took / 1000000" | bc -l)" "$took" "$rss" \
-        "$(grep -o 'output_batches=[0-9]*' "$DIR/sluice.err" | cut -d= -f2)" "$(echo "$loader / $took" | bc -l)"
-    LOADER_TIMES+=("$loader") SLUICE_TIMES+=("$took")
-    # No DROP: ClickHouse 18's DROP waits behind the merges of the parts the inserts made (a
-    # part per insert), which can take minutes; wait until merging is done instead, so the next
-    # run does not share the CPUs with it.
-    for _ in $(seq 600); do [ "$($C --query 'SELECT count() FROM system.merges')" = 0 ] && break; sleep 0.5; done
+    LOADER_TIMES+=("$loader")
+    for connections in ${CONNECTIONS:-default}; do
+        extra="" table="sluice_${run}_$connections"
+        [ "$connections" = default ] || extra=",connections=$connections"
+        $C --query "CREATE TABLE $table $COLUMNS"
+        for _ in $(seq 600); do [ "$($C --query 'SELECT count() FROM system.merges')" = 0 ] && break; sleep 0.5; done
+        start=$(date +%s.%N)
+        "$SLUICE" run --admin off --input "file:path=$DIR/rows.ndjson" \
+            --output "clickhouse:url=http://127.0.0.1:$HTTP_PORT,table=$table$extra" "$@" 2>"$DIR/sluice.err"
+        took=$(echo "$(date +%s.%N) - $start" | bc)
+        rows=$($C --query "SELECT count() FROM $table")
+        [ "$rows" = "$ROWS" ] && [ "$loaded" = "$ROWS" ] || { echo "run $run: rows differ: sluice $rows, loader $loaded of $ROWS" >&2; exit 1; }
+        rss=$(grep -o 'peak_rss_mb=[0-9.]*' "$DIR/sluice.err" || true)
+        printf 'run %d: clickhouse-client %.0f rows/s %.1f MB/s (%.2f s) | sluice connections=%s %.0f rows/s %.1f MB/s (%.2f s, %s, %s inserts) | ratio %.2f\n' \
+            "$run" "$(echo "$ROWS / $loader" | bc -l)" "$(echo "$BYTES / $loader / 1000000" | bc -l)" "$loader" "$connections" \
+            "$(echo "$ROWS / $took" | bc -l)" "$(echo "$BYTES / $took / 1000000" | bc -l)" "$took" "$rss" \
+            "$(grep -o 'output_batches=[0-9]*' "$DIR/sluice.err" | cut -d= -f2)" "$(echo "$loader / $took" | bc -l)"
+        SLUICE_TIMES[$connections]="${SLUICE_TIMES[$connections]:-} $took"
+        # No DROP: ClickHouse 18's DROP waits behind the merges of the parts the inserts made (a
+        # part per insert), which can take minutes; wait until merging is done instead, so the
+        # next run does not share the CPUs with it.
+        for _ in $(seq 600); do [ "$($C --query 'SELECT count() FROM system.merges')" = 0 ] && break; sleep 0.5; done
+    done
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-loader=$(median "${LOADER_TIMES[@]}") took=$(median "${SLUICE_TIMES[@]}")
-printf 'median of %d: clickhouse-client %.0f rows/s %.1f MB/s | sluice %.0f rows/s %.1f MB/s | ratio %.2f\n' "$RUNS" \
-    "$(echo "$ROWS / $loader" | bc -l)" "$(echo "$BYTES / $loader / 1000000" | bc -l)" \
-    "$(echo "$ROWS / $took" | bc -l)" "$(echo "$BYTES / $took / 1000000" | bc -l)" "$(echo "$loader / $took" | bc -l)"
+loader=$(median "${LOADER_TIMES[@]}")
+for connections in ${CONNECTIONS:-default}; do
+    # shellcheck disable=SC2086
+    took=$(median ${SLUICE_TIMES[$connections]})
+    printf 'median of %d: clickhouse-client %.0f rows/s %.1f MB/s | sluice connections=%s %.0f rows/s %.1f MB/s | ratio %.2f\n' "$RUNS" \
+        "$(echo "$ROWS / $loader" | bc -l)" "$(echo "$BYTES / $loader / 1000000" | bc -l)" "$connections" \
+        "$(echo "$ROWS / $took" | bc -l)" "$(echo "$BYTES / $took / 1000000" | bc -l)" "$(echo "$loader / $took" | bc -l)"
+done

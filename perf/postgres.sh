@@ -13,6 +13,8 @@
 #   the whole line into doc.
 # SLUICE=path runs a given binary (default: the release build in .build-bench). Each run loads
 # a fresh table with psql, then another with sluice; the ratio is sluice's rows/s over psql's.
+# CONNECTIONS="1 2" runs sluice once per value (the output's connections=N) after the same
+# psql load, so the ratios compare in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-small}
@@ -66,20 +68,25 @@ ROWS=$(wc -l < "$DIR/rows.ndjson")
 echo "mode=$MODE rows=$ROWS bytes=$(stat -c %s "$DIR/rows.ndjson") server=$("$BIN/postgres" --version) sluice=$SLUICE $*"
 for run in $(seq "$RUNS"); do
     cat "$DIR/rows.ndjson" "$DIR/rows.tsv" >/dev/null  # warm the page cache
-    "${P[@]}" -c "CREATE TABLE loader_$run $TABLE" -c "CREATE TABLE sluice_$run $TABLE" -c CHECKPOINT
+    "${P[@]}" -c "CREATE TABLE loader_$run $TABLE" -c CHECKPOINT
     start=$(date +%s.%N)
     "${P[@]}" -c "\\copy loader_$run FROM '$DIR/rows.tsv'"
     loader=$(echo "$(date +%s.%N) - $start" | bc)
-    "${P[@]}" -c CHECKPOINT
-    start=$(date +%s.%N)
-    "$SLUICE" run --admin off --input "file:path=$DIR/rows.ndjson" \
-        --output "postgres:dsn=$DSN,table=sluice_$run,$COLUMNS" "$@" 2>"$DIR/sluice.err"
-    took=$(echo "$(date +%s.%N) - $start" | bc)
-    rows=$("${P[@]}" -At -c "SELECT count(*) FROM sluice_$run")
     loaded=$("${P[@]}" -At -c "SELECT count(*) FROM loader_$run")
-    rss=$(grep -o 'peak_rss_mb=[0-9.]*' "$DIR/sluice.err" || true)
-    printf 'run %d: psql \\copy %.0f rows/s (%s rows, %.2f s) | sluice %.0f rows/s (%s rows, %.2f s, %s) | ratio %.2f\n' \
-        "$run" "$(echo "$ROWS / $loader" | bc -l)" "$loaded" "$loader" "$(echo "$ROWS / $took" | bc -l)" "$rows" "$took" "$rss" \
-        "$(echo "$loader / $took" | bc -l)"
-    "${P[@]}" -c "DROP TABLE loader_$run" -c "DROP TABLE sluice_$run"
+    for connections in ${CONNECTIONS:-default}; do
+        extra=""
+        [ "$connections" = default ] || extra=",connections=$connections"
+        "${P[@]}" -c "CREATE TABLE sluice_$run $TABLE" -c CHECKPOINT
+        start=$(date +%s.%N)
+        "$SLUICE" run --admin off --input "file:path=$DIR/rows.ndjson" \
+            --output "postgres:dsn=$DSN,table=sluice_$run,$COLUMNS$extra" "$@" 2>"$DIR/sluice.err"
+        took=$(echo "$(date +%s.%N) - $start" | bc)
+        rows=$("${P[@]}" -At -c "SELECT count(*) FROM sluice_$run")
+        rss=$(grep -o 'peak_rss_mb=[0-9.]*' "$DIR/sluice.err" || true)
+        printf 'run %d: psql \\copy %.0f rows/s (%s rows, %.2f s) | sluice connections=%s %.0f rows/s (%s rows, %.2f s, %s) | ratio %.2f\n' \
+            "$run" "$(echo "$ROWS / $loader" | bc -l)" "$loaded" "$loader" "$connections" "$(echo "$ROWS / $took" | bc -l)" "$rows" "$took" "$rss" \
+            "$(echo "$loader / $took" | bc -l)"
+        "${P[@]}" -c "DROP TABLE sluice_$run"
+    done
+    "${P[@]}" -c "DROP TABLE loader_$run"
 done

@@ -73,6 +73,39 @@ extension EndToEndTests {
             #expect(summary.count("dead_lettered") == 3 && summary.count("events_out") == 2997)
         }
 
+        /// `connections=2`: batches of 250 go out on two connections at once while rows the
+        /// server refuses split some of them into halves (each lane keeps its own ranges);
+        /// every other row is inserted exactly once, each refused one is in the dead-letter file.
+        @Test func twoConnectionsInsertEveryRowOnceWhileRefusedRowsSplitTheirBatches() throws {
+            let server = try ClickHouseServer.shared()
+            let table = ClickHouseServer.tableName("lanes")
+            try server.query("CREATE TABLE \(table) (n UInt32, msg String) ENGINE = MergeTree ORDER BY n")
+            let directory = try TemporaryDirectory()
+            let count = 20_000
+            var lines = ""
+            var refused = 0
+            for n in 0..<count {
+                if n % 997 == 13 {
+                    lines += "{\"n\":\"not a number \(n)\",\"msg\":\"m\(n)\"}\n"
+                    refused += 1
+                } else {
+                    lines += "{\"n\":\(n),\"msg\":\"m\(n)\"}\n"
+                }
+            }
+            let input = directory.path("in.ndjson")
+            try lines.write(toFile: input, atomically: true, encoding: .utf8)
+            let dead = directory.path("dead.ndjson")
+            let sluice = try SluiceProcess(["run", "--admin", "off", "--batch-size", "250", "--input", "file:path=\(input)",
+                                            "--output", "clickhouse:url=http://127.0.0.1:\(server.httpPort),table=\(table),connections=2,dead-letter=\(dead)"],
+                                           in: directory)
+            #expect(try sluice.waitForExit(within: .seconds(120)) == .exited(0), "\(sluice.standardErrorTail())")
+            let kept = count - refused
+            #expect(try server.query("SELECT count(), uniqExact(n), countIf(msg = concat('m', toString(n))) FROM \(table)") == "\(kept)\t\(kept)\t\(kept)\n")
+            #expect(try String(contentsOfFile: dead, encoding: .utf8).split(separator: "\n").count == refused)
+            let summary = try sluice.summary()
+            #expect(summary.count("dead_lettered") == refused && summary.count("events_out") == kept)
+        }
+
         /// The server is killed and down for 3 s while a followed file grows: the node holds the rows,
         /// retries, and every row is in the table at least once after the restart.
         @Test func rowsWrittenWhileTheServerIsDownAreInsertedAfterItComesBack() throws {

@@ -122,6 +122,28 @@ extension EndToEndTests {
             #expect(batches[1] >= count / 256, "\(batches)")
         }
 
+        /// `connections=2` (the default): batches alternate between two connections, each
+        /// row's backend recorded by a column default; every row lands exactly once, both
+        /// connections copied batches, and with `connections=1` one did.
+        @Test func twoConnectionsCopyEveryRowExactlyOnce() throws {
+            let server = try PostgresServer.shared()
+            let directory = try TemporaryDirectory()
+            let input = directory.path("in.ndjson"), count = 100_000
+            try NumberedLines.bytes(0..<count).write(to: input)
+            for connections in [2, 1] {
+                let table = PostgresServer.tableName("lanes")
+                try server.query(#"CREATE TABLE \#(table) (n bigint, "check" text, pad text, backend int DEFAULT pg_backend_pid())"#)
+                let sluice = try SluiceProcess(["run", "--admin", "off", "--batch-size", "500", "--input", "file:path=\(input)",
+                                                "--output", "postgres:dsn=\(server.dsn),table=\(table),\(Self.numberedColumns),connections=\(connections)"],
+                                               in: directory)
+                #expect(try sluice.waitForExit(within: .seconds(120)) == .exited(0), "\(sluice.standardErrorTail())")
+                let tally = try Tally(server, table, expected: count)
+                #expect(tally.rows == count && tally.missing == 0 && tally.duplicates == 0 && tally.wrong == 0, "\(tally)")
+                #expect(try server.number("SELECT count(DISTINCT backend) FROM \(table)") == connections)
+                #expect(try sluice.summary().count("output_batches") >= count / 500)
+            }
+        }
+
         /// json-column alone, into jsonb: every realistic document is in the table as the same JSON.
         @Test func theWholeEventGoesIntoAJSONBColumn() throws {
             let server = try PostgresServer.shared()

@@ -4,7 +4,8 @@ import Glibc
 /// The socket of a sink that connects out (`tcp`, the HTTP outputs, `syslog` over UDP): opened
 /// and connected through the worker's ring when due, closed and connected again after a failure
 /// with exponential backoff and jitter up to the output's limit; the outage is logged once and
-/// the return once. The sink owns one and says what a failure of its own protocol means.
+/// the return once (`Reconnection`). The sink owns one and says what a failure of its own
+/// protocol means.
 struct OutboundConnection {
     private(set) var fd: Int32 = -1
     let address: UnsafeMutablePointer<sockaddr_in>
@@ -12,19 +13,16 @@ struct OutboundConnection {
     let endpoint: String
     /// SOCK_STREAM (TCP_NODELAY set) or SOCK_DGRAM (a connect only sets the peer).
     let stream: Bool
-    let reconnectMaxNanos: UInt64
     private(set) var connected = false
     private(set) var connecting = false
-    /// When to connect next (0 at start: at once).
-    private(set) var reconnect = Backoff()
-    private(set) var outageLogged = false
+    private(set) var reconnect: Reconnection
 
     init(host: String, port: UInt16, stream: Bool, reconnectMaxNanos: UInt64) {
         address = .allocate(capacity: 1)
         address.initialize(to: SocketAddress.ipv4(host, port: port)!)
         endpoint = "\(host):\(port)"
         self.stream = stream
-        self.reconnectMaxNanos = reconnectMaxNanos
+        reconnect = Reconnection(maxNanos: reconnectMaxNanos)
     }
 
     /// Not connected, and no connect in flight: when the next one is due.
@@ -32,7 +30,7 @@ struct OutboundConnection {
 
     /// Starts a connect when one is due.
     mutating func tick(context: OutputContext) {
-        if !connected && !connecting && context.now >= reconnect.atNanos { startConnect(context: context) }
+        if !connected && !connecting && reconnect.isDue(now: context.now) { startConnect(context: context) }
     }
 
     /// Opens the socket and starts a connect through the ring.
@@ -65,11 +63,7 @@ struct OutboundConnection {
             return false
         }
         connected = true
-        reconnect.succeeded()
-        if outageLogged {
-            Log.info(context.logName, "connected again to \(endpoint)")
-            outageLogged = false
-        }
+        reconnect.succeeded(context: context, destination: endpoint)
         return true
     }
 
@@ -89,16 +83,12 @@ struct OutboundConnection {
         if fd >= 0 { context.ring.close(fd: fd, userData: userData(.close, 0)) }
         fd = -1
         connected = false
-        reconnect.atNanos = context.now
+        reconnect.now(context.now)
     }
 
     /// No connection now: the next try after the backoff, the outage logged once.
     mutating func failed(context: OutputContext, reason: String) {
-        reconnect.failedWithJitter(now: context.now, limit: reconnectMaxNanos)
-        if !outageLogged {
-            Log.error(context.logName, "\(reason); reconnecting with backoff, events held")
-            outageLogged = true
-        }
+        reconnect.failed(context: context, reason)
     }
 
     func close() {

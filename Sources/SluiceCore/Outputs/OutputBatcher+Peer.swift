@@ -43,7 +43,18 @@ extension OutputBatcher {
         return acknowledged
     }
 
-    mutating func connectCompleted(result: Int32, context: OutputContext) {
+    mutating func connectCompleted(result: Int32, lane: Int, context: OutputContext) {
+        if lanes == 2 {
+            guard lane == 0 ? sink.connectCompleted(result: result, context: context)
+                    : secondLane!.connectCompleted(result: result, context: context.onLane(1)) else { return }
+            // The lane's own buffer, when it waited for this connection; else what is pending.
+            if state(lane) == .awaitingConnection {
+                send(lane, context: context)
+            } else if hasPending(filling) {
+                _ = flush(context: context)
+            }
+            return
+        }
         guard sink.connectCompleted(result: result, context: context) else { return }
         // What waited for the connection goes first, the earlier buffer before the later.
         let older = olderOut
@@ -59,9 +70,10 @@ extension OutputBatcher {
     /// Every buffer the peer has not acknowledged stays and is sent again, whole, on the next
     /// connection (one waiting only for its dead letters is already safe); http: the request
     /// the server did not answer is sent again.
-    mutating func connectionLost(result: Int32, context: OutputContext) {
-        sink.disconnect(result: result, context: context)
-        for b in 0..<2 {
+    mutating func connectionLost(result: Int32, lane: Int = 0, context: OutputContext) {
+        if lane == 0 { sink.disconnect(result: result, context: context) } else { secondLane!.disconnect(result: result, context: context.onLane(1)) }
+        // With two lanes only the lane's own buffer was on the lost connection.
+        for b in 0..<2 where lanes == 1 || b == lane {
             switch state(b) {
             case .writing, .sentAwaitingPeer, .awaitingResponse: move(b, to: .awaitingConnection)
             default: break

@@ -52,7 +52,7 @@ extension OutputBatcher {
 
     /// Buffer `b` goes out: the whole batch first.
     mutating func startRequests(_ b: Int, context: OutputContext) {
-        requests.reset(count: batch(b).count)
+        requests[b].reset(count: batch(b).count)
         sendRequest(b, context: context)
     }
 
@@ -60,18 +60,23 @@ extension OutputBatcher {
     /// none is left, acknowledges the buffer.
     mutating func sendRequest(_ b: Int, context: OutputContext) {
         while true {
-            let start = lineStart(b, requests.first)
-            let end = lineEnd(b, requests.end - 1)
+            let start = lineStart(b, requests[b].first)
+            let end = lineEnd(b, requests[b].end - 1)
             if end > start {
-                if !sink.isReady {
+                let lane = laneOf(b)
+                if !(lane == 0 ? sink.isReady : secondLane!.isReady) {
                     move(b, to: .awaitingConnection)  // sent once connected
                     return
                 }
                 move(b, to: .writing(written: 0))
-                sink.write(from: buffer(b) + start, count: end - start, context: context)
+                if lane == 0 {
+                    sink.write(from: buffer(b) + start, count: end - start, context: context)
+                } else {
+                    secondLane!.write(from: buffer(b) + start, count: end - start, context: context.onLane(1))
+                }
                 return
             }
-            if !requests.next() {
+            if !requests[b].next() {
                 acknowledge(buffer: b, context: context)
                 return
             }
@@ -85,9 +90,11 @@ extension OutputBatcher {
         return 1
     }
 
-    mutating func receiveCompleted(result: Int32, context: OutputContext) {
-        let b = answeredBuffer
-        switch sink.received(result: result, context: context) {
+    mutating func receiveCompleted(result: Int32, lane: Int, context: OutputContext) {
+        let b = lanes == 2 ? lane : answeredBuffer
+        precondition(state(b) == .awaitingResponse, "an answer without a request in flight on its lane")
+        let response = lane == 0 ? sink.received(result: result, context: context) : secondLane!.received(result: result, context: context.onLane(1))
+        switch response {
         case .incomplete:
             return
         case .accepted:
@@ -104,7 +111,7 @@ extension OutputBatcher {
         case .itemized(let items):
             itemsAnswered(b, items, context: context)
         case .connectionLost(let error):
-            connectionLost(result: error, context: context)
+            connectionLost(result: error, lane: lane, context: context)
         }
     }
 
@@ -130,7 +137,7 @@ extension OutputBatcher {
         let used = usedBytes(b)
         if used > end { memmove(buffer(b) + start, buffer(b) + end, used - end) }
         let ends = b == 0 ? lineEnds.0 : lineEnds.1
-        for i in requests.end..<batch(b).count { ends[i] -= Int32(truncatingIfNeeded: gap) }
+        for i in requests[b].end..<batch(b).count { ends[i] -= Int32(truncatingIfNeeded: gap) }
         setUsed(b, used - gap)
     }
 
@@ -142,21 +149,21 @@ extension OutputBatcher {
     /// are acknowledged with it. An answer whose items do not match the events is retried whole.
     mutating func itemsAnswered(_ b: Int, _ items: ItemVerdicts, context: OutputContext) {
         var lines = 0
-        for i in requests.first..<requests.end where lineEnd(b, i) > lineStart(b, i) { lines += 1 }
+        for i in requests[b].first..<requests[b].end where lineEnd(b, i) > lineStart(b, i) { lines += 1 }
         guard items.count == lines else {
             retryRange(b, reason: "the answer has \(items.count) items for the \(lines) events sent", context: context)
             return
         }
         let ends = b == 0 ? lineEnds.0 : lineEnds.1
         let base = buffer(b)
-        let rangeEnd = lineEnd(b, requests.end - 1)
-        var cursor = lineStart(b, requests.first)
+        let rangeEnd = lineEnd(b, requests[b].end - 1)
+        var cursor = lineStart(b, requests[b].first)
         var lineStartBefore = cursor  // where the line of event i started before any move
         var item = 0
         var retries = 0
         var settledBytes = 0
         var firstRetry = 0
-        for i in requests.first..<requests.end {
+        for i in requests[b].first..<requests[b].end {
             let start = lineStartBefore
             let length = lineEnd(b, i) - start
             lineStartBefore = lineEnd(b, i)
@@ -209,7 +216,7 @@ extension OutputBatcher {
 
     /// The current range is answered: the next one goes out, or the buffer is done.
     mutating func nextRequest(_ b: Int, context: OutputContext) {
-        if requests.next() {
+        if requests[b].next() {
             sendRequest(b, context: context)
         } else {
             acknowledge(buffer: b, context: context)
@@ -222,19 +229,19 @@ extension OutputBatcher {
     mutating func rangeRejected(_ b: Int, reason: String, line: Int?, context: OutputContext) {
         var lines = 0
         var named: Int? = nil
-        for i in requests.first..<requests.end where lineEnd(b, i) > lineStart(b, i) {
+        for i in requests[b].first..<requests[b].end where lineEnd(b, i) > lineStart(b, i) {
             if lines == line { named = i }
             lines += 1
         }
-        if lines > 1, let refused = named, requests.depth < RequestRanges.stackCapacity / 2 {
+        if lines > 1, let refused = named, requests[b].depth < RequestRanges.stackCapacity / 2 {
             guard reject(b, at: refused, reason: reason, context: context) else { return }
             // The lines before it go first, then the ones after it (an empty side is skipped).
-            if refused > requests.first {
-                if refused + 1 < requests.end { requests.push(refused + 1, requests.end) }
-                requests.end = refused
+            if refused > requests[b].first {
+                if refused + 1 < requests[b].end { requests[b].push(refused + 1, requests[b].end) }
+                requests[b].end = refused
                 sendRequest(b, context: context)
-            } else if refused + 1 < requests.end {
-                requests.first = refused + 1
+            } else if refused + 1 < requests[b].end {
+                requests[b].first = refused + 1
                 sendRequest(b, context: context)
             } else {
                 nextRequest(b, context: context)
@@ -244,21 +251,21 @@ extension OutputBatcher {
         if lines > 1 {
             // The handle where the second half of the lines starts.
             var seen = 0
-            var middle = requests.first
-            for i in requests.first..<requests.end where lineEnd(b, i) > lineStart(b, i) {
+            var middle = requests[b].first
+            for i in requests[b].first..<requests[b].end where lineEnd(b, i) > lineStart(b, i) {
                 if seen == lines / 2 {
                     middle = i
                     break
                 }
                 seen += 1
             }
-            requests.push(middle, requests.end)
-            requests.end = middle
+            requests[b].push(middle, requests[b].end)
+            requests[b].end = middle
             sendRequest(b, context: context)
             return
         }
-        var only = requests.first
-        for i in requests.first..<requests.end where lineEnd(b, i) > lineStart(b, i) { only = i }
+        var only = requests[b].first
+        for i in requests[b].first..<requests[b].end where lineEnd(b, i) > lineStart(b, i) { only = i }
         guard reject(b, at: only, reason: reason, context: context) else { return }
         nextRequest(b, context: context)
     }

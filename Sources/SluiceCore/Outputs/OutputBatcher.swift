@@ -14,6 +14,13 @@ struct OutputBatcher {
     var route: Condition?
     let hasRoute: Bool
     var sink: OutputSink
+    /// A sink that answers with two connections (`connections=2`: postgres, clickhouse): the
+    /// second one. Buffer b always goes out on lane b, so one batch is sent while the other
+    /// waits for its answer (a COMMIT, an insert); the answers are taken in order
+    /// (`answeredAwaitingEarlier`). nil with one lane.
+    var secondLane: OutputSink?
+    /// 1 or 2 (a disk buffer's stages take 1).
+    let lanes: Int
     /// How each event becomes the bytes of the buffer (its line, or a protocol's record).
     var encoder: OutputEncoder
     /// devnull: events are acknowledged as they come; nothing is buffered.
@@ -32,8 +39,8 @@ struct OutputBatcher {
     /// Per buffer, per event in its batch: where its line ends in the buffer (a placeholder's
     /// is its predecessor's), so a sink that answers can send part of a batch.
     let lineEnds: (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>)
-    /// The part of the buffer out, for a sink that answers (`OutputBatcher+Requests.swift`).
-    var requests: RequestRanges
+    /// Per buffer, the part of it out, for a sink that answers (`OutputBatcher+Requests.swift`).
+    let requests: UnsafeMutablePointer<RequestRanges>
     var states: (OutputBufferState, OutputBufferState) = (.open, .open)
     /// The buffer taking events. When both buffers are out, it is the one that went out first.
     var filling = 0
@@ -94,7 +101,9 @@ struct OutputBatcher {
         }
         handles = (EventBatch(capacity: batchSize), EventBatch(capacity: batchSize))
         lineEnds = (.allocate(capacity: batchSize), .allocate(capacity: batchSize))
-        requests = RequestRanges(batchSize: batchSize)
+        requests = .allocate(capacity: 2)
+        requests.initialize(to: RequestRanges(batchSize: batchSize))
+        (requests + 1).initialize(to: RequestRanges(batchSize: batchSize))
         if let disk {
             let buffer = UnsafeMutablePointer<DiskBuffer>.allocate(capacity: 1)
             let drain = UnsafeMutablePointer<OutputBatcher>.allocate(capacity: 1)
@@ -107,10 +116,14 @@ struct OutputBatcher {
             diskBuffer = buffer
             recordHeaderBytes = BufferRecord.headerBytes
             sink = .disk(DiskSink(buffer: buffer))
+            lanes = 1
         } else {
             diskBuffer = nil
             recordHeaderBytes = 0
             sink = definition.sink(fd: fd, bufferBytes: bufferCapacity, batchSize: batchSize)
+            // A drain acknowledges to its disk buffer in record order, one batch at a time.
+            lanes = sink.answers && drainOf == nil ? definition.lanes : 1
+            if lanes == 2 { secondLane = definition.sink(fd: fd, bufferBytes: bufferCapacity, batchSize: batchSize) }
         }
         acknowledgesAtOnce = sink.acknowledgesAtOnce
         handsOff = sink.handsOff
@@ -267,6 +280,7 @@ struct OutputBatcher {
         if let d = diskBuffer, d.pointee.options.full == .block, !d.pointee.hasRoom(forBytes: usedBytes(filling)) { return false }
         switch state(1 - filling) {
         case .open: return true
+        case .writing, .awaitingResponse, .answeredAwaitingEarlier: return lanes == 2
         case .sentAwaitingPeer, .awaitingDeadLetter: return sink.waitsForPeer
         case .handedOff: return handsOff
         default: return false
@@ -296,7 +310,7 @@ struct OutputBatcher {
         if usedBytes(b) == 0 {
             // Only placeholders: nothing to write. Behind a batch still out, acknowledged after it.
             if !state(filling).isOpen {
-                move(b, to: .sentAwaitingPeer)
+                move(b, to: sink.answers ? .answeredAwaitingEarlier : .sentAwaitingPeer)
                 return true
             }
             acknowledge(buffer: b, context: context)
@@ -338,6 +352,7 @@ struct OutputBatcher {
         if acknowledgesAtOnce { return false }
         if deadLetter != nil && idle { flushDeadLetter(context: context) }
         sink.tick(context: context)
+        if lanes == 2 { secondLane!.tick(context: context.onLane(1)) }
         // A buffer the peer acknowledged here gave events back and reopened the filling buffer:
         // that is progress, or the worker would sleep (up to 100 ms) with events waiting for room.
         var acknowledged = false
@@ -367,6 +382,14 @@ struct OutputBatcher {
 
     func ownDeadline(now: UInt64) -> UInt64? {
         if acknowledgesAtOnce { return nil }
+        if lanes == 2 {
+            let second = secondLane!
+            let due = earliest(earliest(sink.reconnectDeadline, second.reconnectDeadline),
+                               earliest(sink.responseDeadline, second.responseDeadline))
+            if writeRetry.isWaiting { return earliest(due, writeRetry.atNanos) }
+            if fillingMayGoOut && hasPending(filling) { return earliest(due, oldestNanos + flushIntervalNanos) }
+            return due
+        }
         if let reconnect = sink.reconnectDeadline { return reconnect }
         if states.0 == .sentAwaitingPeer || states.1 == .sentAwaitingPeer { return now + TCPSink.peerAckPollNanos }
         if let timeout = sink.responseDeadline { return timeout }
@@ -376,20 +399,33 @@ struct OutputBatcher {
         return nil
     }
 
-    /// The buffer whose write is in flight (one at a time per output).
+    @inline(__always) func earliest(_ a: UInt64?, _ b: UInt64?) -> UInt64? {
+        guard let a else { return b }
+        guard let b else { return a }
+        return min(a, b)
+    }
+
+    /// A connect of either lane is in flight (its completion would reach a replacement).
+    var isConnecting: Bool { sink.isConnecting || (secondLane?.isConnecting ?? false) }
+
+    /// The lane buffer `b` goes out on.
+    @inline(__always) func laneOf(_ b: Int) -> Int { lanes == 2 ? b : 0 }
+
+    /// The buffer whose write is in flight (one at a time per output, one per lane with two).
     var writingBuffer: Int? {
         if case .writing = states.0 { return 0 }
         if case .writing = states.1 { return 1 }
         return nil
     }
 
-    mutating func writeCompleted(result: Int32, context: OutputContext) {
-        guard let b = writingBuffer, case .writing(let written) = state(b) else {
+    mutating func writeCompleted(result: Int32, lane: Int, context: OutputContext) {
+        guard let b = lanes == 2 ? lane : writingBuffer, case .writing(let written) = state(b) else {
             preconditionFailure("write completion without a write in flight")
         }
-        switch sink.written(result: result, context: context) {
+        let outcome = lane == 0 ? sink.written(result: result, context: context) : secondLane!.written(result: result, context: context.onLane(1))
+        switch outcome {
         case .connectionLost(let error):
-            connectionLost(result: error, context: context)
+            connectionLost(result: error, lane: lane, context: context)
         case .failed(let error, let reported, let wrote):
             // The destination refused: keep the batch, back off, retry. Nothing is acked, so the
             // pool fills and the inputs pause until the output recovers.
@@ -450,16 +486,23 @@ struct OutputBatcher {
         submit(b, from: 0, context: context)
     }
 
+    /// The backoff passed: every buffer waiting for it goes again (two with two lanes), the
+    /// earlier first.
     mutating func retryWrite(context: OutputContext) {
-        let b: Int
-        if case .retrying = states.0 { b = 0 } else { b = 1 }
-        guard case .retrying(let written) = state(b) else { preconditionFailure("write retry without a failed write") }
-        if sink.answers {
-            sendRequest(b, context: context)
-            return
+        let older = olderOut
+        var retried = false
+        for k in 0..<2 {
+            let b = k == 0 ? older : 1 - older
+            guard case .retrying(let written) = state(b) else { continue }
+            retried = true
+            if sink.answers {
+                sendRequest(b, context: context)
+                continue
+            }
+            move(b, to: .writing(written: written))
+            submit(b, from: written, context: context)
         }
-        move(b, to: .writing(written: written))
-        submit(b, from: written, context: context)
+        precondition(retried, "write retry without a failed write")
     }
 
     mutating func syncCompleted(result: Int32, context: OutputContext) {
@@ -473,6 +516,12 @@ struct OutputBatcher {
     /// dead-letter lines of the events it rejected are written. Buffers are acknowledged in the
     /// order they went out.
     mutating func acknowledge(buffer b: Int, context: OutputContext) {
+        if b != olderOut && !state(1 - b).isOpen {
+            // Answered on its lane before the batch that went out first: acknowledged right
+            // after that one (`reopen`), so acknowledgements stay in order.
+            move(b, to: .answeredAwaitingEarlier)
+            return
+        }
         precondition(b == olderOut || state(1 - b).isOpen, "output buffer \(b) acknowledged before the one that went out first")
         if let d = deadLetter, d.pointee.durable < deadLetterNeeded(b) {
             move(b, to: .awaitingDeadLetter)  // the dead-letter write completes it
@@ -509,12 +558,14 @@ struct OutputBatcher {
         clearHandles(b)
         setUsed(b, 0)
         move(b, to: .open)
+        if state(1 - b) == .answeredAwaitingEarlier { acknowledge(buffer: 1 - b, context: context) }
         if batch(filling).isFull || usedBytes(filling) > bufferCapacity / 2 { _ = flush(context: context) }
     }
 
     /// Closes the sink's descriptor (the worker's last act).
     func close() {
         sink.close()
+        secondLane?.close()
         if let d = diskBuffer {
             d.pointee.drain.pointee.close()
             d.pointee.close()
@@ -526,6 +577,7 @@ struct OutputBatcher {
         route?.disposeScratch()
         route = nil
         sink.dispose()
+        secondLane?.dispose()
         encoder.dispose()
         if let d = deadLetter {
             d.pointee.dispose()
@@ -548,6 +600,9 @@ struct OutputBatcher {
         handles.1.deallocate()
         lineEnds.0.deallocate()
         lineEnds.1.deallocate()
+        requests[0].deallocate()
+        requests[1].deallocate()
+        requests.deinitialize(count: 2)
         requests.deallocate()
     }
 }

@@ -23,6 +23,9 @@ enum OutputBufferState: Equatable {
     case awaitingDeadLetter
     /// nats: the sink's own thread has it; acknowledged once the sink confirms all of it.
     case handedOff
+    /// Two lanes: answered (safe at the destination) on its own connection while the batch
+    /// that went out before it is still out; acknowledged right after that one.
+    case answeredAwaitingEarlier
 
     @inline(__always) var isOpen: Bool {
         if case .open = self { return true }
@@ -50,6 +53,10 @@ enum OutputBufferState: Equatable {
             return true
         case (.awaitingDeadLetter, .open): return true
         case (.handedOff, .open), (.handedOff, .awaitingDeadLetter): return true
+        case (.open, .answeredAwaitingEarlier), (.writing, .answeredAwaitingEarlier), (.awaitingResponse, .answeredAwaitingEarlier),
+             (.retrying, .answeredAwaitingEarlier), (.awaitingConnection, .answeredAwaitingEarlier):
+            return true  // a batch of placeholders only, or the last range answered, behind the earlier batch
+        case (.answeredAwaitingEarlier, .open), (.answeredAwaitingEarlier, .awaitingDeadLetter): return true
         default: return false
         }
     }

@@ -12,6 +12,10 @@ struct OutputContext {
     /// disk buffer (its completions come back to the drain batcher).
     let output: Int
     static let drainFlag = 1 << 16
+    /// The connection (lane) of a sink with two (`OutputBatcher.lanes`) an operation belongs
+    /// to: set in the output number of its user_data as `laneFlag`.
+    private(set) var lane = 0
+    static let laneFlag = 1 << 17
     private let slabTable: UnsafeMutablePointer<Slab>
     /// This worker's own slab (a disk buffer's drain takes its events there).
     private let ownSlab: UnsafeMutablePointer<Slab>
@@ -52,7 +56,14 @@ struct OutputContext {
     @inline(__always) func acknowledge(_ handle: EventHandle) { guaranteed._withUnsafeGuaranteedRef { $0.outputAcked(handle) } }
 
     /// The user_data of an operation whose completion belongs to this output.
-    @inline(__always) func userData(_ kind: CompletionKind) -> UInt64 { SluiceCore.userData(kind, pipeline, output) }
+    @inline(__always) func userData(_ kind: CompletionKind) -> UInt64 { SluiceCore.userData(kind, pipeline, output | lane * OutputContext.laneFlag) }
+
+    /// This context for the sink of `lane`: its operations come back tagged with it.
+    @inline(__always) func onLane(_ lane: Int) -> OutputContext {
+        var c = self
+        c.lane = lane
+        return c
+    }
 
     /// The user_data of an operation whose completion belongs to this output, with `tag` (15
     /// bits) telling it from one a replaced output started.

@@ -237,7 +237,7 @@ enum OutputSink {
     /// http, postgres: the longest wait between retries.
     var retryMaxNanos: UInt64 {
         switch self {
-        case .http(let h): return h.connection.reconnectMaxNanos
+        case .http(let h): return h.connection.reconnect.maxNanos
         case .postgres(let p): return p.retryMaxNanos
         default: return Backoff.maxNanos
         }

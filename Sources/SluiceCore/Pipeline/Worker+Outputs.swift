@@ -18,8 +18,16 @@ extension Worker {
         return buffer.pointee.drain
     }
 
+    /// The lane a completion of a sink with two connections came from (the batcher passes it
+    /// back to that lane's sink; its own operations use lane 0), and the output number
+    /// without it.
+    @inline(__always) func lane(_ output: Int) -> (lane: Int, output: Int) {
+        (output & OutputContext.laneFlag == 0 ? 0 : 1, output & ~OutputContext.laneFlag)
+    }
+
     func outputWriteCompleted(pipeline: Int, output: Int, result: Int32) {
-        batcher(pipeline, output).pointee.writeCompleted(result: result, context: outputContext(pipeline, output))
+        let (l, o) = lane(output)
+        batcher(pipeline, o).pointee.writeCompleted(result: result, lane: l, context: outputContext(pipeline, o))
     }
 
     func outputSyncCompleted(pipeline: Int, output: Int, result: Int32) {
@@ -27,11 +35,13 @@ extension Worker {
     }
 
     func outputConnectCompleted(pipeline: Int, output: Int, result: Int32) {
-        batcher(pipeline, output).pointee.connectCompleted(result: result, context: outputContext(pipeline, output))
+        let (l, o) = lane(output)
+        batcher(pipeline, o).pointee.connectCompleted(result: result, lane: l, context: outputContext(pipeline, o))
     }
 
     func outputReceiveCompleted(pipeline: Int, output: Int, result: Int32) {
-        batcher(pipeline, output).pointee.receiveCompleted(result: result, context: outputContext(pipeline, output))
+        let (l, o) = lane(output)
+        batcher(pipeline, o).pointee.receiveCompleted(result: result, lane: l, context: outputContext(pipeline, o))
     }
 
     /// A sink's eventfd read (nats: a hand-off was confirmed); a reload may have replaced the

@@ -90,7 +90,7 @@ extension Worker {
     func canInstall(_ delivery: PipelineMailbox.Delivery) -> Bool {
         for (slot, _) in delivery.slots where slot < pipelineCount {
             if !outputsIdle(slot) { return false }
-            for o in 0..<outputCounts[slot] where outputs[slot][o].sink.isConnecting { return false }
+            for o in 0..<outputCounts[slot] where outputs[slot][o].isConnecting { return false }
         }
         return true
     }

@@ -24,6 +24,9 @@ protocol OutputPlugin: Sendable {
     var preferredBatchSize: Int? { get }
     /// Bytes the sink's record of an event adds to its encoded line, at most.
     var recordOverheadBytes: Int { get }
+    /// Connections (lanes) per worker of a sink that answers (http, postgres): with 2, the
+    /// batcher's second buffer is sent on the second while the first waits for its answer.
+    var lanes: Int { get }
     /// On the control thread, once per worker: the descriptor the worker's sink writes (-1: the
     /// sink opens its own connection).
     func openDescriptor() throws(Node.SetupError) -> Int32
@@ -39,6 +42,7 @@ extension OutputPlugin {
     var delivery: DeliveryOptions { DeliveryOptions() }
     var preferredBatchSize: Int? { nil }
     var recordOverheadBytes: Int { 0 }
+    var lanes: Int { 1 }
     func openDescriptor() throws(Node.SetupError) -> Int32 { -1 }
     func encoder() -> OutputEncoder { .line }
 }
@@ -77,6 +81,12 @@ extension OutputDefinition {
 
     var recordOverheadBytes: Int {
         struct Visitor: OutputVisitor { func visit<O: OutputPlugin>(_ output: O) -> Int { output.recordOverheadBytes } }
+        var v = Visitor()
+        return open(&v)
+    }
+
+    var lanes: Int {
+        struct Visitor: OutputVisitor { func visit<O: OutputPlugin>(_ output: O) -> Int { output.lanes } }
         var v = Visitor()
         return open(&v)
     }

@@ -16,13 +16,16 @@ public struct ClickHouseOutput: Sendable {
     static let password = Parameter.defaulted("password", .text, default: "", doc: "password")
     static let compression = Parameter.choice("compression", default: HTTPEndpoint.Compression.none,
                                               doc: "body compression (gzip: ClickHouse decompresses it; zstd needs a newer server than Debian's 18.16)")
+    static let connections = Lanes.parameter(default: 2)
     static let skipUnknown = Parameter.bool("skip-unknown-fields", default: false,
                                             doc: "ignore event fields that are not columns (off: such rows are refused)")
-    public static let parameters = [url.doc, table.doc, database.doc, user.doc, password.doc, compression.doc, skipUnknown.doc]
+    public static let parameters = [url.doc, table.doc, database.doc, user.doc, password.doc, compression.doc, skipUnknown.doc, connections.doc]
         + HTTPOptions.parameters + BufferOptions.parameters
     public let endpoint: HTTPEndpoint
     public let delivery: DeliveryOptions
     public let buffer: BufferOptions
+    /// Connections per worker (`Lanes`).
+    public let connections: Int
 
     public init(_ arguments: PluginArguments) throws(PluginArgumentError) {
         try arguments.checkKnown(Self.parameters)
@@ -47,6 +50,7 @@ public struct ClickHouseOutput: Sendable {
         self.endpoint = endpoint
         self.delivery = delivery
         buffer = try BufferOptions(arguments)
+        connections = try arguments.value(Self.connections)
     }
 
     static func isIdentifier(_ name: String) -> Bool {
@@ -62,6 +66,7 @@ extension ClickHouseOutput: OutputPlugin {
     public var definition: OutputDefinition { .clickhouse(self) }
 
     var preferredBatchSize: Int? { OutputDefinition.bulkLoaderBatchSize }
+    var lanes: Int { connections }
 
     func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {
         .http(HTTPSink(endpoint, bufferBytes: bufferBytes))

@@ -26,8 +26,9 @@ public struct PostgresOutput: Sendable {
                                             doc: "a connection or a step of a batch with no answer by then is abandoned; the batch is sent again on a new connection")
     static let retryMax = Parameter.duration("retry-max", default: "30s", atLeast: "10ms",
                                              doc: "longest wait between reconnects and retries (server down, errors it may recover from)")
+    static let connections = Lanes.parameter(default: 2)
     public static let parameters = [dsn.doc, table.doc, columns.doc, jsonColumn.doc, conflict.doc, timeout.doc, retryMax.doc,
-                                    DeliveryOptions.deadLetter.doc] + BufferOptions.parameters
+                                    connections.doc, DeliveryOptions.deadLetter.doc] + BufferOptions.parameters
 
     /// One `columns=COL:PATH[:json]`.
     public struct Column: Sendable, Equatable {
@@ -44,6 +45,8 @@ public struct PostgresOutput: Sendable {
     public let conflict: [String]
     public let timeoutMicros: Int
     public let retryMaxMicros: Int
+    /// Connections per worker (`Lanes`).
+    public let connections: Int
     public let delivery: DeliveryOptions
     /// Where undelivered events wait (`buffer=memory|disk`).
     public let buffer: BufferOptions
@@ -81,6 +84,7 @@ public struct PostgresOutput: Sendable {
         }
         timeoutMicros = try arguments.value(Self.timeout)
         retryMaxMicros = try arguments.value(Self.retryMax)
+        connections = try arguments.value(Self.connections)
         var delivery = DeliveryOptions()
         delivery.deadLetterPath = try arguments.value(DeliveryOptions.deadLetter)
         self.delivery = delivery
@@ -172,6 +176,7 @@ extension PostgresOutput: OutputPlugin {
     public var definition: OutputDefinition { .postgres(self) }
 
     var preferredBatchSize: Int? { OutputDefinition.bulkLoaderBatchSize }
+    var lanes: Int { connections }
     func encoder() -> OutputEncoder { .copyRows(CopyRowEncoder(columns: columns, wholeEvent: jsonColumn != nil)) }
 
     func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {

@@ -44,8 +44,7 @@ struct PostgresSink {
 
     private(set) var connection: OpaquePointer?
     private(set) var phase = Phase.disconnected
-    private(set) var reconnect = Backoff()
-    var outageLogged = false
+    private(set) var reconnect: Reconnection
     /// A poll of libpq's socket is in flight; `pollFD` is that socket.
     private(set) var polling = false
     var pollFD: Int32 = -1
@@ -82,6 +81,7 @@ struct PostgresSink {
         stageStatement = output.stageStatement.map { strdup($0) }
         timeoutNanos = UInt64(output.timeoutMicros) * 1000
         retryMaxNanos = UInt64(output.retryMaxMicros) * 1000
+        reconnect = Reconnection(maxNanos: retryMaxNanos)
         table = output.table
     }
 
@@ -266,7 +266,7 @@ struct PostgresSink {
                 + (phase == .connecting || phase == .preparing ? "connecting again" : "the batch goes again on a new connection"))
             shutdown(pollFD, Int32(SHUT_RDWR))
         }
-        if phase == .disconnected && context.now >= reconnect.atNanos { startConnect(context: context) }
+        if phase == .disconnected && reconnect.isDue(now: context.now) { startConnect(context: context) }
     }
 
     /// When the poll in flight times out.
@@ -335,11 +335,7 @@ struct PostgresSink {
 
     mutating func connected(context: OutputContext) -> Bool {
         phase = .idle
-        reconnect.succeeded()
-        if outageLogged {
-            Log.info(context.logName, "connected again to PostgreSQL")
-            outageLogged = false
-        }
+        reconnect.succeeded(context: context, destination: "PostgreSQL")
         return true
     }
 
@@ -372,11 +368,7 @@ struct PostgresSink {
     }
 
     mutating func scheduleReconnect(context: OutputContext, reason: String) {
-        reconnect.failedWithJitter(now: context.now, limit: retryMaxNanos)
-        if !outageLogged {
-            Log.error(context.logName, "PostgreSQL (table \(table)): \(reason); reconnecting with backoff, events held")
-            outageLogged = true
-        }
+        reconnect.failed(context: context, "PostgreSQL (table \(table)): \(reason)")
     }
 
     var reconnectDeadline: UInt64? { phase == .disconnected ? reconnect.atNanos : nil }
