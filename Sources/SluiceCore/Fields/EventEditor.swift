@@ -141,8 +141,10 @@ public struct EventEditor: @unchecked Sendable {
     public func remove(_ path: FieldPath, context: inout ActionContext) -> Outcome {
         guard context.event.has(EventFlags.object) else { return .notAnObject }
         var top = context.event.fieldIndex(named: path.component(0))
-        if top == nil {
-            guard context.event.has(EventFlags.fieldsTruncated), EventEditor.lookup(context.event, path) != nil else { return .missing }
+        if context.event.has(EventFlags.fieldsTruncated) {
+            // A changed event is encoded from its index, so the members past the cut must be
+            // indexed before any entry is dropped or repointed, or they would be lost.
+            guard EventEditor.lookup(context.event, path) != nil else { return .missing }
             let indexed = indexEveryMember(&context)
             guard indexed == .done else { return indexed }
             top = context.event.fieldIndex(named: path.component(0))
