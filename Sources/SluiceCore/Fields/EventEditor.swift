@@ -195,18 +195,26 @@ public struct EventEditor: @unchecked Sendable {
 
     /// The same, with `value` pointed at its new place when it lay in the event's data (making
     /// room moves the data, keeping every offset from its start).
+    ///
+    /// Only the text past the cut is walked, once (it was validated when decoded): its entries
+    /// are staged in the scratch, which holds nothing yet, and copied in once there is room.
     func indexEveryMember(_ context: inout ActionContext, keeping value: inout UnsafeRawBufferPointer) -> Outcome {
+        guard context.event.has(EventFlags.fieldsTruncated) else { return .done }
         let data = UnsafeRawPointer(context.event.data)
         let used = Int(context.event.header.pointee.usedLength)
         let inEvent = value.baseAddress.map { $0 >= data && $0 + value.count <= data + used } ?? false
         let offset = inEvent ? value.baseAddress! - data : 0
-        let members = JSONScanner.memberCount(inObject: context.event.raw)
-        switch context.makeRoom(fieldEntries: members + 1, dataBytes: 0) {
+        let stagedCapacity = min(scratchCapacity / MemoryLayout<FieldEntry>.stride, Int(UInt16.max))
+        let staged = scratch.bindMemory(to: FieldEntry.self, capacity: stagedCapacity)
+        // nil: more members than an index can hold (the text was valid when it was decoded).
+        guard let past = JSONScanner.membersAfter(context.event.indexCutOffset, inObject: context.event.raw,
+                                                  into: staged, capacity: stagedCapacity) else { return .tooLarge }
+        switch context.makeRoom(fieldEntries: context.event.fieldCount + past + 1, dataBytes: 0) {
         case .ready: break
         case .wait: return .wait
         case .tooLarge: return .tooLarge
         }
-        context.event.indexAllMembers()
+        context.event.completeIndex(with: staged, count: past)
         if inEvent { value = UnsafeRawBufferPointer(start: context.event.data + offset, count: value.count) }
         return .done
     }

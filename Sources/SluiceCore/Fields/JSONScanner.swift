@@ -2,6 +2,8 @@
 // no String. It checks the whole text against RFC 8259 (including UTF-8 in strings) and records
 // where each top-level member's key and value sit, so actions can read fields without decoding.
 
+import Glibc
+
 /// The JSON type of a value in the field index.
 public enum JSONValueKind: UInt8, Sendable {
     case string = 1, number, object, array, trueLiteral, falseLiteral, null
@@ -562,6 +564,54 @@ public enum JSONScanner {
             skipWhitespace(&p, end)
             guard p < end, p.load(as: UInt8.self) == ASCII.comma else { return count }
             p += 1
+        }
+    }
+
+    /// The members of an already-validated object text that follow offset `start` (just past a
+    /// member's value): with `fields` nil, how many there are; else also their entries, written
+    /// from `fields[0]` on (offsets from the text's first byte, flags as `scan` sets them). nil
+    /// when the text is not as validated or the entries would pass `capacity`.
+    ///
+    /// What an index cut at `--max-fields` left out is found this way (`EventEditor.indexEveryMember`):
+    /// the text was validated when it was decoded, so only the part after the cut is walked, and
+    /// without validating it again.
+    public static func membersAfter(
+        _ start: Int, inObject object: UnsafeRawBufferPointer,
+        into fields: UnsafeMutablePointer<FieldEntry>?, capacity: Int = 0
+    ) -> Int? {
+        guard let base = object.baseAddress, start > 0, start <= object.count else { return nil }
+        let end = base + object.count
+        var p = base + start
+        var count = 0
+        while true {
+            skipWhitespace(&p, end)
+            guard p < end else { return nil }
+            let c = p.load(as: UInt8.self)
+            if c == ASCII.closeBrace { return count }
+            guard c == ASCII.comma else { return nil }
+            p += 1
+            skipWhitespace(&p, end)
+            guard p < end, p.load(as: UInt8.self) == ASCII.quote, let keyEnd = skipString(p, end) else { return nil }
+            let keyStart = p + 1
+            p = keyEnd
+            skipWhitespace(&p, end)
+            guard p < end, p.load(as: UInt8.self) == ASCII.colon else { return nil }
+            p += 1
+            skipWhitespace(&p, end)
+            guard p < end, let valueEnd = skipValue(p, end) else { return nil }
+            if let fields {
+                guard count < capacity else { return nil }
+                let keyLength = keyEnd - 1 - keyStart
+                let kind = kindOfValue(startingWith: p.load(as: UInt8.self))
+                var flags: UInt8 = 0
+                if memchr(keyStart, Int32(ASCII.backslash), keyLength) != nil { flags |= FieldEntry.keyHasEscapes }
+                if kind == .string && memchr(p, Int32(ASCII.backslash), valueEnd - p) != nil { flags |= FieldEntry.valueHasEscapes }
+                fields[count] = FieldEntry(
+                    keyOffset: UInt32(keyStart - base), keyLength: UInt32(keyLength), valueOffset: UInt32(p - base),
+                    valueLength: UInt32(valueEnd - p), kind: kind, flags: flags)
+            }
+            count += 1
+            p = valueEnd
         }
     }
 
