@@ -2,8 +2,6 @@
 // no String. It checks the whole text against RFC 8259 (including UTF-8 in strings) and records
 // where each top-level member's key and value sit, so actions can read fields without decoding.
 
-import Glibc
-
 /// The JSON type of a value in the field index.
 public enum JSONValueKind: UInt8, Sendable {
     case string = 1, number, object, array, trueLiteral, falseLiteral, null
@@ -591,21 +589,21 @@ public enum JSONScanner {
             guard c == ASCII.comma else { return nil }
             p += 1
             skipWhitespace(&p, end)
-            guard p < end, p.load(as: UInt8.self) == ASCII.quote, let keyEnd = skipString(p, end) else { return nil }
+            var keyEscaped = false, valueEscaped = false
+            guard p < end, p.load(as: UInt8.self) == ASCII.quote, let keyEnd = skipString(p, end, &keyEscaped) else { return nil }
             let keyStart = p + 1
             p = keyEnd
             skipWhitespace(&p, end)
             guard p < end, p.load(as: UInt8.self) == ASCII.colon else { return nil }
             p += 1
             skipWhitespace(&p, end)
-            guard p < end, let valueEnd = skipValue(p, end) else { return nil }
+            let isString = p < end && p.load(as: UInt8.self) == ASCII.quote
+            guard p < end, let valueEnd = isString ? skipString(p, end, &valueEscaped) : skipValue(p, end) else { return nil }
             if let fields {
                 guard count < capacity else { return nil }
                 let keyLength = keyEnd - 1 - keyStart
                 let kind = kindOfValue(startingWith: p.load(as: UInt8.self))
-                var flags: UInt8 = 0
-                if memchr(keyStart, Int32(ASCII.backslash), keyLength) != nil { flags |= FieldEntry.keyHasEscapes }
-                if kind == .string && memchr(p, Int32(ASCII.backslash), valueEnd - p) != nil { flags |= FieldEntry.valueHasEscapes }
+                let flags = (keyEscaped ? FieldEntry.keyHasEscapes : 0) | (valueEscaped ? FieldEntry.valueHasEscapes : 0)
                 fields[count] = FieldEntry(
                     keyOffset: UInt32(keyStart - base), keyLength: UInt32(keyLength), valueOffset: UInt32(p - base),
                     valueLength: UInt32(valueEnd - p), kind: kind, flags: flags)
@@ -629,7 +627,14 @@ public enum JSONScanner {
     }
 
     /// From an opening quote, returns the position after the closing quote; nil if there is none.
+    @inline(__always)
     private static func skipString(_ start: UnsafeRawPointer, _ end: UnsafeRawPointer) -> UnsafeRawPointer? {
+        var escaped = false
+        return skipString(start, end, &escaped)
+    }
+
+    /// The same, and `escaped` set when the string holds a backslash.
+    private static func skipString(_ start: UnsafeRawPointer, _ end: UnsafeRawPointer, _ escaped: inout Bool) -> UnsafeRawPointer? {
         var q = start + 1
         while true {
             // 16 bytes per compare while they last (log strings run long between escapes), then
@@ -654,7 +659,12 @@ public enum JSONScanner {
             guard q < end else { return nil }
             let c = q.load(as: UInt8.self)
             if c == ASCII.quote { return q + 1 }
-            q += c == ASCII.backslash ? 2 : 1
+            if c == ASCII.backslash {
+                escaped = true
+                q += 2
+            } else {
+                q += 1
+            }
         }
     }
 
