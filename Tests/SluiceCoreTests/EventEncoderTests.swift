@@ -33,7 +33,56 @@ private func modify(_ event: Event, in pool: EventPool, _ pairs: (String, String
     #expect(action.apply(event, in: pool))
 }
 
+/// The object written member by member from the index: `"key":value` joined by commas.
+private func memberByMember(_ event: Event) -> [UInt8] {
+    var out: [UInt8] = [123]
+    for i in 0..<event.fieldCount {
+        if i > 0 { out.append(44) }
+        out += [34] + Array(event.key(i)) + [34, 58] + Array(event.value(i))
+    }
+    return out + [125, 10]
+}
+
 @Suite struct EventEncoderTests {
+    /// Runs of members left where the record has them are copied in one piece: what comes out is
+    /// what member-by-member encoding gives, whatever spacing, removals, repointed values and
+    /// added members the index holds.
+    @Test(arguments: [
+        #"{"a":1,"b":"x","c":{"d":[1,2]},"e":null,"f":"\"q\""}"#,
+        #"{ "a" : 1 , "b":"x","c" :{"d":[1,2]}, "e":null,"f":"\"q\"" }"#,
+        #"{"a":1,"b":"x","c":{"d":[1,2]},"e":null,"f":"\"q\"","g":1,"h":2,"i":3,"j":4,"k":5}"#,
+    ])
+    func runsOfUntouchedMembersAreWrittenAsMemberByMember(raw: String) throws {
+        let pool = try makePool(maxFields: 8)
+        let edits: [[(String, String)]] = [
+            [("field", "a"), ("value", "z")], [("field", "new"), ("value", "n")], [("field", "e"), ("value", "v")],
+        ]
+        for edit in [[], [edits[0]], [edits[1]], [edits[2]], edits] {
+            let event = try makeDecodedEvent(raw, in: pool)
+            for pairs in edit {
+                let action = try ModifyAction(PluginArguments(plugin: "modify", pairs: pairs.map { (key: $0.0, value: $0.1) }))
+                #expect(action.apply(event, in: pool))
+            }
+            if edit.isEmpty { try modify(event, in: pool, ("field", "b"), ("value", "x")) }
+            let line = encodedLine(event)
+            #expect(line == memberByMember(event), "\(String(decoding: line, as: UTF8.self))")
+            #expect(isValidJSON(line))
+        }
+        // Members dropped from the index (the middle one, the first one) leave gaps.
+        for removed in ["c", "a"] {
+            let event = try makeDecodedEvent(raw, in: pool)
+            let editor = EventEditor(maxEventBytes: 8192)
+            defer { editor.dispose() }
+            let path = try FieldPath(removed)
+            defer { path.dispose() }
+            var context = ActionContext(event: event, handle: event.header.pointee.handle, slab: pool.slabs)
+            #expect(editor.remove(path, context: &context) == .done)
+            let line = encodedLine(context.event)
+            #expect(line == memberByMember(context.event), "\(String(decoding: line, as: UTF8.self))")
+            #expect(try object(line)[removed] == nil)
+        }
+    }
+
     @Test func anUnmodifiedEventIsWrittenAsReceivedWithANewline() throws {
         let pool = try makePool()
         let raw = #"{ "a" : 1 ,"b":"x" }"#

@@ -58,7 +58,7 @@ extension EndToEndTests {
                 #expect(message.range(of: "\\d{3,}", options: .regularExpression) == nil, "\(message)")
                 let ingest = try #require(o["ingest"] as? String)
                 let parsed = try #require(try JSONSerialization.jsonObject(with: Data(ingest.utf8)) as? [String: Any])
-                #expect(parsed["host"] is String && parsed["time"] is String)
+                #expect(parsed["host"] is String && parsed["time"] is String && parsed["file"] as? String == input)
                 #expect(o["pipeline"] as? String == "realistic")
             }
         }

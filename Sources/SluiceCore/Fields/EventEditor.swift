@@ -141,8 +141,10 @@ public struct EventEditor: @unchecked Sendable {
     public func remove(_ path: FieldPath, context: inout ActionContext) -> Outcome {
         guard context.event.has(EventFlags.object) else { return .notAnObject }
         var top = context.event.fieldIndex(named: path.component(0))
-        if top == nil {
-            guard context.event.has(EventFlags.fieldsTruncated), EventEditor.lookup(context.event, path) != nil else { return .missing }
+        if context.event.has(EventFlags.fieldsTruncated) {
+            // A changed event is encoded from its index, so the members past the cut must be
+            // indexed before any entry is dropped or repointed, or they would be lost.
+            guard EventEditor.lookup(context.event, path) != nil else { return .missing }
             let indexed = indexEveryMember(&context)
             guard indexed == .done else { return indexed }
             top = context.event.fieldIndex(named: path.component(0))
@@ -193,18 +195,26 @@ public struct EventEditor: @unchecked Sendable {
 
     /// The same, with `value` pointed at its new place when it lay in the event's data (making
     /// room moves the data, keeping every offset from its start).
+    ///
+    /// Only the text past the cut is walked, once (it was validated when decoded): its entries
+    /// are staged in the scratch, which holds nothing yet, and copied in once there is room.
     func indexEveryMember(_ context: inout ActionContext, keeping value: inout UnsafeRawBufferPointer) -> Outcome {
+        guard context.event.has(EventFlags.fieldsTruncated) else { return .done }
         let data = UnsafeRawPointer(context.event.data)
         let used = Int(context.event.header.pointee.usedLength)
         let inEvent = value.baseAddress.map { $0 >= data && $0 + value.count <= data + used } ?? false
         let offset = inEvent ? value.baseAddress! - data : 0
-        let members = JSONScanner.memberCount(inObject: context.event.raw)
-        switch context.makeRoom(fieldEntries: members + 1, dataBytes: 0) {
+        let stagedCapacity = min(scratchCapacity / MemoryLayout<FieldEntry>.stride, Int(UInt16.max))
+        let staged = scratch.bindMemory(to: FieldEntry.self, capacity: stagedCapacity)
+        // nil: more members than an index can hold (the text was valid when it was decoded).
+        guard let past = JSONScanner.membersAfter(context.event.indexCutOffset, inObject: context.event.raw,
+                                                  into: staged, capacity: stagedCapacity) else { return .tooLarge }
+        switch context.makeRoom(fieldEntries: context.event.fieldCount + past + 1, dataBytes: 0) {
         case .ready: break
         case .wait: return .wait
         case .tooLarge: return .tooLarge
         }
-        context.event.indexAllMembers()
+        context.event.completeIndex(with: staged, count: past)
         if inEvent { value = UnsafeRawBufferPointer(start: context.event.data + offset, count: value.count) }
         return .done
     }

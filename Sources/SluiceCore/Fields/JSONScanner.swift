@@ -565,6 +565,54 @@ public enum JSONScanner {
         }
     }
 
+    /// The members of an already-validated object text that follow offset `start` (just past a
+    /// member's value): with `fields` nil, how many there are; else also their entries, written
+    /// from `fields[0]` on (offsets from the text's first byte, flags as `scan` sets them). nil
+    /// when the text is not as validated or the entries would pass `capacity`.
+    ///
+    /// What an index cut at `--max-fields` left out is found this way (`EventEditor.indexEveryMember`):
+    /// the text was validated when it was decoded, so only the part after the cut is walked, and
+    /// without validating it again.
+    public static func membersAfter(
+        _ start: Int, inObject object: UnsafeRawBufferPointer,
+        into fields: UnsafeMutablePointer<FieldEntry>?, capacity: Int = 0
+    ) -> Int? {
+        guard let base = object.baseAddress, start > 0, start <= object.count else { return nil }
+        let end = base + object.count
+        var p = base + start
+        var count = 0
+        while true {
+            skipWhitespace(&p, end)
+            guard p < end else { return nil }
+            let c = p.load(as: UInt8.self)
+            if c == ASCII.closeBrace { return count }
+            guard c == ASCII.comma else { return nil }
+            p += 1
+            skipWhitespace(&p, end)
+            var keyEscaped = false, valueEscaped = false
+            guard p < end, p.load(as: UInt8.self) == ASCII.quote, let keyEnd = skipString(p, end, &keyEscaped) else { return nil }
+            let keyStart = p + 1
+            p = keyEnd
+            skipWhitespace(&p, end)
+            guard p < end, p.load(as: UInt8.self) == ASCII.colon else { return nil }
+            p += 1
+            skipWhitespace(&p, end)
+            let isString = p < end && p.load(as: UInt8.self) == ASCII.quote
+            guard p < end, let valueEnd = isString ? skipString(p, end, &valueEscaped) : skipValue(p, end) else { return nil }
+            if let fields {
+                guard count < capacity else { return nil }
+                let keyLength = keyEnd - 1 - keyStart
+                let kind = kindOfValue(startingWith: p.load(as: UInt8.self))
+                let flags = (keyEscaped ? FieldEntry.keyHasEscapes : 0) | (valueEscaped ? FieldEntry.valueHasEscapes : 0)
+                fields[count] = FieldEntry(
+                    keyOffset: UInt32(keyStart - base), keyLength: UInt32(keyLength), valueOffset: UInt32(p - base),
+                    valueLength: UInt32(valueEnd - p), kind: kind, flags: flags)
+            }
+            count += 1
+            p = valueEnd
+        }
+    }
+
     @inline(__always)
     private static func kindOfValue(startingWith c: UInt8) -> JSONValueKind {
         switch c {
@@ -579,9 +627,27 @@ public enum JSONScanner {
     }
 
     /// From an opening quote, returns the position after the closing quote; nil if there is none.
+    @inline(__always)
     private static func skipString(_ start: UnsafeRawPointer, _ end: UnsafeRawPointer) -> UnsafeRawPointer? {
+        var escaped = false
+        return skipString(start, end, &escaped)
+    }
+
+    /// The same, and `escaped` set when the string holds a backslash.
+    private static func skipString(_ start: UnsafeRawPointer, _ end: UnsafeRawPointer, _ escaped: inout Bool) -> UnsafeRawPointer? {
         var q = start + 1
         while true {
+            // 16 bytes per compare while they last (log strings run long between escapes), then
+            // 8 (SWAR), then byte by byte.
+            while end - q >= 16 {
+                let v = q.loadUnaligned(as: SIMD16<UInt8>.self)
+                let special = ByteMask.of((v .== SIMD16<UInt8>(repeating: ASCII.quote)) .| (v .== SIMD16<UInt8>(repeating: ASCII.backslash)))
+                if special != 0 {
+                    q += special.trailingZeroBitCount
+                    break
+                }
+                q += 16
+            }
             while end - q >= 8 {
                 let special = SWAR.quoteOrBackslashBytes(SWAR.load(q))
                 if special != 0 {
@@ -593,7 +659,12 @@ public enum JSONScanner {
             guard q < end else { return nil }
             let c = q.load(as: UInt8.self)
             if c == ASCII.quote { return q + 1 }
-            q += c == ASCII.backslash ? 2 : 1
+            if c == ASCII.backslash {
+                escaped = true
+                q += 2
+            } else {
+                q += 1
+            }
         }
     }
 

@@ -22,6 +22,8 @@ struct InputContext {
     @inline(__always) var ring: Ring { worker.ring }
     @inline(__always) var counters: CounterBlock { worker.counters }
     var offsetBook: OffsetBook { worker.offsetBook }
+    /// The worker's table of its sources' file names (`add_file_name` reads it).
+    var sourceNames: SourceNames { worker.slab.pointee.sourceNames }
     /// The node is stopping (SIGTERM, or every input finished).
     @inline(__always) var stopping: Bool { worker.stopping }
     /// Some pipeline's reload is under way (its stop is watched more often).

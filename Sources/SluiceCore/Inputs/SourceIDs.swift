@@ -10,6 +10,7 @@ public enum SourceIDs {
     @inline(__always) public static func make(worker: Int, kind: Kind, generation: Int, index: Int) -> UInt32 {
         UInt32(worker & 0xFF) << 24 | kind.rawValue << 20 | UInt32(generation & 0xFF) << 12 | UInt32(index & 0xFFF)
     }
+    @inline(__always) public static func worker(_ id: UInt32) -> Int { Int(id >> 24) }
     @inline(__always) public static func kind(_ id: UInt32) -> UInt32 { (id >> 20) & 0xF }
     @inline(__always) public static func generation(_ id: UInt32) -> Int { Int((id >> 12) & 0xFF) }
     @inline(__always) public static func index(_ id: UInt32) -> Int { Int(id & 0xFFF) }

@@ -200,16 +200,23 @@ public enum EventHandles {
         return true
     }
 
-    /// Indexes every top-level member of the (already validated) object in `raw`, after the
-    /// index was given room for all of them: the event is no longer `fieldsTruncated`.
-    public func indexAllMembers() {
+    /// Where the members an index cut at `--max-fields` left out begin in `raw`: just past the
+    /// last indexed value (the index of an unchanged event holds the first members in order).
+    @inlinable public var indexCutOffset: Int {
+        let f = fields[fieldCount - 1]
+        return Int(f.valueOffset) + Int(f.valueLength)
+    }
+
+    /// Completes an index cut at `--max-fields` with the `more` entries at `staged` (those of
+    /// the members past the cut: `JSONScanner.membersAfter` from `indexCutOffset`), once the
+    /// index was given room for them: the event is no longer `fieldsTruncated`.
+    public func completeIndex(with staged: UnsafePointer<FieldEntry>, count more: Int) {
         let h = mutableHeader
         assert(!h.pointee.flags.contains(.modified), "an action changed the index of an event it could not fully index")
-        let outcome = JSONScanner.scan(raw, fields: fields, fieldCapacity: Int(h.pointee.fieldCapacity), maxDepth: Int(h.pointee.rawLength))
-        guard case .valid(let count, let truncated) = outcome, !truncated else {
-            preconditionFailure("a decoded object no longer scans, or its members outgrew the room made for them")
-        }
-        h.pointee.fieldCount = UInt16(count)
+        precondition(h.pointee.flags.contains(.fieldsTruncated) && fieldCount + more <= Int(h.pointee.fieldCapacity),
+                     "the index was not given room for the members past its cut")
+        (fields + fieldCount).update(from: staged, count: more)
+        h.pointee.fieldCount = UInt16(fieldCount + more)
         h.pointee.flags.remove(.fieldsTruncated)
     }
 

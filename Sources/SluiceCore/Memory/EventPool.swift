@@ -133,6 +133,8 @@ public struct Slab {
     public var freeSmallCount: Int
     public var freeMediumCount: Int
     public var freeLargeCount: Int
+    /// The file paths of the sources this slab's worker reads, by source index (`add_file_name`).
+    public let sourceNames: SourceNames
 
     /// Slot number of the first large slot.
     @inlinable public var largeFirst: Int { smallCount + mediumCount }
@@ -309,7 +311,7 @@ public final class EventPool: @unchecked Sendable {
                                             placement: placements[w], headerAndIndexBytes: headerBytes, fieldCapacity: fieldCapacity,
                                             largeDataCapacity: configuration.maxEventSizeBytes, totalBytes: total, memory: memory,
                                             freeSmall: freeSmall, freeMedium: freeMedium, freeLarge: freeLarge, freeSmallCount: small,
-                                            freeMediumCount: medium, freeLargeCount: large))
+                                            freeMediumCount: medium, freeLargeCount: large, sourceNames: SourceNames()))
             // Before any listener opens, so no sender's first events wait for it.
             if configuration.prefault { slabs[w].prefaultOrdinarySlots() }
         }
@@ -322,6 +324,7 @@ public final class EventPool: @unchecked Sendable {
             s.freeSmall.deallocate()
             s.freeMedium.deallocate()
             s.freeLarge.deallocate()
+            s.sourceNames.dispose()
         }
         slabs.deallocate()
     }

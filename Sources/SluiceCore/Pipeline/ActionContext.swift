@@ -44,6 +44,15 @@ public struct ActionContext {
         (slab - slab.pointee.index + EventHandles.slab(handle)).pointee.event(handle)
     }
 
+    /// The path of the file `event` was read from, as an encoded JSON string (file and k8s
+    /// inputs), or nil for an event of any other source. Two loads: the reading worker's slab
+    /// names its sources by index (`SourceNames`).
+    @inline(__always) public func fileName(of event: Event) -> UnsafeRawBufferPointer? {
+        let id = event.header.pointee.sourceID
+        guard SourceIDs.kind(id) == SourceIDs.Kind.file.rawValue else { return nil }
+        return (slab - slab.pointee.index + SourceIDs.worker(id)).pointee.sourceNames.name(SourceIDs.index(id))
+    }
+
     /// A fresh event of this worker's slab for an action to fill and `emit`: an ordinary slot
     /// when `dataBytes` fit one, else a medium or a large one. `nil` when none is free now: the action
     /// returns `.wait` and runs again (events of this worker come back as outputs acknowledge).

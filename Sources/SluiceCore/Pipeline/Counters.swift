@@ -33,7 +33,7 @@ public struct Counter: Hashable, Sendable {
             case .partialRecords: CounterSpec("partial_records", "Last records without a newline, delivered flagged partial.")
             case .emptyLines: CounterSpec("empty_lines", "Empty lines skipped by the framer.")
             case .parseTooLarge: CounterSpec("parse_too_large", "Events mask, parse_re, decode, convert_date or convert_log_level left unchanged because the result would not fit max-event-size.")
-            case .editNotObject: CounterSpec("edit_not_object", "Events a field-editing action (rename, remove_fields, keep_fields, flatten, json_encode, hash, add_host, set_time) left alone: not decoded JSON objects.")
+            case .editNotObject: CounterSpec("edit_not_object", "Events a field-editing action (rename, remove_fields, keep_fields, flatten, json_encode, hash, add_host, add_file_name, set_time) left alone: not decoded JSON objects.")
             case .fieldMissing: CounterSpec("field_missing", "Fields a field-editing action needed and did not find (rename's from, flatten, json_encode, hash, modify's ${PATH}); the event passed without that change.")
             case .fieldWrongType: CounterSpec("field_wrong_type", "Fields of a type the action cannot use (flatten of a non-object, json_encode of a scalar), or a non-object on the path to set; the event passed without that change.")
             case .editTooLarge: CounterSpec("edit_too_large", "Events a field-editing action left unchanged because the change would not fit max-event-size.")

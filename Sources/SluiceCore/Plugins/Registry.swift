@@ -70,6 +70,7 @@ public struct Action: @unchecked Sendable {
         case jsonEncode(JSONEncodeAction)
         case hash(HashAction)
         case addHost(AddHostAction)
+        case addFileName(AddFileNameAction)
         case setTime(SetTimeAction)
         case mask(MaskAction)
         case parseRegex(ParseRegexAction)
@@ -94,6 +95,7 @@ public struct Action: @unchecked Sendable {
             case .jsonEncode(let a): visitor.visit(a)
             case .hash(let a): visitor.visit(a)
             case .addHost(let a): visitor.visit(a)
+            case .addFileName(let a): visitor.visit(a)
             case .setTime(let a): visitor.visit(a)
             case .mask(let a): visitor.visit(a)
             case .parseRegex(let a): visitor.visit(a)
@@ -111,7 +113,7 @@ public struct Action: @unchecked Sendable {
     static let plugins: [any ActionPlugin.Type] = [
         JSONDecodeAction.self, DiscardAction.self, ModifyAction.self, AggregateAction.self, RenameAction.self,
         RemoveFieldsAction.self, KeepFieldsAction.self, FlattenAction.self, JSONEncodeAction.self, HashAction.self,
-        AddHostAction.self, SetTimeAction.self, MaskAction.self, ParseRegexAction.self, DecodeAction.self,
+        AddHostAction.self, AddFileNameAction.self, SetTimeAction.self, MaskAction.self, ParseRegexAction.self, DecodeAction.self,
         ConvertDateAction.self, ConvertLogLevelAction.self, ThrottleAction.self, SplitAction.self, JoinAction.self,
     ]
 

@@ -42,6 +42,28 @@ private let positions = 0..<100
     }
 }
 
+/// The lookups in validated text (the members past an index cut) skip strings 16 bytes at a
+/// time: a closing quote or an escaped quote or backslash at every position of the blocks.
+@Test func membersPastACutAreFoundWithQuotesAndEscapesAtEveryPositionOfTheBlocks() {
+    for position in positions {
+        for escape in ["", #"\""#, #"\\"#, #"\n"#] {
+            let value = filler(position) + Array(escape.utf8) + filler(position % 17)
+            let document = Array(#"{"a":1,"k":""#.utf8) + value + Array(#"","z":2}"#.utf8)
+            let fields = UnsafeMutablePointer<FieldEntry>.allocate(capacity: 4)
+            defer { fields.deallocate() }
+            let input = UnsafeMutableRawBufferPointer.allocate(byteCount: document.count, alignment: 1)
+            defer { input.deallocate() }
+            input.copyBytes(from: document)
+            let count = JSONScanner.membersAfter(6, inObject: UnsafeRawBufferPointer(input), into: fields, capacity: 4)
+            #expect(count == 2, "\(escape) at \(position)")
+            guard count == 2 else { continue }
+            #expect(fields[0].valueOffset == 11 && fields[0].valueLength == UInt32(value.count + 2), "\(escape) at \(position)")
+            #expect(fields[0].flags == (escape.isEmpty ? 0 : FieldEntry.valueHasEscapes), "\(escape) at \(position)")
+            #expect(fields[1].keyOffset == UInt32(11 + value.count + 4) && fields[1].kind == .number, "\(escape) at \(position)")
+        }
+    }
+}
+
 @Test func handlesEveryEscapeAtEveryPositionOfTheBlocks() {
     let escapes = [#"\n"#, #"\t"#, #"\""#, #"\\"#, #"\/"#, #"\b"#, #"\f"#, #"\r"#, #"\u00e9"#, #"\uD83D\uDE00"#]
     for escape in escapes {

@@ -60,7 +60,16 @@ final class FileFamily: SourceFamily {
     }
 
     func start(_ context: InputContext) {
-        for f in activeFiles { watchFile(f, context) }
+        for f in activeFiles {
+            nameSource(f, context)
+            watchFile(f, context)
+        }
+    }
+
+    /// Publishes file `f`'s path for actions that name an event's file (`add_file_name`),
+    /// before any of its events is handed on; stdin has no name.
+    func nameSource(_ f: Int, _ context: InputContext) {
+        context.sourceNames.set(f, path: files[f].isStdin ? nil : files[f].path)
     }
 
     func maintain(_ context: InputContext) {
@@ -193,6 +202,7 @@ final class FileFamily: SourceFamily {
         }
         activeFiles.append(f)
         attachDecoder(f)
+        nameSource(f, context)
         watchFile(f, context)
         return true
     }

@@ -18,6 +18,23 @@ import Testing
         #expect(encodedObject(event).map { Set($0.keys) } == Set((1..<9).map { "k\($0)" }))
     }
 
+    @Test func removingAnIndexedFieldOfAnEventCutAtMaxFieldsKeepsEveryOtherMember() throws {
+        let run = try EditActionRun("remove_fields", ("field", "k2"), pool: try makePool(maxFields: 8))
+        defer { run.dispose() }
+        let (_, event) = run.run(try makeDecodedEvent(manyMembers(40), in: run.pool))
+        #expect(encodedObject(event).map { Set($0.keys) } == Set((0..<40).filter { $0 != 2 }.map { "k\($0)" }))
+    }
+
+    @Test func aNestedRemovalInAnEventCutAtMaxFieldsKeepsEveryOtherMember() throws {
+        let run = try EditActionRun("remove_fields", ("field", "a.b"), pool: try makePool(maxFields: 8))
+        defer { run.dispose() }
+        let json = #"{"a":{"b":1,"c":2},"# + manyMembers(40).dropFirst()
+        let (_, event) = run.run(try makeDecodedEvent(json, in: run.pool))
+        let object = encodedObject(event)
+        #expect(object.map { Set($0.keys) } == Set(["a"] + (0..<40).map { "k\($0)" }))
+        #expect((object?["a"] as? [String: Any]).map { Set($0.keys) } == ["c"])
+    }
+
     @Test func nonObjectsAreCounted() throws {
         let run = try EditActionRun("remove_fields", ("field", "a"))
         defer { run.dispose() }
