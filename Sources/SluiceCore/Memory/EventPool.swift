@@ -167,7 +167,7 @@ public struct Slab {
     /// Events of this slab currently taken (anywhere in the node).
     public var takenCount: Int { slotCount - freeSmallCount - freeMediumCount - freeLargeCount }
 
-    @inlinable public func event(_ handle: EventHandle) -> Event {
+    @inlinable @inline(__always) public func event(_ handle: EventHandle) -> Event {
         let slot = EventHandles.slot(handle)
         if slot < smallCount { return Event(base: smallBase + slot * smallSlotBytes) }
         if slot < largeFirst { return Event(base: mediumBase.unsafelyUnwrapped + (slot - smallCount) * mediumSlotBytes) }

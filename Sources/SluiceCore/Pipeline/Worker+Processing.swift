@@ -20,7 +20,7 @@ extension Worker {
     /// An event of this worker's slab is done: commit its offset, then free its slot.
     @inline(__always) func releaseOwned(_ handle: EventHandle) {
         let event = slab.pointee.event(handle)
-        if !event.header.pointee.flags.isDisjoint(with: [.grown, .derived, .chained]) {
+        if !event.header.pointee.flags.isDisjoint(with: .linked) {
             releaseLinked(handle)
             return
         }
