@@ -9,7 +9,8 @@
 # CORPUS: NDJSON lines (default: 20 MB of perf/realistic-corpus.py's corpus, made when missing).
 # Pipelines: json_decode → devnull; the realistic chain (json_decode, rename, remove_fields, mask,
 # convert_date, throttle, discard, modify, add_file_name) → file; json_decode → discard →
-# aggregate → file. `SLUICE=path` runs a given binary (default .build-bench/release/sluice).
+# aggregate → file; json_decode → file behind a disk buffer (its position file is saved with
+# a few Strings per save, not per event). `SLUICE=path` runs a given binary (default .build-bench/release/sluice).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${SLUICE:-$here/../.build-bench/release/sluice}
@@ -46,4 +47,6 @@ count chain --input "file:path=$corpus" --action json_decode --action rename:fro
     --action add_file_name --output "file:path=$out/chain.ndjson"
 count aggregate --input "file:path=$corpus" --action json_decode --action discard:if-field=level,if-equals=debug \
     --action aggregate:key=service,value=duration_ms --output "file:path=$out/aggregate.ndjson"
+count disk-buffer --input "file:path=$corpus" --action json_decode \
+    --output "file:path=$out/buffered.ndjson,buffer=disk,buffer-dir=$out/buffer,buffer-max-size=1GB"
 exit $status

@@ -373,9 +373,9 @@ struct OutputBatcher {
         var own = ownDeadline(now: now)
         if deadLetterRetry.isWaiting { own = min(deadLetterRetry.atNanos, own ?? .max) }
         if let d = diskBuffer {
-            for other in [d.pointee.deadline(now: now), d.pointee.drain.pointee.deadline(now: now)] {
-                if let other { own = min(other, own ?? .max) }
-            }
+            // Two ifs, not a loop over an array literal: that array was a malloc every loop turn.
+            if let other = d.pointee.deadline(now: now) { own = min(other, own ?? .max) }
+            if let other = d.pointee.drain.pointee.deadline(now: now) { own = min(other, own ?? .max) }
         }
         return own
     }
