@@ -14,6 +14,7 @@ import Testing
 
     @Test func theConditionIsPlainMemory() {
         #expect(_isPOD(Condition.self))
+        #expect(_isPOD(Condition.Group.self))
         #expect(_isPOD(Action.self))
     }
 

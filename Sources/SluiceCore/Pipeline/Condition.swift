@@ -26,8 +26,9 @@ public struct Condition: @unchecked Sendable {
         let test: Test
         let pattern: UnsafeMutableRawPointer
         let patternCount: Int
-        /// `if-regex`: the compiled pattern, shared read-only by the workers.
-        let regex: PCRERegex?
+        /// `if-regex`: the compiled pattern, shared read-only by the workers; retained until
+        /// `disposeShared()`, unmanaged so a group is plain memory (matching copies it per event).
+        let regex: Unmanaged<PCRERegex>?
         var patternBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pattern, count: patternCount) }
     }
 
@@ -124,7 +125,7 @@ public struct Condition: @unchecked Sendable {
             let utf8 = Array(pattern.utf8)
             let bytes = UnsafeMutableRawPointer.allocate(byteCount: max(utf8.count, 1), alignment: 1)
             bytes.copyMemory(from: utf8, byteCount: utf8.count)
-            made.append(Group(field: path, test: test, pattern: bytes, patternCount: utf8.count, regex: regex))
+            made.append(Group(field: path, test: test, pattern: bytes, patternCount: utf8.count, regex: regex.map { .passRetained($0) }))
         }
         groupCount = made.count
         groups = .allocate(capacity: max(made.count, 1))
@@ -137,7 +138,7 @@ public struct Condition: @unchecked Sendable {
     static func makeMatchers(_ groups: UnsafeMutablePointer<Group>, _ count: Int) -> UnsafeMutablePointer<Unmanaged<RegexMatcher>?>? {
         guard (0..<count).contains(where: { groups[$0].regex != nil }) else { return nil }
         let matchers = UnsafeMutablePointer<Unmanaged<RegexMatcher>?>.allocate(capacity: count)
-        for i in 0..<count { (matchers + i).initialize(to: groups[i].regex.map { Unmanaged.passRetained(RegexMatcher($0)) }) }
+        for i in 0..<count { (matchers + i).initialize(to: groups[i].regex.map { Unmanaged.passRetained(RegexMatcher($0.takeUnretainedValue())) }) }
         return matchers
     }
 
@@ -166,6 +167,7 @@ public struct Condition: @unchecked Sendable {
         for i in 0..<groupCount {
             groups[i].pattern.deallocate()
             groups[i].field.dispose()
+            groups[i].regex?.release()
         }
         groups.deinitialize(count: groupCount)
         groups.deallocate()
