@@ -95,3 +95,90 @@ extension EndToEndTests.HTTPInput {
         #expect(summary.count("http_errors") == result.count, "\(summary)")
     }
 }
+
+extension EndToEndTests.HTTPInput {
+    /// A chunked body that breaks after valid data: each shape sends 50 whole lines and half of
+    /// line 50 in good chunks, then framing that is not a chunk (or the client vanishes). Prints,
+    /// per shape, the status, whether the connection was closed, and whether a normal request on
+    /// a new connection right after was answered 200.
+    static let brokenChunks = """
+        import json, socket, sys
+        port = int(sys.argv[1])
+        def exchange(raw, vanish=False):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.settimeout(15)
+            s.sendall(raw)
+            if vanish:
+                s.close()
+                return 0, True
+            data, closed = b"", False
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk: break
+                    data += chunk
+                closed = True
+            except ConnectionResetError:
+                closed = True
+            except socket.timeout:
+                pass
+            s.close()
+            status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
+            return status, closed
+        def normal(n):
+            body = b'{"after":"%s"}\\n' % n.encode()
+            status, _ = exchange(b"POST /n HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)
+            return status
+        def good(name):
+            lines = b"".join(b'{"shape":"%s","n":%d}\\n' % (name.encode(), i) for i in range(50))
+            half = b'{"shape":"%s","n":50,"cut":' % name.encode()
+            head = b"POST /%s HTTP/1.1\\r\\nHost: x\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n" % name.encode()
+            return head + b"%x\\r\\n" % len(lines) + lines + b"\\r\\n" + b"%x\\r\\n" % len(half) + half + b"\\r\\n"
+        after = b'"x"}\\n{"shape":"%s","n":51}\\n'
+        shapes = {
+            "size_not_hex": lambda n: good(n) + b"zz\\r\\n" + after % n.encode() + b"\\r\\n0\\r\\n\\r\\n",
+            "data_longer_than_its_size": lambda n: good(n) + b"2\\r\\n" + after % n.encode() + b"\\r\\n0\\r\\n\\r\\n",
+            "size_over_64_bits": lambda n: good(n) + b"1%016x\\r\\n" % len(after % n.encode()) + after % n.encode() + b"\\r\\n0\\r\\n\\r\\n",
+        }
+        out = {}
+        for name, shape in shapes.items():
+            status, closed = exchange(shape(name))
+            out[name] = {"status": status, "closed": closed, "next": normal(name)}
+        exchange(good("vanished"), vanish=True)
+        out["vanished"] = {"next": normal("vanished")}
+        print(json.dumps(out))
+        """
+
+    /// What was framed before the break is delivered (each of the 50 whole lines once, with
+    /// `ack=output`), the cut line and everything after it are not; the request is answered 400
+    /// and closed; a client that vanishes mid-body loses only its unfinished line; the next
+    /// client is served.
+    @Test func aChunkedBodyThatBreaksAfterValidDataDeliversItsWholeLinesOnlyAndIsAnswered400() throws {
+        let directory = try TemporaryDirectory()
+        let output = directory.path("out.ndjson")
+        let port = try LoopbackTCP.freePort()
+        let sluice = try SluiceProcess(["run", "--admin", "off", "--input", "http:listen=127.0.0.1:\(port),request-timeout=5s",
+                                        "--output", "file:path=\(output)"], in: directory)
+        try sluice.waitForStandardError(containing: "started", within: .seconds(10))
+        let result = try Self.answer(try Self.python(Self.brokenChunks, ["\(port)"], within: .seconds(120)))
+        #expect(result.count == 4, "\(result)")
+        for (name, value) in result {
+            let o = value as? [String: Any] ?? [:]
+            #expect(o["next"] as? Int == 200, "\(name): the next client got \(o)")
+            if name == "vanished" { continue }  // it hung up: there is no answer to read
+            #expect(o["status"] as? Int == 400, "\(name): \(o)")
+            #expect(o["closed"] as? Bool == true, "\(name) was left open: \(o)")
+        }
+        sluice.send(signal: SIGTERM)
+        #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
+        let documents = try Self.documents(output)
+        for shape in result.keys {
+            let numbers = documents.filter { $0["shape"] as? String == shape }.compactMap { $0["n"] as? Int }
+            #expect(numbers.sorted() == Array(0..<50), "\(shape): \(numbers.count) lines, past the break: \(numbers.filter { $0 >= 50 })")
+            #expect(documents.filter { $0["after"] as? String == shape }.count == 1, "\(shape): the next client's line")
+        }
+        #expect(documents.count == result.count * 51, "\(documents.count) lines")
+        let summary = try sluice.summary()
+        #expect(summary.count("http_errors") == 3, "\(summary)")
+    }
+}
