@@ -83,7 +83,7 @@ enum Settings {
                help: "pool slots of medium-event-size, split across workers (0: none); lazily resident, at most N × medium-event-size"),
         number("max-fields", \.pool.maxFields, 1...4096, help: "top-level fields indexed per event"),
         number("batch-size", \.batchSize, 1...65536,
-               help: "events per output batch (clickhouse and postgres: 1024 unless set, a batch being one insert or transaction)",
+               help: "events per output batch (clickhouse and postgres: 1024 unless set, a batch being one insert or transaction; nats: its window, at most 1024)",
                then: { $0.batchSizeIsDefault = false }),
         duration("flush-interval", \.flushIntervalMicros, 1...60_000_000,
                  help: "longest wait of an event in an output batch (batches also flush when a worker goes idle)"),

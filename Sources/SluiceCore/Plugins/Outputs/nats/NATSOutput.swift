@@ -18,7 +18,7 @@ public struct NATSOutput: Sendable {
                                             doc: "subject of each message; `${PATH}` inserts a decoded field (characters a subject token cannot hold become _)")
     static let stream = Parameter.required("stream", .text, doc: "the JetStream stream that must take the messages (sent as Nats-Expected-Stream)")
     static let window = Parameter.int("window", default: 512, range: 1...(1 << 20),
-                                      doc: "messages published and not yet acknowledged per worker, at most (also at most two batches; a batch-size above half the window keeps messages going out while a batch waits for its PubAcks)")
+                                      doc: "messages published and not yet acknowledged per worker, at most (also at most two batches; unless --batch-size is set, a batch is the window, at most 1024, so messages keep going out while a batch waits for its PubAcks)")
     static let ackTimeout = Parameter.duration("ack-timeout", default: "5s", atLeast: "10ms",
                                                doc: "messages still without a PubAck this long after the last publish or PubAck are published again")
     static let retryWait = Parameter.duration("retry-wait", default: "1s", atLeast: "1ms",
@@ -101,6 +101,11 @@ extension NATSOutput: OutputPlugin {
     public var definition: OutputDefinition { .nats(self) }
 
     var recordOverheadBytes: Int { NATSSink.recordOverheadBytes }
+    /// A batch as large as the window (at most the bulk loaders' 1,024) unless a batch size is
+    /// set: the second buffer's messages then go out while the first waits for its PubAcks.
+    /// With the node's 256 and the default window of 512, the publisher waited for a whole
+    /// buffer's PubAcks before the worker refilled it (perf/README.md, "nats default batch").
+    var preferredBatchSize: Int? { min(window, OutputDefinition.bulkLoaderBatchSize) }
 
     func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {
         .nats(NATSSink(self, batchSize: batchSize))

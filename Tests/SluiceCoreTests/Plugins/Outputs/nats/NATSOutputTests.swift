@@ -19,6 +19,17 @@ import Testing
         #expect(plain.window == 512)
     }
 
+    /// Unless a batch size is set, a batch is the window (the second buffer's messages go out
+    /// while the first waits for its PubAcks), at most the bulk loaders' 1,024.
+    @Test func theBatchIsTheWindowUpTo1024UnlessSet() throws {
+        func batch(window: String) throws -> Int? {
+            try NATSOutput(arguments("nats", ("url", "nats://127.0.0.1:4222"), ("subject", "logs"), ("stream", "S"), ("window", window))).definition.preferredBatchSize
+        }
+        #expect(try batch(window: "64") == 64)
+        #expect(try batch(window: "512") == 512)
+        #expect(try batch(window: "100000") == OutputDefinition.bulkLoaderBatchSize)
+    }
+
     @Test func badParametersAreRefusedNamingTheKey() {
         let base = [("subject", "logs"), ("stream", "S")]
         let cases: [([(String, String)], String, String)] = [
