@@ -2,10 +2,11 @@ import CSupport
 
 /// What the node counts, per worker and pipeline; the control thread sums them. A counter is
 /// an index into a flat per-pipeline array (`CounterBlock`), so counting is one add. The
-/// mechanics' counters are the `Core` cases below; a plugin declares its own in its folder: its
-/// `CounterSpec`s in its conformance's `counters` and a `Counter` of each by name,
-/// `extension Counter { static let x = Counter.plugin("x") }`, numbered after the core ones in
-/// the registry's order.
+/// mechanics' counters are the `Core` cases below; a plugin declares its own in its folder, each
+/// once, as a `CounterSpec` constant that its conformance's `counters` lists and its `Counter`
+/// is made from (`static let x = CounterSpec("x", …)`, `counters = [x]`,
+/// `extension Counter { static let x = Counter(plugin: P.x) }`), so the two cannot name it
+/// differently; plugin counters are numbered after the core ones in the registry's order.
 public struct Counter: Hashable, Sendable {
     public let rawValue: Int
 
@@ -74,12 +75,12 @@ public struct Counter: Hashable, Sendable {
     init(rawValue: Int) { self.rawValue = rawValue }
     init(_ core: Core) { rawValue = core.rawValue }
 
-    /// A plugin's counter, by the name in its `counters`.
-    static func plugin(_ name: String) -> Counter {
-        guard let i = specs.indices.dropFirst(Core.allCases.count).first(where: { specs[$0].name == name }) else {
-            preconditionFailure("counter '\(name)' is in no plugin's counters")
+    /// A plugin's counter, from the declaration its `counters` lists.
+    init(plugin spec: CounterSpec) {
+        guard let i = Counter.specs.indices.dropFirst(Core.allCases.count).first(where: { Counter.specs[$0].name == spec.name }) else {
+            preconditionFailure("counter '\(spec.name)' is in no plugin's counters: list its CounterSpec there")
         }
-        return Counter(rawValue: i)
+        rawValue = i
     }
 }
 

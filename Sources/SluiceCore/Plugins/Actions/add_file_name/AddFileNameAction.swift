@@ -33,15 +33,14 @@ public struct AddFileNameAction: @unchecked Sendable {
 }
 
 extension Counter {
-    public static let noFileName = Counter.plugin("no_file_name")
+    public static let noFileName = Counter(plugin: AddFileNameAction.noFileName)
 }
 
 extension AddFileNameAction: ActionPlugin {
     public static let name = "add_file_name"
     public static let summary = "set a field to the path of the file the event was read from"
-    public static let counters = [
-        CounterSpec("no_file_name", "Events add_file_name left unchanged: not read from a file (an input other than file or k8s, or stdin)."),
-    ]
+    static let noFileName = CounterSpec("no_file_name", "Events add_file_name left unchanged: not read from a file (an input other than file or k8s, or stdin).")
+    public static let counters = [noFileName]
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> AddFileNameAction {
         try AddFileNameAction(arguments, maxEventBytes: setup.maxEventBytes)
     }

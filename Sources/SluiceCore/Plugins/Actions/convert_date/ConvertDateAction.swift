@@ -154,11 +154,10 @@ extension ConvertDateAction: ActionPlugin {
 }
 
 extension Counter {
-    public static let convertDateFailed = Counter.plugin("convert_date_failed")
+    public static let convertDateFailed = Counter(plugin: ConvertDateAction.convertDateFailed)
 }
 
 extension ConvertDateAction {
-    public static let counters = [
-        CounterSpec("convert_date_failed", "Events convert_date could not convert: not decoded objects, or a value not in the from format (left unchanged)."),
-    ]
+    static let convertDateFailed = CounterSpec("convert_date_failed", "Events convert_date could not convert: not decoded objects, or a value not in the from format (left unchanged).")
+    public static let counters = [convertDateFailed]
 }

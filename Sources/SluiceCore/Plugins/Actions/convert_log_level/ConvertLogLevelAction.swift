@@ -114,11 +114,10 @@ extension ConvertLogLevelAction: ActionPlugin {
 }
 
 extension Counter {
-    public static let convertLogLevelFailed = Counter.plugin("convert_log_level_failed")
+    public static let convertLogLevelFailed = Counter(plugin: ConvertLogLevelAction.convertLogLevelFailed)
 }
 
 extension ConvertLogLevelAction {
-    public static let counters = [
-        CounterSpec("convert_log_level_failed", "Events convert_log_level could not convert: not decoded objects, or an unknown level (left unchanged)."),
-    ]
+    static let convertLogLevelFailed = CounterSpec("convert_log_level_failed", "Events convert_log_level could not convert: not decoded objects, or an unknown level (left unchanged).")
+    public static let counters = [convertLogLevelFailed]
 }

@@ -141,11 +141,10 @@ extension DecodeAction: ActionPlugin {
 }
 
 extension Counter {
-    public static let decodeFailed = Counter.plugin("decode_failed")
+    public static let decodeFailed = Counter(plugin: DecodeAction.decodeFailed)
 }
 
 extension DecodeAction {
-    public static let counters = [
-        CounterSpec("decode_failed", "Events decode could not decode: not decoded objects, the field not a string, or a value not in the format (left unchanged)."),
-    ]
+    static let decodeFailed = CounterSpec("decode_failed", "Events decode could not decode: not decoded objects, the field not a string, or a value not in the format (left unchanged).")
+    public static let counters = [decodeFailed]
 }

@@ -230,11 +230,10 @@ extension JoinAction: ActionPlugin {
 }
 
 extension Counter {
-    public static let joined = Counter.plugin("joined")
+    public static let joined = Counter(plugin: JoinAction.joined)
 }
 
 extension JoinAction {
-    public static let counters = [
-        CounterSpec("joined", "Events join folded into the record before them (released when that record is acknowledged)."),
-    ]
+    static let joined = CounterSpec("joined", "Events join folded into the record before them (released when that record is acknowledged).")
+    public static let counters = [joined]
 }

@@ -184,11 +184,10 @@ extension MaskAction: ActionPlugin {
 }
 
 extension Counter {
-    public static let maskFailed = Counter.plugin("mask_failed")
+    public static let maskFailed = Counter(plugin: MaskAction.maskFailed)
 }
 
 extension MaskAction {
-    public static let counters = [
-        CounterSpec("mask_failed", "Events mask could not mask: not decoded objects, the field not a string, or a pattern that hit a PCRE2 limit (left unchanged)."),
-    ]
+    static let maskFailed = CounterSpec("mask_failed", "Events mask could not mask: not decoded objects, the field not a string, or a pattern that hit a PCRE2 limit (left unchanged).")
+    public static let counters = [maskFailed]
 }

@@ -203,13 +203,12 @@ extension ModifyAction: ActionPlugin {
 }
 
 extension Counter {
-    public static let modifySkipped = Counter.plugin("modify_skipped")
-    public static let modifyTooLarge = Counter.plugin("modify_too_large")
+    public static let modifySkipped = Counter(plugin: ModifyAction.modifySkipped)
+    public static let modifyTooLarge = Counter(plugin: ModifyAction.modifyTooLarge)
 }
 
 extension ModifyAction {
-    public static let counters = [
-        CounterSpec("modify_skipped", "Events modify could not edit: not decoded JSON objects."),
-        CounterSpec("modify_too_large", "Events modify left unchanged because the change would not fit max-event-size."),
-    ]
+    static let modifySkipped = CounterSpec("modify_skipped", "Events modify could not edit: not decoded JSON objects.")
+    static let modifyTooLarge = CounterSpec("modify_too_large", "Events modify left unchanged because the change would not fit max-event-size.")
+    public static let counters = [modifySkipped, modifyTooLarge]
 }

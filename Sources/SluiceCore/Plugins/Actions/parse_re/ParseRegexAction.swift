@@ -133,11 +133,10 @@ extension ParseRegexAction: ActionPlugin {
 }
 
 extension Counter {
-    public static let parseREFailed = Counter.plugin("parse_re_failed")
+    public static let parseREFailed = Counter(plugin: ParseRegexAction.parseREFailed)
 }
 
 extension ParseRegexAction {
-    public static let counters = [
-        CounterSpec("parse_re_failed", "Events parse_re could not parse: not decoded objects, the field not a string, no match, or a PCRE2 limit (left unchanged)."),
-    ]
+    static let parseREFailed = CounterSpec("parse_re_failed", "Events parse_re could not parse: not decoded objects, the field not a string, no match, or a PCRE2 limit (left unchanged).")
+    public static let counters = [parseREFailed]
 }

@@ -171,11 +171,10 @@ extension SplitAction: ActionPlugin {
 }
 
 extension Counter {
-    public static let splitSkipped = Counter.plugin("split_skipped")
+    public static let splitSkipped = Counter(plugin: SplitAction.splitSkipped)
 }
 
 extension SplitAction {
-    public static let counters = [
-        CounterSpec("split_skipped", "Events split passed unchanged: not decoded, without the field, or the field not a non-empty array."),
-    ]
+    static let splitSkipped = CounterSpec("split_skipped", "Events split passed unchanged: not decoded, without the field, or the field not a non-empty array.")
+    public static let counters = [splitSkipped]
 }

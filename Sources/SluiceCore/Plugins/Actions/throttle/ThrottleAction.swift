@@ -178,13 +178,12 @@ extension ThrottleAction: ActionPlugin {
 }
 
 extension Counter {
-    public static let throttleDropped = Counter.plugin("throttle_dropped")
-    public static let throttleEvicted = Counter.plugin("throttle_evicted")
+    public static let throttleDropped = Counter(plugin: ThrottleAction.throttleDropped)
+    public static let throttleEvicted = Counter(plugin: ThrottleAction.throttleEvicted)
 }
 
 extension ThrottleAction {
-    public static let counters = [
-        CounterSpec("throttle_dropped", "Events throttle dropped: over its limit for their key in the interval."),
-        CounterSpec("throttle_evicted", "Keys throttle forgot to make room for a new one (the key first seen longest ago)."),
-    ]
+    static let throttleDropped = CounterSpec("throttle_dropped", "Events throttle dropped: over its limit for their key in the interval.")
+    static let throttleEvicted = CounterSpec("throttle_evicted", "Keys throttle forgot to make room for a new one (the key first seen longest ago).")
+    public static let counters = [throttleDropped, throttleEvicted]
 }

@@ -81,13 +81,12 @@ extension HTTPInput: InputPlugin {
 }
 
 extension Counter {
-    public static let httpRequests = Counter.plugin("http_requests")
-    public static let httpErrors = Counter.plugin("http_errors")
+    public static let httpRequests = Counter(plugin: HTTPInput.httpRequests)
+    public static let httpErrors = Counter(plugin: HTTPInput.httpErrors)
 }
 
 extension HTTPInput {
-    public static let counters = [
-        CounterSpec("http_requests", "HTTP requests the http input read (their heads at least)."),
-        CounterSpec("http_errors", "HTTP requests the http input refused (4xx/5xx: malformed, over a limit, pool full); their connections were closed."),
-    ]
+    static let httpRequests = CounterSpec("http_requests", "HTTP requests the http input read (their heads at least).")
+    static let httpErrors = CounterSpec("http_errors", "HTTP requests the http input refused (4xx/5xx: malformed, over a limit, pool full); their connections were closed.")
+    public static let counters = [httpRequests, httpErrors]
 }

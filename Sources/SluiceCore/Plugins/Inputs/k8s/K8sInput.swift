@@ -63,13 +63,12 @@ extension K8sInput: InputPlugin {
 }
 
 extension Counter {
-    public static let containerLogParseErrors = Counter.plugin("container_log_parse_errors")
-    public static let partialLinesJoined = Counter.plugin("partial_lines_joined")
+    public static let containerLogParseErrors = Counter(plugin: K8sInput.containerLogParseErrors)
+    public static let partialLinesJoined = Counter(plugin: K8sInput.partialLinesJoined)
 }
 
 extension K8sInput {
-    public static let counters = [
-        CounterSpec("container_log_parse_errors", "Container log lines in neither the CRI nor the Docker JSON format, kept whole in log with parse_error."),
-        CounterSpec("partial_lines_joined", "Container log lines a runtime split (CRI P, Docker log without a newline), folded into the event of their record."),
-    ]
+    static let containerLogParseErrors = CounterSpec("container_log_parse_errors", "Container log lines in neither the CRI nor the Docker JSON format, kept whole in log with parse_error.")
+    static let partialLinesJoined = CounterSpec("partial_lines_joined", "Container log lines a runtime split (CRI P, Docker log without a newline), folded into the event of their record.")
+    public static let counters = [containerLogParseErrors, partialLinesJoined]
 }

@@ -65,13 +65,12 @@ extension NATSInput: InputPlugin {
 }
 
 extension Counter {
-    public static let natsRedelivered = Counter.plugin("nats_redelivered")
-    public static let natsProgressAcks = Counter.plugin("nats_progress_acks")
+    public static let natsRedelivered = Counter(plugin: NATSInput.natsRedelivered)
+    public static let natsProgressAcks = Counter(plugin: NATSInput.natsProgressAcks)
 }
 
 extension NATSInput {
-    public static let counters = [
-        CounterSpec("nats_redelivered", "Messages the nats input fetched that JetStream had delivered before (not acknowledged in time, or given back)."),
-        CounterSpec("nats_progress_acks", "Progress acknowledgements (+WPI) the nats input sent for messages held longer than half of ack-wait."),
-    ]
+    static let natsRedelivered = CounterSpec("nats_redelivered", "Messages the nats input fetched that JetStream had delivered before (not acknowledged in time, or given back).")
+    static let natsProgressAcks = CounterSpec("nats_progress_acks", "Progress acknowledgements (+WPI) the nats input sent for messages held longer than half of ack-wait.")
+    public static let counters = [natsRedelivered, natsProgressAcks]
 }

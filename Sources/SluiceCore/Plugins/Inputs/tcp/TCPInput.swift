@@ -60,11 +60,10 @@ extension TCPInput: InputPlugin {
 }
 
 extension Counter {
-    public static let framingErrors = Counter.plugin("framing_errors")
+    public static let framingErrors = Counter(plugin: TCPInput.framingErrors)
 }
 
 extension TCPInput {
-    public static let counters = [
-        CounterSpec("framing_errors", "Connections closed for breaking their framing (an RFC 6587 octet count over max-event-size or not a number)."),
-    ]
+    static let framingErrors = CounterSpec("framing_errors", "Connections closed for breaking their framing (an RFC 6587 octet count over max-event-size or not a number).")
+    public static let counters = [framingErrors]
 }

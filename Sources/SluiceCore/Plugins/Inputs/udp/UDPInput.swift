@@ -31,11 +31,10 @@ extension UDPInput: InputPlugin {
 }
 
 extension Counter {
-    public static let datagramsDropped = Counter.plugin("datagrams_dropped")
+    public static let datagramsDropped = Counter(plugin: UDPInput.datagramsDropped)
 }
 
 extension UDPInput {
-    public static let counters = [
-        CounterSpec("datagrams_dropped", "Datagrams the kernel dropped because the socket's receive queue was full (SO_RXQ_OVFL)."),
-    ]
+    static let datagramsDropped = CounterSpec("datagrams_dropped", "Datagrams the kernel dropped because the socket's receive queue was full (SO_RXQ_OVFL).")
+    public static let counters = [datagramsDropped]
 }

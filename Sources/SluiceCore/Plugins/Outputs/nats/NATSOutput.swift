@@ -113,11 +113,10 @@ extension NATSOutput: OutputPlugin {
 }
 
 extension Counter {
-    public static let natsRepublished = Counter.plugin("nats_republished")
+    public static let natsRepublished = Counter(plugin: NATSOutput.natsRepublished)
 }
 
 extension NATSOutput {
-    public static let counters = [
-        CounterSpec("nats_republished", "Messages the nats output published again: no PubAck within ack-timeout, a reconnection, or an error answer (JetStream drops those it has by Nats-Msg-Id)."),
-    ]
+    static let natsRepublished = CounterSpec("nats_republished", "Messages the nats output published again: no PubAck within ack-timeout, a reconnection, or an error answer (JetStream drops those it has by Nats-Msg-Id).")
+    public static let counters = [natsRepublished]
 }
