@@ -140,6 +140,11 @@ struct OutputBatcher {
             && (deadLetter?.pointee.isIdle ?? true) && (diskBuffer?.pointee.isQuiet ?? true)
     }
 
+    /// Every event given to this output so far was acknowledged: a batch keeps its handles
+    /// until then, whatever its state. (A disk buffer with buffer-sync=batch holds events past
+    /// their batch: such an output answers no.)
+    @inline(__always) var holdsNoEvents: Bool { handles.0.count == 0 && handles.1.count == 0 && diskBuffer == nil }
+
     @inline(__always) func buffer(_ i: Int) -> UnsafeMutableRawPointer { i == 0 ? buffers.0 : buffers.1 }
     @inline(__always) func usedBytes(_ i: Int) -> Int { i == 0 ? used.0 : used.1 }
     @inline(__always) mutating func setUsed(_ i: Int, _ v: Int) { if i == 0 { used.0 = v } else { used.1 = v } }

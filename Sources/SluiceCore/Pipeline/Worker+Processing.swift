@@ -183,6 +183,16 @@ extension Worker {
         return true
     }
 
+    /// Whether no output of the pipeline holds an event (written or holding its place).
+    @inline(__always) func outputsHoldNoEvents(_ outs: UnsafeMutablePointer<OutputBatcher>, _ count: Int) -> Bool {
+        var o = 0
+        while o < count {
+            if !outs[o].holdsNoEvents { return false }
+            o += 1
+        }
+        return true
+    }
+
     /// Runs the actions from `nextAction` on and hands the event to its outputs. False when it
     /// must wait (an output cannot take it now, or an action waits for room); `handle` (an
     /// action may have moved the event), `nextAction` and `cursor` (an action making events
@@ -277,12 +287,18 @@ extension Worker {
                     return true
                 }
                 if verdict != .pass {
-                    // Dropped events still pass through the outputs' queues, so they are released
-                    // (and their offset committed) only after every earlier event of the stream.
                     counters.add(verdict == .drop ? .discarded : .aggregated, 1, pipeline: pipeline)
                     counters.addActionVerdict(row: actionRowBase[pipeline] &+ a, consumed: verdict != .drop)
-                    context.event.set(.discarded)
-                    hand(context.event, handle: context.handle, routes: 0, to: outs, count: outputCount, pipeline: pipeline)
+                    if outputsHoldNoEvents(outs, outputCount) {
+                        // No earlier event waits in an output: released now, it is still
+                        // released (and its offset committed) after every earlier one.
+                        release(context.handle)
+                    } else {
+                        // It holds its place in the outputs' queues, so it is released only
+                        // after the earlier events there.
+                        context.event.set(.discarded)
+                        hand(context.event, handle: context.handle, routes: 0, to: outs, count: outputCount, pipeline: pipeline)
+                    }
                     return true
                 }
                 a += 1
