@@ -81,8 +81,11 @@ public struct Action: @unchecked Sendable {
         case split(SplitAction)
         case join(JoinAction)
 
-        /// Runs `visitor` on the plugin this case holds: the one switch over actions.
-        @inline(__always) func open<V: ActionVisitor>(_ visitor: inout V) -> V.Result {
+        /// Runs `visitor` on the plugin this case holds: the one switch over actions. Mutating
+        /// (it changes nothing) so that the kind is passed by address: called on a non-mutating
+        /// `self` through a pointer, the whole 113-byte kind was copied to the stack first, per
+        /// event and action.
+        @inline(__always) mutating func open<V: ActionVisitor>(_ visitor: inout V) -> V.Result {
             switch self {
             case .jsonDecode(let a): visitor.visit(a)
             case .discard(let a): visitor.visit(a)
@@ -135,6 +138,7 @@ public struct Action: @unchecked Sendable {
     /// when they are due (`Worker.flushHeldEvents`).
     public var holdsEvents: Bool {
         var visitor = HoldsEvents()
+        var kind = kind
         return kind.open(&visitor)
     }
 
@@ -155,6 +159,7 @@ public struct Action: @unchecked Sendable {
     /// The instance one worker runs: actions with per-event scratch or state get their own.
     public func forWorker() -> Action {
         var visitor = ForWorker()
+        var kind = kind
         return Action(kind.open(&visitor), condition: condition?.forWorker())
     }
 
@@ -167,6 +172,7 @@ public struct Action: @unchecked Sendable {
     public func dispose() {
         condition?.disposeScratch()
         var visitor = Dispose(shared: false)
+        var kind = kind
         kind.open(&visitor)
     }
 
@@ -175,6 +181,7 @@ public struct Action: @unchecked Sendable {
     public func disposeShared() {
         condition?.disposeShared()
         var visitor = Dispose(shared: true)
+        var kind = kind
         kind.open(&visitor)
     }
 
@@ -208,6 +215,7 @@ public struct Action: @unchecked Sendable {
     /// The plugin's registered name (as in `Action.types`).
     var typeName: String {
         var visitor = Name()
+        var kind = kind
         return kind.open(&visitor)
     }
 }
