@@ -141,7 +141,9 @@ extension Counter {
 public struct CounterBlock {
     public let values: UnsafeMutablePointer<UInt64>
     public let pipelines: Int
-    static let stride = (Counter.specs.count + 7) & ~7  // whole cache lines per pipeline
+    /// Counters per pipeline, in whole cache lines. Kept in the block: the static it comes from
+    /// is a lazily initialised global, a `swift_once` call on every `add`.
+    let stride: Int
     /// Per plugin instance: every input has a row of (events, bytes) and every action a
     /// row of (dropped, consumed); rows are numbered by the node (`PluginRows`). Row 0 exists
     /// always, so a framer that was given no row counts there.
@@ -152,8 +154,9 @@ public struct CounterBlock {
 
     public init(pipelines: Int, inputRows: Int = 1, actionRows: Int = 1) {
         self.pipelines = pipelines
-        values = .allocate(capacity: max(pipelines, 1) * CounterBlock.stride + 16)
-        values.initialize(repeating: 0, count: max(pipelines, 1) * CounterBlock.stride + 16)
+        stride = (Counter.specs.count + 7) & ~7
+        values = .allocate(capacity: max(pipelines, 1) * stride + 16)
+        values.initialize(repeating: 0, count: max(pipelines, 1) * stride + 16)
         self.inputRows = max(inputRows, 1)
         self.actionRows = max(actionRows, 1)
         inputValues = .allocate(capacity: self.inputRows * 2)
@@ -194,11 +197,11 @@ public struct CounterBlock {
     }
 
     public func add(_ counter: Counter, _ amount: Int, pipeline: Int) {
-        values[pipeline &* CounterBlock.stride &+ counter.rawValue] &+= UInt64(truncatingIfNeeded: amount)
+        values[pipeline &* stride &+ counter.rawValue] &+= UInt64(truncatingIfNeeded: amount)
     }
 
     /// Control thread side: a relaxed read of a value another thread writes.
     public func read(_ counter: Counter, pipeline: Int) -> UInt64 {
-        sl_load_relaxed(values + pipeline * CounterBlock.stride + counter.rawValue)
+        sl_load_relaxed(values + pipeline * stride + counter.rawValue)
     }
 }
