@@ -272,6 +272,37 @@ extension EndToEndTests {
             #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(1), "held events cannot drain")
         }
 
+        /// Events an action drops behind an event the output still holds (its receiver is away)
+        /// commit nothing until that event is delivered; then the whole file commits.
+        @Test func droppedEventsCommitOnlyAfterTheEarlierEventTheOutputHolds() throws {
+            let directory = try TemporaryDirectory()
+            let receiver = try LineReceiver()
+            defer { receiver.stop() }
+            receiver.goAway()
+            let input = directory.path("in.ndjson")
+            let kept = "{\"type\":\"click\"}\n", views = 100  // fewer than a batch: the output takes them all
+            let text = kept + String(repeating: "{\"type\":\"view\"}\n", count: views)
+            try text.write(toFile: input, atomically: true, encoding: .utf8)
+            let (sluice, port) = try AdminHTTP.startReadyNode(["--input", "file:path=\(input),follow=true,offsets=\(directory.path("offsets"))",
+                                                               "--action", "json_decode", "--action", "discard:if-field=type,if-equals=view",
+                                                               "--output", "tcp:address=127.0.0.1:\(receiver.port),reconnect-max=100ms"], in: directory)
+            var metrics: [PrometheusSample] = []
+            func value(_ name: String, _ labels: [String: String] = ["pipeline": "main"]) -> Double? { PrometheusSample.value(metrics, name, labels) }
+            try AdminHTTP.waitFor("every view event dropped", within: .seconds(15)) {
+                metrics = try PrometheusSample.parse(AdminHTTP.get(port: port, "/metrics").body)
+                return value("sluice_discarded_total") == Double(views)
+            }
+            #expect(value("sluice_events_out_total") == 0)
+            #expect(value("sluice_commit_lag_bytes", ["pipeline": "main", "path": input]) == Double(text.utf8.count), "nothing may commit past the held event")
+            try receiver.comeBack()
+            try AdminHTTP.waitFor("the held event delivered and the whole file committed", within: .seconds(15)) {
+                metrics = try PrometheusSample.parse(AdminHTTP.get(port: port, "/metrics").body)
+                return value("sluice_events_out_total") == 1 && value("sluice_commit_lag_bytes", ["pipeline": "main", "path": input]) == 0
+            }
+            try AdminHTTP.stop(sluice)
+            #expect(String(decoding: receiver.receivedData(), as: UTF8.self) == kept)
+        }
+
         // MARK: Supervision
 
         @Test func anInjectedStallMakesTheNodeUnreadyIsCountedAndClearsWhenTheWorkerMoves() throws {
