@@ -27,6 +27,10 @@ protocol OutputPlugin: Sendable {
     /// Connections (lanes) per worker of a sink that answers (http, postgres): with 2, the
     /// batcher's second buffer is sent on the second while the first waits for its answer.
     var lanes: Int { get }
+    /// A sink that answers whose batches need an event's slot only until it is encoded: the slot
+    /// goes back then, and the batch keeps what its acknowledgement needs
+    /// (`OutputBatcher+Detached.swift`), so batches are bounded by the output buffer, not the pool.
+    var detachesEvents: Bool { get }
     /// On the control thread, once per worker: the descriptor the worker's sink writes (-1: the
     /// sink opens its own connection).
     func openDescriptor() throws(Node.SetupError) -> Int32
@@ -43,6 +47,7 @@ extension OutputPlugin {
     var preferredBatchSize: Int? { nil }
     var recordOverheadBytes: Int { 0 }
     var lanes: Int { 1 }
+    var detachesEvents: Bool { false }
     func openDescriptor() throws(Node.SetupError) -> Int32 { -1 }
     func encoder() -> OutputEncoder { .line }
 }
@@ -87,6 +92,12 @@ extension OutputDefinition {
 
     var lanes: Int {
         struct Visitor: OutputVisitor { func visit<O: OutputPlugin>(_ output: O) -> Int { output.lanes } }
+        var v = Visitor()
+        return open(&v)
+    }
+
+    var detachesEvents: Bool {
+        struct Visitor: OutputVisitor { func visit<O: OutputPlugin>(_ output: O) -> Bool { output.detachesEvents } }
         var v = Visitor()
         return open(&v)
     }

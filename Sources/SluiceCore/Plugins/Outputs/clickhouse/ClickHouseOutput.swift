@@ -65,8 +65,9 @@ extension ClickHouseOutput: OutputPlugin {
     static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> ClickHouseOutput { try ClickHouseOutput(arguments) }
     public var definition: OutputDefinition { .clickhouse(self) }
 
-    var preferredBatchSize: Int? { OutputDefinition.bulkLoaderBatchSize }
+    var preferredBatchSize: Int? { buffer.kind == .disk ? OutputDefinition.bulkLoaderBatchSize : OutputDefinition.detachedBatchSize }
     var lanes: Int { connections }
+    var detachesEvents: Bool { true }
 
     func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {
         .http(HTTPSink(endpoint, bufferBytes: bufferBytes))
