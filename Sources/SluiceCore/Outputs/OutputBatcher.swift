@@ -72,6 +72,11 @@ struct OutputBatcher {
     /// With detached events: the most events of one buffer that keep their slots (half the
     /// worker's share of the pool, so the other buffer can fill while it is out).
     let heldSlotLimit: Int
+    /// With detached events: a buffer goes out once it holds this many bytes
+    /// (`--output-buffer-size`). The pool no longer bounds a batch, and a buffer's capacity
+    /// is at least two of the largest encodings (megabytes for a row of a 1 MiB event), so
+    /// without this a batch of ordinary rows would grow to that.
+    let detachedBatchBytes: Int
 
     /// `disk`: what the start found in this worker's buffer directory and where its stats go
     /// (buffer=disk); the batcher is then stage 1 and makes its drain. `drainOf`: this batcher
@@ -103,7 +108,7 @@ struct OutputBatcher {
             let dummy = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
             buffers = (dummy, dummy)
         } else {
-            bufferCapacity = max(tuning.outputBufferBytes ?? settings.outputBufferBytes, 2 * worstEvent)
+            bufferCapacity = max(OutputBatcher.bufferBytes(definition, settings: settings, tuning: tuning), 2 * worstEvent)
             buffers = (.allocate(byteCount: bufferCapacity, alignment: 4096), .allocate(byteCount: bufferCapacity, alignment: 4096))
         }
         handles = (EventBatch(capacity: batchSize), EventBatch(capacity: batchSize))
@@ -136,16 +141,25 @@ struct OutputBatcher {
         handsOff = sink.handsOff
         if disk == nil && drainOf == nil && sink.answers && definition.detachesEvents {
             let ledgers = UnsafeMutablePointer<DetachedLedger>.allocate(capacity: 2)
-            // Raw bytes are kept only for the dead-letter file; as many as the buffer's own.
-            let rawBytes = deadLetterFD >= 0 ? bufferCapacity : 0
+            // Raw bytes are kept only for the dead-letter file, as many as a batch's encoded
+            // bytes (an event whose bytes do not fit keeps its slot).
+            let rawBytes = deadLetterFD >= 0 ? OutputBatcher.bufferBytes(definition, settings: settings, tuning: tuning) : 0
             ledgers.initialize(to: DetachedLedger(capacity: batchSize, rawCapacity: rawBytes))
             (ledgers + 1).initialize(to: DetachedLedger(capacity: batchSize, rawCapacity: rawBytes))
             detachedLedgers = ledgers
             heldSlotLimit = max(1, slotShare / 2)
+            detachedBatchBytes = OutputBatcher.bufferBytes(definition, settings: settings, tuning: tuning)
         } else {
             detachedLedgers = nil
             heldSlotLimit = .max
+            detachedBatchBytes = .max
         }
+    }
+
+    /// The output buffer size set for the pipeline, else for the node, else the output's own
+    /// preference, else the node's default.
+    static func bufferBytes(_ definition: OutputDefinition, settings: NodeSettings, tuning: PipelineTuning) -> Int {
+        tuning.outputBufferBytes ?? (settings.outputBufferBytesIsDefault ? definition.preferredOutputBufferBytes : nil) ?? settings.outputBufferBytes
     }
 
     /// The longest line an output may have to write for one event (a record of a disk buffer
@@ -277,7 +291,7 @@ struct OutputBatcher {
         setUsed(f, start + n)
         hold(f, event, handle: handle, context: context)
         // Out now when the next event, were it like this one, would not fit.
-        if isBatchFull(f) || usedBytes(f) + n > bufferCapacity { _ = flush(context: context) }
+        if isBatchFull(f) || usedBytes(f) + n > bufferCapacity || usedBytes(f) >= detachedBatchBytes { _ = flush(context: context) }
     }
 
     /// Whether this output writes the event (its route matches, or it has none).
@@ -596,7 +610,7 @@ struct OutputBatcher {
         setUsed(b, 0)
         move(b, to: .open)
         if state(1 - b) == .answeredAwaitingEarlier { acknowledge(buffer: 1 - b, context: context) }
-        if isBatchFull(filling) || usedBytes(filling) > bufferCapacity / 2 { _ = flush(context: context) }
+        if isBatchFull(filling) || usedBytes(filling) > bufferCapacity / 2 || usedBytes(filling) >= detachedBatchBytes { _ = flush(context: context) }
     }
 
     /// Closes the sink's descriptor (the worker's last act).

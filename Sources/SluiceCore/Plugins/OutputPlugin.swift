@@ -22,6 +22,8 @@ protocol OutputPlugin: Sendable {
     var buffer: BufferOptions { get }
     /// The batch size this output takes when none is set; nil: the node's.
     var preferredBatchSize: Int? { get }
+    /// The output buffer size this output takes when none is set; nil: the node's.
+    var preferredOutputBufferBytes: Int? { get }
     /// Bytes the sink's record of an event adds to its encoded line, at most.
     var recordOverheadBytes: Int { get }
     /// Connections (lanes) per worker of a sink that answers (http, postgres): with 2, the
@@ -45,6 +47,7 @@ extension OutputPlugin {
     static var counters: [CounterSpec] { [] }
     var delivery: DeliveryOptions { DeliveryOptions() }
     var preferredBatchSize: Int? { nil }
+    var preferredOutputBufferBytes: Int? { nil }
     var recordOverheadBytes: Int { 0 }
     var lanes: Int { 1 }
     var detachesEvents: Bool { false }
@@ -80,6 +83,12 @@ extension OutputDefinition {
 
     public var preferredBatchSize: Int? {
         struct Visitor: OutputVisitor { func visit<O: OutputPlugin>(_ output: O) -> Int? { output.preferredBatchSize } }
+        var v = Visitor()
+        return open(&v)
+    }
+
+    var preferredOutputBufferBytes: Int? {
+        struct Visitor: OutputVisitor { func visit<O: OutputPlugin>(_ output: O) -> Int? { output.preferredOutputBufferBytes } }
         var v = Visitor()
         return open(&v)
     }
