@@ -39,6 +39,8 @@ XML
 SERVER=$!
 trap 'kill -9 $SERVER 2>/dev/null; rm -rf "$DIR"' EXIT
 C="clickhouse-client --host 127.0.0.1 --port $NATIVE_PORT"
+# CPU seconds clickhouse-server has used so far (one process: utime + stime of all its threads).
+server_cpu() { awk -v t="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f\n", ($12 + $13) / t }' "/proc/$SERVER/stat"; }
 for _ in $(seq 100); do $C --query 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.2; done
 python3 - "$DIR/rows.ndjson" "$ROWS" <<'PY'
 import json, random, sys
@@ -58,9 +60,14 @@ declare -A SLUICE_TIMES
 for run in $(seq "$RUNS"); do
     cat "$DIR/rows.ndjson" >/dev/null  # warm the page cache
     $C --query "CREATE TABLE loader_$run $COLUMNS"
+    cpu0=$(server_cpu)
     start=$(date +%s.%N)
-    $C --query "INSERT INTO loader_$run FORMAT JSONEachRow" < "$DIR/rows.ndjson"
+    # clickhouse-client parses the JSON itself and sends the server native blocks: its own CPU
+    # is part of the loader's.
+    /usr/bin/time -f '%U %S' -o "$DIR/client.cpu" $C --query "INSERT INTO loader_$run FORMAT JSONEachRow" < "$DIR/rows.ndjson"
     loader=$(echo "$(date +%s.%N) - $start" | bc)
+    client=$(awk '{ print $1 + $2 }' "$DIR/client.cpu")
+    loader_cpu=$(echo "$(server_cpu) - $cpu0" | bc)
     loaded=$($C --query "SELECT count() FROM loader_$run")
     LOADER_TIMES+=("$loader")
     for connections in ${CONNECTIONS:-default}; do
@@ -68,17 +75,20 @@ for run in $(seq "$RUNS"); do
         [ "$connections" = default ] || extra=",connections=$connections"
         $C --query "CREATE TABLE $table $COLUMNS"
         for _ in $(seq 600); do [ "$($C --query 'SELECT count() FROM system.merges')" = 0 ] && break; sleep 0.5; done
+        cpu0=$(server_cpu)
         start=$(date +%s.%N)
         "$SLUICE" run --admin off --input "file:path=$DIR/rows.ndjson" \
             --output "clickhouse:url=http://127.0.0.1:$HTTP_PORT,table=$table$extra" "$@" 2>"$DIR/sluice.err"
         took=$(echo "$(date +%s.%N) - $start" | bc)
+        server=$(echo "$(server_cpu) - $cpu0" | bc)
         rows=$($C --query "SELECT count() FROM $table")
         [ "$rows" = "$ROWS" ] && [ "$loaded" = "$ROWS" ] || { echo "run $run: rows differ: sluice $rows, loader $loaded of $ROWS" >&2; exit 1; }
         rss=$(grep -o 'peak_rss_mb=[0-9.]*' "$DIR/sluice.err" || true)
-        printf 'run %d: clickhouse-client %.0f rows/s %.1f MB/s (%.2f s) | sluice connections=%s %.0f rows/s %.1f MB/s (%.2f s, %s, %s inserts) | ratio %.2f\n' \
-            "$run" "$(echo "$ROWS / $loader" | bc -l)" "$(echo "$BYTES / $loader / 1000000" | bc -l)" "$loader" "$connections" \
+        printf 'run %d: clickhouse-client %.0f rows/s %.1f MB/s (%.2f s, client CPU %.2f s + server CPU %.2f s) | sluice connections=%s %.0f rows/s %.1f MB/s (%.2f s, %s, %s inserts, CPU %.2f s + server CPU %.2f s) | ratio %.2f\n' \
+            "$run" "$(echo "$ROWS / $loader" | bc -l)" "$(echo "$BYTES / $loader / 1000000" | bc -l)" "$loader" "$client" "$loader_cpu" "$connections" \
             "$(echo "$ROWS / $took" | bc -l)" "$(echo "$BYTES / $took / 1000000" | bc -l)" "$took" "$rss" \
-            "$(grep -o 'output_batches=[0-9]*' "$DIR/sluice.err" | cut -d= -f2)" "$(echo "$loader / $took" | bc -l)"
+            "$(grep -o 'output_batches=[0-9]*' "$DIR/sluice.err" | cut -d= -f2)" \
+            "$(grep -o 'cpu_seconds=[0-9.]*' "$DIR/sluice.err" | cut -d= -f2)" "$server" "$(echo "$loader / $took" | bc -l)"
         SLUICE_TIMES[$connections]="${SLUICE_TIMES[$connections]:-} $took"
         # No DROP: ClickHouse 18's DROP waits behind the merges of the parts the inserts made (a
         # part per insert), which can take minutes; wait until merging is done instead, so the

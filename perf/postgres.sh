@@ -35,6 +35,26 @@ mkdir "$DIR/data" "$DIR/sockets"
 trap '(cd / && "${AS[@]}" "$BIN/pg_ctl" -D "$DIR/data" -m immediate -w stop >/dev/null 2>&1); rm -rf "$DIR"' EXIT
 DSN="postgresql://postgres@127.0.0.1:$PORT/postgres"
 P=(psql -X -q -v ON_ERROR_STOP=1 "$DSN")
+# CPU seconds the server has used so far: the postmaster, the backends it reaped (cutime,
+# cstime) and its live processes (checkpointer, WAL writer, …). Read after a load's connections
+# closed, so the difference of two readings is what the server spent on that load.
+server_cpu() {
+    sleep 0.2  # the exited backends are reaped
+    python3 - "$(head -1 "$DIR/data/postmaster.pid")" <<'PY'
+import os, sys
+tick = os.sysconf("SC_CLK_TCK")
+def fields(pid): return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+master = sys.argv[1]
+f = fields(master)
+total = sum(int(x) for x in f[11:15])  # utime stime cutime cstime
+for pid in os.listdir("/proc"):
+    if pid.isdigit() and pid != master:
+        try: g = fields(pid)
+        except OSError: continue
+        if g[1] == master: total += int(g[11]) + int(g[12])
+print("%.2f" % (total / tick))
+PY
+}
 
 if [ "$MODE" = small ]; then
     SIZE=${2:-1000000}
@@ -69,23 +89,29 @@ echo "mode=$MODE rows=$ROWS bytes=$(stat -c %s "$DIR/rows.ndjson") server=$("$BI
 for run in $(seq "$RUNS"); do
     cat "$DIR/rows.ndjson" "$DIR/rows.tsv" >/dev/null  # warm the page cache
     "${P[@]}" -c "CREATE TABLE loader_$run $TABLE" -c CHECKPOINT
+    cpu0=$(server_cpu)
     start=$(date +%s.%N)
     "${P[@]}" -c "\\copy loader_$run FROM '$DIR/rows.tsv'"
     loader=$(echo "$(date +%s.%N) - $start" | bc)
+    loader_cpu=$(echo "$(server_cpu) - $cpu0" | bc)
     loaded=$("${P[@]}" -At -c "SELECT count(*) FROM loader_$run")
     for connections in ${CONNECTIONS:-default}; do
         extra=""
         [ "$connections" = default ] || extra=",connections=$connections"
         "${P[@]}" -c "CREATE TABLE sluice_$run $TABLE" -c CHECKPOINT
+        cpu0=$(server_cpu)
         start=$(date +%s.%N)
         "$SLUICE" run --admin off --input "file:path=$DIR/rows.ndjson" \
             --output "postgres:dsn=$DSN,table=sluice_$run,$COLUMNS$extra" "$@" 2>"$DIR/sluice.err"
         took=$(echo "$(date +%s.%N) - $start" | bc)
+        server=$(echo "$(server_cpu) - $cpu0" | bc)
         rows=$("${P[@]}" -At -c "SELECT count(*) FROM sluice_$run")
         rss=$(grep -o 'peak_rss_mb=[0-9.]*' "$DIR/sluice.err" || true)
-        printf 'run %d: psql \\copy %.0f rows/s (%s rows, %.2f s) | sluice connections=%s %.0f rows/s (%s rows, %.2f s, %s) | ratio %.2f\n' \
-            "$run" "$(echo "$ROWS / $loader" | bc -l)" "$loaded" "$loader" "$connections" "$(echo "$ROWS / $took" | bc -l)" "$rows" "$took" "$rss" \
-            "$(echo "$loader / $took" | bc -l)"
+        batches=$(grep -o 'output_batches=[0-9]*' "$DIR/sluice.err" | cut -d= -f2)
+        cpu=$(grep -o 'cpu_seconds=[0-9.]*' "$DIR/sluice.err" | cut -d= -f2)
+        printf 'run %d: psql \\copy %.0f rows/s (%s rows, %.2f s, server CPU %.2f s) | sluice connections=%s %.0f rows/s (%s rows, %.2f s, %s, %s transactions, CPU %.2f s + server CPU %.2f s) | ratio %.2f\n' \
+            "$run" "$(echo "$ROWS / $loader" | bc -l)" "$loaded" "$loader" "$loader_cpu" "$connections" "$(echo "$ROWS / $took" | bc -l)" "$rows" "$took" "$rss" \
+            "$batches" "$cpu" "$server" "$(echo "$loader / $took" | bc -l)"
         "${P[@]}" -c "DROP TABLE sluice_$run"
     done
     "${P[@]}" -c "DROP TABLE loader_$run"

@@ -38,9 +38,11 @@ protocol SourceFamily: AnyObject {
     /// The earliest of `deadline` and the family's next timer (a poll, a rate step).
     func deadline(before deadline: UInt64, now: UInt64) -> UInt64
     /// One of the family's events came back acknowledged by every output it was routed to, on
-    /// the worker that read it (`sourceID` names the source): commit its offset. Per event, so
-    /// keep it to a few loads and stores.
-    func acknowledged(_ event: Event)
+    /// the worker that read it (`sourceID` names the source, `offset` is the event's): commit
+    /// its offset. Only these two, not the event: an output may have given the event's slot back
+    /// before the destination answered (`OutputBatcher+Detached.swift`). Per event, so keep it
+    /// to a few loads and stores.
+    func acknowledged(sourceID: UInt32, offset: UInt64)
     /// A stable 64-bit name of the source that made `event` (one of this family's, read by this
     /// worker), the same after a restart, so that an output whose destination drops duplicates
     /// by id (nats) can tell a line read again from a new one; nil when the source has none.

@@ -49,8 +49,8 @@ struct DeadLetterQueue {
     func hasRoom(forEventBytes n: Int) -> Bool { used + 6 * n + DeadLetterQueue.lineOverheadBytes <= capacity }
 
     /// Adds the line for `event`; returns its sequence number.
-    mutating func append(event: Event, reason: String, pipeline: String) -> UInt64 {
-        let line = DeadLetterQueue.line(event: event, reason: reason, pipeline: pipeline)
+    mutating func append(raw: UnsafeRawBufferPointer, offset: UInt64, reason: String, pipeline: String) -> UInt64 {
+        let line = DeadLetterQueue.line(raw: raw, offset: offset, reason: reason, pipeline: pipeline)
         precondition(used + line.count <= capacity, "dead-letter buffer over capacity")
         line.withUnsafeBytes { (fillBuffer + used).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         used += line.count
@@ -75,10 +75,10 @@ struct DeadLetterQueue {
 
     /// `{"reason":…,"pipeline":…,"offset":…,"event":"…"}` — or `"event_base64"` when the bytes
     /// are not UTF-8, so every rejected byte can be recovered.
-    static func line(event: Event, reason: String, pipeline: String) -> [UInt8] {
+    static func line(raw bytes: UnsafeRawBufferPointer, offset: UInt64, reason: String, pipeline: String) -> [UInt8] {
         var out: [UInt8] = Array("{\"reason\":".utf8) + JSONText.quoted(reason) + Array(",\"pipeline\":".utf8) + JSONText.quoted(pipeline)
-        out += Array(",\"offset\":\(event.header.pointee.offset)".utf8)
-        let raw = Array(event.raw)
+        out += Array(",\"offset\":\(offset)".utf8)
+        let raw = Array(bytes)
         if let text = String(validating: raw, as: UTF8.self) {
             out += Array(",\"event\":".utf8) + JSONText.quoted(text)
         } else {

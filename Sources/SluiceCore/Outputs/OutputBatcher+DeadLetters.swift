@@ -22,16 +22,22 @@ extension OutputBatcher {
     /// Writes the rejected event's dead-letter line (held by buffer `b`'s acknowledgement) and
     /// takes it off this output's route.
     mutating func recordRejection(_ event: Event, reason: String, inBuffer b: Int, context: OutputContext) {
+        recordRejection(raw: event.raw, offset: event.header.pointee.offset, reason: reason, inBuffer: b, context: context)
+        event.unroute(routeBit)  // not delivered here (other outputs may write it)
+    }
+
+    /// The dead-letter line of a rejected event's bytes (or its count and a log line without a
+    /// dead-letter file), held by buffer `b`'s acknowledgement.
+    mutating func recordRejection(raw: UnsafeRawBufferPointer, offset: UInt64, reason: String, inBuffer b: Int, context: OutputContext) {
         context.count(.rejected, 1)
         if let d = deadLetter {
-            let sequence = d.pointee.append(event: event, reason: reason, pipeline: context.pipelineName)
+            let sequence = d.pointee.append(raw: raw, offset: offset, reason: reason, pipeline: context.pipelineName)
             if b == 0 { deadLetterNeeded.0 = sequence } else { deadLetterNeeded.1 = sequence }
             context.count(.deadLettered, 1)
         } else if !rejectionLogged {
             Log.warn(context.logName, "rejected an event (\(reason)); no dead-letter file is set, so rejected events are dropped and counted (rejected)")
             rejectionLogged = true
         }
-        event.unroute(routeBit)  // not delivered here (other outputs may write it)
     }
 
     func deadLetterNeeded(_ b: Int) -> UInt64 { b == 0 ? deadLetterNeeded.0 : deadLetterNeeded.1 }

@@ -175,8 +175,7 @@ extension OutputBatcher {
                     keep = true
                     if retries == 0 { firstRetry = item }
                 case .rejected:
-                    let event = context.event(batch(b)[i])
-                    if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: Int(event.header.pointee.dataCapacity)) {
+                    if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: rejectionBytes(b, at: i, context: context)) {
                         keep = true  // the dead-letter buffer is full until its write completes: asked again
                         if retries == 0 { firstRetry = item }
                     } else {
@@ -185,7 +184,7 @@ extension OutputBatcher {
                             Log.warn(context.logName, "the server refused an event: \(reason)" + (deadLetter == nil ? "; no dead-letter file is set, so refused events are dropped and counted (rejected)" : "; it goes to the dead-letter file"))
                             rejectionLogged = true
                         }
-                        recordRejection(event, reason: reason, inBuffer: b, context: context)
+                        recordRejection(inBuffer: b, at: i, reason: reason, context: context)
                     }
                 }
                 item += 1
@@ -273,8 +272,7 @@ extension OutputBatcher {
     /// Rejects the event at `index` of buffer `b` (the server refused it); false when the
     /// dead-letter buffer has no room until its write completes: the range is then asked again.
     mutating func reject(_ b: Int, at index: Int, reason: String, context: OutputContext) -> Bool {
-        let event = context.event(batch(b)[index])
-        if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: Int(event.header.pointee.dataCapacity)) {
+        if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: rejectionBytes(b, at: index, context: context)) {
             flushDeadLetter(context: context)
             writeRetry.failed(now: context.now)
             move(b, to: .retrying(written: 0))
@@ -284,7 +282,7 @@ extension OutputBatcher {
             Log.warn(context.logName, "the server refused an event: \(reason)" + (deadLetter == nil ? "; no dead-letter file is set, so refused events are dropped and counted (rejected)" : "; it goes to the dead-letter file"))
             rejectionLogged = true
         }
-        recordRejection(event, reason: reason, inBuffer: b, context: context)
+        recordRejection(inBuffer: b, at: index, reason: reason, context: context)
         flushDeadLetter(context: context)
         return true
     }

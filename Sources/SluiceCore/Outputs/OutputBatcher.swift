@@ -66,13 +66,25 @@ struct OutputBatcher {
     let drainedBuffer: UnsafeMutablePointer<DiskBuffer>?
     /// Bytes in front of each event's line in a buffer: a record header with a disk buffer.
     let recordHeaderBytes: Int
+    /// Per buffer, the events whose slots went back before the destination answered
+    /// (`OutputBatcher+Detached.swift`); nil when this output keeps every slot.
+    let detachedLedgers: UnsafeMutablePointer<DetachedLedger>?
+    /// With detached events: the most events of one buffer that keep their slots (half the
+    /// worker's share of the pool, so the other buffer can fill while it is out).
+    let heldSlotLimit: Int
+    /// With detached events: a buffer goes out once it holds this many bytes
+    /// (`--output-buffer-size`). The pool no longer bounds a batch, and a buffer's capacity
+    /// is at least two of the largest encodings (megabytes for a row of a 1 MiB event), so
+    /// without this a batch of ordinary rows would grow to that.
+    let detachedBatchBytes: Int
 
     /// `disk`: what the start found in this worker's buffer directory and where its stats go
     /// (buffer=disk); the batcher is then stage 1 and makes its drain. `drainOf`: this batcher
     /// is the drain of that buffer.
     init(pipeline: Int, index: Int = 0, route: Condition? = nil, definition: OutputDefinition, fd: Int32, deadLetterFD: Int32 = -1,
          settings: NodeSettings, maxEventBytes: Int, tuning: PipelineTuning = PipelineTuning(),
-         disk: (recovery: BufferRecovery, stats: BufferStats)? = nil, drainOf: UnsafeMutablePointer<DiskBuffer>? = nil) {
+         disk: (recovery: BufferRecovery, stats: BufferStats)? = nil, drainOf: UnsafeMutablePointer<DiskBuffer>? = nil,
+         slotShare: Int = PoolConfiguration.defaultCapacity) {
         self.pipeline = pipeline
         self.index = index
         routeBit = 1 << UInt32(index)
@@ -96,7 +108,7 @@ struct OutputBatcher {
             let dummy = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
             buffers = (dummy, dummy)
         } else {
-            bufferCapacity = max(tuning.outputBufferBytes ?? settings.outputBufferBytes, 2 * worstEvent)
+            bufferCapacity = max(OutputBatcher.bufferBytes(definition, settings: settings, tuning: tuning), 2 * worstEvent)
             buffers = (.allocate(byteCount: bufferCapacity, alignment: 4096), .allocate(byteCount: bufferCapacity, alignment: 4096))
         }
         handles = (EventBatch(capacity: batchSize), EventBatch(capacity: batchSize))
@@ -127,6 +139,27 @@ struct OutputBatcher {
         }
         acknowledgesAtOnce = sink.acknowledgesAtOnce
         handsOff = sink.handsOff
+        if disk == nil && drainOf == nil && sink.answers && definition.detachesEvents {
+            let ledgers = UnsafeMutablePointer<DetachedLedger>.allocate(capacity: 2)
+            // Raw bytes are kept only for the dead-letter file, as many as a batch's encoded
+            // bytes (an event whose bytes do not fit keeps its slot).
+            let rawBytes = deadLetterFD >= 0 ? OutputBatcher.bufferBytes(definition, settings: settings, tuning: tuning) : 0
+            ledgers.initialize(to: DetachedLedger(capacity: batchSize, rawCapacity: rawBytes))
+            (ledgers + 1).initialize(to: DetachedLedger(capacity: batchSize, rawCapacity: rawBytes))
+            detachedLedgers = ledgers
+            heldSlotLimit = max(1, slotShare / 2)
+            detachedBatchBytes = OutputBatcher.bufferBytes(definition, settings: settings, tuning: tuning)
+        } else {
+            detachedLedgers = nil
+            heldSlotLimit = .max
+            detachedBatchBytes = .max
+        }
+    }
+
+    /// The output buffer size set for the pipeline, else for the node, else the output's own
+    /// preference, else the node's default.
+    static func bufferBytes(_ definition: OutputDefinition, settings: NodeSettings, tuning: PipelineTuning) -> Int {
+        tuning.outputBufferBytes ?? (settings.outputBufferBytesIsDefault ? definition.preferredOutputBufferBytes : nil) ?? settings.outputBufferBytes
     }
 
     /// The longest line an output may have to write for one event (a record of a disk buffer
@@ -159,9 +192,19 @@ struct OutputBatcher {
             handles.1.append(h)
         }
     }
-    @inline(__always) mutating func clearHandles(_ i: Int) { if i == 0 { handles.0.count = 0 } else { handles.1.count = 0 } }
+    @inline(__always) mutating func clearHandles(_ i: Int) {
+        if i == 0 { handles.0.count = 0 } else { handles.1.count = 0 }
+        detachedLedgers?[i].reset()
+    }
     @inline(__always) func state(_ i: Int) -> OutputBufferState { i == 0 ? states.0 : states.1 }
     @inline(__always) func hasPending(_ b: Int) -> Bool { batch(b).count > 0 }
+    /// Buffer `b` takes no more events: its batch is full, or (detached events) as many of them
+    /// keep their slots as one buffer may hold.
+    @inline(__always) func isBatchFull(_ b: Int) -> Bool {
+        if batch(b).isFull { return true }
+        guard let l = detachedLedgers else { return false }
+        return batch(b).count - l[b].count >= heldSlotLimit
+    }
 
     /// The one place a buffer's state changes; a transition the design does not make stops
     /// the node (a lifecycle bug loses or duplicates acknowledgements otherwise).
@@ -207,7 +250,7 @@ struct OutputBatcher {
     @inline(__always) func canAccept(_ event: Event) -> Bool {
         if acknowledgesAtOnce { return true }
         if let d = deadLetter, !d.pointee.hasRoom(forEventBytes: Int(event.header.pointee.dataCapacity)) { return false }
-        return state(filling).isOpen && !batch(filling).isFull && usedBytes(filling) + worstCase(event) <= bufferCapacity
+        return state(filling).isOpen && !isBatchFull(filling) && usedBytes(filling) + worstCase(event) <= bufferCapacity
     }
 
     /// Encodes the event into the filling buffer (devnull: acknowledges it at once).
@@ -251,9 +294,9 @@ struct OutputBatcher {
         }
         if batch(f).count == 0 { oldestNanos = context.now }
         setUsed(f, start + n)
-        appendHandle(f, handle)
+        hold(f, event, handle: handle, context: context)
         // Out now when the next event, were it like this one, would not fit.
-        if batch(f).isFull || usedBytes(f) + n > bufferCapacity { _ = flush(context: context) }
+        if isBatchFull(f) || usedBytes(f) + n > bufferCapacity || usedBytes(f) >= detachedBatchBytes { _ = flush(context: context) }
     }
 
     /// Whether this output writes the event (its route matches, or it has none).
@@ -272,8 +315,12 @@ struct OutputBatcher {
         }
         let f = filling
         if batch(f).count == 0 { oldestNanos = context.now }
-        appendHandle(f, handle)
-        if batch(f).isFull { _ = flush(context: context) }
+        if detachedLedgers != nil {
+            hold(f, context.event(handle), handle: handle, context: context)
+        } else {
+            appendHandle(f, handle)
+        }
+        if isBatchFull(f) { _ = flush(context: context) }
     }
 
     /// Whether the filling buffer may go out now: it is open, and the other is not out, or (tcp)
@@ -543,6 +590,10 @@ struct OutputBatcher {
         let ackNanos = monotonicNanos()
         for i in 0..<h.count {
             let handle = h[i]
+            if EventHandles.isDetached(handle) {
+                if !acknowledgeDetached(b, handle, ackNanos: ackNanos, context: context) { dropped += 1 }
+                continue
+            }
             let event = context.event(handle)
             if event.has(EventFlags.discarded) || event.header.pointee.routes & routeBit == 0 {
                 dropped += 1
@@ -564,7 +615,7 @@ struct OutputBatcher {
         setUsed(b, 0)
         move(b, to: .open)
         if state(1 - b) == .answeredAwaitingEarlier { acknowledge(buffer: 1 - b, context: context) }
-        if batch(filling).isFull || usedBytes(filling) > bufferCapacity / 2 { _ = flush(context: context) }
+        if isBatchFull(filling) || usedBytes(filling) > bufferCapacity / 2 || usedBytes(filling) >= detachedBatchBytes { _ = flush(context: context) }
     }
 
     /// Closes the sink's descriptor (the worker's last act).
@@ -609,5 +660,11 @@ struct OutputBatcher {
         requests[1].deallocate()
         requests.deinitialize(count: 2)
         requests.deallocate()
+        if let l = detachedLedgers {
+            l[0].deallocate()
+            l[1].deallocate()
+            l.deinitialize(count: 2)
+            l.deallocate()
+        }
     }
 }

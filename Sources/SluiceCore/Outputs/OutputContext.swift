@@ -46,7 +46,11 @@ struct OutputContext {
 
     /// One event delivered at `ackNanos`: its receive → ack latency.
     @inline(__always) func recordLatency(of event: Event, ackNanos: UInt64) {
-        latency.record(ackNanos &- min(event.header.pointee.receivedNanos, ackNanos), pipeline: pipeline)
+        recordLatency(receivedNanos: event.header.pointee.receivedNanos, ackNanos: ackNanos)
+    }
+
+    @inline(__always) func recordLatency(receivedNanos: UInt64, ackNanos: UInt64) {
+        latency.record(ackNanos &- min(receivedNanos, ackNanos), pipeline: pipeline)
     }
 
     @inline(__always) func event(_ handle: EventHandle) -> Event { slabTable[EventHandles.slab(handle)].event(handle) }
@@ -54,6 +58,18 @@ struct OutputContext {
     /// This output is done with the event (delivered, or holding its place); it is released when
     /// every output of its pipeline is.
     @inline(__always) func acknowledge(_ handle: EventHandle) { guaranteed._withUnsafeGuaranteedRef { $0.outputAcked(handle) } }
+
+    /// The number of this worker's slab: an event of it may be detached (`OutputBatcher+Detached`).
+    @inline(__always) var slabIndex: Int { ownSlab.pointee.index }
+
+    /// A detached event's slot goes back before its acknowledgement (nothing else holds it).
+    @inline(__always) func releaseDetached(_ handle: EventHandle) { ownSlab.pointee.release(handle) }
+
+    /// A detached event of this worker's slab is acknowledged: counted released, its offset committed.
+    @inline(__always) func commitDetached(sourceID: UInt32, offset: UInt64) {
+        counters.add(.released, 1, pipeline: pipeline)
+        guaranteed._withUnsafeGuaranteedRef { $0.inputs.acknowledged(sourceID: sourceID, offset: offset) }
+    }
 
     /// The user_data of an operation whose completion belongs to this output.
     @inline(__always) func userData(_ kind: CompletionKind) -> UInt64 { SluiceCore.userData(kind, pipeline, output | lane * OutputContext.laneFlag) }

@@ -21,6 +21,9 @@ public struct NodeSettings: Sendable {
     public var maxFileSources = SourceIDs.maxSourcesPerWorker
     /// Bytes per output write buffer (`--output-buffer-size`); each output has two.
     public var outputBufferBytes = NodeSettings.defaultOutputBufferBytes
+    /// False once `--output-buffer-size` (or the key) set `outputBufferBytes`: only then does an
+    /// output that prefers larger buffers (`OutputDefinition.preferredOutputBufferBytes`) take its own.
+    public var outputBufferBytesIsDefault = true
     /// Provided receive buffers per worker for tcp (`--recv-buffers`, power of two) and their size (`--recv-buffer-size`).
     public var recvBuffers = NodeSettings.defaultRecvBuffers
     public var recvBufferBytes = NodeSettings.defaultRecvBufferBytes

@@ -25,7 +25,7 @@ extension Worker {
             return
         }
         counters.add(.released, 1, pipeline: Int(event.header.pointee.pipelineID))
-        inputs.acknowledged(event)
+        inputs.acknowledged(sourceID: event.header.pointee.sourceID, offset: event.header.pointee.offset)
         slab.pointee.release(handle)
     }
 
@@ -46,7 +46,7 @@ extension Worker {
                 slab.pointee.release(handle)
             } else {
                 counters.add(.released, 1, pipeline: Int(event.header.pointee.pipelineID))
-                if !flags.contains(.derived) { inputs.acknowledged(event) }
+                if !flags.contains(.derived) { inputs.acknowledged(sourceID: event.header.pointee.sourceID, offset: event.header.pointee.offset) }
                 let chained = flags.contains(.chained)
                 next = event.header.pointee.origin
                 slab.pointee.release(handle)

@@ -206,7 +206,7 @@ final class Worker {
                                                            fd: assignment.outputFDs[slot]?[o] ?? -1,
                                                            deadLetterFD: assignment.deadLetterFDs[slot]?[o] ?? -1,
                                                            settings: settings, maxEventBytes: settings.pool.maxEventSizeBytes,
-                                                           tuning: definition.tuning, disk: disk))
+                                                           tuning: definition.tuning, disk: disk, slotShare: slab.pointee.smallCount))
         }
     }
 

@@ -39,8 +39,8 @@ final class InputFamilies {
     }
 
     /// An acknowledged event back at the worker that read it: to the family that made it.
-    @inline(__always) func acknowledged(_ event: Event) {
-        var visitor = Acknowledged(kind: SourceIDs.kind(event.header.pointee.sourceID), event: event)
+    @inline(__always) func acknowledged(sourceID: UInt32, offset: UInt64) {
+        var visitor = Acknowledged(kind: SourceIDs.kind(sourceID), sourceID: sourceID, offset: offset)
         visit(&visitor)
     }
 }
@@ -69,10 +69,11 @@ private struct Identity: SourceFamilyVisitor {
 /// all static).
 private struct Acknowledged: SourceFamilyVisitor {
     let kind: UInt32
-    let event: Event
+    let sourceID: UInt32
+    let offset: UInt64
 
     @inline(__always) mutating func visit<Family: SourceFamily>(_ family: Family, _ share: KeyPath<InputAssignments, Family.Assignment>) {
-        if kind == Family.kind.rawValue { family.acknowledged(event) }
+        if kind == Family.kind.rawValue { family.acknowledged(sourceID: sourceID, offset: offset) }
     }
 }
 

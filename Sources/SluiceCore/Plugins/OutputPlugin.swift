@@ -22,11 +22,17 @@ protocol OutputPlugin: Sendable {
     var buffer: BufferOptions { get }
     /// The batch size this output takes when none is set; nil: the node's.
     var preferredBatchSize: Int? { get }
+    /// The output buffer size this output takes when none is set; nil: the node's.
+    var preferredOutputBufferBytes: Int? { get }
     /// Bytes the sink's record of an event adds to its encoded line, at most.
     var recordOverheadBytes: Int { get }
     /// Connections (lanes) per worker of a sink that answers (http, postgres): with 2, the
     /// batcher's second buffer is sent on the second while the first waits for its answer.
     var lanes: Int { get }
+    /// A sink that answers whose batches need an event's slot only until it is encoded: the slot
+    /// goes back then, and the batch keeps what its acknowledgement needs
+    /// (`OutputBatcher+Detached.swift`), so batches are bounded by the output buffer, not the pool.
+    var detachesEvents: Bool { get }
     /// On the control thread, once per worker: the descriptor the worker's sink writes (-1: the
     /// sink opens its own connection).
     func openDescriptor() throws(Node.SetupError) -> Int32
@@ -41,8 +47,10 @@ extension OutputPlugin {
     static var counters: [CounterSpec] { [] }
     var delivery: DeliveryOptions { DeliveryOptions() }
     var preferredBatchSize: Int? { nil }
+    var preferredOutputBufferBytes: Int? { nil }
     var recordOverheadBytes: Int { 0 }
     var lanes: Int { 1 }
+    var detachesEvents: Bool { false }
     func openDescriptor() throws(Node.SetupError) -> Int32 { -1 }
     func encoder() -> OutputEncoder { .line }
 }
@@ -79,6 +87,12 @@ extension OutputDefinition {
         return open(&v)
     }
 
+    var preferredOutputBufferBytes: Int? {
+        struct Visitor: OutputVisitor { func visit<O: OutputPlugin>(_ output: O) -> Int? { output.preferredOutputBufferBytes } }
+        var v = Visitor()
+        return open(&v)
+    }
+
     var recordOverheadBytes: Int {
         struct Visitor: OutputVisitor { func visit<O: OutputPlugin>(_ output: O) -> Int { output.recordOverheadBytes } }
         var v = Visitor()
@@ -87,6 +101,12 @@ extension OutputDefinition {
 
     var lanes: Int {
         struct Visitor: OutputVisitor { func visit<O: OutputPlugin>(_ output: O) -> Int { output.lanes } }
+        var v = Visitor()
+        return open(&v)
+    }
+
+    var detachesEvents: Bool {
+        struct Visitor: OutputVisitor { func visit<O: OutputPlugin>(_ output: O) -> Bool { output.detachesEvents } }
         var v = Visitor()
         return open(&v)
     }

@@ -287,10 +287,15 @@ public enum OutputDefinition: Sendable {
 
     /// Events per batch of an output whose destination pays a fixed price per batch (a
     /// ClickHouse insert makes a part on disk; a PostgreSQL transaction waits for its WAL flush
-    /// at COMMIT) when neither `--batch-size` nor the pipeline's `batch-size` is set: 1,000,000
-    /// rows went 3–5× faster than with the node's 256 (perf/README.md). Two such batches are
-    /// 2,048 events, a worker's share of the default pool on 2 workers.
+    /// at COMMIT) when neither `--batch-size` nor the pipeline's `batch-size` is set and its
+    /// events keep their pool slots (a disk buffer): 1,000,000 rows went 3–5× faster than with
+    /// the node's 256 (perf/README.md). Two such batches are 2,048 events, a worker's share of
+    /// the default pool on 2 workers.
     public static let bulkLoaderBatchSize = 1024
+    /// The same when its events give their slots back once encoded (`detachesEvents`): a batch
+    /// is then bounded by the output buffer's bytes (`--output-buffer-size`) first; this many
+    /// events at most (40 bytes of bookkeeping each, preallocated per buffer).
+    public static let detachedBatchSize = 32768
 
     public static let types: [(name: String, summary: String, parameters: [ParameterDoc])] = plugins.map { ($0.name, $0.summary, $0.parameters) }
 

@@ -456,14 +456,12 @@ extension FileFamily {
 
     /// An acknowledged event of one of this worker's sources: a file's stream is committed up to
     /// the event's offset (acks of a stream arrive in order).
-    @inline(__always) func acknowledged(_ event: Event) {
-        let h = event.header
-        let id = h.pointee.sourceID
+    @inline(__always) func acknowledged(sourceID id: UInt32, offset: UInt64) {
         let f = SourceIDs.index(id)
         guard f < files.count else { return }
         files[f].acknowledgedCount &+= 1
         guard let words = files[f].commitWords, files[f].generation & 0xFF == SourceIDs.generation(id) else { return }
-        sl_store_relaxed(words, h.pointee.offset)
+        sl_store_relaxed(words, offset)
     }
 
     /// Hands on the record the file ends with, without its newline (a rotated file read to its

@@ -78,7 +78,7 @@ final class GeneratorFamily: SourceFamily {
 
     func retire(pipeline slot: Int) {}
 
-    @inline(__always) func acknowledged(_ event: Event) {}
+    @inline(__always) func acknowledged(sourceID: UInt32, offset: UInt64) {}
     func close() {}
 
     func serviceGenerator(_ g: Int, _ context: InputContext) -> Bool {

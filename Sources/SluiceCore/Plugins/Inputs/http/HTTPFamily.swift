@@ -171,8 +171,7 @@ final class HTTPFamily: SourceFamily {
 
     /// One event of a request came back acknowledged by every output: with `ack=output`, the
     /// request's answer goes out when the last one does (the connection is served next turn).
-    @inline(__always) func acknowledged(_ event: Event) {
-        let id = event.header.pointee.sourceID
+    @inline(__always) func acknowledged(sourceID id: UInt32, offset: UInt64) {
         let c = SourceIDs.index(id)
         guard c < connectionCapacity, connections[c].generation == SourceIDs.generation(id), connections[c].outstanding > 0 else { return }
         connections[c].outstanding -= 1

@@ -309,10 +309,9 @@ final class JournaldFamily: SourceFamily {
         }
     }
 
-    @inline(__always) func acknowledged(_ event: Event) {
-        let h = event.header
-        let j = SourceIDs.index(h.pointee.sourceID)
-        if j < journals.count { journals[j].acknowledged = h.pointee.offset }
+    @inline(__always) func acknowledged(sourceID: UInt32, offset: UInt64) {
+        let j = SourceIDs.index(sourceID)
+        if j < journals.count { journals[j].acknowledged = offset }
     }
 
     /// At exit, everything read acknowledged or given up: the last cursor, then the journals close.

@@ -209,14 +209,14 @@ final class NATSFamily: SourceFamily {
 
     /// An event came back acknowledged: it is the oldest message still out (a source's events
     /// come back in order). Per event: a few loads and stores.
-    @inline(__always) func acknowledged(_ event: Event) {
-        let s = SourceIDs.index(event.header.pointee.sourceID)
+    @inline(__always) func acknowledged(sourceID: UInt32, offset: UInt64) {
+        let s = SourceIDs.index(sourceID)
         guard s < sources.count, !sources[s].closed else { return }
         let mask = sources[s].window - 1
         var i = max(sources[s].oldestOut, sources[s].acknowledged)
         while i < sources[s].taken && sources[s].done[Int(i & mask)] == 1 { i += 1 }
         precondition(i < sources[s].taken, "nats input: an event acknowledged with no message out")
-        assert(sl_nats_consumer_message(sources[s].consumer, i).stream_sequence == event.header.pointee.offset,
+        assert(sl_nats_consumer_message(sources[s].consumer, i).stream_sequence == offset,
                "nats input: events acknowledged out of order")
         sources[s].oldestOut = i + 1
         markDone(s, i)

@@ -184,7 +184,7 @@ final class TCPFamily: SourceFamily {
     func retire(pipeline slot: Int) {}
 
     /// A connection has no offset to commit: its sender saw the bytes taken when TCP acknowledged them.
-    @inline(__always) func acknowledged(_ event: Event) {}
+    @inline(__always) func acknowledged(sourceID: UInt32, offset: UInt64) {}
 
     func close() {
         for l in listeners.indices where listeners[l].fd >= 0 { listeners[l].closeSocket() }

@@ -249,7 +249,7 @@ final class DatagramFamily: SourceFamily {
     func retire(pipeline slot: Int) {}
 
     /// A datagram has no offset to commit: its sender never waits for one.
-    @inline(__always) func acknowledged(_ event: Event) {}
+    @inline(__always) func acknowledged(sourceID: UInt32, offset: UInt64) {}
 
     func close() {
         for s in sockets where s.fd >= 0 { s.closeSocket() }

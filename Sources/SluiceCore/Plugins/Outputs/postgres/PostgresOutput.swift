@@ -175,8 +175,9 @@ extension PostgresOutput: OutputPlugin {
     static func make(_ arguments: PluginArguments) throws(PluginArgumentError) -> PostgresOutput { try PostgresOutput(arguments) }
     public var definition: OutputDefinition { .postgres(self) }
 
-    var preferredBatchSize: Int? { OutputDefinition.bulkLoaderBatchSize }
+    var preferredBatchSize: Int? { buffer.kind == .disk ? OutputDefinition.bulkLoaderBatchSize : OutputDefinition.detachedBatchSize }
     var lanes: Int { connections }
+    var detachesEvents: Bool { true }
     func encoder() -> OutputEncoder { .copyRows(CopyRowEncoder(columns: columns, wholeEvent: jsonColumn != nil)) }
 
     func sink(fd: Int32, bufferBytes: Int, batchSize: Int) -> OutputSink {
