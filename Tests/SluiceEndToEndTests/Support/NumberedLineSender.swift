@@ -9,8 +9,11 @@ import Synchronization
 final class NumberedLineSender: @unchecked Sendable {
     struct Connection: CustomStringConvertible {
         var numbers: Range<Int>
-        /// Closed by the sender after its last line (every line must arrive), or broken.
+        /// Closed by the sender after its last line, and then by the node (it read them all),
+        /// or broken.
         var closedCleanly: Bool
+        /// When the node's close reached the sender (a clean end).
+        var endedAt: ContinuousClock.Instant? = nil
         var description: String { "\(numbers.lowerBound)..<\(numbers.upperBound)\(closedCleanly ? "" : " (broken)")" }
     }
 
@@ -77,7 +80,11 @@ final class NumberedLineSender: @unchecked Sendable {
                     shutdown(fd, Int32(SHUT_WR))
                     var byte: UInt8 = 0
                     let ended = recv(fd, &byte, 1, 0) == 0
-                    state.withLock { $0.connections[$0.connections.count - 1].closedCleanly = ended }
+                    let at = ContinuousClock.now
+                    state.withLock {
+                        $0.connections[$0.connections.count - 1].closedCleanly = ended
+                        if ended { $0.connections[$0.connections.count - 1].endedAt = at }
+                    }
                 }
                 close(fd)
             }

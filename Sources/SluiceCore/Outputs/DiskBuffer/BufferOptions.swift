@@ -43,7 +43,9 @@ public struct BufferOptions: Sendable, Equatable {
                                             doc: "buffer=disk: bytes per segment file (at most a quarter of buffer-max-size); a segment is deleted once all of it is delivered")
     static let positionInterval = Parameter.duration("buffer-position-interval", default: "1s", atLeast: "10ms",
                                                      doc: "buffer=disk: how often the read position is saved (a restart delivers again what came after it)")
-    public static let parameters = [kind.doc, directory.doc, maxSize.doc, sync.doc, full.doc, segmentSize.doc, positionInterval.doc]
+    static let syncGroup = Parameter.int("buffer-sync-group", default: 32768, range: 0...(1 << 22),
+                                         doc: "buffer-sync=batch: events per worker that wait for their fdatasync without their pool slots (their records are written; their source and offset are kept); past it they keep their slots, so a sync then covers a worker's share of the pool at most (0: always)")
+    public static let parameters = [kind.doc, directory.doc, maxSize.doc, sync.doc, full.doc, segmentSize.doc, positionInterval.doc, syncGroup.doc]
 
     public var kind = Kind.memory
     public var directory = ""
@@ -52,6 +54,7 @@ public struct BufferOptions: Sendable, Equatable {
     public var full = Full.block
     public var segmentBytes = 0
     public var positionIntervalMicros = 1_000_000
+    public var syncGroupEvents = 32768
 
     public init() {}
 
@@ -63,6 +66,7 @@ public struct BufferOptions: Sendable, Equatable {
         full = try arguments.value(Self.full)
         segmentBytes = try arguments.value(Self.segmentSize)
         positionIntervalMicros = try arguments.value(Self.positionInterval)
+        syncGroupEvents = try arguments.value(Self.syncGroup)
         guard kind == .disk else {
             for p in Self.parameters.dropFirst() where !arguments.all(p.name).isEmpty {
                 throw PluginArgumentError(key: p.name, "applies to buffer=disk only (this output has buffer=memory)")

@@ -5,6 +5,22 @@
 /// acknowledged and the next one covers everything written since. So writes go on while the
 /// disk syncs, and each fdatasync carries as many batches as came meanwhile (one per batch with
 /// one batch in flight bound `batch` to a fraction of the disk's speed: perf/README.md).
+///
+/// A held event needs its slot no more: its record is written. Up to `buffer-sync-group` per
+/// worker give it back (as an output's detached events do, `OutputBatcher+Detached.swift`) and
+/// wait as their source and offset, so a group is bounded by that, not by the worker's share of
+/// the pool: with the pool's share (2,048 events at the defaults), fdatasyncs slower than ~20 ms
+/// paused senders of 100,000 events/s per worker (perf/README.md, "disk-buffer at full scale").
+/// Their offsets still commit only after the fdatasync, in the order they were written.
+struct HeldEvent {
+    /// Its slot, or `EventHandles.detached(0)` when it gave the slot back.
+    var handle: EventHandle
+    var sourceID: UInt32
+    var offset: UInt64
+    /// A record this output wrote (routed here, not discarded): counted written when safe.
+    var written: Bool
+}
+
 extension DiskBuffer {
     /// Stage-1 buffer `batch`, whose `bytes` of records were all written, waits for an
     /// fdatasync covering them. A batch without records (placeholders only) behind nothing held
@@ -12,7 +28,25 @@ extension DiskBuffer {
     mutating func hold(_ batch: EventBatch, bytes: Int, context: OutputContext) {
         precondition(options.sync == .batch, "disk buffer: events held without buffer-sync=batch")
         precondition(Int(heldIn &- heldOut) + batch.count <= heldCapacity, "disk buffer: more events held than the pool has")
-        for i in 0..<batch.count { held[Int((heldIn &+ UInt64(i)) % UInt64(heldCapacity))] = batch[i] }
+        let routeBit = UInt32(1) << UInt32(output)
+        let ownSlab = context.slabIndex
+        for i in 0..<batch.count {
+            let handle = batch[i]
+            let event = context.event(handle)
+            let h = event.header
+            let written = !event.has(EventFlags.discarded) && h.pointee.routes & routeBit != 0
+            let slot = Int((heldIn &+ UInt64(i)) % UInt64(heldCapacity))
+            // Only an event nothing else holds: this worker's, this output its last
+            // acknowledgement, no slots linked to it (as for an output's detached events).
+            if heldDetached < heldDetachedLimit, EventHandles.slab(handle) == ownSlab, h.pointee.pendingAcks == 1,
+               h.pointee.flags.isDisjoint(with: .linked) {
+                held[slot] = HeldEvent(handle: EventHandles.detached(0), sourceID: h.pointee.sourceID, offset: h.pointee.offset, written: written)
+                heldDetached += 1
+                context.releaseDetached(handle)
+            } else {
+                held[slot] = HeldEvent(handle: handle, sourceID: 0, offset: 0, written: written)
+            }
+        }
         heldIn &+= UInt64(batch.count)
         if bytes == 0 && !heldSyncInFlight {
             acknowledgeHeld(upTo: heldIn, context: context)
@@ -63,13 +97,16 @@ extension DiskBuffer {
     /// Acknowledges the held events before the running count `end` to the inputs, in the order
     /// they were written; those this output writes are counted as written to the buffer.
     mutating func acknowledgeHeld(upTo end: UInt64, context: OutputContext) {
-        let routeBit = UInt32(1) << UInt32(output)
         var records = 0
         while heldOut < end {
-            let handle = held[Int(heldOut % UInt64(heldCapacity))]
-            let event = context.event(handle)
-            if !event.has(EventFlags.discarded) && event.header.pointee.routes & routeBit != 0 { records += 1 }
-            context.acknowledge(handle)
+            let e = held[Int(heldOut % UInt64(heldCapacity))]
+            if e.written { records += 1 }
+            if EventHandles.isDetached(e.handle) {
+                context.commitDetached(sourceID: e.sourceID, offset: e.offset)
+                heldDetached -= 1
+            } else {
+                context.acknowledge(e.handle)
+            }
             heldOut &+= 1
         }
         recordsWritten(records)

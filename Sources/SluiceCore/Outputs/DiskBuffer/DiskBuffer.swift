@@ -93,10 +93,14 @@ struct DiskBuffer {
     // MARK: Group commit (buffer-sync=batch)
 
     /// Events of batches written to the segment, waiting for an fdatasync that covers them
-    /// (a ring, indexed by the running counts below modulo its capacity): every live event of
-    /// the node at most, so it never overflows.
-    let held: UnsafeMutablePointer<EventHandle>
+    /// (a ring, indexed by the running counts below modulo its capacity). Up to
+    /// `buffer-sync-group` of them have given their slots back (detached); the others hold
+    /// theirs, so every live event of the node plus that many at most: it never overflows.
+    let held: UnsafeMutablePointer<HeldEvent>
     let heldCapacity: Int
+    /// Detached events in `held`, and how many may be.
+    var heldDetached = 0
+    let heldDetachedLimit: Int
     /// Events put into `held` and acknowledged from it, since the start.
     var heldIn: UInt64 = 0
     var heldOut: UInt64 = 0
@@ -198,7 +202,8 @@ struct DiskBuffer {
         readCapacity = max(1 << 20, 2 * (BufferRecord.headerBytes + maxPayloadBytes))
         readBuffer = .allocate(byteCount: readCapacity, alignment: 4096)
         positionText = .allocate(byteCount: Self.positionTextCapacity, alignment: 8)
-        heldCapacity = options.sync == .batch ? liveEvents : 1
+        heldDetachedLimit = options.sync == .batch ? options.syncGroupEvents : 0
+        heldCapacity = options.sync == .batch ? liveEvents + heldDetachedLimit : 1
         held = .allocate(capacity: heldCapacity)
         func name(_ text: String?) -> UnsafeMutablePointer<CChar> {
             let p = UnsafeMutablePointer<CChar>.allocate(capacity: Self.nameBytes)

@@ -61,7 +61,7 @@ import Testing
             ([Self.dsn, ("table", "t"), ("json-column", "doc"), ("conflict", "a,,b")], "conflict", "empty column name in 'a,,b'"),
             ([Self.dsn, ("table", "t"), ("json-column", "doc"), ("timeout", "1ms")], "timeout", "expected a duration of at least 10ms, got '1ms'"),
             ([Self.dsn, ("table", "t"), ("json-column", "doc"), ("connections", "3")], "connections", "expected an integer in 1...2, got '3'"),
-            ([Self.dsn, ("table", "t"), ("json-column", "doc"), ("format", "json")], "format", "postgres has no parameter 'format' (it takes: dsn, table, columns, json-column, conflict, timeout, retry-max, connections, dead-letter, buffer, buffer-dir, buffer-max-size, buffer-sync, buffer-full, buffer-segment-size, buffer-position-interval)"),
+            ([Self.dsn, ("table", "t"), ("json-column", "doc"), ("format", "json")], "format", "postgres has no parameter 'format' (it takes: dsn, table, columns, json-column, conflict, timeout, retry-max, connections, dead-letter, buffer, buffer-dir, buffer-max-size, buffer-sync, buffer-full, buffer-segment-size, buffer-position-interval, buffer-sync-group)"),
         ]
         for (pairs, key, message) in cases {
             let error = rejection { () throws(PluginArgumentError) in
