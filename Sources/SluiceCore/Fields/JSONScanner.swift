@@ -1,3 +1,5 @@
+import CSupport
+
 // Validating JSON scanner for the event hot path: one pass over raw bytes, no allocation, no ARC,
 // no String. It checks the whole text against RFC 8259 (including UTF-8 in strings) and records
 // where each top-level member's key and value sit, so actions can read fields without decoding.
@@ -99,7 +101,15 @@ public enum JSONScanner {
         // only if a string holds it: string scans stop there (`stringLimit`) and report it, which
         // gives the same error and offset as checking each string's bytes in document order.
         let end = base + bytes.count
-        let stringLimit = UTF8Validation.firstInvalidOffset(bytes).map { base + $0 } ?? end
+        let stringLimit: UnsafeRawPointer
+        if sl_utf8_check(base.assumingMemoryBound(to: UInt8.self), bytes.count) == 1 {
+            // The AVX2 check (table lookups, about twice the speed of the Swift one on text
+            // with non-ASCII bytes) says only whether the text is valid.
+            stringLimit = end
+        } else {
+            // Invalid, or no AVX2: the Swift check finds the first bad byte.
+            stringLimit = UTF8Validation.firstInvalidOffset(bytes).map { base + $0 } ?? end
+        }
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: depthLimit / 64 + 1) { stack in
             scanDocument(
                 base: base, end: end, stringLimit: stringLimit, fields: fields,
@@ -294,10 +304,37 @@ public enum JSONScanner {
         let open = p
         var q = p + 1
         while true {
-            // Fast path: SSE2 compares and a movemask per 16 bytes, stopping at the first quote,
-            // backslash or control byte: 16 bytes first (most keys and many values end there),
-            // then 32 at a time. Fewer than 32 bytes before `stringLimit`: 16, 8 (SWAR), then byte
-            // by byte. The length checks keep every load before `stringLimit`.
+            // With 32 bytes or more before `stringLimit`: the first 16 in SSE2, then the AVX2
+            // kernel. Otherwise (and without AVX2) SSE2 compares and a movemask per 16 bytes,
+            // stopping at the first quote, backslash or control byte: 16 bytes first, then 32 at
+            // a time; fewer than 32 bytes left: 16, 8 (SWAR), then byte by byte. The length checks
+            // keep every load before `stringLimit`.
+            if stringLimit - q >= 32 {
+                // A quote before any backslash or control byte in the first 16 bytes ends most
+                // keys and short values: one test, whatever else those bytes hold.
+                let v = q.loadUnaligned(as: SIMD16<UInt8>.self)
+                let quotes = ByteMask.of(v .== SIMD16<UInt8>(repeating: ASCII.quote))
+                let others = ByteMask.of((v .== SIMD16<UInt8>(repeating: ASCII.backslash)) .| (v .< SIMD16<UInt8>(repeating: ASCII.space)))
+                if quotes & (others ^ (others &- 1)) != 0 {
+                    p = q + quotes.trailingZeroBitCount + 1
+                    return nil
+                }
+                // Longer strings and escapes go to the AVX2 kernel: plain bytes 64 at a time, the
+                // common escapes without a branch each. It stops at what it leaves to this loop
+                // (the closing quote, a control byte, a bad escape, the last 32 bytes), and
+                // skips nothing without AVX2.
+                let result = sl_json_string_scan(q.assumingMemoryBound(to: UInt8.self), stringLimit - q)
+                let skipped = Int(truncatingIfNeeded: result & ~SL_JSON_SKIPPED_ESCAPE)
+                if skipped != 0 {
+                    if result & SL_JSON_SKIPPED_ESCAPE != 0 { hasEscapes = true }
+                    q += skipped
+                    if q.load(as: UInt8.self) == ASCII.quote {
+                        p = q + 1
+                        return nil
+                    }
+                    continue
+                }
+            }
             var special: UInt32 = 0
             if stringLimit - q >= 16 {
                 special = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))
