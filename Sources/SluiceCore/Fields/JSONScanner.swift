@@ -328,7 +328,8 @@ public enum JSONScanner {
                 if skipped != 0 {
                     if result & SL_JSON_SKIPPED_ESCAPE != 0 { hasEscapes = true }
                     q += skipped
-                    if q.load(as: UInt8.self) == ASCII.quote {
+                    // The kernel may have skipped to `stringLimit` itself.
+                    if q < stringLimit && q.load(as: UInt8.self) == ASCII.quote {
                         p = q + 1
                         return nil
                     }
