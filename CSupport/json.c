@@ -249,8 +249,15 @@ SL_AVX2 static int utf8_check_avx2(const uint8_t *text, size_t length) {
         errors = _mm256_or_si256(errors, utf8_errors(p));
         p += 32;
     }
-    size_t before = (size_t)(p - text) < 3 ? (size_t)(p - text) : 3;
-    errors = _mm256_or_si256(errors, utf8_padded_errors(p, (size_t)(end - p), before, 1));
+    if (length >= 64) {
+        // The last bytes again with the 32 before them (checking a byte twice changes nothing),
+        // without a copy; a sequence the end cuts is a lead byte too close to the end.
+        if (p < end) errors = _mm256_or_si256(errors, utf8_errors(end - 32));
+        if (end[-1] >= 0xC0 || end[-2] >= 0xE0 || end[-3] >= 0xF0) return 0;
+    } else {
+        size_t before = (size_t)(p - text) < 3 ? (size_t)(p - text) : 3;
+        errors = _mm256_or_si256(errors, utf8_padded_errors(p, (size_t)(end - p), before, 1));
+    }
     return _mm256_testz_si256(errors, errors);
 }
 
