@@ -118,3 +118,31 @@ private func checkKernel(_ bytes: [UInt8], _ note: @autoclosure () -> String) {
         checkKernel(body, "\(body)")
     }
 }
+
+@Test func lookupsInValidatedTextSkipLongEscapedValuesAsTheScanIndexesThem() {
+    // member(named:) and memberCount walk validated text with the kernel too: against the
+    // scanner's index, for long values with escapes (and \u) at every offset of the windows.
+    let escapes = [#"\n"#, #"\""#, #"\\"#, #"\\\""#, #"\u00e9"#, #"\t\\n"#, "é", "😀"]
+    for escape in escapes {
+        for position in stride(from: 0, to: 150, by: 7) {
+            let value = String(repeating: "a", count: position) + escape + String(repeating: "b", count: 90 - position % 50)
+            let text = Array(#"{"first":"\#(value)","second":{"x":"\#(value)"},"third":3}"#.utf8)
+            let input = UnsafeMutableRawBufferPointer.allocate(byteCount: text.count, alignment: 1)
+            defer { input.deallocate() }
+            input.copyBytes(from: text)
+            let object = UnsafeRawBufferPointer(input)
+            let fields = UnsafeMutablePointer<FieldEntry>.allocate(capacity: 8)
+            defer { fields.deallocate() }
+            guard case .valid(let count, _) = JSONScanner.scan(object, fields: fields, fieldCapacity: 8), count == 3 else {
+                Issue.record("not valid: \(escape) at \(position)")
+                continue
+            }
+            #expect(JSONScanner.memberCount(inObject: object) == 3, "\(escape) at \(position)")
+            for (index, key) in ["first", "second", "third"].enumerated() {
+                let found = Array(key.utf8).withUnsafeBytes { JSONScanner.member(named: $0, inObject: object) }
+                #expect(found?.offset == Int(fields[index].valueOffset) && found?.length == Int(fields[index].valueLength),
+                        "\(key) with \(escape) at \(position)")
+            }
+        }
+    }
+}
