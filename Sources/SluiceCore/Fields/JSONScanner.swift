@@ -698,11 +698,8 @@ public enum JSONScanner {
     private static func skipString(_ start: UnsafeRawPointer, _ end: UnsafeRawPointer, _ escaped: inout Bool) -> UnsafeRawPointer? {
         var q = start + 1
         while true {
-            // 16 bytes per compare while they last, then 8 (SWAR), then byte by byte. A string
-            // with no quote or backslash in 16 bytes goes on in the AVX2 kernel while 32 bytes
-            // remain (log messages run long, with escapes): it skips only what this loop would
-            // (escape pairs, \uXXXX, plain bytes) and stops at a quote, a control byte or a bad
-            // escape, where this loop takes over again.
+            // 16 bytes per compare while they last (log strings run long between escapes), then
+            // 8 (SWAR), then byte by byte.
             while end - q >= 16 {
                 let v = q.loadUnaligned(as: SIMD16<UInt8>.self)
                 let special = ByteMask.of((v .== SIMD16<UInt8>(repeating: ASCII.quote)) .| (v .== SIMD16<UInt8>(repeating: ASCII.backslash)))
@@ -711,11 +708,6 @@ public enum JSONScanner {
                     break
                 }
                 q += 16
-                if end - q >= 32 {
-                    let result = sl_json_string_scan(q.assumingMemoryBound(to: UInt8.self), end - q)
-                    if result & SL_JSON_SKIPPED_ESCAPE != 0 { escaped = true }
-                    q += Int(truncatingIfNeeded: result & ~SL_JSON_SKIPPED_ESCAPE)
-                }
             }
             while end - q >= 8 {
                 let special = SWAR.quoteOrBackslashBytes(SWAR.load(q))
