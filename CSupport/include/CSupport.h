@@ -12,3 +12,4 @@
 #include "sl_tls.h"
 #include "sl_nats.h"
 #include "sl_pq.h"
+#include "sl_json.h"

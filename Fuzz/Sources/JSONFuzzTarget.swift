@@ -1,3 +1,4 @@
+import CSupport
 import SluiceCore
 
 /// `JSONScanner.scan` on arbitrary bytes (an exact-size copy, so AddressSanitizer sees any read
@@ -5,7 +6,9 @@ import SluiceCore
 /// - a valid outcome indexes at most the capacity, every key and value range lies inside the
 ///   text, in document order, keys right after a quote and values starting as their kind says;
 /// - an invalid outcome points inside the text;
-/// - the vector UTF-8 check finds the same first error as the sequence-by-sequence walk;
+/// - the vector UTF-8 checks (Swift, and C with AVX2) agree with the sequence-by-sequence walk;
+/// - the AVX2 string kernel, run on the document as a string body, stops where a byte-by-byte
+///   walk stands (never inside an escape, never past a stop) and flags the escapes it skipped;
 /// - `member(named:)` finds each indexed key again (and stays in bounds on invalid text);
 /// - `json_decode` then `modify` then the output encoder turn a valid object into a line that
 ///   scans valid again and holds the new member.
@@ -37,6 +40,9 @@ enum JSONFuzzTarget {
         // The vector UTF-8 check against the sequence-by-sequence walk.
         let invalidUTF8 = UTF8Validation.firstInvalidOffset(text)
         precondition(invalidUTF8 == UTF8Validation.firstInvalidOffsetByteByByte(text), "UTF-8 checks disagree: \(String(describing: invalidUTF8))")
+        let vector = sl_utf8_check(text.baseAddress?.assumingMemoryBound(to: UInt8.self), text.count)
+        precondition(vector == -1 || (vector == 1) == (invalidUTF8 == nil), "sl_utf8_check says \(vector), the walk \(String(describing: invalidUTF8))")
+        if let start = text.baseAddress { checkStringKernel(start.assumingMemoryBound(to: UInt8.self), text.count) }
         let fields = UnsafeMutablePointer<FieldEntry>.allocate(capacity: capacity)
         defer { fields.deallocate() }
 
@@ -52,6 +58,37 @@ enum JSONFuzzTarget {
             checkFields(fields, count: count, in: text)
             if text.count <= 4000 { checkPipeline(text, fieldCount: count, truncated: truncated) }
         }
+    }
+
+    /// The kernel's stop against a byte-by-byte walk over the same bytes.
+    static func checkStringKernel(_ body: UnsafePointer<UInt8>, _ count: Int) {
+        let result = sl_json_string_scan(body, count)
+        let offset = Int(result & ~SL_JSON_SKIPPED_ESCAPE)
+        guard offset > 0 else { return }  // no AVX2, or nothing skipped
+        func isHex(_ c: UInt8) -> Bool { (c >= 0x30 && c <= 0x39) || (c | 0x20 >= 0x61 && c | 0x20 <= 0x66) }
+        var i = 0
+        var escaped = false
+        while i < offset {
+            let c = body[i]
+            precondition(c != 0x22 && c >= 0x20, "string kernel skipped a stop at \(i) (stopped at \(offset))")
+            if c == 0x5C {
+                precondition(i + 1 < count, "string kernel skipped a backslash that ends the text")
+                switch body[i + 1] {
+                case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: i += 2
+                case 0x75:
+                    precondition(i + 5 < count && (2...5).allSatisfy { isHex(body[i + $0]) }, "string kernel skipped a bad \\u escape at \(i)")
+                    i += 6
+                default: preconditionFailure("string kernel skipped a bad escape at \(i)")
+                }
+                escaped = true
+            } else {
+                i += 1
+            }
+        }
+        precondition(i == offset, "string kernel stopped inside an escape at \(offset)")
+        precondition((result & SL_JSON_SKIPPED_ESCAPE != 0) == escaped, "string kernel's escape flag is wrong at \(offset)")
+        let c = offset < count ? body[offset] : 0
+        precondition(count - offset < 32 || c == 0x22 || c < 0x20 || c == 0x5C, "string kernel stopped at a plain byte at \(offset)")
     }
 
     static func checkFields(_ fields: UnsafeMutablePointer<FieldEntry>, count: Int, in text: UnsafeRawBufferPointer) {

@@ -1,3 +1,5 @@
+import CSupport
+
 // Validating JSON scanner for the event hot path: one pass over raw bytes, no allocation, no ARC,
 // no String. It checks the whole text against RFC 8259 (including UTF-8 in strings) and records
 // where each top-level member's key and value sit, so actions can read fields without decoding.
@@ -99,7 +101,15 @@ public enum JSONScanner {
         // only if a string holds it: string scans stop there (`stringLimit`) and report it, which
         // gives the same error and offset as checking each string's bytes in document order.
         let end = base + bytes.count
-        let stringLimit = UTF8Validation.firstInvalidOffset(bytes).map { base + $0 } ?? end
+        let stringLimit: UnsafeRawPointer
+        if sl_utf8_check(base.assumingMemoryBound(to: UInt8.self), bytes.count) == 1 {
+            // The AVX2 check (table lookups, about twice the speed of the Swift one on text
+            // with non-ASCII bytes) says only whether the text is valid.
+            stringLimit = end
+        } else {
+            // Invalid, or no AVX2: the Swift check finds the first bad byte.
+            stringLimit = UTF8Validation.firstInvalidOffset(bytes).map { base + $0 } ?? end
+        }
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: depthLimit / 64 + 1) { stack in
             scanDocument(
                 base: base, end: end, stringLimit: stringLimit, fields: fields,
@@ -139,15 +149,21 @@ public enum JSONScanner {
 
         valueLoop: while true {
             // Invariant: p < end, and p is at a member's key when keyNext, else at a value. Keys and
-            // string values share one string scan: inlined once, the loop stays small.
+            // string values share one string scan: the short-string test inline, once, and the
+            // rest out of line, so the loop stays small.
             var valueStart = p
             var kind: JSONValueKind
             var valueFlags: UInt8 = 0
             let c = p.load(as: UInt8.self)
             if c == ASCII.quote {
                 var hasEscapes = false
-                if let error = scanString(&p, stringLimit, end, &hasEscapes) {
-                    return .invalid(offset: p - base, reason: error)
+                if let after = shortStringEnd(p + 1, stringLimit) {
+                    p = after
+                } else {
+                    let (next, error, escapes) = scanLongString(p, stringLimit, end)
+                    p = next
+                    if let error { return .invalid(offset: p - base, reason: error) }
+                    hasEscapes = escapes
                 }
                 if keyNext {
                     keyNext = false
@@ -283,6 +299,33 @@ public enum JSONScanner {
 
     // MARK: - Strings
 
+    /// After the opening quote at `body - 1`: the position after the closing quote when the
+    /// string ends within 16 bytes with no backslash or control byte before its end (most keys
+    /// and short values), else nil. One test, whatever else those bytes hold.
+    @inline(__always)
+    private static func shortStringEnd(_ body: UnsafeRawPointer, _ stringLimit: UnsafeRawPointer) -> UnsafeRawPointer? {
+        guard stringLimit - body >= 16 else { return nil }
+        let v = body.loadUnaligned(as: SIMD16<UInt8>.self)
+        let quotes = ByteMask.of(v .== SIMD16<UInt8>(repeating: ASCII.quote))
+        let others = ByteMask.of((v .== SIMD16<UInt8>(repeating: ASCII.backslash)) .| (v .< SIMD16<UInt8>(repeating: ASCII.space)))
+        // The lowest quote lies below the lowest other special byte (all bits up to and
+        // including that byte; every bit when there is none).
+        guard quotes & (others ^ (others &- 1)) != 0 else { return nil }
+        return body + quotes.trailingZeroBitCount + 1
+    }
+
+    /// `scanString` out of line, for strings `shortStringEnd` does not settle: the cursor goes
+    /// in and out by value, so the caller's stays in a register.
+    @inline(never)
+    private static func scanLongString(
+        _ open: UnsafeRawPointer, _ stringLimit: UnsafeRawPointer, _ end: UnsafeRawPointer
+    ) -> (next: UnsafeRawPointer, error: JSONError?, hasEscapes: Bool) {
+        var p = open
+        var hasEscapes = false
+        let error = scanString(&p, stringLimit, end, &hasEscapes)
+        return (p, error, hasEscapes)
+    }
+
     /// p starts at the opening quote and ends after the closing one, or at the offending byte
     /// (the opening quote when the string never ends). Bytes >= 0x80 need no look here (UTF-8
     /// was checked before, see `scan`); `stringLimit` is the first invalid UTF-8 byte, or `end`.
@@ -294,10 +337,28 @@ public enum JSONScanner {
         let open = p
         var q = p + 1
         while true {
-            // Fast path: SSE2 compares and a movemask per 16 bytes, stopping at the first quote,
-            // backslash or control byte: 16 bytes first (most keys and many values end there),
-            // then 32 at a time. Fewer than 32 bytes before `stringLimit`: 16, 8 (SWAR), then byte
-            // by byte. The length checks keep every load before `stringLimit`.
+            // With 32 bytes or more before `stringLimit`: the AVX2 kernel. Otherwise (and without
+            // AVX2) SSE2 compares and a movemask per 16 bytes, stopping at the first quote,
+            // backslash or control byte: 16 bytes first, then 32 at a time; fewer than 32 bytes
+            // left: 16, 8 (SWAR), then byte by byte. The length checks keep every load before
+            // `stringLimit`.
+            if stringLimit - q >= 32 {
+                // The kernel crosses plain bytes 64 at a time and the common escapes without a
+                // branch each. It stops at what it leaves to this loop (the closing quote, a
+                // control byte, a bad escape, the last 32 bytes), and skips nothing without AVX2.
+                let result = sl_json_string_scan(q.assumingMemoryBound(to: UInt8.self), stringLimit - q)
+                let skipped = Int(truncatingIfNeeded: result & ~SL_JSON_SKIPPED_ESCAPE)
+                if skipped != 0 {
+                    if result & SL_JSON_SKIPPED_ESCAPE != 0 { hasEscapes = true }
+                    q += skipped
+                    // The kernel may have skipped to `stringLimit` itself.
+                    if q < stringLimit && q.load(as: UInt8.self) == ASCII.quote {
+                        p = q + 1
+                        return nil
+                    }
+                    continue
+                }
+            }
             var special: UInt32 = 0
             if stringLimit - q >= 16 {
                 special = stringSpecialBytes(q.loadUnaligned(as: SIMD16<UInt8>.self))

@@ -1,9 +1,11 @@
+import CSupport
 import Testing
 
 @testable import SluiceCore
 
-// The block validator against two independent references: the standard library's UTF-8
-// validation (is it valid?) and the sequence-by-sequence walk (where is the first error?).
+// The block validators (the Swift one and, with AVX2, `sl_utf8_check` in C) against two
+// independent references: the standard library's UTF-8 validation (is it valid?) and the
+// sequence-by-sequence walk (where is the first error?).
 
 /// From an exactly sized allocation, so a read past the end is out of bounds.
 private func firstInvalid(_ bytes: [UInt8]) -> Int? {
@@ -13,6 +15,8 @@ private func firstInvalid(_ bytes: [UInt8]) -> Int? {
     let offset = UTF8Validation.firstInvalidOffset(UnsafeRawBufferPointer(input))
     #expect(offset == UTF8Validation.firstInvalidOffsetByteByByte(UnsafeRawBufferPointer(input)), "for \(bytes)")
     #expect((offset == nil) == (String(validating: bytes, as: UTF8.self) != nil), "stdlib disagrees on \(bytes)")
+    let vector = sl_utf8_check(input.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+    #expect(vector == -1 || (vector == 1) == (offset == nil), "sl_utf8_check says \(vector) for \(bytes)")
     return offset
 }
 
