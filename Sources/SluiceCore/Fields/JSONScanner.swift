@@ -79,6 +79,10 @@ public enum JSONScanOutcome: Equatable, Sendable {
 /// past `bytes.count` is ever touched. Nesting is tracked in a fixed bit stack, never by recursion.
 public enum JSONScanner {
     public static let defaultMaxDepth = 1024
+    /// Texts shorter than this are UTF-8-checked in Swift: its ASCII pass takes a short line in a
+    /// few 16-byte loads, while the AVX2 check copies a short text's head and tail into padded
+    /// blocks (ndjson-aggregate's 63-byte lines ran at 0.93x with it; perf/README.md).
+    static let vectorUTF8MinimumBytes = 256
 
     /// Validates `bytes` as one JSON text and, when it is an object, writes its top-level members
     /// into `fields` (in document order, duplicates included, at most `fieldCapacity` of them).
@@ -102,12 +106,12 @@ public enum JSONScanner {
         // gives the same error and offset as checking each string's bytes in document order.
         let end = base + bytes.count
         let stringLimit: UnsafeRawPointer
-        if sl_utf8_check(base.assumingMemoryBound(to: UInt8.self), bytes.count) == 1 {
+        if bytes.count >= Self.vectorUTF8MinimumBytes && sl_utf8_check(base.assumingMemoryBound(to: UInt8.self), bytes.count) == 1 {
             // The AVX2 check (table lookups, about twice the speed of the Swift one on text
             // with non-ASCII bytes) says only whether the text is valid.
             stringLimit = end
         } else {
-            // Invalid, or no AVX2: the Swift check finds the first bad byte.
+            // Short, invalid, or no AVX2: the Swift check finds the first bad byte.
             stringLimit = UTF8Validation.firstInvalidOffset(bytes).map { base + $0 } ?? end
         }
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: depthLimit / 64 + 1) { stack in
