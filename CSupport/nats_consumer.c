@@ -181,9 +181,10 @@ static void *fetcher_main(void *arg) {
         uint64_t fetched = atomic_load(&c->fetched);
         uint64_t room = (uint64_t)c->options.window - (fetched - atomic_load(&c->released));
         uint64_t ahead = fetched - atomic_load(&c->taken);
-        // Backpressure: nothing is fetched while the worker has a batch it could not take yet
-        // (its pool is full) or the window is used up by messages not yet acknowledged.
-        if (room == 0 || ahead >= (uint64_t)c->options.batch) {
+        // Backpressure: nothing is fetched while the worker has two batches it did not take yet
+        // (its pool is full) or the window is used up by messages not yet acknowledged. One
+        // batch ahead lets the next fetch's round trip overlap the worker taking the last one.
+        if (room == 0 || ahead >= 2 * (uint64_t)c->options.batch) {
             sl_nats_wait_ms(&c->fetch_wake, longest_fetch_sleep_ms);
             while (sem_trywait(&c->fetch_wake) == 0) {}
             continue;
