@@ -8,8 +8,8 @@
 /// JetStream does not deliver them again while the node works on them. A node that dies leaves
 /// its messages unacknowledged: JetStream delivers them again after `ack-wait`, to whichever
 /// node pulls (at least once). Nodes that pull from the same consumer share its messages.
-/// Backpressure: nothing is fetched while a fetched batch waits for free events, or while
-/// `window` messages are not yet acknowledged.
+/// Backpressure: nothing is fetched while two fetched batches wait for the worker (for free
+/// events), or while `window` messages are not yet acknowledged.
 public struct NATSInput: Sendable {
     static let stream = Parameter.required("stream", .text, doc: "the JetStream stream to read")
     static let consumer = Parameter.required("consumer", .text, doc: "the durable pull consumer's name (created when missing; nodes that share it share the messages)")
