@@ -54,9 +54,8 @@ struct DetachedLedger {
     /// Records the event when it can go without its slot; returns the handle that stands for it
     /// in the batch (`EventHandles.detached`), nil when it keeps its slot.
     @inline(__always) mutating func detach(_ event: Event, handle: EventHandle, ownSlab: Int, routeBit: UInt32) -> EventHandle? {
+        guard count < capacity, event.canDetach(handle, ownSlab: ownSlab) else { return nil }
         let h = event.header
-        guard count < capacity, EventHandles.slab(handle) == ownSlab, h.pointee.pendingAcks == 1,
-              h.pointee.flags.isDisjoint(with: .linked) else { return nil }
         var start = 0
         var length = 0
         if let raw {
@@ -68,7 +67,7 @@ struct DetachedLedger {
             if length > 0 { (raw + start).copyMemory(from: bytes.baseAddress!, byteCount: length) }
             rawUsed += length
         }
-        let delivered = !h.pointee.flags.contains(.discarded) && h.pointee.routes & routeBit != 0
+        let delivered = event.isWritten(by: routeBit)
         entries[count] = DetachedEvent(offset: h.pointee.offset, receivedNanos: h.pointee.receivedNanos, sourceID: h.pointee.sourceID,
                                        rawStart: UInt32(truncatingIfNeeded: start), rawLength: UInt32(truncatingIfNeeded: length),
                                        delivered: delivered)
@@ -79,6 +78,23 @@ struct DetachedLedger {
     @inline(__always) func rawBytes(_ i: Int) -> UnsafeRawBufferPointer {
         guard let raw else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return UnsafeRawBufferPointer(start: raw + Int(entries[i].rawStart), count: Int(entries[i].rawLength))
+    }
+}
+
+extension Event {
+    /// The output with `routeBit` writes the event: routed to it, and no action dropped it.
+    @inline(__always) func isWritten(by routeBit: UInt32) -> Bool {
+        !has(EventFlags.discarded) && header.pointee.routes & routeBit != 0
+    }
+
+    /// Nothing but the output acknowledging it now holds the event (`handle`): it is of this
+    /// worker's slab (its commit runs here), that output is its last acknowledgement, and no
+    /// slot is linked to it (joined, split, grown). Its slot may then go back before the
+    /// acknowledgement, which needs only its source and offset (detached events, held events
+    /// of a disk buffer's group commit).
+    @inline(__always) func canDetach(_ handle: EventHandle, ownSlab: Int) -> Bool {
+        let h = header
+        return EventHandles.slab(handle) == ownSlab && h.pointee.pendingAcks == 1 && h.pointee.flags.isDisjoint(with: .linked)
     }
 }
 

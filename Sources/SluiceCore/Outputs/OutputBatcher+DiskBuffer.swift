@@ -32,7 +32,7 @@ extension OutputBatcher {
         var records = 0
         for i in 0..<h.count {
             let event = context.event(h[i])
-            if !event.has(EventFlags.discarded) && event.header.pointee.routes & routeBit != 0 { records += 1 }
+            if event.isWritten(by: routeBit) { records += 1 }
             context.acknowledge(h[i])
         }
         d.pointee.dropped(b, records: records)
@@ -54,7 +54,7 @@ extension OutputBatcher {
             var records = 0
             for i in 0..<h.count {
                 let event = context.event(h[i])
-                if !event.has(EventFlags.discarded) && event.header.pointee.routes & routeBit != 0 { records += 1 }
+                if event.isWritten(by: routeBit) { records += 1 }
                 context.acknowledge(h[i])
             }
             d.pointee.recordsWritten(records)

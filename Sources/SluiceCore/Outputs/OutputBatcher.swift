@@ -595,7 +595,7 @@ struct OutputBatcher {
                 continue
             }
             let event = context.event(handle)
-            if event.has(EventFlags.discarded) || event.header.pointee.routes & routeBit == 0 {
+            if !event.isWritten(by: routeBit) {
                 dropped += 1
             } else {
                 context.recordLatency(of: event, ackNanos: ackNanos)

@@ -34,12 +34,9 @@ extension DiskBuffer {
             let handle = batch[i]
             let event = context.event(handle)
             let h = event.header
-            let written = !event.has(EventFlags.discarded) && h.pointee.routes & routeBit != 0
+            let written = event.isWritten(by: routeBit)
             let slot = Int((heldIn &+ UInt64(i)) % UInt64(heldCapacity))
-            // Only an event nothing else holds: this worker's, this output its last
-            // acknowledgement, no slots linked to it (as for an output's detached events).
-            if heldDetached < heldDetachedLimit, EventHandles.slab(handle) == ownSlab, h.pointee.pendingAcks == 1,
-               h.pointee.flags.isDisjoint(with: .linked) {
+            if heldDetached < heldDetachedLimit, event.canDetach(handle, ownSlab: ownSlab) {
                 held[slot] = HeldEvent(handle: EventHandles.detached(0), sourceID: h.pointee.sourceID, offset: h.pointee.offset, written: written)
                 heldDetached += 1
                 context.releaseDetached(handle)
