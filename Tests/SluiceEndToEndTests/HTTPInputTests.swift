@@ -13,6 +13,27 @@ extension EndToEndTests {
             return try process.finish(within: timeout)
         }
 
+        /// Python: `read_answer(s)` reads a raw HTTP answer until the node closes the socket (or
+        /// the socket's timeout passes) and returns its status (0: none) and whether it was closed.
+        static let answerReader = """
+            import socket
+            def read_answer(s):
+                data, closed = b"", False
+                try:
+                    while True:
+                        chunk = s.recv(65536)
+                        if not chunk: break
+                        data += chunk
+                    closed = True
+                except ConnectionResetError:
+                    closed = True
+                except socket.timeout:
+                    pass
+                status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
+                return status, closed
+
+            """
+
         /// Every line of `path` parsed as a JSON object.
         static func documents(_ path: String) throws -> [[String: Any]] {
             let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
@@ -258,7 +279,7 @@ extension EndToEndTests {
 
         /// Hostile requests, each on its own connection, while a normal client ships 10,000
         /// events over one keep-alive connection; prints what each hostile request got.
-        static let hostile = """
+        static let hostile = answerReader + """
             import gzip, http.client, json, socket, sys, threading, time
             port = int(sys.argv[1])
             normal = {"ok": 0, "retried": 0, "other": []}
@@ -291,19 +312,8 @@ extension EndToEndTests {
                         time.sleep(pause)
                 except OSError:
                     pass
-                data = b""
-                try:
-                    while True:
-                        chunk = s.recv(65536)
-                        if not chunk: break
-                        data += chunk
-                    closed = True
-                except ConnectionResetError:
-                    closed = True
-                except socket.timeout:
-                    closed = False
+                status, closed = read_answer(s)
                 s.close()
-                status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
                 return {"status": status, "closed": closed, "seconds": round(time.monotonic() - started, 1)}
             post = b"POST /h HTTP/1.1\\r\\nHost: x\\r\\n"
             bomb = gzip.compress(b'{"a":0}\\n' * (4 * 1024 * 1024))

@@ -3,15 +3,13 @@ import Glibc
 import Testing
 
 extension EndToEndTests.HTTPInput {
-    /// Request smuggling: heads a lenient parser reads one way and a proxy another. Each sends a
-    /// smuggled line that a parser taking the request would deliver; prints, per shape, the
-    /// status, whether the connection was closed, and whether a normal request on a new
-    /// connection right after was answered 200.
-    static let smuggling = """
-        import json, socket, sys
+    /// Python for raw requests to the node at the port in the first argument: `exchange(raw)`
+    /// sends `raw` on a new connection and returns the answer's status and whether the node
+    /// closed the connection; `normal(tag)` sends a well-formed request of `{"after":tag}` and
+    /// returns its status.
+    static let rawClient = answerReader + """
+        import json, sys
         port = int(sys.argv[1])
-        post = b"POST /h HTTP/1.1\\r\\nHost: x\\r\\n"
-        line = b'{"smuggled":%d}\\n'
         def exchange(raw):
             s = socket.create_connection(("127.0.0.1", port))
             s.settimeout(15)
@@ -19,25 +17,23 @@ extension EndToEndTests.HTTPInput {
                 s.sendall(raw)
             except OSError:
                 pass
-            data = b""
-            closed = False
-            try:
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk: break
-                    data += chunk
-                closed = True
-            except ConnectionResetError:
-                closed = True
-            except socket.timeout:
-                pass
+            answer = read_answer(s)
             s.close()
-            status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
-            return status, closed
-        def normal(n):
-            body = b'{"after":%d}\\n' % n
-            status, closed = exchange(b"POST /n HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)
+            return answer
+        def normal(tag):
+            body = b'{"after":%s}\\n' % json.dumps(tag).encode()
+            status, _ = exchange(b"POST /n HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)
             return status
+
+        """
+
+    /// Request smuggling: heads a lenient parser reads one way and a proxy another. Each sends a
+    /// smuggled line that a parser taking the request would deliver; prints, per shape, the
+    /// status, whether the connection was closed, and whether a normal request on a new
+    /// connection right after was answered 200.
+    static let smuggling = rawClient + """
+        post = b"POST /h HTTP/1.1\\r\\nHost: x\\r\\n"
+        line = b'{"smuggled":%d}\\n'
         def inner(n):
             body = line % n
             return b"POST /h HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body
@@ -101,34 +97,7 @@ extension EndToEndTests.HTTPInput {
     /// line 50 in good chunks, then framing that is not a chunk (or the client vanishes). Prints,
     /// per shape, the status, whether the connection was closed, and whether a normal request on
     /// a new connection right after was answered 200.
-    static let brokenChunks = """
-        import json, socket, sys
-        port = int(sys.argv[1])
-        def exchange(raw, vanish=False):
-            s = socket.create_connection(("127.0.0.1", port))
-            s.settimeout(15)
-            s.sendall(raw)
-            if vanish:
-                s.close()
-                return 0, True
-            data, closed = b"", False
-            try:
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk: break
-                    data += chunk
-                closed = True
-            except ConnectionResetError:
-                closed = True
-            except socket.timeout:
-                pass
-            s.close()
-            status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
-            return status, closed
-        def normal(n):
-            body = b'{"after":"%s"}\\n' % n.encode()
-            status, _ = exchange(b"POST /n HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)
-            return status
+    static let brokenChunks = rawClient + """
         def good(name):
             lines = b"".join(b'{"shape":"%s","n":%d}\\n' % (name.encode(), i) for i in range(50))
             half = b'{"shape":"%s","n":50,"cut":' % name.encode()
@@ -144,7 +113,9 @@ extension EndToEndTests.HTTPInput {
         for name, shape in shapes.items():
             status, closed = exchange(shape(name))
             out[name] = {"status": status, "closed": closed, "next": normal(name)}
-        exchange(good("vanished"), vanish=True)
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(good("vanished"))
+        s.close()
         out["vanished"] = {"next": normal("vanished")}
         print(json.dumps(out))
         """
