@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side by side: the same tcp-file load (CONNECTIONS connections × LINES lines of 256 B over
 # loopback, newline-delimited) into rsyslog, syslog-ng and Sluice, each writing every line to a
-# file, one after the other in one run on this machine. MODE=syslog sends 256 B RFC 5424
+# file, in rounds that take the three in turn on this machine. MODE=syslog sends 256 B RFC 5424
 # messages with structured data, octet-counted, and each receiver parses them and writes the
 # parsed fields as one JSON object per line (rsyslog: imtcp + pmrfc5424 and a jsonf template,
 # the structured data as its text; syslog-ng: syslog() source and format-json with the SDATA
@@ -50,6 +50,7 @@ else
 fi
 
 gcc -O2 -pthread perf/loadgen.c -o "$out/loadgen"
+gcc -O2 perf/waitlines.c -o "$out/waitlines"
 # SLUICE=path/to/sluice measures that binary instead of building .build/release/sluice.
 if [ -z "${SLUICE:-}" ]; then swift build -c release >/dev/null; fi
 sluice="${SLUICE:-.build/release/sluice}"
@@ -68,12 +69,14 @@ run_one() {
   # the probe connection above carried no data
   local t0 t1
   t0=$(date +%s.%N)
+  # The waiter follows the output file from the start, so the last line is seen within 2 ms of
+  # reaching the file, at the cost of reading each byte of it once.
+  "$out/waitlines" "$file" "$total" 120 > "$out/$name.seen" &
+  local waiter=$!
   "$out/loadgen" "$port" "$conns" "$lines" $([ "$mode" = syslog ] && echo syslog) > "$out/$name.load"
-  local deadline=$(( $(date +%s) + 120 ))
-  while [ "$(count_lines "$file")" -lt "$total" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.02; done
-  t1=$(date +%s.%N)
+  wait "$waiter" || true
   local got
-  got=$(count_lines "$file")
+  t1=$(cut -d' ' -f2 "$out/$name.seen")
   kill -TERM "$pid" 2>/dev/null || true
   pkill -TERM -P "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
@@ -129,20 +132,26 @@ CONF
 sluice_input="syslog:listen=127.0.0.1:$port,transport=tcp"
 fi
 
-declare -A best
-for name in rsyslog syslog-ng sluice; do
-  results=()
-  for r in $(seq 1 "$runs"); do
+# Rounds interleave the receivers, each round starting one further along, so a quiet or busy
+# minute of the shared machine falls on all three alike.
+names=(rsyslog syslog-ng sluice)
+declare -A results best
+for r in $(seq 1 "$runs"); do
+  for k in 0 1 2; do
+    name=${names[$(( (r - 1 + k) % 3 ))]}
     case "$name" in
       rsyslog) cmd="exec $rsyslogd -n -M $rsyslog_modules -f $out/rsyslog.conf -i $out/rsyslog.pid"; file="$out/rsyslog.out" ;;
       syslog-ng) cmd="exec $syslog_ng $syslog_ng_args -F -f $out/syslog-ng.conf -R $out/syslog-ng.persist -p $out/syslog-ng.pid -c $out/syslog-ng.ctl"; file="$out/syslog-ng.out" ;;
       sluice) cmd="exec $sluice run --input $sluice_input --output file:path=$out/sluice.out"; file="$out/sluice.out" ;;
     esac
-    results+=("$(run_one "$name" "$cmd" "$file")")
+    results[$name]="${results[$name]:-} $(run_one "$name" "$cmd" "$file")"
+    rm -f "$file"
   done
-  median=$(printf '%s\n' "${results[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+done
+for name in "${names[@]}"; do
+  median=$(printf '%s\n' ${results[$name]} | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
   best[$name]=$median
-  echo "$name: runs ${results[*]} msgs/s, median $median msgs/s"
+  echo "$name: runs${results[$name]} msgs/s, median $median msgs/s"
 done
 echo "load ($mode): $conns connections x $lines records of 256 B = $total records per run"
 for peer in rsyslog syslog-ng; do
