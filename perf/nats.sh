@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # file → NATS JetStream → file: Sluice's nats output and input beside plain libnats programs
 # (perf/nats-bench.c: js_PublishAsync with the same window; a pull consumer fetching the same
-# batch and acknowledging each message) on the same lines, in the same run, against one Debian
+# batch and acknowledging each message, and one pulling continuously) on the same lines, in the same run, against one Debian
 # nats-server with JetStream started here in a temporary directory on 127.0.0.1 (file store).
 #
 #     perf/nats.sh [LINES] [WINDOW] [BATCH]
 #
 # SLUICE=path runs a given binary (default: the release build in .build-bench); OLD=path runs a
-# second one beside it in every round (before/after a change). ROUNDS=N repeats the publish
-# comparison N times, C publisher and Sluice interleaved, and prints the median ratio;
+# second one beside it in every round (before/after a change). ROUNDS=N repeats each comparison
+# N times, the C programs and Sluice interleaved, and prints the median ratios;
 # PUBLISH_ONLY=1 skips the consumer comparison. OUTPUT_BATCH sets the output's --batch-size
 # (empty: the node's default). Lines are JSON
 # log events `{"ts":…,"level":…,"service":…,"user":…,"latency_ms":…,"msg":…}` (about 150 B, as
@@ -100,14 +100,35 @@ median() { python3 -c "import statistics,sys; print('%.0f %%' % (100*statistics.
 echo "median sluice / c-publisher: $(median "$RATIOS")${OLD:+, old: $(median "$OLD_RATIOS")}"
 [ "$PUBLISH_ONLY" = 1 ] && exit 0
 
-"$DIR/nats-bench" consume "$URL" PERF c-consumer "$LINES" "$BATCH"
+drain_sluice() {  # drain_sluice BINARY CONSUMER: prints messages/s, from its start until its output holds every line
+    rm -f "$DIR/out.ndjson"
+    local start end node
+    start=$(date +%s.%N)
+    "$1" run --admin off --input "nats:url=$URL,stream=PERF,consumer=$2,batch=$BATCH" \
+        --output "file:path=$DIR/out.ndjson" 2> "$DIR/sluice-in.log" &
+    node=$!
+    while [ "$(stat -c %s "$DIR/out.ndjson" 2>/dev/null || echo 0)" -lt "$BYTES" ]; do sleep 0.01; done
+    end=$(date +%s.%N)
+    kill -TERM $node; wait $node || true
+    python3 -c "print('%.0f' % ($LINES/($end-$start)))"
+}
 
-START=$(date +%s.%N)
-"$SLUICE" run --admin off --input "nats:url=$URL,stream=PERF,consumer=sluice,batch=$BATCH" \
-    --output "file:path=$DIR/out.ndjson" 2> "$DIR/sluice-in.log" &
-NODE=$!
-while [ "$(stat -c %s "$DIR/out.ndjson" 2>/dev/null || echo 0)" -lt "$BYTES" ]; do sleep 0.01; done
-END=$(date +%s.%N)
-kill -TERM $NODE; wait $NODE || true
+# Every round drains the same stream through new durable consumers: the C fetch loop (the
+# baseline), the C program pulling continuously (what libnats can do), Sluice (and OLD).
+IN_RATIOS=""
+OLD_IN_RATIOS=""
+for round in $(seq 1 "$ROUNDS"); do
+    C=$("$DIR/nats-bench" consume "$URL" PERF c$round "$LINES" "$BATCH" | sed -n 's/.* s: \([0-9]*\) messages\/s.*/\1/p')
+    P=$("$DIR/nats-bench" pull "$URL" PERF p$round "$LINES" "$BATCH" | sed -n 's/.* s: \([0-9]*\) messages\/s.*/\1/p')
+    S=$(drain_sluice "$SLUICE" s$round)
+    line="round $round: c-consumer $C/s, c-pull $P/s, sluice nats→file $S/s ($(python3 -c "print('%.0f %% of c-consumer, %.0f %% of c-pull' % (100*$S/$C, 100*$S/$P))"))"
+    IN_RATIOS="$IN_RATIOS $(python3 -c "print($S/$C)")"
+    if [ -n "$OLD" ]; then
+        O=$(drain_sluice "$OLD" o$round)
+        line="$line, old $O/s ($(python3 -c "print('%.0f' % (100*$O/$C))") %)"
+        OLD_IN_RATIOS="$OLD_IN_RATIOS $(python3 -c "print($O/$C)")"
+    fi
+    echo "$line (load $(cut -d' ' -f1 /proc/loadavg))"
+done
 tail -1 "$DIR/sluice-in.log"
-python3 -c "print('sluice nats→file: %d messages in %.3f s: %.0f messages/s' % ($LINES, $END-$START, $LINES/($END-$START)))"
+echo "median sluice nats→file / c-consumer: $(median "$IN_RATIOS")${OLD:+, old: $(median "$OLD_IN_RATIOS")}"

@@ -152,5 +152,36 @@ extension EndToEndTests {
             #expect(shares.allSatisfy { $0 > 0 }, "each node must get part: \(shares)")
             #expect(tally.missingCount == 0, "\(tally)")
         }
+
+        /// The durable consumer is deleted while the node waits on its pull requests: JetStream
+        /// ends them, the node creates the consumer again (from the start of the stream) and
+        /// goes on, so lines published afterwards arrive too.
+        @Test func aConsumerDeletedWhileTheNodePullsIsCreatedAgain() throws {
+            let directory = try TemporaryDirectory()
+            let server = try NATSServer(name: "solo", clientPort: try LoopbackTCP.freePort())
+            try JetStreamClient.addStream(server.url, name: Self.stream, subjects: "logs.>")
+            let first = 1_000, total = 3_000
+            try Self.fill(server, count: first, in: directory)
+            let output = directory.path("out.ndjson")
+            let node = try SluiceProcess(["run", "--admin", "off", "--input", Self.input(server.url, consumer: "agg", extra: ",batch=64"),
+                                          "--output", "file:path=\(output)"], in: directory)
+            try waitUntil("the first lines in the output", within: .seconds(30)) {
+                NumberTally(file: output, expected: first).missingCount == 0
+            }
+            try JetStreamClient.deleteConsumer(server.url, Self.stream, "agg")
+            let more = directory.path("more.ndjson")
+            try NumberedLines.bytes(first..<total).write(to: more)
+            let publisher = try SluiceProcess(["run", "--admin", "off", "--input", "file:path=\(more)", "--output", Self.output(server.url)],
+                                              in: directory)
+            #expect(try publisher.waitForExit(within: .seconds(60)) == .exited(0), "\(publisher.standardErrorTail())")
+            try waitUntil("every line in the output after the consumer was deleted", within: .seconds(30)) {
+                NumberTally(file: output, expected: total).missingCount == 0
+            }
+            node.send(signal: SIGTERM)
+            #expect(try node.waitForExit(within: .seconds(15)) == .exited(0), "\(node.standardErrorTail())")
+            // JetStream's 409 ended the waiting requests (not only the node's timer for lost ones)
+            #expect(node.standardError().contains("Consumer Deleted; setting it up again"), "\(node.standardErrorTail())")
+            #expect(try JetStreamClient.consumer(server.url, Self.stream, "agg").ackPending == 0)
+        }
     }
 }

@@ -123,6 +123,9 @@ enum JetStreamClient {
                 info = await js.consumer_info(sys.argv[3], sys.argv[4])
                 print(json.dumps({"ack_pending": info.num_ack_pending, "pending": info.num_pending,
                                   "redelivered": info.num_redelivered, "ack_floor": info.ack_floor.stream_seq}))
+            elif command == "delete-consumer":
+                await js.delete_consumer(sys.argv[3], sys.argv[4])
+                print(json.dumps({"ok": True}))
             await nc.close()
 
         asyncio.run(main())
@@ -173,6 +176,10 @@ enum JetStreamClient {
     static func message(_ urls: String, _ stream: String, sequence: Int) throws -> (subject: String, headers: [String: String], data: String) {
         let m = try run(["message", urls, stream, String(sequence)])
         return ((m["subject"] as? String) ?? "", (m["headers"] as? [String: String]) ?? [:], (m["data"] as? String) ?? "")
+    }
+
+    static func deleteConsumer(_ urls: String, _ stream: String, _ consumer: String) throws {
+        _ = try run(["delete-consumer", urls, stream, consumer])
     }
 
     static func consumer(_ urls: String, _ stream: String, _ consumer: String) throws -> (ackPending: Int, pending: Int, redelivered: Int) {

@@ -8,19 +8,20 @@
 /// JetStream does not deliver them again while the node works on them. A node that dies leaves
 /// its messages unacknowledged: JetStream delivers them again after `ack-wait`, to whichever
 /// node pulls (at least once). Nodes that pull from the same consumer share its messages.
-/// Backpressure: nothing is fetched while two fetched batches wait for the worker (for free
-/// events), or while `window` messages are not yet acknowledged.
+/// Pull requests of `batch` messages are kept outstanding, up to two batches ahead of the worker,
+/// so JetStream always has one to fill. Backpressure: nothing is asked for while two batches wait
+/// for the worker (for free events), or while `window` messages are not yet acknowledged.
 public struct NATSInput: Sendable {
     static let stream = Parameter.required("stream", .text, doc: "the JetStream stream to read")
     static let consumer = Parameter.required("consumer", .text, doc: "the durable pull consumer's name (created when missing; nodes that share it share the messages)")
     static let subject = Parameter.optional("subject", .text, doc: "filter subject of the consumer when it is created (default: the whole stream)")
-    static let batch = Parameter.int("batch", default: 256, range: 1...65536, doc: "messages asked for per fetch, at most")
+    static let batch = Parameter.int("batch", default: 256, range: 1...65536, doc: "messages asked for per pull request, at most (two requests are kept outstanding)")
     static let window = Parameter.int("window", default: 4096, range: 1...(1 << 20),
                                       doc: "messages fetched and not yet acknowledged, at most (rounded up to a power of two)")
     static let ackWait = Parameter.duration("ack-wait", default: "30s", atLeast: "1s",
                                             doc: "the consumer's ack_wait when it is created: JetStream delivers a message again when a node held it this long without acknowledging or a progress acknowledgement")
     static let fetchWait = Parameter.duration("fetch-wait", default: "500ms", atLeast: "10ms",
-                                              doc: "how long one fetch waits for messages")
+                                              doc: "how long one pull request waits for messages before it expires")
     public static let parameters = [stream.doc, consumer.doc, subject.doc, batch.doc, window.doc, ackWait.doc, fetchWait.doc]
         + NATSServers.parameters
 
