@@ -9,6 +9,10 @@
 # SLUICE=path runs a given binary (default: the release build in .build-bench). CONNECTIONS="1 2"
 # runs sluice once per value (the output's connections=N) after the same clickhouse-client load. Rows are
 # `{"ts":…,"level":…,"service":…,"user":…,"latency_ms":…,"msg":…}` (about 150 B each).
+# CORPUS=realistic: ROWS is megabytes of perf/realistic-corpus.py instead (100 B–12 KB lines,
+# nested objects, escapes, non-ASCII), into five String columns (ts, level, service, user,
+# message); both sides skip the other fields (`input_format_skip_unknown_fields=1`, the output's
+# `skip-unknown-fields=true`).
 # Per run: rows/s and MB/s (of the NDJSON file) of each, sluice's peak RSS, the ratio; then the
 # medians (of the times) over the runs. Fails when a table does not have every row.
 set -euo pipefail
@@ -42,6 +46,13 @@ C="clickhouse-client --host 127.0.0.1 --port $NATIVE_PORT"
 # CPU seconds clickhouse-server has used so far (one process: utime + stime of all its threads).
 server_cpu() { awk -v t="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f\n", ($12 + $13) / t }' "/proc/$SERVER/stat"; }
 for _ in $(seq 100); do $C --query 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.2; done
+LOADER_SETTINGS="" SKIP=""
+if [ "${CORPUS:-small}" = realistic ]; then
+    python3 perf/realistic-corpus.py "$DIR/rows.ndjson" "$ROWS" 7
+    ROWS=$(wc -l < "$DIR/rows.ndjson")
+    COLUMNS="(ts String, level String, service String, user String, message String) ENGINE = MergeTree ORDER BY ts"
+    LOADER_SETTINGS="--input_format_skip_unknown_fields=1" SKIP=",skip-unknown-fields=true"
+else
 python3 - "$DIR/rows.ndjson" "$ROWS" <<'PY'
 import json, random, sys
 rng = random.Random(7)
@@ -52,8 +63,9 @@ with open(sys.argv[1], "w") as f:
                             "user": "u%06d" % rng.randrange(1000000), "latency_ms": rng.randrange(5000),
                             "msg": "request %d finished after retry %d" % (i, rng.randrange(4))}, separators=(",", ":")) + "\n")
 PY
-BYTES=$(stat -c %s "$DIR/rows.ndjson")
 COLUMNS="(ts UInt32, level String, service String, user String, latency_ms UInt32, msg String) ENGINE = MergeTree ORDER BY ts"
+fi
+BYTES=$(stat -c %s "$DIR/rows.ndjson")
 echo "rows=$ROWS bytes=$BYTES server=$(clickhouse-client --version 2>/dev/null | head -1) sluice=$SLUICE $*"
 LOADER_TIMES=()
 declare -A SLUICE_TIMES
@@ -64,7 +76,7 @@ for run in $(seq "$RUNS"); do
     start=$(date +%s.%N)
     # clickhouse-client parses the JSON itself and sends the server native blocks: its own CPU
     # is part of the loader's.
-    /usr/bin/time -f '%U %S' -o "$DIR/client.cpu" $C --query "INSERT INTO loader_$run FORMAT JSONEachRow" < "$DIR/rows.ndjson"
+    /usr/bin/time -f '%U %S' -o "$DIR/client.cpu" $C $LOADER_SETTINGS --query "INSERT INTO loader_$run FORMAT JSONEachRow" < "$DIR/rows.ndjson"
     loader=$(echo "$(date +%s.%N) - $start" | bc)
     client=$(awk '{ print $1 + $2 }' "$DIR/client.cpu")
     loader_cpu=$(echo "$(server_cpu) - $cpu0" | bc)
@@ -78,7 +90,7 @@ for run in $(seq "$RUNS"); do
         cpu0=$(server_cpu)
         start=$(date +%s.%N)
         "$SLUICE" run --admin off --input "file:path=$DIR/rows.ndjson" \
-            --output "clickhouse:url=http://127.0.0.1:$HTTP_PORT,table=$table$extra" "$@" 2>"$DIR/sluice.err"
+            --output "clickhouse:url=http://127.0.0.1:$HTTP_PORT,table=$table$extra$SKIP" "$@" 2>"$DIR/sluice.err"
         took=$(echo "$(date +%s.%N) - $start" | bc)
         server=$(echo "$(server_cpu) - $cpu0" | bc)
         rows=$($C --query "SELECT count() FROM $table")
