@@ -116,6 +116,18 @@ enum SyslogParser {
     /// past its space; nil when the header ends first or the field is empty or too long.
     static func headerField(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, max: Int) -> SyslogSpan? {
         let start = i
+        // 16 bytes at a time to the first byte that is not printable ASCII (33…126): the
+        // space that ends the field, or a byte that makes it invalid.
+        while n - i >= 16 {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<UInt8>.self)
+            let stop = UInt32(truncatingIfNeeded: ByteMask.of((v &- SIMD16<UInt8>(repeating: 33)) .>= SIMD16<UInt8>(repeating: 94)))
+            if stop == 0 {
+                i += 16
+                continue
+            }
+            i += stop.trailingZeroBitCount
+            break
+        }
         while i < n && p[i] != 32 {
             guard p[i] > 32 && p[i] < 127 else { return nil }
             i += 1
@@ -129,12 +141,11 @@ enum SyslogParser {
     /// `YYYY-MM-DDThh:mm:ss[.f{1,6}](Z|±hh:mm)`.
     static func isRFC3339(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         guard n >= 20 else { return false }
-        let pattern: StaticString = "dddd-dd-ddTdd:dd:dd"
-        var ok = true
-        pattern.withUTF8Buffer { shape in
-            for k in 0..<shape.count where !(shape[k] == UInt8(ascii: "d") ? isDigit(p[k]) : p[k] == shape[k]) { ok = false }
-        }
-        guard ok else { return false }
+        // Spelled out rather than matched against a pattern string: this runs for every message.
+        guard isDigit(p[0]), isDigit(p[1]), isDigit(p[2]), isDigit(p[3]), p[4] == UInt8(ascii: "-"),
+              isDigit(p[5]), isDigit(p[6]), p[7] == UInt8(ascii: "-"), isDigit(p[8]), isDigit(p[9]),
+              p[10] == UInt8(ascii: "T"), isDigit(p[11]), isDigit(p[12]), p[13] == UInt8(ascii: ":"),
+              isDigit(p[14]), isDigit(p[15]), p[16] == UInt8(ascii: ":"), isDigit(p[17]), isDigit(p[18]) else { return false }
         var i = 19
         if p[i] == UInt8(ascii: ".") {
             i += 1
