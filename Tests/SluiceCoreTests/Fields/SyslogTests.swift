@@ -127,6 +127,34 @@ private func fields(_ message: String, format: SyslogFormat = .auto) throws -> [
         }
     }
 
+    /// Strings are escaped 16 bytes at a time, with the lanes past a string's end ignored and the
+    /// last bytes of the message looked at as one vector: a byte that needs escaping (or is not
+    /// UTF-8) at every place around those vectors, in fields of every length up to 40, reads back
+    /// as the bytes sent. Capacities that just fit or just miss check the room kept for vectors.
+    @Test func escapingIsRightAtEveryPlaceAroundTheVectors() throws {
+        let specials: [[UInt8]] = [[34], [92], [9], [1], [127], [0xC3, 0xA9], [0xFF]]
+        for length in 0...40 {
+            for place in -1..<length {
+                for special in specials where place >= 0 || special == specials[0] {
+                    var text = (0..<length).map { UInt8(97 + $0 % 26) }
+                    if place >= 0 { text.replaceSubrange(place..<(place + 1), with: special) }
+                    let expected = String(decoding: text, as: UTF8.self)  // a lone 0xFF: one U+FFFD, as written
+                    let host = text.allSatisfy { $0 > 32 && $0 < 127 } ? text : []  // HOSTNAME is printable ASCII
+                    let message = Array("<13>1 - \(host.isEmpty ? "h" : String(decoding: host, as: UTF8.self)) a - - [m v=\"".utf8)
+                        + text.flatMap { $0 == 34 || $0 == 92 ? [92, $0] : [$0] } + Array("\"] ".utf8) + text
+                    let json = try #require(convert(message)).json
+                    let f = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
+                    #expect(f["message"] as? String == expected, "length \(length) place \(place) \(special): \(json)")
+                    #expect((f["structured_data"] as? [String: [String: String]])?["m"]?["v"] == expected, "\(json)")
+                    if !host.isEmpty { #expect(f["hostname"] as? String == expected) }
+                    let size = json.utf8.count
+                    #expect(convert(message, capacity: size)?.json == json)
+                    #expect(convert(message, capacity: size - 1) == nil)
+                }
+            }
+        }
+    }
+
     @Test func tooLittleRoomAsksForMoreAndTruncationAlwaysFits() throws {
         let message = Array("<13>1 - h a p m - ".utf8) + [UInt8](repeating: 1, count: 1000)
         #expect(convert(message, capacity: 600) == nil)

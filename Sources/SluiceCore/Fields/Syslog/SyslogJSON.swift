@@ -8,6 +8,10 @@ struct BoundedJSONWriter {
     let capacity: Int
     var count = 0
     var overflowed = false
+    /// Where the bytes the strings come from may be read up to (the end of the message they
+    /// are spans of); nil: only the string itself. Lets a short string, or the last bytes of
+    /// one, be looked at as one vector.
+    var readableEnd: UnsafePointer<UInt8>? = nil
 
     static var none: BoundedJSONWriter { BoundedJSONWriter(base: nil, capacity: 0) }
 
@@ -49,23 +53,42 @@ struct BoundedJSONWriter {
         guard let base else { return }
         put(byte: UInt8(ascii: "\""))
         var i = 0
+        // Whether every byte so far was written as itself (no escape, no U+FFFD).
+        var verbatim = true
+        let readable = readableEnd.map { $0 - p } ?? n
         while i < n && !overflowed {
             // Plain printable ASCII, the bulk of a message, 16 bytes at a time: each vector is
             // stored whole while 16 bytes of room are left, and the position moves to its first
             // byte that needs a look (byte by byte, below). Byte by byte, the switch and the
             // bounds check of every `put` made this function most of the cost of a message.
-            if n - i >= 16 && capacity - count >= 16 {
+            // Past the string's end (`readable`) the vector's lanes are ignored: what they
+            // store lies beyond `count`, to be written over.
+            if readable - i >= 16 && capacity - count >= 16 {
                 let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<UInt8>.self)
                 (base + count).storeBytes(of: v, as: SIMD16<UInt8>.self)
-                let look = Self.bytesNeedingALook(v)
+                let left = n - i
+                var look = Self.bytesNeedingALook(v)
+                if left < 16 { look &= (1 << UInt32(left)) &- 1 }
                 if look == 0 {
-                    i += 16
-                    count += 16
+                    let step = min(left, 16)
+                    i += step
+                    count += step
                     continue
                 }
                 let plain = look.trailingZeroBitCount
                 i += plain
                 count += plain
+            } else if verbatim && n >= 16 && n - i < 16 && capacity - count >= n - i {
+                // The last bytes of a string that ends the readable bytes, nothing escaped so
+                // far (what was written is the string's bytes, in place): the vector of its last
+                // 16 bytes, stored over the copies of the ones before.
+                let v = UnsafeRawPointer(p + n - 16).loadUnaligned(as: SIMD16<UInt8>.self)
+                if Self.bytesNeedingALook(v) >> UInt32(16 - (n - i)) == 0 {
+                    (base + count - (16 - (n - i))).storeBytes(of: v, as: SIMD16<UInt8>.self)
+                    count += n - i
+                    i = n
+                    break
+                }
             }
             var b = p[i]
             if b >= 0x20 && b < 0x7F && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") {
@@ -76,6 +99,7 @@ struct BoundedJSONWriter {
                 i += 1
                 continue
             }
+            if b < 0x80 { verbatim = false }
             if unescapingStructuredData && b == UInt8(ascii: "\\") && i + 1 < n
                 && (p[i + 1] == UInt8(ascii: "\"") || p[i + 1] == UInt8(ascii: "\\") || p[i + 1] == UInt8(ascii: "]")) {
                 i += 1
@@ -84,6 +108,7 @@ struct BoundedJSONWriter {
             if b >= 0x80 {
                 let length = UTF8Validation.sequenceLength(p + i, available: n - i)
                 if length == 0 {
+                    verbatim = false
                     put("\\ufffd")
                     i += 1
                 } else {
@@ -189,6 +214,7 @@ public enum SyslogJSON {
     public static func convert(_ message: UnsafeRawBufferPointer, format: SyslogFormat, nowSeconds: Int,
                                into out: UnsafeMutableRawPointer, capacity: Int) -> Written {
         var writer = BoundedJSONWriter(base: out, capacity: capacity)
+        writer.readableEnd = message.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) + message.count }
         let parsed: Bool
         switch SyslogParser.parse(message, format: format) {
         case .parsed(let m):
