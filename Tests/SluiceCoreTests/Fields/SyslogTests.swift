@@ -100,6 +100,8 @@ private func fields(_ message: String, format: SyslogFormat = .auto) throws -> [
         ("truncated 5424 header", "<13>1 2026-01-02T03:04:05Z host", "truncated header or HOSTNAME too long"),
         ("bad 5424 timestamp", "<13>1 yesterday h a p m -", "TIMESTAMP is not RFC 3339"),
         ("unterminated structured data", #"<13>1 - h a p m [id k="v"#, "invalid STRUCTURED-DATA"),
+        ("structured data without its bracket", #"<13>1 - h a p m [id k="v" x"#, "invalid STRUCTURED-DATA"),
+        ("no space after structured data", #"<13>1 - h a p m [id k="v"]x"#, "no space after STRUCTURED-DATA"),
         ("3164 without timestamp", "<13>hello there", "no RFC 3164 timestamp after <PRI>"),
     ])
     func aMessageThatDoesNotParseIsKeptWholeWithItsReason(_ name: String, _ message: String, _ reason: String) throws {
@@ -152,6 +154,22 @@ private func fields(_ message: String, format: SyslogFormat = .auto) throws -> [
                     #expect(convert(message, capacity: size - 1) == nil)
                 }
             }
+        }
+    }
+
+    /// Structured data is validated while it is written: a message found malformed there, after
+    /// its header was written (or ran out of room), is kept whole, in exactly the room that needs.
+    @Test func malformedStructuredDataFoundWhileWritingKeepsTheMessageWhole() throws {
+        for tail in [#"[id k="v""#, #"[id k="v"]x"#, #"[id k=v]"#] {
+            let message = Array("<13>1 2026-01-02T03:04:05Z \(String(repeating: "h", count: 200)) app 1 m \(tail)".utf8)
+            let whole = try #require(convert(message))
+            #expect(!whole.parsed)
+            let f = try #require(try JSONSerialization.jsonObject(with: Data(whole.json.utf8)) as? [String: Any])
+            #expect(f["message"] as? String == String(decoding: message, as: UTF8.self))
+            #expect(f.count == 2)
+            let size = whole.json.utf8.count
+            #expect(convert(message, capacity: size)?.json == whole.json)
+            #expect(convert(message, capacity: size - 1) == nil)
         }
     }
 

@@ -216,10 +216,17 @@ public enum SyslogJSON {
         var writer = BoundedJSONWriter(base: out, capacity: capacity)
         writer.readableEnd = message.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) + message.count }
         let parsed: Bool
-        switch SyslogParser.parse(message, format: format) {
+        switch SyslogParser.parse(message, format: format, deferringStructuredData: true) {
         case .parsed(let m):
-            write(m, message.baseAddress!.assumingMemoryBound(to: UInt8.self), nowSeconds: nowSeconds, into: &writer)
-            parsed = true
+            if let failure = write(m, message.baseAddress!.assumingMemoryBound(to: UInt8.self), nowSeconds: nowSeconds, into: &writer) {
+                // The structured data, walked while written, or what follows it, is malformed.
+                writer.count = 0
+                writer.overflowed = false
+                writeUnparsed(message, reason: failure, into: &writer)
+                parsed = false
+            } else {
+                parsed = true
+            }
         case .failed(let reason):
             writeUnparsed(message, reason: reason, into: &writer)
             parsed = false
@@ -244,7 +251,10 @@ public enum SyslogJSON {
         return writer.count
     }
 
-    static func write(_ m: SyslogMessage, _ p: UnsafePointer<UInt8>, nowSeconds: Int, into w: inout BoundedJSONWriter) {
+    /// Writes `m`; with its structured data still to walk (`structuredDataUnchecked`), the
+    /// reason when that, or what follows it, does not parse (what was written is then of no use).
+    static func write(_ m: SyslogMessage, _ p: UnsafePointer<UInt8>, nowSeconds: Int, into w: inout BoundedJSONWriter) -> StaticString? {
+        var m = m
         w.put("{\"timestamp\":")
         if m.timestamp.isNil {
             w.put("null")
@@ -269,11 +279,16 @@ public enum SyslogJSON {
         if m.structuredData.isNil {
             w.put("{}")
         } else {
-            _ = SyslogParser.structuredData(p, m.structuredData.end, from: m.structuredData.start, writing: &w)
+            let end = SyslogParser.structuredData(p, m.structuredData.end, from: m.structuredData.start, writing: &w)
+            if m.structuredDataUnchecked {
+                guard let end else { return "invalid STRUCTURED-DATA" }
+                if let failure = SyslogParser.rest5424(p, m.structuredData.end, from: end, into: &m) { return failure }
+            }
         }
         w.put(",\"message\":")
         w.putString(p, m.message)
         w.put(byte: UInt8(ascii: "}"))
+        return nil
     }
 
     static func writeUnparsed(_ message: UnsafeRawBufferPointer, reason: StaticString, into w: inout BoundedJSONWriter) {

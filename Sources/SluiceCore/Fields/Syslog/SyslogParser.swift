@@ -26,6 +26,10 @@ struct SyslogMessage {
     var messageID = SyslogSpan.none
     /// RFC 5424 structured data as sent (`[id k="v"]…`), validated; nil when `-` or RFC 3164.
     var structuredData = SyslogSpan.none
+    /// Parsed `deferringStructuredData`: `structuredData` runs from its `[` to the end of the
+    /// message, not yet walked, and `message` is not found yet; the writer walks the structured
+    /// data as it writes it (`SyslogParser.structuredData`), then finds the rest (`rest5424`).
+    var structuredDataUnchecked = false
     var message = SyslogSpan.none
 }
 
@@ -47,7 +51,10 @@ enum SyslogParser {
         case failed(StaticString)
     }
 
-    static func parse(_ bytes: UnsafeRawBufferPointer, format: SyslogFormat) -> Outcome {
+    /// `deferringStructuredData`: RFC 5424 structured data is left to the writer to walk
+    /// (`SyslogMessage.structuredDataUnchecked`), so it is walked once, not once to validate
+    /// and again to write.
+    static func parse(_ bytes: UnsafeRawBufferPointer, format: SyslogFormat, deferringStructuredData: Bool = false) -> Outcome {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return .failed("empty message") }
         let p = base.assumingMemoryBound(to: UInt8.self)
         // Trailing newlines, carriage returns and NULs are framing, not message.
@@ -69,15 +76,18 @@ enum SyslogParser {
         switch format {
         case .rfc5424:
             guard isVersion5424 else { return .failed("not RFC 5424: no version 1 after <PRI>") }
-            return parse5424(p, n, from: i + 2, into: m)
+            return parse5424(p, n, from: i + 2, into: m, deferringStructuredData: deferringStructuredData)
         case .rfc3164: return parse3164(p, n, from: i, into: m)
-        case .auto: return isVersion5424 ? parse5424(p, n, from: i + 2, into: m) : parse3164(p, n, from: i, into: m)
+        case .auto:
+            return isVersion5424 ? parse5424(p, n, from: i + 2, into: m, deferringStructuredData: deferringStructuredData)
+                : parse3164(p, n, from: i, into: m)
         }
     }
 
     // MARK: RFC 5424
 
-    static func parse5424(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, into message: SyslogMessage) -> Outcome {
+    static func parse5424(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, into message: SyslogMessage,
+                          deferringStructuredData: Bool = false) -> Outcome {
         var m = message
         var i = start
         guard let t = headerField(p, n, &i, max: 64) else { return .failed("truncated header: no TIMESTAMP") }
@@ -96,20 +106,32 @@ enum SyslogParser {
         guard i < n else { return .failed("truncated header: no STRUCTURED-DATA") }
         if p[i] == UInt8(ascii: "-") {
             i += 1
+        } else if deferringStructuredData {
+            m.structuredData = SyslogSpan(start: i, end: n)
+            m.structuredDataUnchecked = true
+            return .parsed(m)
         } else {
             var ignored = BoundedJSONWriter.none
             guard let end = structuredData(p, n, from: i, writing: &ignored) else { return .failed("invalid STRUCTURED-DATA") }
             m.structuredData = SyslogSpan(start: i, end: end)
             i = end
         }
+        if let failure = rest5424(p, n, from: i, into: &m) { return .failed(failure) }
+        return .parsed(m)
+    }
+
+    /// What follows the structured data (ending at `i`): nothing, or a space and the message
+    /// (without its BOM). The reason when it is something else.
+    static func rest5424(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, into m: inout SyslogMessage) -> StaticString? {
+        var i = start
         if i < n {
-            guard p[i] == 32 else { return .failed("no space after STRUCTURED-DATA") }
+            guard p[i] == 32 else { return "no space after STRUCTURED-DATA" }
             i += 1
             // A UTF-8 message starts with a BOM (section 6.4): it is not part of the text.
             if n - i >= 3 && p[i] == 0xEF && p[i + 1] == 0xBB && p[i + 2] == 0xBF { i += 3 }
             m.message = SyslogSpan(start: i, end: n)
         }
-        return .parsed(m)
+        return nil
     }
 
     /// The next space-ended header field of printable ASCII (`-` alone: nil), the index moved
