@@ -100,6 +100,8 @@ private func fields(_ message: String, format: SyslogFormat = .auto) throws -> [
         ("truncated 5424 header", "<13>1 2026-01-02T03:04:05Z host", "truncated header or HOSTNAME too long"),
         ("bad 5424 timestamp", "<13>1 yesterday h a p m -", "TIMESTAMP is not RFC 3339"),
         ("unterminated structured data", #"<13>1 - h a p m [id k="v"#, "invalid STRUCTURED-DATA"),
+        ("structured data without its bracket", #"<13>1 - h a p m [id k="v" x"#, "invalid STRUCTURED-DATA"),
+        ("no space after structured data", #"<13>1 - h a p m [id k="v"]x"#, "no space after STRUCTURED-DATA"),
         ("3164 without timestamp", "<13>hello there", "no RFC 3164 timestamp after <PRI>"),
     ])
     func aMessageThatDoesNotParseIsKeptWholeWithItsReason(_ name: String, _ message: String, _ reason: String) throws {
@@ -124,6 +126,50 @@ private func fields(_ message: String, format: SyslogFormat = .auto) throws -> [
             if round % 3 == 1 { bytes = Array("<13>Dec  4 18:28:13 ".utf8) + bytes }
             let result = try #require(convert(bytes))
             #expect((try? JSONSerialization.jsonObject(with: Data(result.json.utf8))) != nil, "round \(round): \(result.json)")
+        }
+    }
+
+    /// Strings are escaped 16 bytes at a time, with the lanes past a string's end ignored and the
+    /// last bytes of the message looked at as one vector: a byte that needs escaping (or is not
+    /// UTF-8) at every place around those vectors, in fields of every length up to 40, reads back
+    /// as the bytes sent. Capacities that just fit or just miss check the room kept for vectors.
+    @Test func escapingIsRightAtEveryPlaceAroundTheVectors() throws {
+        let specials: [[UInt8]] = [[34], [92], [9], [1], [127], [0xC3, 0xA9], [0xFF]]
+        for length in 0...40 {
+            for place in -1..<length {
+                for special in specials where place >= 0 || special == specials[0] {
+                    var text = (0..<length).map { UInt8(97 + $0 % 26) }
+                    if place >= 0 { text.replaceSubrange(place..<(place + 1), with: special) }
+                    let expected = String(decoding: text, as: UTF8.self)  // a lone 0xFF: one U+FFFD, as written
+                    let host = text.allSatisfy { $0 > 32 && $0 < 127 } ? text : []  // HOSTNAME is printable ASCII
+                    let message = Array("<13>1 - \(host.isEmpty ? "h" : String(decoding: host, as: UTF8.self)) a - - [m v=\"".utf8)
+                        + text.flatMap { $0 == 34 || $0 == 92 ? [92, $0] : [$0] } + Array("\"] ".utf8) + text
+                    let json = try #require(convert(message)).json
+                    let f = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
+                    #expect(f["message"] as? String == expected, "length \(length) place \(place) \(special): \(json)")
+                    #expect((f["structured_data"] as? [String: [String: String]])?["m"]?["v"] == expected, "\(json)")
+                    if !host.isEmpty { #expect(f["hostname"] as? String == expected) }
+                    let size = json.utf8.count
+                    #expect(convert(message, capacity: size)?.json == json)
+                    #expect(convert(message, capacity: size - 1) == nil)
+                }
+            }
+        }
+    }
+
+    /// Structured data is validated while it is written: a message found malformed there, after
+    /// its header was written (or ran out of room), is kept whole, in exactly the room that needs.
+    @Test func malformedStructuredDataFoundWhileWritingKeepsTheMessageWhole() throws {
+        for tail in [#"[id k="v""#, #"[id k="v"]x"#, #"[id k=v]"#] {
+            let message = Array("<13>1 2026-01-02T03:04:05Z \(String(repeating: "h", count: 200)) app 1 m \(tail)".utf8)
+            let whole = try #require(convert(message))
+            #expect(!whole.parsed)
+            let f = try #require(try JSONSerialization.jsonObject(with: Data(whole.json.utf8)) as? [String: Any])
+            #expect(f["message"] as? String == String(decoding: message, as: UTF8.self))
+            #expect(f.count == 2)
+            let size = whole.json.utf8.count
+            #expect(convert(message, capacity: size)?.json == whole.json)
+            #expect(convert(message, capacity: size - 1) == nil)
         }
     }
 

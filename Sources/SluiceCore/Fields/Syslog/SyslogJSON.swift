@@ -8,6 +8,10 @@ struct BoundedJSONWriter {
     let capacity: Int
     var count = 0
     var overflowed = false
+    /// Where the bytes the strings come from may be read up to (the end of the message they
+    /// are spans of); nil: only the string itself. Lets a short string, or the last bytes of
+    /// one, be looked at as one vector.
+    var readableEnd: UnsafePointer<UInt8>? = nil
 
     static var none: BoundedJSONWriter { BoundedJSONWriter(base: nil, capacity: 0) }
 
@@ -46,11 +50,56 @@ struct BoundedJSONWriter {
     /// JSON whatever was received. `unescapingStructuredData`: `\"`, `\\`, `\]` stand for the
     /// character after the backslash (RFC 5424 PARAM-VALUE).
     mutating func putString(_ p: UnsafePointer<UInt8>, _ n: Int, unescapingStructuredData: Bool = false) {
-        guard base != nil else { return }
+        guard let base else { return }
         put(byte: UInt8(ascii: "\""))
         var i = 0
+        // Whether every byte so far was written as itself (no escape, no U+FFFD).
+        var verbatim = true
+        let readable = readableEnd.map { $0 - p } ?? n
         while i < n && !overflowed {
+            // Plain printable ASCII, the bulk of a message, 16 bytes at a time: each vector is
+            // stored whole while 16 bytes of room are left, and the position moves to its first
+            // byte that needs a look (byte by byte, below). Byte by byte, the switch and the
+            // bounds check of every `put` made this function most of the cost of a message.
+            // Past the string's end (`readable`) the vector's lanes are ignored: what they
+            // store lies beyond `count`, to be written over.
+            if readable - i >= 16 && capacity - count >= 16 {
+                let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<UInt8>.self)
+                (base + count).storeBytes(of: v, as: SIMD16<UInt8>.self)
+                let left = n - i
+                var look = Self.bytesNeedingALook(v)
+                if left < 16 { look &= (1 << UInt32(left)) &- 1 }
+                if look == 0 {
+                    let step = min(left, 16)
+                    i += step
+                    count += step
+                    continue
+                }
+                let plain = look.trailingZeroBitCount
+                i += plain
+                count += plain
+            } else if verbatim && n >= 16 && n - i < 16 && capacity - count >= n - i {
+                // The last bytes of a string that ends the readable bytes, nothing escaped so
+                // far (what was written is the string's bytes, in place): the vector of its last
+                // 16 bytes, stored over the copies of the ones before.
+                let v = UnsafeRawPointer(p + n - 16).loadUnaligned(as: SIMD16<UInt8>.self)
+                if Self.bytesNeedingALook(v) >> UInt32(16 - (n - i)) == 0 {
+                    (base + count - (16 - (n - i))).storeBytes(of: v, as: SIMD16<UInt8>.self)
+                    count += n - i
+                    i = n
+                    break
+                }
+            }
             var b = p[i]
+            if b >= 0x20 && b < 0x7F && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") {
+                // Plain: stored as is, without going through the cases below.
+                guard count < capacity else { overflowed = true; break }
+                base.storeBytes(of: b, toByteOffset: count, as: UInt8.self)
+                count += 1
+                i += 1
+                continue
+            }
+            if b < 0x80 { verbatim = false }
             if unescapingStructuredData && b == UInt8(ascii: "\\") && i + 1 < n
                 && (p[i + 1] == UInt8(ascii: "\"") || p[i + 1] == UInt8(ascii: "\\") || p[i + 1] == UInt8(ascii: "]")) {
                 i += 1
@@ -59,6 +108,7 @@ struct BoundedJSONWriter {
             if b >= 0x80 {
                 let length = UTF8Validation.sequenceLength(p + i, available: n - i)
                 if length == 0 {
+                    verbatim = false
                     put("\\ufffd")
                     i += 1
                 } else {
@@ -82,6 +132,15 @@ struct BoundedJSONWriter {
             i += 1
         }
         put(byte: UInt8(ascii: "\""))
+    }
+
+    /// Bit i set when byte i of `v` is not plain printable ASCII for a JSON string: `"`, `\`,
+    /// below 0x20, DEL or above (escaped, or UTF-8 to check).
+    @inline(__always) static func bytesNeedingALook(_ v: SIMD16<UInt8>) -> UInt32 {
+        // The vector type is spelled out so the compiler picks the vector compares.
+        let special = (v .== SIMD16<UInt8>(repeating: 0x22)) .| (v .== SIMD16<UInt8>(repeating: 0x5C))
+            .| (v .< SIMD16<UInt8>(repeating: 0x20)) .| (v .>= SIMD16<UInt8>(repeating: 0x7F))
+        return UInt32(truncatingIfNeeded: ByteMask.of(special))
     }
 
     mutating func putString(_ p: UnsafePointer<UInt8>, _ span: SyslogSpan) {
@@ -155,11 +214,19 @@ public enum SyslogJSON {
     public static func convert(_ message: UnsafeRawBufferPointer, format: SyslogFormat, nowSeconds: Int,
                                into out: UnsafeMutableRawPointer, capacity: Int) -> Written {
         var writer = BoundedJSONWriter(base: out, capacity: capacity)
+        writer.readableEnd = message.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) + message.count }
         let parsed: Bool
-        switch SyslogParser.parse(message, format: format) {
+        switch SyslogParser.parse(message, format: format, deferringStructuredData: true) {
         case .parsed(let m):
-            write(m, message.baseAddress!.assumingMemoryBound(to: UInt8.self), nowSeconds: nowSeconds, into: &writer)
-            parsed = true
+            if let failure = write(m, message.baseAddress!.assumingMemoryBound(to: UInt8.self), nowSeconds: nowSeconds, into: &writer) {
+                // The structured data, walked while written, or what follows it, is malformed.
+                writer.count = 0
+                writer.overflowed = false
+                writeUnparsed(message, reason: failure, into: &writer)
+                parsed = false
+            } else {
+                parsed = true
+            }
         case .failed(let reason):
             writeUnparsed(message, reason: reason, into: &writer)
             parsed = false
@@ -184,7 +251,10 @@ public enum SyslogJSON {
         return writer.count
     }
 
-    static func write(_ m: SyslogMessage, _ p: UnsafePointer<UInt8>, nowSeconds: Int, into w: inout BoundedJSONWriter) {
+    /// Writes `m`; with its structured data still to walk (`structuredDataUnchecked`), the
+    /// reason when that, or what follows it, does not parse (what was written is then of no use).
+    static func write(_ m: SyslogMessage, _ p: UnsafePointer<UInt8>, nowSeconds: Int, into w: inout BoundedJSONWriter) -> StaticString? {
+        var m = m
         w.put("{\"timestamp\":")
         if m.timestamp.isNil {
             w.put("null")
@@ -209,11 +279,16 @@ public enum SyslogJSON {
         if m.structuredData.isNil {
             w.put("{}")
         } else {
-            _ = SyslogParser.structuredData(p, m.structuredData.end, from: m.structuredData.start, writing: &w)
+            let end = SyslogParser.structuredData(p, m.structuredData.end, from: m.structuredData.start, writing: &w)
+            if m.structuredDataUnchecked {
+                guard let end else { return "invalid STRUCTURED-DATA" }
+                if let failure = SyslogParser.rest5424(p, m.structuredData.end, from: end, into: &m) { return failure }
+            }
         }
         w.put(",\"message\":")
         w.putString(p, m.message)
         w.put(byte: UInt8(ascii: "}"))
+        return nil
     }
 
     static func writeUnparsed(_ message: UnsafeRawBufferPointer, reason: StaticString, into w: inout BoundedJSONWriter) {

@@ -26,6 +26,10 @@ struct SyslogMessage {
     var messageID = SyslogSpan.none
     /// RFC 5424 structured data as sent (`[id k="v"]…`), validated; nil when `-` or RFC 3164.
     var structuredData = SyslogSpan.none
+    /// Parsed `deferringStructuredData`: `structuredData` runs from its `[` to the end of the
+    /// message, not yet walked, and `message` is not found yet; the writer walks the structured
+    /// data as it writes it (`SyslogParser.structuredData`), then finds the rest (`rest5424`).
+    var structuredDataUnchecked = false
     var message = SyslogSpan.none
 }
 
@@ -47,7 +51,10 @@ enum SyslogParser {
         case failed(StaticString)
     }
 
-    static func parse(_ bytes: UnsafeRawBufferPointer, format: SyslogFormat) -> Outcome {
+    /// `deferringStructuredData`: RFC 5424 structured data is left to the writer to walk
+    /// (`SyslogMessage.structuredDataUnchecked`), so it is walked once, not once to validate
+    /// and again to write.
+    static func parse(_ bytes: UnsafeRawBufferPointer, format: SyslogFormat, deferringStructuredData: Bool = false) -> Outcome {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return .failed("empty message") }
         let p = base.assumingMemoryBound(to: UInt8.self)
         // Trailing newlines, carriage returns and NULs are framing, not message.
@@ -69,15 +76,18 @@ enum SyslogParser {
         switch format {
         case .rfc5424:
             guard isVersion5424 else { return .failed("not RFC 5424: no version 1 after <PRI>") }
-            return parse5424(p, n, from: i + 2, into: m)
+            return parse5424(p, n, from: i + 2, into: m, deferringStructuredData: deferringStructuredData)
         case .rfc3164: return parse3164(p, n, from: i, into: m)
-        case .auto: return isVersion5424 ? parse5424(p, n, from: i + 2, into: m) : parse3164(p, n, from: i, into: m)
+        case .auto:
+            return isVersion5424 ? parse5424(p, n, from: i + 2, into: m, deferringStructuredData: deferringStructuredData)
+                : parse3164(p, n, from: i, into: m)
         }
     }
 
     // MARK: RFC 5424
 
-    static func parse5424(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, into message: SyslogMessage) -> Outcome {
+    static func parse5424(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, into message: SyslogMessage,
+                          deferringStructuredData: Bool = false) -> Outcome {
         var m = message
         var i = start
         guard let t = headerField(p, n, &i, max: 64) else { return .failed("truncated header: no TIMESTAMP") }
@@ -96,26 +106,50 @@ enum SyslogParser {
         guard i < n else { return .failed("truncated header: no STRUCTURED-DATA") }
         if p[i] == UInt8(ascii: "-") {
             i += 1
+        } else if deferringStructuredData {
+            m.structuredData = SyslogSpan(start: i, end: n)
+            m.structuredDataUnchecked = true
+            return .parsed(m)
         } else {
             var ignored = BoundedJSONWriter.none
             guard let end = structuredData(p, n, from: i, writing: &ignored) else { return .failed("invalid STRUCTURED-DATA") }
             m.structuredData = SyslogSpan(start: i, end: end)
             i = end
         }
+        if let failure = rest5424(p, n, from: i, into: &m) { return .failed(failure) }
+        return .parsed(m)
+    }
+
+    /// What follows the structured data (ending at `i`): nothing, or a space and the message
+    /// (without its BOM). The reason when it is something else.
+    static func rest5424(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, into m: inout SyslogMessage) -> StaticString? {
+        var i = start
         if i < n {
-            guard p[i] == 32 else { return .failed("no space after STRUCTURED-DATA") }
+            guard p[i] == 32 else { return "no space after STRUCTURED-DATA" }
             i += 1
             // A UTF-8 message starts with a BOM (section 6.4): it is not part of the text.
             if n - i >= 3 && p[i] == 0xEF && p[i + 1] == 0xBB && p[i + 2] == 0xBF { i += 3 }
             m.message = SyslogSpan(start: i, end: n)
         }
-        return .parsed(m)
+        return nil
     }
 
     /// The next space-ended header field of printable ASCII (`-` alone: nil), the index moved
     /// past its space; nil when the header ends first or the field is empty or too long.
     static func headerField(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, max: Int) -> SyslogSpan? {
         let start = i
+        // 16 bytes at a time to the first byte that is not printable ASCII (33…126): the
+        // space that ends the field, or a byte that makes it invalid.
+        while n - i >= 16 {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<UInt8>.self)
+            let stop = UInt32(truncatingIfNeeded: ByteMask.of((v &- SIMD16<UInt8>(repeating: 33)) .>= SIMD16<UInt8>(repeating: 94)))
+            if stop == 0 {
+                i += 16
+                continue
+            }
+            i += stop.trailingZeroBitCount
+            break
+        }
         while i < n && p[i] != 32 {
             guard p[i] > 32 && p[i] < 127 else { return nil }
             i += 1
@@ -129,12 +163,11 @@ enum SyslogParser {
     /// `YYYY-MM-DDThh:mm:ss[.f{1,6}](Z|±hh:mm)`.
     static func isRFC3339(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         guard n >= 20 else { return false }
-        let pattern: StaticString = "dddd-dd-ddTdd:dd:dd"
-        var ok = true
-        pattern.withUTF8Buffer { shape in
-            for k in 0..<shape.count where !(shape[k] == UInt8(ascii: "d") ? isDigit(p[k]) : p[k] == shape[k]) { ok = false }
-        }
-        guard ok else { return false }
+        // Spelled out rather than matched against a pattern string: this runs for every message.
+        guard isDigit(p[0]), isDigit(p[1]), isDigit(p[2]), isDigit(p[3]), p[4] == UInt8(ascii: "-"),
+              isDigit(p[5]), isDigit(p[6]), p[7] == UInt8(ascii: "-"), isDigit(p[8]), isDigit(p[9]),
+              p[10] == UInt8(ascii: "T"), isDigit(p[11]), isDigit(p[12]), p[13] == UInt8(ascii: ":"),
+              isDigit(p[14]), isDigit(p[15]), p[16] == UInt8(ascii: ":"), isDigit(p[17]), isDigit(p[18]) else { return false }
         var i = 19
         if p[i] == UInt8(ascii: ".") {
             i += 1
