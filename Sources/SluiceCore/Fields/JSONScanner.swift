@@ -703,15 +703,19 @@ public enum JSONScanner {
         var q = start + 1
         while true {
             // 16 bytes per compare while they last (log strings run long between escapes), then
-            // 8 (SWAR), then byte by byte.
+            // 8 (SWAR), then byte by byte. An escape is stepped over inside the 16-byte loop (log
+            // strings are full of \n, \t and \"), only the closing quote leaves it.
             while end - q >= 16 {
                 let v = q.loadUnaligned(as: SIMD16<UInt8>.self)
                 let special = ByteMask.of((v .== SIMD16<UInt8>(repeating: ASCII.quote)) .| (v .== SIMD16<UInt8>(repeating: ASCII.backslash)))
-                if special != 0 {
-                    q += special.trailingZeroBitCount
-                    break
+                if special == 0 {
+                    q += 16
+                    continue
                 }
-                q += 16
+                q += special.trailingZeroBitCount
+                if q.load(as: UInt8.self) == ASCII.quote { return q + 1 }
+                escaped = true
+                q += 2
             }
             while end - q >= 8 {
                 let special = SWAR.quoteOrBackslashBytes(SWAR.load(q))

@@ -3,7 +3,8 @@ enum StringUnescaper {
     /// Writes at most `capacity` bytes into `out`; returns how many were written.
     static func unescape(_ raw: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer, capacity: Int) -> Int {
         // Most strings have no escape: one memchr and a copy instead of the byte loop.
-        if let base = raw.baseAddress, memchr(base, 92, raw.count) == nil {
+        guard let base = raw.baseAddress else { return 0 }
+        if memchr(base, 92, raw.count) == nil {
             let n = min(raw.count, capacity)
             if n > 0 { out.copyMemory(from: base, byteCount: n) }
             return n
@@ -31,8 +32,17 @@ enum StringUnescaper {
             return v
         }
         while i < count {
-            let c = raw[i]
-            if c != 92 || i + 1 >= count { put(c); i += 1; continue }
+            // The plain run up to the next backslash in one copy (log text has a few escapes
+            // in long runs of plain bytes, often multi-byte UTF-8).
+            let next = memchr(base + i, 92, count - i).map { UnsafeRawPointer($0) - base } ?? count
+            if next > i {
+                let run = max(0, min(next - i, capacity - n))
+                if run > 0 { (out + n).copyMemory(from: base + i, byteCount: run) }
+                n += run
+                i = next
+                continue
+            }
+            if i + 1 >= count { put(92); i += 1; continue }
             let e = raw[i + 1]
             i += 2
             switch e {

@@ -64,6 +64,37 @@ private let positions = 0..<100
     }
 }
 
+/// Escapes are stepped over inside the 16-byte loop of those lookups: runs of them, one that
+/// ends a block, and an escaped backslash just before the closing quote, against the scan's index.
+@Test func membersPastACutMatchTheScanWithRunsOfEscapesAnywhere() {
+    for position in positions {
+        for escapes in [#"\n\t\""#, #"\\\"\\"#, #"\"\"\"\"\"\"\"\""#, #"\\"#, #"\u00e9\n"#] {
+            for value in [filler(position) + Array(escapes.utf8) + filler(position % 17), filler(position) + Array(escapes.utf8)] {
+                let document = Array(#"{"a":1,"k":""#.utf8) + value + Array(#"","z":"\#(escapes)"}"#.utf8)
+                let input = UnsafeMutableRawBufferPointer.allocate(byteCount: document.count, alignment: 1)
+                defer { input.deallocate() }
+                input.copyBytes(from: document)
+                let scanned = UnsafeMutablePointer<FieldEntry>.allocate(capacity: 4)
+                let after = UnsafeMutablePointer<FieldEntry>.allocate(capacity: 4)
+                defer { scanned.deallocate(); after.deallocate() }
+                guard case .valid(3, false) = JSONScanner.scan(UnsafeRawBufferPointer(input), fields: scanned, fieldCapacity: 4) else {
+                    Issue.record("not valid: \(escapes) at \(position)")
+                    continue
+                }
+                let count = JSONScanner.membersAfter(6, inObject: UnsafeRawBufferPointer(input), into: after, capacity: 4)
+                #expect(count == 2, "\(escapes) at \(position)")
+                guard count == 2 else { continue }
+                for i in 0..<2 {
+                    let a = after[i], b = scanned[i + 1]
+                    #expect(a.keyOffset == b.keyOffset && a.keyLength == b.keyLength && a.valueOffset == b.valueOffset
+                             && a.valueLength == b.valueLength && a.kind == b.kind && a.flags == b.flags,
+                             "member \(i + 1): \(escapes) at \(position)")
+                }
+            }
+        }
+    }
+}
+
 @Test func handlesEveryEscapeAtEveryPositionOfTheBlocks() {
     let escapes = [#"\n"#, #"\t"#, #"\""#, #"\\"#, #"\/"#, #"\b"#, #"\f"#, #"\r"#, #"\u00e9"#, #"\uD83D\uDE00"#]
     for escape in escapes {

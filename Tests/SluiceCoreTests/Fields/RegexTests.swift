@@ -79,6 +79,29 @@ private func compileError(_ pattern: String) -> RegexError? {
         }
     }
 
+    @Test func longSubjectsAreJudgedValidOrInvalidAsShortOnesAre() throws {
+        // From 32 bytes on, the vector check decides whether PCRE2 checks a subject itself: the
+        // same subjects must still be matched by character or by byte.
+        let text = Array(String(repeating: "пé日😀a", count: 8).utf8)  // 96 bytes, 40 characters
+        #expect(try result("^.{40}$", text) == .matched)
+        #expect(try result("^.{41}", text) == .notMatched)
+        let m = try matcher("日")
+        var kind: Int32 = 0
+        #expect(text.withUnsafeBytes { m.match($0, from: 0, subjectKind: &kind) } == .matched)
+        #expect(kind == 1, "valid UTF-8")
+        let pad = Array(String(repeating: "a", count: 40).utf8)
+        // A stray byte, a truncated sequence, an overlong form, a surrogate, above U+10FFFF.
+        for bad: [UInt8] in [[0xFF], [0xE2, 0x82], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80]] {
+            for subject in [bad + pad, pad + bad + pad, pad + bad] {
+                #expect(try result("^.{\(subject.count)}$", subject) == .matched, "byte mode: \(bad)")
+                let a = try matcher("a")
+                var k: Int32 = 0
+                #expect(subject.withUnsafeBytes { a.match($0, from: 0, subjectKind: &k) } == .matched)
+                #expect(k == 2, "invalid UTF-8: \(bad)")
+            }
+        }
+    }
+
     @Test func aPatternThatNeedsUTFMatchesNoInvalidSubject() throws {
         // A code point above 0xFF has no byte-mode meaning; `(*UTF)` asks for UTF mode only.
         for pattern in [#"\x{100}|a"#, "(*UTF)a"] {
