@@ -318,10 +318,28 @@ extension Event {
             if Event.startsAnObject(raw) { h.pointee.flags.insert(.object) }
             return true
         case .invalid:
-            h.pointee.fieldCount = 0
-            h.pointee.flags.insert(.invalidJSON)
+            markInvalidJSON()
             return false
         }
+    }
+
+    /// The index of a valid text that `JSONScanner.scan` wrote elsewhere (`staged`, `count`
+    /// entries, which the index has room for), with the flags `indexJSON` sets.
+    @inlinable public func setIndex(copying staged: UnsafePointer<FieldEntry>, count: Int, truncated: Bool) {
+        let h = mutableHeader
+        precondition(count <= Int(h.pointee.fieldCapacity), "the index has no room for the staged entries")
+        fields.update(from: staged, count: count)
+        h.pointee.fieldCount = UInt16(count)
+        h.pointee.flags.insert(.decoded)
+        if truncated { h.pointee.flags.insert(.fieldsTruncated) } else { h.pointee.flags.remove(.fieldsTruncated) }
+        if Event.startsAnObject(raw) { h.pointee.flags.insert(.object) }
+    }
+
+    /// The record is not valid JSON (`indexJSON`'s outcome for it).
+    @inlinable public func markInvalidJSON() {
+        let h = mutableHeader
+        h.pointee.fieldCount = 0
+        h.pointee.flags.insert(.invalidJSON)
     }
 
     /// Whether the first byte after whitespace opens an object.

@@ -108,7 +108,7 @@ public struct PipelineDefinition: Sendable {
         precondition(!outputs.isEmpty && outputs.count <= PipelineDefinition.maxOutputs, "a pipeline has 1 to \(PipelineDefinition.maxOutputs) outputs")
         self.name = name
         self.inputs = inputs
-        self.actions = actions
+        self.actions = Action.linked(actions)
         self.outputs = outputs
     }
 

@@ -13,6 +13,10 @@ public protocol ActionPlugin: Sendable {
     static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> Self
     /// Whether the action keeps events for a while (`.held`); the worker hands them on when due.
     static var holdsEvents: Bool { get }
+    /// Whether the action changes events' fields through `EventEditor` (and so needs the whole
+    /// index of an event `json_decode` cut at `--max-fields`): a `json_decode` before it then
+    /// indexes every member at once instead of the editor walking the text past the cut again.
+    static var editsFields: Bool { get }
     /// Its own counters (`Counter`), in /metrics and the exit summary.
     static var counters: [CounterSpec] { get }
 
@@ -45,6 +49,7 @@ public struct ActionSetup: Sendable {
 
 extension ActionPlugin {
     public static var holdsEvents: Bool { false }
+    public static var editsFields: Bool { false }
     public static var counters: [CounterSpec] { [] }
     public func forWorker() -> Self { self }
     public func dispose() {}

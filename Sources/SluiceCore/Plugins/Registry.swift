@@ -134,6 +134,28 @@ public struct Action: @unchecked Sendable {
     public static func modify(_ a: ModifyAction) -> Action { Action(.modify(a)) }
     public static func aggregate(_ a: AggregateAction) -> Action { Action(.aggregate(a)) }
 
+    /// Whether the action changes events' fields (`ActionPlugin.editsFields`).
+    public var editsFields: Bool {
+        var visitor = EditsFields()
+        var kind = kind
+        return kind.open(&visitor)
+    }
+
+    /// The pipeline's actions with each `json_decode` told whether an action after it edits
+    /// fields (then it indexes every member of a long object at once: `JSONDecodeAction`).
+    public static func linked(_ actions: [Action]) -> [Action] {
+        var result = actions
+        var editedLater = false
+        for i in result.indices.reversed() {
+            if case .jsonDecode(var decode) = result[i].kind {
+                decode.completesIndex = editedLater
+                result[i].kind = .jsonDecode(decode)
+            }
+            if result[i].editsFields { editedLater = true }
+        }
+        return result
+    }
+
     /// Whether the action keeps events for a while (`.held`) and the worker must hand them on
     /// when they are due (`Worker.flushHeldEvents`).
     public var holdsEvents: Bool {
@@ -238,6 +260,10 @@ private struct ForWorker: ActionVisitor {
 private struct Dispose: ActionVisitor {
     let shared: Bool
     mutating func visit<A: ActionPlugin>(_ action: A) { shared ? action.disposeShared() : action.dispose() }
+}
+
+private struct EditsFields: ActionVisitor {
+    mutating func visit<A: ActionPlugin>(_ action: A) -> Bool { A.editsFields }
 }
 
 private struct HoldsEvents: ActionVisitor {

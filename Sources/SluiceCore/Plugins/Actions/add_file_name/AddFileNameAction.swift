@@ -38,6 +38,7 @@ extension Counter {
 
 extension AddFileNameAction: ActionPlugin {
     public static let name = "add_file_name"
+    public static let editsFields = true
     public static let summary = "set a field to the path of the file the event was read from"
     static let noFileName = CounterSpec("no_file_name", "Events add_file_name left unchanged: not read from a file (an input other than file or k8s, or stdin).")
     public static let counters = [noFileName]

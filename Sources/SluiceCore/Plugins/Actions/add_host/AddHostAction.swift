@@ -47,6 +47,7 @@ public struct AddHostAction: @unchecked Sendable {
 
 extension AddHostAction: ActionPlugin {
     public static let name = "add_host"
+    public static let editsFields = true
     public static let summary = "set a field to the node's host name"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> AddHostAction {
         try AddHostAction(arguments, maxEventBytes: setup.maxEventBytes)

@@ -141,6 +141,7 @@ public struct ConvertDateAction: @unchecked Sendable {
 
 extension ConvertDateAction: ActionPlugin {
     public static let name = "convert_date"
+    public static let editsFields = true
     public static let summary = "rewrite a time field from rfc3339, rfc3164, epoch numbers or a strftime layout to rfc3339 or epoch numbers (convert_date_failed)"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> ConvertDateAction {
         try ConvertDateAction(arguments, maxEventBytes: setup.maxEventBytes)

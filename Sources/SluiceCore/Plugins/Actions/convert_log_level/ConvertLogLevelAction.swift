@@ -101,6 +101,7 @@ public struct ConvertLogLevelAction: @unchecked Sendable {
 
 extension ConvertLogLevelAction: ActionPlugin {
     public static let name = "convert_log_level"
+    public static let editsFields = true
     public static let summary = "rewrite a log level as a syslog severity: a number 0-7 or a lower- or upper-case name (convert_log_level_failed)"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> ConvertLogLevelAction {
         try ConvertLogLevelAction(arguments, maxEventBytes: setup.maxEventBytes)

@@ -128,6 +128,7 @@ public struct DecodeAction: @unchecked Sendable {
 
 extension DecodeAction: ActionPlugin {
     public static let name = "decode"
+    public static let editsFields = true
     public static let summary = "parse a string field as json, logfmt, cri, nginx_error, rfc5424 or rfc3164 into top-level fields (decode_failed)"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> DecodeAction {
         try DecodeAction(arguments, maxEventBytes: setup.maxEventBytes)

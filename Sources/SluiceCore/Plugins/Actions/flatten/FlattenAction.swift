@@ -141,6 +141,7 @@ public struct FlattenAction: @unchecked Sendable {
 
 extension FlattenAction: ActionPlugin {
     public static let name = "flatten"
+    public static let editsFields = true
     public static let summary = "turn a nested object into top-level fields named by the keys on the way"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> FlattenAction {
         try FlattenAction(arguments, maxEventBytes: setup.maxEventBytes)

@@ -88,6 +88,7 @@ import Glibc
 
 extension HashAction: ActionPlugin {
     public static let name = "hash"
+    public static let editsFields = true
     public static let summary = "write the XXH64 hash of a field's value to another field (hex string or number)"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> HashAction {
         try HashAction(arguments, maxEventBytes: setup.maxEventBytes)

@@ -54,6 +54,7 @@ public struct JSONEncodeAction: @unchecked Sendable {
 
 extension JSONEncodeAction: ActionPlugin {
     public static let name = "json_encode"
+    public static let editsFields = true
     public static let summary = "replace an object or array field with its JSON text as a string"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> JSONEncodeAction {
         try JSONEncodeAction(arguments, maxEventBytes: setup.maxEventBytes)

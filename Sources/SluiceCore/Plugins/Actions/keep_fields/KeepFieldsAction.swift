@@ -89,6 +89,7 @@ public struct KeepFieldsAction: @unchecked Sendable {
 
 extension KeepFieldsAction: ActionPlugin {
     public static let name = "keep_fields"
+    public static let editsFields = true
     public static let summary = "keep only these top-level fields"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> KeepFieldsAction {
         try KeepFieldsAction(arguments, maxEventBytes: setup.maxEventBytes)

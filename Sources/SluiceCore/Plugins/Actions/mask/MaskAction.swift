@@ -171,6 +171,7 @@ public struct MaskAction: @unchecked Sendable {
 
 extension MaskAction: ActionPlugin {
     public static let name = "mask"
+    public static let editsFields = true
     public static let summary = "replace matches of PCRE2 patterns in a string field, or in every string value, with a text or a stable hash (mask_failed, parse_too_large)"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> MaskAction {
         try MaskAction(arguments, maxEventBytes: setup.maxEventBytes)

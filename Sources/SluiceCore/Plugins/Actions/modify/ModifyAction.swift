@@ -182,6 +182,7 @@ public struct ModifyAction: @unchecked Sendable {
 
 extension ModifyAction: ActionPlugin {
     public static let name = "modify"
+    public static let editsFields = true
     public static let summary = "set a field (or dotted path, creating objects on the way) to a value, which may insert other fields with ${PATH}"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> ModifyAction {
         try ModifyAction(arguments, maxEventBytes: setup.maxEventBytes)

@@ -120,6 +120,7 @@ public struct ParseRegexAction: @unchecked Sendable {
 
 extension ParseRegexAction: ActionPlugin {
     public static let name = "parse_re"
+    public static let editsFields = true
     public static let summary = "set a field per named group of a PCRE2 pattern matched against a string field (parse_re_failed)"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> ParseRegexAction {
         try ParseRegexAction(arguments, maxEventBytes: setup.maxEventBytes)

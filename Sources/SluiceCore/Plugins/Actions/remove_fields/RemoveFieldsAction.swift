@@ -54,6 +54,7 @@ public struct RemoveFieldsAction: @unchecked Sendable {
 
 extension RemoveFieldsAction: ActionPlugin {
     public static let name = "remove_fields"
+    public static let editsFields = true
     public static let summary = "remove fields (names or dotted paths)"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> RemoveFieldsAction {
         try RemoveFieldsAction(arguments, maxEventBytes: setup.maxEventBytes)

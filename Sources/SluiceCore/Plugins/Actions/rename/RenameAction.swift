@@ -55,6 +55,7 @@ public struct RenameAction: @unchecked Sendable {
 
 extension RenameAction: ActionPlugin {
     public static let name = "rename"
+    public static let editsFields = true
     public static let summary = "move a field to another name or path (overwriting what is there)"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> RenameAction {
         try RenameAction(arguments, maxEventBytes: setup.maxEventBytes)

@@ -92,6 +92,7 @@ public struct SetTimeAction: @unchecked Sendable {
 
 extension SetTimeAction: ActionPlugin {
     public static let name = "set_time"
+    public static let editsFields = true
     public static let summary = "set a field to the current time (RFC 3339 with nanoseconds, or Unix milliseconds)"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> SetTimeAction {
         try SetTimeAction(arguments, maxEventBytes: setup.maxEventBytes)

@@ -50,6 +50,133 @@ import Testing
         #expect(event.fieldCount == 8)
     }
 
+    // MARK: Every member indexed when an action after the decode edits fields
+
+    /// A worker's copy of a json_decode that an editing action follows.
+    private func completingDecode() throws -> JSONDecodeAction {
+        var decode = try JSONDecodeAction(arguments("json_decode"))
+        decode.completesIndex = true
+        return decode.forWorker()
+    }
+
+    private func run(_ decode: JSONDecodeAction, on event: Event, in pool: EventPool,
+                     counters: CounterBlock = CounterBlock(pipelines: 1)) -> (Action.Verdict, Event) {
+        var context = ActionContext(event: event, handle: event.header.pointee.handle, slab: pool.slabs)
+        let verdict = Action.jsonDecode(decode).apply(event, counters: counters, pipeline: 0, context: &context)
+        return (verdict, context.event)
+    }
+
+    @Test func aDecodeIsToldToIndexEveryMemberOnlyWhenAnActionAfterItEditsFields() throws {
+        func decodes(_ types: [String]) throws -> [Bool] {
+            let actions = try types.map { type in
+                let pairs: [(String, String)] = switch type {
+                case "rename": [("from", "a"), ("to", "b")]
+                case "throttle": [("key", "a"), ("limit", "5")]
+                case "discard": [("if-field", "a"), ("if-equals", "b")]
+                default: []
+                }
+                return try Action.make(type: type, PluginArguments(plugin: type, pairs: pairs.map { (key: $0.0, value: $0.1) }), maxEventBytes: 8192)
+            }
+            defer { actions.forEach { $0.disposeShared() } }
+            return Action.linked(actions).compactMap { action in
+                if case .jsonDecode(let d) = action.kind { return d.completesIndex } else { return nil }
+            }
+        }
+        #expect(try decodes(["json_decode"]) == [false])
+        #expect(try decodes(["json_decode", "discard", "throttle"]) == [false], "reading actions do not need the whole index")
+        #expect(try decodes(["json_decode", "rename"]) == [true])
+        #expect(try decodes(["json_decode", "throttle", "rename", "json_decode", "discard"]) == [true, false])
+        #expect(try decodes(["rename", "json_decode"]) == [false], "an editor before the decode does not count")
+    }
+
+    /// One scan gives the entries a scan with room for every member gives, and the event is not
+    /// cut: no editor after it walks the text past `--max-fields` again.
+    @Test(arguments: [8, 3, 1])
+    func beforeAnEditorEveryMemberIsIndexedInTheOneScan(maxFields: Int) throws {
+        let members = [
+            #""a":1"#, #" "b\"q" : "x\\y" "#, #""c":{"d":[1,{"e":"}"}]}"#, #""d":[]"#, #""e":true"#, #""f":false"#,
+            #""g":null"#, #""h":-1.5e3"#, #""i":"\u00e9 caf\u00e9 ☃""#, "\"j\":\n\"plain\"", #""k":{}"#, #""a":"dup""#,
+        ]
+        let json = "  {" + members.joined(separator: " ,") + "}  "
+        let pool = try makePool(maxFields: maxFields)
+        let decode = try completingDecode()
+        defer { decode.dispose() }
+        let (verdict, event) = run(decode, on: makeEvent(json, in: pool), in: pool)
+        #expect(verdict == .pass)
+        #expect(event.has(EventFlags.decoded) && event.has(EventFlags.object))
+        #expect(!event.has(EventFlags.fieldsTruncated) && event.fieldCount == members.count)
+        #expect(Int(event.header.pointee.fieldCapacity) > members.count, "room for the member an editor may add")
+        #expect(text(event.raw) == json)
+        let full = UnsafeMutablePointer<FieldEntry>.allocate(capacity: members.count)
+        defer { full.deallocate() }
+        let outcome = Array(json.utf8).withUnsafeBytes { JSONScanner.scan($0, fields: full, fieldCapacity: members.count) }
+        #expect(outcome == .valid(fieldCount: members.count, fieldsTruncated: false))
+        for i in 0..<members.count {
+            let got = event.fields[i], want = full[i]
+            #expect(got.keyOffset == want.keyOffset && got.keyLength == want.keyLength && got.valueOffset == want.valueOffset
+                    && got.valueLength == want.valueLength && got.kind == want.kind && got.flags == want.flags, "member \(i)")
+        }
+    }
+
+    @Test func aCompletingDecodeOfAShortObjectOrOfInvalidTextIsAsTheOrdinaryOne() throws {
+        let pool = try makePool(maxFields: 8)
+        let counters = CounterBlock(pipelines: 1)
+        let decode = try completingDecode()
+        defer { decode.dispose() }
+        let (_, short) = run(decode, on: makeEvent(#"{"type":"view","n":42}"#, in: pool), in: pool, counters: counters)
+        #expect(short.has(EventFlags.decoded) && !short.has(EventFlags.fieldsTruncated))
+        #expect(fieldTexts(short).map(\.key) == ["type", "n"])
+        #expect(Int(short.header.pointee.fieldCapacity) == 8, "an index with room is left as it is")
+        let (verdict, invalid) = run(decode, on: makeEvent(#"{"type":"view""#, in: pool), in: pool, counters: counters)
+        #expect(verdict == .pass)
+        #expect(invalid.has(EventFlags.invalidJSON) && !invalid.has(EventFlags.decoded) && invalid.fieldCount == 0)
+        #expect(counters.read(.invalidJSON, pipeline: 0) == 1)
+        let (_, array) = run(decode, on: makeEvent("[1,2,3]", in: pool), in: pool, counters: counters)
+        #expect(array.has(EventFlags.decoded) && !array.has(EventFlags.object) && array.fieldCount == 0)
+    }
+
+    @Test func withNoLongerSlotFreeTheDecodeWaitsThenMovesTheEvent() throws {
+        let pool = try makePool(largeSlots: 1, maxFields: 8)
+        // Twelve members whose text nearly fills an ordinary slot: the index cannot grow in it.
+        let filler = String(repeating: "x", count: pool.configuration.smallDataCapacity - 140)
+        let members = [#""s":"\#(filler)""#] + (1..<12).map { #""k\#($0)":\#($0)"# }
+        let json = "{" + members.joined(separator: ",") + "}"
+        let decode = try completingDecode()
+        defer { decode.dispose() }
+        let event = makeEvent(json, in: pool)
+        let handle = event.header.pointee.handle
+        guard let held = pool.slabs.pointee.takeLarge() else { Issue.record("no large slot"); return }
+        let (waited, same) = run(decode, on: event, in: pool)
+        #expect(waited == .wait)
+        #expect(same.header.pointee.handle == handle && !same.has(EventFlags.decoded), "nothing changed while it waits")
+        pool.slabs.pointee.release(held.header.pointee.handle)
+        let (verdict, moved) = run(decode, on: event, in: pool)
+        #expect(verdict == .pass)
+        #expect(moved.header.pointee.handle != handle && moved.has(EventFlags.grown))
+        #expect(!moved.has(EventFlags.fieldsTruncated) && moved.fieldCount == 12)
+        #expect(fieldTexts(moved).last?.key == "k11" && text(moved.raw) == json)
+    }
+
+    @Test func whenNoSlotHoldsEveryMemberTheIndexIsCutAsTheOrdinaryDecodeCutsIt() throws {
+        let pool = try makePool(maxFields: 8)
+        // A large slot's text that leaves no room for a longer index.
+        let filler = String(repeating: "x", count: pool.configuration.maxEventSizeBytes - 100)
+        let members = [#""s":"\#(filler)""#] + (1..<12).map { #""k\#($0)":\#($0)"# }
+        let json = "{" + members.joined(separator: ",") + "}"
+        guard let event = pool.slabs.pointee.takeLarge() else { Issue.record("no large slot"); return }
+        let bytes = Array(json.utf8)
+        bytes.withUnsafeBytes { event.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        event.mutableHeader.pointee.rawLength = UInt32(bytes.count)
+        event.mutableHeader.pointee.usedLength = UInt32(bytes.count)
+        let decode = try completingDecode()
+        defer { decode.dispose() }
+        let (verdict, same) = run(decode, on: event, in: pool)
+        #expect(verdict == .pass)
+        #expect(same.header.pointee.handle == event.header.pointee.handle)
+        #expect(same.has(EventFlags.decoded) && same.has(EventFlags.fieldsTruncated) && same.fieldCount == 8)
+        #expect(fieldTexts(same).last?.key == "k7")
+    }
+
     @Test func documentsDeeperThanMaxDepthCountAsInvalid() throws {
         let pool = try makePool()
         let counters = CounterBlock(pipelines: 1)
