@@ -97,6 +97,19 @@ private func modified(_ json: String, by modify: Action, field: String = "x") th
         #expect(notView.apply(try makeDecodedEvent(#"{"type":"click"}"#, in: pool), counters: counters, pipeline: 0, in: pool) == .drop)
     }
 
+    @Test func aFieldPastTheMaxFieldsIndexIsSeenByTheCondition() throws {
+        let pool = try makePool(maxFields: 8)
+        let counters = CounterBlock(pipelines: 1)
+        let line = "{" + (0..<12).map { #""k\#($0)":"v\#($0)""# }.joined(separator: ",") + "}"
+        #expect(try makeDecodedEvent(line, in: pool).has(EventFlags.fieldsTruncated))
+        let matching = try action("discard", ("if-field", "k10"), ("if-equals", "v10"))
+        #expect(matching.apply(try makeDecodedEvent(line, in: pool), counters: counters, pipeline: 0, in: pool) == .drop)
+        let other = try action("discard", ("if-field", "k10"), ("if-equals", "v9"))
+        #expect(other.apply(try makeDecodedEvent(line, in: pool), counters: counters, pipeline: 0, in: pool) == .pass)
+        let absent = try action("discard", ("if-field", "k12"), ("if-equals", "v12"))
+        #expect(absent.apply(try makeDecodedEvent(line, in: pool), counters: counters, pipeline: 0, in: pool) == .pass)
+    }
+
     @Test func aDiscardWithoutAnyConditionIsRefused() {
         #expect(actionRejection("discard")?.message == "discard needs a condition, e.g. if-field=type,if-equals=view (without one it would drop every event)")
     }

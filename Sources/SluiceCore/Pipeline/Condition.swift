@@ -187,7 +187,8 @@ public struct Condition: @unchecked Sendable {
     }
 
     func matches(_ group: Group, _ event: Event, group index: Int) -> Bool {
-        guard event.has(EventFlags.decoded), let (raw, kind) = group.field.lookup(event) else { return false }
+        // `EventEditor.lookup`: a member past a `--max-fields` index is found in the text.
+        guard let (raw, kind) = EventEditor.lookup(event, group.field) else { return false }
         let p = group.patternBytes
         var value = raw
         if kind == .string {

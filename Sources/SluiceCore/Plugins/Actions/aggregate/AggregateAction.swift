@@ -94,8 +94,8 @@ public struct AggregateAction: @unchecked Sendable {
     /// Adds the event to its group; false when the event was consumed, true when it passes on.
     public func apply(_ event: Event, counters: CounterBlock, pipeline: Int) -> Bool {
         guard let state, event.has(EventFlags.decoded),
-              let key = keyPath.lookup(event), key.value.count <= AggregateAction.maxKeyBytes,
-              let value = valuePath.lookup(event), value.kind == .number else {
+              let key = EventEditor.lookup(event, keyPath), key.value.count <= AggregateAction.maxKeyBytes,
+              let value = EventEditor.lookup(event, valuePath), value.kind == .number else {
             counters.add(.aggregateSkipped, 1, pipeline: pipeline)
             return true
         }

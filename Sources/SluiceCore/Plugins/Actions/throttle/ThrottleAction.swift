@@ -87,7 +87,7 @@ public struct ThrottleAction: @unchecked Sendable {
         guard let s = state else { return true }
         let now = event.header.pointee.receivedNanos
         let bucket: UnsafeMutablePointer<Bucket>
-        if event.has(EventFlags.decoded), let key = keyPath.lookup(event) {
+        if let key = EventEditor.lookup(event, keyPath) {
             bucket = find(key.value, s, counters: counters, pipeline: pipeline)
         } else {
             bucket = s.pointee.buckets + maxKeys

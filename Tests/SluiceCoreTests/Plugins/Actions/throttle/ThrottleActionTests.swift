@@ -54,6 +54,17 @@ import Testing
         #expect(counters.read(.throttleDropped, pipeline: 0) == 1)
     }
 
+    @Test func aKeyPastTheMaxFieldsIndexIsFoundInTheText() throws {
+        let pool = try makePool(maxFields: 8), counters = CounterBlock(pipelines: 1)
+        let action = try throttle(("key", "k10"), ("limit", "1"))
+        defer { action.dispose(); action.disposeShared() }
+        func line(_ key: String) -> String { "{" + ((0..<10).map { #""k\#($0)":\#($0)"# } + [#""k10":"\#(key)""#]).joined(separator: ",") + "}" }
+        #expect(try makeDecodedEvent(line("a"), in: pool).has(EventFlags.fieldsTruncated))
+        #expect(try passes(action, line("a"), at: 1, pool, counters))
+        #expect(try passes(action, line("b"), at: 2, pool, counters), "b has its own bucket: the key was read past the cut")
+        #expect(try !passes(action, line("a"), at: 3, pool, counters))
+    }
+
     @Test func manyKeysEvictTheOldestAndEveryKeyLeftIsStillFound() throws {
         let pool = try makePool(), counters = CounterBlock(pipelines: 1)
         let maxKeys = 50
