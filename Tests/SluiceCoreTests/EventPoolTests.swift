@@ -26,6 +26,16 @@ import Testing
 
     // MARK: - Taking and releasing
 
+    /// Workers write their own slab's free-list depths on every take and release: no two slabs
+    /// may share a cache line (or an adjacent-line pair).
+    @Test func everySlabStartsOnItsOwnCacheLinePair() throws {
+        #expect(MemoryLayout<Slab>.stride % Slab.alignment == 0, "pad Slab to a multiple of \(Slab.alignment) bytes (its stride is \(MemoryLayout<Slab>.stride))")
+        let pool = try makePool(workers: 3)
+        for w in 0..<3 {
+            #expect(Int(bitPattern: pool.slabs + w) % Slab.alignment == 0, "slab \(w)")
+        }
+    }
+
     @Test func takingEveryOrdinarySlotThenOneMoreReturnsNil() throws {
         let pool = try makePool(capacity: 128)
         var handles = Set<EventHandle>()
