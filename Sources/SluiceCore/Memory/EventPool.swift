@@ -140,7 +140,8 @@ public struct Slab {
     /// for half of malloc's placements, one worker's free-list depth shared a cache line with
     /// the next slab's first fields, read by the other worker on every release: the line went
     /// back and forth between the cores (ndjson-aggregate ran at 7 M events/s instead of 11.5 M
-    /// with identical code, depending on where the heap put the slabs). A test checks the stride.
+    /// after changes off its event path, depending on where the heap put the slabs). A test
+    /// checks the stride.
     private let padding: (Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0)
     /// Each slab starts on its own pair of cache lines (the adjacent-line prefetcher pulls lines
     /// in pairs), and no slab shares one with another.
