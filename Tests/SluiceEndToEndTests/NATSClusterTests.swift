@@ -80,7 +80,9 @@ extension EndToEndTests {
                 + "(\(stream.messages - count) duplicates past the message-id window); final file: \(tally); "
                 + "edge last run: \(try edge.summary()); aggregator last run: \(try aggregator.summary())", named: "nats-cluster-kills")
             #expect(tally.missingCount == 0, "\(tally)")
-            #expect(tally.malformedLines == 0, "\(tally)")
+            // The aggregating node, which writes the file, is SIGKILLed twice: a kill in the
+            // middle of a write leaves the line it cut (guarantees.md, "Not promised").
+            #expect(tally.malformedLines <= 2, "at most one cut line per SIGKILL of the aggregator: \(tally)")
             #expect(stream.messages >= count)
         }
     }

@@ -86,7 +86,9 @@ extension EndToEndTests {
             let tally = NumberTally(file: output, expected: count)
             recordMeasurement("\(kills); \(tally); last run: \(try last.summary())", named: "nats-input-kills")
             #expect(tally.missingCount == 0, "\(tally)")
-            #expect(tally.malformedLines == 0, "\(tally)")
+            // A kill in the middle of a write leaves the line it cut (guarantees.md, "Not
+            // promised"): the next start adds a newline after it, so at most one per kill.
+            #expect(tally.malformedLines <= 2, "at most one cut line per SIGKILL: \(tally)")
         }
 
         /// The server is SIGKILLed while a followed file is published and started again a second
