@@ -180,9 +180,9 @@ extension EndToEndTests {
             try FileManager.default.createDirectory(atPath: journal, withIntermediateDirectories: true)
             try Self.write(0..<100, into: journal)
             let sluice = try SluiceProcess(["run", "--input", "journald:directory=\(journal),poll-interval=20ms", "--output", "file:path=\(output)"], in: directory)
-            try waitUntil("the first entries", within: .seconds(20), while: sluice) { ((try? Self.events(output).count) ?? 0) == 100 }
+            try waitUntil("the first entries", within: .seconds(20), while: sluice) { lineCount(output) == 100 }
             try Self.write(100..<300, into: journal)
-            try waitUntil("the later entries", within: .seconds(20), while: sluice) { ((try? Self.events(output).count) ?? 0) == 300 }
+            try waitUntil("the later entries", within: .seconds(20), while: sluice) { lineCount(output) == 300 }
             sluice.send(signal: SIGTERM)
             #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
             #expect(try Self.events(output).map { Int($0["SEQ"] as? String ?? "") ?? -1 } == Array(0..<300))
