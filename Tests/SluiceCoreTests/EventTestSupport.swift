@@ -1,4 +1,5 @@
 @testable import SluiceCore
+import Testing
 
 /// A small one-slab pool: 1 KiB ordinary slots, 8 KiB large slots, 8 fields. No huge pages, so
 /// tests never depend on the machine's THP settings.
@@ -90,4 +91,32 @@ func makeDecodedLargeEvent(_ json: String, in pool: EventPool, counters: Counter
     event.mutableHeader.pointee.usedLength = UInt32(bytes.count)
     try JSONDecodeAction(arguments("json_decode")).apply(event, counters: counters, pipeline: 0)
     return event
+}
+
+/// An object of 12 members of every kind (an escaped key, escapes and non-ASCII in strings,
+/// nested containers, a newline between key and value, a key twice), in whitespace: long enough
+/// to be cut by a small `--max-fields`.
+enum LongObject {
+    static let members = [
+        #""a":1"#, #" "b\"q" : "x\\y" "#, #""c":{"d":[1,{"e":"}"}]}"#, #""d":[]"#, #""e":true"#, #""f":false"#,
+        #""g":null"#, #""h":-1.5e3"#, #""i":"\u00e9 caf\u00e9 ☃""#, "\"j\":\n\"plain\"", #""k":{}"#, #""a":"dup""#,
+    ]
+    static let text = "  {" + members.joined(separator: " ,") + "}  "
+}
+
+/// Expects `event` to index `LongObject.text` whole, with the entries a scan with room for
+/// every member gives: offsets, kinds and escape flags.
+func expectTheIndexOfAFullScanOfLongObject(_ event: Event, sourceLocation: SourceLocation = #_sourceLocation) {
+    let count = LongObject.members.count
+    #expect(!event.has(EventFlags.fieldsTruncated) && event.fieldCount == count, sourceLocation: sourceLocation)
+    let full = UnsafeMutablePointer<FieldEntry>.allocate(capacity: count)
+    defer { full.deallocate() }
+    let outcome = Array(LongObject.text.utf8).withUnsafeBytes { JSONScanner.scan($0, fields: full, fieldCapacity: count) }
+    #expect(outcome == .valid(fieldCount: count, fieldsTruncated: false), sourceLocation: sourceLocation)
+    for i in 0..<min(count, event.fieldCount) {
+        let got = event.fields[i], want = full[i]
+        #expect(got.keyOffset == want.keyOffset && got.keyLength == want.keyLength && got.valueOffset == want.valueOffset
+                && got.valueLength == want.valueLength && got.kind == want.kind && got.flags == want.flags, "member \(i)",
+                sourceLocation: sourceLocation)
+    }
 }
