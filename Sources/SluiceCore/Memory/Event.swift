@@ -312,10 +312,7 @@ extension Event {
         let h = mutableHeader
         switch JSONScanner.scan(raw, fields: fields, fieldCapacity: Int(h.pointee.fieldCapacity), maxDepth: maxDepth) {
         case .valid(let count, let truncated):
-            h.pointee.fieldCount = UInt16(count)
-            h.pointee.flags.insert(.decoded)
-            if truncated { h.pointee.flags.insert(.fieldsTruncated) }
-            if Event.startsAnObject(raw) { h.pointee.flags.insert(.object) }
+            markIndexed(count: count, truncated: truncated)
             return true
         case .invalid:
             markInvalidJSON()
@@ -329,6 +326,12 @@ extension Event {
         let h = mutableHeader
         precondition(count <= Int(h.pointee.fieldCapacity), "the index has no room for the staged entries")
         fields.update(from: staged, count: count)
+        markIndexed(count: count, truncated: truncated)
+    }
+
+    /// The index holds the first `count` members of a valid text (`truncated`: not all of them).
+    @inlinable func markIndexed(count: Int, truncated: Bool) {
+        let h = mutableHeader
         h.pointee.fieldCount = UInt16(count)
         h.pointee.flags.insert(.decoded)
         if truncated { h.pointee.flags.insert(.fieldsTruncated) } else { h.pointee.flags.remove(.fieldsTruncated) }
