@@ -178,8 +178,23 @@ enum JetStreamClient {
         return ((m["subject"] as? String) ?? "", (m["headers"] as? [String: String]) ?? [:], (m["data"] as? String) ?? "")
     }
 
+    /// Deletes a durable consumer. nats-server 2.9 removes the consumer first and its store
+    /// directory after; when it flushes the consumer's ack state into that directory at the same
+    /// moment, the removal fails with a 500 "directory not empty" although the consumer is gone.
+    /// That answer is retried; a retry told "consumer not found" finds the deletion done.
     static func deleteConsumer(_ urls: String, _ stream: String, _ consumer: String) throws {
-        _ = try run(["delete-consumer", urls, stream, consumer])
+        var retries = 0
+        while true {
+            do {
+                _ = try run(["delete-consumer", urls, stream, consumer])
+                return
+            } catch let failure as Failure {
+                if retries > 0 && failure.description.contains("consumer not found") { return }
+                guard failure.description.contains("directory not empty"), retries < 10 else { throw failure }
+                retries += 1
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+        }
     }
 
     static func consumer(_ urls: String, _ stream: String, _ consumer: String) throws -> (ackPending: Int, pending: Int, redelivered: Int) {
