@@ -13,7 +13,9 @@ import Glibc
 /// A stream is one source (file, connection) on the worker that processes it; each worker keeps
 /// up to `max-streams` open records (a new one when all are open first closes the one idle the
 /// longest). Events not decoded, without the field or where it is not a string never open or
-/// continue a record (they close one), nor do events with more fields than `--max-fields`. The patterns see the field unescaped (a tab is a tab).
+/// continue a record (they close one); the members of an event past a `--max-fields` index are
+/// indexed first (`EventEditor`), so its field is found and the record written whole. The
+/// patterns see the field unescaped (a tab is a tab).
 ///
 /// Commit: the events folded into a record are released, and their offsets committed, only
 /// when the record is (every output acknowledged it), in stream order (`EventFlags.chained`).
@@ -39,13 +41,16 @@ public struct JoinAction: @unchecked Sendable {
         var lastNanos: UInt64
     }
 
-    /// One worker's open records (packed: `count` first entries) and its regex match data.
+    /// One worker's open records (packed: `count` first entries), its regex match data, and
+    /// the editor that indexes members past a cut index (its scratch, free again once that is
+    /// done, takes the unescaped line).
     struct State {
         var records: UnsafeMutablePointer<Record>
         var count = 0
         var startMatcher: Unmanaged<RegexMatcher>
         var continueMatcher: Unmanaged<RegexMatcher>
-        var scratch: UnsafeMutableRawPointer
+        var editor: EventEditor
+        var scratch: UnsafeMutableRawPointer { editor.scratch }
     }
 
     public let path: FieldPath
@@ -81,7 +86,7 @@ public struct JoinAction: @unchecked Sendable {
         copy.state!.initialize(to: State(records: .allocate(capacity: maxStreams),
                                          startMatcher: .passRetained(RegexMatcher(startPattern.takeUnretainedValue())),
                                          continueMatcher: .passRetained(RegexMatcher(continuePattern.takeUnretainedValue())),
-                                         scratch: .allocate(byteCount: max(scratchCapacity, 1), alignment: 8)))
+                                         editor: EventEditor(maxEventBytes: scratchCapacity)))
         return copy
     }
 
@@ -92,7 +97,7 @@ public struct JoinAction: @unchecked Sendable {
         state.pointee.records.deallocate()
         state.pointee.startMatcher.release()
         state.pointee.continueMatcher.release()
-        state.pointee.scratch.deallocate()
+        state.pointee.editor.dispose()
         state.deallocate()
     }
 
@@ -107,6 +112,16 @@ public struct JoinAction: @unchecked Sendable {
 
     public func apply(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
         guard let s = state else { return .pass }
+        var event = event
+        if event.has(EventFlags.fieldsTruncated), !event.has(EventFlags.modified), event.has(EventFlags.object) {
+            // A record is re-encoded from its index, so it must hold every member: those past
+            // the --max-fields cut are indexed first (the event may move to a large slot).
+            switch s.pointee.editor.indexEveryMember(&context) {
+            case .done: event = context.event
+            case .wait: return .wait
+            default: break  // more members than an index holds: it stays out of records
+            }
+        }
         let line = text(event, s)
         let sourceID = event.header.pointee.sourceID
         var r = 0
@@ -216,6 +231,7 @@ public struct JoinAction: @unchecked Sendable {
 
 extension JoinAction: ActionPlugin {
     public static let name = "join"
+    public static let editsFields = true
     public static let summary = "multi-line records (stack traces): a line matching start and the lines after it matching continue become one event, the field's lines joined with \\n; flushed at timeout, limits and stop"
     public static var holdsEvents: Bool { true }
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> JoinAction {

@@ -7,16 +7,17 @@ import Glibc
 /// no offset of their own: the original's commits after every output acknowledged them.
 /// Events not decoded as objects, without the field, or where it is not a non-empty array pass
 /// unchanged (counted `split_skipped`). The rest of the object is written as received, or, when
-/// an earlier action changed fields, as the outputs would write it.
+/// an earlier action changed fields, as the outputs would write it. An array past a
+/// `--max-fields` index is found: the members past the cut are indexed first (`EventEditor`).
 public struct SplitAction: @unchecked Sendable {
     static let field = Parameter.required("field", .text, doc: "the array field (or dotted path) to split on")
     public static let parameters = [field.doc]
 
     public let path: FieldPath
-    /// The document of the last element is built here, then copied over the original: per
-    /// worker (`forWorker`), sized to the largest event plus the quotes and separators a
-    /// re-encoded object may add.
-    var scratch: UnsafeMutableRawPointer?
+    /// Per worker (`forWorker`): indexes the members past a cut index; its scratch (the largest
+    /// event) is where the document of the last element is built, then copied over the original.
+    var editor: EventEditor?
+    var scratch: UnsafeMutableRawPointer? { editor?.scratch }
     let scratchCapacity: Int
 
     public init(_ arguments: PluginArguments, maxEventBytes: Int) throws(PluginArgumentError) {
@@ -27,11 +28,11 @@ public struct SplitAction: @unchecked Sendable {
 
     public func forWorker() -> SplitAction {
         var copy = self
-        copy.scratch = .allocate(byteCount: max(scratchCapacity, 1), alignment: 8)
+        copy.editor = EventEditor(maxEventBytes: scratchCapacity)
         return copy
     }
 
-    public func dispose() { scratch?.deallocate() }
+    public func dispose() { editor?.dispose() }
 
     public func disposeShared() { path.dispose() }
 
@@ -45,6 +46,17 @@ public struct SplitAction: @unchecked Sendable {
     }
 
     public func apply(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
+        var event = event
+        if let editor, event.has(EventFlags.fieldsTruncated), !event.has(EventFlags.modified), event.has(EventFlags.object),
+           event.fieldIndex(named: path.first) == nil {
+            // The field may lie past the --max-fields index: every member is indexed first (the
+            // event may move to a large slot for the room).
+            switch editor.indexEveryMember(&context) {
+            case .done: event = context.event
+            case .wait: return .wait
+            default: break  // more members than an index holds: not found below
+            }
+        }
         guard let scratch, let place = locate(event) else {
             counters.add(.splitSkipped, 1, pipeline: pipeline)
             return .pass
@@ -158,6 +170,7 @@ public struct SplitAction: @unchecked Sendable {
 
 extension SplitAction: ActionPlugin {
     public static let name = "split"
+    public static let editsFields = true
     public static let summary = "one event per element of an array field, the rest of the object copied into each (split_skipped: not an object, no such field, not a non-empty array)"
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> SplitAction {
         try SplitAction(arguments, maxEventBytes: setup.maxEventBytes)

@@ -80,6 +80,22 @@ import Testing
         #expect(action.openRecords == 0)
     }
 
+    /// Events with more members than `--max-fields` are joined, and the record written with
+    /// every member (the members past the cut are indexed first).
+    @Test func eventsPastTheMaxFieldsIndexAreJoinedWhole() throws {
+        let pool = try makePool(maxFields: 2), counters = CounterBlock(pipelines: 1)
+        let action = try join()
+        defer { finish(action) }
+        let (s1, head) = try feed(action, #"{"n":1,"host":"a","svc":"b","log":"Exception boom","tail":[1,{"k":"ü"}]}"#, offset: 10, pool, counters)
+        #expect(s1.verdict == .held && !head.has(EventFlags.fieldsTruncated))
+        let (s2, _) = try feed(action, #"{"n":2,"host":"a","svc":"b","log":"\tat A.run(A.java:1)"}"#, offset: 20, pool, counters)
+        #expect(s2.verdict == .held)
+        let (s3, _) = try feed(action, #"{"n":3,"log":"next"}"#, offset: 30, pool, counters)
+        #expect(s3.records.map(line) == [#"{"n":1,"host":"a","svc":"b","log":"Exception boom\n\tat A.run(A.java:1)","tail":[1,{"k":"ü"}]}"#])
+        #expect(chain(s3.records[0], pool) == [10, 20])
+        #expect(counters.read(.joined, pipeline: 0) == 1)
+    }
+
     @Test func streamsAreJoinedSeparately() throws {
         let pool = try makePool(), counters = CounterBlock(pipelines: 1)
         let action = try join()

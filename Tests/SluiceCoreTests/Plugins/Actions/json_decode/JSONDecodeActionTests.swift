@@ -73,6 +73,8 @@ import Testing
                 case "rename": [("from", "a"), ("to", "b")]
                 case "throttle": [("key", "a"), ("limit", "5")]
                 case "discard": [("if-field", "a"), ("if-equals", "b")]
+                case "split": [("field", "a")]
+                case "join": [("start", "^E"), ("continue", "^ ")]
                 default: []
                 }
                 return try Action.make(type: type, PluginArguments(plugin: type, pairs: pairs.map { (key: $0.0, value: $0.1) }), maxEventBytes: 8192)
@@ -87,6 +89,8 @@ import Testing
         #expect(try decodes(["json_decode", "rename"]) == [true])
         #expect(try decodes(["json_decode", "throttle", "rename", "json_decode", "discard"]) == [true, false])
         #expect(try decodes(["rename", "json_decode"]) == [false], "an editor before the decode does not count")
+        #expect(try decodes(["json_decode", "split"]) == [true], "split rewrites the object")
+        #expect(try decodes(["json_decode", "join"]) == [true], "a join record is re-encoded from its index")
     }
 
     /// One scan gives the entries a scan with room for every member gives, and the event is not

@@ -105,6 +105,21 @@ import Testing
         #expect(counters.read(.splitSkipped, pipeline: 0) == 1)
     }
 
+    /// An array past a `--max-fields` index is found (the members past the cut are indexed
+    /// first) and every member is in each element's document.
+    @Test func anArrayPastTheMaxFieldsIndexIsSplit() throws {
+        let pool = try makePool(maxFields: 3), counters = CounterBlock(pipelines: 1)
+        let action = try split()
+        defer { action.dispose(); action.disposeShared() }
+        let event = try makeDecodedEvent(#"{"a":1,"b":"caf\u00e9 ☃","c":{"d":[0]},"e":null,"items":["x",{"y":2}],"z":true}"#, in: pool)
+        #expect(event.has(EventFlags.fieldsTruncated) && event.fieldCount == 3)
+        let (texts, verdicts, _) = run(action, event, pool, counters: counters)
+        #expect(verdicts == [.emit, .pass])
+        #expect(texts == [#"{"a":1,"b":"caf\u00e9 ☃","c":{"d":[0]},"e":null,"items":"x","z":true}"#,
+                          #"{"a":1,"b":"caf\u00e9 ☃","c":{"d":[0]},"e":null,"items":{"y":2},"z":true}"#])
+        #expect(counters.read(.splitSkipped, pipeline: 0) == 0)
+    }
+
     @Test func withNoFreeSlotTheActionWaitsAndResumesAtTheSameElement() throws {
         let pool = try makePool()
         let action = try split()
