@@ -63,12 +63,15 @@ extension EndToEndTests {
             #expect(try server.query("SELECT count(), uniqExact(n), countIf(msg = concat('m', toString(n))) FROM \(table)") == "2997\t2997\t2997\n")
             let deadLines = try String(contentsOfFile: dead, encoding: .utf8).split(separator: "\n")
             #expect(deadLines.count == 3)
-            for (line, expected) in zip(deadLines, refused) {
+            // Two connections may have two batches out: their dead letters come in either order.
+            var events: Set<String> = []
+            for line in deadLines {
                 let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-                #expect(object?["event"] as? String == expected)
+                events.insert(object?["event"] as? String ?? "")
                 let reason = object?["reason"] as? String ?? ""
                 #expect(reason.hasPrefix("HTTP 500: Code: 27, e.displayText() = DB::Exception: Cannot parse input"), "\(reason)")
             }
+            #expect(events == Set(refused))
             let summary = try sluice.summary()
             #expect(summary.count("dead_lettered") == 3 && summary.count("events_out") == 2997)
         }

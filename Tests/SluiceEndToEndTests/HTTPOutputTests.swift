@@ -68,7 +68,7 @@ extension EndToEndTests {
         @Test func aServerThatNeverAnswersTimesOutAndTheRequestIsSentAgain() throws {
             let directory = try TemporaryDirectory()
             let receiver = try HTTPReceiver(.silentOnce, in: directory)
-            let (sluice, tally) = try Self.deliver(to: receiver, options: "timeout=1s", in: directory)
+            let (sluice, tally) = try Self.deliver(to: receiver, options: "timeout=3s", in: directory)
             #expect(tally.missingCount == 0 && tally.duplicates == 0, "\(tally)")
             let requests = receiver.requests()
             #expect(requests.count >= 2)

@@ -321,7 +321,7 @@ extension EndToEndTests {
             let started = ContinuousClock.now
             let sluice = try SluiceProcess(["run", "--admin", "off", "--input", "file:path=\(input)", "--output",
                                             "postgres:dsn=postgresql://postgres@127.0.0.1:\(proxy.port)/postgres,table=\(table),"
-                                                + "\(Self.numberedColumns),timeout=500ms,retry-max=100ms"], in: directory)
+                                                + "\(Self.numberedColumns),timeout=2s,retry-max=100ms"], in: directory)
             #expect(try sluice.waitForExit(within: .seconds(60)) == .exited(0), "\(sluice.standardErrorTail())")
             let took = ContinuousClock.now - started
             let tally = try Tally(server, table, expected: 10_000)
@@ -329,8 +329,8 @@ extension EndToEndTests {
             let summary = try sluice.summary()
             #expect(summary.count("output_timeouts") == 2, "\(summary)")
             #expect(proxy.accepted >= 3)
-            #expect(took >= .milliseconds(500), "a 500 ms timeout before the first answer")
-            #expect(sluice.standardError().contains("no answer from PostgreSQL within 500 ms"))
+            #expect(took >= .seconds(2), "a 2 s timeout before the first answer")
+            #expect(sluice.standardError().contains("no answer from PostgreSQL within 2000 ms"))
         }
 
         /// The sum of a metric's samples on a /metrics page (0 when absent).

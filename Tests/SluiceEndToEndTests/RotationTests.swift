@@ -172,7 +172,12 @@ extension EndToEndTests {
             try sluice.waitForFile(output, toReach: firstBytes, within: .seconds(10))
             guard truncate(input, 0) == 0 else { throw WaitTimedOut(description: "truncate") }
             try Self.append(1_000..<3_000, to: input)  // at once: well within 100 ms
-            usleep(1_000_000)
+            // A stop ends the reading of a file: the new head must be in the output first.
+            try? waitUntil("the new head in the output", within: .seconds(15), while: sluice) {
+                var tally = NumberTally(expected: 3_000)
+                try Data(contentsOf: URL(fileURLWithPath: output)).withUnsafeBytes { tally.add($0) }
+                return tally.missingCount == 0
+            }
             sluice.send(signal: SIGTERM)
             #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
             var tally = NumberTally(expected: 3_000)

@@ -117,9 +117,11 @@ extension EndToEndTests {
             let rsyslog = try RsyslogReceiver(in: directory, udpPort: udpPort)
             #expect(try sluice.waitForExit(within: .seconds(60)) == .exited(0), "\(sluice.standardErrorTail())")
             let messages = try rsyslog.waitForMessages(count)
-            usleep(300_000)  // a duplicate would have come by now
+            usleep(300_000)  // a late datagram would have come by now
             let procids = rsyslog.messages().compactMap { $0["procid"] as? String }
-            #expect(procids.count == count && Set(procids) == Set((0..<count).map { "\(1000 + $0)" }), "\(messages.count) messages")
+            // At least once: a round the closed port refused is sent again whole, so datagrams
+            // that reached rsyslogd after it bound the port mid-round arrive twice.
+            #expect(procids.count >= count && Set(procids) == Set((0..<count).map { "\(1000 + $0)" }), "\(messages.count) messages")
             let summary = try sluice.summary()
             #expect(summary.count("events_out") == count && summary.count("output_errors") >= 1, "\(summary)")
         }
@@ -230,7 +232,10 @@ extension EndToEndTests {
                 "\(writer.linesWritten) lines written, \(lineCount(rsyslog.messagesPath)) messages"
             }
             let last = try lastRunCatchingUp(arguments, in: directory, input: input, offsets: offsets, writer: writer)
-            usleep(300_000)  // rsyslogd writes what it has
+            // rsyslogd writes what it has (its queue may lag the node's exit on a loaded machine)
+            try? waitUntil("every message in rsyslogd's file", within: .seconds(30)) {
+                NumberTally(file: rsyslog.messagesPath, expected: count).missingCount == 0
+            }
             let tally = NumberTally(file: rsyslog.messagesPath, expected: count)
             recordMeasurement("\(kills); last run: \(try last.summary()); \(tally)", named: "syslog-kill-9")
             #expect(tally.missingCount == 0, "\(tally)")
