@@ -125,17 +125,28 @@ extension EndToEndTests {
         }
 
         /// Two nodes pull from one durable consumer: each gets part of the stream, together all
-        /// of it. The stream is the one the output made (`create-stream`).
+        /// of it. The stream is the one the output made (`create-stream`) with the first lines;
+        /// the rest come once both nodes pull.
         @Test func twoNodesOnOneDurableConsumerShareTheMessages() throws {
             let directory = try TemporaryDirectory()
             let server = try NATSServer(name: "solo", clientPort: try LoopbackTCP.freePort())
-            let count = 30_000
-            try Self.fill(server, count: count, in: directory, createStream: true)
+            let first = 1_000, count = 30_000
+            try Self.fill(server, count: first, in: directory, createStream: true)
             let outputs = [directory.path("a.ndjson"), directory.path("b.ndjson")]
             let nodes = try outputs.map { output in
                 try SluiceProcess(["run", "--admin", "off", "--input", Self.input(server.url, consumer: "shared", extra: ",batch=64"),
                                    "--output", "file:path=\(output)"], in: directory)
             }
+            // Both nodes pull before the most of the messages come (each keeps two requests
+            // waiting): one node started late could otherwise find the stream drained.
+            try waitUntil("both nodes pulling", within: .seconds(30)) {
+                JetStreamClient.waitingPulls(server.url, Self.stream, "shared") >= 4
+            }
+            let more = directory.path("more.ndjson")
+            try NumberedLines.bytes(first..<count).write(to: more)
+            let publisher = try SluiceProcess(["run", "--admin", "off", "--input", "file:path=\(more)", "--output", Self.output(server.url)],
+                                              in: directory)
+            #expect(try publisher.waitForExit(within: .seconds(60)) == .exited(0), "\(publisher.standardErrorTail())")
             try waitUntil("every line in one of the two outputs", within: .seconds(90)) {
                 var tally = NumberTally(expected: count)
                 for o in outputs { (try? Data(contentsOf: URL(fileURLWithPath: o)))?.withUnsafeBytes { tally.add($0) } }

@@ -122,7 +122,8 @@ enum JetStreamClient {
             elif command == "consumer":
                 info = await js.consumer_info(sys.argv[3], sys.argv[4])
                 print(json.dumps({"ack_pending": info.num_ack_pending, "pending": info.num_pending,
-                                  "redelivered": info.num_redelivered, "ack_floor": info.ack_floor.stream_seq}))
+                                  "redelivered": info.num_redelivered, "ack_floor": info.ack_floor.stream_seq,
+                                  "waiting": info.num_waiting or 0}))
             elif command == "delete-consumer":
                 await js.delete_consumer(sys.argv[3], sys.argv[4])
                 print(json.dumps({"ok": True}))
@@ -195,6 +196,11 @@ enum JetStreamClient {
                 Thread.sleep(forTimeInterval: 0.2)
             }
         }
+    }
+
+    /// Pull requests waiting on the consumer (each node keeps two outstanding); 0 before it exists.
+    static func waitingPulls(_ urls: String, _ stream: String, _ consumer: String) -> Int {
+        ((try? run(["consumer", urls, stream, consumer]))?["waiting"] as? Int) ?? 0
     }
 
     static func consumer(_ urls: String, _ stream: String, _ consumer: String) throws -> (ackPending: Int, pending: Int, redelivered: Int) {
