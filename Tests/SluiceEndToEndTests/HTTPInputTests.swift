@@ -230,7 +230,7 @@ extension EndToEndTests {
             #expect(held.isRunning, "answered while the output had nothing")
             // 2,000 documents: more than the pool holds, so this one waits for events too.
             let filling = try PythonProcess(Self.oneBulk, ["\(port)", "2000", "filling"])
-            usleep(1_000_000)
+            usleep(2_000_000)  // python starts and fills the pool; full for longer than refuse-after (100 ms)
             #expect(held.isRunning && filling.isRunning, "answered while the output had nothing")
             #expect(receiver.receivedBytes == 0)
             let refused = try Self.answer(try Self.python(Self.oneBulk, ["\(port)", "10", "refused"], within: .seconds(30)))
