@@ -137,7 +137,7 @@ extension EndToEndTests {
                 try SluiceProcess(["run", "--admin", "off", "--input", Self.input(server.url, consumer: "shared", extra: ",batch=64"),
                                    "--output", "file:path=\(output)"], in: directory)
             }
-            // Both nodes pull before the most of the messages come (each keeps two requests
+            // Both nodes pull before most of the messages come (each keeps two requests
             // waiting): one node started late could otherwise find the stream drained.
             try waitUntil("both nodes pulling", within: .seconds(30)) {
                 JetStreamClient.waitingPulls(server.url, Self.stream, "shared") >= 4
