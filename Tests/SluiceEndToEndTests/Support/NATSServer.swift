@@ -179,10 +179,10 @@ enum JetStreamClient {
         return ((m["subject"] as? String) ?? "", (m["headers"] as? [String: String]) ?? [:], (m["data"] as? String) ?? "")
     }
 
-    /// Deletes a durable consumer. nats-server 2.9 removes the consumer first and its store
-    /// directory after; when it flushes the consumer's ack state into that directory at the same
-    /// moment, the removal fails with a 500 "directory not empty" although the consumer is gone.
-    /// That answer is retried; a retry told "consumer not found" finds the deletion done.
+    /// Deletes a durable consumer. nats-server 2.9 can answer 500 "directory not empty" when a
+    /// file appears in the consumer's store directory while it removes it (the server writes
+    /// the consumer's state there as acknowledgements come). That answer is retried; a retry
+    /// told "consumer not found" finds the deletion done (the first attempt had removed it).
     static func deleteConsumer(_ urls: String, _ stream: String, _ consumer: String) throws {
         var retries = 0
         while true {
