@@ -112,16 +112,11 @@ public struct JoinAction: @unchecked Sendable {
 
     public func apply(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
         guard let s = state else { return .pass }
-        var event = event
-        if event.has(EventFlags.fieldsTruncated), !event.has(EventFlags.modified), event.has(EventFlags.object) {
-            // A record is re-encoded from its index, so it must hold every member: those past
-            // the --max-fields cut are indexed first (the event may move to a large slot).
-            switch s.pointee.editor.indexEveryMember(&context) {
-            case .done: event = context.event
-            case .wait: return .wait
-            default: break  // more members than an index holds: it stays out of records
-            }
-        }
+        // A record is re-encoded from its index, so it must hold every member: those past the
+        // --max-fields cut are indexed first (the event may move to a longer slot). An event no
+        // slot can index whole stays cut, and out of records.
+        if context.event.has(EventFlags.object), s.pointee.editor.indexEveryMember(&context) == .wait { return .wait }
+        let event = context.event
         let line = text(event, s)
         let sourceID = event.header.pointee.sourceID
         var r = 0

@@ -46,17 +46,13 @@ public struct SplitAction: @unchecked Sendable {
     }
 
     public func apply(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
-        var event = event
-        if let editor, event.has(EventFlags.fieldsTruncated), !event.has(EventFlags.modified), event.has(EventFlags.object),
-           event.fieldIndex(named: path.first) == nil {
-            // The field may lie past the --max-fields index: every member is indexed first (the
-            // event may move to a large slot for the room).
-            switch editor.indexEveryMember(&context) {
-            case .done: event = context.event
-            case .wait: return .wait
-            default: break  // more members than an index holds: not found below
-            }
+        // The field may lie past the --max-fields cut: every member is indexed first (the event
+        // may move to a longer slot). An event no slot can index whole stays cut: not found below.
+        if let editor, context.event.has(EventFlags.fieldsTruncated), context.event.has(EventFlags.object),
+           context.event.fieldIndex(named: path.first) == nil, editor.indexEveryMember(&context) == .wait {
+            return .wait
         }
+        let event = context.event
         guard let scratch, let place = locate(event) else {
             counters.add(.splitSkipped, 1, pipeline: pipeline)
             return .pass
