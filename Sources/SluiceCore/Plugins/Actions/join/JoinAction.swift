@@ -13,9 +13,9 @@ import Glibc
 /// A stream is one source (file, connection) on the worker that processes it; each worker keeps
 /// up to `max-streams` open records (a new one when all are open first closes the one idle the
 /// longest). Events not decoded, without the field or where it is not a string never open or
-/// continue a record (they close one); the members of an event past a `--max-fields` index are
-/// indexed first (`EventEditor`), so its field is found and the record written whole. The
-/// patterns see the field unescaped (a tab is a tab).
+/// continue a record (they close one). A field past a `--max-fields` index is read in the
+/// event's text (`EventEditor.lookup`), and the first event of a record gets every member
+/// indexed, so the record is written whole. The patterns see the field unescaped (a tab is a tab).
 ///
 /// Commit: the events folded into a record are released, and their offsets committed, only
 /// when the record is (every output acknowledged it), in stream order (`EventFlags.chained`).
@@ -42,8 +42,8 @@ public struct JoinAction: @unchecked Sendable {
     }
 
     /// One worker's open records (packed: `count` first entries), its regex match data, and
-    /// the editor that indexes members past a cut index (its scratch, free again once that is
-    /// done, takes the unescaped line).
+    /// the editor that indexes a record's first event past a cut index (its scratch also takes
+    /// the unescaped line).
     struct State {
         var records: UnsafeMutablePointer<Record>
         var count = 0
@@ -112,11 +112,6 @@ public struct JoinAction: @unchecked Sendable {
 
     public func apply(_ event: Event, counters: CounterBlock, pipeline: Int, context: inout ActionContext) -> Action.Verdict {
         guard let s = state else { return .pass }
-        // A record is re-encoded from its index, so it must hold every member: those past the
-        // --max-fields cut are indexed first (the event may move to a longer slot). An event no
-        // slot can index whole stays cut, and out of records.
-        if context.event.has(EventFlags.object), s.pointee.editor.indexEveryMember(&context) == .wait { return .wait }
-        let event = context.event
         let line = text(event, s)
         let sourceID = event.header.pointee.sourceID
         var r = 0
@@ -144,16 +139,27 @@ public struct JoinAction: @unchecked Sendable {
             context.emit(close(idlest, s))
             return .emit
         }
-        let framed = event.has(EventFlags.grown) ? context.event(event.header.pointee.origin) : event
-        s.pointee.records[s.pointee.count] = Record(sourceID: sourceID, head: event, tail: framed, events: 1,
-                                                    bytes: line.escaped.count, lastNanos: event.header.pointee.receivedNanos)
+        // The record is re-encoded from its first event's index once a line is folded in, so
+        // that index must hold every member: those past the --max-fields cut are indexed now (the
+        // event may move to a longer slot). An event no slot can index whole stays cut, and out
+        // of records. (The staging may reuse the scratch `line.plain` was unescaped into.)
+        let bytes = line.escaped.count
+        switch s.pointee.editor.indexEveryMember(&context) {
+        case .done: break
+        case .wait: return .wait
+        default: return .pass
+        }
+        let head = context.event
+        let framed = head.has(EventFlags.grown) ? context.event(head.header.pointee.origin) : head
+        s.pointee.records[s.pointee.count] = Record(sourceID: sourceID, head: head, tail: framed, events: 1,
+                                                    bytes: bytes, lastNanos: head.header.pointee.receivedNanos)
         s.pointee.count += 1
         return .held
     }
 
     /// The field's string: as written (escaped, without quotes) and as the patterns see it.
     func text(_ event: Event, _ s: UnsafeMutablePointer<State>) -> (escaped: UnsafeRawBufferPointer, plain: UnsafeRawBufferPointer)? {
-        guard event.has(EventFlags.decoded), !event.has(EventFlags.fieldsTruncated), let (raw, kind) = path.lookup(event), kind == .string else { return nil }
+        guard let (raw, kind) = EventEditor.lookup(event, path), kind == .string else { return nil }
         let inner = UnsafeRawBufferPointer(start: raw.baseAddress! + 1, count: raw.count - 2)
         if inner.count == 0 || memchr(inner.baseAddress!, 92, inner.count) == nil { return (inner, inner) }
         let n = StringUnescaper.unescape(inner, into: s.pointee.scratch, capacity: scratchCapacity)
@@ -226,7 +232,6 @@ public struct JoinAction: @unchecked Sendable {
 
 extension JoinAction: ActionPlugin {
     public static let name = "join"
-    public static let editsFields = true
     public static let summary = "multi-line records (stack traces): a line matching start and the lines after it matching continue become one event, the field's lines joined with \\n; flushed at timeout, limits and stop"
     public static var holdsEvents: Bool { true }
     public static func make(_ arguments: PluginArguments, _ setup: ActionSetup) throws(PluginArgumentError) -> JoinAction {
