@@ -111,4 +111,21 @@ extension EndToEndTests.CrashRecovery {
         #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self) == "earlier\n{\"cut\":\"in the mid\none\ntwo\n")
         #expect(sluice.standardError().contains("ended in a partial line"), "\(sluice.standardError())")
     }
+
+    /// The same for a dead-letter file: its lines are written before their batch is acknowledged,
+    /// so a crash can cut one too, and the rejected event is written again by the next run.
+    @Test func aDeadLetterFileEndingInACutLineGetsANewlineBeforeNewRecords() throws {
+        let directory = try TemporaryDirectory()
+        let input = directory.path("in.log"), output = directory.path("out.log"), dead = directory.path("dead.ndjson")
+        try Data("{\"ok\":1}\nnot json\n".utf8).write(to: URL(fileURLWithPath: input))
+        try Data("{\"reason\":\"not valid JSON\",\"event\":\"cut".utf8).write(to: URL(fileURLWithPath: dead))
+        let sluice = try SluiceProcess(["run", "--admin", "off", "--input", "file:path=\(input)", "--output", "file:path=\(output),format=json,dead-letter=\(dead)"], in: directory)
+        #expect(try sluice.waitForExit(within: .seconds(20)) == .exited(0))
+        #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self) == "{\"ok\":1}\n")
+        let lines = String(decoding: try Data(contentsOf: URL(fileURLWithPath: dead)), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 3 && lines[0] == "{\"reason\":\"not valid JSON\",\"event\":\"cut" && lines[2].isEmpty, "\(lines)")
+        let object = try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any]
+        #expect(object?["event"] as? String == "not json", "\(lines)")
+        #expect(sluice.standardError().contains("\(dead) ended in a partial line"), "\(sluice.standardError())")
+    }
 }

@@ -187,7 +187,7 @@ public final class Node {
         }
     }
 
-    /// At start, an output file that ends without a newline was cut mid-write by a crash (the
+    /// At start, an output file (or an output's dead-letter file) that ends without a newline was cut mid-write by a crash (the
     /// kernel can stop a write at a page boundary when the process is killed): a newline goes
     /// after it, so the records written now start on a line of their own instead of being glued
     /// to the cut one. The cut record stays as it is; its events were not acknowledged, so a
@@ -235,6 +235,9 @@ public final class Node {
             for (p, pipeline) in pipelines.enumerated() {
                 for (o, output) in pipeline.outputs.enumerated() {
                     if case .file(let f) = output.definition, let fd = assignments[0].outputFDs[p]?[o] { Node.endPartialLine(path: f.path, appendFD: fd) }
+                    if let path = output.definition.delivery.deadLetterPath, let fd = assignments[0].deadLetterFDs[p]?[o], fd >= 0 {
+                        Node.endPartialLine(path: path, appendFD: fd)
+                    }
                 }
             }
             control = try ControlPlane(node: self, shared: shared)
