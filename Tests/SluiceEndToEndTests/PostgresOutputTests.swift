@@ -306,9 +306,10 @@ extension EndToEndTests {
             #expect(try sluice.summary().count("output_retries") >= 1)
         }
 
-        /// A listener that accepts connections and never answers (its first two), then passes
-        /// them on to the real server: each silent attempt times out (`timeout=`) and is tried
-        /// again; nothing is acknowledged before the server answered, and every row lands once.
+        /// A listener that accepts connections and never answers (its first two: the node's two
+        /// connections), then passes them on to the real server: each silent attempt times out
+        /// (`timeout=`) and is tried again; nothing is acknowledged before the server answered,
+        /// and every row lands once.
         @Test func aServerThatAcceptsAndNeverAnswersTimesOutAndIsRetried() throws {
             let server = try PostgresServer.shared()
             let table = PostgresServer.tableName("silent")
@@ -319,7 +320,10 @@ extension EndToEndTests {
             let input = directory.path("in.ndjson")
             try NumberedLines.bytes(0..<10_000).write(to: input)
             let started = ContinuousClock.now
-            let sluice = try SluiceProcess(["run", "--admin", "off", "--input", "file:path=\(input)", "--output",
+            // One worker: every worker opens its `connections` (2) at start, so with two workers
+            // four connections race for the proxy's two silent places, and when the file's worker
+            // wins the forwarded ones nothing times out (seen on a loaded machine).
+            let sluice = try SluiceProcess(["run", "--admin", "off", "--workers", "1", "--input", "file:path=\(input)", "--output",
                                             "postgres:dsn=postgresql://postgres@127.0.0.1:\(proxy.port)/postgres,table=\(table),"
                                                 + "\(Self.numberedColumns),timeout=2s,retry-max=100ms"], in: directory)
             #expect(try sluice.waitForExit(within: .seconds(60)) == .exited(0), "\(sluice.standardErrorTail())")
