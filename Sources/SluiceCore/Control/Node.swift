@@ -187,11 +187,11 @@ public final class Node {
         }
     }
 
-    /// At start, an output file (or an output's dead-letter file) that ends without a newline was cut mid-write by a crash (the
-    /// kernel can stop a write at a page boundary when the process is killed): a newline goes
-    /// after it, so the records written now start on a line of their own instead of being glued
-    /// to the cut one. The cut record stays as it is; its events were not acknowledged, so a
-    /// file input with offsets reads them again.
+    /// At start, an output file (or an output's dead-letter file) that ends without a newline was
+    /// cut mid-write by a crash (the kernel can stop a write at a page boundary when the process
+    /// is killed): a newline goes after it, so the records written now start on a line of their
+    /// own instead of being glued to the cut one. The cut record stays as it is; its events were
+    /// not acknowledged, so a file input with offsets reads them again.
     static func endPartialLine(path: String, appendFD: Int32) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return }
