@@ -174,9 +174,7 @@ extension EndToEndTests {
             try Self.append(1_000..<3_000, to: input)  // at once: well within 100 ms
             // A stop ends the reading of a file: the new head must be in the output first.
             try? waitUntil("the new head in the output", within: .seconds(15), while: sluice) {
-                var tally = NumberTally(expected: 3_000)
-                try Data(contentsOf: URL(fileURLWithPath: output)).withUnsafeBytes { tally.add($0) }
-                return tally.missingCount == 0
+                NumberTally(file: output, expected: 3_000).missingCount == 0
             }
             sluice.send(signal: SIGTERM)
             #expect(try sluice.waitForExit(within: .seconds(15)) == .exited(0))
