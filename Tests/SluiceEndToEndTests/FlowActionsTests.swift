@@ -39,8 +39,8 @@ extension EndToEndTests {
                               "--action", #"join:start=^Exception,continue=^\\s+at ,timeout=200ms"#]
 
         /// With `--max-fields 1` every array and every field after the first lies past the
-        /// index: `json_decode` indexes them all since `split` and `join` follow it, and the
-        /// output is the same.
+        /// index: `json_decode` indexes them all since `split` follows it (`join` reads its field
+        /// in the text and indexes a record's first event itself), and the output is the same.
         @Test(arguments: [[], ["--max-fields", "1"]])
         func everyElementAndEveryJoinedRecordArrivesOnceInOrder(flags: [String]) throws {
             let directory = try TemporaryDirectory()
